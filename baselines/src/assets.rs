@@ -1,0 +1,277 @@
+//! The asset inventory: every IP host the sensor has seen, with what it did.
+//!
+//! Shared by all workers (a [`DashMap`] keyed by IP); workers report each flow when it
+//! starts and when it ends, never per packet. What an asset is (its MACs, VLANs, the
+//! services it answered on, the application protocols it spoke, traffic volume and when it
+//! was seen) is plain data that serializes to JSON and CSV.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::mac::MacAddr;
+use crate::time::Timestamp;
+
+/// Most MAC addresses remembered per IP (more means a router or a spoofing storm).
+pub const MAX_MACS_PER_ASSET: usize = 16;
+/// Most VLAN ids remembered per IP.
+pub const MAX_VLANS_PER_ASSET: usize = 16;
+/// Most services (transport, port) remembered per IP.
+pub const MAX_SERVICES_PER_ASSET: usize = 256;
+
+/// One end of a flow as the sensor saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// IP address.
+    pub ip: IpAddr,
+    /// Source MAC of this end's frames, when the link layer carries one.
+    pub mac: Option<MacAddr>,
+    /// Transport port (0 for protocols without ports).
+    pub port: u16,
+}
+
+/// What a worker reports about a flow, once when it starts and once when it ends.
+#[derive(Debug, Clone)]
+pub struct FlowObservation<'a> {
+    /// The side that opened the flow (sent the SYN, or the first packet).
+    pub client: Endpoint,
+    /// The side that was contacted.
+    pub server: Endpoint,
+    /// `tcp`, `udp` or another IP protocol name.
+    pub transport: &'a str,
+    /// Outer VLAN id, if tagged.
+    pub vlan: Option<u16>,
+    /// Application protocol identified on the flow, if any.
+    pub app_protocol: Option<&'a str>,
+    /// First packet of the flow.
+    pub first_seen: Timestamp,
+    /// Last packet of the flow so far.
+    pub last_seen: Timestamp,
+    /// Packets client→server and server→client not yet reported.
+    pub packets: [u64; 2],
+    /// Bytes (on the wire) client→server and server→client not yet reported.
+    pub bytes: [u64; 2],
+    /// Whether the server sent anything back (a service only counts if it answered).
+    pub server_answered: bool,
+    /// True for the report at flow start (counts the flow), false for later reports.
+    pub new_flow: bool,
+}
+
+/// A service an asset answered on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Service {
+    /// `tcp` or `udp`.
+    pub transport: String,
+    /// Port the asset answered on.
+    pub port: u16,
+    /// Application protocol identified there, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// Everything known about one IP host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    /// The host's IP address.
+    pub ip: IpAddr,
+    /// Source MACs seen on its frames (capped at [`MAX_MACS_PER_ASSET`]).
+    pub macs: BTreeSet<MacAddr>,
+    /// VLAN ids its traffic was tagged with.
+    pub vlans: BTreeSet<u16>,
+    /// First packet to or from it.
+    pub first_seen: Timestamp,
+    /// Last packet to or from it (updated when flows end).
+    pub last_seen: Timestamp,
+    /// Flows it opened.
+    pub flows_initiated: u64,
+    /// Flows opened towards it.
+    pub flows_accepted: u64,
+    /// Packets it sent.
+    pub packets_sent: u64,
+    /// Packets sent to it.
+    pub packets_received: u64,
+    /// Bytes it sent.
+    pub bytes_sent: u64,
+    /// Bytes sent to it.
+    pub bytes_received: u64,
+    /// Services it answered on.
+    pub services: BTreeSet<Service>,
+    /// Application protocols it spoke, as client or server.
+    pub protocols: BTreeSet<String>,
+}
+
+impl Asset {
+    fn new(ip: IpAddr, ts: Timestamp) -> Asset {
+        Asset {
+            ip,
+            macs: BTreeSet::new(),
+            vlans: BTreeSet::new(),
+            first_seen: ts,
+            last_seen: ts,
+            flows_initiated: 0,
+            flows_accepted: 0,
+            packets_sent: 0,
+            packets_received: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            services: BTreeSet::new(),
+            protocols: BTreeSet::new(),
+        }
+    }
+}
+
+/// The shared inventory.
+#[derive(Debug, Default)]
+pub struct AssetInventory {
+    map: DashMap<IpAddr, Asset>,
+}
+
+impl AssetInventory {
+    /// Number of assets.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no asset has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Records one flow report on both of its ends.
+    pub fn observe_flow(&self, obs: &FlowObservation<'_>) {
+        self.observe_end(obs, true);
+        self.observe_end(obs, false);
+    }
+
+    fn observe_end(&self, obs: &FlowObservation<'_>, is_client: bool) {
+        let (me, idx_out, idx_in) = if is_client {
+            (obs.client, 0, 1)
+        } else {
+            (obs.server, 1, 0)
+        };
+        let mut a = self
+            .map
+            .entry(me.ip)
+            .or_insert_with(|| Asset::new(me.ip, obs.first_seen));
+        a.first_seen = a.first_seen.min(obs.first_seen);
+        a.last_seen = a.last_seen.max(obs.last_seen);
+        if let Some(mac) = me.mac {
+            if !mac.is_multicast() && a.macs.len() < MAX_MACS_PER_ASSET {
+                a.macs.insert(mac);
+            }
+        }
+        if let Some(v) = obs.vlan {
+            if a.vlans.len() < MAX_VLANS_PER_ASSET {
+                a.vlans.insert(v);
+            }
+        }
+        if obs.new_flow {
+            if is_client {
+                a.flows_initiated += 1;
+            } else {
+                a.flows_accepted += 1;
+            }
+        }
+        a.packets_sent += obs.packets[idx_out];
+        a.packets_received += obs.packets[idx_in];
+        a.bytes_sent += obs.bytes[idx_out];
+        a.bytes_received += obs.bytes[idx_in];
+        if let Some(p) = obs.app_protocol {
+            if !a.protocols.contains(p) {
+                a.protocols.insert(p.to_string());
+            }
+        }
+        let offers_service = !is_client
+            && obs.server_answered
+            && matches!(obs.transport, "tcp" | "udp")
+            && me.port != 0;
+        if offers_service && a.services.len() < MAX_SERVICES_PER_ASSET {
+            let svc = Service {
+                transport: obs.transport.to_string(),
+                port: me.port,
+                protocol: obs.app_protocol.map(str::to_string),
+            };
+            if svc.protocol.is_some() {
+                // A service first seen before its protocol was identified gains the name.
+                a.services.remove(&Service {
+                    protocol: None,
+                    ..svc.clone()
+                });
+            }
+            a.services.insert(svc);
+        }
+    }
+
+    /// A copy of every asset, sorted by IP address.
+    pub fn snapshot(&self) -> Vec<Asset> {
+        let mut v: Vec<Asset> = self.map.iter().map(|e| e.value().clone()).collect();
+        v.sort_by_key(|a| a.ip);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            mac: Some(MacAddr([0, 1, 2, 3, 4, port as u8])),
+            port,
+        }
+    }
+
+    fn obs<'a>(new_flow: bool, answered: bool, proto: Option<&'a str>) -> FlowObservation<'a> {
+        FlowObservation {
+            client: ep("10.0.0.1", 40000),
+            server: ep("10.0.0.2", 502),
+            transport: "tcp",
+            vlan: Some(20),
+            app_protocol: proto,
+            first_seen: Timestamp::from_nanos(10),
+            last_seen: Timestamp::from_nanos(20),
+            packets: [3, 2],
+            bytes: [300, 200],
+            server_answered: answered,
+            new_flow,
+        }
+    }
+
+    #[test]
+    fn flow_reports_accumulate_per_end() {
+        let inv = AssetInventory::default();
+        inv.observe_flow(&obs(true, false, None));
+        inv.observe_flow(&obs(false, true, Some("modbus")));
+        let snap = inv.snapshot();
+        assert_eq!(snap.len(), 2);
+        let (c, s) = (&snap[0], &snap[1]);
+        assert_eq!(c.ip.to_string(), "10.0.0.1");
+        assert_eq!((c.flows_initiated, c.flows_accepted), (1, 0));
+        assert_eq!((s.flows_initiated, s.flows_accepted), (0, 1));
+        assert_eq!((c.packets_sent, c.packets_received), (6, 4));
+        assert_eq!((s.bytes_sent, s.bytes_received), (400, 600));
+        assert!(c.services.is_empty());
+        assert_eq!(
+            s.services.iter().collect::<Vec<_>>(),
+            vec![&Service {
+                transport: "tcp".into(),
+                port: 502,
+                protocol: Some("modbus".into())
+            }]
+        );
+        assert!(s.protocols.contains("modbus"));
+        assert_eq!(s.vlans.iter().copied().collect::<Vec<_>>(), vec![20]);
+    }
+
+    #[test]
+    fn unnamed_service_is_replaced_once_protocol_known() {
+        let inv = AssetInventory::default();
+        inv.observe_flow(&obs(true, true, None));
+        inv.observe_flow(&obs(false, true, Some("modbus")));
+        let s = &inv.snapshot()[1];
+        assert_eq!(s.services.len(), 1);
+    }
+}

@@ -1,0 +1,250 @@
+//! The commands: wire config, capture source, pipeline and outputs together.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use otsensor_baselines::assets::AssetInventory;
+
+use crate::capture::{live, offline, InputReport};
+use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
+use crate::config::Config;
+use crate::output::{open_writer, write_assets, write_json};
+use crate::pipeline::Pipeline;
+use crate::registry::Registry;
+use crate::stats::Stats;
+
+/// Bad usage, config or input: exit code 2, with this one-line reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was read and processed.
+    Clean,
+    /// The run completed, but some input could not be read in full (exit code 2).
+    InputErrors(Vec<String>),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Replay(args) => replay(args),
+        Command::Capture(args) => capture(args),
+        Command::Config(ConfigCommand::Check { file }) => {
+            Config::load(&file).map_err(|e| BadInput(e.to_string()))?;
+            println!("{}: ok", file.display());
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
+    match &common.config {
+        Some(p) => Config::load(p).map_err(|e| BadInput(e.to_string()).into()),
+        None => Ok(Config::default()),
+    }
+}
+
+fn worker_count(common: &CommonArgs, cfg: &Config) -> usize {
+    match (common.workers, cfg.pipeline.workers) {
+        (Some(n), _) => usize::from(n),
+        (None, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (None, n) => n,
+    }
+}
+
+/// SIGINT/SIGTERM raise the flag; a second SIGINT while stopping exits at once.
+fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .context("cannot install signal handler")?;
+        signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handler")?;
+    }
+    Ok(stop)
+}
+
+struct Session {
+    cfg: Config,
+    workers: usize,
+    registry: Arc<Registry>,
+    assets: Arc<AssetInventory>,
+    pipeline: Pipeline,
+    started: Instant,
+}
+
+impl Session {
+    fn start(common: &CommonArgs) -> anyhow::Result<Session> {
+        let cfg = load_config(common)?;
+        let workers = worker_count(common, &cfg);
+        let events = match &common.events {
+            Some(p) => Some(open_writer(p).map_err(|e| BadInput(format!("{e:#}")))?),
+            None => None,
+        };
+        for p in [&common.stats, &common.assets].into_iter().flatten() {
+            check_writable(p)?;
+        }
+        let registry = Arc::new(Registry::builtin());
+        let assets = Arc::new(AssetInventory::default());
+        let pipeline = Pipeline::start(&cfg, workers, registry.clone(), assets.clone(), events)?;
+        Ok(Session {
+            cfg,
+            workers,
+            registry,
+            assets,
+            pipeline,
+            started: Instant::now(),
+        })
+    }
+
+    fn finish(
+        self,
+        common: &CommonArgs,
+        mode: &'static str,
+        inputs: Vec<InputReport>,
+        capture: Option<live::CaptureStats>,
+    ) -> anyhow::Result<Stats> {
+        let report = self.pipeline.finish()?;
+        let stats = Stats::build(
+            mode,
+            inputs,
+            &report,
+            &self.registry,
+            capture,
+            self.started.elapsed().as_secs_f64(),
+        );
+        if let Some(p) = &common.stats {
+            write_json(p, &stats)?;
+        }
+        if let Some(p) = &common.assets {
+            write_assets(p, common.assets_format, &self.assets.snapshot())?;
+        }
+        if let Some(e) = &report.output.error {
+            anyhow::bail!("writing events failed: {e}");
+        }
+        tracing::info!(
+            "Processed {} packets with {} workers in {:.3}s.",
+            stats.packets,
+            self.workers,
+            stats.elapsed_secs
+        );
+        Ok(stats)
+    }
+}
+
+/// Fails early (exit 2) when an output path cannot be created, rather than after a long run.
+fn check_writable(p: &Path) -> anyhow::Result<()> {
+    if p.as_os_str() == "-" {
+        return Ok(());
+    }
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(BadInput(format!(
+            "cannot write {}: directory {} does not exist",
+            p.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ) {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
+    // Every file must open before anything runs: a typo in the fifth name should not cost
+    // the time of replaying the first four.
+    let mut total = 0u64;
+    for p in &args.pcaps {
+        offline::open(p).map_err(BadInput)?;
+        total += std::fs::metadata(p).map(|m| m.len()).unwrap_or_default();
+    }
+    let stop = stop_flag()?;
+    let mut session = Session::start(&args.common)?;
+    let pb = progress_bar(total);
+    let opts = offline::ReplayOptions {
+        realtime: args.realtime,
+        stop: &stop,
+        progress: &pb,
+    };
+    let mut pacer = offline::Pacer::default();
+    let mut inputs = Vec::new();
+    for p in &args.pcaps {
+        inputs.push(offline::replay_file(
+            p,
+            session.pipeline.dispatcher(),
+            &opts,
+            &mut pacer,
+        ));
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    let errors: Vec<String> = inputs.iter().filter_map(|i| i.error.clone()).collect();
+    session.finish(&args.common, "replay", inputs, None)?;
+    Ok(if errors.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::InputErrors(errors)
+    })
+}
+
+fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
+    let stop = stop_flag()?;
+    let mut session = Session::start(&args.common)?;
+    let mut ccfg = session.cfg.capture.clone();
+    if let Some(s) = args.snaplen {
+        ccfg.snaplen = s;
+    }
+    if let Some(b) = args.buffer_size {
+        ccfg.buffer_size = b;
+    }
+    ccfg.promiscuous &= !args.no_promisc;
+    ccfg.immediate |= args.immediate;
+    let result = live::capture(
+        &args.interface,
+        args.bpf.as_deref(),
+        &ccfg,
+        session.pipeline.dispatcher(),
+        &stop,
+    );
+    match result {
+        Ok((input, cstats)) => {
+            let error = input.error.clone();
+            session.finish(&args.common, "capture", vec![input], Some(cstats))?;
+            Ok(match error {
+                Some(e) => Outcome::InputErrors(vec![e]),
+                None => Outcome::Clean,
+            })
+        }
+        Err(e) => {
+            // Drain the (empty) pipeline so its threads end, then report the bad input.
+            let _ = session.pipeline.finish();
+            Err(BadInput(e.to_string()).into())
+        }
+    }
+}

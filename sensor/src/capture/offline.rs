@@ -1,0 +1,140 @@
+//! Replay of pcap and pcapng files, streamed packet by packet through libpcap.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use pcap::{Capture, Offline, Precision};
+
+use otsensor_baselines::time::Timestamp;
+
+use super::{ts_of, InputReport};
+use crate::decode::LinkType;
+use crate::pipeline::dispatch::Dispatcher;
+
+/// Bytes of per-record overhead assumed for progress (pcap record header).
+const RECORD_OVERHEAD: u64 = 16;
+
+/// Opens a capture file, with one-line errors that name the file.
+pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(format!("cannot open {}: {e}", path.display()));
+    }
+    Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            path.display(),
+            one_line(&e.to_string())
+        )
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// Paces replay to the recorded timestamps (`--realtime`).
+#[derive(Debug, Default)]
+pub struct Pacer {
+    base: Option<(Timestamp, Instant)>,
+}
+
+impl Pacer {
+    /// Restarts pacing (at each new file, whose clock may be unrelated to the last).
+    pub fn reset(&mut self) {
+        self.base = None;
+    }
+
+    /// Sleeps until `ts` is due; returns early if `stop` is raised. Ends the dispatcher's
+    /// round before a long sleep so that events are not held back.
+    fn wait(&mut self, ts: Timestamp, stop: &AtomicBool, disp: &mut Dispatcher) {
+        let (t0, w0) = *self.base.get_or_insert((ts, Instant::now()));
+        let offset = ts.nanos_since(t0);
+        if offset <= 0 {
+            return;
+        }
+        let due = w0 + Duration::from_nanos(offset as u64);
+        let mut flushed = false;
+        loop {
+            let now = Instant::now();
+            if now >= due || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let left = due - now;
+            if !flushed && left > Duration::from_millis(50) {
+                disp.end_round();
+                flushed = true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+}
+
+/// Options of a replay.
+pub struct ReplayOptions<'a> {
+    /// Honour recorded timestamps.
+    pub realtime: bool,
+    /// Raised by SIGINT/SIGTERM.
+    pub stop: &'a AtomicBool,
+    /// Progress over all files, in bytes.
+    pub progress: &'a ProgressBar,
+}
+
+/// Streams one file through the dispatcher. Read errors partway (a truncated or corrupt
+/// file) end this file; what was read before is kept and the error is in the report.
+pub fn replay_file(
+    path: &Path,
+    disp: &mut Dispatcher,
+    opts: &ReplayOptions<'_>,
+    pacer: &mut Pacer,
+) -> InputReport {
+    let mut rep = InputReport {
+        source: path.display().to_string(),
+        ..InputReport::default()
+    };
+    let mut cap = match open(path) {
+        Ok(c) => c,
+        Err(e) => {
+            rep.error = Some(e);
+            return rep;
+        }
+    };
+    let link = LinkType::from_dlt(cap.get_datalink().0);
+    rep.link_type = link.name();
+    pacer.reset();
+    let mut done_bytes = 0u64;
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match cap.next_packet() {
+            Ok(p) => {
+                let ts = ts_of(p.header);
+                if opts.realtime {
+                    pacer.wait(ts, opts.stop, disp);
+                }
+                disp.packet(link, ts, p.data, p.header.len);
+                rep.packets += 1;
+                rep.bytes += p.data.len() as u64;
+                done_bytes += p.data.len() as u64 + RECORD_OVERHEAD;
+                if rep.packets.is_multiple_of(4096) {
+                    opts.progress.inc(done_bytes);
+                    done_bytes = 0;
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                rep.error = Some(format!(
+                    "{}: read error after {} packets: {}",
+                    path.display(),
+                    rep.packets,
+                    one_line(&e.to_string())
+                ));
+                break;
+            }
+        }
+    }
+    opts.progress.inc(done_bytes);
+    rep
+}

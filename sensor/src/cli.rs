@@ -1,0 +1,101 @@
+//! The command line (the contract in DESIGN.md; keep it stable).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::AssetsFormat;
+
+/// Passive network sensor for OT/ICS networks.
+#[derive(Debug, Parser)]
+#[command(name = "otsensor", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay pcap/pcapng files through the pipeline, as fast as possible.
+    Replay(ReplayArgs),
+    /// Capture live from an interface (SPAN/mirror port).
+    Capture(CaptureArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `otsensor config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file; errors name the offending key.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// Options shared by replay and capture.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Config file (TOML).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write one JSON line per application PDU to PATH (`-` for stdout).
+    #[arg(long, value_name = "PATH|-")]
+    pub events: Option<PathBuf>,
+    /// Write final statistics (JSON) to PATH at exit (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub stats: Option<PathBuf>,
+    /// Write the asset inventory to PATH at exit (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub assets: Option<PathBuf>,
+    /// Format of the asset inventory.
+    #[arg(long, value_enum, default_value = "json")]
+    pub assets_format: AssetsFormat,
+    /// Worker threads (default: the config's, else one per CPU core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+}
+
+/// `otsensor replay`
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Replay at the pace of the recorded timestamps.
+    #[arg(long)]
+    pub realtime: bool,
+    /// Capture files (pcap or pcapng), read in order.
+    #[arg(required = true, value_name = "PCAP")]
+    pub pcaps: Vec<PathBuf>,
+}
+
+/// `otsensor capture`
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Interface to capture on.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter, e.g. `tcp port 502 or udp port 20000`.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+    /// Bytes captured per packet (overrides capture.snaplen).
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<u32>,
+    /// Kernel capture buffer in bytes (overrides capture.buffer_size).
+    #[arg(long, value_name = "BYTES")]
+    pub buffer_size: Option<u32>,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Deliver packets immediately instead of when the kernel buffer fills.
+    #[arg(long)]
+    pub immediate: bool,
+}

@@ -1,0 +1,322 @@
+//! The TOML configuration (`-c FILE`): pipeline, flow and capture settings.
+//!
+//! Every section and key is optional; unknown keys are rejected so that a typo is an error
+//! that names the key, not a silently ignored setting. `otsensor config check FILE` runs the
+//! same parsing and validation.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::flow::ReassemblyConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How packets move from the reader to the workers.
+    pub pipeline: PipelineConfig,
+    /// Flow table size and idle timeouts.
+    pub flows: FlowConfig,
+    /// TCP reassembly buffers.
+    pub reassembly: ReassemblySettings,
+    /// Live capture settings (`otsensor capture`).
+    pub capture: CaptureConfig,
+}
+
+/// What the reader does when a worker's queue is full.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Wait for the worker (nothing is dropped; a live capture may then drop in the kernel,
+    /// which shows in `capture.dropped`).
+    #[default]
+    Block,
+    /// Drop the newest batch and count its packets in `drops.worker_queue_full`.
+    Drop,
+}
+
+/// Pipeline settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Worker threads (0 = one per CPU core). `--workers` overrides.
+    pub workers: usize,
+    /// Batches that may wait in each worker's queue.
+    pub queue_batches: usize,
+    /// Packets per round: the reader hands a batch to every worker after this many packets.
+    pub batch_packets: usize,
+    /// What to do when a worker's queue is full: `block` or `drop`.
+    pub on_full: OnFull,
+}
+
+fn default_queue_batches() -> usize {
+    16
+}
+fn default_batch_packets() -> usize {
+    512
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: 0,
+            queue_batches: default_queue_batches(),
+            batch_packets: default_batch_packets(),
+            on_full: OnFull::Block,
+        }
+    }
+}
+
+/// Flow table settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    /// Most flows tracked at once, over all workers; at the cap the least recently seen flow
+    /// is evicted (counted in `flows.ended.evicted`).
+    pub max_flows: usize,
+    /// Seconds an established TCP connection may be idle before it is ended. Industrial
+    /// polling connections can be quiet for minutes, so this is long.
+    pub tcp_idle_timeout_secs: u64,
+    /// Seconds a TCP connection is kept after FIN in both directions or RST (to absorb
+    /// trailing ACKs and retransmissions).
+    pub tcp_closed_timeout_secs: u64,
+    /// Seconds a UDP flow may be idle.
+    pub udp_idle_timeout_secs: u64,
+    /// Seconds a flow of another IP protocol (ICMP, ...) may be idle.
+    pub other_idle_timeout_secs: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1_000_000,
+            tcp_idle_timeout_secs: 3600,
+            tcp_closed_timeout_secs: 30,
+            udp_idle_timeout_secs: 300,
+            other_idle_timeout_secs: 60,
+        }
+    }
+}
+
+/// TCP reassembly settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReassemblySettings {
+    /// Most out-of-order bytes buffered per direction of a connection before the sensor skips
+    /// the hole (counted in `tcp.ooo_buffer_full`).
+    pub max_ooo_bytes: usize,
+    /// Most out-of-order segments buffered per direction.
+    pub max_ooo_segments: usize,
+}
+
+impl Default for ReassemblySettings {
+    fn default() -> Self {
+        let d = ReassemblyConfig::default();
+        ReassemblySettings {
+            max_ooo_bytes: d.max_ooo_bytes,
+            max_ooo_segments: d.max_ooo_segments,
+        }
+    }
+}
+
+impl ReassemblySettings {
+    /// The reassembler's view of these settings.
+    pub fn to_reassembly(&self) -> ReassemblyConfig {
+        ReassemblyConfig {
+            max_ooo_bytes: self.max_ooo_bytes,
+            max_ooo_segments: self.max_ooo_segments,
+        }
+    }
+}
+
+/// Live capture settings; the command line overrides each.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Bytes captured per packet.
+    pub snaplen: u32,
+    /// Kernel capture buffer in bytes.
+    pub buffer_size: u32,
+    /// Put the interface in promiscuous mode (needed on a SPAN port).
+    pub promiscuous: bool,
+    /// Deliver packets as they arrive instead of when the kernel buffer fills.
+    pub immediate: bool,
+    /// Milliseconds the reader waits for packets before it checks for shutdown and hands
+    /// partial batches to the workers.
+    pub timeout_ms: u32,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            snaplen: 65535,
+            buffer_size: 32 * 1024 * 1024,
+            promiscuous: true,
+            immediate: false,
+            timeout_ms: 100,
+        }
+    }
+}
+
+/// A configuration problem, naming the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config {path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The offending key, dotted.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        Config::parse(&text, &p)
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: one_line(&e),
+        })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key, message: &str| ConfigError::Invalid {
+            path: origin.to_string(),
+            key,
+            message: message.to_string(),
+        };
+        if self.pipeline.queue_batches == 0 {
+            return Err(bad("pipeline.queue_batches", "must be at least 1"));
+        }
+        if !(1..=65_536).contains(&self.pipeline.batch_packets) {
+            return Err(bad("pipeline.batch_packets", "must be between 1 and 65536"));
+        }
+        if self.pipeline.workers > 256 {
+            return Err(bad("pipeline.workers", "must be at most 256"));
+        }
+        if self.flows.max_flows == 0 {
+            return Err(bad("flows.max_flows", "must be at least 1"));
+        }
+        for (key, v) in [
+            (
+                "flows.tcp_idle_timeout_secs",
+                self.flows.tcp_idle_timeout_secs,
+            ),
+            (
+                "flows.tcp_closed_timeout_secs",
+                self.flows.tcp_closed_timeout_secs,
+            ),
+            (
+                "flows.udp_idle_timeout_secs",
+                self.flows.udp_idle_timeout_secs,
+            ),
+            (
+                "flows.other_idle_timeout_secs",
+                self.flows.other_idle_timeout_secs,
+            ),
+        ] {
+            if v == 0 || v > 365 * 86_400 {
+                return Err(bad(key, "must be between 1 second and one year"));
+            }
+        }
+        if self.reassembly.max_ooo_segments == 0 {
+            return Err(bad("reassembly.max_ooo_segments", "must be at least 1"));
+        }
+        if self.capture.snaplen < 64 {
+            return Err(bad("capture.snaplen", "must be at least 64 bytes"));
+        }
+        if self.capture.timeout_ms == 0 || self.capture.timeout_ms > 10_000 {
+            return Err(bad("capture.timeout_ms", "must be between 1 and 10000"));
+        }
+        Ok(())
+    }
+}
+
+/// toml's error text spans several lines (with a caret under the offending text); keep the
+/// first line and the message so the error is one line naming the key.
+fn one_line(e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    let first = e.to_string();
+    let loc = first.lines().next().unwrap_or_default().trim().to_string();
+    if loc.is_empty() || loc.contains(&msg) {
+        msg
+    } else {
+        format!("{} ({msg})", loc.trim_end_matches(':'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        assert_eq!(Config::parse("", "t").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn sections_parse() {
+        let c = Config::parse(
+            "[pipeline]\nworkers = 4\non_full = \"drop\"\n[flows]\nmax_flows = 10\n[capture]\nimmediate = true\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.pipeline.workers, 4);
+        assert_eq!(c.pipeline.on_full, OnFull::Drop);
+        assert_eq!(c.flows.max_flows, 10);
+        assert!(c.capture.immediate);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::parse("[flows]\nmax_flow = 3\n", "site.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("site.toml") && e.contains("max_flow"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_value_is_named() {
+        let e = Config::parse("[pipeline]\nqueue_batches = 0\n", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pipeline.queue_batches"), "{e}");
+        let e = Config::parse("[pipeline]\non_full = \"maybe\"\n", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maybe") || e.contains("on_full"), "{e}");
+    }
+}

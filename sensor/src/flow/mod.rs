@@ -1,0 +1,9 @@
+//! Flows: keys, the per-worker flow table and TCP reassembly.
+
+pub mod key;
+pub mod table;
+pub mod tcp;
+
+pub use key::FlowKey;
+pub use table::{FlowId, FlowTable};
+pub use tcp::{Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};

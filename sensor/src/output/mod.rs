@@ -1,0 +1,109 @@
+//! Writers for what the sensor produces besides events: the asset inventory and stats.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context;
+
+use otsensor_baselines::assets::Asset;
+
+/// Opens `path` for writing (`-` is stdout), buffered.
+pub fn open_writer(path: &Path) -> anyhow::Result<Box<dyn Write + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        )));
+    }
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Box::new(BufWriter::with_capacity(1 << 16, f)))
+}
+
+/// Asset inventory formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AssetsFormat {
+    /// One JSON document: `{"assets": [...]}`.
+    Json,
+    /// One row per asset; lists joined with `;`.
+    Csv,
+}
+
+/// Writes the inventory.
+pub fn write_assets(path: &Path, format: AssetsFormat, assets: &[Asset]) -> anyhow::Result<()> {
+    let mut w = open_writer(path)?;
+    match format {
+        AssetsFormat::Json => {
+            serde_json::to_writer_pretty(&mut w, &serde_json::json!({ "assets": assets }))?;
+            w.write_all(b"\n")?;
+        }
+        AssetsFormat::Csv => write_assets_csv(&mut w, assets)?,
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "ip,macs,vlans,first_seen,last_seen,flows_initiated,flows_accepted,packets_sent,packets_received,bytes_sent,bytes_received,services,protocols"
+    )?;
+    for a in assets {
+        let join = |v: Vec<String>| csv_field(&v.join(";"));
+        let services = a
+            .services
+            .iter()
+            .map(|s| match &s.protocol {
+                Some(p) => format!("{}/{}:{p}", s.transport, s.port),
+                None => format!("{}/{}", s.transport, s.port),
+            })
+            .collect();
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            a.ip,
+            join(a.macs.iter().map(|m| m.to_string()).collect()),
+            join(a.vlans.iter().map(|v| v.to_string()).collect()),
+            a.first_seen,
+            a.last_seen,
+            a.flows_initiated,
+            a.flows_accepted,
+            a.packets_sent,
+            a.packets_received,
+            a.bytes_sent,
+            a.bytes_received,
+            join(services),
+            join(a.protocols.iter().cloned().collect()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes any serializable value as pretty JSON.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut w = open_writer(path)?;
+    serde_json::to_writer_pretty(&mut w, value)?;
+    w.write_all(b"\n")?;
+    w.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_fields_that_need_it() {
+        assert_eq!(csv_field("a;b"), "a;b");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

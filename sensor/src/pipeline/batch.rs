@@ -1,0 +1,70 @@
+//! Batches: what the reader hands a worker once per round.
+
+use otsensor_baselines::time::Timestamp;
+
+use crate::decode::Summary;
+
+/// One decoded packet in a batch. `sum.payload_off` points into [`Batch::data`].
+#[derive(Debug, Clone, Copy)]
+pub struct Pkt {
+    /// Index of the packet in the whole input (all files), from 0.
+    pub index: u64,
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Decoded headers; the payload is `data[payload_off..payload_off + payload_len]`.
+    pub sum: Summary,
+}
+
+/// The packets of one round for one worker. Only transport payloads are copied; the headers
+/// travel decoded in [`Pkt::sum`]. Batches are recycled, so their buffers are allocated once.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Round number, counting from 0.
+    pub round: u64,
+    /// Time of the newest packet read when the round ended (drives idle expiry).
+    pub now: Timestamp,
+    /// Index of the first packet of the next round.
+    pub upto: u64,
+    /// Payload bytes of all packets, back to back.
+    pub data: Vec<u8>,
+    /// The packets.
+    pub pkts: Vec<Pkt>,
+}
+
+impl Batch {
+    /// Empties the batch for reuse.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.pkts.clear();
+    }
+
+    /// Adds a packet, copying its payload.
+    pub fn push(
+        &mut self,
+        index: u64,
+        ts: Timestamp,
+        wire_len: u32,
+        mut sum: Summary,
+        payload: &[u8],
+    ) {
+        sum.payload_off = self.data.len() as u32;
+        sum.payload_len = payload.len() as u32;
+        self.data.extend_from_slice(payload);
+        self.pkts.push(Pkt {
+            index,
+            ts,
+            wire_len,
+            sum,
+        });
+    }
+
+    /// The payload of a packet of this batch.
+    pub fn payload(&self, p: &Pkt) -> &[u8] {
+        let start = p.sum.payload_off as usize;
+        self.data
+            .get(start..start + p.sum.payload_len as usize)
+            .unwrap_or_default()
+    }
+}

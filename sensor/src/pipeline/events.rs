@@ -1,0 +1,138 @@
+//! Per-PDU events (`--events`): serialized by the workers, merged in input order by the
+//! output thread.
+
+use serde::Serialize;
+
+/// Orders events deterministically: by the packet that produced them, then by flow, then by
+/// emission order within the worker. The same input gives the same order for any worker
+/// count, because a flow's events all come from one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventKey {
+    /// Index of the packet in the input.
+    pub pkt_index: u64,
+    /// Flow id.
+    pub flow_id: u64,
+    /// Emission order within the worker.
+    pub seq: u64,
+}
+
+/// Where one event line lies in an [`OutBatch`] buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMark {
+    /// Sort key.
+    pub key: EventKey,
+    /// Start offset in the buffer.
+    pub start: u32,
+    /// End offset (exclusive, after the newline).
+    pub end: u32,
+}
+
+/// The events one worker produced for one round, as JSON lines.
+#[derive(Debug, Default)]
+pub struct OutBatch {
+    /// Round number (the reader's batch number); `u64::MAX` for the worker's final flush.
+    pub round: u64,
+    /// JSON lines back to back.
+    pub buf: Vec<u8>,
+    /// One mark per line.
+    pub marks: Vec<EventMark>,
+}
+
+impl OutBatch {
+    /// Empties the batch for reuse, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.marks.clear();
+    }
+}
+
+/// Handlers write events here. When `--events` is off, `emit` does nothing.
+#[derive(Debug, Default)]
+pub struct EventSink {
+    enabled: bool,
+    seq: u64,
+    batch: OutBatch,
+    /// Events emitted (counted even when serialization fails).
+    pub emitted: u64,
+    /// Events that failed to serialize (a bug; counted, never silent).
+    pub failed: u64,
+}
+
+impl EventSink {
+    /// A sink that records events only if `enabled`.
+    pub fn new(enabled: bool) -> EventSink {
+        EventSink {
+            enabled,
+            ..EventSink::default()
+        }
+    }
+
+    /// Whether events are being recorded; handlers may skip building them when not.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Appends one event as a JSON line.
+    pub fn emit<T: Serialize + ?Sized>(&mut self, pkt_index: u64, flow_id: u64, event: &T) {
+        if !self.enabled {
+            return;
+        }
+        self.emitted += 1;
+        let start = self.batch.buf.len();
+        match serde_json::to_writer(&mut self.batch.buf, event) {
+            Ok(()) => {
+                self.batch.buf.push(b'\n');
+                self.seq += 1;
+                self.batch.marks.push(EventMark {
+                    key: EventKey {
+                        pkt_index,
+                        flow_id,
+                        seq: self.seq,
+                    },
+                    start: start as u32,
+                    end: self.batch.buf.len() as u32,
+                });
+            }
+            Err(e) => {
+                self.batch.buf.truncate(start);
+                self.failed += 1;
+                tracing::error!("An event could not be serialized and was lost: {e}.");
+            }
+        }
+    }
+
+    /// Hands over what was emitted since the last call, swapping in `fresh` (a recycled
+    /// batch) to collect the next round.
+    pub fn take(&mut self, round: u64, mut fresh: OutBatch) -> OutBatch {
+        fresh.clear();
+        let mut out = std::mem::replace(&mut self.batch, fresh);
+        out.round = round;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_sink_records_nothing() {
+        let mut s = EventSink::new(false);
+        s.emit(1, 1, &serde_json::json!({"a": 1}));
+        assert_eq!(s.emitted, 0);
+        assert!(s.take(0, OutBatch::default()).buf.is_empty());
+    }
+
+    #[test]
+    fn lines_and_marks_agree() {
+        let mut s = EventSink::new(true);
+        s.emit(5, 2, &serde_json::json!({"a": 1}));
+        s.emit(6, 2, &serde_json::json!({"b": 2}));
+        let b = s.take(3, OutBatch::default());
+        assert_eq!(b.round, 3);
+        assert_eq!(b.marks.len(), 2);
+        let m = b.marks[1];
+        assert_eq!(&b.buf[m.start as usize..m.end as usize], b"{\"b\":2}\n");
+        assert!(b.marks[0].key < b.marks[1].key);
+    }
+}

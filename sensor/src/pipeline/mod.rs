@@ -1,0 +1,152 @@
+//! The packet pipeline: reader → dispatcher → N workers → output, over bounded channels.
+//!
+//! ```text
+//! reader thread: capture source → Dispatcher (decode, flow hash, batch per worker)
+//!        │ one Batch per worker per round (bounded; block or drop when full)
+//!        ▼
+//! worker threads: flow table, TCP reassembly, protocol handlers → events
+//!        │ one OutBatch per round
+//!        ▼
+//! output thread: merge rounds in input order → --events writer
+//! ```
+//! Batches and event buffers are recycled through return channels, so the steady state
+//! allocates nothing per packet.
+
+pub mod batch;
+pub mod dispatch;
+pub mod events;
+pub mod output;
+pub mod worker;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Context};
+use crossbeam_channel::{bounded, unbounded};
+
+use otsensor_baselines::assets::AssetInventory;
+
+use crate::config::Config;
+use crate::registry::Registry;
+
+use self::batch::Batch;
+use self::dispatch::{DispatchStats, Dispatcher};
+use self::events::OutBatch;
+use self::output::{merge_rounds, OutputReport};
+use self::worker::{Worker, WorkerConfig, WorkerStats};
+
+/// Everything the pipeline counted, once it has drained.
+#[derive(Debug)]
+pub struct PipelineReport {
+    /// Reader-side counters.
+    pub dispatch: DispatchStats,
+    /// Worker counters, summed.
+    pub workers: WorkerStats,
+    /// Output thread results.
+    pub output: OutputReport,
+    /// Number of workers that ran.
+    pub worker_count: usize,
+}
+
+/// A running pipeline. Feed packets through [`Pipeline::dispatcher`], then [`Pipeline::finish`].
+pub struct Pipeline {
+    dispatcher: Dispatcher,
+    workers: Vec<JoinHandle<WorkerStats>>,
+    output: JoinHandle<OutputReport>,
+    worker_count: usize,
+}
+
+impl Pipeline {
+    /// Starts `workers` worker threads and the output thread.
+    pub fn start(
+        cfg: &Config,
+        workers: usize,
+        registry: Arc<Registry>,
+        assets: Arc<AssetInventory>,
+        events: Option<Box<dyn Write + Send>>,
+    ) -> anyhow::Result<Pipeline> {
+        let n = workers.max(1);
+        let wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
+        let (pool_tx, pool_rx) = unbounded::<Batch>();
+        let mut in_txs = Vec::with_capacity(n);
+        let mut out_rxs = Vec::with_capacity(n);
+        let mut recycle_txs = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let (in_tx, in_rx) = bounded::<Batch>(cfg.pipeline.queue_batches);
+            let (out_tx, out_rx) = bounded::<OutBatch>(cfg.pipeline.queue_batches);
+            let (rec_tx, rec_rx) = bounded::<OutBatch>(cfg.pipeline.queue_batches + 2);
+            in_txs.push(in_tx);
+            out_rxs.push(out_rx);
+            recycle_txs.push(rec_tx);
+            let mut worker = Worker::new(wcfg.clone(), registry.clone(), assets.clone());
+            let pool = pool_tx.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("otsensor-worker-{i}"))
+                .spawn(move || {
+                    for mut b in in_rx.iter() {
+                        worker.process_batch(&b);
+                        let ob = worker.take_events(b.round, rec_rx.try_recv().unwrap_or_default());
+                        // If the output thread is gone its error is reported at finish.
+                        let _ = out_tx.send(ob);
+                        b.clear();
+                        let _ = pool.send(b);
+                    }
+                    let stats = worker.finish();
+                    let _ = out_tx.send(worker.take_events(u64::MAX, OutBatch::default()));
+                    stats
+                })
+                .context("cannot start a worker thread")?;
+            handles.push(h);
+        }
+        let output = std::thread::Builder::new()
+            .name("otsensor-output".into())
+            .spawn(move || merge_rounds(out_rxs, recycle_txs, events))
+            .context("cannot start the output thread")?;
+        Ok(Pipeline {
+            dispatcher: Dispatcher::new(
+                in_txs,
+                pool_rx,
+                cfg.pipeline.on_full,
+                cfg.pipeline.batch_packets,
+            ),
+            workers: handles,
+            output,
+            worker_count: n,
+        })
+    }
+
+    /// The reader-side half: call [`Dispatcher::packet`] for each captured frame.
+    pub fn dispatcher(&mut self) -> &mut Dispatcher {
+        &mut self.dispatcher
+    }
+
+    /// Ends the input, waits for workers and output to drain, and returns the counters.
+    pub fn finish(self) -> anyhow::Result<PipelineReport> {
+        let dispatch = self.dispatcher.finish();
+        let mut total = WorkerStats::default();
+        let mut panicked = 0;
+        for h in self.workers {
+            match h.join() {
+                Ok(s) => total.add(&s),
+                Err(_) => panicked += 1,
+            }
+        }
+        let output = self
+            .output
+            .join()
+            .map_err(|_| anyhow!("the output thread panicked; events may be lost"))?;
+        if panicked > 0 {
+            return Err(anyhow!(
+                "{panicked} worker thread(s) panicked; their flows were lost"
+            ));
+        }
+        Ok(PipelineReport {
+            dispatch,
+            workers: total,
+            output,
+            worker_count: self.worker_count,
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! The output thread: merges the workers' event batches round by round, in input order.
+//!
+//! Each worker sends exactly one [`OutBatch`] per round it received (and one final batch with
+//! round `u64::MAX`). For the lowest round any worker still has pending, the thread takes
+//! that round's batch from every worker that has it, sorts the lines by [`EventKey`] and
+//! writes them. A worker whose batch for a round was dropped (queue full) simply has its
+//! next round waiting, which sorts later.
+//!
+//! [`EventKey`]: crate::pipeline::events::EventKey
+
+use std::io::Write;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::pipeline::events::{EventMark, OutBatch};
+
+/// What the output thread did.
+#[derive(Debug, Default)]
+pub struct OutputReport {
+    /// Event lines written.
+    pub events_written: u64,
+    /// The first write error, after which events were discarded (and counted).
+    pub error: Option<String>,
+    /// Event lines discarded after a write error.
+    pub events_lost: u64,
+}
+
+/// Runs until every worker has closed its channel.
+pub fn merge_rounds(
+    rxs: Vec<Receiver<OutBatch>>,
+    recycle: Vec<Sender<OutBatch>>,
+    mut writer: Option<Box<dyn Write + Send>>,
+) -> OutputReport {
+    let n = rxs.len();
+    let mut slots: Vec<Option<OutBatch>> = (0..n).map(|_| None).collect();
+    let mut open = vec![true; n];
+    let mut report = OutputReport::default();
+    let mut order: Vec<(EventMark, usize)> = Vec::new();
+    loop {
+        for i in 0..n {
+            if slots[i].is_none() && open[i] {
+                match rxs[i].recv() {
+                    Ok(b) => slots[i] = Some(b),
+                    Err(_) => open[i] = false,
+                }
+            }
+        }
+        let Some(round) = slots.iter().flatten().map(|b| b.round).min() else {
+            break;
+        };
+        order.clear();
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(b) = slot.as_ref().filter(|b| b.round == round) {
+                order.extend(b.marks.iter().map(|m| (*m, i)));
+            }
+        }
+        order.sort_unstable_by_key(|(m, _)| m.key);
+        for (m, i) in &order {
+            let Some(b) = slots[*i].as_ref() else {
+                continue;
+            };
+            let line = b
+                .buf
+                .get(m.start as usize..m.end as usize)
+                .unwrap_or_default();
+            match writer.as_mut() {
+                Some(w) if report.error.is_none() => match w.write_all(line) {
+                    Ok(()) => report.events_written += 1,
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        report.events_lost += 1;
+                    }
+                },
+                Some(_) => report.events_lost += 1,
+                None => {}
+            }
+        }
+        for i in 0..n {
+            if slots[i].as_ref().is_some_and(|b| b.round == round) {
+                if let Some(mut b) = slots[i].take() {
+                    b.clear();
+                    let _ = recycle[i].try_send(b);
+                }
+            }
+        }
+    }
+    if let Some(w) = writer.as_mut() {
+        if let Err(e) = w.flush() {
+            report.error.get_or_insert(e.to_string());
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::events::EventSink;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn batch(round: u64, events: &[(u64, u64)]) -> OutBatch {
+        let mut s = EventSink::new(true);
+        for (pkt, flow) in events {
+            s.emit(*pkt, *flow, &serde_json::json!({ "p": pkt }));
+        }
+        s.take(round, OutBatch::default())
+    }
+
+    #[test]
+    fn merges_rounds_in_packet_order_and_skips_missing_rounds() {
+        let (tx0, rx0) = crossbeam_channel::unbounded();
+        let (tx1, rx1) = crossbeam_channel::unbounded();
+        let (r0, _k0) = crossbeam_channel::unbounded();
+        let (r1, _k1) = crossbeam_channel::unbounded();
+        tx0.send(batch(0, &[(1, 1), (4, 1)])).unwrap();
+        tx1.send(batch(0, &[(2, 2), (3, 2)])).unwrap();
+        // worker 1's round 1 was dropped
+        tx0.send(batch(1, &[(6, 1)])).unwrap();
+        tx1.send(batch(2, &[(9, 2)])).unwrap();
+        tx0.send(batch(2, &[(8, 1)])).unwrap();
+        tx1.send(batch(u64::MAX, &[(u64::MAX, 2)])).unwrap();
+        drop((tx0, tx1));
+        let out = Shared::default();
+        let rep = merge_rounds(vec![rx0, rx1], vec![r0, r1], Some(Box::new(out.clone())));
+        assert_eq!(rep.events_written, 8);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let ps: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["p"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ps, vec![1, 2, 3, 4, 6, 8, 9, u64::MAX]);
+    }
+}

@@ -1,0 +1,944 @@
+//! A worker: owns a share of the flows (by symmetric hash), runs TCP reassembly and hands
+//! streams and datagrams to the protocol handlers. No locks on the packet path; the only
+//! shared structure it touches is the asset inventory, once when a flow starts and once when
+//! it ends.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use otsensor_baselines::assets::{AssetInventory, Endpoint, FlowObservation};
+use otsensor_baselines::time::Timestamp;
+use otsensor_protocols::Direction;
+
+use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
+use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
+use crate::pipeline::batch::{Batch, Pkt};
+use crate::pipeline::events::{EventSink, OutBatch};
+use crate::registry::{
+    AppCtx, AppHandler, EndpointInfo, FlowInfo, Identified, ProtoCounters, Registry, Transport,
+    Verdict,
+};
+
+const NS: i64 = 1_000_000_000;
+
+/// Payloads a flow may show before the registry gives up identifying it.
+pub const MAX_PROBES: u8 = 8;
+
+/// Settings of one worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Flow table cap for this worker.
+    pub max_flows: usize,
+    /// Idle timeout of an open TCP connection, ns.
+    pub tcp_idle_ns: i64,
+    /// How long a closed TCP connection is kept, ns.
+    pub tcp_closed_ns: i64,
+    /// Idle timeout of a UDP flow, ns.
+    pub udp_idle_ns: i64,
+    /// Idle timeout of other IP flows, ns.
+    pub other_idle_ns: i64,
+    /// Reassembly caps.
+    pub reassembly: ReassemblyConfig,
+    /// Whether `--events` is on.
+    pub events: bool,
+}
+
+impl WorkerConfig {
+    /// From the config file's flow and reassembly sections, for one of `workers` workers.
+    pub fn from_config(cfg: &crate::config::Config, workers: usize, events: bool) -> WorkerConfig {
+        let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / NS).saturating_mul(NS);
+        WorkerConfig {
+            max_flows: cfg.flows.max_flows.div_ceil(workers.max(1)),
+            tcp_idle_ns: secs(cfg.flows.tcp_idle_timeout_secs),
+            tcp_closed_ns: secs(cfg.flows.tcp_closed_timeout_secs),
+            udp_idle_ns: secs(cfg.flows.udp_idle_timeout_secs),
+            other_idle_ns: secs(cfg.flows.other_idle_timeout_secs),
+            reassembly: cfg.reassembly.to_reassembly(),
+            events,
+        }
+    }
+
+    fn min_timeout(&self) -> i64 {
+        self.tcp_idle_ns
+            .min(self.tcp_closed_ns)
+            .min(self.udp_idle_ns)
+            .min(self.other_idle_ns)
+    }
+}
+
+/// Why a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Both directions sent FIN (and the connection then went quiet).
+    Fin,
+    /// A RST (and the connection then went quiet).
+    Rst,
+    /// Idle longer than its timeout.
+    Idle,
+    /// Evicted at the flow table cap.
+    Evicted,
+    /// A new SYN reused the 5-tuple of a closed connection.
+    PortReuse,
+    /// The input ended (replay) or the capture stopped.
+    EndOfInput,
+}
+
+impl EndReason {
+    /// All reasons, in stats order.
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::Idle,
+        EndReason::Evicted,
+        EndReason::PortReuse,
+        EndReason::EndOfInput,
+    ];
+
+    /// Name in stats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Idle => "idle_timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::PortReuse => "port_reuse",
+            EndReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+/// What a worker counted; summed over workers into the final stats.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerStats {
+    /// Packets processed.
+    pub packets: u64,
+    /// Flows created, by transport.
+    pub flows_tcp: u64,
+    /// UDP flows created.
+    pub flows_udp: u64,
+    /// Other IP flows created.
+    pub flows_other: u64,
+    /// Flows ended, indexed like [`EndReason::ALL`].
+    pub flows_ended: [u64; 6],
+    /// Most flows held at once.
+    pub flows_peak: usize,
+    /// TCP reassembly counters.
+    pub tcp: TcpCounters,
+    /// Per protocol, indexed like the registry.
+    pub protocols: Vec<ProtoCounters>,
+    /// TCP flows with payload that no protocol claimed.
+    pub unidentified_tcp: u64,
+    /// UDP flows with payload that no protocol claimed.
+    pub unidentified_udp: u64,
+    /// Events emitted.
+    pub events: u64,
+    /// Events lost to serialization errors.
+    pub event_errors: u64,
+}
+
+impl WorkerStats {
+    /// Flows ended for this reason.
+    pub fn ended(&self, reason: EndReason) -> u64 {
+        EndReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .and_then(|i| self.flows_ended.get(i).copied())
+            .unwrap_or_default()
+    }
+
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.flows_tcp += o.flows_tcp;
+        self.flows_udp += o.flows_udp;
+        self.flows_other += o.flows_other;
+        for (a, b) in self.flows_ended.iter_mut().zip(o.flows_ended) {
+            *a += b;
+        }
+        self.flows_peak += o.flows_peak;
+        self.tcp.add(&o.tcp);
+        if self.protocols.len() < o.protocols.len() {
+            self.protocols
+                .resize(o.protocols.len(), ProtoCounters::default());
+        }
+        for (a, b) in self.protocols.iter_mut().zip(&o.protocols) {
+            a.add(b);
+        }
+        self.unidentified_tcp += o.unidentified_tcp;
+        self.unidentified_udp += o.unidentified_udp;
+        self.events += o.events;
+        self.event_errors += o.event_errors;
+    }
+}
+
+enum AppState {
+    /// No payload yet, or not enough to decide.
+    Pending,
+    /// A protocol's handler owns the flow.
+    Active {
+        index: usize,
+        handler: Box<dyn AppHandler>,
+    },
+    /// No protocol matched (or the handler gave up).
+    Done,
+}
+
+struct Flow {
+    info: FlowInfo,
+    /// Whether the client is the key's `lo` endpoint.
+    client_is_lo: bool,
+    first_ts: Timestamp,
+    last_ts: Timestamp,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    proto: u8,
+    tcp: [TcpStream; 2],
+    /// Saw RST, or FIN both ways.
+    tcp_closed: bool,
+    tcp_rst: bool,
+    app: AppState,
+    /// Per direction: bytes were skipped before the handler attached.
+    pending_gap: [bool; 2],
+    probes: u8,
+}
+
+fn dir_index(d: Direction) -> usize {
+    match d {
+        Direction::Request => 0,
+        Direction::Response => 1,
+    }
+}
+
+/// What app dispatch needs besides the flow: split from [`Worker`] so that the flow (borrowed
+/// from the table) and these can be borrowed at once.
+struct AppEnv<'a> {
+    registry: &'a Registry,
+    sink: &'a mut EventSink,
+    protocols: &'a mut [ProtoCounters],
+    unidentified: &'a mut u64,
+    ts: Timestamp,
+    pkt_index: u64,
+}
+
+impl AppEnv<'_> {
+    fn ctx<'c>(&'c mut self, flow: &'c FlowInfo, index: usize) -> Option<AppCtx<'c>> {
+        Some(AppCtx {
+            flow,
+            ts: self.ts,
+            pkt_index: self.pkt_index,
+            events: self.sink,
+            counters: self.protocols.get_mut(index)?,
+        })
+    }
+
+    /// Identifies the flow on its first payload. Returns the handler's index when attached.
+    fn identify(
+        &mut self,
+        app: &mut AppState,
+        info: &FlowInfo,
+        pending_gap: &mut [bool; 2],
+        probes: &mut u8,
+        dir: Direction,
+        data: &[u8],
+    ) -> bool {
+        match self
+            .registry
+            .identify(info.transport, info.server.port, dir, data)
+        {
+            Identified::Protocol { index, on_its_port } => {
+                let Some(spec) = self.registry.protocols().get(index) else {
+                    return false;
+                };
+                let mut handler = (spec.new_handler)();
+                if let Some(c) = self.protocols.get_mut(index) {
+                    c.flows += 1;
+                    c.flows_on_other_ports += u64::from(!on_its_port);
+                }
+                for d in [Direction::Request, Direction::Response] {
+                    if pending_gap[dir_index(d)] {
+                        if let Some(mut ctx) = self.ctx(info, index) {
+                            ctx.counters.gaps += 1;
+                            let _ =
+                                handler.on_stream(&mut ctx, d, StreamEvent::Gap(Gap::Midstream));
+                        }
+                    }
+                }
+                *app = AppState::Active { index, handler };
+                true
+            }
+            Identified::Undecided => {
+                pending_gap[dir_index(dir)] = true;
+                *probes += 1;
+                if *probes >= MAX_PROBES {
+                    *app = AppState::Done;
+                    *self.unidentified += 1;
+                }
+                false
+            }
+            Identified::Unknown { port_owner } => {
+                *app = AppState::Done;
+                *self.unidentified += 1;
+                if let Some(c) = port_owner.and_then(|o| self.protocols.get_mut(o)) {
+                    c.flows_not_this_protocol += 1;
+                }
+                false
+            }
+        }
+    }
+
+    fn finish_verdict(&mut self, app: &mut AppState, verdict: Verdict) {
+        if let Verdict::Abandon(reason) = verdict {
+            if let AppState::Active { index, .. } = app {
+                if let Some(c) = self.protocols.get_mut(*index) {
+                    *c.abandoned.entry(reason).or_default() += 1;
+                }
+            }
+            *app = AppState::Done;
+        }
+    }
+
+    fn stream(
+        &mut self,
+        app: &mut AppState,
+        info: &FlowInfo,
+        pending_gap: &mut [bool; 2],
+        probes: &mut u8,
+        dir: Direction,
+        ev: StreamEvent<'_>,
+    ) {
+        if let AppState::Pending = app {
+            match ev {
+                StreamEvent::Gap(_) => {
+                    pending_gap[dir_index(dir)] = true;
+                    return;
+                }
+                StreamEvent::Data(d) => {
+                    if !self.identify(app, info, pending_gap, probes, dir, d) {
+                        return;
+                    }
+                }
+            }
+        }
+        if let AppState::Active { index, handler } = app {
+            let Some(mut ctx) = self.ctx(info, *index) else {
+                return;
+            };
+            if matches!(ev, StreamEvent::Gap(_)) {
+                ctx.counters.gaps += 1;
+            }
+            let verdict = handler.on_stream(&mut ctx, dir, ev);
+            self.finish_verdict(app, verdict);
+        }
+    }
+
+    fn datagram(&mut self, flow: &mut Flow, dir: Direction, data: &[u8]) {
+        if let AppState::Pending = flow.app {
+            if !self.identify(
+                &mut flow.app,
+                &flow.info,
+                &mut flow.pending_gap,
+                &mut flow.probes,
+                dir,
+                data,
+            ) {
+                return;
+            }
+        }
+        if let AppState::Active { index, handler } = &mut flow.app {
+            let Some(mut ctx) = self.ctx(&flow.info, *index) else {
+                return;
+            };
+            let verdict = handler.on_datagram(&mut ctx, dir, data);
+            self.finish_verdict(&mut flow.app, verdict);
+        }
+    }
+}
+
+/// One worker thread's state.
+pub struct Worker {
+    cfg: WorkerConfig,
+    registry: Arc<Registry>,
+    assets: Arc<AssetInventory>,
+    table: FlowTable<Flow>,
+    sink: EventSink,
+    stats: WorkerStats,
+    ended: Vec<(FlowKey, Flow)>,
+    now: Timestamp,
+    upto: u64,
+}
+
+impl Worker {
+    /// A worker with an empty flow table.
+    pub fn new(cfg: WorkerConfig, registry: Arc<Registry>, assets: Arc<AssetInventory>) -> Worker {
+        let n = registry.protocols().len();
+        Worker {
+            table: FlowTable::new(cfg.max_flows),
+            sink: EventSink::new(cfg.events),
+            stats: WorkerStats {
+                protocols: vec![ProtoCounters::default(); n],
+                ..WorkerStats::default()
+            },
+            ended: Vec::new(),
+            now: Timestamp::default(),
+            upto: 0,
+            cfg,
+            registry,
+            assets,
+        }
+    }
+
+    /// Processes one round's batch: every packet, then idle expiry at the round's time.
+    pub fn process_batch(&mut self, batch: &Batch) {
+        for p in &batch.pkts {
+            self.packet(p, batch.payload(p));
+        }
+        self.stats.packets += batch.pkts.len() as u64;
+        self.now = self.now.max(batch.now);
+        self.upto = batch.upto;
+        self.sweep(batch.now, batch.upto);
+    }
+
+    /// Hands over the events of the round.
+    pub fn take_events(&mut self, round: u64, recycled: OutBatch) -> OutBatch {
+        self.sink.take(round, recycled)
+    }
+
+    /// Ends every flow (end of input) and returns the final counters.
+    pub fn finish(&mut self) -> WorkerStats {
+        let mut all = std::mem::take(&mut self.ended);
+        self.table.drain_all(&mut all);
+        let (now, idx) = (self.now, u64::MAX);
+        for (_, flow) in all.drain(..) {
+            self.end_flow(flow, EndReason::EndOfInput, now, idx);
+        }
+        self.ended = all;
+        self.stats.events = self.sink.emitted;
+        self.stats.event_errors = self.sink.failed;
+        self.stats.clone()
+    }
+
+    fn timeout_for(&self, f: &Flow) -> i64 {
+        match f.proto {
+            ipproto::TCP if f.tcp_closed => self.cfg.tcp_closed_ns,
+            ipproto::TCP => self.cfg.tcp_idle_ns,
+            ipproto::UDP => self.cfg.udp_idle_ns,
+            _ => self.cfg.other_idle_ns,
+        }
+    }
+
+    fn sweep(&mut self, now: Timestamp, upto: u64) {
+        let mut ended = std::mem::take(&mut self.ended);
+        self.table
+            .expire(now.as_nanos(), self.cfg.min_timeout(), &mut ended);
+        for (_, flow) in ended.drain(..) {
+            let reason = if flow.tcp_rst {
+                EndReason::Rst
+            } else if flow.tcp_closed {
+                EndReason::Fin
+            } else {
+                EndReason::Idle
+            };
+            self.end_flow(flow, reason, now, upto);
+        }
+        self.ended = ended;
+    }
+
+    /// Decides which end of a new flow is the client.
+    fn client_is_src(&self, s: &Summary) -> bool {
+        let t = match s.proto {
+            ipproto::TCP => {
+                let syn = s.flags & tcpflags::SYN != 0;
+                let ack = s.flags & tcpflags::ACK != 0;
+                if syn {
+                    return !ack;
+                }
+                Transport::Tcp
+            }
+            ipproto::UDP => Transport::Udp,
+            _ => return true,
+        };
+        let (src_known, dst_known) = (
+            self.registry.is_known_port(t, s.sport),
+            self.registry.is_known_port(t, s.dport),
+        );
+        match (src_known, dst_known) {
+            (false, true) => true,
+            (true, false) => false,
+            // No protocol owns either port: the lower port is the service, except that for UDP
+            // the first sender is taken as the client when ports are equal.
+            _ if s.sport == s.dport => true,
+            _ => s.dport < s.sport,
+        }
+    }
+
+    fn new_flow(&mut self, key: FlowKey, src_is_lo: bool, p: &Pkt) -> u32 {
+        let s = &p.sum;
+        let client_is_src = self.client_is_src(s);
+        let src = EndpointInfo {
+            ip: ip_to_std(&s.src),
+            port: s.sport,
+            mac: s.src_mac,
+        };
+        let dst = EndpointInfo {
+            ip: ip_to_std(&s.dst),
+            port: s.dport,
+            mac: None,
+        };
+        let (client, server) = if client_is_src {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        let transport = if s.proto == ipproto::UDP {
+            self.stats.flows_udp += 1;
+            Transport::Udp
+        } else {
+            if s.proto == ipproto::TCP {
+                self.stats.flows_tcp += 1;
+            } else {
+                self.stats.flows_other += 1;
+            }
+            Transport::Tcp
+        };
+        let flow = Flow {
+            info: FlowInfo {
+                id: p.index,
+                transport,
+                client,
+                server,
+                vlan: s.vlan,
+            },
+            client_is_lo: client_is_src == src_is_lo,
+            first_ts: p.ts,
+            last_ts: p.ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            proto: s.proto,
+            tcp: Default::default(),
+            tcp_closed: false,
+            tcp_rst: false,
+            app: AppState::Pending,
+            pending_gap: [false; 2],
+            probes: 0,
+        };
+        self.assets.observe_flow(&observation(&flow, None, true));
+        let timeout = self.timeout_for(&flow);
+        let (id, evicted) = self.table.insert(key, flow, p.ts.as_nanos(), timeout);
+        if let Some((_, old)) = evicted {
+            self.end_flow(old, EndReason::Evicted, p.ts, p.index);
+        }
+        self.stats.flows_peak = self.stats.flows_peak.max(self.table.len());
+        id
+    }
+
+    fn packet(&mut self, p: &Pkt, payload: &[u8]) {
+        let s = &p.sum;
+        let (key, src_is_lo) = FlowKey::of(s);
+        let now = p.ts.as_nanos();
+        let is_syn =
+            s.proto == ipproto::TCP && s.flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
+        let mut id = self.table.get(&key);
+        if let Some(fid) = id {
+            let reuse = is_syn && self.table.value_mut(fid).tcp_closed;
+            if reuse || self.table.is_expired(fid, now) {
+                let (_, flow) = self.table.remove(fid);
+                let reason = if reuse {
+                    EndReason::PortReuse
+                } else {
+                    EndReason::Idle
+                };
+                self.end_flow(flow, reason, p.ts, p.index);
+                id = None;
+            }
+        }
+        let fid = match id {
+            Some(f) => f,
+            None => self.new_flow(key, src_is_lo, p),
+        };
+        self.table.touch(fid, now);
+        let Worker {
+            table,
+            registry,
+            sink,
+            stats,
+            cfg,
+            ..
+        } = self;
+        let flow = table.value_mut(fid);
+        let dir = if src_is_lo == flow.client_is_lo {
+            Direction::Request
+        } else {
+            Direction::Response
+        };
+        let d = dir_index(dir);
+        flow.packets[d] += 1;
+        flow.bytes[d] += u64::from(p.wire_len);
+        if p.ts > flow.last_ts {
+            flow.last_ts = p.ts;
+        }
+        if dir == Direction::Response && flow.info.server.mac.is_none() {
+            flow.info.server.mac = s.src_mac;
+        }
+        let mut env = AppEnv {
+            registry,
+            sink,
+            protocols: &mut stats.protocols,
+            unidentified: if s.proto == ipproto::UDP {
+                &mut stats.unidentified_udp
+            } else {
+                &mut stats.unidentified_tcp
+            },
+            ts: p.ts,
+            pkt_index: p.index,
+        };
+        let mut closed_now = false;
+        match s.proto {
+            ipproto::TCP => {
+                if flow.tcp_closed {
+                    return;
+                }
+                let Flow {
+                    tcp,
+                    app,
+                    info,
+                    pending_gap,
+                    probes,
+                    ..
+                } = flow;
+                let [req, resp] = tcp;
+                let (mine, peer) = if d == 0 { (req, resp) } else { (resp, req) };
+                mine.on_segment(
+                    s.seq,
+                    s.flags,
+                    payload,
+                    &cfg.reassembly,
+                    &mut stats.tcp,
+                    &mut |ev| env.stream(app, info, pending_gap, probes, dir, ev),
+                );
+                if s.flags & tcpflags::ACK != 0 {
+                    peer.on_peer_ack(s.ack, &mut stats.tcp, &mut |ev| {
+                        env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
+                    });
+                }
+                let rst = s.flags & tcpflags::RST != 0;
+                if rst || (mine.is_closed() && peer.is_closed()) {
+                    for (st, sd) in [(&mut *mine, dir), (&mut *peer, dir.reverse())] {
+                        st.flush(&mut stats.tcp, &mut |ev| {
+                            env.stream(app, info, pending_gap, probes, sd, ev)
+                        });
+                    }
+                    flow.tcp_closed = true;
+                    flow.tcp_rst |= rst;
+                    closed_now = true;
+                }
+            }
+            ipproto::UDP if !payload.is_empty() => env.datagram(flow, dir, payload),
+            _ => {}
+        }
+        if closed_now {
+            table.set_timeout(fid, cfg.tcp_closed_ns);
+        }
+    }
+
+    fn end_flow(&mut self, mut flow: Flow, reason: EndReason, ts: Timestamp, pkt_index: u64) {
+        if let Some(i) = EndReason::ALL.iter().position(|r| *r == reason) {
+            self.stats.flows_ended[i] += 1;
+        }
+        let Worker {
+            registry,
+            sink,
+            stats,
+            ..
+        } = self;
+        let mut env = AppEnv {
+            registry,
+            sink,
+            protocols: &mut stats.protocols,
+            unidentified: if flow.proto == ipproto::UDP {
+                &mut stats.unidentified_udp
+            } else {
+                &mut stats.unidentified_tcp
+            },
+            ts,
+            pkt_index,
+        };
+        if flow.proto == ipproto::TCP && !flow.tcp_closed {
+            let Flow {
+                tcp,
+                app,
+                info,
+                pending_gap,
+                probes,
+                ..
+            } = &mut flow;
+            for (st, d) in tcp
+                .iter_mut()
+                .zip([Direction::Request, Direction::Response])
+            {
+                st.flush(&mut stats.tcp, &mut |ev| {
+                    env.stream(app, info, pending_gap, probes, d, ev)
+                });
+            }
+        }
+        let mut app_protocol = None;
+        if let AppState::Active { index, handler } = &mut flow.app {
+            app_protocol = registry.protocols().get(*index).map(|p| p.name);
+            if let Some(mut ctx) = env.ctx(&flow.info, *index) {
+                handler.on_end(&mut ctx);
+            }
+        }
+        self.assets
+            .observe_flow(&observation(&flow, app_protocol, false));
+    }
+}
+
+fn observation(
+    flow: &Flow,
+    app_protocol: Option<&'static str>,
+    new_flow: bool,
+) -> FlowObservation<'static> {
+    let ep = |e: &EndpointInfo| Endpoint {
+        ip: e.ip,
+        mac: e.mac,
+        port: e.port,
+    };
+    FlowObservation {
+        client: ep(&flow.info.client),
+        server: ep(&flow.info.server),
+        transport: match flow.proto {
+            ipproto::TCP => "tcp",
+            ipproto::UDP => "udp",
+            ipproto::ICMP => "icmp",
+            ipproto::ICMPV6 => "icmpv6",
+            _ => "ip",
+        },
+        vlan: flow.info.vlan,
+        app_protocol,
+        first_seen: flow.first_ts,
+        last_seen: flow.last_ts,
+        packets: if new_flow { [0; 2] } else { flow.packets },
+        bytes: if new_flow { [0; 2] } else { flow.bytes },
+        server_answered: flow.packets[1] > 0,
+        new_flow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode, LinkType};
+    use crate::registry::testing::{echo_spec, take_seen};
+    use etherparse::PacketBuilder;
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [10, 0, 0, 2];
+
+    struct Rig {
+        w: Worker,
+        batch: Batch,
+        index: u64,
+        ts: i64,
+    }
+
+    impl Rig {
+        fn new(max_flows: usize) -> Rig {
+            let mut cfg = WorkerConfig::from_config(&crate::config::Config::default(), 1, true);
+            cfg.max_flows = max_flows;
+            let reg = Arc::new(Registry::new(vec![echo_spec()]));
+            Rig {
+                w: Worker::new(cfg, reg, Arc::new(AssetInventory::default())),
+                batch: Batch::default(),
+                index: 0,
+                ts: 1_000 * NS,
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn tcp(
+            &mut self,
+            src: [u8; 4],
+            sport: u16,
+            dst: [u8; 4],
+            dport: u16,
+            seq: u32,
+            ack: Option<u32>,
+            flags: u8,
+            data: &[u8],
+        ) {
+            let mut b = PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4(src, dst, 64)
+                .tcp(sport, dport, seq, 65535);
+            if flags & tcpflags::SYN != 0 {
+                b = b.syn();
+            }
+            if flags & tcpflags::FIN != 0 {
+                b = b.fin();
+            }
+            if flags & tcpflags::RST != 0 {
+                b = b.rst();
+            }
+            if let Some(a) = ack {
+                b = b.ack(a);
+            }
+            let mut f = Vec::new();
+            b.write(&mut f, data).unwrap();
+            self.frame(&f);
+        }
+
+        fn udp(&mut self, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, data: &[u8]) {
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4(src, dst, 64)
+                .udp(sport, dport)
+                .write(&mut f, data)
+                .unwrap();
+            self.frame(&f);
+        }
+
+        fn frame(&mut self, f: &[u8]) {
+            let sum = decode(LinkType::Ethernet, f).unwrap();
+            let payload = &f[sum.payload_off as usize..][..sum.payload_len as usize];
+            self.ts += NS / 100;
+            self.batch.push(
+                self.index,
+                Timestamp::from_nanos(self.ts),
+                f.len() as u32,
+                sum,
+                payload,
+            );
+            self.index += 1;
+        }
+
+        fn run(&mut self) {
+            self.batch.now = Timestamp::from_nanos(self.ts);
+            self.batch.upto = self.index;
+            self.w.process_batch(&self.batch);
+            self.batch.clear();
+        }
+
+        fn finish(&mut self) -> WorkerStats {
+            self.run();
+            self.w.finish()
+        }
+    }
+
+    const A: Option<u32> = None;
+
+    #[test]
+    fn tcp_stream_reaches_handler_in_both_directions() {
+        let mut r = Rig::new(100);
+        r.tcp(C, 40000, S, 7, 100, A, tcpflags::SYN, b"");
+        r.tcp(S, 7, C, 40000, 500, Some(101), tcpflags::SYN, b"");
+        r.tcp(C, 40000, S, 7, 101, Some(501), 0, b"ECHO one");
+        r.tcp(S, 7, C, 40000, 501, Some(109), 0, b"reply");
+        r.tcp(C, 40000, S, 7, 109, Some(506), 0, b" two");
+        r.tcp(C, 40000, S, 7, 113, Some(506), tcpflags::FIN, b"");
+        r.tcp(S, 7, C, 40000, 506, Some(114), tcpflags::FIN, b"");
+        let st = r.finish();
+        let seen = take_seen();
+        assert_eq!(seen.len(), 1);
+        let (id, s) = &seen[0];
+        assert_eq!(*id, 0);
+        assert_eq!(s.streams[0], b"ECHO one two");
+        assert_eq!(s.streams[1], b"reply");
+        assert!(s.gaps[0].is_empty() && s.gaps[1].is_empty());
+        assert_eq!(st.protocols[0].flows, 1);
+        assert_eq!(st.protocols[0].flows_on_other_ports, 0);
+        assert_eq!(st.ended(EndReason::EndOfInput), 1);
+        assert_eq!(st.flows_tcp, 1);
+    }
+
+    #[test]
+    fn content_probe_finds_protocol_on_other_port_and_midstream_is_flagged() {
+        let mut r = Rig::new(100);
+        // No handshake captured: the flow is picked up midstream.
+        r.tcp(C, 40001, S, 7007, 9000, Some(1), 0, b"ECHO midstream");
+        r.tcp(S, 7007, C, 40001, 1, Some(9014), 0, b"ok");
+        let st = r.finish();
+        let seen = take_seen();
+        let s = &seen[0].1;
+        assert_eq!(s.streams[0], b"ECHO midstream");
+        assert_eq!(s.gaps[0], vec![Gap::Midstream]);
+        assert_eq!(s.gaps[1], vec![Gap::Midstream]);
+        assert_eq!(st.protocols[0].flows_on_other_ports, 1);
+        assert_eq!(st.tcp.midstream_pickups, 2);
+    }
+
+    #[test]
+    fn udp_datagrams_and_unidentified_flows() {
+        let mut r = Rig::new(100);
+        r.udp(C, 5000, S, 7, b"ECHO a");
+        r.udp(S, 7, C, 5000, b"ECHO b");
+        r.udp(C, 5001, S, 7, b"GET / HTTP/1.0"); // on the echo port, but not echo
+        r.udp(C, 5002, S, 9999, b"random");
+        let st = r.finish();
+        let seen = take_seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            seen[0].1.datagrams,
+            vec![
+                (Direction::Request, b"ECHO a".to_vec()),
+                (Direction::Response, b"ECHO b".to_vec())
+            ]
+        );
+        assert_eq!(st.protocols[0].flows_not_this_protocol, 1);
+        assert_eq!(st.unidentified_udp, 2);
+        assert_eq!(st.flows_udp, 3);
+    }
+
+    #[test]
+    fn abandon_is_counted_and_stops_delivery() {
+        let mut r = Rig::new(100);
+        r.tcp(C, 40000, S, 7, 0, A, tcpflags::SYN, b"");
+        r.tcp(C, 40000, S, 7, 1, A, 0, b"ECHO x");
+        r.tcp(C, 40000, S, 7, 7, A, 0, b"QUIT");
+        r.tcp(C, 40000, S, 7, 11, A, 0, b"more");
+        let st = r.finish();
+        assert_eq!(st.protocols[0].abandoned.get("quit"), Some(&1));
+        assert!(
+            take_seen().is_empty(),
+            "an abandoned handler is dropped, not ended"
+        );
+    }
+
+    #[test]
+    fn flow_cap_evicts_and_counts() {
+        let mut r = Rig::new(2);
+        for port in 0..5u16 {
+            r.udp(C, 6000 + port, S, 9999, b"x");
+        }
+        let st = r.finish();
+        assert_eq!(st.ended(EndReason::Evicted), 3);
+        assert_eq!(st.ended(EndReason::EndOfInput), 2);
+        assert_eq!(st.flows_peak, 2);
+    }
+
+    #[test]
+    fn rst_then_new_syn_is_a_new_flow() {
+        let mut r = Rig::new(100);
+        r.tcp(C, 40000, S, 7, 0, A, tcpflags::SYN, b"");
+        r.tcp(C, 40000, S, 7, 1, A, 0, b"ECHO 1");
+        r.tcp(S, 7, C, 40000, 0, Some(7), tcpflags::RST, b"");
+        r.tcp(C, 40000, S, 7, 5000, A, tcpflags::SYN, b"");
+        r.tcp(C, 40000, S, 7, 5001, A, 0, b"ECHO 2");
+        let st = r.finish();
+        let seen = take_seen();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].1.streams[0], b"ECHO 1");
+        assert_eq!(seen[1].1.streams[0], b"ECHO 2");
+        assert_eq!(st.ended(EndReason::PortReuse), 1);
+    }
+
+    #[test]
+    fn idle_flows_expire_at_round_end() {
+        let mut r = Rig::new(100);
+        r.udp(C, 5000, S, 9999, b"x");
+        r.run();
+        r.ts += 10_000 * NS;
+        r.udp(C, 5001, S, 9999, b"y");
+        r.run();
+        let st = r.finish();
+        assert_eq!(st.ended(EndReason::Idle), 1);
+    }
+}
