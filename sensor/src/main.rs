@@ -1,6 +1,7 @@
 //! The `otsensor` binary: parse the command line, run, map the outcome to an exit code
 //! (0 ok, 1 runtime failure, 2 bad usage, config or input).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -1,1 +1,9 @@
-//! End-to-end tests (filled below).
+//! End-to-end tests: the real `otsensor` binary on real captures (the project's own `pcaps/`
+//! and, when present, the public corpus in `../shared/pcaps`), live capture between network
+//! namespaces, exit codes and worker-count independence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod live;
+mod replay;
+mod util;

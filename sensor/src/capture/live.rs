@@ -1,6 +1,7 @@
 //! Live capture from an interface through libpcap.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pcap::{Capture, Precision};
@@ -80,29 +81,52 @@ pub fn capture(
         link_type: link.name(),
         ..InputReport::default()
     };
+    tracing::info!("Capturing on {iface} (link type {}).", rep.link_type);
     let tick = Duration::from_millis(u64::from(cfg.timeout_ms));
-    let mut last_flush = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        match cap.next_packet() {
-            Ok(p) => {
-                disp.packet(link, ts_of(p.header), p.data, p.header.len);
-                rep.packets += 1;
-                rep.bytes += p.data.len() as u64;
-                if rep.packets.is_multiple_of(64) && last_flush.elapsed() >= tick {
-                    disp.end_round();
-                    last_flush = Instant::now();
-                }
-            }
-            Err(pcap::Error::TimeoutExpired) => {
-                disp.end_round_at(Timestamp::now());
-                last_flush = Instant::now();
-            }
-            Err(e) => {
-                rep.error = Some(format!("capture on {iface} failed: {e}"));
+    // libpcap may block in poll() indefinitely (immediate mode on Linux ignores the timeout),
+    // so a watcher thread wakes the reader with pcap_breakloop when it must stop, and when no
+    // packet arrived for a tick, so that partial batches still reach the workers.
+    let wake = cap.breakloop_handle();
+    let seen = Arc::new(AtomicBool::new(false));
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| loop {
+            std::thread::sleep(tick);
+            if done.load(Ordering::Relaxed) {
                 break;
             }
+            if stop.load(Ordering::Relaxed) || !seen.swap(false, Ordering::Relaxed) {
+                wake.breakloop();
+            }
+        });
+        let mut last_flush = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            match cap.next_packet() {
+                Ok(p) => {
+                    disp.packet(link, ts_of(p.header), p.data, p.header.len);
+                    rep.packets += 1;
+                    rep.bytes += p.data.len() as u64;
+                    if rep.packets.is_multiple_of(64) {
+                        seen.store(true, Ordering::Relaxed);
+                        if last_flush.elapsed() >= tick {
+                            disp.end_round();
+                            last_flush = Instant::now();
+                        }
+                    }
+                }
+                // A timeout, or the watcher's wake-up (libpcap reports it as end of input).
+                Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => {
+                    disp.end_round_at(Timestamp::now());
+                    last_flush = Instant::now();
+                }
+                Err(e) => {
+                    rep.error = Some(format!("capture on {iface} failed: {e}"));
+                    break;
+                }
+            }
         }
-    }
+        done.store(true, Ordering::Relaxed);
+    });
     let stats = cap
         .stats()
         .map(|s| CaptureStats {

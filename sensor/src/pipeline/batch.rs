@@ -11,6 +11,9 @@ pub struct Pkt {
     pub index: u64,
     /// Capture time.
     pub ts: Timestamp,
+    /// The newest capture time seen in the input up to this packet: the monotonic clock that
+    /// idle timeouts run on, so that expiry never depends on which worker owns which flow.
+    pub clock: Timestamp,
     /// Length on the wire.
     pub wire_len: u32,
     /// Decoded headers; the payload is `data[payload_off..payload_off + payload_len]`.
@@ -45,6 +48,7 @@ impl Batch {
         &mut self,
         index: u64,
         ts: Timestamp,
+        clock: Timestamp,
         wire_len: u32,
         mut sum: Summary,
         payload: &[u8],
@@ -55,6 +59,7 @@ impl Batch {
         self.pkts.push(Pkt {
             index,
             ts,
+            clock,
             wire_len,
             sum,
         });

@@ -157,7 +157,7 @@ impl Dispatcher {
                     .get(start..start + sum.payload_len as usize)
                     .unwrap_or_default();
                 if let Some(b) = self.pending.get_mut(w) {
-                    b.push(index, ts, wire_len, sum, payload);
+                    b.push(index, ts, self.now, wire_len, sum, payload);
                 }
             }
             Err(NotFlow::Arp) => self.stats.arp += 1,

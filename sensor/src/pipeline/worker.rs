@@ -524,7 +524,7 @@ impl Worker {
         };
         self.assets.observe_flow(&observation(&flow, None, true));
         let timeout = self.timeout_for(&flow);
-        let (id, evicted) = self.table.insert(key, flow, p.ts.as_nanos(), timeout);
+        let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), timeout);
         if let Some((_, old)) = evicted {
             self.end_flow(old, EndReason::Evicted, p.ts, p.index);
         }
@@ -535,7 +535,7 @@ impl Worker {
     fn packet(&mut self, p: &Pkt, payload: &[u8]) {
         let s = &p.sum;
         let (key, src_is_lo) = FlowKey::of(s);
-        let now = p.ts.as_nanos();
+        let now = p.clock.as_nanos();
         let is_syn =
             s.proto == ipproto::TCP && s.flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
         let mut id = self.table.get(&key);
@@ -800,13 +800,9 @@ mod tests {
             let sum = decode(LinkType::Ethernet, f).unwrap();
             let payload = &f[sum.payload_off as usize..][..sum.payload_len as usize];
             self.ts += NS / 100;
-            self.batch.push(
-                self.index,
-                Timestamp::from_nanos(self.ts),
-                f.len() as u32,
-                sum,
-                payload,
-            );
+            let ts = Timestamp::from_nanos(self.ts);
+            self.batch
+                .push(self.index, ts, ts, f.len() as u32, sum, payload);
             self.index += 1;
         }
 

@@ -1,0 +1,332 @@
+//! Replay: expected counts on the project's captures, the public corpus against tshark,
+//! exit codes, and identical output for 1 and N workers.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+fn cases() -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![own_pcaps()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name() == Some(OsStr::new("expected.json")) {
+                let cap = std::fs::read_dir(&d)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .find(|f| {
+                        let n = f.to_string_lossy();
+                        n.ends_with(".pcap") || n.ends_with(".pcapng")
+                    })
+                    .unwrap_or_else(|| panic!("no capture in {}", d.display()));
+                out.push((cap, p));
+            }
+        }
+    }
+    out.sort();
+    assert!(
+        out.len() >= 5,
+        "expected the project's own cases under pcaps/"
+    );
+    out
+}
+
+#[test]
+fn own_captures_match_expected_counts() {
+    for (cap, exp_path) in cases() {
+        let exp = json(&exp_path);
+        let dir = Scratch::new("own");
+        let stats = dir.path("stats.json");
+        let (code, _, stderr) = replay(&[cap.as_os_str(), "--stats".as_ref(), stats.as_os_str()]);
+        let name = cap.display().to_string();
+        assert_eq!(
+            i64::from(code),
+            exp["exit_code"].as_i64().unwrap(),
+            "{name}: {stderr}"
+        );
+        let s = json(&stats);
+        assert_eq!(s["packets"], exp["packets"], "{name}");
+        assert_eq!(s["l4"]["tcp"], exp["tcp"], "{name}");
+        assert_eq!(s["l4"]["udp"], exp["udp"], "{name}");
+        let lt = exp["link_type"].as_str().unwrap();
+        assert_eq!(s["link_types"][lt], exp["packets"], "{name}");
+        for (key, path) in [
+            ("tcp_flows", ["flows", "tcp"]),
+            ("tcp_gaps", ["tcp", "gaps"]),
+            ("tcp_gap_bytes", ["tcp", "gap_bytes"]),
+        ] {
+            if let Some(v) = exp.get(key) {
+                assert_eq!(&s[path[0]][path[1]], v, "{name}: {key}");
+            }
+        }
+        if code == 2 {
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "{name}: one line expected: {stderr}");
+            assert!(
+                lines[0].contains(&name),
+                "{name}: error must name the file: {stderr}"
+            );
+            assert!(
+                s["inputs"][0]["error"].is_string(),
+                "{name}: error in stats"
+            );
+        }
+    }
+}
+
+/// Every capture in the public corpus: `packets` equals tshark's frame count, no panic, no
+/// hang (each file has a time limit).
+#[test]
+fn shared_corpus_packet_counts_match_tshark() {
+    let Some(dir) = shared_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
+        return;
+    };
+    let tsv = std::fs::read_to_string(dir.join("TSHARK_COUNTS.tsv")).unwrap();
+    let frames: Vec<(String, u64)> = tsv
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 5 && f[1] == "frames").then(|| (f[0].to_string(), f[4].parse().unwrap()))
+        })
+        .collect();
+    assert!(
+        frames.len() > 100,
+        "TSHARK_COUNTS.tsv has too few frames rows"
+    );
+    let scratch = Scratch::new("corpus");
+    let stats = scratch.path("stats.json");
+    let mut failures = Vec::new();
+    for (rel, want) in &frames {
+        let cap = dir.join(rel);
+        let _ = std::fs::remove_file(&stats);
+        let out = run_with_timeout(
+            std::process::Command::new(bin())
+                .arg("replay")
+                .arg(&cap)
+                .arg("--stats")
+                .arg(&stats)
+                .arg("--events")
+                .arg("/dev/null"),
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("panicked") {
+            failures.push(format!("{rel}: panic: {stderr}"));
+            continue;
+        }
+        match std::fs::read_to_string(&stats)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        {
+            Some(s) if s["packets"].as_u64() == Some(*want) => {}
+            Some(s) => failures.push(format!("{rel}: packets {} != tshark {want}", s["packets"])),
+            None => failures.push(format!(
+                "{rel}: no stats (exit {:?}): {stderr}",
+                out.status.code()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files differ:\n{}",
+        failures.len(),
+        frames.len(),
+        failures.join("\n")
+    );
+}
+
+fn normalized_stats(p: &Path) -> Value {
+    let mut s = json(p);
+    let o = s.as_object_mut().unwrap();
+    for k in [
+        "elapsed_secs",
+        "packets_per_sec",
+        "mbytes_per_sec",
+        "workers",
+    ] {
+        o.remove(k);
+    }
+    // The sum of per-worker peaks depends on how flows spread over workers.
+    o["flows"].as_object_mut().unwrap().remove("peak");
+    s
+}
+
+/// The same input gives the same events, assets and stats with 1 and with N workers.
+#[test]
+fn one_and_many_workers_give_identical_output() {
+    let mut inputs: Vec<PathBuf> = cases()
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| !c.to_string_lossy().contains("broken"))
+        .collect();
+    if let Some(shared) = shared_pcaps() {
+        for rel in [
+            "s7comm/ct-samples__Plant1_S7comm.pcap",
+            "modbus/zeek__fuzz-72.pcap",
+            "dnp3/zeek__dnp3.pcap",
+            "mixed/iti-ics__4SICS-GeekLounge-151020.pcap",
+        ] {
+            if shared.join(rel).is_file() {
+                inputs.push(shared.join(rel));
+            }
+        }
+    }
+    let mut outputs: BTreeMap<u16, (String, Value, Value)> = BTreeMap::new();
+    for workers in [1u16, 3] {
+        let d = Scratch::new("workers");
+        let (ev, st, assets) = (
+            d.path("events.jsonl"),
+            d.path("stats.json"),
+            d.path("assets.json"),
+        );
+        let mut args: Vec<&OsStr> = inputs.iter().map(|p| p.as_os_str()).collect();
+        let w = workers.to_string();
+        args.extend([
+            "--workers".as_ref(),
+            OsStr::new(&w),
+            "--events".as_ref(),
+            ev.as_os_str(),
+            "--stats".as_ref(),
+            st.as_os_str(),
+            "--assets".as_ref(),
+            assets.as_os_str(),
+        ]);
+        let (code, _, stderr) = replay(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let st_json = normalized_stats(&st);
+        assert_eq!(json(&st)["workers"].as_u64(), Some(u64::from(workers)));
+        outputs.insert(
+            workers,
+            (
+                std::fs::read_to_string(&ev).unwrap(),
+                st_json,
+                json(&assets),
+            ),
+        );
+    }
+    let (a, b) = (&outputs[&1], &outputs[&3]);
+    assert_eq!(a.0, b.0, "events differ between 1 and 3 workers");
+    assert_eq!(a.1, b.1, "stats differ between 1 and 3 workers");
+    assert_eq!(a.2, b.2, "assets differ between 1 and 3 workers");
+    assert!(a.1["flows"]["created"].as_u64().unwrap() > 10);
+}
+
+fn one_line_error(args: &[&OsStr], must_contain: &str) {
+    let (code, _, stderr) = replay(args);
+    assert_eq!(code, 2, "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: one line: {stderr}"
+    );
+    assert!(stderr.contains(must_contain), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let d = Scratch::new("bad");
+    let missing = d.path("no-such.pcap");
+    one_line_error(&[missing.as_os_str()], "no-such.pcap");
+    let text = d.path("notes.pcap");
+    std::fs::write(&text, "this is not a capture file\n").unwrap();
+    one_line_error(&[text.as_os_str()], "notes.pcap");
+    let empty = d.path("empty.pcap");
+    std::fs::write(&empty, "").unwrap();
+    one_line_error(&[empty.as_os_str()], "empty.pcap");
+    // A missing file among good ones fails before anything runs.
+    let good = own_pcaps().join("dnp3/suricata-verify-dnp3-flood/input.pcap");
+    one_line_error(&[good.as_os_str(), missing.as_os_str()], "no-such.pcap");
+    let cfg = d.path("bad.toml");
+    std::fs::write(&cfg, "[flows]\nmax_flow = 1\n").unwrap();
+    one_line_error(
+        &[good.as_os_str(), "-c".as_ref(), cfg.as_os_str()],
+        "max_flow",
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["replay"],
+        vec!["frobnicate"],
+        vec!["replay", "--workers", "0", "x.pcap"],
+    ] {
+        let out = run_with_timeout(
+            std::process::Command::new(bin()).args(&args),
+            Duration::from_secs(10),
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let out = run_with_timeout(
+        std::process::Command::new(bin()).arg("--help"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn config_check_names_the_key() {
+    let d = Scratch::new("cfg");
+    let good = d.path("good.toml");
+    std::fs::write(&good, "[pipeline]\nworkers = 2\non_full = \"drop\"\n").unwrap();
+    let out = run_with_timeout(
+        std::process::Command::new(bin()).args([
+            "config".as_ref(),
+            "check".as_ref(),
+            good.as_os_str(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let bad = d.path("bad.toml");
+    std::fs::write(&bad, "[capture]\nsnaplen = 10\n").unwrap();
+    let out = run_with_timeout(
+        std::process::Command::new(bin()).args([
+            "config".as_ref(),
+            "check".as_ref(),
+            bad.as_os_str(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("capture.snaplen"));
+}
+
+#[test]
+fn several_files_are_read_in_order_and_assets_written_as_csv() {
+    let d = Scratch::new("multi");
+    let (st, assets) = (d.path("stats.json"), d.path("assets.csv"));
+    let a = own_pcaps().join("dnp3/suricata-verify-dnp3-flood/input.pcap");
+    let b = own_pcaps().join("dnp3/opendnp3-conformance-8.4.3.2.1/dump.pcap");
+    let (code, _, stderr) = replay(&[
+        a.as_os_str(),
+        b.as_os_str(),
+        "--stats".as_ref(),
+        st.as_os_str(),
+        "--assets".as_ref(),
+        assets.as_os_str(),
+        "--assets-format".as_ref(),
+        "csv".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let s = json(&st);
+    assert_eq!(s["packets"], 49);
+    assert_eq!(s["inputs"][0]["packets"], 40);
+    assert_eq!(s["inputs"][1]["packets"], 9);
+    assert_eq!(s["link_types"]["raw_ip"], 40);
+    assert_eq!(s["link_types"]["bsd_loopback"], 9);
+    let csv = std::fs::read_to_string(&assets).unwrap();
+    assert!(csv.starts_with("ip,macs,"));
+    assert!(csv.lines().count() >= 3, "{csv}");
+}
