@@ -320,3 +320,18 @@ mod tests {
         assert!(e.contains("maybe") || e.contains("on_full"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The shipped example documents the defaults; it must not drift from them.
+    #[test]
+    fn example_config_equals_defaults() {
+        let text = include_str!("../../config/example.toml");
+        assert_eq!(
+            Config::parse(text, "example.toml").unwrap(),
+            Config::default()
+        );
+    }
+}

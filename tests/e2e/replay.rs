@@ -330,3 +330,22 @@ fn several_files_are_read_in_order_and_assets_written_as_csv() {
     assert!(csv.starts_with("ip,macs,"));
     assert!(csv.lines().count() >= 3, "{csv}");
 }
+
+#[test]
+fn example_config_is_valid_and_matches_defaults() {
+    let example = root().join("config/example.toml");
+    let out = run_with_timeout(
+        std::process::Command::new(bin()).args([
+            "config".as_ref(),
+            "check".as_ref(),
+            example.as_os_str(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

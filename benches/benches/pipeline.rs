@@ -1,0 +1,92 @@
+//! Per-packet cost of the sensor core: decode, and decode + flow lookup + TCP reassembly +
+//! protocol dispatch (one worker, no threads), on a real capture and a synthetic one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use otsensor::config::Config;
+use otsensor::decode::{decode, LinkType};
+use otsensor::pipeline::batch::Batch;
+use otsensor::pipeline::worker::{Worker, WorkerConfig};
+use otsensor::registry::Registry;
+use otsensor_baselines::assets::AssetInventory;
+use otsensor_baselines::time::Timestamp;
+use otsensor_benches::{load_pcap, modbus_polling, Frame};
+
+fn inputs() -> Vec<(String, LinkType, Vec<Frame>)> {
+    let mut v = vec![(
+        "synthetic-modbus-100x200".to_string(),
+        LinkType::Ethernet,
+        modbus_polling(100, 200),
+    )];
+    let real =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcaps/modbus/iti-modbustcp/ModbusTCP.pcap");
+    if let Ok((dlt, frames)) = load_pcap(&real) {
+        v.push((
+            "ModbusTCP.pcap".to_string(),
+            LinkType::from_dlt(dlt),
+            frames,
+        ));
+    }
+    v
+}
+
+fn run_worker(link: LinkType, frames: &[Frame], batches: &mut Vec<Batch>) -> u64 {
+    let cfg = WorkerConfig::from_config(&Config::default(), 1, false);
+    let mut w = Worker::new(
+        cfg,
+        Arc::new(Registry::builtin()),
+        Arc::new(AssetInventory::default()),
+    );
+    let mut clock = Timestamp::default();
+    let mut i = 0u64;
+    for (chunk, batch) in frames.chunks(512).zip(batches.iter_mut()) {
+        batch.clear();
+        for f in chunk {
+            let ts = Timestamp::from_nanos(f.ts_us as i64 * 1000);
+            clock = clock.max(ts);
+            if let Ok(sum) = decode(link, &f.data) {
+                let start = sum.payload_off as usize;
+                let payload = &f.data[start..start + sum.payload_len as usize];
+                batch.push(i, ts, clock, f.data.len() as u32, sum, payload);
+            }
+            i += 1;
+        }
+        batch.now = clock;
+        batch.upto = i;
+        w.process_batch(batch);
+    }
+    w.finish().packets
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, link, frames) in inputs() {
+        let bytes: u64 = frames.iter().map(|f| f.data.len() as u64).sum();
+        let mut g = c.benchmark_group(format!("core/{name}"));
+        g.throughput(Throughput::Elements(frames.len() as u64));
+        g.bench_function("decode", |b| {
+            b.iter(|| {
+                frames
+                    .iter()
+                    .filter(|f| decode(link, &f.data).is_ok())
+                    .count()
+            })
+        });
+        let mut batches: Vec<Batch> = (0..frames.len().div_ceil(512))
+            .map(|_| Batch::default())
+            .collect();
+        g.bench_function("decode+flows+reassembly", |b| {
+            b.iter(|| run_worker(link, &frames, &mut batches))
+        });
+        g.throughput(Throughput::Bytes(bytes));
+        g.bench_function("decode+flows+reassembly (bytes)", |b| {
+            b.iter(|| run_worker(link, &frames, &mut batches))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

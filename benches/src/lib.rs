@@ -1,0 +1,265 @@
+//! Synthetic captures for benchmarks and scale runs, and loading real captures into memory.
+//!
+//! The generator models what a SCADA master does to a plant: many TCP connections to port
+//! 502, each opened with a handshake, then polled round-robin with Modbus/TCP "read holding
+//! registers" requests and answered, with correct sequence and acknowledgement numbers, and
+//! closed with FIN at the end. It writes classic pcap (microsecond timestamps) by hand.
+//!
+//! ```
+//! let pkts = otsensor_benches::modbus_polling(2, 3);
+//! assert_eq!(pkts.len(), 2 * (3 + 3 * 3 + 4));
+//! ```
+
+use std::io::Write;
+use std::path::Path;
+
+use etherparse::PacketBuilder;
+
+/// One frame with its capture time in microseconds since the epoch.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Capture time, µs.
+    pub ts_us: u64,
+    /// Ethernet frame.
+    pub data: Vec<u8>,
+}
+
+struct Conn {
+    client: [u8; 4],
+    server: [u8; 4],
+    cport: u16,
+    cseq: u32,
+    sseq: u32,
+    tid: u16,
+}
+
+fn frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: Option<u32>,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mac = |ip: [u8; 4]| [0x02, 0, ip[0], ip[1], ip[2], ip[3]];
+    let mut b = PacketBuilder::ethernet2(mac(src), mac(dst))
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, seq, 64240);
+    if flags.contains('S') {
+        b = b.syn();
+    }
+    if flags.contains('F') {
+        b = b.fin();
+    }
+    if flags.contains('P') {
+        b = b.psh();
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    // Writing to a Vec cannot fail.
+    let _ = b.write(&mut v, payload);
+    v
+}
+
+/// `flows` Modbus/TCP connections polled `polls` times each, round-robin, 1 ms apart.
+/// Packets: per flow 3 (handshake) + 3 per poll (request, response, ACK) + 4 (FIN/ACK both ways).
+pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
+    let mut conns: Vec<Conn> = (0..flows)
+        .map(|i| Conn {
+            client: [10, 0, (i / 250 % 250) as u8, (i % 250 + 1) as u8],
+            server: [10, 1, (i / 250 % 250) as u8, (i % 250 + 1) as u8],
+            cport: 20000 + (i % 40000) as u16,
+            cseq: 1000u32.wrapping_mul(i + 7),
+            sseq: 5000u32.wrapping_mul(i + 3),
+            tid: 0,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(flows as usize * (7 + 3 * polls as usize));
+    let mut ts = 1_700_000_000_000_000u64;
+    let mut push = |out: &mut Vec<Frame>, data: Vec<u8>| {
+        ts += 1000 / u64::from(flows.clamp(1, 1000));
+        out.push(Frame { ts_us: ts, data });
+    };
+    for c in &mut conns {
+        push(
+            &mut out,
+            frame(c.client, c.server, c.cport, 502, c.cseq, None, "S", &[]),
+        );
+        push(
+            &mut out,
+            frame(
+                c.server,
+                c.client,
+                502,
+                c.cport,
+                c.sseq,
+                Some(c.cseq + 1),
+                "S",
+                &[],
+            ),
+        );
+        c.cseq += 1;
+        c.sseq += 1;
+        push(
+            &mut out,
+            frame(
+                c.client,
+                c.server,
+                c.cport,
+                502,
+                c.cseq,
+                Some(c.sseq),
+                "",
+                &[],
+            ),
+        );
+    }
+    for _ in 0..polls {
+        for c in &mut conns {
+            c.tid = c.tid.wrapping_add(1);
+            let t = c.tid.to_be_bytes();
+            // MBAP (tid, proto 0, len 6, unit 1) + read holding registers 0x0000, 10 regs.
+            let req = [t[0], t[1], 0, 0, 0, 6, 1, 3, 0, 0, 0, 10];
+            let mut resp = vec![t[0], t[1], 0, 0, 0, 23, 1, 3, 20];
+            resp.extend((0..20u8).map(|b| b.wrapping_mul(c.tid as u8)));
+            push(
+                &mut out,
+                frame(
+                    c.client,
+                    c.server,
+                    c.cport,
+                    502,
+                    c.cseq,
+                    Some(c.sseq),
+                    "P",
+                    &req,
+                ),
+            );
+            c.cseq = c.cseq.wrapping_add(req.len() as u32);
+            push(
+                &mut out,
+                frame(
+                    c.server,
+                    c.client,
+                    502,
+                    c.cport,
+                    c.sseq,
+                    Some(c.cseq),
+                    "P",
+                    &resp,
+                ),
+            );
+            c.sseq = c.sseq.wrapping_add(resp.len() as u32);
+            push(
+                &mut out,
+                frame(
+                    c.client,
+                    c.server,
+                    c.cport,
+                    502,
+                    c.cseq,
+                    Some(c.sseq),
+                    "",
+                    &[],
+                ),
+            );
+        }
+    }
+    for c in &mut conns {
+        push(
+            &mut out,
+            frame(
+                c.client,
+                c.server,
+                c.cport,
+                502,
+                c.cseq,
+                Some(c.sseq),
+                "F",
+                &[],
+            ),
+        );
+        push(
+            &mut out,
+            frame(
+                c.server,
+                c.client,
+                502,
+                c.cport,
+                c.sseq,
+                Some(c.cseq + 1),
+                "",
+                &[],
+            ),
+        );
+        push(
+            &mut out,
+            frame(
+                c.server,
+                c.client,
+                502,
+                c.cport,
+                c.sseq,
+                Some(c.cseq + 1),
+                "F",
+                &[],
+            ),
+        );
+        push(
+            &mut out,
+            frame(
+                c.client,
+                c.server,
+                c.cport,
+                502,
+                c.cseq + 1,
+                Some(c.sseq + 1),
+                "",
+                &[],
+            ),
+        );
+    }
+    out
+}
+
+/// Writes frames as a classic little-endian pcap (Ethernet, µs timestamps).
+pub fn write_pcap(path: &Path, frames: &[Frame]) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+    w.write_all(&2u16.to_le_bytes())?;
+    w.write_all(&4u16.to_le_bytes())?;
+    w.write_all(&[0; 8])?;
+    w.write_all(&65535u32.to_le_bytes())?;
+    w.write_all(&1u32.to_le_bytes())?;
+    for f in frames {
+        w.write_all(&((f.ts_us / 1_000_000) as u32).to_le_bytes())?;
+        w.write_all(&((f.ts_us % 1_000_000) as u32).to_le_bytes())?;
+        let n = f.data.len() as u32;
+        w.write_all(&n.to_le_bytes())?;
+        w.write_all(&n.to_le_bytes())?;
+        w.write_all(&f.data)?;
+    }
+    w.flush()
+}
+
+/// Reads a capture file into memory (benchmarks only: the sensor itself streams).
+pub fn load_pcap(path: &Path) -> anyhow::Result<(i32, Vec<Frame>)> {
+    let mut cap = pcap::Capture::from_file(path)?;
+    let dlt = cap.get_datalink().0;
+    let mut v = Vec::new();
+    loop {
+        match cap.next_packet() {
+            Ok(p) => v.push(Frame {
+                ts_us: (p.header.ts.tv_sec as u64) * 1_000_000 + p.header.ts.tv_usec as u64,
+                data: p.data.to_vec(),
+            }),
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((dlt, v))
+}
