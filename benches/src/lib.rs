@@ -33,17 +33,12 @@ struct Conn {
     tid: u16,
 }
 
-fn frame(
-    src: [u8; 4],
-    dst: [u8; 4],
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    ack: Option<u32>,
-    flags: &str,
-    payload: &[u8],
-) -> Vec<u8> {
+/// One end of a connection: address and port.
+type End = ([u8; 4], u16);
+
+fn frame(from: End, to: End, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
     let mac = |ip: [u8; 4]| [0x02, 0, ip[0], ip[1], ip[2], ip[3]];
+    let ((src, sport), (dst, dport)) = (from, to);
     let mut b = PacketBuilder::ethernet2(mac(src), mac(dst))
         .ipv4(src, dst, 64)
         .tcp(sport, dport, seq, 64240);
@@ -87,15 +82,13 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
     for c in &mut conns {
         push(
             &mut out,
-            frame(c.client, c.server, c.cport, 502, c.cseq, None, "S", &[]),
+            frame((c.client, c.cport), (c.server, 502), c.cseq, None, "S", &[]),
         );
         push(
             &mut out,
             frame(
-                c.server,
-                c.client,
-                502,
-                c.cport,
+                (c.server, 502),
+                (c.client, c.cport),
                 c.sseq,
                 Some(c.cseq + 1),
                 "S",
@@ -107,10 +100,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(
             &mut out,
             frame(
-                c.client,
-                c.server,
-                c.cport,
-                502,
+                (c.client, c.cport),
+                (c.server, 502),
                 c.cseq,
                 Some(c.sseq),
                 "",
@@ -129,10 +120,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
             push(
                 &mut out,
                 frame(
-                    c.client,
-                    c.server,
-                    c.cport,
-                    502,
+                    (c.client, c.cport),
+                    (c.server, 502),
                     c.cseq,
                     Some(c.sseq),
                     "P",
@@ -143,10 +132,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
             push(
                 &mut out,
                 frame(
-                    c.server,
-                    c.client,
-                    502,
-                    c.cport,
+                    (c.server, 502),
+                    (c.client, c.cport),
                     c.sseq,
                     Some(c.cseq),
                     "P",
@@ -157,10 +144,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
             push(
                 &mut out,
                 frame(
-                    c.client,
-                    c.server,
-                    c.cport,
-                    502,
+                    (c.client, c.cport),
+                    (c.server, 502),
                     c.cseq,
                     Some(c.sseq),
                     "",
@@ -173,10 +158,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(
             &mut out,
             frame(
-                c.client,
-                c.server,
-                c.cport,
-                502,
+                (c.client, c.cport),
+                (c.server, 502),
                 c.cseq,
                 Some(c.sseq),
                 "F",
@@ -186,10 +169,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(
             &mut out,
             frame(
-                c.server,
-                c.client,
-                502,
-                c.cport,
+                (c.server, 502),
+                (c.client, c.cport),
                 c.sseq,
                 Some(c.cseq + 1),
                 "",
@@ -199,10 +180,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(
             &mut out,
             frame(
-                c.server,
-                c.client,
-                502,
-                c.cport,
+                (c.server, 502),
+                (c.client, c.cport),
                 c.sseq,
                 Some(c.cseq + 1),
                 "F",
@@ -212,10 +191,8 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(
             &mut out,
             frame(
-                c.client,
-                c.server,
-                c.cport,
-                502,
+                (c.client, c.cport),
+                (c.server, 502),
                 c.cseq + 1,
                 Some(c.sseq + 1),
                 "",
