@@ -33,7 +33,7 @@ fn inputs() -> Vec<(String, LinkType, Vec<Frame>)> {
     v
 }
 
-fn run_worker(link: LinkType, frames: &[Frame], batches: &mut Vec<Batch>) -> u64 {
+fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch]) -> u64 {
     let cfg = WorkerConfig::from_config(&Config::default(), 1, false);
     let mut w = Worker::new(
         cfg,
