@@ -349,3 +349,37 @@ fn example_config_is_valid_and_matches_defaults() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SIGINT stops a (slow, --realtime) replay cleanly: exit 0, stats and assets still written.
+#[test]
+fn sigint_stops_cleanly_and_writes_stats() {
+    let d = Scratch::new("sigint");
+    let (st, assets) = (d.path("stats.json"), d.path("assets.json"));
+    let cap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap"); // 85 s of traffic
+    let child = std::process::Command::new(bin())
+        .args(["replay".as_ref(), "--realtime".as_ref(), cap.as_os_str()])
+        .arg("--stats")
+        .arg(&st)
+        .arg("--assets")
+        .arg(&assets)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json(&st);
+    let n = s["packets"].as_u64().unwrap();
+    assert!(n > 0 && n < 15387, "stopped partway, got {n} packets");
+    assert!(json(&assets)["assets"].as_array().is_some());
+}
