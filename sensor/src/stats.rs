@@ -142,7 +142,7 @@ impl Stats {
         let mut pdus = BTreeMap::new();
         let mut parse_errors = BTreeMap::new();
         let mut protocols = BTreeMap::new();
-        for (spec, c) in registry.protocols().iter().zip(&w.protocols) {
+        for (spec, c) in registry.protocols().iter().zip(&w.app.protocols) {
             pdus.insert(spec.name, c.pdus);
             parse_errors.insert(spec.name, c.parse_errors);
             protocols.insert(spec.name, c.clone());
@@ -194,8 +194,8 @@ impl Stats {
                 other: w.flows_other,
                 ended,
                 peak: w.flows_peak as u64,
-                unidentified_tcp: w.unidentified_tcp,
-                unidentified_udp: w.unidentified_udp,
+                unidentified_tcp: w.app.unidentified_tcp,
+                unidentified_udp: w.app.unidentified_udp,
             },
             tcp: w.tcp.clone(),
             pdus,

@@ -125,12 +125,8 @@ pub struct WorkerStats {
     pub flows_peak: usize,
     /// TCP reassembly counters.
     pub tcp: TcpCounters,
-    /// Per protocol, indexed like the registry.
-    pub protocols: Vec<ProtoCounters>,
-    /// TCP flows with payload that no protocol claimed.
-    pub unidentified_tcp: u64,
-    /// UDP flows with payload that no protocol claimed.
-    pub unidentified_udp: u64,
+    /// Protocol identification and per-protocol counters.
+    pub app: AppStats,
     /// Events emitted.
     pub events: u64,
     /// Events lost to serialization errors.
@@ -158,6 +154,26 @@ impl WorkerStats {
         }
         self.flows_peak += o.flows_peak;
         self.tcp.add(&o.tcp);
+        self.app.add(&o.app);
+        self.events += o.events;
+        self.event_errors += o.event_errors;
+    }
+}
+
+/// What protocol dispatch counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AppStats {
+    /// Per protocol, indexed like the registry.
+    pub protocols: Vec<ProtoCounters>,
+    /// TCP flows with payload that no protocol claimed.
+    pub unidentified_tcp: u64,
+    /// UDP flows with payload that no protocol claimed.
+    pub unidentified_udp: u64,
+}
+
+impl AppStats {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &AppStats) {
         if self.protocols.len() < o.protocols.len() {
             self.protocols
                 .resize(o.protocols.len(), ProtoCounters::default());
@@ -167,8 +183,6 @@ impl WorkerStats {
         }
         self.unidentified_tcp += o.unidentified_tcp;
         self.unidentified_udp += o.unidentified_udp;
-        self.events += o.events;
-        self.event_errors += o.event_errors;
     }
 }
 
@@ -215,8 +229,7 @@ fn dir_index(d: Direction) -> usize {
 struct AppEnv<'a> {
     registry: &'a Registry,
     sink: &'a mut EventSink,
-    protocols: &'a mut [ProtoCounters],
-    unidentified: &'a mut u64,
+    stats: &'a mut AppStats,
     ts: Timestamp,
     pkt_index: u64,
 }
@@ -228,7 +241,7 @@ impl AppEnv<'_> {
             ts: self.ts,
             pkt_index: self.pkt_index,
             events: self.sink,
-            counters: self.protocols.get_mut(index)?,
+            counters: self.stats.protocols.get_mut(index)?,
         })
     }
 
@@ -251,7 +264,7 @@ impl AppEnv<'_> {
                     return false;
                 };
                 let mut handler = (spec.new_handler)();
-                if let Some(c) = self.protocols.get_mut(index) {
+                if let Some(c) = self.stats.protocols.get_mut(index) {
                     c.flows += 1;
                     c.flows_on_other_ports += u64::from(!on_its_port);
                 }
@@ -272,14 +285,14 @@ impl AppEnv<'_> {
                 *probes += 1;
                 if *probes >= MAX_PROBES {
                     *app = AppState::Done;
-                    *self.unidentified += 1;
+                    self.count_unidentified(info.transport);
                 }
                 false
             }
             Identified::Unknown { port_owner } => {
                 *app = AppState::Done;
-                *self.unidentified += 1;
-                if let Some(c) = port_owner.and_then(|o| self.protocols.get_mut(o)) {
+                self.count_unidentified(info.transport);
+                if let Some(c) = port_owner.and_then(|o| self.stats.protocols.get_mut(o)) {
                     c.flows_not_this_protocol += 1;
                 }
                 false
@@ -287,10 +300,17 @@ impl AppEnv<'_> {
         }
     }
 
+    fn count_unidentified(&mut self, t: Transport) {
+        match t {
+            Transport::Tcp => self.stats.unidentified_tcp += 1,
+            Transport::Udp => self.stats.unidentified_udp += 1,
+        }
+    }
+
     fn finish_verdict(&mut self, app: &mut AppState, verdict: Verdict) {
         if let Verdict::Abandon(reason) = verdict {
             if let AppState::Active { index, .. } = app {
-                if let Some(c) = self.protocols.get_mut(*index) {
+                if let Some(c) = self.stats.protocols.get_mut(*index) {
                     *c.abandoned.entry(reason).or_default() += 1;
                 }
             }
@@ -376,7 +396,10 @@ impl Worker {
             table: FlowTable::new(cfg.max_flows),
             sink: EventSink::new(cfg.events),
             stats: WorkerStats {
-                protocols: vec![ProtoCounters::default(); n],
+                app: AppStats {
+                    protocols: vec![ProtoCounters::default(); n],
+                    ..AppStats::default()
+                },
                 ..WorkerStats::default()
             },
             ended: Vec::new(),
@@ -583,12 +606,7 @@ impl Worker {
         let mut env = AppEnv {
             registry,
             sink,
-            protocols: &mut stats.protocols,
-            unidentified: if s.proto == ipproto::UDP {
-                &mut stats.unidentified_udp
-            } else {
-                &mut stats.unidentified_tcp
-            },
+            stats: &mut stats.app,
             ts: p.ts,
             pkt_index: p.index,
         };
@@ -654,12 +672,7 @@ impl Worker {
         let mut env = AppEnv {
             registry,
             sink,
-            protocols: &mut stats.protocols,
-            unidentified: if flow.proto == ipproto::UDP {
-                &mut stats.unidentified_udp
-            } else {
-                &mut stats.unidentified_tcp
-            },
+            stats: &mut stats.app,
             ts,
             pkt_index,
         };
@@ -839,8 +852,8 @@ mod tests {
         assert_eq!(s.streams[0], b"ECHO one two");
         assert_eq!(s.streams[1], b"reply");
         assert!(s.gaps[0].is_empty() && s.gaps[1].is_empty());
-        assert_eq!(st.protocols[0].flows, 1);
-        assert_eq!(st.protocols[0].flows_on_other_ports, 0);
+        assert_eq!(st.app.protocols[0].flows, 1);
+        assert_eq!(st.app.protocols[0].flows_on_other_ports, 0);
         assert_eq!(st.ended(EndReason::EndOfInput), 1);
         assert_eq!(st.flows_tcp, 1);
     }
@@ -857,7 +870,7 @@ mod tests {
         assert_eq!(s.streams[0], b"ECHO midstream");
         assert_eq!(s.gaps[0], vec![Gap::Midstream]);
         assert_eq!(s.gaps[1], vec![Gap::Midstream]);
-        assert_eq!(st.protocols[0].flows_on_other_ports, 1);
+        assert_eq!(st.app.protocols[0].flows_on_other_ports, 1);
         assert_eq!(st.tcp.midstream_pickups, 2);
     }
 
@@ -878,8 +891,8 @@ mod tests {
                 (Direction::Response, b"ECHO b".to_vec())
             ]
         );
-        assert_eq!(st.protocols[0].flows_not_this_protocol, 1);
-        assert_eq!(st.unidentified_udp, 2);
+        assert_eq!(st.app.protocols[0].flows_not_this_protocol, 1);
+        assert_eq!(st.app.unidentified_udp, 2);
         assert_eq!(st.flows_udp, 3);
     }
 
@@ -891,7 +904,7 @@ mod tests {
         r.tcp(C, 40000, S, 7, 7, A, 0, b"QUIT");
         r.tcp(C, 40000, S, 7, 11, A, 0, b"more");
         let st = r.finish();
-        assert_eq!(st.protocols[0].abandoned.get("quit"), Some(&1));
+        assert_eq!(st.app.protocols[0].abandoned.get("quit"), Some(&1));
         assert!(
             take_seen().is_empty(),
             "an abandoned handler is dropped, not ended"
