@@ -20,4 +20,5 @@
 
 pub mod assets;
 pub mod mac;
+pub mod message;
 pub mod time;

@@ -17,3 +17,4 @@
 mod common;
 
 pub use common::{Direction, Operation, UnknownOperation};
+pub mod modbus;

@@ -25,6 +25,7 @@ pub mod config;
 pub mod decode;
 pub mod flow;
 pub mod output;
+pub mod parsers;
 pub mod pipeline;
 pub mod registry;
 pub mod stats;

@@ -52,6 +52,17 @@ pub enum Probe {
     NeedMore,
 }
 
+/// What a probe may assume about the bytes it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeMode {
+    /// The flow is on a port the protocol owns: reject only what cannot be this protocol.
+    /// Otherwise match only what is clearly this protocol.
+    pub own_port: bool,
+    /// The stream was picked up midstream (or bytes were skipped before this payload), so it
+    /// may not start at a PDU boundary.
+    pub midstream: bool,
+}
+
 /// What a handler wants after it has seen data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -170,7 +181,7 @@ pub struct ProtocolSpec {
     /// UDP ports the protocol owns.
     pub udp_ports: &'static [u16],
     /// Cheap content check on the first payload of a flow in either direction.
-    pub probe: fn(Transport, Direction, &[u8]) -> Probe,
+    pub probe: fn(Transport, Direction, &[u8], ProbeMode) -> Probe,
     /// Per-flow state for a newly identified flow.
     pub new_handler: fn() -> Box<dyn AppHandler>,
 }
@@ -227,7 +238,7 @@ impl Registry {
 
     /// The protocols otsensor ships parsers for.
     pub fn builtin() -> Registry {
-        Registry::new(Vec::new())
+        Registry::new(crate::parsers::builtin())
     }
 
     /// The registered protocols, in probe order.
@@ -247,6 +258,7 @@ impl Registry {
         server_port: u16,
         dir: Direction,
         data: &[u8],
+        midstream: bool,
     ) -> Identified {
         let mut port_owner = None;
         let mut undecided = false;
@@ -254,7 +266,15 @@ impl Registry {
             if !p.owns_port(t, server_port) {
                 continue;
             }
-            match (p.probe)(t, dir, data) {
+            match (p.probe)(
+                t,
+                dir,
+                data,
+                ProbeMode {
+                    own_port: true,
+                    midstream,
+                },
+            ) {
                 Probe::Match => {
                     return Identified::Protocol {
                         index,
@@ -275,7 +295,15 @@ impl Registry {
             if p.owns_port(t, server_port) {
                 continue;
             }
-            match (p.probe)(t, dir, data) {
+            match (p.probe)(
+                t,
+                dir,
+                data,
+                ProbeMode {
+                    own_port: false,
+                    midstream,
+                },
+            ) {
                 Probe::Match => {
                     return Identified::Protocol {
                         index,
@@ -376,7 +404,7 @@ pub(crate) mod testing {
             name: "echo",
             tcp_ports: &[7],
             udp_ports: &[7],
-            probe: |_, _, d| {
+            probe: |_, _, d, _| {
                 if d.len() < 4 {
                     Probe::NeedMore
                 } else if d.starts_with(b"ECHO") {
@@ -404,38 +432,50 @@ mod tests {
     fn port_owner_first_then_content() {
         let r = Registry::new(vec![echo_spec()]);
         assert_eq!(
-            r.identify(Transport::Tcp, 7, Direction::Request, b"ECHO hi"),
+            r.identify(Transport::Tcp, 7, Direction::Request, b"ECHO hi", false),
             Identified::Protocol {
                 index: 0,
                 on_its_port: true
             }
         );
         assert_eq!(
-            r.identify(Transport::Tcp, 7, Direction::Request, b"x"),
+            r.identify(Transport::Tcp, 7, Direction::Request, b"x", false),
             Identified::Protocol {
                 index: 0,
                 on_its_port: true
             }
         );
         assert_eq!(
-            r.identify(Transport::Tcp, 7007, Direction::Request, b"ECHO hi"),
+            r.identify(Transport::Tcp, 7007, Direction::Request, b"ECHO hi", false),
             Identified::Protocol {
                 index: 0,
                 on_its_port: false
             }
         );
         assert_eq!(
-            r.identify(Transport::Tcp, 7007, Direction::Request, b"EC"),
+            r.identify(Transport::Tcp, 7007, Direction::Request, b"EC", false),
             Identified::Undecided
         );
         assert_eq!(
-            r.identify(Transport::Udp, 7, Direction::Request, b"GET / HTTP/1.1"),
+            r.identify(
+                Transport::Udp,
+                7,
+                Direction::Request,
+                b"GET / HTTP/1.1",
+                false
+            ),
             Identified::Unknown {
                 port_owner: Some(0)
             }
         );
         assert_eq!(
-            r.identify(Transport::Udp, 80, Direction::Request, b"GET / HTTP/1.1"),
+            r.identify(
+                Transport::Udp,
+                80,
+                Direction::Request,
+                b"GET / HTTP/1.1",
+                false
+            ),
             Identified::Unknown { port_owner: None }
         );
         assert!(r.is_known_port(Transport::Tcp, 7));

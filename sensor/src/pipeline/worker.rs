@@ -255,9 +255,10 @@ impl AppEnv<'_> {
         dir: Direction,
         data: &[u8],
     ) -> bool {
+        let midstream = pending_gap[dir_index(dir)];
         match self
             .registry
-            .identify(info.transport, info.server.port, dir, data)
+            .identify(info.transport, info.server.port, dir, data, midstream)
         {
             Identified::Protocol { index, on_its_port } => {
                 let Some(spec) = self.registry.protocols().get(index) else {
@@ -501,7 +502,7 @@ impl Worker {
         let src = EndpointInfo {
             ip: ip_to_std(&s.src),
             port: s.sport,
-            mac: s.src_mac,
+            mac: None,
         };
         let dst = EndpointInfo {
             ip: ip_to_std(&s.dst),
@@ -600,8 +601,12 @@ impl Worker {
         if p.ts > flow.last_ts {
             flow.last_ts = p.ts;
         }
-        if dir == Direction::Response && flow.info.server.mac.is_none() {
-            flow.info.server.mac = s.src_mac;
+        let sender = match dir {
+            Direction::Request => &mut flow.info.client,
+            Direction::Response => &mut flow.info.server,
+        };
+        if sender.mac.is_none() {
+            sender.mac = s.src_mac;
         }
         let mut env = AppEnv {
             registry,

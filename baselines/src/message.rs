@@ -1,0 +1,87 @@
+//! The normalized message: one application PDU, protocol-independent, as everything after
+//! the parsers (baselines, detection, events) sees it.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use otsensor_protocols::{Direction, Operation};
+
+use crate::mac::MacAddr;
+use crate::time::Timestamp;
+
+/// One end of the flow a message travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    /// IP address.
+    pub ip: IpAddr,
+    /// Transport port.
+    pub port: u16,
+    /// Ethernet address of this end's frames, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+}
+
+/// A range of addresses a message reads or writes, in one protocol area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressRange {
+    /// The area: `coils`, `holding_registers`, `g30v1`, `DB12`, ...
+    pub area: Cow<'static, str>,
+    /// First address.
+    pub start: u32,
+    /// Number of addresses (bits, registers, points or bytes, as the area counts).
+    pub count: u32,
+}
+
+/// The request a response answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RequestRef {
+    /// When the request was captured.
+    pub ts: Timestamp,
+    /// Microseconds from request to response.
+    pub latency_us: i64,
+}
+
+/// A normalized application PDU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Capture time of the packet that completed the PDU.
+    pub ts: Timestamp,
+    /// `modbus`, `dnp3`, `s7comm`, `s7comm_plus`, ...
+    pub protocol: &'static str,
+    /// Request (from the flow's initiator) or response.
+    pub direction: Direction,
+    /// Flow id (index of the flow's first packet in the input).
+    pub flow_id: u64,
+    /// Sender.
+    pub src: Peer,
+    /// Receiver.
+    pub dst: Peer,
+    /// The protocol's function code, raw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_code: Option<u16>,
+    /// The function's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<Cow<'static, str>>,
+    /// What the PDU does.
+    pub operation: Operation,
+    /// Modbus unit id, DNP3 destination address, S7 rack/slot as rack × 32 + slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u32>,
+    /// Address ranges read or written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<AddressRange>,
+    /// Exception or error code of a failed request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_code: Option<u16>,
+    /// The exception's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<&'static str>,
+    /// Out-of-specification conditions the parser found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
+    /// For a response, its request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestRef>,
+}

@@ -1,0 +1,59 @@
+//! The protocol parsers otsensor ships, as registry entries: each adapter wraps a
+//! `otsensor_protocols` per-flow state machine, turns its PDUs into normalized
+//! [`Message`](otsensor_baselines::message::Message)s and `--events` lines, and counts.
+
+pub mod modbus;
+
+use otsensor_baselines::message::{Message, Peer};
+use otsensor_protocols::Direction;
+
+use crate::registry::{EndpointInfo, FlowInfo, ProtocolSpec};
+
+/// Every built-in protocol, in probe order.
+pub fn builtin() -> Vec<ProtocolSpec> {
+    vec![modbus::spec()]
+}
+
+fn peer(e: &EndpointInfo) -> Peer {
+    Peer {
+        ip: e.ip,
+        port: e.port,
+        mac: e.mac,
+    }
+}
+
+/// Sender and receiver of a PDU travelling in `dir` on `flow`.
+pub(crate) fn endpoints(flow: &FlowInfo, dir: Direction) -> (Peer, Peer) {
+    match dir {
+        Direction::Request => (peer(&flow.client), peer(&flow.server)),
+        Direction::Response => (peer(&flow.server), peer(&flow.client)),
+    }
+}
+
+/// A message skeleton with the flow fields filled in.
+pub(crate) fn message(
+    protocol: &'static str,
+    flow: &FlowInfo,
+    dir: Direction,
+    ts: otsensor_baselines::time::Timestamp,
+    operation: otsensor_protocols::Operation,
+) -> Message {
+    let (src, dst) = endpoints(flow, dir);
+    Message {
+        ts,
+        protocol,
+        direction: dir,
+        flow_id: flow.id,
+        src,
+        dst,
+        function_code: None,
+        function: None,
+        operation,
+        unit: None,
+        addresses: Vec::new(),
+        exception_code: None,
+        exception: None,
+        flags: Vec::new(),
+        request: None,
+    }
+}

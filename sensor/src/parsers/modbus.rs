@@ -1,0 +1,324 @@
+//! Modbus/TCP in the registry: port 502 (TCP and UDP) and a content probe for other ports.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use otsensor_baselines::message::{AddressRange, Message, RequestRef};
+use otsensor_baselines::time::Timestamp;
+use otsensor_protocols::modbus::{
+    self, bits, codes, registers, Body, Event, Flags, ModbusFlow, Record, Table,
+};
+use otsensor_protocols::Direction;
+
+use crate::flow::StreamEvent;
+use crate::registry::{AppCtx, AppHandler, Probe, ProbeMode, ProtocolSpec, Transport, Verdict};
+
+/// Most values written into one event line (a read of 2000 coils stays one line).
+pub const MAX_EVENT_VALUES: usize = 256;
+
+/// The registry entry.
+pub fn spec() -> ProtocolSpec {
+    ProtocolSpec {
+        name: "modbus",
+        tcp_ports: &[502],
+        udp_ports: &[502],
+        probe,
+        new_handler: || Box::new(ModbusHandler::default()),
+    }
+}
+
+fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
+    match modbus::state::probe(data, !mode.own_port, mode.midstream) {
+        None => Probe::NeedMore,
+        Some(true) => Probe::Match,
+        Some(false) => Probe::NoMatch,
+    }
+}
+
+#[derive(Default)]
+struct ModbusHandler {
+    flow: ModbusFlow,
+    reported_unanswered: u64,
+}
+
+impl AppHandler for ModbusHandler {
+    fn on_stream(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
+        match ev {
+            StreamEvent::Gap(_) => self.flow.gap(dir),
+            StreamEvent::Data(d) => {
+                let now = ctx.ts.as_nanos();
+                self.flow.feed(dir, d, now, &mut |e| handle(ctx, e));
+            }
+        }
+        self.report_unanswered(ctx);
+        if self.flow.not_modbus() {
+            Verdict::Abandon("not_modbus")
+        } else {
+            Verdict::Continue
+        }
+    }
+
+    fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict {
+        let now = ctx.ts.as_nanos();
+        self.flow
+            .datagram(dir, payload, now, &mut |e| handle(ctx, e));
+        self.report_unanswered(ctx);
+        Verdict::Continue
+    }
+
+    fn on_end(&mut self, ctx: &mut AppCtx<'_>) {
+        self.flow.finish();
+        self.report_unanswered(ctx);
+    }
+}
+
+impl ModbusHandler {
+    fn report_unanswered(&mut self, ctx: &mut AppCtx<'_>) {
+        let n = self.flow.pairing.unanswered;
+        if n > self.reported_unanswered {
+            *ctx.counters.other.entry("unanswered_requests").or_default() +=
+                n - self.reported_unanswered;
+            self.reported_unanswered = n;
+        }
+    }
+}
+
+fn handle(ctx: &mut AppCtx<'_>, e: Event<'_>) {
+    match e {
+        Event::Pdu(rec) => {
+            ctx.counters.pdus += 1;
+            if rec.pdu.flags.contains(Flags::TRUNCATED) {
+                ctx.counters.parse_errors += 1;
+            } else if !rec.pdu.flags.is_empty() {
+                ctx.counters.bump("out_of_spec_pdus");
+            }
+            if rec.pdu.exception.is_some() {
+                ctx.counters.bump("exceptions");
+            }
+            if ctx.events.enabled() {
+                let msg = to_message(ctx, &rec);
+                let ev = ModbusEvent::new(&msg, &rec);
+                ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
+            }
+        }
+        Event::Malformed(_, err) => {
+            ctx.counters.parse_errors += 1;
+            ctx.counters.bump(match err {
+                modbus::Error::BadProtocolId(_) => "bad_protocol_id",
+                modbus::Error::BadLength(_) => "bad_length",
+                modbus::Error::Nom(_) => "malformed_adu",
+            });
+        }
+        Event::Skipped(_, n) => {
+            *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64;
+        }
+    }
+}
+
+type Range = (Table, u16, u16);
+
+/// The ranges a PDU reads and writes: its own, or for a response its request's.
+fn ranges(rec: &Record<'_>) -> (Option<Range>, Option<Range>) {
+    match (&rec.request, rec.direction) {
+        (Some(r), Direction::Response) => (r.read, r.write),
+        _ => {
+            let own = rec.pdu.range();
+            match &rec.pdu.body {
+                Body::ReadRequest { .. } => (own, None),
+                Body::ReadWriteRequest {
+                    read_address,
+                    read_quantity,
+                    ..
+                } => (
+                    Some((Table::HoldingRegisters, *read_address, *read_quantity)),
+                    own,
+                ),
+                _ => (None, own),
+            }
+        }
+    }
+}
+
+fn range(area: Table, start: u16, count: u16) -> AddressRange {
+    AddressRange {
+        area: area.as_str().into(),
+        start: u32::from(start),
+        count: u32::from(count),
+    }
+}
+
+/// The normalized message of one Modbus PDU.
+pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
+    let mut m = super::message("modbus", ctx.flow, rec.direction, ctx.ts, rec.operation());
+    let f = rec.pdu.function;
+    m.function_code = Some(u16::from(f.raw));
+    m.function = Some(f.name().into());
+    m.unit = Some(u32::from(rec.header.unit_id));
+    let (read, write) = ranges(rec);
+    m.addresses.extend(
+        read.iter()
+            .chain(write.iter())
+            .map(|(t, a, q)| range(*t, *a, *q)),
+    );
+    if let Some(e) = rec.pdu.exception {
+        m.exception_code = Some(u16::from(e));
+        m.exception = codes::exception_name(e);
+    }
+    m.flags = rec.pdu.flags.names().collect();
+    if let Some(r) = &rec.request {
+        m.request = Some(RequestRef {
+            ts: Timestamp::from_nanos(r.ts_ns),
+            latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
+        });
+    }
+    m
+}
+
+/// Register or bit values of an event.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Values {
+    Bits(Vec<bool>),
+    Registers(Vec<u16>),
+}
+
+impl Values {
+    fn is_empty(&self) -> bool {
+        match self {
+            Values::Bits(v) => v.is_empty(),
+            Values::Registers(v) => v.is_empty(),
+        }
+    }
+}
+
+/// One `--events` line for a Modbus PDU: the normalized message plus Modbus fields.
+#[derive(Serialize)]
+struct ModbusEvent<'a> {
+    #[serde(flatten)]
+    msg: &'a Message,
+    transaction_id: u16,
+    unit_id: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    write_address: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    write_quantity: Option<u16>,
+    #[serde(skip_serializing_if = "Values::is_empty")]
+    values: Values,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    values_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_function: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_function_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_identification: Option<BTreeMap<String, String>>,
+}
+
+impl<'a> ModbusEvent<'a> {
+    fn new(msg: &'a Message, rec: &Record<'_>) -> ModbusEvent<'a> {
+        let pdu = &rec.pdu;
+        let req = rec.request.as_ref();
+        let mut ev = ModbusEvent {
+            msg,
+            transaction_id: rec.header.transaction_id,
+            unit_id: rec.header.unit_id,
+            table: pdu.function.table().map(Table::as_str),
+            address: None,
+            quantity: None,
+            write_address: None,
+            write_quantity: None,
+            values: Values::Registers(Vec::new()),
+            values_truncated: false,
+            sub_function: pdu.sub_function().or(req.and_then(|r| r.sub_function)),
+            sub_function_name: None,
+            device_identification: None,
+        };
+        let (read, write) = ranges(rec);
+        if pdu.function.raw == codes::FunctionCode::READ_WRITE_MULTIPLE_REGISTERS {
+            ev.address = read.map(|r| r.1);
+            ev.quantity = read.map(|r| r.2);
+            ev.write_address = write.map(|r| r.1);
+            ev.write_quantity = write.map(|r| r.2);
+        } else if let Some((_, a, q)) = read.or(write) {
+            ev.address = Some(a);
+            ev.quantity = Some(q);
+        }
+        ev.values = match &pdu.body {
+            Body::ReadResponse { data, .. } => {
+                let bit_table = req.and_then(|r| r.read).map(|(t, _, q)| (t.is_bits(), q));
+                match bit_table {
+                    Some((true, q)) => Values::Bits(bits(data, usize::from(q)).collect()),
+                    Some((false, _)) => Values::Registers(registers(data).collect()),
+                    None if pdu.function.raw <= 2 => {
+                        Values::Bits(bits(data, data.len() * 8).collect())
+                    }
+                    None => Values::Registers(registers(data).collect()),
+                }
+            }
+            Body::WriteMultipleRequest { quantity, data, .. } => {
+                if pdu.function.raw == codes::FunctionCode::WRITE_MULTIPLE_COILS {
+                    Values::Bits(bits(data, usize::from(*quantity)).collect())
+                } else {
+                    Values::Registers(registers(data).collect())
+                }
+            }
+            Body::ReadWriteRequest { data, .. } | Body::FifoResponse { data, .. } => {
+                Values::Registers(registers(data).collect())
+            }
+            Body::WriteSingle { value, .. } => {
+                if pdu.function.raw == codes::FunctionCode::WRITE_SINGLE_COIL {
+                    Values::Bits(vec![*value == 0xFF00])
+                } else {
+                    Values::Registers(vec![*value])
+                }
+            }
+            Body::MaskWrite {
+                and_mask, or_mask, ..
+            } => Values::Registers(vec![*and_mask, *or_mask]),
+            _ => Values::Registers(Vec::new()),
+        };
+        match &mut ev.values {
+            Values::Bits(v) if v.len() > MAX_EVENT_VALUES => {
+                v.truncate(MAX_EVENT_VALUES);
+                ev.values_truncated = true;
+            }
+            Values::Registers(v) if v.len() > MAX_EVENT_VALUES => {
+                v.truncate(MAX_EVENT_VALUES);
+                ev.values_truncated = true;
+            }
+            _ => {}
+        }
+        let f = pdu.function.raw;
+        ev.sub_function_name = ev.sub_function.and_then(|s| match f {
+            codes::FunctionCode::DIAGNOSTICS => codes::diagnostic_name(s),
+            codes::FunctionCode::ENCAPSULATED_INTERFACE => match u8::try_from(s) {
+                Ok(codes::MEI_READ_DEVICE_ID) => Some("read_device_identification"),
+                Ok(codes::MEI_CANOPEN) => Some("canopen_general_reference"),
+                _ => None,
+            },
+            codes::FunctionCode::UMAS => u8::try_from(s).ok().and_then(codes::umas_name),
+            _ => None,
+        });
+        if let Body::DeviceIdResponse { objects, .. } = &pdu.body {
+            ev.device_identification = Some(
+                objects
+                    .iter()
+                    .map(|o| {
+                        let name = codes::device_object_name(o.id)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("object_{:#04x}", o.id));
+                        (name, String::from_utf8_lossy(o.value).into_owned())
+                    })
+                    .collect(),
+            );
+        }
+        ev
+    }
+}
