@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod live;
+mod modbus;
 mod replay;
 mod util;

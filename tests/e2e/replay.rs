@@ -45,7 +45,14 @@ fn own_captures_match_expected_counts() {
         let exp = json(&exp_path);
         let dir = Scratch::new("own");
         let stats = dir.path("stats.json");
-        let (code, _, stderr) = replay(&[cap.as_os_str(), "--stats".as_ref(), stats.as_os_str()]);
+        let events = dir.path("events.jsonl");
+        let (code, _, stderr) = replay(&[
+            cap.as_os_str(),
+            "--stats".as_ref(),
+            stats.as_os_str(),
+            "--events".as_ref(),
+            events.as_os_str(),
+        ]);
         let name = cap.display().to_string();
         assert_eq!(
             i64::from(code),
@@ -65,6 +72,28 @@ fn own_captures_match_expected_counts() {
         ] {
             if let Some(v) = exp.get(key) {
                 assert_eq!(&s[path[0]][path[1]], v, "{name}: {key}");
+            }
+        }
+        if let Some(per_proto) = exp.get("events").and_then(Value::as_object) {
+            for (proto, want) in per_proto {
+                let got = event_counts(&events, proto, "function_code");
+                let want: BTreeMap<String, u64> = want
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+                    .collect();
+                assert_eq!(got, want, "{name}: {proto} events per function_code");
+            }
+        }
+        if let Some(per_proto) = exp.get("protocols").and_then(Value::as_object) {
+            for (proto, want) in per_proto {
+                for (k, v) in want.as_object().unwrap() {
+                    assert_eq!(
+                        &s["protocols"][proto][k], v,
+                        "{name}: protocols.{proto}.{k}"
+                    );
+                }
             }
         }
         if code == 2 {

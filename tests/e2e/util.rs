@@ -97,3 +97,47 @@ pub fn json(p: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// Counts `--events` lines of `protocol` by the value of `key` (as a string).
+pub fn event_counts(
+    events: &Path,
+    protocol: &str,
+    key: &str,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let text = std::fs::read_to_string(events).unwrap_or_default();
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad event line {line}: {e}"));
+        if v["protocol"] == protocol {
+            if let Some(k) = v.get(key) {
+                let k = match k {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                *out.entry(k).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// tshark's per-file counts of one field from TSHARK_COUNTS.tsv: file → value → count.
+pub fn tshark_counts(
+    dir: &Path,
+    field: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> {
+    let tsv = std::fs::read_to_string(dir.join("TSHARK_COUNTS.tsv")).unwrap();
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
+        Default::default();
+    for l in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f.len() >= 5 && f[1] == field {
+            *out.entry(f[0].to_string())
+                .or_default()
+                .entry(f[2].to_string())
+                .or_default() += f[4].parse::<u64>().unwrap();
+        }
+    }
+    out
+}

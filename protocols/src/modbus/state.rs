@@ -281,13 +281,12 @@ fn check_response(req: &RequestInfo, pdu: &Pdu<'_>) -> Flags {
                 flags.insert(Flags::BYTE_COUNT_MISMATCH);
             }
         }
-        (Body::WriteMultipleResponse { address, quantity }, _) => {
+        (Body::WriteMultipleResponse { address, quantity }, _)
             if req
                 .write
-                .is_some_and(|(_, a, q)| (a, q) != (*address, *quantity))
-            {
-                flags.insert(Flags::ECHO_MISMATCH);
-            }
+                .is_some_and(|(_, a, q)| (a, q) != (*address, *quantity)) =>
+        {
+            flags.insert(Flags::ECHO_MISMATCH);
         }
         _ => {}
     }

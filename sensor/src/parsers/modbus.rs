@@ -219,6 +219,9 @@ struct ModbusEvent<'a> {
     sub_function_name: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device_identification: Option<BTreeMap<String, String>>,
+    /// UMAS responses: `ok` (0xFE) or `error` (0xFD), else the raw status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    umas_status: Option<String>,
 }
 
 impl<'a> ModbusEvent<'a> {
@@ -239,7 +242,17 @@ impl<'a> ModbusEvent<'a> {
             sub_function: pdu.sub_function().or(req.and_then(|r| r.sub_function)),
             sub_function_name: None,
             device_identification: None,
+            umas_status: None,
         };
+        if let (Body::Umas { code, .. }, Direction::Response) = (&pdu.body, rec.direction) {
+            // A UMAS response carries a status where the request had its function.
+            ev.sub_function = req.and_then(|r| r.sub_function);
+            ev.umas_status = Some(match code {
+                0xFE => "ok".to_string(),
+                0xFD => "error".to_string(),
+                other => format!("{other:#04x}"),
+            });
+        }
         let (read, write) = ranges(rec);
         if pdu.function.raw == codes::FunctionCode::READ_WRITE_MULTIPLE_REGISTERS {
             ev.address = read.map(|r| r.1);
