@@ -17,4 +17,5 @@
 mod common;
 
 pub use common::{Direction, Operation, UnknownOperation};
+pub mod dnp3;
 pub mod modbus;

@@ -2,6 +2,7 @@
 //! `otsensor_protocols` per-flow state machine, turns its PDUs into normalized
 //! [`Message`](otsensor_baselines::message::Message)s and `--events` lines, and counts.
 
+pub mod dnp3;
 pub mod modbus;
 
 use otsensor_baselines::message::{Message, Peer};
@@ -11,7 +12,7 @@ use crate::registry::{EndpointInfo, FlowInfo, ProtocolSpec};
 
 /// Every built-in protocol, in probe order.
 pub fn builtin() -> Vec<ProtocolSpec> {
-    vec![modbus::spec()]
+    vec![modbus::spec(), dnp3::spec()]
 }
 
 fn peer(e: &EndpointInfo) -> Peer {

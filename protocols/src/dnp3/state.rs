@@ -1,0 +1,510 @@
+//! Per-flow DNP3 state: link framing of each stream direction (with resync on 0x0564),
+//! transport reassembly per (source, destination) address pair, and request/response pairing
+//! by application sequence number per master–outstation pair.
+
+use super::codes;
+use super::parser::{
+    crc_ok, frame_link, parse_fragment, Caps, Flags, Fragment, Framed, LinkError, LinkHeader, TransportHeader,
+    LINK_HEADER_LEN, MAX_FRAME_LEN, START,
+};
+use crate::{Direction, Operation};
+
+/// Settings of the DNP3 state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Largest application fragment reassembled (IEEE 1815 recommends 2048 by default;
+    /// devices may be configured larger). Beyond it the fragment is parsed as far as it
+    /// goes, flagged `fragment_too_long`, and further segments are dropped until the next FIR.
+    pub max_fragment_len: usize,
+    /// Parser caps per fragment.
+    pub caps: Caps,
+    /// Requests without any response, in a row, after which each further request is flagged
+    /// `request_flood`.
+    pub flood_requests: u32,
+    /// Most (source, destination) pairs reassembled at once per direction.
+    pub max_reassemblies: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_fragment_len: 8192,
+            caps: Caps::default(),
+            flood_requests: 32,
+            max_reassemblies: 16,
+        }
+    }
+}
+
+/// Bytes scanned without one valid frame before a stream is declared not DNP3.
+pub const NOT_DNP3_AFTER: usize = 1024;
+
+/// What a response needs from its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// Function code.
+    pub function: u8,
+    /// Operation.
+    pub operation: Operation,
+    /// Application sequence number.
+    pub seq: u8,
+    /// Capture time of the request, ns.
+    pub ts_ns: i64,
+}
+
+/// A complete application fragment with its context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FragmentRecord<'a> {
+    /// Request (from the master, function < 129) or response.
+    pub direction: Direction,
+    /// Header of the frame that completed the fragment.
+    pub link: LinkHeader,
+    /// Transport segments it was built from.
+    pub segments: u32,
+    /// The fragment.
+    pub fragment: Fragment<'a>,
+    /// For a response, its request.
+    pub request: Option<RequestInfo>,
+    /// For a confirm: whether it confirms an unsolicited response.
+    pub confirms_unsolicited: Option<bool>,
+}
+
+impl FragmentRecord<'_> {
+    /// The operation: WRITE of time objects is time synchronisation; responses inherit their
+    /// request's.
+    pub fn operation(&self) -> Operation {
+        let f = &self.fragment;
+        if let Some(r) = &self.request {
+            return r.operation;
+        }
+        match f.function {
+            2 if f.objects.iter().any(|o| o.group == 50) => Operation::TimeSync,
+            fc => codes::function_operation(fc),
+        }
+    }
+}
+
+/// What [`Dnp3Flow`] reports.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A link frame that carries no fragment: link-only functions (reset, link status, ack),
+    /// or user data discarded for a bad CRC.
+    Link {
+        /// Request (DIR set: from the master) or response.
+        direction: Direction,
+        /// The frame's header.
+        header: LinkHeader,
+        /// `bad_block_crc`, `unknown_link_function`.
+        flags: Flags,
+    },
+    /// A complete application fragment.
+    Fragment(FragmentRecord<'a>),
+    /// Bytes that do not frame (bad start, length or header CRC); the stream resyncs.
+    Malformed(LinkError),
+    /// Bytes skipped while resynchronising.
+    Skipped(usize),
+    /// Transport segments discarded (out of sequence, or without a first segment).
+    SegmentsDiscarded(u32),
+}
+
+#[derive(Debug, Default)]
+struct Reassembly {
+    src: u16,
+    dst: u16,
+    buf: Vec<u8>,
+    active: bool,
+    /// Dropping segments until the next FIR (after an oversize fragment).
+    skipping: bool,
+    next_seq: u8,
+    segments: u32,
+    flags: Flags,
+}
+
+/// One direction of a stream: link framing plus transport reassembly per address pair.
+#[derive(Debug, Default)]
+struct DirState {
+    buf: Vec<u8>,
+    lost: bool,
+    seen_valid: bool,
+    skipped: usize,
+    bad_start: bool,
+    data: Vec<u8>,
+    reassembly: Vec<Reassembly>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    master: u16,
+    outstation: u16,
+    info: Option<RequestInfo>,
+    in_a_row: u32,
+}
+
+/// DNP3 state of one connection (or UDP flow).
+#[derive(Debug, Default)]
+pub struct Dnp3Flow {
+    cfg: Config,
+    dirs: [DirState; 2],
+    pairs: Vec<Pending>,
+    /// Requests never answered (replaced by a newer one, or open when the flow ended).
+    pub unanswered: u64,
+    /// Fragments still being reassembled when the flow ended (no FIN seen).
+    pub incomplete_fragments: u64,
+}
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::Request => 0,
+        Direction::Response => 1,
+    }
+}
+
+/// True when a link header starts at `input` and its CRC checks.
+pub fn plausible_header(input: &[u8]) -> bool {
+    let Some(&[s0, s1, len, c, d0, d1, s2, s3, k0, k1]) = input.get(..LINK_HEADER_LEN) else {
+        return false;
+    };
+    [s0, s1] == START && len >= 5 && crc_ok(&[s0, s1, len, c, d0, d1, s2, s3], u16::from_le_bytes([k0, k1]))
+}
+
+/// Content probe for the registry. `None` when too short to tell. The payload must start with
+/// a link header whose CRC checks; for a stream picked up midstream on DNP3's own port, one
+/// within the first frame's worth of bytes will do.
+pub fn probe(data: &[u8], midstream: bool) -> Option<bool> {
+    if data.len() < LINK_HEADER_LEN {
+        // Too short to check a header: undecided if it could still start one.
+        return if midstream || data.len() < 2 || data.starts_with(&START) {
+            None
+        } else {
+            Some(false)
+        };
+    }
+    let window = if midstream { data.len().min(MAX_FRAME_LEN) } else { 1 };
+    Some((0..window).any(|i| plausible_header(data.get(i..).unwrap_or_default())))
+}
+
+impl Dnp3Flow {
+    /// State for a new flow.
+    pub fn new(cfg: Config) -> Dnp3Flow {
+        Dnp3Flow {
+            cfg,
+            ..Dnp3Flow::default()
+        }
+    }
+
+    /// Bytes are missing in direction `dir`: drop the partial frame and resync.
+    pub fn gap(&mut self, dir: Direction) {
+        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+            d.buf.clear();
+            d.lost = true;
+        }
+    }
+
+    /// True when a direction showed no valid frame at its start.
+    pub fn not_dnp3(&self) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| !d.seen_valid && (d.bad_start || d.skipped >= NOT_DNP3_AFTER))
+    }
+
+    /// Feeds stream bytes of one direction captured at `now_ns`.
+    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        let i = idx(dir);
+        let Some(d) = self.dirs.get_mut(i) else { return };
+        if d.buf.is_empty() {
+            let used = self.frame(i, data, now_ns, f);
+            self.keep(i, data.get(used..).unwrap_or_default());
+        } else {
+            let mut buf = std::mem::take(&mut d.buf);
+            buf.extend_from_slice(data);
+            let used = self.frame(i, &buf, now_ns, f);
+            buf.drain(..used.min(buf.len()));
+            if let Some(d) = self.dirs.get_mut(i) {
+                d.buf = buf;
+            }
+            self.keep(i, &[]);
+        }
+    }
+
+    /// Feeds one UDP datagram (whole link frames).
+    pub fn datagram(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        let i = idx(dir);
+        self.frame(i, data, now_ns, f);
+        if let Some(d) = self.dirs.get_mut(i) {
+            d.buf.clear();
+            d.lost = false;
+        }
+    }
+
+    /// The flow ended: open requests were never answered.
+    pub fn finish(&mut self) {
+        for p in &mut self.pairs {
+            if p.info.take().is_some() {
+                self.unanswered += 1;
+            }
+        }
+        for d in &mut self.dirs {
+            for r in &mut d.reassembly {
+                if r.active {
+                    r.active = false;
+                    self.incomplete_fragments += 1;
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, i: usize, rest: &[u8]) {
+        let Some(d) = self.dirs.get_mut(i) else { return };
+        d.buf.extend_from_slice(rest);
+        if d.buf.len() > 2 * MAX_FRAME_LEN {
+            // Cannot happen with a correct framer; the cap holds whatever the input.
+            d.skipped += d.buf.len();
+            d.buf.clear();
+            d.lost = true;
+        }
+    }
+
+    /// Frames as many link frames as `input` holds; returns the octets used.
+    fn frame(&mut self, i: usize, input: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) -> usize {
+        let mut pos = 0usize;
+        let mut data = match self.dirs.get_mut(i) {
+            Some(d) => std::mem::take(&mut d.data),
+            None => return input.len(),
+        };
+        while pos < input.len() {
+            let start = pos;
+            let rest = input.get(pos..).unwrap_or_default();
+            let (lost, seen_valid, skipped) = match self.dirs.get(i) {
+                Some(d) => (d.lost, d.seen_valid, d.skipped),
+                None => break,
+            };
+            if lost {
+                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default())) {
+                    Some(off) => {
+                        if off > 0 {
+                            f(Event::Skipped(off));
+                        }
+                        if let Some(d) = self.dirs.get_mut(i) {
+                            d.skipped += off;
+                            d.lost = false;
+                        }
+                        pos += off;
+                    }
+                    None => {
+                        let keep = rest.len().min(LINK_HEADER_LEN - 1);
+                        let skip = rest.len() - keep;
+                        if skip > 0 {
+                            f(Event::Skipped(skip));
+                        }
+                        if let Some(d) = self.dirs.get_mut(i) {
+                            d.skipped += skip;
+                        }
+                        pos += skip;
+                        break;
+                    }
+                }
+                continue;
+            }
+            match frame_link(rest, &mut data) {
+                Framed::Frame { header, len, bad_blocks } => {
+                    if let Some(d) = self.dirs.get_mut(i) {
+                        d.seen_valid = true;
+                        d.skipped = 0;
+                    }
+                    self.on_frame(i, header, bad_blocks, &data, now_ns, f);
+                    pos += len;
+                }
+                Framed::Incomplete(_) => break,
+                Framed::Error(e) => {
+                    f(Event::Malformed(e));
+                    if let Some(d) = self.dirs.get_mut(i) {
+                        if !seen_valid && skipped == 0 && start == 0 && matches!(e, LinkError::BadStart) {
+                            // A stream that starts with something else is not DNP3.
+                            d.bad_start = true;
+                            d.data = data;
+                            return input.len();
+                        }
+                        d.lost = true;
+                        d.skipped += 1;
+                    }
+                    pos += 1;
+                }
+            }
+            if pos <= start {
+                pos = start + 1;
+            }
+        }
+        if let Some(d) = self.dirs.get_mut(i) {
+            d.data = data;
+        }
+        pos.min(input.len())
+    }
+
+    fn on_frame(&mut self, i: usize, h: LinkHeader, bad_blocks: u8, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        let link_dir = if h.dir() { Direction::Request } else { Direction::Response };
+        let mut lflags = Flags::default();
+        if codes::link_function_name(h.prm(), h.function()) == "unknown" {
+            lflags.insert(Flags::UNKNOWN_LINK_FUNCTION);
+        }
+        if !h.has_user_data() || bad_blocks > 0 || data.is_empty() {
+            if bad_blocks > 0 {
+                lflags.insert(Flags::BAD_BLOCK_CRC);
+            }
+            f(Event::Link {
+                direction: link_dir,
+                header: h,
+                flags: lflags,
+            });
+            return;
+        }
+        let th = TransportHeader::from_octet(data.first().copied().unwrap_or(0));
+        let seg = data.get(1..).unwrap_or_default();
+        let cfg = self.cfg;
+        let Some(d) = self.dirs.get_mut(i) else { return };
+        let slot = match d.reassembly.iter().position(|r| r.src == h.source && r.dst == h.destination) {
+            Some(s) => s,
+            None => {
+                if d.reassembly.len() >= cfg.max_reassemblies {
+                    d.reassembly.remove(0);
+                }
+                d.reassembly.push(Reassembly {
+                    src: h.source,
+                    dst: h.destination,
+                    ..Reassembly::default()
+                });
+                d.reassembly.len() - 1
+            }
+        };
+        let Some(r) = d.reassembly.get_mut(slot) else { return };
+        let mut discarded = 0u32;
+        if th.fir {
+            if r.active {
+                discarded += r.segments;
+            }
+            r.buf.clear();
+            r.flags = if r.active { Flags::OUT_OF_SEQUENCE } else { Flags::default() };
+            r.active = true;
+            r.skipping = false;
+            r.segments = 0;
+        } else if !r.active {
+            f(Event::SegmentsDiscarded(1));
+            return;
+        } else if th.seq != r.next_seq {
+            if th.seq == r.next_seq.wrapping_sub(1) & 0x3f {
+                // A repeated segment (link-layer retransmission): ignore it.
+                return;
+            }
+            discarded += r.segments + 1;
+            r.active = false;
+            r.buf.clear();
+            f(Event::SegmentsDiscarded(discarded));
+            return;
+        }
+        if discarded > 0 {
+            f(Event::SegmentsDiscarded(discarded));
+        }
+        r.next_seq = (th.seq + 1) & 0x3f;
+        r.segments += 1;
+        let room = cfg.max_fragment_len.saturating_sub(r.buf.len());
+        let over = seg.len() > room;
+        r.buf.extend_from_slice(seg.get(..seg.len().min(room)).unwrap_or_default());
+        if !(th.fin || over) {
+            return;
+        }
+        let mut frag_flags = r.flags;
+        if over {
+            frag_flags.insert(Flags::FRAGMENT_TOO_LONG);
+        }
+        r.active = false;
+        r.skipping = over;
+        let segments = r.segments;
+        let buf = std::mem::take(&mut r.buf);
+        let mut fragment = parse_fragment(&buf, &cfg.caps);
+        fragment.flags.insert(frag_flags);
+        let record = self.pair(h, segments, fragment, now_ns);
+        f(Event::Fragment(record));
+        // Give the buffer back for the next fragment of this pair.
+        if let Some(r) = self.dirs.get_mut(i).and_then(|d| d.reassembly.get_mut(slot)) {
+            let mut buf = buf;
+            buf.clear();
+            r.buf = buf;
+        }
+    }
+
+    fn pair<'a>(&mut self, h: LinkHeader, segments: u32, mut fragment: Fragment<'a>, now_ns: i64) -> FragmentRecord<'a> {
+        let fc = fragment.function;
+        let response = codes::is_response(fc);
+        let (master, outstation) = if response {
+            (h.destination, h.source)
+        } else {
+            (h.source, h.destination)
+        };
+        let p = match self.pairs.iter().position(|p| p.master == master && p.outstation == outstation) {
+            Some(k) => k,
+            None => {
+                if self.pairs.len() >= 64 {
+                    self.pairs.remove(0);
+                }
+                self.pairs.push(Pending {
+                    master,
+                    outstation,
+                    ..Pending::default()
+                });
+                self.pairs.len() - 1
+            }
+        };
+        let mut request = None;
+        let mut confirms_unsolicited = None;
+        if let Some(pend) = self.pairs.get_mut(p) {
+            let seq = fragment.control.seq;
+            match fc {
+                0 => confirms_unsolicited = Some(fragment.control.uns),
+                // No response expected to these.
+                6 | 8 | 10 | 12 | 33 => {}
+                129 | 131 => {
+                    pend.in_a_row = 0;
+                    match pend.info {
+                        Some(info) if info.seq == seq => {
+                            request = Some(info);
+                            if !fragment.control.con || fragment.control.fin {
+                                // The last fragment of the response closes the transaction.
+                                pend.info = None;
+                            }
+                        }
+                        _ => fragment.flags.insert(Flags::UNPAIRED_RESPONSE),
+                    }
+                }
+                130 => pend.in_a_row = 0,
+                _ if !response => {
+                    if pend.info.is_some() {
+                        self.unanswered += 1;
+                    }
+                    pend.in_a_row += 1;
+                    if pend.in_a_row > self.cfg.flood_requests {
+                        fragment.flags.insert(Flags::REQUEST_FLOOD);
+                    }
+                    let operation = if fc == 2 && fragment.objects.iter().any(|o| o.group == 50) {
+                        Operation::TimeSync
+                    } else {
+                        codes::function_operation(fc)
+                    };
+                    pend.info = Some(RequestInfo {
+                        function: fc,
+                        operation,
+                        seq,
+                        ts_ns: now_ns,
+                    });
+                }
+                _ => {}
+            }
+        }
+        FragmentRecord {
+            direction: if response { Direction::Response } else { Direction::Request },
+            link: h,
+            segments,
+            fragment,
+            request,
+            confirms_unsolicited,
+        }
+    }
+}
