@@ -54,6 +54,9 @@ pub struct Message {
     pub direction: Direction,
     /// Flow id (index of the flow's first packet in the input).
     pub flow_id: u64,
+    /// Number of the packet that completed the PDU, counting from 1 over all inputs (for a
+    /// single file, Wireshark's frame number).
+    pub packet: u64,
     /// Sender.
     pub src: Peer,
     /// Receiver.

@@ -2,13 +2,12 @@
 //! rows in TSHARK_COUNTS.tsv, the `--events` lines per function code (and per exception code)
 //! equal tshark's — except where tshark is wrong, each pinned below with the reason.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 
 use crate::util::*;
 
 /// (file, value, ours, tshark, why). The sensor's count is asserted to be `ours` there.
-const PINNED_FUNCTION_CODES: &[(&str, &str, u64, u64, &str)] = &[
+const PINNED_FUNCTION_CODES: &[Pinned<'_>] = &[
     (
         "modbus/iti-ics__modbus_test_data_part1.pcap",
         "42",
@@ -39,57 +38,26 @@ const FUZZ_72: &str = "fuzzed TCP: sequence numbers jump, overlap and go backwar
     dissects each segment where it lies, otsensor reassembles by sequence number as the receiver \
     would, so PDUs in overlapping or out-of-window segments differ";
 
-const PINNED_EXCEPTIONS: &[(&str, &str, u64, u64, &str)] =
-    &[("modbus/zeek__fuzz-72.pcap", "1", 4, 1, FUZZ_72)];
-
-fn compare(field: &str, key: &str, pinned: &[(&str, &str, u64, u64, &str)]) {
-    let Some(dir) = shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
-        return;
-    };
-    let want_all = tshark_counts(&dir, field);
-    assert!(!want_all.is_empty(), "no {field} rows");
-    let scratch = Scratch::new("modbus");
-    let events = scratch.path("events.jsonl");
-    let mut failures = Vec::new();
-    for (rel, tshark) in &want_all {
-        let (code, _, stderr) = replay(&[
-            dir.join(rel).as_os_str(),
-            OsStr::new("--events"),
-            events.as_os_str(),
-        ]);
-        assert_eq!(code, 0, "{rel}: {stderr}");
-        let got = event_counts(&events, "modbus", key);
-        let mut want: BTreeMap<String, u64> = tshark.clone();
-        for (file, value, ours, theirs, _why) in pinned {
-            if file == rel {
-                assert_eq!(
-                    tshark.get(*value).copied().unwrap_or(0),
-                    *theirs,
-                    "{rel}: pinned tshark count changed"
-                );
-                if *ours == 0 {
-                    want.remove(*value);
-                } else {
-                    want.insert(value.to_string(), *ours);
-                }
-            }
-        }
-        if got != want {
-            failures.push(format!("{rel}: ours {got:?}\n   expected {want:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
+const PINNED_EXCEPTIONS: &[Pinned<'_>] = &[("modbus/zeek__fuzz-72.pcap", "1", 4, 1, FUZZ_72)];
 
 #[test]
 fn function_codes_match_tshark() {
-    compare("modbus.func_code", "function_code", PINNED_FUNCTION_CODES);
+    compare_with_tshark(
+        "modbus.func_code",
+        "modbus",
+        "function_code",
+        PINNED_FUNCTION_CODES,
+    );
 }
 
 #[test]
 fn exception_codes_match_tshark() {
-    compare("modbus.exception_code", "exception_code", PINNED_EXCEPTIONS);
+    compare_with_tshark(
+        "modbus.exception_code",
+        "modbus",
+        "exception_code",
+        PINNED_EXCEPTIONS,
+    );
 }
 
 /// Read Device Identification answers reach the events with vendor, product and revision.

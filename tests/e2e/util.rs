@@ -141,3 +141,74 @@ pub fn tshark_counts(
     }
     out
 }
+
+/// A difference from tshark that is tshark's error: (file, value, ours, tshark, why).
+pub type Pinned<'a> = (&'a str, &'a str, u64, u64, &'a str);
+
+/// For every capture with `field` rows in TSHARK_COUNTS.tsv, `--events` lines of `protocol`
+/// per `key` equal tshark's, except the pinned differences.
+pub fn compare_with_tshark(field: &str, protocol: &str, key: &str, pinned: &[Pinned<'_>]) {
+    let Some(dir) = shared_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
+        return;
+    };
+    let want_all = tshark_counts(&dir, field);
+    assert!(!want_all.is_empty(), "no {field} rows");
+    let scratch = Scratch::new(protocol);
+    let events = scratch.path("events.jsonl");
+    let mut failures = Vec::new();
+    for (rel, tshark) in &want_all {
+        let (code, _, stderr) = replay(&[
+            dir.join(rel).as_os_str(),
+            std::ffi::OsStr::new("--events"),
+            events.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{rel}: {stderr}");
+        let got = event_counts(&events, protocol, key);
+        let mut want = tshark.clone();
+        for (file, value, ours, theirs, _why) in pinned {
+            if file == rel {
+                assert_eq!(
+                    tshark.get(*value).copied().unwrap_or(0),
+                    *theirs,
+                    "{rel}: pinned tshark count changed"
+                );
+                if *ours == 0 {
+                    want.remove(*value);
+                } else {
+                    want.insert(value.to_string(), *ours);
+                }
+            }
+        }
+        if got != want {
+            failures.push(format!("{rel}: ours {got:?}\n   expected {want:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files differ:\n{}",
+        failures.len(),
+        want_all.len(),
+        failures.join("\n")
+    );
+}
+
+/// Replays one capture with `--events` and `--stats`; returns (events, stats).
+pub fn replay_events(cap: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let scratch = Scratch::new("ev");
+    let (events, stats) = (scratch.path("events.jsonl"), scratch.path("stats.json"));
+    let (code, _, stderr) = replay(&[
+        cap.as_os_str(),
+        std::ffi::OsStr::new("--events"),
+        events.as_os_str(),
+        std::ffi::OsStr::new("--stats"),
+        stats.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{}: {stderr}", cap.display());
+    let evs = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (evs, json(&stats))
+}

@@ -123,7 +123,11 @@ pub fn iin_names(iin: u16) -> impl Iterator<Item = &'static str> {
     let iin1 = (iin >> 8) as u8;
     let iin2 = iin as u8;
     (0..16).filter_map(move |i| {
-        let set = if i < 8 { iin1 >> i & 1 } else { iin2 >> (i - 8) & 1 };
+        let set = if i < 8 {
+            iin1 >> i & 1
+        } else {
+            iin2 >> (i - 8) & 1
+        };
         (set == 1).then(|| NAMES.get(i).copied()).flatten()
     })
 }
@@ -216,7 +220,10 @@ mod tests {
         assert_eq!(function_operation(21), Operation::Configuration);
         assert_eq!(link_function_name(false, 11), "link_status");
         assert!(link_has_user_data(true, 4) && !link_has_user_data(false, 4));
-        assert_eq!(iin_names(0x9002).collect::<Vec<_>>(), vec!["need_time", "device_restart", "object_unknown"]);
+        assert_eq!(
+            iin_names(0x9002).collect::<Vec<_>>(),
+            vec!["need_time", "device_restart", "object_unknown"]
+        );
         assert_eq!(crob_op_name(0x41), "pulse_on");
         assert_eq!(crob_tcc_name(0x81), "trip");
     }

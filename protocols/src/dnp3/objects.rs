@@ -71,7 +71,10 @@ const fn cmd(num: Num) -> Option<Layout> {
 
 impl Layout {
     fn len(self) -> usize {
-        usize::from(self.flags) + self.num.len() + if self.time { 6 } else { 0 } + usize::from(self.status)
+        usize::from(self.flags)
+            + self.num.len()
+            + if self.time { 6 } else { 0 }
+            + usize::from(self.status)
     }
 }
 
@@ -330,7 +333,15 @@ mod tests {
         assert_eq!(p.value, Value::Float(1.0));
         assert_eq!(p.time_ms, Some(1));
         let p = decode_point(12, 1, 0, &[0x41, 1, 100, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert!(matches!(p.value, Value::Crob { code: 0x41, count: 1, on_ms: 100, .. }));
+        assert!(matches!(
+            p.value,
+            Value::Crob {
+                code: 0x41,
+                count: 1,
+                on_ms: 100,
+                ..
+            }
+        ));
         let p = decode_point(2, 2, 3, &[0x81, 1, 0, 0, 0, 0, 0]);
         assert_eq!((p.value, p.time_ms), (Value::Bit(true), Some(1)));
         let p = decode_point(41, 2, 0, &[0x10, 0x00, 0x00]);

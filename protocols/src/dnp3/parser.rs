@@ -29,7 +29,11 @@ const CRC_TABLE: [u16; 256] = {
         let mut c = i as u16;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 == 1 { (c >> 1) ^ 0xA6BC } else { c >> 1 };
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xA6BC
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;
@@ -185,7 +189,10 @@ pub fn frame_link(input: &[u8], data: &mut Vec<u8>) -> Framed {
     for block in body.chunks(BLOCK + 2) {
         let n = block.len().saturating_sub(2);
         let (d, c) = block.split_at(n);
-        let stored = u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]);
+        let stored = u16::from_le_bytes([
+            c.first().copied().unwrap_or(0),
+            c.get(1).copied().unwrap_or(0),
+        ]);
         if !crc_ok(d, stored) {
             bad_blocks = bad_blocks.saturating_add(1);
         }
@@ -453,7 +460,10 @@ fn object_header<'a>(i: &'a [u8], flags: &mut Flags) -> R<'a, (u8, u8, u8, Range
         }
         _ => {
             flags.insert(Flags::BAD_QUALIFIER);
-            return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)));
+            return Err(nom::Err::Error(nom::error::Error::new(
+                i,
+                nom::error::ErrorKind::Verify,
+            )));
         }
     };
     Ok((i, (group, variation, qualifier, range)))
@@ -539,8 +549,14 @@ fn objects<'a>(
                                 break;
                             }
                             let bit = k * usize::from(bits);
-                            let v = d.get(bit / 8).map_or(0, |b| (b >> (bit % 8)) & ((1 << bits) - 1));
-                            let value = if bits == 1 { Value::Bit(v == 1) } else { Value::DoubleBit(v) };
+                            let v = d
+                                .get(bit / 8)
+                                .map_or(0, |b| (b >> (bit % 8)) & ((1 << bits) - 1));
+                            let value = if bits == 1 {
+                                Value::Bit(v == 1)
+                            } else {
+                                Value::DoubleBit(v)
+                            };
                             obj.points.push(Point {
                                 index: first_index.saturating_add(k as u32),
                                 value,
@@ -657,7 +673,10 @@ pub fn parse_fragment<'a>(frag: &'a [u8], caps: &Caps) -> Fragment<'a> {
     let response = codes::is_response(function);
     let (iin, body) = if response {
         match frag.get(2..4).and_then(|b| <[u8; 2]>::try_from(b).ok()) {
-            Some(b) => (Some(u16::from_be_bytes(b)), frag.get(4..).unwrap_or_default()),
+            Some(b) => (
+                Some(u16::from_be_bytes(b)),
+                frag.get(4..).unwrap_or_default(),
+            ),
             None => {
                 flags.insert(Flags::FRAGMENT_TOO_SHORT);
                 (None, &frag[frag.len()..])

@@ -4,8 +4,8 @@
 
 use super::codes;
 use super::parser::{
-    crc_ok, frame_link, parse_fragment, Caps, Flags, Fragment, Framed, LinkError, LinkHeader, TransportHeader,
-    LINK_HEADER_LEN, MAX_FRAME_LEN, START,
+    crc_ok, frame_link, parse_fragment, Caps, Flags, Fragment, Framed, LinkError, LinkHeader,
+    TransportHeader, LINK_HEADER_LEN, MAX_FRAME_LEN, START,
 };
 use crate::{Direction, Operation};
 
@@ -164,7 +164,12 @@ pub fn plausible_header(input: &[u8]) -> bool {
     let Some(&[s0, s1, len, c, d0, d1, s2, s3, k0, k1]) = input.get(..LINK_HEADER_LEN) else {
         return false;
     };
-    [s0, s1] == START && len >= 5 && crc_ok(&[s0, s1, len, c, d0, d1, s2, s3], u16::from_le_bytes([k0, k1]))
+    [s0, s1] == START
+        && len >= 5
+        && crc_ok(
+            &[s0, s1, len, c, d0, d1, s2, s3],
+            u16::from_le_bytes([k0, k1]),
+        )
 }
 
 /// Content probe for the registry. `None` when too short to tell. The payload must start with
@@ -179,7 +184,11 @@ pub fn probe(data: &[u8], midstream: bool) -> Option<bool> {
             Some(false)
         };
     }
-    let window = if midstream { data.len().min(MAX_FRAME_LEN) } else { 1 };
+    let window = if midstream {
+        data.len().min(MAX_FRAME_LEN)
+    } else {
+        1
+    };
     Some((0..window).any(|i| plausible_header(data.get(i..).unwrap_or_default())))
 }
 
@@ -210,7 +219,9 @@ impl Dnp3Flow {
     /// Feeds stream bytes of one direction captured at `now_ns`.
     pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
         let i = idx(dir);
-        let Some(d) = self.dirs.get_mut(i) else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
         if d.buf.is_empty() {
             let used = self.frame(i, data, now_ns, f);
             self.keep(i, data.get(used..).unwrap_or_default());
@@ -227,7 +238,13 @@ impl Dnp3Flow {
     }
 
     /// Feeds one UDP datagram (whole link frames).
-    pub fn datagram(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+    pub fn datagram(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) {
         let i = idx(dir);
         self.frame(i, data, now_ns, f);
         if let Some(d) = self.dirs.get_mut(i) {
@@ -254,7 +271,9 @@ impl Dnp3Flow {
     }
 
     fn keep(&mut self, i: usize, rest: &[u8]) {
-        let Some(d) = self.dirs.get_mut(i) else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
         d.buf.extend_from_slice(rest);
         if d.buf.len() > 2 * MAX_FRAME_LEN {
             // Cannot happen with a correct framer; the cap holds whatever the input.
@@ -265,7 +284,13 @@ impl Dnp3Flow {
     }
 
     /// Frames as many link frames as `input` holds; returns the octets used.
-    fn frame(&mut self, i: usize, input: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) -> usize {
+    fn frame(
+        &mut self,
+        i: usize,
+        input: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) -> usize {
         let mut pos = 0usize;
         let mut data = match self.dirs.get_mut(i) {
             Some(d) => std::mem::take(&mut d.data),
@@ -279,7 +304,8 @@ impl Dnp3Flow {
                 None => break,
             };
             if lost {
-                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default())) {
+                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default()))
+                {
                     Some(off) => {
                         if off > 0 {
                             f(Event::Skipped(off));
@@ -306,7 +332,11 @@ impl Dnp3Flow {
                 continue;
             }
             match frame_link(rest, &mut data) {
-                Framed::Frame { header, len, bad_blocks } => {
+                Framed::Frame {
+                    header,
+                    len,
+                    bad_blocks,
+                } => {
                     if let Some(d) = self.dirs.get_mut(i) {
                         d.seen_valid = true;
                         d.skipped = 0;
@@ -318,7 +348,11 @@ impl Dnp3Flow {
                 Framed::Error(e) => {
                     f(Event::Malformed(e));
                     if let Some(d) = self.dirs.get_mut(i) {
-                        if !seen_valid && skipped == 0 && start == 0 && matches!(e, LinkError::BadStart) {
+                        if !seen_valid
+                            && skipped == 0
+                            && start == 0
+                            && matches!(e, LinkError::BadStart)
+                        {
                             // A stream that starts with something else is not DNP3.
                             d.bad_start = true;
                             d.data = data;
@@ -340,8 +374,20 @@ impl Dnp3Flow {
         pos.min(input.len())
     }
 
-    fn on_frame(&mut self, i: usize, h: LinkHeader, bad_blocks: u8, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let link_dir = if h.dir() { Direction::Request } else { Direction::Response };
+    fn on_frame(
+        &mut self,
+        i: usize,
+        h: LinkHeader,
+        bad_blocks: u8,
+        data: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) {
+        let link_dir = if h.dir() {
+            Direction::Request
+        } else {
+            Direction::Response
+        };
         let mut lflags = Flags::default();
         if codes::link_function_name(h.prm(), h.function()) == "unknown" {
             lflags.insert(Flags::UNKNOWN_LINK_FUNCTION);
@@ -360,8 +406,14 @@ impl Dnp3Flow {
         let th = TransportHeader::from_octet(data.first().copied().unwrap_or(0));
         let seg = data.get(1..).unwrap_or_default();
         let cfg = self.cfg;
-        let Some(d) = self.dirs.get_mut(i) else { return };
-        let slot = match d.reassembly.iter().position(|r| r.src == h.source && r.dst == h.destination) {
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let slot = match d
+            .reassembly
+            .iter()
+            .position(|r| r.src == h.source && r.dst == h.destination)
+        {
             Some(s) => s,
             None => {
                 if d.reassembly.len() >= cfg.max_reassemblies {
@@ -375,14 +427,20 @@ impl Dnp3Flow {
                 d.reassembly.len() - 1
             }
         };
-        let Some(r) = d.reassembly.get_mut(slot) else { return };
+        let Some(r) = d.reassembly.get_mut(slot) else {
+            return;
+        };
         let mut discarded = 0u32;
         if th.fir {
             if r.active {
                 discarded += r.segments;
             }
             r.buf.clear();
-            r.flags = if r.active { Flags::OUT_OF_SEQUENCE } else { Flags::default() };
+            r.flags = if r.active {
+                Flags::OUT_OF_SEQUENCE
+            } else {
+                Flags::default()
+            };
             r.active = true;
             r.skipping = false;
             r.segments = 0;
@@ -407,7 +465,8 @@ impl Dnp3Flow {
         r.segments += 1;
         let room = cfg.max_fragment_len.saturating_sub(r.buf.len());
         let over = seg.len() > room;
-        r.buf.extend_from_slice(seg.get(..seg.len().min(room)).unwrap_or_default());
+        r.buf
+            .extend_from_slice(seg.get(..seg.len().min(room)).unwrap_or_default());
         if !(th.fin || over) {
             return;
         }
@@ -424,14 +483,24 @@ impl Dnp3Flow {
         let record = self.pair(h, segments, fragment, now_ns);
         f(Event::Fragment(record));
         // Give the buffer back for the next fragment of this pair.
-        if let Some(r) = self.dirs.get_mut(i).and_then(|d| d.reassembly.get_mut(slot)) {
+        if let Some(r) = self
+            .dirs
+            .get_mut(i)
+            .and_then(|d| d.reassembly.get_mut(slot))
+        {
             let mut buf = buf;
             buf.clear();
             r.buf = buf;
         }
     }
 
-    fn pair<'a>(&mut self, h: LinkHeader, segments: u32, mut fragment: Fragment<'a>, now_ns: i64) -> FragmentRecord<'a> {
+    fn pair<'a>(
+        &mut self,
+        h: LinkHeader,
+        segments: u32,
+        mut fragment: Fragment<'a>,
+        now_ns: i64,
+    ) -> FragmentRecord<'a> {
         let fc = fragment.function;
         let response = codes::is_response(fc);
         let (master, outstation) = if response {
@@ -439,7 +508,11 @@ impl Dnp3Flow {
         } else {
             (h.source, h.destination)
         };
-        let p = match self.pairs.iter().position(|p| p.master == master && p.outstation == outstation) {
+        let p = match self
+            .pairs
+            .iter()
+            .position(|p| p.master == master && p.outstation == outstation)
+        {
             Some(k) => k,
             None => {
                 if self.pairs.len() >= 64 {
@@ -499,7 +572,11 @@ impl Dnp3Flow {
             }
         }
         FragmentRecord {
-            direction: if response { Direction::Response } else { Direction::Request },
+            direction: if response {
+                Direction::Response
+            } else {
+                Direction::Request
+            },
             link: h,
             segments,
             fragment,

@@ -7,7 +7,9 @@ use otsensor_baselines::message::{AddressRange, Message, RequestRef};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::dnp3::objects::Point;
 use otsensor_protocols::dnp3::parser::{LinkError, Range};
-use otsensor_protocols::dnp3::{self, codes, Config, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader};
+use otsensor_protocols::dnp3::{
+    self, codes, Config, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader,
+};
 use otsensor_protocols::{Direction, Operation};
 
 use crate::flow::StreamEvent;
@@ -70,7 +72,8 @@ impl AppHandler for Dnp3Handler {
 
     fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict {
         let now = ctx.ts.as_nanos();
-        self.flow.datagram(dir, payload, now, &mut |e| handle(ctx, dir, e));
+        self.flow
+            .datagram(dir, payload, now, &mut |e| handle(ctx, dir, e));
         self.report(ctx);
         Verdict::Continue
     }
@@ -85,12 +88,16 @@ impl Dnp3Handler {
     fn report(&mut self, ctx: &mut AppCtx<'_>) {
         let n = self.flow.unanswered;
         if n > self.reported_unanswered {
-            *ctx.counters.other.entry("unanswered_requests").or_default() += n - self.reported_unanswered;
+            *ctx.counters.other.entry("unanswered_requests").or_default() +=
+                n - self.reported_unanswered;
             self.reported_unanswered = n;
         }
         let n = self.flow.incomplete_fragments;
         if n > self.reported_incomplete {
-            *ctx.counters.other.entry("incomplete_fragments").or_default() += n - self.reported_incomplete;
+            *ctx.counters
+                .other
+                .entry("incomplete_fragments")
+                .or_default() += n - self.reported_incomplete;
             self.reported_incomplete = n;
         }
     }
@@ -137,7 +144,11 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
                 ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
             }
         }
-        Event::Link { direction, header, flags } => {
+        Event::Link {
+            direction,
+            header,
+            flags,
+        } => {
             ctx.counters.bump("link_frames");
             count_flags(ctx, flags);
             if ctx.events.enabled() {
@@ -152,7 +163,11 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
             if let LinkError::BadHeaderCrc(header) = err {
                 ctx.counters.bump("crc_errors");
                 if ctx.events.enabled() {
-                    let direction = if header.dir() { Direction::Request } else { Direction::Response };
+                    let direction = if header.dir() {
+                        Direction::Request
+                    } else {
+                        Direction::Response
+                    };
                     let mut msg = link_message(ctx, flow_dir, direction, &header, Flags::default());
                     msg.flags.push("bad_header_crc");
                     let ev = Dnp3Event::link(&msg, &header);
@@ -169,12 +184,18 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
 
 /// A message skeleton: src/dst follow the TCP/UDP direction the bytes travelled.
 fn base(ctx: &AppCtx<'_>, flow_dir: Direction, direction: Direction, op: Operation) -> Message {
-    let mut m = super::message("dnp3", ctx.flow, flow_dir, ctx.ts, op);
+    let mut m = super::message("dnp3", ctx, flow_dir, op);
     m.direction = direction;
     m
 }
 
-fn link_message(ctx: &AppCtx<'_>, flow_dir: Direction, direction: Direction, h: &LinkHeader, flags: Flags) -> Message {
+fn link_message(
+    ctx: &AppCtx<'_>,
+    flow_dir: Direction,
+    direction: Direction,
+    h: &LinkHeader,
+    flags: Flags,
+) -> Message {
     let mut m = base(ctx, flow_dir, direction, Operation::Session);
     m.unit = Some(u32::from(if h.dir() { h.destination } else { h.source }));
     m.flags = flags.names().collect();
@@ -182,7 +203,11 @@ fn link_message(ctx: &AppCtx<'_>, flow_dir: Direction, direction: Direction, h: 
 }
 
 /// The normalized message of one application fragment.
-pub fn fragment_message(ctx: &AppCtx<'_>, flow_dir: Direction, rec: &FragmentRecord<'_>) -> Message {
+pub fn fragment_message(
+    ctx: &AppCtx<'_>,
+    flow_dir: Direction,
+    rec: &FragmentRecord<'_>,
+) -> Message {
     let f = &rec.fragment;
     let mut m = base(ctx, flow_dir, rec.direction, rec.operation());
     m.function_code = Some(u16::from(f.function));
@@ -198,7 +223,9 @@ pub fn fragment_message(ctx: &AppCtx<'_>, flow_dir: Direction, rec: &FragmentRec
     }));
     for o in &f.objects {
         let (start, count) = match o.range {
-            Range::StartStop { start, stop } => (start, stop.saturating_sub(start).saturating_add(1)),
+            Range::StartStop { start, stop } => {
+                (start, stop.saturating_sub(start).saturating_add(1))
+            }
             Range::Count { count } => (o.points.first().map_or(0, |p| p.index), count),
             Range::All => (0, 0),
         };
@@ -317,12 +344,16 @@ impl<'a> Dnp3Event<'a> {
             seq: f.control.seq,
         });
         ev.iin = f.iin;
-        ev.iin_flags = f.iin.map(|i| codes::iin_names(i).collect()).unwrap_or_default();
+        ev.iin_flags = f
+            .iin
+            .map(|i| codes::iin_names(i).collect())
+            .unwrap_or_default();
         let mut budget = MAX_EVENT_POINTS;
         for o in &f.objects {
             let take = o.points.len().min(budget);
             budget -= take;
-            ev.points_truncated |= take < o.points.len() || (o.points.len() as u64) < u64::from(o.count) && !o.points.is_empty();
+            ev.points_truncated |= take < o.points.len()
+                || (o.points.len() as u64) < u64::from(o.count) && !o.points.is_empty();
             ev.objects.push(ObjectOut {
                 group: o.group,
                 variation: o.variation,
@@ -334,7 +365,9 @@ impl<'a> Dnp3Event<'a> {
             });
         }
         ev.secure_authentication = f.has_authentication();
-        ev.confirms = rec.confirms_unsolicited.map(|u| if u { "unsolicited" } else { "response" });
+        ev.confirms = rec
+            .confirms_unsolicited
+            .map(|u| if u { "unsolicited" } else { "response" });
         ev
     }
 }

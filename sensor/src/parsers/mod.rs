@@ -8,7 +8,7 @@ pub mod modbus;
 use otsensor_baselines::message::{Message, Peer};
 use otsensor_protocols::Direction;
 
-use crate::registry::{EndpointInfo, FlowInfo, ProtocolSpec};
+use crate::registry::{AppCtx, EndpointInfo, FlowInfo, ProtocolSpec};
 
 /// Every built-in protocol, in probe order.
 pub fn builtin() -> Vec<ProtocolSpec> {
@@ -34,17 +34,17 @@ pub(crate) fn endpoints(flow: &FlowInfo, dir: Direction) -> (Peer, Peer) {
 /// A message skeleton with the flow fields filled in.
 pub(crate) fn message(
     protocol: &'static str,
-    flow: &FlowInfo,
+    ctx: &AppCtx<'_>,
     dir: Direction,
-    ts: otsensor_baselines::time::Timestamp,
     operation: otsensor_protocols::Operation,
 ) -> Message {
-    let (src, dst) = endpoints(flow, dir);
+    let (src, dst) = endpoints(ctx.flow, dir);
     Message {
-        ts,
+        ts: ctx.ts,
         protocol,
         direction: dir,
-        flow_id: flow.id,
+        flow_id: ctx.flow.id,
+        packet: ctx.pkt_index.saturating_add(1),
         src,
         dst,
         function_code: None,

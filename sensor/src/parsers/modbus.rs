@@ -150,7 +150,7 @@ fn range(area: Table, start: u16, count: u16) -> AddressRange {
 
 /// The normalized message of one Modbus PDU.
 pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
-    let mut m = super::message("modbus", ctx.flow, rec.direction, ctx.ts, rec.operation());
+    let mut m = super::message("modbus", ctx, rec.direction, rec.operation());
     let f = rec.pdu.function;
     m.function_code = Some(u16::from(f.raw));
     m.function = Some(f.name().into());
