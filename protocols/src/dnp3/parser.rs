@@ -490,7 +490,7 @@ fn objects<'a>(
             break;
         };
         let count: u32 = match range {
-            Range::StartStop { start, stop } if stop >= start => stop - start + 1,
+            Range::StartStop { start, stop } if stop >= start => (stop - start).saturating_add(1),
             Range::StartStop { .. } => {
                 flags.insert(Flags::INVALID_RANGE);
                 0
@@ -534,7 +534,12 @@ fn objects<'a>(
             Range::StartStop { start, .. } => start,
             _ => 0,
         };
-        let size = object_size(group, variation);
+        let mut size = object_size(group, variation);
+        if size == ObjSize::Fixed(0) && index_len == 0 && size_len == 0 {
+            // Zero-length objects without prefixes (octet strings of variation 0) occupy no
+            // octets, however many are declared.
+            size = ObjSize::Empty;
+        }
         let mut at = 0usize;
         let mut ok = true;
         match size {
