@@ -19,3 +19,4 @@ mod common;
 pub use common::{Direction, Operation, UnknownOperation};
 pub mod dnp3;
 pub mod modbus;
+pub mod s7comm;

@@ -4,6 +4,7 @@
 
 pub mod dnp3;
 pub mod modbus;
+pub mod s7comm;
 
 use otsensor_baselines::message::{Message, Peer};
 use otsensor_protocols::Direction;
@@ -12,7 +13,7 @@ use crate::registry::{AppCtx, EndpointInfo, FlowInfo, ProtocolSpec};
 
 /// Every built-in protocol, in probe order.
 pub fn builtin() -> Vec<ProtocolSpec> {
-    vec![modbus::spec(), dnp3::spec()]
+    vec![modbus::spec(), dnp3::spec(), s7comm::spec()]
 }
 
 fn peer(e: &EndpointInfo) -> Peer {

@@ -631,6 +631,13 @@ impl Worker {
                 } = flow;
                 let [req, resp] = tcp;
                 let (mine, peer) = if d == 0 { (req, resp) } else { (resp, req) };
+                // The acknowledgement first: data it releases in the other direction was sent
+                // before this segment (a request released here precedes its answer).
+                if s.flags & tcpflags::ACK != 0 {
+                    peer.on_peer_ack(s.ack, &mut stats.tcp, &mut |ev| {
+                        env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
+                    });
+                }
                 mine.on_segment(
                     s.seq,
                     s.flags,
@@ -639,11 +646,6 @@ impl Worker {
                     &mut stats.tcp,
                     &mut |ev| env.stream(app, info, pending_gap, probes, dir, ev),
                 );
-                if s.flags & tcpflags::ACK != 0 {
-                    peer.on_peer_ack(s.ack, &mut stats.tcp, &mut |ev| {
-                        env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
-                    });
-                }
                 let rst = s.flags & tcpflags::RST != 0;
                 if rst || (mine.is_closed() && peer.is_closed()) {
                     for (st, sd) in [(&mut *mine, dir), (&mut *peer, dir.reverse())] {

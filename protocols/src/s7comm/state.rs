@@ -1,0 +1,467 @@
+//! Per-flow S7 state: TPKT framing of each direction (with resync), COTP connection tracking
+//! (TSAPs, rack and slot) and DT reassembly up to EOT, and job/ack_data pairing by PDU
+//! reference.
+
+use super::codes;
+use super::parser::{
+    frame_tpkt, parse_cotp, parse_s7, rack_slot, Cotp, Flags, S7Pdu, TpktError, S7PLUS_PROTOCOL_ID,
+    S7_PROTOCOL_ID, TPKT_LEN,
+};
+use super::plus::{parse_plus, PlusPdu};
+use super::szl::{self, Szl};
+use crate::{Direction, Operation};
+
+/// Largest S7 PDU reassembled from COTP DT TPDUs (S7comm negotiates at most 960 octets;
+/// S7comm-plus messages are larger).
+pub const MAX_PDU: usize = 65_536;
+/// Most TPKT octets buffered per direction.
+pub const MAX_BUFFER: usize = 2 * 65_536;
+/// Octets scanned without one valid TPKT before a stream is declared not TPKT.
+pub const NOT_TPKT_AFTER: usize = 1024;
+/// Most jobs awaiting their ack_data per connection.
+pub const MAX_OUTSTANDING: usize = 64;
+
+/// What an ack_data needs from its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// PDU reference.
+    pub pdu_ref: u16,
+    /// Job function (or userdata group << 8 | subfunction for userdata).
+    pub function: Option<u8>,
+    /// Operation.
+    pub operation: Operation,
+    /// Capture time of the job, ns.
+    pub ts_ns: i64,
+}
+
+/// One S7comm PDU with its context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Request (job, userdata request) or response.
+    pub direction: Direction,
+    /// The PDU.
+    pub pdu: S7Pdu<'a>,
+    /// For an ack_data, its job.
+    pub request: Option<RequestInfo>,
+    /// SZL request or answer, for CPU-functions userdata.
+    pub szl: Option<Szl>,
+    /// COTP DT TPDUs the PDU was built from.
+    pub tpdus: u32,
+}
+
+impl Record<'_> {
+    /// The operation: an ack_data inherits its job's.
+    pub fn operation(&self) -> Operation {
+        match (&self.request, self.pdu.header.rosctr) {
+            (Some(r), 3) => r.operation,
+            _ => self.pdu.operation(),
+        }
+    }
+}
+
+/// What [`S7Flow`] reports.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A COTP connection request/confirm or disconnect.
+    Cotp {
+        /// Request (CR, DR from the client) or response.
+        direction: Direction,
+        /// The TPDU.
+        cotp: Cotp<'a>,
+    },
+    /// An S7comm PDU.
+    S7(Record<'a>),
+    /// An S7comm-plus PDU.
+    Plus(Direction, PlusPdu<'a>),
+    /// A COTP DT payload that is neither S7comm nor S7comm-plus (e.g. MMS on port 102).
+    OtherPayload(u8),
+    /// Octets that do not frame as TPKT/COTP.
+    Malformed(TpktError),
+    /// A TPKT payload that is not a COTP TPDU.
+    BadCotp,
+    /// Octets skipped while resynchronising.
+    Skipped(usize),
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    buf: Vec<u8>,
+    lost: bool,
+    seen_valid: bool,
+    skipped: usize,
+    bad_start: bool,
+    pdu: Vec<u8>,
+    tpdus: u32,
+    too_long: bool,
+}
+
+/// S7 state of one connection.
+#[derive(Debug, Default)]
+pub struct S7Flow {
+    dirs: [DirState; 2],
+    pending: Vec<RequestInfo>,
+    /// Rack and slot from the called TSAP of the connection request.
+    pub rack_slot: Option<(u8, u8)>,
+    /// Jobs never answered.
+    pub unanswered: u64,
+    /// The first COTP DT payload was neither S7comm nor S7comm-plus.
+    pub foreign_payload: bool,
+    seen_payload: bool,
+}
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::Request => 0,
+        Direction::Response => 1,
+    }
+}
+
+/// True when a TPKT header with a COTP TPDU type starts here.
+pub fn plausible_header(b: &[u8]) -> bool {
+    let Some(&[v, r, l0, l1, li, ty]) = b.get(..6) else {
+        return false;
+    };
+    let len = u16::from_be_bytes([l0, l1]);
+    v == 3
+        && r == 0
+        && len >= 7
+        && usize::from(li) + 5 <= usize::from(len)
+        && matches!(ty & 0xf0, 0xe0 | 0xd0 | 0xf0 | 0x80 | 0xc0)
+}
+
+/// Content probe: `None` when too short. The payload must start with TPKT and a COTP TPDU;
+/// with `strict` (a port S7 does not own) a data TPDU must carry S7comm (0x32) or
+/// S7comm-plus (0x72), or be a connection request naming both TSAPs.
+pub fn probe(data: &[u8], strict: bool) -> Option<bool> {
+    if data.len() < 6 {
+        return if data.first().is_none_or(|&v| v == 3) {
+            None
+        } else {
+            Some(false)
+        };
+    }
+    if !plausible_header(data) {
+        return Some(false);
+    }
+    if !strict {
+        return Some(true);
+    }
+    let ty = data.get(5).copied().unwrap_or(0) & 0xf0;
+    if ty == 0xe0 {
+        // A connection request: S7 names both TSAPs (RDP's X.224 request, which also rides
+        // TPKT/COTP, carries a cookie instead).
+        let tpkt_len = data
+            .get(2..4)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        let payload = data
+            .get(TPKT_LEN..tpkt_len.min(data.len()))
+            .unwrap_or_default();
+        return Some(matches!(
+            parse_cotp(payload),
+            Ok(Cotp::Connect { params, .. }) if params.src_tsap.is_some() && params.dst_tsap.is_some()
+        ));
+    }
+    let li = usize::from(data.get(4).copied().unwrap_or(0));
+    match data.get(TPKT_LEN + 1 + li) {
+        Some(&p) => Some(ty == 0xf0 && (p == S7_PROTOCOL_ID || p == S7PLUS_PROTOCOL_ID)),
+        None => None,
+    }
+}
+
+impl S7Flow {
+    /// State for a new connection.
+    pub fn new() -> S7Flow {
+        S7Flow::default()
+    }
+
+    /// Bytes are missing in `dir`.
+    pub fn gap(&mut self, dir: Direction) {
+        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+            d.buf.clear();
+            d.pdu.clear();
+            d.tpdus = 0;
+            d.lost = true;
+        }
+    }
+
+    /// True when a direction did not start with TPKT.
+    pub fn not_tpkt(&self) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| !d.seen_valid && (d.bad_start || d.skipped >= NOT_TPKT_AFTER))
+    }
+
+    /// The flow ended.
+    pub fn finish(&mut self) {
+        self.unanswered += self.pending.len() as u64;
+        self.pending.clear();
+    }
+
+    /// Feeds stream bytes of one direction captured at `now_ns`.
+    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        let i = idx(dir);
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut d.buf);
+        let used = if buf.is_empty() {
+            let used = self.frame(dir, data, now_ns, f);
+            buf.extend_from_slice(data.get(used..).unwrap_or_default());
+            buf.len()
+        } else {
+            buf.extend_from_slice(data);
+            let used = self.frame(dir, &buf, now_ns, f);
+            buf.drain(..used.min(buf.len()));
+            0
+        };
+        let _ = used;
+        if let Some(d) = self.dirs.get_mut(i) {
+            if buf.len() > MAX_BUFFER {
+                d.skipped += buf.len();
+                buf.clear();
+                d.lost = true;
+            }
+            d.buf = buf;
+        }
+    }
+
+    fn frame(
+        &mut self,
+        dir: Direction,
+        input: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) -> usize {
+        let i = idx(dir);
+        let mut pos = 0usize;
+        while pos < input.len() {
+            let start = pos;
+            let rest = input.get(pos..).unwrap_or_default();
+            let Some(st) = self.dirs.get_mut(i) else {
+                break;
+            };
+            if st.lost {
+                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default()))
+                {
+                    Some(off) => {
+                        if off > 0 {
+                            f(Event::Skipped(off));
+                        }
+                        st.skipped += off;
+                        st.lost = false;
+                        pos += off;
+                    }
+                    None => {
+                        let skip = rest.len().saturating_sub(5);
+                        if skip > 0 {
+                            f(Event::Skipped(skip));
+                        }
+                        st.skipped += skip;
+                        return pos + skip;
+                    }
+                }
+                continue;
+            }
+            match frame_tpkt(rest) {
+                Ok(Some((len, payload))) => {
+                    st.seen_valid = true;
+                    st.skipped = 0;
+                    self.on_tpkt(dir, payload, now_ns, f);
+                    pos += len;
+                }
+                Ok(None) => return pos,
+                Err(e) => {
+                    f(Event::Malformed(e));
+                    if !st.seen_valid && st.skipped == 0 && start == 0 {
+                        st.bad_start = true;
+                        return input.len();
+                    }
+                    st.lost = true;
+                    st.skipped += 1;
+                    pos += 1;
+                }
+            }
+            if pos <= start {
+                pos = start + 1;
+            }
+        }
+        pos.min(input.len())
+    }
+
+    fn on_tpkt(
+        &mut self,
+        dir: Direction,
+        payload: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) {
+        let Ok(cotp) = parse_cotp(payload) else {
+            f(Event::BadCotp);
+            return;
+        };
+        match cotp {
+            Cotp::Data { eot, payload, .. } => self.on_data(dir, eot, payload, now_ns, f),
+            Cotp::Connect {
+                confirm, params, ..
+            } => {
+                if !confirm {
+                    if let Some(rs) = params.dst_tsap.and_then(rack_slot) {
+                        self.rack_slot = Some(rs);
+                    }
+                }
+                f(Event::Cotp {
+                    direction: if confirm {
+                        Direction::Response
+                    } else {
+                        Direction::Request
+                    },
+                    cotp,
+                });
+            }
+            _ => f(Event::Cotp {
+                direction: dir,
+                cotp,
+            }),
+        }
+    }
+
+    fn on_data(
+        &mut self,
+        dir: Direction,
+        eot: bool,
+        payload: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) {
+        let i = idx(dir);
+        let Some(st) = self.dirs.get_mut(i) else {
+            return;
+        };
+        // The common case: a whole PDU in one TPDU, parsed in place.
+        let whole = st.pdu.is_empty() && eot;
+        if !whole {
+            let room = MAX_PDU.saturating_sub(st.pdu.len());
+            if payload.len() > room {
+                st.too_long = true;
+            }
+            st.pdu
+                .extend_from_slice(payload.get(..payload.len().min(room)).unwrap_or_default());
+            st.tpdus += 1;
+            if !eot {
+                return;
+            }
+        }
+        let (bytes, tpdus, too_long) = if whole {
+            (Vec::new(), 1, false)
+        } else {
+            let b = std::mem::take(&mut st.pdu);
+            let t = std::mem::replace(&mut st.tpdus, 0);
+            let l = std::mem::replace(&mut st.too_long, false);
+            (b, t, l)
+        };
+        let pdu: &[u8] = if whole { payload } else { &bytes };
+        self.on_pdu(dir, pdu, tpdus, too_long, now_ns, f);
+        if !whole {
+            if let Some(st) = self.dirs.get_mut(i) {
+                let mut b = bytes;
+                b.clear();
+                st.pdu = b;
+            }
+        }
+    }
+
+    fn on_pdu(
+        &mut self,
+        dir: Direction,
+        pdu: &[u8],
+        tpdus: u32,
+        too_long: bool,
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) {
+        let first = pdu.first().copied();
+        let first_payload = !self.seen_payload;
+        self.seen_payload = true;
+        match first {
+            Some(S7_PROTOCOL_ID) => {
+                let Some(mut p) = parse_s7(pdu) else { return };
+                if too_long {
+                    p.flags.insert(Flags::PDU_TOO_LONG);
+                }
+                let rec = self.pair(p, tpdus, now_ns);
+                f(Event::S7(rec));
+            }
+            Some(S7PLUS_PROTOCOL_ID) => {
+                let p = parse_plus(pdu);
+                let d = match p.opcode {
+                    Some(0x31) => Direction::Request,
+                    Some(_) => Direction::Response,
+                    None => dir,
+                };
+                f(Event::Plus(d, p));
+            }
+            Some(other) => {
+                if first_payload {
+                    self.foreign_payload = true;
+                }
+                f(Event::OtherPayload(other));
+            }
+            None => {}
+        }
+    }
+
+    fn pair<'a>(&mut self, mut pdu: S7Pdu<'a>, tpdus: u32, now_ns: i64) -> Record<'a> {
+        let h = pdu.header;
+        let response_kind = pdu.userdata.is_some_and(|u| u.kind == 8 || u.kind == 0);
+        let direction = match h.rosctr {
+            1 => Direction::Request,
+            7 if !response_kind => Direction::Request,
+            _ => Direction::Response,
+        };
+        let mut request = None;
+        match h.rosctr {
+            1 => {
+                if let Some(k) = self.pending.iter().position(|r| r.pdu_ref == h.pdu_ref) {
+                    self.pending.remove(k);
+                    self.unanswered += 1;
+                }
+                if self.pending.len() >= MAX_OUTSTANDING {
+                    self.pending.remove(0);
+                    self.unanswered += 1;
+                }
+                self.pending.push(RequestInfo {
+                    pdu_ref: h.pdu_ref,
+                    function: pdu.function,
+                    operation: pdu.operation(),
+                    ts_ns: now_ns,
+                });
+            }
+            2 | 3 => match self.pending.iter().position(|r| r.pdu_ref == h.pdu_ref) {
+                Some(k) => request = Some(self.pending.remove(k)),
+                None => pdu.flags.insert(Flags::UNPAIRED_RESPONSE),
+            },
+            _ => {}
+        }
+        let szl = match (&pdu.userdata, pdu.items.first()) {
+            (Some(u), Some(item)) if u.group == 0x4 && u.subfunction == 0x01 => {
+                szl::parse(item, direction == Direction::Response)
+            }
+            _ => None,
+        };
+        Record {
+            direction,
+            pdu,
+            request,
+            szl,
+            tpdus,
+        }
+    }
+}
+
+/// The CPU mode a mode-transition userdata push reports.
+pub fn mode_transition(rec: &Record<'_>) -> Option<&'static str> {
+    let u = rec.pdu.userdata?;
+    (u.group == 0)
+        .then(|| codes::cpu_mode_name(u.subfunction))
+        .flatten()
+}
