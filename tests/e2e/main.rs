@@ -8,4 +8,5 @@ mod dnp3;
 mod live;
 mod modbus;
 mod replay;
+mod s7comm;
 mod util;

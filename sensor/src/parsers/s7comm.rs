@@ -331,6 +331,12 @@ struct S7Event<'a> {
     userdata_seq: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     userdata_error: Option<u16>,
+    /// A request for the next part of a fragmented answer (8-octet parameter).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    userdata_continuation: bool,
+    /// An answer with more parts to follow.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    userdata_more_follows: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     items: Vec<ItemOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -384,6 +390,8 @@ impl<'a> S7Event<'a> {
             userdata_subfunction: u.map(|u| u.subfunction),
             userdata_seq: u.map(|u| u.seq),
             userdata_error: u.and_then(|u| u.error),
+            userdata_continuation: u.is_some_and(|u| u.kind == 4 && u.last_data_unit.is_some()),
+            userdata_more_follows: u.is_some_and(|u| u.kind == 8 && u.last_data_unit == Some(0x01)),
             items: Vec::new(),
             data_items: Vec::new(),
             setup: None,
