@@ -12,8 +12,20 @@ const ACK_BEFORE_DATA: &str = "12 read-var responses (e.g. frame 398) are the on
     their bytes and were captured after the client's ACK for them (frame 397); tshark labels \
     them spurious retransmissions and does not dissect them, otsensor delivers them in sequence";
 
-const PINNED_FUNCTIONS: &[Pinned<'_>] = &[("s7comm/iti-ics__s7comm_clean.pcap", "4", 5274, 5262, ACK_BEFORE_DATA)];
-const PINNED_ROSCTR: &[Pinned<'_>] = &[("s7comm/iti-ics__s7comm_clean.pcap", "3", 2637, 2625, ACK_BEFORE_DATA)];
+const PINNED_FUNCTIONS: &[Pinned<'_>] = &[(
+    "s7comm/iti-ics__s7comm_clean.pcap",
+    "4",
+    5274,
+    5262,
+    ACK_BEFORE_DATA,
+)];
+const PINNED_ROSCTR: &[Pinned<'_>] = &[(
+    "s7comm/iti-ics__s7comm_clean.pcap",
+    "3",
+    2637,
+    2625,
+    ACK_BEFORE_DATA,
+)];
 
 fn corpus() -> Option<std::path::PathBuf> {
     let d = shared_pcaps();
@@ -24,7 +36,9 @@ fn corpus() -> Option<std::path::PathBuf> {
 }
 
 /// Wireshark writes S7 codes in hex (`0x04`); events carry numbers.
-fn tshark_hex_to_dec(m: BTreeMap<String, BTreeMap<String, u64>>) -> BTreeMap<String, BTreeMap<String, u64>> {
+fn tshark_hex_to_dec(
+    m: BTreeMap<String, BTreeMap<String, u64>>,
+) -> BTreeMap<String, BTreeMap<String, u64>> {
     m.into_iter()
         .map(|(f, c)| {
             let c = c
@@ -47,7 +61,10 @@ fn compare(field: &str, key: &str, pinned: &[Pinned<'_>], skip: impl Fn(&Value) 
     for (rel, tshark) in &want_all {
         let (events, _) = replay_events(&dir.join(rel));
         let mut got: BTreeMap<String, u64> = BTreeMap::new();
-        for e in events.iter().filter(|e| e["protocol"] == "s7comm" && !skip(e)) {
+        for e in events
+            .iter()
+            .filter(|e| e["protocol"] == "s7comm" && !skip(e))
+        {
             if let Some(v) = e.get(key) {
                 *got.entry(v.to_string()).or_default() += 1;
             }
@@ -55,7 +72,11 @@ fn compare(field: &str, key: &str, pinned: &[Pinned<'_>], skip: impl Fn(&Value) 
         let mut want = tshark.clone();
         for (file, value, ours, theirs, _) in pinned {
             if file == rel {
-                assert_eq!(tshark.get(*value).copied().unwrap_or(0), *theirs, "{rel}: pinned count changed");
+                assert_eq!(
+                    tshark.get(*value).copied().unwrap_or(0),
+                    *theirs,
+                    "{rel}: pinned count changed"
+                );
                 want.insert(value.to_string(), *ours);
             }
         }
@@ -69,21 +90,38 @@ fn compare(field: &str, key: &str, pinned: &[Pinned<'_>], skip: impl Fn(&Value) 
 /// Job and ack_data functions per capture equal tshark's `s7comm.param.func`.
 #[test]
 fn functions_match_tshark() {
-    compare("s7comm.param.func", "function_code", PINNED_FUNCTIONS, |_| false);
+    compare(
+        "s7comm.param.func",
+        "function_code",
+        PINNED_FUNCTIONS,
+        |_| false,
+    );
 }
 
 /// PDUs per ROSCTR equal tshark's `s7comm.header.rosctr`.
 #[test]
 fn rosctr_match_tshark() {
-    compare("s7comm.header.rosctr", "rosctr_code", PINNED_ROSCTR, |_| false);
+    compare("s7comm.header.rosctr", "rosctr_code", PINNED_ROSCTR, |_| {
+        false
+    });
 }
 
 /// Userdata groups equal tshark's; subfunctions too, except mode transitions (group 0), whose
 /// subfunction octet is the new CPU mode: Wireshark shows it as the mode, not as a subfunction.
 #[test]
 fn userdata_groups_and_subfunctions_match_tshark() {
-    compare("s7comm.param.userdata.funcgroup", "userdata_group", &[], |_| false);
-    compare("s7comm.param.userdata.subfunc", "userdata_subfunction", &[], |e| e["userdata_group"] == 0);
+    compare(
+        "s7comm.param.userdata.funcgroup",
+        "userdata_group",
+        &[],
+        |_| false,
+    );
+    compare(
+        "s7comm.param.userdata.subfunc",
+        "userdata_subfunction",
+        &[],
+        |e| e["userdata_group"] == 0,
+    );
 }
 
 /// S7comm-plus PDUs per capture equal the heuristic rows (COTP payloads starting with 0x72).
@@ -105,7 +143,11 @@ fn s7comm_plus_matches_heuristic() {
                 Some(_) => parts[..2].join(" "),
                 None => parts[0].to_string(),
             };
-            *want.entry(f[0].to_string()).or_default().entry(key).or_default() += f[4].parse::<u64>().unwrap();
+            *want
+                .entry(f[0].to_string())
+                .or_default()
+                .entry(key)
+                .or_default() += f[4].parse::<u64>().unwrap();
         }
     }
     assert!(want.len() >= 5);
@@ -120,7 +162,9 @@ fn s7comm_plus_matches_heuristic() {
             } else {
                 let op = e["opcode"].as_u64().unwrap_or(0);
                 match e["function_code"].as_u64() {
-                    Some(f) if matches!(op, 0x31 | 0x32 | 0x02) => format!("ver=0x{v:02x} opcode=0x{op:02x} func=0x{f:04x}"),
+                    Some(f) if matches!(op, 0x31 | 0x32 | 0x02) => {
+                        format!("ver=0x{v:02x} opcode=0x{op:02x} func=0x{f:04x}")
+                    }
                     _ => format!("ver=0x{v:02x} opcode=0x{op:02x}"),
                 }
             };
@@ -159,8 +203,14 @@ fn swap(v: &Value) -> u64 {
 fn icsnpp_s7comm_logs_agree() {
     let Some(dir) = corpus() else { return };
     for (pcap, log) in [
-        ("s7comm/icsnpp-s7comm__snap7.pcap", "s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm.log"),
-        ("s7comm/icsnpp-s7comm__s7ident.pcap", "s7comm/icsnpp-s7comm__s7ident.icsnpp-s7ident.s7comm.log"),
+        (
+            "s7comm/icsnpp-s7comm__snap7.pcap",
+            "s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm.log",
+        ),
+        (
+            "s7comm/icsnpp-s7comm__s7ident.pcap",
+            "s7comm/icsnpp-s7comm__s7ident.icsnpp-s7ident.s7comm.log",
+        ),
         (
             "s7comm-plus/icsnpp-s7comm__s7comm_plus.pcap",
             "s7comm-plus/icsnpp-s7comm__s7comm_plus.icsnpp-s7comm_plus.s7comm.log",
@@ -168,7 +218,10 @@ fn icsnpp_s7comm_logs_agree() {
     ] {
         let (events, _) = replay_events(&dir.join(pcap));
         let mut ours: BTreeMap<Vec<String>, (u64, bool)> = BTreeMap::new();
-        for e in events.iter().filter(|e| e["protocol"] == "s7comm" && e.get("rosctr_code").is_some()) {
+        for e in events
+            .iter()
+            .filter(|e| e["protocol"] == "s7comm" && e.get("rosctr_code").is_some())
+        {
             let r = e["rosctr_code"].as_u64().unwrap();
             let orig = if e["src"]["port"] == 102 { "F" } else { "T" };
             let (fc, sub, err, explained) = if r == 7 {
@@ -182,7 +235,8 @@ fn icsnpp_s7comm_logs_agree() {
                     Some(x) => format!("0x{x:02x}"),
                     None => "-".into(),
                 };
-                let explained = e["userdata_continuation"] == true || e["userdata_more_follows"] == true;
+                let explained =
+                    e["userdata_continuation"] == true || e["userdata_more_follows"] == true;
                 (
                     format!("0x{:02x}", t << 4 | e["userdata_group"].as_u64().unwrap()),
                     format!("0x{:02x}", e["userdata_subfunction"].as_u64().unwrap()),
@@ -190,15 +244,26 @@ fn icsnpp_s7comm_logs_agree() {
                     explained,
                 )
             } else {
-                let fc = e["function_code"].as_u64().map_or("-".into(), |f| format!("0x{f:02x}"));
+                let fc = e["function_code"]
+                    .as_u64()
+                    .map_or("-".into(), |f| format!("0x{f:02x}"));
                 let sub = match (e["function_code"].as_u64(), r) {
                     (Some(0x28), 1) => e["pi_service"].as_str().unwrap_or("-").to_string(),
                     _ => "-".into(),
                 };
-                let err = e["error_code"].as_u64().map_or("-".into(), |c| format!("0x{c:02x}"));
+                let err = e["error_code"]
+                    .as_u64()
+                    .map_or("-".into(), |c| format!("0x{c:02x}"));
                 (fc, sub, err, r == 2)
             };
-            let key = vec![orig.into(), r.to_string(), swap(&e["pdu_ref"]).to_string(), fc, sub, err];
+            let key = vec![
+                orig.into(),
+                r.to_string(),
+                swap(&e["pdu_ref"]).to_string(),
+                fc,
+                sub,
+                err,
+            ];
             let entry = ours.entry(key).or_default();
             entry.0 += 1;
             entry.1 |= explained;
@@ -206,14 +271,23 @@ fn icsnpp_s7comm_logs_agree() {
         let rows = icsnpp_rows(&dir.join(log));
         assert!(!rows.is_empty());
         for row in &rows {
-            let key: Vec<String> = [6, 11, 13, 14, 16, 19].iter().map(|&i| row[i].clone()).collect();
+            let key: Vec<String> = [6, 11, 13, 14, 16, 19]
+                .iter()
+                .map(|&i| row[i].clone())
+                .collect();
             match ours.get_mut(&key) {
                 Some((n, _)) if *n > 0 => *n -= 1,
                 _ => panic!("{log}: ICSNPP row {key:?} has no matching event"),
             }
         }
-        let unexplained: Vec<_> = ours.iter().filter(|(_, (n, explained))| *n > 0 && !explained).collect();
-        assert!(unexplained.is_empty(), "{pcap}: events ICSNPP does not log: {unexplained:?}");
+        let unexplained: Vec<_> = ours
+            .iter()
+            .filter(|(_, (n, explained))| *n > 0 && !explained)
+            .collect();
+        assert!(
+            unexplained.is_empty(),
+            "{pcap}: events ICSNPP does not log: {unexplained:?}"
+        );
     }
 }
 
@@ -225,7 +299,11 @@ fn icsnpp_szl_upload_and_identity_agree() {
     // SZL requests and answers: (direction, PDU reference, SZL-ID, index).
     let mut ours: BTreeMap<(String, u64, String, String), u64> = BTreeMap::new();
     for e in events.iter().filter(|e| e.get("szl").is_some()) {
-        let d = if e["direction"] == "request" { "Request" } else { "Response" };
+        let d = if e["direction"] == "request" {
+            "Request"
+        } else {
+            "Response"
+        };
         let k = (
             d.to_string(),
             swap(&e["pdu_ref"]),
@@ -234,15 +312,26 @@ fn icsnpp_szl_upload_and_identity_agree() {
         );
         *ours.entry(k).or_default() += 1;
     }
-    for row in icsnpp_rows(&dir.join("s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm_read_szl.log")) {
-        let k = (row[12].clone(), row[11].parse().unwrap(), row[13].clone(), row[15].clone());
-        let n = ours.get_mut(&k).unwrap_or_else(|| panic!("SZL row {k:?} missing"));
+    for row in
+        icsnpp_rows(&dir.join("s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm_read_szl.log"))
+    {
+        let k = (
+            row[12].clone(),
+            row[11].parse().unwrap(),
+            row[13].clone(),
+            row[15].clone(),
+        );
+        let n = ours
+            .get_mut(&k)
+            .unwrap_or_else(|| panic!("SZL row {k:?} missing"));
         assert!(*n > 0, "{k:?}");
         *n -= 1;
     }
     // Upload: job rows name the file; the Start Upload answer the session and block length.
     let uploads: Vec<&Value> = events.iter().filter(|e| e.get("block").is_some()).collect();
-    for row in icsnpp_rows(&dir.join("s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm_upload_download.log")) {
+    for row in icsnpp_rows(
+        &dir.join("s7comm/icsnpp-s7comm__snap7.icsnpp-snap7.s7comm_upload_download.log"),
+    ) {
         let pdu_ref: u64 = row[12].parse().unwrap();
         let job = row[11] == "Job-Request";
         let e = uploads
@@ -269,17 +358,26 @@ fn icsnpp_szl_upload_and_identity_agree() {
                 other => other,
             };
             assert_eq!(b["block_type"], ty, "{row:?}");
-            assert_eq!(b["block_number"].as_u64().unwrap(), row[19].parse::<u64>().unwrap());
+            assert_eq!(
+                b["block_number"].as_u64().unwrap(),
+                row[19].parse::<u64>().unwrap()
+            );
             assert_eq!(b["filesystem"].as_str().unwrap(), row[20].to_lowercase());
         }
         assert_eq!(e["operation"], "program_upload");
     }
     // Identity from SZL 0x001C (ICSNPP's known_devices).
     let (events, _) = replay_events(&dir.join("s7comm/icsnpp-s7comm__s7ident.pcap"));
-    let row = &icsnpp_rows(&dir.join("s7comm/icsnpp-s7comm__s7ident.icsnpp-s7ident.s7comm_known_devices.log"))[0];
+    let row = &icsnpp_rows(
+        &dir.join("s7comm/icsnpp-s7comm__s7ident.icsnpp-s7ident.s7comm_known_devices.log"),
+    )[0];
     let id = events
         .iter()
-        .find_map(|e| e["szl"]["identity"].get("system_name").map(|_| e["szl"]["identity"].clone()))
+        .find_map(|e| {
+            e["szl"]["identity"]
+                .get("system_name")
+                .map(|_| e["szl"]["identity"].clone())
+        })
         .expect("an SZL 0x001C answer");
     assert_eq!(id["system_name"], row[11].as_str());
     assert_eq!(id["module_name"], row[12].as_str());
@@ -289,7 +387,11 @@ fn icsnpp_szl_upload_and_identity_agree() {
     // And from SZL 0x0011: order number and firmware.
     let id = events
         .iter()
-        .find_map(|e| e["szl"]["identity"].get("order_number").map(|_| e["szl"]["identity"].clone()))
+        .find_map(|e| {
+            e["szl"]["identity"]
+                .get("order_number")
+                .map(|_| e["szl"]["identity"].clone())
+        })
         .unwrap();
     assert_eq!(id["order_number"], "6ES7 315-2EH14-0AB0");
     assert_eq!(id["firmware"], "V3.2.6");
@@ -304,7 +406,12 @@ fn dangerous_operations_are_classified() {
             .0
             .into_iter()
             .filter(|e| e["protocol"] == "s7comm" && e["direction"] == "request")
-            .map(|e| (e["function"].as_str().unwrap_or("").to_string(), e["operation"].as_str().unwrap().to_string()))
+            .map(|e| {
+                (
+                    e["function"].as_str().unwrap_or("").to_string(),
+                    e["operation"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     };
     let has = |v: &[(String, String)], f: &str, op: &str| v.iter().any(|(a, b)| a == f && b == op);
@@ -322,10 +429,20 @@ fn dangerous_operations_are_classified() {
         assert!(has(&up, f, "program_upload"), "{f}");
     }
     let pw = replay_events(&dir.join("s7comm/iti-ics__step7_s300_AuthPassword.pcapng")).0;
-    let p = pw.iter().find(|e| e["password"] == true).expect("password request");
+    let p = pw
+        .iter()
+        .find(|e| e["password"] == true)
+        .expect("password request");
     assert_eq!(p["operation"], "authentication");
-    assert!(p["flags"].as_array().unwrap().iter().any(|f| f == "password_sent"));
-    assert!(!p.to_string().contains("\"data_items\""), "the password is never logged");
+    assert!(p["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "password_sent"));
+    assert!(
+        !p.to_string().contains("\"data_items\""),
+        "the password is never logged"
+    );
     let szl = ops("s7comm/icsnpp-s7comm__s7ident.pcap");
     assert!(has(&szl, "read_szl", "identify"));
 }

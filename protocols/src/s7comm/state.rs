@@ -59,8 +59,10 @@ impl Record<'_> {
     }
 }
 
-/// What [`S7Flow`] reports.
+/// What [`S7Flow`] reports. Events are handed to a callback one at a time and never stored,
+/// so the size of the larger variants costs nothing worth an allocation.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Event<'a> {
     /// A COTP connection request/confirm or disconnect.
     Cotp {
@@ -162,10 +164,8 @@ pub fn probe(data: &[u8], strict: bool) -> Option<bool> {
         ));
     }
     let li = usize::from(data.get(4).copied().unwrap_or(0));
-    match data.get(TPKT_LEN + 1 + li) {
-        Some(&p) => Some(ty == 0xf0 && (p == S7_PROTOCOL_ID || p == S7PLUS_PROTOCOL_ID)),
-        None => None,
-    }
+    data.get(TPKT_LEN + 1 + li)
+        .map(|&p| ty == 0xf0 && (p == S7_PROTOCOL_ID || p == S7PLUS_PROTOCOL_ID))
 }
 
 impl S7Flow {
