@@ -18,7 +18,12 @@
 //! assert_eq!(inv.len(), 2);
 //! ```
 
+pub mod alert;
 pub mod assets;
+pub mod baseline;
+pub mod intervals;
 pub mod mac;
 pub mod message;
+pub mod oui;
 pub mod time;
+pub mod zones;

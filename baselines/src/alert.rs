@@ -1,0 +1,394 @@
+//! The canonical alert record, the rule catalog entries it refers to, and aggregation: one
+//! alert per rule and edge, updated (count, last_seen) rather than repeated.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use otsensor_protocols::Operation;
+
+use crate::mac::MacAddr;
+use crate::time::Timestamp;
+
+/// Which part of the sensor raised an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// Zones, conduits, the learned baseline and new assets.
+    Policy,
+    /// Protocol violations (malformed traffic, illegal codes, floods).
+    Protocol,
+    /// Dangerous operations (PLC stop, program download, restarts, ...).
+    Operational,
+    /// Statistical anomalies (scans, new masters, excessive sessions).
+    Anomaly,
+}
+
+/// Severity level and score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Severity {
+    /// `low`, `medium`, `high` or `critical`.
+    pub level: &'static str,
+    /// 1–10.
+    pub score: u8,
+}
+
+impl Severity {
+    /// From a 1–10 score.
+    pub fn from_score(score: u8) -> Severity {
+        let score = score.clamp(1, 10);
+        Severity {
+            level: match score {
+                1..=3 => "low",
+                4..=6 => "medium",
+                7..=8 => "high",
+                _ => "critical",
+            },
+            score,
+        }
+    }
+}
+
+/// A MITRE ATT&CK for ICS technique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Technique {
+    /// Technique id (T08xx).
+    pub id: &'static str,
+    /// Technique name.
+    pub name: &'static str,
+}
+
+/// A detection rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable rule id, e.g. `policy.no_conduit`.
+    pub id: &'static str,
+    /// Short title.
+    pub title: &'static str,
+    /// Engine.
+    pub engine: Engine,
+    /// Default severity score (1–10).
+    pub severity: u8,
+    /// ATT&CK for ICS techniques.
+    pub techniques: &'static [Technique],
+    /// Why this matters, in one line.
+    pub rationale: &'static str,
+}
+
+/// One end of an alert's edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertEndpoint {
+    /// IP address.
+    pub ip: IpAddr,
+    /// Port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// MAC address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Zone name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Asset label (vendor/model or roles), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
+}
+
+/// Observed vs expected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// What was seen.
+    pub observed: serde_json::Value,
+    /// What the policy or baseline expected.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub expected: serde_json::Value,
+}
+
+/// What a worker reports when a rule fires; the output thread aggregates these into alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The rule.
+    pub rule: &'static Rule,
+    /// What identifies "the same alert" besides the rule (e.g. `src>dst/protocol`).
+    pub key: String,
+    /// When.
+    pub ts: Timestamp,
+    /// Source.
+    pub src: AlertEndpoint,
+    /// Destination (absent for single-host alerts).
+    pub dst: Option<AlertEndpoint>,
+    /// Protocol.
+    pub protocol: Option<&'static str>,
+    /// Operation.
+    pub operation: Option<Operation>,
+    /// Function name.
+    pub function: Option<String>,
+    /// Human-readable details.
+    pub details: String,
+    /// Observed vs expected.
+    pub evidence: Evidence,
+    /// Severity override (from config); `None` uses the rule's.
+    pub severity: Option<u8>,
+}
+
+/// The sensor that raised an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SensorInfo {
+    /// Sensor id.
+    pub id: String,
+    /// Site.
+    pub site: String,
+}
+
+/// ATT&CK mapping of an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attack {
+    /// Framework and version the ids refer to.
+    pub framework: &'static str,
+    /// Techniques.
+    pub techniques: &'static [Technique],
+}
+
+/// The ATT&CK framework version the technique ids come from.
+pub const ATTACK_FRAMEWORK: &str = "MITRE ATT&CK for ICS v17";
+
+/// The canonical alert record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Stable for the same rule and key, so a SIEM updates rather than duplicates.
+    pub id: String,
+    /// Time of this version of the alert (its last observation).
+    pub ts: Timestamp,
+    /// First observation.
+    pub first_seen: Timestamp,
+    /// Last observation.
+    pub last_seen: Timestamp,
+    /// Observations so far.
+    pub count: u64,
+    /// Engine.
+    pub engine: Engine,
+    /// Rule id.
+    pub rule: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Source.
+    pub src: AlertEndpoint,
+    /// Destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<AlertEndpoint>,
+    /// Protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    /// Operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    /// Function.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Details.
+    pub details: String,
+    /// Evidence (of the first observation).
+    pub evidence: Evidence,
+    /// ATT&CK mapping.
+    pub attack: Attack,
+    /// Sensor.
+    pub sensor: SensorInfo,
+}
+
+/// The stable id of (rule, key): 16 hex digits of a fixed 64-bit FNV-1a hash.
+pub fn alert_id(rule: &str, key: &str) -> String {
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    rule.hash(&mut h);
+    key.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// Aggregates observations into alerts: an alert is emitted at first sight, then at most
+/// every `update_interval` of capture time with its running count, and once more at the end.
+#[derive(Debug)]
+pub struct AlertStore {
+    alerts: HashMap<String, (Alert, Timestamp, bool)>,
+    order: Vec<String>,
+    update_ns: i64,
+    sensor: SensorInfo,
+    /// Observations received.
+    pub observations: u64,
+}
+
+impl AlertStore {
+    /// A store re-emitting updates at most every `update_secs` seconds of capture time.
+    pub fn new(sensor: SensorInfo, update_secs: u64) -> AlertStore {
+        AlertStore {
+            alerts: HashMap::new(),
+            order: Vec::new(),
+            update_ns: i64::try_from(update_secs)
+                .unwrap_or(i64::MAX / 1_000_000_000)
+                .saturating_mul(1_000_000_000),
+            sensor,
+            observations: 0,
+        }
+    }
+
+    /// Distinct alerts so far.
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// True when no alert was raised.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// Adds an observation; returns the alert when it should be emitted now.
+    pub fn observe(&mut self, o: Observation) -> Option<Alert> {
+        self.observations += 1;
+        let id = alert_id(o.rule.id, &o.key);
+        if let Some((a, last_emit, dirty)) = self.alerts.get_mut(&id) {
+            a.count += 1;
+            a.last_seen = a.last_seen.max(o.ts);
+            a.first_seen = a.first_seen.min(o.ts);
+            a.ts = a.last_seen;
+            if a.last_seen.nanos_since(*last_emit) >= self.update_ns {
+                *last_emit = a.last_seen;
+                *dirty = false;
+                return Some(a.clone());
+            }
+            *dirty = true;
+            return None;
+        }
+        let a = Alert {
+            id: id.clone(),
+            ts: o.ts,
+            first_seen: o.ts,
+            last_seen: o.ts,
+            count: 1,
+            engine: o.rule.engine,
+            rule: o.rule.id,
+            title: o.rule.title,
+            severity: Severity::from_score(o.severity.unwrap_or(o.rule.severity)),
+            src: o.src,
+            dst: o.dst,
+            protocol: o.protocol,
+            operation: o.operation,
+            function: o.function,
+            details: o.details,
+            evidence: o.evidence,
+            attack: Attack {
+                framework: ATTACK_FRAMEWORK,
+                techniques: o.rule.techniques,
+            },
+            sensor: self.sensor.clone(),
+        };
+        self.order.push(id.clone());
+        self.alerts.insert(id, (a.clone(), o.ts, false));
+        Some(a)
+    }
+
+    /// The final state of every alert updated since it was last emitted, in first-seen order.
+    pub fn flush(&mut self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for id in &self.order {
+            if let Some((a, last, dirty)) = self.alerts.get_mut(id) {
+                if *dirty {
+                    *dirty = false;
+                    *last = a.last_seen;
+                    out.push(a.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every alert, in first-seen order.
+    pub fn all(&self) -> Vec<&Alert> {
+        self.order
+            .iter()
+            .filter_map(|id| self.alerts.get(id).map(|a| &a.0))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static RULE: Rule = Rule {
+        id: "test.rule",
+        title: "Test",
+        engine: Engine::Policy,
+        severity: 7,
+        techniques: &[Technique {
+            id: "T0886",
+            name: "Remote Services",
+        }],
+        rationale: "test",
+    };
+
+    fn obs(key: &str, secs: i64) -> Observation {
+        Observation {
+            rule: &RULE,
+            key: key.into(),
+            ts: Timestamp::from_nanos(secs * 1_000_000_000),
+            src: AlertEndpoint {
+                ip: "10.0.0.1".parse().unwrap(),
+                port: None,
+                mac: None,
+                zone: None,
+                asset: None,
+            },
+            dst: None,
+            protocol: None,
+            operation: None,
+            function: None,
+            details: String::new(),
+            evidence: Evidence {
+                observed: serde_json::Value::Null,
+                expected: serde_json::Value::Null,
+            },
+            severity: None,
+        }
+    }
+
+    #[test]
+    fn one_alert_per_rule_and_key_updated_not_repeated() {
+        let mut s = AlertStore::new(SensorInfo::default(), 60);
+        let a = s.observe(obs("a", 0)).unwrap();
+        assert_eq!(a.count, 1);
+        assert_eq!(
+            a.severity,
+            Severity {
+                level: "high",
+                score: 7
+            }
+        );
+        assert!(s.observe(obs("a", 10)).is_none());
+        let b = s.observe(obs("b", 11)).unwrap();
+        assert_ne!(a.id, b.id);
+        let again = s.observe(obs("a", 61)).unwrap();
+        assert_eq!((again.id.clone(), again.count), (a.id.clone(), 3));
+        assert!(s.observe(obs("a", 62)).is_none());
+        let fin = s.flush();
+        assert_eq!(fin.len(), 1);
+        assert_eq!(
+            (fin[0].count, fin[0].last_seen.as_nanos()),
+            (4, 62_000_000_000)
+        );
+        assert!(s.flush().is_empty());
+        assert_eq!(alert_id("r", "k"), alert_id("r", "k"));
+    }
+}

@@ -1,0 +1,945 @@
+//! The learned baseline: per edge (client asset, server asset, protocol) the operations,
+//! function codes, unit ids, address ranges and poll timing seen, each with a state and its
+//! provenance. Plain data a person can read, diff and commit (JSON, stable ordering, schema
+//! version), written atomically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use base64::Engine as _;
+use dashmap::DashMap;
+use hdrhistogram::serialization::{Deserializer as HistDe, Serializer as _, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use otsensor_protocols::Operation;
+
+use crate::intervals::Intervals;
+use crate::time::Timestamp;
+
+/// Version of the file format this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Caps that bound a baseline's size (memory and file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Most edges.
+    pub max_edges: usize,
+    /// Most assets.
+    pub max_assets: usize,
+    /// Most function codes per edge.
+    pub max_functions: usize,
+    /// Most unit ids per edge.
+    pub max_units: usize,
+    /// Most address areas per edge.
+    pub max_areas: usize,
+    /// Most intervals per area (closest neighbours are joined beyond).
+    pub max_ranges: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            max_edges: 100_000,
+            max_assets: 100_000,
+            max_functions: 256,
+            max_units: 256,
+            max_areas: 64,
+            max_ranges: 32,
+        }
+    }
+}
+
+/// Review state of an entry.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Learned, not yet reviewed (still normal for detection).
+    #[default]
+    Learning,
+    /// Reviewed and approved.
+    Approved,
+    /// Never alert on this entry.
+    Suppressed,
+}
+
+impl State {
+    /// The stricter of two states when merging: suppressed over approved over learning.
+    pub fn merge(self, o: State) -> State {
+        self.max(o)
+    }
+}
+
+/// When an entry was first and last seen, and how often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// First time.
+    pub first_seen: Timestamp,
+    /// Last time.
+    pub last_seen: Timestamp,
+    /// Times seen.
+    pub count: u64,
+}
+
+impl Seen {
+    /// Seen once at `ts`.
+    pub fn at(ts: Timestamp) -> Seen {
+        Seen {
+            first_seen: ts,
+            last_seen: ts,
+            count: 1,
+        }
+    }
+    /// Seen again at `ts`.
+    pub fn add(&mut self, ts: Timestamp) {
+        self.first_seen = self.first_seen.min(ts);
+        self.last_seen = self.last_seen.max(ts);
+        self.count += 1;
+    }
+    /// Both.
+    pub fn merge(&mut self, o: &Seen) {
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        self.count += o.count;
+    }
+}
+
+/// An asset known to the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEntry {
+    /// Review state.
+    pub state: State,
+    /// Provenance.
+    #[serde(flatten)]
+    pub seen: Seen,
+    /// Zone.
+    pub zone: String,
+}
+
+/// Poll timing of a function on an edge: inter-arrival times of its requests on a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Intervals measured.
+    pub samples: u64,
+    /// Median interval, ms.
+    pub period_ms: u64,
+    /// Half the spread between the 10th and 90th percentile, ms.
+    pub jitter_ms: u64,
+    /// Shortest interval, ms.
+    pub min_ms: u64,
+    /// Longest interval, ms.
+    pub max_ms: u64,
+    /// The full distribution (hdrhistogram V2, base64), so that learning can continue.
+    pub histogram: String,
+}
+
+/// Longest interval recorded, ms (longer ones count as this).
+pub const MAX_INTERVAL_MS: u64 = 3_600_000;
+
+fn new_histogram() -> Histogram<u32> {
+    // Two significant digits over 1 ms..1 h: about 11 KiB per histogram.
+    match Histogram::new_with_bounds(1, MAX_INTERVAL_MS, 2) {
+        Ok(h) => h,
+        Err(_) => unreachable!("constant histogram bounds are valid"),
+    }
+}
+
+impl Timing {
+    fn from_histogram(h: &Histogram<u32>) -> Option<Timing> {
+        if h.is_empty() {
+            return None;
+        }
+        let mut buf = Vec::new();
+        V2Serializer::new().serialize(h, &mut buf).ok()?;
+        let (p10, p90) = (h.value_at_quantile(0.1), h.value_at_quantile(0.9));
+        Some(Timing {
+            samples: h.len(),
+            period_ms: h.value_at_quantile(0.5),
+            jitter_ms: p90.saturating_sub(p10) / 2,
+            min_ms: h.min(),
+            max_ms: h.max(),
+            histogram: base64::engine::general_purpose::STANDARD.encode(buf),
+        })
+    }
+
+    fn to_histogram(&self) -> Option<Histogram<u32>> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.histogram)
+            .ok()?;
+        let h: Histogram<u32> = HistDe::new().deserialize(&mut bytes.as_slice()).ok()?;
+        let mut out = new_histogram();
+        out.add(&h).ok()?;
+        Some(out)
+    }
+
+    /// Whether an interval of `ms` is far from this timing: further from the period than
+    /// `factor` times the jitter (at least 5% of the period, and 10 ms).
+    pub fn deviates(&self, ms: u64, factor: f64) -> bool {
+        let tol = (self.jitter_ms as f64)
+            .max(self.period_ms as f64 * 0.05)
+            .max(10.0)
+            * factor;
+        (ms as f64 - self.period_ms as f64).abs() > tol
+    }
+}
+
+/// A function code seen on an edge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FunctionEntry {
+    /// Function name.
+    pub name: String,
+    /// Its operation.
+    pub operation: Operation,
+    /// Review state.
+    pub state: State,
+    /// Provenance.
+    #[serde(flatten)]
+    pub seen: Seen,
+    /// Most requests of this function per minute on one connection.
+    #[serde(default)]
+    pub peak_per_minute: u64,
+    /// Poll timing, once intervals were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+    #[serde(skip)]
+    hist: Option<Box<Histogram<u32>>>,
+}
+
+impl PartialEq for FunctionEntry {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.operation == o.operation
+            && self.state == o.state
+            && self.seen == o.seen
+            && self.peak_per_minute == o.peak_per_minute
+            && self.timing == o.timing
+    }
+}
+
+impl FunctionEntry {
+    fn hist_mut(&mut self) -> &mut Histogram<u32> {
+        if self.hist.is_none() {
+            let h = self
+                .timing
+                .as_ref()
+                .and_then(Timing::to_histogram)
+                .unwrap_or_else(new_histogram);
+            self.hist = Some(Box::new(h));
+        }
+        match self.hist.as_mut() {
+            Some(h) => h,
+            None => unreachable!("set above"),
+        }
+    }
+
+    fn finalize(&mut self) {
+        if let Some(h) = &self.hist {
+            self.timing = Timing::from_histogram(h);
+        }
+    }
+}
+
+/// Everything learned about one edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeEntry {
+    /// The client (initiator) asset.
+    pub src: IpAddr,
+    /// The server asset.
+    pub dst: IpAddr,
+    /// Protocol.
+    pub protocol: String,
+    /// Zone of the client.
+    pub src_zone: String,
+    /// Zone of the server.
+    pub dst_zone: String,
+    /// Review state.
+    pub state: State,
+    /// Provenance.
+    #[serde(flatten)]
+    pub seen: Seen,
+    /// Messages per operation.
+    pub operations: BTreeMap<Operation, u64>,
+    /// Function codes.
+    pub functions: BTreeMap<u16, FunctionEntry>,
+    /// Unit ids (Modbus unit, DNP3 outstation address, S7 rack × 32 + slot).
+    pub units: BTreeSet<u32>,
+    /// Address ranges per area.
+    pub ranges: BTreeMap<String, Intervals>,
+}
+
+/// The key of an edge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EdgeKey {
+    /// Client.
+    pub src: IpAddr,
+    /// Server.
+    pub dst: IpAddr,
+    /// Protocol.
+    pub protocol: String,
+}
+
+impl EdgeKey {
+    /// `src > dst / protocol`, as used in alert keys and selectors.
+    pub fn label(&self) -> String {
+        format!("{}>{}/{}", self.src, self.dst, self.protocol)
+    }
+}
+
+/// The baseline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// File format version.
+    pub schema_version: u32,
+    /// Sensors whose learning went into this baseline.
+    pub sensors: BTreeSet<String>,
+    /// Earliest traffic learned.
+    pub first_seen: Option<Timestamp>,
+    /// Latest traffic learned.
+    pub last_seen: Option<Timestamp>,
+    /// Assets by IP.
+    pub assets: BTreeMap<IpAddr, AssetEntry>,
+    /// Edges, sorted by (src, dst, protocol).
+    pub edges: Vec<EdgeEntry>,
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Baseline {
+            schema_version: SCHEMA_VERSION,
+            sensors: BTreeSet::new(),
+            first_seen: None,
+            last_seen: None,
+            assets: BTreeMap::new(),
+            edges: Vec::new(),
+        }
+    }
+}
+
+/// Reading or writing a baseline failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid baseline.
+    #[error("{path}: not a valid baseline: {message}")]
+    Corrupt {
+        /// File.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The file was written by a newer otsensor.
+    #[error("{path}: baseline schema version {found} is newer than this otsensor supports ({SCHEMA_VERSION})")]
+    TooNew {
+        /// File.
+        path: String,
+        /// Version in the file.
+        found: u32,
+    },
+}
+
+impl Baseline {
+    /// Loads a baseline; a corrupt or newer file is an error, never silently replaced.
+    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| BaselineError::Corrupt {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        let found = v
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
+        if found > SCHEMA_VERSION {
+            return Err(BaselineError::TooNew { path: p, found });
+        }
+        let mut b: Baseline = serde_json::from_value(v).map_err(|e| BaselineError::Corrupt {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        b.edges
+            .sort_by(|a, c| (a.src, a.dst, &a.protocol).cmp(&(c.src, c.dst, &c.protocol)));
+        Ok(b)
+    }
+
+    /// Writes the baseline atomically (temporary file in the same directory, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
+        let p = path.display().to_string();
+        let io = |source| BaselineError::Io {
+            path: p.clone(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| BaselineError::Corrupt {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(())
+    }
+
+    /// The edge with this key.
+    pub fn edge(&self, k: &EdgeKey) -> Option<&EdgeEntry> {
+        self.edges
+            .binary_search_by(|e| {
+                (e.src, e.dst, e.protocol.as_str()).cmp(&(k.src, k.dst, k.protocol.as_str()))
+            })
+            .ok()
+            .and_then(|i| self.edges.get(i))
+    }
+
+    /// Adds everything of `other` (several sensors, or several learning runs).
+    pub fn merge(&mut self, other: &Baseline, caps: &Caps) {
+        let learner = Learner::from_baseline(self.clone(), *caps);
+        learner.absorb(other);
+        *self = learner.to_baseline();
+    }
+
+    /// Sets the state of entries matching `selector`: `all`, `asset=IP`, `edge=SRC>DST` or
+    /// `edge=SRC>DST/PROTOCOL` (`*` matches any address). Returns how many entries changed.
+    pub fn set_state(&mut self, selector: &str, state: State) -> Result<usize, String> {
+        let mut n = 0;
+        if selector == "all" {
+            for a in self.assets.values_mut() {
+                a.state = state;
+                n += 1;
+            }
+            for e in &mut self.edges {
+                set_edge(e, state);
+                n += 1;
+            }
+            return Ok(n);
+        }
+        if let Some(ip) = selector.strip_prefix("asset=") {
+            let ip: IpAddr = ip
+                .parse()
+                .map_err(|_| format!("invalid asset address in {selector:?}"))?;
+            if let Some(a) = self.assets.get_mut(&ip) {
+                a.state = state;
+                n += 1;
+            }
+            for e in self.edges.iter_mut().filter(|e| e.src == ip || e.dst == ip) {
+                set_edge(e, state);
+                n += 1;
+            }
+            return Ok(n);
+        }
+        if let Some(spec) = selector.strip_prefix("edge=") {
+            let (pair, proto) = spec
+                .split_once('/')
+                .map_or((spec, None), |(a, b)| (a, Some(b)));
+            let (s, d) = pair
+                .split_once('>')
+                .ok_or_else(|| format!("expected SRC>DST in {selector:?}"))?;
+            let parse = |x: &str| -> Result<Option<IpAddr>, String> {
+                if x == "*" {
+                    Ok(None)
+                } else {
+                    x.parse()
+                        .map(Some)
+                        .map_err(|_| format!("invalid address {x:?} in {selector:?}"))
+                }
+            };
+            let (s, d) = (parse(s)?, parse(d)?);
+            for e in self.edges.iter_mut().filter(|e| {
+                s.is_none_or(|s| s == e.src)
+                    && d.is_none_or(|d| d == e.dst)
+                    && proto.is_none_or(|p| p == e.protocol)
+            }) {
+                set_edge(e, state);
+                n += 1;
+            }
+            return Ok(n);
+        }
+        Err(format!(
+            "invalid selector {selector:?}: expected all, asset=IP or edge=SRC>DST[/PROTOCOL]"
+        ))
+    }
+}
+
+fn set_edge(e: &mut EdgeEntry, state: State) {
+    e.state = state;
+    for f in e.functions.values_mut() {
+        f.state = state;
+    }
+}
+
+/// What learning records about one message.
+#[derive(Debug, Clone)]
+pub struct Lesson<'a> {
+    /// The edge.
+    pub key: EdgeKey,
+    /// Zone of the client.
+    pub src_zone: &'a str,
+    /// Zone of the server.
+    pub dst_zone: &'a str,
+    /// When.
+    pub ts: Timestamp,
+    /// Operation.
+    pub operation: Operation,
+    /// Function code and name.
+    pub function: Option<(u16, &'a str)>,
+    /// Unit.
+    pub unit: Option<u32>,
+    /// Address ranges: (area, start, count).
+    pub ranges: Vec<(&'a str, u32, u32)>,
+}
+
+/// The baseline being learned (or, in detection, the one loaded), shared by all workers: one
+/// map of edges and one of assets, each sharded ([`DashMap`]), so workers never take a global
+/// lock. Every update is commutative (sets, unions, min/max, sums, histogram counts), so the
+/// result does not depend on how flows were spread over workers.
+#[derive(Debug, Default)]
+pub struct Learner {
+    base: Baseline,
+    edges: DashMap<EdgeKey, EdgeEntry>,
+    assets: DashMap<IpAddr, AssetEntry>,
+    caps: Caps,
+    /// Updates refused because a cap was reached.
+    pub capped: std::sync::atomic::AtomicU64,
+}
+
+impl Learner {
+    /// Starts from an existing baseline (possibly empty).
+    pub fn from_baseline(b: Baseline, caps: Caps) -> Learner {
+        let l = Learner {
+            caps,
+            ..Learner::default()
+        };
+        l.absorb(&b);
+        Learner {
+            base: Baseline {
+                edges: Vec::new(),
+                assets: BTreeMap::new(),
+                ..b
+            },
+            ..l
+        }
+    }
+
+    fn cap_hit(&self) {
+        self.capped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Adds a whole baseline.
+    pub fn absorb(&self, b: &Baseline) {
+        for (ip, a) in &b.assets {
+            match self.assets.get_mut(ip) {
+                Some(mut x) => {
+                    x.seen.merge(&a.seen);
+                    x.state = x.state.merge(a.state);
+                }
+                None => {
+                    self.assets.insert(*ip, a.clone());
+                }
+            }
+        }
+        for e in &b.edges {
+            let k = EdgeKey {
+                src: e.src,
+                dst: e.dst,
+                protocol: e.protocol.clone(),
+            };
+            match self.edges.get_mut(&k) {
+                Some(mut x) => merge_edge(&mut x, e, &self.caps),
+                None => {
+                    self.edges.insert(k, e.clone());
+                }
+            }
+        }
+    }
+
+    /// Whether the baseline knows this asset.
+    pub fn has_asset(&self, ip: &IpAddr) -> bool {
+        self.assets.contains_key(ip)
+    }
+
+    /// Runs `f` on the edge, if known.
+    pub fn with_edge<R>(&self, k: &EdgeKey, f: impl FnOnce(&EdgeEntry) -> R) -> Option<R> {
+        self.edges.get(k).map(|e| f(&e))
+    }
+
+    /// Records an asset.
+    pub fn learn_asset(&self, ip: IpAddr, zone: &str, ts: Timestamp) {
+        if let Some(mut a) = self.assets.get_mut(&ip) {
+            a.seen.add(ts);
+            return;
+        }
+        if self.assets.len() >= self.caps.max_assets {
+            self.cap_hit();
+            return;
+        }
+        self.assets
+            .entry(ip)
+            .or_insert_with(|| AssetEntry {
+                state: State::Learning,
+                seen: Seen {
+                    count: 0,
+                    ..Seen::at(ts)
+                },
+                zone: zone.to_string(),
+            })
+            .seen
+            .add(ts);
+    }
+
+    /// Records one message.
+    pub fn learn(&self, l: &Lesson<'_>) {
+        if !self.edges.contains_key(&l.key) && self.edges.len() >= self.caps.max_edges {
+            self.cap_hit();
+            return;
+        }
+        let mut e = self
+            .edges
+            .entry(l.key.clone())
+            .or_insert_with(|| EdgeEntry {
+                src: l.key.src,
+                dst: l.key.dst,
+                protocol: l.key.protocol.clone(),
+                src_zone: l.src_zone.to_string(),
+                dst_zone: l.dst_zone.to_string(),
+                state: State::Learning,
+                seen: Seen {
+                    count: 0,
+                    ..Seen::at(l.ts)
+                },
+                operations: BTreeMap::new(),
+                functions: BTreeMap::new(),
+                units: BTreeSet::new(),
+                ranges: BTreeMap::new(),
+            });
+        e.seen.add(l.ts);
+        *e.operations.entry(l.operation).or_default() += 1;
+        if let Some((code, name)) = l.function {
+            let full =
+                e.functions.len() >= self.caps.max_functions && !e.functions.contains_key(&code);
+            if full {
+                self.cap_hit();
+            } else {
+                e.functions
+                    .entry(code)
+                    .or_insert_with(|| FunctionEntry {
+                        name: name.to_string(),
+                        operation: l.operation,
+                        state: State::Learning,
+                        seen: Seen {
+                            count: 0,
+                            ..Seen::at(l.ts)
+                        },
+                        peak_per_minute: 0,
+                        timing: None,
+                        hist: None,
+                    })
+                    .seen
+                    .add(l.ts);
+            }
+        }
+        if let Some(u) = l.unit {
+            if e.units.len() < self.caps.max_units || e.units.contains(&u) {
+                e.units.insert(u);
+            } else {
+                self.cap_hit();
+            }
+        }
+        for (area, start, count) in &l.ranges {
+            if *count == 0 {
+                continue;
+            }
+            if e.ranges.len() >= self.caps.max_areas && !e.ranges.contains_key(*area) {
+                self.cap_hit();
+                continue;
+            }
+            let end = start.saturating_add(count - 1);
+            let cap = self.caps.max_ranges;
+            e.ranges
+                .entry(area.to_string())
+                .or_default()
+                .insert(*start, end, cap);
+        }
+    }
+
+    /// Records one inter-arrival interval (ms) of a function's requests on one connection,
+    /// and the connection's requests in the minute that just ended.
+    pub fn learn_timing(
+        &self,
+        k: &EdgeKey,
+        code: u16,
+        interval_ms: Option<u64>,
+        per_minute: Option<u64>,
+    ) {
+        if let Some(mut e) = self.edges.get_mut(k) {
+            if let Some(f) = e.functions.get_mut(&code) {
+                if let Some(ms) = interval_ms {
+                    let _ = f.hist_mut().record(ms.clamp(1, MAX_INTERVAL_MS));
+                }
+                if let Some(n) = per_minute {
+                    f.peak_per_minute = f.peak_per_minute.max(n);
+                }
+            }
+        }
+    }
+
+    /// The baseline as it stands, sorted for a stable file.
+    pub fn to_baseline(&self) -> Baseline {
+        let mut b = self.base.clone();
+        b.schema_version = SCHEMA_VERSION;
+        b.assets = self
+            .assets
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        let mut edges: Vec<EdgeEntry> = self
+            .edges
+            .iter()
+            .map(|e| {
+                let mut x = e.value().clone();
+                for f in x.functions.values_mut() {
+                    f.finalize();
+                    f.hist = None;
+                }
+                x
+            })
+            .collect();
+        edges.sort_by(|a, c| (a.src, a.dst, &a.protocol).cmp(&(c.src, c.dst, &c.protocol)));
+        b.first_seen = edges
+            .iter()
+            .map(|e| e.seen.first_seen)
+            .min()
+            .or(b.first_seen);
+        b.last_seen = edges.iter().map(|e| e.seen.last_seen).max().or(b.last_seen);
+        b.edges = edges;
+        b
+    }
+
+    /// Notes a sensor id as a contributor.
+    pub fn add_sensor(&mut self, id: &str) {
+        if !id.is_empty() {
+            self.base.sensors.insert(id.to_string());
+        }
+    }
+
+    /// Number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+}
+
+fn merge_edge(x: &mut EdgeEntry, e: &EdgeEntry, caps: &Caps) {
+    x.seen.merge(&e.seen);
+    x.state = x.state.merge(e.state);
+    for (op, n) in &e.operations {
+        *x.operations.entry(*op).or_default() += n;
+    }
+    for (code, f) in &e.functions {
+        let room = x.functions.len() < caps.max_functions;
+        match x.functions.get_mut(code) {
+            Some(g) => {
+                g.seen.merge(&f.seen);
+                g.state = g.state.merge(f.state);
+                g.peak_per_minute = g.peak_per_minute.max(f.peak_per_minute);
+                if let Some(h) = f.timing.as_ref().and_then(Timing::to_histogram) {
+                    let _ = g.hist_mut().add(&h);
+                    g.finalize();
+                }
+            }
+            None if room => {
+                x.functions.insert(*code, f.clone());
+            }
+            None => {}
+        }
+    }
+    for u in &e.units {
+        if x.units.len() < caps.max_units {
+            x.units.insert(*u);
+        }
+    }
+    for (area, iv) in &e.ranges {
+        if x.ranges.len() < caps.max_areas || x.ranges.contains_key(area) {
+            x.ranges
+                .entry(area.clone())
+                .or_default()
+                .merge(iv, caps.max_ranges);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(s: u8, d: u8) -> EdgeKey {
+        EdgeKey {
+            src: IpAddr::from([10, 0, 0, s]),
+            dst: IpAddr::from([10, 0, 0, d]),
+            protocol: "modbus".into(),
+        }
+    }
+
+    fn lesson(
+        k: EdgeKey,
+        t: i64,
+        op: Operation,
+        code: u16,
+        start: u32,
+        count: u32,
+    ) -> Lesson<'static> {
+        Lesson {
+            key: k,
+            src_zone: "a",
+            dst_zone: "b",
+            ts: Timestamp::from_nanos(t),
+            operation: op,
+            function: Some((code, "f")),
+            unit: Some(1),
+            ranges: vec![("holding_registers", start, count)],
+        }
+    }
+
+    #[test]
+    fn learns_and_round_trips_through_a_file() {
+        let l = Learner::default();
+        for i in 0..20 {
+            l.learn(&lesson(
+                key(1, 2),
+                i * 1_000_000_000,
+                Operation::Read,
+                3,
+                100,
+                10,
+            ));
+            l.learn_timing(&key(1, 2), 3, Some(1000 + (i as u64 % 3) * 10), Some(60));
+        }
+        l.learn(&lesson(key(1, 2), 0, Operation::Write, 6, 105, 1));
+        l.learn_asset("10.0.0.1".parse().unwrap(), "a", Timestamp::from_nanos(0));
+        let b = l.to_baseline();
+        let e = &b.edges[0];
+        assert_eq!(e.seen.count, 21);
+        assert_eq!(e.operations[&Operation::Read], 20);
+        assert_eq!(e.ranges["holding_registers"].as_slice(), &[[100, 109]]);
+        let t = e.functions[&3].timing.as_ref().unwrap();
+        assert_eq!(t.samples, 20);
+        assert!((1000..=1020).contains(&t.period_ms), "{t:?}");
+        assert!(!t.deviates(1010, 4.0) && t.deviates(5000, 4.0));
+        let dir = std::env::temp_dir().join(format!("otsensor-baseline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("b.json");
+        b.save(&p).unwrap();
+        let back = Baseline::load(&p).unwrap();
+        assert_eq!(back, b);
+        // Continue learning from the file: the histogram is restored.
+        let l2 = Learner::from_baseline(back, Caps::default());
+        l2.learn_timing(&key(1, 2), 3, Some(1000), None);
+        assert_eq!(
+            l2.to_baseline().edges[0].functions[&3]
+                .timing
+                .as_ref()
+                .unwrap()
+                .samples,
+            21
+        );
+        // A newer schema, or garbage, is refused.
+        std::fs::write(&p, r#"{"schema_version": 99}"#).unwrap();
+        assert!(matches!(
+            Baseline::load(&p),
+            Err(BaselineError::TooNew { found: 99, .. })
+        ));
+        std::fs::write(&p, "{not json").unwrap();
+        assert!(matches!(
+            Baseline::load(&p),
+            Err(BaselineError::Corrupt { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn selectors_set_states() {
+        let l = Learner::default();
+        l.learn(&lesson(key(1, 2), 0, Operation::Read, 3, 0, 1));
+        l.learn(&lesson(key(1, 3), 0, Operation::Read, 3, 0, 1));
+        let mut b = l.to_baseline();
+        assert_eq!(
+            b.set_state("edge=10.0.0.1>10.0.0.3/modbus", State::Suppressed),
+            Ok(1)
+        );
+        assert_eq!(b.set_state("edge=*>10.0.0.2", State::Approved), Ok(1));
+        assert_eq!(b.edges[0].state, State::Approved);
+        assert_eq!(b.edges[1].functions[&3].state, State::Suppressed);
+        assert!(b.set_state("bogus", State::Approved).is_err());
+    }
+
+    proptest! {
+        /// Learning the same messages in any order, or split over two learners and merged,
+        /// gives the same baseline as a naive model (per-edge sets and sums).
+        #[test]
+        fn updates_agree_with_a_naive_model(
+            msgs in proptest::collection::vec((1u8..4, 1u8..4, 0u8..3, 0u16..5, 0u32..100, 1u32..5, 0i64..1000), 1..60),
+            split in 0usize..60,
+        ) {
+            let ops = [Operation::Read, Operation::Write, Operation::Diagnostics];
+            let lessons: Vec<Lesson<'static>> = msgs.iter().map(|&(s, d, op, code, start, count, t)| {
+                lesson(key(s, d), t, ops[usize::from(op)], code, start, count)
+            }).collect();
+            let one = Learner::default();
+            for l in &lessons { one.learn(l); }
+            let (a, b) = (Learner::default(), Learner::default());
+            let split = split.min(lessons.len());
+            for l in lessons[split..].iter().rev() { a.learn(l); }
+            for l in &lessons[..split] { b.learn(l); }
+            let mut merged = a.to_baseline();
+            merged.merge(&b.to_baseline(), &Caps::default());
+            // The naive model.
+            let mut model: BTreeMap<EdgeKey, (u64, BTreeSet<u16>, BTreeSet<u32>, i64, i64)> = BTreeMap::new();
+            for l in &lessons {
+                let m = model.entry(l.key.clone()).or_insert((0, BTreeSet::new(), BTreeSet::new(), i64::MAX, i64::MIN));
+                m.0 += 1;
+                m.1.insert(l.function.unwrap().0);
+                let (_, s, c) = l.ranges[0];
+                m.2.extend(s..s + c);
+                m.3 = m.3.min(l.ts.as_nanos());
+                m.4 = m.4.max(l.ts.as_nanos());
+            }
+            for base in [one.to_baseline(), merged] {
+                prop_assert_eq!(base.edges.len(), model.len());
+                for e in &base.edges {
+                    let k = EdgeKey { src: e.src, dst: e.dst, protocol: e.protocol.clone() };
+                    let m = &model[&k];
+                    prop_assert_eq!(e.seen.count, m.0);
+                    prop_assert_eq!(&e.functions.keys().copied().collect::<BTreeSet<_>>(), &m.1);
+                    let covered: BTreeSet<u32> = e.ranges["holding_registers"].as_slice().iter().flat_map(|r| r[0]..=r[1]).collect();
+                    prop_assert_eq!(&covered, &m.2);
+                    prop_assert_eq!((e.seen.first_seen.as_nanos(), e.seen.last_seen.as_nanos()), (m.3, m.4));
+                }
+            }
+        }
+    }
+}
