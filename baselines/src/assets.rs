@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::mac::MacAddr;
+use crate::message::{Identity, Message};
 use crate::time::Timestamp;
 
 /// Most MAC addresses remembered per IP (more means a router or a spoofing storm).
@@ -55,6 +56,10 @@ pub struct FlowObservation<'a> {
     pub bytes: [u64; 2],
     /// Whether the server sent anything back (a service only counts if it answered).
     pub server_answered: bool,
+    /// Zone of the client.
+    pub client_zone: Option<&'a str>,
+    /// Zone of the server.
+    pub server_zone: Option<&'a str>,
     /// True for the report at flow start (counts the flow), false for later reports.
     pub new_flow: bool,
 }
@@ -78,6 +83,18 @@ pub struct Asset {
     pub ip: IpAddr,
     /// Source MACs seen on its frames (capped at [`MAX_MACS_PER_ASSET`]).
     pub macs: BTreeSet<MacAddr>,
+    /// Vendor of its (first) MAC address, from the IEEE OUI registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_vendor: Option<String>,
+    /// Zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Roles inferred from traffic (modbus_client, dnp3_outstation, s7_plc,
+    /// engineering_station, ...).
+    pub roles: BTreeSet<String>,
+    /// What the device says about itself.
+    #[serde(skip_serializing_if = "Identity::is_empty")]
+    pub identity: Identity,
     /// VLAN ids its traffic was tagged with.
     pub vlans: BTreeSet<u16>,
     /// First packet to or from it.
@@ -107,6 +124,10 @@ impl Asset {
         Asset {
             ip,
             macs: BTreeSet::new(),
+            mac_vendor: None,
+            zone: None,
+            roles: BTreeSet::new(),
+            identity: Identity::default(),
             vlans: BTreeSet::new(),
             first_seen: ts,
             last_seen: ts,
@@ -160,7 +181,18 @@ impl AssetInventory {
         if let Some(mac) = me.mac {
             if !mac.is_multicast() && a.macs.len() < MAX_MACS_PER_ASSET {
                 a.macs.insert(mac);
+                if a.mac_vendor.is_none() {
+                    a.mac_vendor = crate::oui::vendor(mac).map(str::to_string);
+                }
             }
+        }
+        let zone = if is_client {
+            obs.client_zone
+        } else {
+            obs.server_zone
+        };
+        if let (None, Some(z)) = (&a.zone, zone) {
+            a.zone = Some(z.to_string());
         }
         if let Some(v) = obs.vlan {
             if a.vlans.len() < MAX_VLANS_PER_ASSET {
@@ -204,6 +236,58 @@ impl AssetInventory {
         }
     }
 
+    /// Records what a message says about its sender and receiver: roles from the protocol and
+    /// direction, identity from identification answers.
+    pub fn observe_message(&self, m: &Message) {
+        let (client_role, server_role) = match m.protocol {
+            "modbus" => ("modbus_client", "modbus_server"),
+            "dnp3" => ("dnp3_master", "dnp3_outstation"),
+            "s7comm" | "s7comm_plus" => ("s7_client", "s7_plc"),
+            p => (p, p),
+        };
+        let (client, server) = match m.direction {
+            otsensor_protocols::Direction::Request => (m.src.ip, m.dst.ip),
+            otsensor_protocols::Direction::Response => (m.dst.ip, m.src.ip),
+        };
+        let engineering = matches!(
+            m.operation,
+            otsensor_protocols::Operation::ProgramDownload
+                | otsensor_protocols::Operation::ProgramUpload
+        );
+        for (ip, role) in [(client, client_role), (server, server_role)] {
+            if let Some(mut a) = self.map.get_mut(&ip) {
+                if !a.roles.contains(role) {
+                    a.roles.insert(role.to_string());
+                }
+                if engineering && ip == client && !a.roles.contains("engineering_station") {
+                    a.roles.insert("engineering_station".to_string());
+                }
+            }
+        }
+        if let Some(id) = &m.identity {
+            if let Some(mut a) = self.map.get_mut(&m.src.ip) {
+                a.identity.update(id);
+            }
+        }
+    }
+
+    /// A short label for alerts: vendor and model, else roles.
+    pub fn label(&self, ip: &IpAddr) -> Option<String> {
+        let a = self.map.get(ip)?;
+        let id = &a.identity;
+        let parts: Vec<&str> = [id.vendor.as_deref(), id.model.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !parts.is_empty() {
+            return Some(parts.join(" "));
+        }
+        if let Some(v) = &a.mac_vendor {
+            return Some(v.clone());
+        }
+        (!a.roles.is_empty()).then(|| a.roles.iter().cloned().collect::<Vec<_>>().join(","))
+    }
+
     /// A copy of every asset, sorted by IP address.
     pub fn snapshot(&self) -> Vec<Asset> {
         let mut v: Vec<Asset> = self.map.iter().map(|e| e.value().clone()).collect();
@@ -236,6 +320,8 @@ mod tests {
             packets: [3, 2],
             bytes: [300, 200],
             server_answered: answered,
+            client_zone: Some("cell"),
+            server_zone: None,
             new_flow,
         }
     }

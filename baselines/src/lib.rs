@@ -13,7 +13,7 @@
 //!     server: Endpoint { ip: "10.0.0.2".parse().unwrap(), mac: None, port: 502 },
 //!     transport: "tcp", vlan: None, app_protocol: Some("modbus"),
 //!     first_seen: ts, last_seen: ts, packets: [1, 1], bytes: [64, 64], server_answered: true,
-//!     new_flow: true,
+//!     client_zone: None, server_zone: None, new_flow: true,
 //! });
 //! assert_eq!(inv.len(), 2);
 //! ```
@@ -21,9 +21,11 @@
 pub mod alert;
 pub mod assets;
 pub mod baseline;
+pub mod detector;
 pub mod intervals;
 pub mod mac;
 pub mod message;
 pub mod oui;
+pub mod rules;
 pub mod time;
 pub mod zones;

@@ -43,6 +43,56 @@ pub struct RequestRef {
     pub latency_us: i64,
 }
 
+/// What a device says about itself (Modbus Read Device Identification, S7 SZL answers).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct Identity {
+    /// Vendor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// Model or product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Order number / product code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
+    /// Firmware or revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    /// Hardware version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<String>,
+    /// Device or system name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Serial number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+impl Identity {
+    /// Fills fields missing here from `o`, and replaces present ones with `o`'s newer values.
+    pub fn update(&mut self, o: &Identity) {
+        for (mine, theirs) in [
+            (&mut self.vendor, &o.vendor),
+            (&mut self.model, &o.model),
+            (&mut self.order_number, &o.order_number),
+            (&mut self.firmware, &o.firmware),
+            (&mut self.hardware, &o.hardware),
+            (&mut self.name, &o.name),
+            (&mut self.serial, &o.serial),
+        ] {
+            if let Some(v) = theirs.as_ref().filter(|v| !v.is_empty()) {
+                *mine = Some(v.clone());
+            }
+        }
+    }
+
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        *self == Identity::default()
+    }
+}
+
 /// A normalized application PDU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -87,4 +137,7 @@ pub struct Message {
     /// For a response, its request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestRef>,
+    /// What the sender says about itself, when the PDU carries identification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }

@@ -1,7 +1,7 @@
 //! The commands: wire config, capture source, pipeline and outputs together.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,12 +9,17 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use otsensor_baselines::alert::{AlertStore, SensorInfo};
 use otsensor_baselines::assets::AssetInventory;
+use otsensor_baselines::baseline::{Baseline, Learner};
+use otsensor_baselines::detector::{DetectorConfig, Mode, Shared};
+use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
 use crate::config::Config;
 use crate::output::{open_writer, write_assets, write_json};
+use crate::pipeline::output::AlertOutput;
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
 use crate::stats::Stats;
@@ -41,6 +46,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Config(ConfigCommand::Check { file }) => {
             Config::load(&file).map_err(|e| BadInput(e.to_string()))?;
             println!("{}: ok", file.display());
+            Ok(Outcome::Clean)
+        }
+        Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
+        Command::Rules => {
+            crate::curate::print_rules();
             Ok(Outcome::Clean)
         }
     }
@@ -77,33 +87,115 @@ struct Session {
     cfg: Config,
     workers: usize,
     registry: Arc<Registry>,
-    assets: Arc<AssetInventory>,
+    shared: Arc<Shared>,
     pipeline: Pipeline,
     started: Instant,
 }
 
+/// Builds the detector's shared state: zones, mode and the baseline (loaded, or new).
+fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shared>> {
+    let zones = ZoneMap::new(
+        cfg.zones.clone(),
+        cfg.conduits.clone(),
+        &cfg.policy.default_zone,
+    );
+    let b = &cfg.baseline;
+    let mode = match (&common.baseline, common.learn) {
+        (Some(_), true) => Mode::Learn,
+        (Some(_), false) => Mode::Detect,
+        (None, _) => Mode::PolicyOnly,
+    };
+    let baseline = match &common.baseline {
+        Some(p) if p.exists() || mode == Mode::Detect => {
+            Baseline::load(p).map_err(|e| BadInput(e.to_string()))?
+        }
+        _ => Baseline::default(),
+    };
+    let mut learner = Learner::from_baseline(baseline, b.caps());
+    if mode == Mode::Learn {
+        learner.add_sensor(&cfg.sensor.id);
+    }
+    let dcfg = DetectorConfig {
+        mode,
+        timing_factor: b.timing_factor,
+        min_timing_samples: b.min_timing_samples,
+        rate_factor: b.rate_factor,
+        min_rate_per_minute: b.min_rate_per_minute,
+        poll_stop_periods: b.poll_stop_periods,
+        disabled: cfg.rules.disabled.clone(),
+        severity: cfg
+            .rules
+            .severity
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+    };
+    Ok(Arc::new(Shared::new(
+        zones,
+        learner,
+        dcfg,
+        Arc::new(AssetInventory::default()),
+    )))
+}
+
 impl Session {
-    fn start(common: &CommonArgs) -> anyhow::Result<Session> {
+    fn start(common: &CommonArgs, interface: Option<String>) -> anyhow::Result<Session> {
         let cfg = load_config(common)?;
         let workers = worker_count(common, &cfg);
         let events = match &common.events {
             Some(p) => Some(open_writer(p).map_err(|e| BadInput(format!("{e:#}")))?),
             None => None,
         };
-        for p in [&common.stats, &common.assets].into_iter().flatten() {
+        for p in [&common.stats, &common.assets, &common.baseline]
+            .into_iter()
+            .flatten()
+        {
             check_writable(p)?;
         }
+        let alerts_path = common.alerts.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let alerts = AlertOutput {
+            store: AlertStore::new(
+                SensorInfo {
+                    id: cfg.sensor.id.clone(),
+                    site: cfg.sensor.site.clone(),
+                },
+                cfg.alerts.update_interval_secs,
+            ),
+            writer: Some(open_writer(&alerts_path).map_err(|e| BadInput(format!("{e:#}")))?),
+            written: 0,
+            error: None,
+        };
+        let shared = detector_shared(&cfg, common)?;
         let registry = Arc::new(Registry::builtin());
-        let assets = Arc::new(AssetInventory::default());
-        let pipeline = Pipeline::start(&cfg, workers, registry.clone(), assets.clone(), events)?;
+        let pipeline = Pipeline::start(
+            &cfg,
+            workers,
+            registry.clone(),
+            shared.clone(),
+            events,
+            alerts,
+            interface,
+        )?;
         Ok(Session {
             cfg,
             workers,
             registry,
-            assets,
+            shared,
             pipeline,
             started: Instant::now(),
         })
+    }
+
+    /// Saves the baseline being learned (atomically), if learning.
+    fn save_baseline(shared: &Shared, common: &CommonArgs) -> anyhow::Result<()> {
+        if let (Mode::Learn, Some(p)) = (shared.cfg.mode, &common.baseline) {
+            shared
+                .learner
+                .to_baseline()
+                .save(p)
+                .map_err(|e| anyhow::anyhow!("cannot save the baseline: {e}"))?;
+        }
+        Ok(())
     }
 
     fn finish(
@@ -114,7 +206,7 @@ impl Session {
         capture: Option<live::CaptureStats>,
     ) -> anyhow::Result<Stats> {
         let report = self.pipeline.finish()?;
-        let stats = Stats::build(
+        let mut stats = Stats::build(
             mode,
             inputs,
             &report,
@@ -122,15 +214,25 @@ impl Session {
             capture,
             self.started.elapsed().as_secs_f64(),
         );
+        stats.baseline_capped = self
+            .shared
+            .learner
+            .capped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Session::save_baseline(&self.shared, common)?;
         if let Some(p) = &common.stats {
             write_json(p, &stats)?;
         }
         if let Some(p) = &common.assets {
-            write_assets(p, common.assets_format, &self.assets.snapshot())?;
+            write_assets(p, common.assets_format, &self.shared.assets.snapshot())?;
         }
         if let Some(e) = &report.output.error {
             anyhow::bail!("writing events failed: {e}");
         }
+        if let Some(e) = &report.alerts.error {
+            anyhow::bail!("writing alerts failed: {e}");
+        }
+        let _ = &self.cfg;
         tracing::info!(
             "Processed {} packets with {} workers in {:.3}s.",
             stats.packets,
@@ -183,7 +285,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
         total += std::fs::metadata(p).map(|m| m.len()).unwrap_or_default();
     }
     let stop = stop_flag()?;
-    let mut session = Session::start(&args.common)?;
+    let mut session = Session::start(&args.common, None)?;
     let pb = progress_bar(total);
     let opts = offline::ReplayOptions {
         realtime: args.realtime,
@@ -215,7 +317,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
 
 fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
     let stop = stop_flag()?;
-    let mut session = Session::start(&args.common)?;
+    let mut session = Session::start(&args.common, Some(args.interface.clone()))?;
     let mut ccfg = session.cfg.capture.clone();
     if let Some(s) = args.snaplen {
         ccfg.snaplen = s;

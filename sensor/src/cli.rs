@@ -25,6 +25,56 @@ pub enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Review and curate learned baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// List the detection rules (id, engine, severity, ATT&CK techniques).
+    Rules,
+}
+
+/// `otsensor baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Print a baseline as a readable table.
+    Show {
+        /// The baseline file.
+        file: PathBuf,
+    },
+    /// Print what changed from one baseline to another.
+    Diff {
+        /// The older baseline.
+        old: PathBuf,
+        /// The newer baseline.
+        new: PathBuf,
+    },
+    /// Print Graphviz DOT (zones as clusters, assets, edges with protocol and operations).
+    Graph {
+        /// The baseline file.
+        file: PathBuf,
+    },
+    /// Mark entries approved: SELECTOR is `all`, `asset=IP` or `edge=SRC>DST[/PROTOCOL]`.
+    Approve {
+        /// The baseline file (rewritten in place).
+        file: PathBuf,
+        /// Which entries.
+        selector: String,
+    },
+    /// Mark entries suppressed (never alerted on): same selectors as approve.
+    Suppress {
+        /// The baseline file (rewritten in place).
+        file: PathBuf,
+        /// Which entries.
+        selector: String,
+    },
+    /// Merge baselines (e.g. of several sensors) into OUT.
+    Merge {
+        /// Output file.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: PathBuf,
+        /// Baselines to merge.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
 }
 
 /// `otsensor config ...`
@@ -55,6 +105,15 @@ pub struct CommonArgs {
     /// Format of the asset inventory.
     #[arg(long, value_enum, default_value = "json")]
     pub assets_format: AssetsFormat,
+    /// Baseline file: loaded for detection, or (with --learn) created or extended and saved.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Learn the baseline instead of alerting on deviations from it (needs --baseline).
+    #[arg(long, requires = "baseline")]
+    pub learn: bool,
+    /// Write alerts (JSON lines) to PATH (`-` for stdout); without it, alerts go to stdout.
+    #[arg(long, value_name = "PATH|-")]
+    pub alerts: Option<PathBuf>,
     /// Worker threads (default: the config's, else one per CPU core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use otsensor_baselines::zones::{ConduitConfig, ZoneConfig};
+
 use crate::flow::ReassemblyConfig;
 
 /// The whole configuration file.
@@ -22,6 +24,152 @@ pub struct Config {
     pub reassembly: ReassemblySettings,
     /// Live capture settings (`otsensor capture`).
     pub capture: CaptureConfig,
+    /// Who this sensor is (stamped on every alert).
+    pub sensor: SensorConfig,
+    /// Zones (IEC 62443): hosts by CIDR, VLAN or capture interface.
+    pub zones: Vec<ZoneConfig>,
+    /// Conduits: the zone-to-zone flows allowed.
+    pub conduits: Vec<ConduitConfig>,
+    /// Zone policy settings.
+    pub policy: PolicyConfig,
+    /// Baseline learning and deviation settings.
+    pub baseline: BaselineSettings,
+    /// Rule switches and severity overrides.
+    pub rules: RulesConfig,
+    /// Alert aggregation.
+    pub alerts: AlertsConfig,
+}
+
+/// Sensor identity.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorConfig {
+    /// Sensor id (default: the host name).
+    pub id: String,
+    /// Site name.
+    pub site: String,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        let id = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "otsensor".to_string());
+        SensorConfig {
+            id,
+            site: String::new(),
+        }
+    }
+}
+
+/// Zone policy settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Zone of hosts no zone matches.
+    pub default_zone: String,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            default_zone: "unzoned".to_string(),
+        }
+    }
+}
+
+/// Baseline settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineSettings {
+    /// A poll interval deviates when further from the learned period than this many jitters
+    /// (at least 5% of the period).
+    pub timing_factor: f64,
+    /// Intervals a function needs before its timing is used.
+    pub min_timing_samples: u64,
+    /// A connection's requests per minute spike above this many times the learned peak...
+    pub rate_factor: f64,
+    /// ... and at least this many per minute.
+    pub min_rate_per_minute: u64,
+    /// A periodic poll has stopped after this many periods without it.
+    pub poll_stop_periods: f64,
+    /// Seconds between saves of the baseline while learning from a live capture.
+    pub save_interval_secs: u64,
+    /// Most edges kept.
+    pub max_edges: usize,
+    /// Most assets kept.
+    pub max_assets: usize,
+    /// Most function codes per edge.
+    pub max_functions: usize,
+    /// Most unit ids per edge.
+    pub max_units: usize,
+    /// Most address areas per edge.
+    pub max_areas: usize,
+    /// Most merged intervals per area.
+    pub max_ranges: usize,
+}
+
+impl Default for BaselineSettings {
+    fn default() -> Self {
+        let c = otsensor_baselines::baseline::Caps::default();
+        BaselineSettings {
+            timing_factor: 4.0,
+            min_timing_samples: 10,
+            rate_factor: 4.0,
+            min_rate_per_minute: 60,
+            poll_stop_periods: 10.0,
+            save_interval_secs: 300,
+            max_edges: c.max_edges,
+            max_assets: c.max_assets,
+            max_functions: c.max_functions,
+            max_units: c.max_units,
+            max_areas: c.max_areas,
+            max_ranges: c.max_ranges,
+        }
+    }
+}
+
+impl BaselineSettings {
+    /// The baseline caps.
+    pub fn caps(&self) -> otsensor_baselines::baseline::Caps {
+        otsensor_baselines::baseline::Caps {
+            max_edges: self.max_edges,
+            max_assets: self.max_assets,
+            max_functions: self.max_functions,
+            max_units: self.max_units,
+            max_areas: self.max_areas,
+            max_ranges: self.max_ranges,
+        }
+    }
+}
+
+/// Rule switches.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Rule ids never raised.
+    pub disabled: Vec<String>,
+    /// Severity (1–10) per rule id, replacing the rule's default.
+    pub severity: std::collections::BTreeMap<String, u8>,
+}
+
+/// Alert aggregation.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// An alert is emitted at first sight, then at most every this many seconds (of capture
+    /// time) with its running count, and once more at the end of a replay.
+    pub update_interval_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            update_interval_secs: 300,
+        }
+    }
 }
 
 /// What the reader does when a worker's queue is full.
@@ -259,6 +407,76 @@ impl Config {
         }
         if self.capture.timeout_ms == 0 || self.capture.timeout_ms > 10_000 {
             return Err(bad("capture.timeout_ms", "must be between 1 and 10000"));
+        }
+        let owned = |key: &'static str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            key,
+            message,
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for z in &self.zones {
+            if z.name.is_empty() {
+                return Err(bad("zones.name", "must not be empty"));
+            }
+            if !names.insert(z.name.as_str()) {
+                return Err(owned(
+                    "zones.name",
+                    format!("zone {:?} is defined twice", z.name),
+                ));
+            }
+        }
+        if names.contains(self.policy.default_zone.as_str()) {
+            return Err(owned(
+                "policy.default_zone",
+                format!("{:?} is also a configured zone", self.policy.default_zone),
+            ));
+        }
+        let known_protocols = ["modbus", "dnp3", "s7comm", "s7comm_plus"];
+        for c in &self.conduits {
+            for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {
+                if !names.contains(z.as_str()) && *z != self.policy.default_zone {
+                    return Err(owned(key, format!("unknown zone {z:?}")));
+                }
+            }
+            if c.protocols.is_empty() {
+                return Err(bad("conduits.protocols", "must list at least one protocol"));
+            }
+            if let Some(p) = c
+                .protocols
+                .iter()
+                .find(|p| !known_protocols.contains(&p.as_str()))
+            {
+                return Err(owned(
+                    "conduits.protocols",
+                    format!(
+                        "unknown protocol {p:?} (expected one of {})",
+                        known_protocols.join(", ")
+                    ),
+                ));
+            }
+        }
+        for id in self.rules.disabled.iter().chain(self.rules.severity.keys()) {
+            if otsensor_baselines::rules::by_id(id).is_none() {
+                return Err(owned(
+                    "rules",
+                    format!("unknown rule id {id:?} (see otsensor rules)"),
+                ));
+            }
+        }
+        if let Some((id, s)) = self
+            .rules
+            .severity
+            .iter()
+            .find(|(_, s)| !(1..=10).contains(*s))
+        {
+            return Err(owned(
+                "rules.severity",
+                format!("{id}: severity {s} is not within 1..=10"),
+            ));
+        }
+        let b = &self.baseline;
+        if !(b.timing_factor > 0.0 && b.rate_factor > 0.0 && b.poll_stop_periods > 0.0) {
+            return Err(bad("baseline", "factors must be positive"));
         }
         Ok(())
     }

@@ -11,12 +11,13 @@
 //! event sink and the protocol's counters.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use serde::Serialize;
 
-use otsensor_baselines::mac::MacAddr;
+use otsensor_baselines::detector::{Detector, FlowView};
+use otsensor_baselines::message::{Message, Peer};
 use otsensor_baselines::time::Timestamp;
+use otsensor_baselines::zones::ZoneId;
 use otsensor_protocols::Direction;
 
 use crate::flow::StreamEvent;
@@ -73,17 +74,9 @@ pub enum Verdict {
     Abandon(&'static str),
 }
 
-/// One end of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EndpointInfo {
-    /// IP address.
-    pub ip: IpAddr,
-    /// Port (0 when the transport has none).
-    pub port: u16,
-    /// Ethernet source address of this end's frames, if known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mac: Option<MacAddr>,
-}
+/// One end of a flow: address, port (0 when the transport has none) and the Ethernet source
+/// address of this end's frames, when known.
+pub type EndpointInfo = Peer;
 
 /// What a handler knows about its flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +92,10 @@ pub struct FlowInfo {
     pub server: EndpointInfo,
     /// Outer VLAN id.
     pub vlan: Option<u16>,
+    /// Zone of the client.
+    pub client_zone: ZoneId,
+    /// Zone of the server.
+    pub server_zone: ZoneId,
 }
 
 /// Per-protocol counters, summed over workers into stats.
@@ -157,6 +154,24 @@ pub struct AppCtx<'a> {
     pub events: &'a mut EventSink,
     /// This protocol's counters.
     pub counters: &'a mut ProtoCounters,
+    /// Policy and baseline checks.
+    pub detector: &'a mut Detector,
+}
+
+impl AppCtx<'_> {
+    /// Hands a normalized message to the detector; what deviates goes out with the events.
+    pub fn observe(&mut self, msg: &Message) {
+        let view = FlowView {
+            id: self.flow.id,
+            client: &self.flow.client,
+            server: &self.flow.server,
+            client_zone: self.flow.client_zone,
+            server_zone: self.flow.server_zone,
+        };
+        let scratch = self.events.alert_scratch();
+        self.detector.observe(msg, &view, scratch);
+        self.events.commit_alerts(self.pkt_index, self.flow.id);
+    }
 }
 
 /// A protocol's per-flow state, created when the flow is identified.

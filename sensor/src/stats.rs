@@ -110,6 +110,10 @@ pub struct Stats {
     pub protocols: BTreeMap<&'static str, ProtoCounters>,
     /// Event lines written (`--events`).
     pub events: u64,
+    /// Alerts.
+    pub alerts: crate::pipeline::AlertsReport,
+    /// Baseline updates refused because a cap was reached.
+    pub baseline_capped: u64,
     /// Every loss, by reason: packets, flows, bytes or events the sensor could not process.
     pub drops: BTreeMap<&'static str, u64>,
     /// libpcap's counters (live capture only).
@@ -202,6 +206,8 @@ impl Stats {
             parse_errors,
             protocols,
             events: report.output.events_written,
+            alerts: report.alerts.clone(),
+            baseline_capped: 0,
             drops,
             capture,
             inputs,

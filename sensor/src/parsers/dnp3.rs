@@ -138,8 +138,9 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
             if rec.fragment.has_authentication() {
                 ctx.counters.bump("secure_authentication_fragments");
             }
+            let msg = fragment_message(ctx, flow_dir, &rec);
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let msg = fragment_message(ctx, flow_dir, &rec);
                 let ev = Dnp3Event::fragment(&msg, &rec);
                 ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
             }
@@ -151,8 +152,9 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
         } => {
             ctx.counters.bump("link_frames");
             count_flags(ctx, flags);
+            let msg = link_message(ctx, flow_dir, direction, &header, flags);
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let msg = link_message(ctx, flow_dir, direction, &header, flags);
                 let ev = Dnp3Event::link(&msg, &header);
                 ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
             }

@@ -57,5 +57,6 @@ pub(crate) fn message(
         exception: None,
         flags: Vec::new(),
         request: None,
+        identity: None,
     }
 }

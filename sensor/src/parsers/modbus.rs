@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use otsensor_baselines::message::{AddressRange, Message, RequestRef};
+use otsensor_baselines::message::{AddressRange, Identity, Message, RequestRef};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::modbus::{
     self, bits, codes, registers, Body, Event, Flags, ModbusFlow, Record, Table,
@@ -96,8 +96,9 @@ fn handle(ctx: &mut AppCtx<'_>, e: Event<'_>) {
             if rec.pdu.exception.is_some() {
                 ctx.counters.bump("exceptions");
             }
+            let msg = to_message(ctx, &rec);
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let msg = to_message(ctx, &rec);
                 let ev = ModbusEvent::new(&msg, &rec);
                 ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
             }
@@ -171,6 +172,22 @@ pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
             ts: Timestamp::from_nanos(r.ts_ns),
             latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
         });
+    }
+    if let Body::DeviceIdResponse { objects, .. } = &rec.pdu.body {
+        let mut id = Identity::default();
+        for o in objects {
+            let v =
+                Some(String::from_utf8_lossy(o.value).trim().to_string()).filter(|v| !v.is_empty());
+            match o.id {
+                0x00 => id.vendor = v,
+                0x01 => id.order_number = v,
+                0x02 => id.firmware = v,
+                0x04 | 0x05 => id.model = v.or(id.model.take()),
+                0x06 => id.name = v,
+                _ => {}
+            }
+        }
+        m.identity = (!id.is_empty()).then_some(id);
     }
     m
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use otsensor_baselines::message::{AddressRange, Message, RequestRef};
+use otsensor_baselines::message::{AddressRange, Identity, Message, RequestRef};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::s7comm::parser::{BlockParam, TpktError};
 use otsensor_protocols::s7comm::szl::Szl;
@@ -99,8 +99,9 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, rack_slot: Option<(u8, u8)>
             if rec.pdu.flags.contains(Flags::PASSWORD_SENT) {
                 ctx.counters.bump("passwords_sent");
             }
+            let msg = s7_message(ctx, flow_dir, rack_slot, &rec);
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let msg = s7_message(ctx, flow_dir, rack_slot, &rec);
                 ctx.events.emit(
                     ctx.pkt_index,
                     ctx.flow.id,
@@ -113,17 +114,19 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, rack_slot: Option<(u8, u8)>
             if p.integrity {
                 ctx.counters.bump("s7comm_plus_integrity_protected");
             }
+            let msg = plus_message(ctx, flow_dir, direction, rack_slot, &p);
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let msg = plus_message(ctx, flow_dir, direction, rack_slot, &p);
                 ctx.events
                     .emit(ctx.pkt_index, ctx.flow.id, &PlusEvent::new(&msg, &p));
             }
         }
         Event::Cotp { direction, cotp } => {
             ctx.counters.bump("cotp_control_tpdus");
+            let mut msg = super::message("s7comm", ctx, flow_dir, Operation::Session);
+            msg.direction = direction;
+            ctx.observe(&msg);
             if ctx.events.enabled() {
-                let mut msg = super::message("s7comm", ctx, flow_dir, Operation::Session);
-                msg.direction = direction;
                 ctx.events
                     .emit(ctx.pkt_index, ctx.flow.id, &CotpEvent::new(&msg, &cotp));
             }
@@ -204,6 +207,30 @@ pub fn s7_message(
             ts: Timestamp::from_nanos(r.ts_ns),
             latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
         });
+    }
+    if let Some(szl) = rec
+        .szl
+        .as_ref()
+        .filter(|s| rec.direction == Direction::Response && !s.identity.is_empty())
+    {
+        let i = &szl.identity;
+        let id = Identity {
+            vendor: Some("Siemens".to_string()),
+            model: i.module_type.clone(),
+            order_number: i.order_number.clone(),
+            firmware: i.firmware.clone(),
+            hardware: i.hardware.clone(),
+            name: i.system_name.clone(),
+            serial: i.serial.clone(),
+        };
+        // An answer with only the CPU mode says nothing about the device itself.
+        if id.model.is_some()
+            || id.order_number.is_some()
+            || id.firmware.is_some()
+            || id.name.is_some()
+        {
+            m.identity = Some(id);
+        }
     }
     m
 }

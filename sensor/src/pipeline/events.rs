@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use otsensor_baselines::alert::Observation;
+
 /// Orders events deterministically: by the packet that produced them, then by flow, then by
 /// emission order within the worker. The same input gives the same order for any worker
 /// count, because a flow's events all come from one worker.
@@ -36,6 +38,8 @@ pub struct OutBatch {
     pub buf: Vec<u8>,
     /// One mark per line.
     pub marks: Vec<EventMark>,
+    /// Alert observations, for the output thread to aggregate in input order.
+    pub alerts: Vec<(EventKey, Observation)>,
 }
 
 impl OutBatch {
@@ -43,6 +47,7 @@ impl OutBatch {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.marks.clear();
+        self.alerts.clear();
     }
 }
 
@@ -56,6 +61,7 @@ pub struct EventSink {
     pub emitted: u64,
     /// Events that failed to serialize (a bug; counted, never silent).
     pub failed: u64,
+    scratch: Vec<Observation>,
 }
 
 impl EventSink {
@@ -98,6 +104,26 @@ impl EventSink {
                 self.failed += 1;
                 tracing::error!("An event could not be serialized and was lost: {e}.");
             }
+        }
+    }
+
+    /// A buffer the detector fills; see [`EventSink::commit_alerts`].
+    pub fn alert_scratch(&mut self) -> &mut Vec<Observation> {
+        &mut self.scratch
+    }
+
+    /// Moves the observations in the scratch buffer into the batch, keyed like events.
+    pub fn commit_alerts(&mut self, pkt_index: u64, flow_id: u64) {
+        for o in self.scratch.drain(..) {
+            self.seq += 1;
+            self.batch.alerts.push((
+                EventKey {
+                    pkt_index,
+                    flow_id,
+                    seq: self.seq,
+                },
+                o,
+            ));
         }
     }
 

@@ -25,7 +25,8 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, Context};
 use crossbeam_channel::{bounded, unbounded};
 
-use otsensor_baselines::assets::AssetInventory;
+use otsensor_baselines::detector::Shared;
+use otsensor_baselines::time::Timestamp;
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -33,7 +34,7 @@ use crate::registry::Registry;
 use self::batch::Batch;
 use self::dispatch::{DispatchStats, Dispatcher};
 use self::events::OutBatch;
-use self::output::{merge_rounds, OutputReport};
+use self::output::{merge_rounds, AlertOutput, OutputReport};
 use self::worker::{Worker, WorkerConfig, WorkerStats};
 
 /// Everything the pipeline counted, once it has drained.
@@ -47,14 +48,33 @@ pub struct PipelineReport {
     pub output: OutputReport,
     /// Number of workers that ran.
     pub worker_count: usize,
+    /// Alerts: distinct alerts, records written, observations, the first write error.
+    pub alerts: AlertsReport,
+}
+
+/// What became of alerts.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct AlertsReport {
+    /// Distinct alerts raised.
+    pub distinct: u64,
+    /// Alert records written (first sight, updates, final states).
+    pub records_written: u64,
+    /// Rule observations aggregated into them.
+    pub observations: u64,
+    /// Distinct alerts per rule.
+    pub by_rule: std::collections::BTreeMap<&'static str, u64>,
+    /// The first error writing alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A running pipeline. Feed packets through [`Pipeline::dispatcher`], then [`Pipeline::finish`].
 pub struct Pipeline {
     dispatcher: Dispatcher,
     workers: Vec<JoinHandle<WorkerStats>>,
-    output: JoinHandle<OutputReport>,
+    output: JoinHandle<(OutputReport, AlertOutput)>,
     worker_count: usize,
+    shared: Arc<Shared>,
 }
 
 impl Pipeline {
@@ -63,11 +83,14 @@ impl Pipeline {
         cfg: &Config,
         workers: usize,
         registry: Arc<Registry>,
-        assets: Arc<AssetInventory>,
+        shared: Arc<Shared>,
         events: Option<Box<dyn Write + Send>>,
+        mut alerts: AlertOutput,
+        interface: Option<String>,
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
-        let wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
+        let mut wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
+        wcfg.interface = interface;
         let (pool_tx, pool_rx) = unbounded::<Batch>();
         let mut in_txs = Vec::with_capacity(n);
         let mut out_rxs = Vec::with_capacity(n);
@@ -80,7 +103,7 @@ impl Pipeline {
             in_txs.push(in_tx);
             out_rxs.push(out_rx);
             recycle_txs.push(rec_tx);
-            let mut worker = Worker::new(wcfg.clone(), registry.clone(), assets.clone());
+            let mut worker = Worker::new(wcfg.clone(), registry.clone(), shared.clone());
             let pool = pool_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("otsensor-worker-{i}"))
@@ -102,7 +125,10 @@ impl Pipeline {
         }
         let output = std::thread::Builder::new()
             .name("otsensor-output".into())
-            .spawn(move || merge_rounds(out_rxs, recycle_txs, events))
+            .spawn(move || {
+                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts);
+                (rep, alerts)
+            })
             .context("cannot start the output thread")?;
         Ok(Pipeline {
             dispatcher: Dispatcher::new(
@@ -114,6 +140,7 @@ impl Pipeline {
             workers: handles,
             output,
             worker_count: n,
+            shared,
         })
     }
 
@@ -133,7 +160,7 @@ impl Pipeline {
                 Err(_) => panicked += 1,
             }
         }
-        let output = self
+        let (output, mut alerts) = self
             .output
             .join()
             .map_err(|_| anyhow!("the output thread panicked; events may be lost"))?;
@@ -142,11 +169,28 @@ impl Pipeline {
                 "{panicked} worker thread(s) panicked; their flows were lost"
             ));
         }
+        // Polls that stopped can only be judged once the input is over.
+        let now = dispatch.last_ts.unwrap_or(Timestamp::from_nanos(0));
+        for o in self.shared.stopped_polls(now) {
+            alerts.observe(o);
+        }
+        alerts.finish();
+        let mut by_rule = std::collections::BTreeMap::new();
+        for a in alerts.store.all() {
+            *by_rule.entry(a.rule).or_default() += 1;
+        }
         Ok(PipelineReport {
             dispatch,
             workers: total,
             output,
             worker_count: self.worker_count,
+            alerts: AlertsReport {
+                distinct: alerts.store.len() as u64,
+                records_written: alerts.written,
+                observations: alerts.store.observations,
+                by_rule,
+                error: alerts.error,
+            },
         })
     }
 }

@@ -12,7 +12,59 @@ use std::io::Write;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::pipeline::events::{EventMark, OutBatch};
+use otsensor_baselines::alert::{Alert, AlertStore, Observation};
+
+use crate::pipeline::events::{EventKey, EventMark, OutBatch};
+
+/// Where alerts go and how they are aggregated.
+pub struct AlertOutput {
+    /// Aggregation.
+    pub store: AlertStore,
+    /// Destination (JSON lines), if any.
+    pub writer: Option<Box<dyn Write + Send>>,
+    /// Alert records written.
+    pub written: u64,
+    /// The first write error.
+    pub error: Option<String>,
+}
+
+impl AlertOutput {
+    /// Aggregates one observation and writes the alert if it is due.
+    pub fn observe(&mut self, o: Observation) {
+        if let Some(a) = self.store.observe(o) {
+            self.write(&a);
+        }
+    }
+
+    /// Writes one alert record.
+    pub fn write(&mut self, a: &Alert) {
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        if self.error.is_some() {
+            return;
+        }
+        let r = serde_json::to_writer(&mut *w, a)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"));
+        match r {
+            Ok(()) => self.written += 1,
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Writes the final state of every alert updated since it was last written, and flushes.
+    pub fn finish(&mut self) {
+        for a in self.store.flush() {
+            self.write(&a);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            if let Err(e) = w.flush() {
+                self.error.get_or_insert(e.to_string());
+            }
+        }
+    }
+}
 
 /// What the output thread did.
 #[derive(Debug, Default)]
@@ -30,12 +82,14 @@ pub fn merge_rounds(
     rxs: Vec<Receiver<OutBatch>>,
     recycle: Vec<Sender<OutBatch>>,
     mut writer: Option<Box<dyn Write + Send>>,
+    alerts: &mut AlertOutput,
 ) -> OutputReport {
     let n = rxs.len();
     let mut slots: Vec<Option<OutBatch>> = (0..n).map(|_| None).collect();
     let mut open = vec![true; n];
     let mut report = OutputReport::default();
     let mut order: Vec<(EventMark, usize)> = Vec::new();
+    let mut obs: Vec<(EventKey, Observation)> = Vec::new();
     loop {
         for i in 0..n {
             if slots[i].is_none() && open[i] {
@@ -49,10 +103,15 @@ pub fn merge_rounds(
             break;
         };
         order.clear();
-        for (i, slot) in slots.iter().enumerate() {
-            if let Some(b) = slot.as_ref().filter(|b| b.round == round) {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if let Some(b) = slot.as_mut().filter(|b| b.round == round) {
                 order.extend(b.marks.iter().map(|m| (*m, i)));
+                obs.append(&mut b.alerts);
             }
+        }
+        obs.sort_by_key(|(k, _)| *k);
+        for (_, o) in obs.drain(..) {
+            alerts.observe(o);
         }
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
@@ -133,7 +192,18 @@ mod tests {
         tx1.send(batch(u64::MAX, &[(u64::MAX, 2)])).unwrap();
         drop((tx0, tx1));
         let out = Shared::default();
-        let rep = merge_rounds(vec![rx0, rx1], vec![r0, r1], Some(Box::new(out.clone())));
+        let mut alerts = AlertOutput {
+            store: AlertStore::new(Default::default(), 60),
+            writer: None,
+            written: 0,
+            error: None,
+        };
+        let rep = merge_rounds(
+            vec![rx0, rx1],
+            vec![r0, r1],
+            Some(Box::new(out.clone())),
+            &mut alerts,
+        );
         assert_eq!(rep.events_written, 8);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let ps: Vec<u64> = text

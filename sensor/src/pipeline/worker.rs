@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use otsensor_baselines::assets::{AssetInventory, Endpoint, FlowObservation};
+use otsensor_baselines::detector::{Detector, Shared};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
@@ -42,6 +43,8 @@ pub struct WorkerConfig {
     pub reassembly: ReassemblyConfig,
     /// Whether `--events` is on.
     pub events: bool,
+    /// Capture interface (live capture), for zones defined by interface.
+    pub interface: Option<String>,
 }
 
 impl WorkerConfig {
@@ -56,6 +59,7 @@ impl WorkerConfig {
             other_idle_ns: secs(cfg.flows.other_idle_timeout_secs),
             reassembly: cfg.reassembly.to_reassembly(),
             events,
+            interface: None,
         }
     }
 
@@ -229,6 +233,7 @@ fn dir_index(d: Direction) -> usize {
 struct AppEnv<'a> {
     registry: &'a Registry,
     sink: &'a mut EventSink,
+    detector: &'a mut Detector,
     stats: &'a mut AppStats,
     ts: Timestamp,
     pkt_index: u64,
@@ -242,6 +247,7 @@ impl AppEnv<'_> {
             pkt_index: self.pkt_index,
             events: self.sink,
             counters: self.stats.protocols.get_mut(index)?,
+            detector: self.detector,
         })
     }
 
@@ -379,6 +385,7 @@ impl AppEnv<'_> {
 /// One worker thread's state.
 pub struct Worker {
     cfg: WorkerConfig,
+    detector: Detector,
     registry: Arc<Registry>,
     assets: Arc<AssetInventory>,
     table: FlowTable<Flow>,
@@ -391,9 +398,11 @@ pub struct Worker {
 
 impl Worker {
     /// A worker with an empty flow table.
-    pub fn new(cfg: WorkerConfig, registry: Arc<Registry>, assets: Arc<AssetInventory>) -> Worker {
+    pub fn new(cfg: WorkerConfig, registry: Arc<Registry>, shared: Arc<Shared>) -> Worker {
         let n = registry.protocols().len();
+        let assets = Arc::clone(&shared.assets);
         Worker {
+            detector: Detector::new(shared),
             table: FlowTable::new(cfg.max_flows),
             sink: EventSink::new(cfg.events),
             stats: WorkerStats {
@@ -514,6 +523,12 @@ impl Worker {
         } else {
             (dst, src)
         };
+        let zones = &self.detector.shared().zones;
+        let iface = self.cfg.interface.as_deref();
+        let (client_zone, server_zone) = (
+            zones.lookup(client.ip, s.vlan, iface),
+            zones.lookup(server.ip, s.vlan, iface),
+        );
         let transport = if s.proto == ipproto::UDP {
             self.stats.flows_udp += 1;
             Transport::Udp
@@ -532,6 +547,8 @@ impl Worker {
                 client,
                 server,
                 vlan: s.vlan,
+                client_zone,
+                server_zone,
             },
             client_is_lo: client_is_src == src_is_lo,
             first_ts: p.ts,
@@ -546,7 +563,12 @@ impl Worker {
             pending_gap: [false; 2],
             probes: 0,
         };
-        self.assets.observe_flow(&observation(&flow, None, true));
+        self.assets.observe_flow(&observation(
+            &flow,
+            None,
+            zones_of(&self.detector, &flow),
+            true,
+        ));
         let timeout = self.timeout_for(&flow);
         let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), timeout);
         if let Some((_, old)) = evicted {
@@ -587,6 +609,7 @@ impl Worker {
             sink,
             stats,
             cfg,
+            detector,
             ..
         } = self;
         let flow = table.value_mut(fid);
@@ -611,6 +634,7 @@ impl Worker {
         let mut env = AppEnv {
             registry,
             sink,
+            detector,
             stats: &mut stats.app,
             ts: p.ts,
             pkt_index: p.index,
@@ -674,11 +698,13 @@ impl Worker {
             registry,
             sink,
             stats,
+            detector,
             ..
         } = self;
         let mut env = AppEnv {
             registry,
             sink,
+            detector,
             stats: &mut stats.app,
             ts,
             pkt_index,
@@ -708,16 +734,30 @@ impl Worker {
                 handler.on_end(&mut ctx);
             }
         }
+        self.detector.end_flow(flow.info.id);
+        let zones = zones_of(&self.detector, &flow);
         self.assets
-            .observe_flow(&observation(&flow, app_protocol, false));
+            .observe_flow(&observation(&flow, app_protocol, zones, false));
     }
 }
 
-fn observation(
+fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {
+    let z = &d.shared().zones;
+    if z.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(z.name(flow.info.client_zone)),
+        Some(z.name(flow.info.server_zone)),
+    )
+}
+
+fn observation<'a>(
     flow: &Flow,
     app_protocol: Option<&'static str>,
+    zones: (Option<&'a str>, Option<&'a str>),
     new_flow: bool,
-) -> FlowObservation<'static> {
+) -> FlowObservation<'a> {
     let ep = |e: &EndpointInfo| Endpoint {
         ip: e.ip,
         mac: e.mac,
@@ -740,6 +780,8 @@ fn observation(
         packets: if new_flow { [0; 2] } else { flow.packets },
         bytes: if new_flow { [0; 2] } else { flow.bytes },
         server_answered: flow.packets[1] > 0,
+        client_zone: zones.0,
+        server_zone: zones.1,
         new_flow,
     }
 }
@@ -767,7 +809,7 @@ mod tests {
             cfg.max_flows = max_flows;
             let reg = Arc::new(Registry::new(vec![echo_spec()]));
             Rig {
-                w: Worker::new(cfg, reg, Arc::new(AssetInventory::default())),
+                w: Worker::new(cfg, reg, test_shared()),
                 batch: Batch::default(),
                 index: 0,
                 ts: 1_000 * NS,
@@ -840,6 +882,15 @@ mod tests {
     }
 
     const A: Option<u32> = None;
+
+    fn test_shared() -> Arc<Shared> {
+        Arc::new(Shared::new(
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            Arc::new(AssetInventory::default()),
+        ))
+    }
 
     #[test]
     fn tcp_stream_reaches_handler_in_both_directions() {

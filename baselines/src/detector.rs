@@ -1,0 +1,517 @@
+//! The detector: policy (zones and conduits) and baseline rules over normalized messages.
+//!
+//! One [`Detector`] per worker holds flow-local state (poll timing and request rates per
+//! connection and function); everything shared lives in [`Shared`] (zones, the learned or
+//! loaded baseline, the asset inventory, last-poll times), updated commutatively so results do
+//! not depend on how flows are spread over workers. Detection never mutates the baseline: it
+//! reports an [`Observation`] for every message that deviates, and the sensor's single output
+//! thread aggregates them into alerts in input order.
+
+use std::collections::HashMap;
+
+use dashmap::DashMap;
+use serde_json::json;
+
+use otsensor_protocols::{Direction, Operation};
+
+use crate::alert::{AlertEndpoint, Evidence, Observation, Rule};
+use crate::assets::AssetInventory;
+use crate::baseline::{EdgeKey, Learner, Lesson, State};
+use crate::message::{Message, Peer};
+use crate::rules;
+use crate::time::Timestamp;
+use crate::zones::{Violation, ZoneId, ZoneMap};
+
+/// Learning or detecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Learn the baseline; policy alerts still fire, baseline alerts do not.
+    Learn,
+    /// Alert on deviations from the loaded baseline (which is not changed).
+    Detect,
+    /// No baseline: policy alerts only.
+    PolicyOnly,
+}
+
+/// Detection settings (the config's `[baseline]` and `[rules]`).
+#[derive(Debug, Clone)]
+pub struct DetectorConfig {
+    /// Mode.
+    pub mode: Mode,
+    /// A poll interval deviates when further from the learned period than this many jitters.
+    pub timing_factor: f64,
+    /// Intervals a function needs before its timing is trusted.
+    pub min_timing_samples: u64,
+    /// A connection's requests per minute spike when above this many times the learned peak.
+    pub rate_factor: f64,
+    /// ... and at least this many.
+    pub min_rate_per_minute: u64,
+    /// A periodic poll has stopped after this many periods without it.
+    pub poll_stop_periods: f64,
+    /// Rules switched off.
+    pub disabled: Vec<String>,
+    /// Severity overrides.
+    pub severity: HashMap<String, u8>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            mode: Mode::PolicyOnly,
+            timing_factor: 4.0,
+            min_timing_samples: 10,
+            rate_factor: 4.0,
+            min_rate_per_minute: 60,
+            poll_stop_periods: 10.0,
+            disabled: Vec::new(),
+            severity: HashMap::new(),
+        }
+    }
+}
+
+/// The flow a message belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowView<'a> {
+    /// Flow id.
+    pub id: u64,
+    /// The initiator.
+    pub client: &'a Peer,
+    /// The responder.
+    pub server: &'a Peer,
+    /// Zone of the client.
+    pub client_zone: ZoneId,
+    /// Zone of the server.
+    pub server_zone: ZoneId,
+}
+
+/// State shared by all workers.
+#[derive(Debug)]
+pub struct Shared {
+    /// Zones and conduits.
+    pub zones: ZoneMap,
+    /// The baseline being learned, or the one loaded for detection.
+    pub learner: Learner,
+    /// Settings.
+    pub cfg: DetectorConfig,
+    /// The asset inventory.
+    pub assets: std::sync::Arc<AssetInventory>,
+    /// Latest request per (edge, function) in this run (detection: stopped polls).
+    last_poll: DashMap<(EdgeKey, u16), Timestamp>,
+}
+
+impl Shared {
+    /// Builds the shared state.
+    pub fn new(
+        zones: ZoneMap,
+        learner: Learner,
+        cfg: DetectorConfig,
+        assets: std::sync::Arc<AssetInventory>,
+    ) -> Shared {
+        Shared {
+            zones,
+            learner,
+            cfg,
+            assets,
+            last_poll: DashMap::new(),
+        }
+    }
+
+    fn enabled(&self, r: &Rule) -> bool {
+        !self.cfg.disabled.iter().any(|d| d == r.id)
+    }
+
+    fn endpoint(&self, p: &Peer, zone: ZoneId) -> AlertEndpoint {
+        AlertEndpoint {
+            ip: p.ip,
+            port: Some(p.port),
+            mac: p.mac,
+            zone: Some(self.zones.name(zone).to_string()),
+            asset: self.assets.label(&p.ip),
+        }
+    }
+
+    /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
+    /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
+    /// `now`. Call once at the end of a run (or periodically when capturing).
+    pub fn stopped_polls(&self, now: Timestamp) -> Vec<Observation> {
+        if self.cfg.mode != Mode::Detect || !self.enabled(&rules::POLL_STOPPED) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut polls: Vec<((EdgeKey, u16), Timestamp)> = self
+            .last_poll
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect();
+        polls.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((edge, code), last) in polls {
+            let Some((timing, name, zones)) = self
+                .learner
+                .with_edge(&edge, |e| {
+                    let f = e.functions.get(&code)?;
+                    if f.state == State::Suppressed || e.state == State::Suppressed {
+                        return None;
+                    }
+                    Some((
+                        f.timing.clone()?,
+                        f.name.clone(),
+                        (e.src_zone.clone(), e.dst_zone.clone()),
+                    ))
+                })
+                .flatten()
+            else {
+                continue;
+            };
+            if timing.samples < self.cfg.min_timing_samples {
+                continue;
+            }
+            let silent_ms = now.nanos_since(last) / 1_000_000;
+            let limit = timing.period_ms as f64 * self.cfg.poll_stop_periods;
+            if silent_ms as f64 > limit.max(1000.0) {
+                let ep = |ip, zone: &str| AlertEndpoint {
+                    ip,
+                    port: None,
+                    mac: None,
+                    zone: Some(zone.to_string()),
+                    asset: self.assets.label(&ip),
+                };
+                out.push(Observation {
+                    rule: &rules::POLL_STOPPED,
+                    key: format!("{}#{code}", edge.label()),
+                    ts: now,
+                    src: ep(edge.src, &zones.0),
+                    dst: Some(ep(edge.dst, &zones.1)),
+                    protocol: proto_static(&edge.protocol),
+                    operation: None,
+                    function: Some(name.clone()),
+                    details: format!(
+                        "{name} on {} polled every {} ms while learning; none for {} ms",
+                        edge.label(),
+                        timing.period_ms,
+                        silent_ms
+                    ),
+                    evidence: Evidence {
+                        observed: json!({ "last_request": last, "silent_ms": silent_ms }),
+                        expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
+                    },
+                    severity: self.cfg.severity.get(rules::POLL_STOPPED.id).copied(),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn proto_static(p: &str) -> Option<&'static str> {
+    ["modbus", "dnp3", "s7comm", "s7comm_plus"]
+        .into_iter()
+        .find(|x| *x == p)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct FlowFn {
+    last: Option<Timestamp>,
+    minute: i64,
+    in_minute: u64,
+    spiked: bool,
+}
+
+/// One worker's detector.
+#[derive(Debug)]
+pub struct Detector {
+    shared: std::sync::Arc<Shared>,
+    flows: HashMap<(u64, u16), FlowFn>,
+}
+
+impl Detector {
+    /// A detector over the shared state.
+    pub fn new(shared: std::sync::Arc<Shared>) -> Detector {
+        Detector {
+            shared,
+            flows: HashMap::new(),
+        }
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Forgets a flow's timing state (call when the flow ends).
+    pub fn end_flow(&mut self, flow_id: u64) {
+        self.flows.retain(|(f, _), _| *f != flow_id);
+    }
+
+    /// Checks and learns one message; deviations go to `out`.
+    pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Observation>) {
+        let sh = std::sync::Arc::clone(&self.shared);
+        sh.assets.observe_message(m);
+        let edge = EdgeKey {
+            src: f.client.ip,
+            dst: f.server.ip,
+            protocol: m.protocol.to_string(),
+        };
+        let mut obs = |rule: &'static Rule, key: String, details: String, evidence: Evidence| {
+            if sh.enabled(rule) {
+                out.push(Observation {
+                    rule,
+                    key,
+                    ts: m.ts,
+                    src: sh.endpoint(f.client, f.client_zone),
+                    dst: Some(sh.endpoint(f.server, f.server_zone)),
+                    protocol: Some(m.protocol),
+                    operation: Some(m.operation),
+                    function: m.function.as_ref().map(|s| s.to_string()),
+                    details,
+                    evidence,
+                    severity: sh.cfg.severity.get(rule.id).copied(),
+                });
+            }
+        };
+        // Policy: zones and conduits, learning or not.
+        if let Some(v) = sh
+            .zones
+            .check(f.client_zone, f.server_zone, m.protocol, m.operation)
+        {
+            let (cz, sz) = (sh.zones.name(f.client_zone), sh.zones.name(f.server_zone));
+            let rule = match v {
+                Violation::NoConduit => &rules::NO_CONDUIT,
+                Violation::ProtocolNotAllowed => &rules::PROTOCOL_NOT_ALLOWED,
+                Violation::OperationNotAllowed => &rules::OPERATION_NOT_ALLOWED,
+            };
+            obs(
+                rule,
+                edge.label(),
+                format!("{} {} from zone {cz} to zone {sz}", m.protocol, m.operation),
+                Evidence {
+                    observed: json!({ "from": cz, "to": sz, "protocol": m.protocol, "operation": m.operation }),
+                    expected: json!({ "conduit": v_text(v) }),
+                },
+            );
+        }
+        let request = m.direction == Direction::Request;
+        let code = m.function_code;
+        // Flow-local timing and rate of requests per function.
+        let (mut interval_ms, mut minute_done, mut in_minute) = (None, None, 0);
+        if let (true, Some(c)) = (request, code) {
+            let st = self.flows.entry((f.id, c)).or_default();
+            if let Some(last) = st.last {
+                let d = m.ts.nanos_since(last);
+                if d > 0 {
+                    interval_ms = Some((d / 1_000_000) as u64);
+                }
+            }
+            st.last = Some(m.ts);
+            let minute = m.ts.as_nanos().div_euclid(60_000_000_000);
+            if minute != st.minute {
+                if st.in_minute > 0 {
+                    minute_done = Some(st.in_minute);
+                }
+                st.minute = minute;
+                st.in_minute = 0;
+                st.spiked = false;
+            }
+            st.in_minute += 1;
+            in_minute = st.in_minute;
+        }
+        let zone_names = (
+            sh.zones.name(f.client_zone).to_string(),
+            sh.zones.name(f.server_zone).to_string(),
+        );
+        match sh.cfg.mode {
+            Mode::PolicyOnly => {}
+            Mode::Learn => {
+                sh.learner.learn_asset(f.client.ip, &zone_names.0, m.ts);
+                sh.learner.learn_asset(f.server.ip, &zone_names.1, m.ts);
+                let ranges: Vec<(&str, u32, u32)> = m
+                    .addresses
+                    .iter()
+                    .map(|a| (a.area.as_ref(), a.start, a.count))
+                    .collect();
+                sh.learner.learn(&Lesson {
+                    key: edge.clone(),
+                    src_zone: &zone_names.0,
+                    dst_zone: &zone_names.1,
+                    ts: m.ts,
+                    operation: m.operation,
+                    function: code.map(|c| (c, m.function.as_deref().unwrap_or(""))),
+                    unit: m.unit,
+                    ranges,
+                });
+                if let Some(c) = code.filter(|_| request) {
+                    let peak = minute_done.map(|n| n.max(in_minute));
+                    sh.learner
+                        .learn_timing(&edge, c, interval_ms, peak.or(Some(in_minute)));
+                }
+            }
+            Mode::Detect => {
+                let mut new_asset = false;
+                for (p, z) in [(f.client, f.client_zone), (f.server, f.server_zone)] {
+                    if !sh.learner.has_asset(&p.ip) {
+                        new_asset = true;
+                        let zn = sh.zones.name(z);
+                        obs(
+                            &rules::NEW_ASSET,
+                            p.ip.to_string(),
+                            format!("{} (zone {zn}) is not in the baseline", p.ip),
+                            Evidence {
+                                observed: json!({ "ip": p.ip, "mac": p.mac, "protocol": m.protocol }),
+                                expected: json!({ "assets": "learned" }),
+                            },
+                        );
+                    }
+                }
+                // A new asset is in its own learning window for the rest of the run: its
+                // traffic raises no other baseline alert.
+                if new_asset {
+                    return;
+                }
+                if let (true, Some(c)) = (request, code) {
+                    sh.last_poll
+                        .entry((edge.clone(), c))
+                        .and_modify(|t| *t = (*t).max(m.ts))
+                        .or_insert(m.ts);
+                }
+                let label = edge.label();
+                let verdicts = sh.learner.with_edge(&edge, |e| {
+                    if e.state == State::Suppressed {
+                        return Vec::new();
+                    }
+                    let mut v: Vec<(&'static Rule, String, String, Evidence)> = Vec::new();
+                    if !e.operations.contains_key(&m.operation) {
+                        v.push((
+                            &rules::NEW_OPERATION,
+                            format!("{label}#{}", m.operation),
+                            format!("{} on {label}, which only saw {}", m.operation, join(e.operations.keys())),
+                            Evidence {
+                                observed: json!(m.operation),
+                                expected: json!(e.operations.keys().collect::<Vec<_>>()),
+                            },
+                        ));
+                    }
+                    if let Some(c) = code {
+                        match e.functions.get(&c) {
+                            None => v.push((
+                                &rules::NEW_FUNCTION,
+                                format!("{label}#{c}"),
+                                format!(
+                                    "function {c} ({}) on {label}",
+                                    m.function.as_deref().unwrap_or("?")
+                                ),
+                                Evidence {
+                                    observed: json!(c),
+                                    expected: json!(e.functions.keys().collect::<Vec<_>>()),
+                                },
+                            )),
+                            Some(fe) if fe.state == State::Suppressed => return v,
+                            Some(fe) => {
+                                if let (Some(ms), Some(t)) = (interval_ms, fe.timing.as_ref()) {
+                                    if t.samples >= sh.cfg.min_timing_samples && t.deviates(ms, sh.cfg.timing_factor) {
+                                        v.push((
+                                            &rules::TIMING_DEVIATION,
+                                            format!("{label}#{c}"),
+                                            format!("{} every {ms} ms on {label}; learned {} ± {} ms", fe.name, t.period_ms, t.jitter_ms),
+                                            Evidence {
+                                                observed: json!({ "interval_ms": ms }),
+                                                expected: json!({ "period_ms": t.period_ms, "jitter_ms": t.jitter_ms }),
+                                            },
+                                        ));
+                                    }
+                                }
+                                let peak = fe.peak_per_minute;
+                                if request
+                                    && peak > 0
+                                    && in_minute >= sh.cfg.min_rate_per_minute
+                                    && in_minute as f64 > peak as f64 * sh.cfg.rate_factor
+                                {
+                                    v.push((
+                                        &rules::RATE_SPIKE,
+                                        format!("{label}#{c}"),
+                                        format!("{in_minute} {} requests in a minute on one connection of {label}; learned peak {peak}", fe.name),
+                                        Evidence {
+                                            observed: json!({ "per_minute": in_minute }),
+                                            expected: json!({ "peak_per_minute": peak }),
+                                        },
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    if let Some(u) = m.unit {
+                        if !e.units.is_empty() && !e.units.contains(&u) {
+                            v.push((
+                                &rules::NEW_UNIT,
+                                format!("{label}#unit{u}"),
+                                format!("unit {u} on {label}"),
+                                Evidence {
+                                    observed: json!(u),
+                                    expected: json!(e.units),
+                                },
+                            ));
+                        }
+                    }
+                    for a in &m.addresses {
+                        if a.count == 0 {
+                            continue;
+                        }
+                        let end = a.start.saturating_add(a.count - 1);
+                        let known = e.ranges.get(a.area.as_ref());
+                        if !known.is_some_and(|iv| iv.contains(a.start, end)) {
+                            v.push((
+                                &rules::ADDRESS_OUT_OF_RANGE,
+                                format!("{label}#{}", a.area),
+                                format!("{} {}..={end} on {label} is outside the learned ranges", a.area, a.start),
+                                Evidence {
+                                    observed: json!({ "area": a.area, "start": a.start, "end": end }),
+                                    expected: json!({ "ranges": known }),
+                                },
+                            ));
+                        }
+                    }
+                    v
+                });
+                match verdicts {
+                    None => obs(
+                        &rules::NEW_EDGE,
+                        label.clone(),
+                        format!(
+                            "{} from {} to {} was never seen while learning",
+                            m.protocol, f.client.ip, f.server.ip
+                        ),
+                        Evidence {
+                            observed: json!({ "protocol": m.protocol, "operation": m.operation }),
+                            expected: json!({ "edges": "learned" }),
+                        },
+                    ),
+                    Some(v) => {
+                        for (rule, key, details, ev) in v {
+                            // Rate spikes: one observation per connection and minute.
+                            if rule.id == rules::RATE_SPIKE.id {
+                                if let Some(st) = code.and_then(|c| self.flows.get_mut(&(f.id, c)))
+                                {
+                                    if st.spiked {
+                                        continue;
+                                    }
+                                    st.spiked = true;
+                                }
+                            }
+                            obs(rule, key, details, ev);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn v_text(v: Violation) -> &'static str {
+    match v {
+        Violation::NoConduit => "none between these zones",
+        Violation::ProtocolNotAllowed => "does not list this protocol",
+        Violation::OperationNotAllowed => "does not list this operation",
+    }
+}
+
+fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
+    ops.map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+}

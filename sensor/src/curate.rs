@@ -1,0 +1,301 @@
+//! `otsensor baseline ...` and `otsensor rules`: reviewing and curating learned baselines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use otsensor_baselines::baseline::{Baseline, Caps, EdgeEntry, State};
+use otsensor_baselines::rules;
+
+use crate::app::BadInput;
+use crate::cli::BaselineCommand;
+
+fn load(p: &Path) -> anyhow::Result<Baseline> {
+    Baseline::load(p).map_err(|e| BadInput(e.to_string()).into())
+}
+
+/// Runs a baseline subcommand.
+pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
+    match cmd {
+        BaselineCommand::Show { file } => print!("{}", show(&load(&file)?)),
+        BaselineCommand::Diff { old, new } => print!("{}", diff(&load(&old)?, &load(&new)?)),
+        BaselineCommand::Graph { file } => print!("{}", graph(&load(&file)?)),
+        BaselineCommand::Approve { file, selector } => {
+            set_state(&file, &selector, State::Approved)?
+        }
+        BaselineCommand::Suppress { file, selector } => {
+            set_state(&file, &selector, State::Suppressed)?
+        }
+        BaselineCommand::Merge { output, inputs } => {
+            let mut merged = Baseline::default();
+            for p in &inputs {
+                merged.merge(&load(p)?, &Caps::default());
+            }
+            merged.save(&output).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{}: {} assets, {} edges from {} baselines",
+                output.display(),
+                merged.assets.len(),
+                merged.edges.len(),
+                inputs.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn set_state(file: &Path, selector: &str, state: State) -> anyhow::Result<()> {
+    let mut b = load(file)?;
+    let n = b.set_state(selector, state).map_err(BadInput)?;
+    b.save(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}: {n} entries now {state:?}", file.display());
+    Ok(())
+}
+
+fn ops(e: &EdgeEntry) -> String {
+    e.operations
+        .keys()
+        .map(|o| o.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The readable table of `baseline show`.
+pub fn show(b: &Baseline) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "baseline schema {} · sensors {} · {} assets · {} edges · {} .. {}",
+        b.schema_version,
+        b.sensors.iter().cloned().collect::<Vec<_>>().join(","),
+        b.assets.len(),
+        b.edges.len(),
+        b.first_seen.map(|t| t.to_string()).unwrap_or_default(),
+        b.last_seen.map(|t| t.to_string()).unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "\nASSETS\n{:<40} {:<12} {:<10} {:>9}",
+        "ip", "zone", "state", "messages"
+    );
+    for (ip, a) in &b.assets {
+        let _ = writeln!(
+            s,
+            "{:<40} {:<12} {:<10} {:>9}",
+            ip.to_string(),
+            a.zone,
+            format!("{:?}", a.state).to_lowercase(),
+            a.seen.count
+        );
+    }
+    let _ = writeln!(s, "\nEDGES");
+    for e in &b.edges {
+        let _ = writeln!(
+            s,
+            "{} ({}) -> {} ({})  {}  [{}]  {} messages  state {}",
+            e.src,
+            e.src_zone,
+            e.dst,
+            e.dst_zone,
+            e.protocol,
+            ops(e),
+            e.seen.count,
+            format!("{:?}", e.state).to_lowercase()
+        );
+        for (code, f) in &e.functions {
+            let timing = f
+                .timing
+                .as_ref()
+                .map(|t| {
+                    format!(
+                        "  every {} ms ± {} ({} samples)",
+                        t.period_ms, t.jitter_ms, t.samples
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "    fn {code:<5} {:<34} {:<16} {:>8} msgs{timing}",
+                f.name,
+                f.operation.as_str(),
+                f.seen.count
+            );
+        }
+        if !e.units.is_empty() {
+            let _ = writeln!(s, "    units {:?}", e.units);
+        }
+        for (area, iv) in &e.ranges {
+            let r: Vec<String> = iv
+                .as_slice()
+                .iter()
+                .map(|r| {
+                    if r[0] == r[1] {
+                        r[0].to_string()
+                    } else {
+                        format!("{}-{}", r[0], r[1])
+                    }
+                })
+                .collect();
+            let _ = writeln!(s, "    {area}: {}", r.join(" "));
+        }
+    }
+    s
+}
+
+fn edge_map(b: &Baseline) -> BTreeMap<String, &EdgeEntry> {
+    b.edges
+        .iter()
+        .map(|e| (format!("{}>{}/{}", e.src, e.dst, e.protocol), e))
+        .collect()
+}
+
+/// What changed from `a` to `b`, one line per difference (`+` added, `-` removed, `~` changed).
+pub fn diff(a: &Baseline, b: &Baseline) -> String {
+    let mut s = String::new();
+    for ip in a.assets.keys().filter(|k| !b.assets.contains_key(k)) {
+        let _ = writeln!(s, "- asset {ip}");
+    }
+    for (ip, x) in &b.assets {
+        match a.assets.get(ip) {
+            None => {
+                let _ = writeln!(s, "+ asset {ip} (zone {})", x.zone);
+            }
+            Some(y) if y.state != x.state => {
+                let _ = writeln!(s, "~ asset {ip} state {:?} -> {:?}", y.state, x.state);
+            }
+            _ => {}
+        }
+    }
+    let (ea, eb) = (edge_map(a), edge_map(b));
+    for k in ea.keys().filter(|k| !eb.contains_key(*k)) {
+        let _ = writeln!(s, "- edge {k}");
+    }
+    for (k, x) in &eb {
+        let Some(y) = ea.get(k) else {
+            let _ = writeln!(s, "+ edge {k} [{}]", ops(x));
+            continue;
+        };
+        if y.state != x.state {
+            let _ = writeln!(s, "~ edge {k} state {:?} -> {:?}", y.state, x.state);
+        }
+        for op in x
+            .operations
+            .keys()
+            .filter(|o| !y.operations.contains_key(o))
+        {
+            let _ = writeln!(s, "+ edge {k} operation {op}");
+        }
+        for op in y
+            .operations
+            .keys()
+            .filter(|o| !x.operations.contains_key(o))
+        {
+            let _ = writeln!(s, "- edge {k} operation {op}");
+        }
+        for (c, f) in x
+            .functions
+            .iter()
+            .filter(|(c, _)| !y.functions.contains_key(c))
+        {
+            let _ = writeln!(s, "+ edge {k} function {c} {}", f.name);
+        }
+        for c in y.functions.keys().filter(|c| !x.functions.contains_key(c)) {
+            let _ = writeln!(s, "- edge {k} function {c}");
+        }
+        for (c, f) in &x.functions {
+            if let (Some(t1), Some(t0)) = (
+                f.timing.as_ref(),
+                y.functions.get(c).and_then(|g| g.timing.as_ref()),
+            ) {
+                if t1.period_ms != t0.period_ms {
+                    let _ = writeln!(
+                        s,
+                        "~ edge {k} function {c} period {} -> {} ms",
+                        t0.period_ms, t1.period_ms
+                    );
+                }
+            }
+        }
+        let units: BTreeSet<_> = x.units.symmetric_difference(&y.units).collect();
+        if !units.is_empty() {
+            let _ = writeln!(s, "~ edge {k} units {:?} -> {:?}", y.units, x.units);
+        }
+        for (area, iv) in &x.ranges {
+            if y.ranges.get(area) != Some(iv) {
+                let _ = writeln!(
+                    s,
+                    "~ edge {k} {area} {:?} -> {:?}",
+                    y.ranges.get(area).map(|r| r.as_slice()),
+                    iv.as_slice()
+                );
+            }
+        }
+    }
+    if s.is_empty() {
+        s.push_str("no differences\n");
+    }
+    s
+}
+
+fn dot_id(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Graphviz DOT: zones as clusters, assets as nodes, edges labelled with protocol and
+/// operations.
+pub fn graph(b: &Baseline) -> String {
+    let mut s = String::from("digraph baseline {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
+    let mut by_zone: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (ip, a) in &b.assets {
+        by_zone
+            .entry(a.zone.as_str())
+            .or_default()
+            .push(ip.to_string());
+    }
+    for (i, (zone, ips)) in by_zone.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  subgraph cluster_{i} {{\n    label={};\n    style=rounded;",
+            dot_id(zone)
+        );
+        for ip in ips {
+            let _ = writeln!(s, "    {};", dot_id(ip));
+        }
+        s.push_str("  }\n");
+    }
+    for e in &b.edges {
+        let style = match e.state {
+            State::Suppressed => ", style=dashed",
+            State::Approved => ", style=bold",
+            State::Learning => "",
+        };
+        let _ = writeln!(
+            s,
+            "  {} -> {} [label={}{style}];",
+            dot_id(&e.src.to_string()),
+            dot_id(&e.dst.to_string()),
+            dot_id(&format!("{} [{}]", e.protocol, ops(e)))
+        );
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// `otsensor rules`.
+pub fn print_rules() {
+    println!(
+        "{:<32} {:<12} {:>8}  {:<18} title",
+        "id", "engine", "severity", "att&ck"
+    );
+    for r in rules::all() {
+        let techniques: Vec<&str> = r.techniques.iter().map(|t| t.id).collect();
+        println!(
+            "{:<32} {:<12} {:>8}  {:<18} {}",
+            r.id,
+            format!("{:?}", r.engine).to_lowercase(),
+            r.severity,
+            techniques.join(","),
+            r.title
+        );
+    }
+}
