@@ -176,14 +176,14 @@ impl Timing {
         Some(out)
     }
 
-    /// Whether an interval of `ms` is far from this timing: further from the period than
-    /// `factor` times the jitter (at least 5% of the period, and 10 ms).
+    /// Whether an interval of `ms` is far outside the learned ones: more than `factor` times
+    /// the longest learned interval, or less than the shortest divided by `factor`. (Several
+    /// polls of one function at different addresses interleave, so the distribution of a
+    /// function's intervals is often multi-modal; its range is what is robust.)
     pub fn deviates(&self, ms: u64, factor: f64) -> bool {
-        let tol = (self.jitter_ms as f64)
-            .max(self.period_ms as f64 * 0.05)
-            .max(10.0)
-            * factor;
-        (ms as f64 - self.period_ms as f64).abs() > tol
+        // Intervals are recorded from 1 ms (see `MAX_INTERVAL_MS` for the top).
+        let ms = ms.clamp(1, MAX_INTERVAL_MS) as f64;
+        ms > self.max_ms as f64 * factor || ms * factor < self.min_ms as f64
     }
 }
 
@@ -747,6 +747,11 @@ impl Learner {
         }
     }
 
+    /// The latest traffic in the baseline as loaded (the end of learning).
+    pub fn last_seen(&self) -> Option<Timestamp> {
+        self.base.last_seen
+    }
+
     /// Number of edges.
     pub fn edge_count(&self) -> usize {
         self.edges.len()
@@ -849,7 +854,7 @@ mod tests {
         let t = e.functions[&3].timing.as_ref().unwrap();
         assert_eq!(t.samples, 20);
         assert!((1000..=1020).contains(&t.period_ms), "{t:?}");
-        assert!(!t.deviates(1010, 4.0) && t.deviates(5000, 4.0));
+        assert!(!t.deviates(1010, 4.0) && t.deviates(5000, 4.0) && t.deviates(100, 4.0));
         let dir = std::env::temp_dir().join(format!("otsensor-baseline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("b.json");

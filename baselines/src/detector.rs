@@ -144,8 +144,9 @@ impl Shared {
             .map(|e| (e.key().clone(), *e.value()))
             .collect();
         polls.sort_by(|a, b| a.0.cmp(&b.0));
+        let learning_end = self.learner.last_seen();
         for ((edge, code), last) in polls {
-            let Some((timing, name, zones)) = self
+            let Some((timing, name, zones, learned_last)) = self
                 .learner
                 .with_edge(&edge, |e| {
                     let f = e.functions.get(&code)?;
@@ -156,6 +157,7 @@ impl Shared {
                         f.timing.clone()?,
                         f.name.clone(),
                         (e.src_zone.clone(), e.dst_zone.clone()),
+                        f.seen.last_seen,
                     ))
                 })
                 .flatten()
@@ -166,8 +168,13 @@ impl Shared {
                 continue;
             }
             let silent_ms = now.nanos_since(last) / 1_000_000;
-            let limit = timing.period_ms as f64 * self.cfg.poll_stop_periods;
-            if silent_ms as f64 > limit.max(1000.0) {
+            let limit = (timing.period_ms as f64 * self.cfg.poll_stop_periods).max(1000.0);
+            // Only a poll still running when learning ended can stop now.
+            let tail_ms = learning_end.map_or(0, |end| end.nanos_since(learned_last) / 1_000_000);
+            if tail_ms as f64 > limit {
+                continue;
+            }
+            if silent_ms as f64 > limit {
                 let ep = |ip, zone: &str| AlertEndpoint {
                     ip,
                     port: None,

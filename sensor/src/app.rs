@@ -327,12 +327,29 @@ fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
     }
     ccfg.promiscuous &= !args.no_promisc;
     ccfg.immediate |= args.immediate;
+    // While learning, save the baseline every `save_interval_secs` so a crash loses little.
+    let shared = session.shared.clone();
+    let every = std::time::Duration::from_secs(session.cfg.baseline.save_interval_secs.max(1));
+    let mut last_save = Instant::now();
+    let mut save_error_logged = false;
+    let mut tick = || {
+        if last_save.elapsed() >= every {
+            last_save = Instant::now();
+            if let Err(e) = Session::save_baseline(&shared, &args.common) {
+                if !save_error_logged {
+                    tracing::error!("The baseline could not be saved: {e:#}.");
+                    save_error_logged = true;
+                }
+            }
+        }
+    };
     let result = live::capture(
         &args.interface,
         args.bpf.as_deref(),
         &ccfg,
         session.pipeline.dispatcher(),
         &stop,
+        &mut tick,
     );
     match result {
         Ok((input, cstats)) => {

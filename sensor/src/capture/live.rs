@@ -54,6 +54,7 @@ pub fn capture(
     cfg: &CaptureConfig,
     disp: &mut Dispatcher,
     stop: &AtomicBool,
+    tick: &mut dyn FnMut(),
 ) -> Result<(InputReport, CaptureStats), LiveError> {
     let open_err = |e: pcap::Error| LiveError::Open {
         iface: iface.to_string(),
@@ -82,7 +83,9 @@ pub fn capture(
         ..InputReport::default()
     };
     tracing::info!("Capturing on {iface} (link type {}).", rep.link_type);
-    let tick = Duration::from_millis(u64::from(cfg.timeout_ms));
+    let tick_every = Duration::from_millis(u64::from(cfg.timeout_ms));
+    let on_tick = tick;
+    let tick = tick_every;
     // libpcap may block in poll() indefinitely (immediate mode on Linux ignores the timeout),
     // so a watcher thread wakes the reader with pcap_breakloop when it must stop, and when no
     // packet arrived for a tick, so that partial batches still reach the workers.
@@ -111,6 +114,7 @@ pub fn capture(
                         if last_flush.elapsed() >= tick {
                             disp.end_round();
                             last_flush = Instant::now();
+                            on_tick();
                         }
                     }
                 }
@@ -118,6 +122,7 @@ pub fn capture(
                 Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => {
                     disp.end_round_at(Timestamp::now());
                     last_flush = Instant::now();
+                    on_tick();
                 }
                 Err(e) => {
                     rep.error = Some(format!("capture on {iface} failed: {e}"));
