@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
-apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay
+apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay graphviz
 ensure_rust
 cargo test --workspace --no-fail-fast

@@ -923,7 +923,9 @@ mod tests {
             let mut merged = a.to_baseline();
             merged.merge(&b.to_baseline(), &Caps::default());
             // The naive model.
-            let mut model: BTreeMap<EdgeKey, (u64, BTreeSet<u16>, BTreeSet<u32>, i64, i64)> = BTreeMap::new();
+            // Per edge: messages, function codes, addresses, first and last timestamp.
+            type Model = BTreeMap<EdgeKey, (u64, BTreeSet<u16>, BTreeSet<u32>, i64, i64)>;
+            let mut model = Model::new();
             for l in &lessons {
                 let m = model.entry(l.key.clone()).or_insert((0, BTreeSet::new(), BTreeSet::new(), i64::MAX, i64::MIN));
                 m.0 += 1;

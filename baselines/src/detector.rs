@@ -417,10 +417,19 @@ impl Detector {
                                         v.push((
                                             &rules::TIMING_DEVIATION,
                                             format!("{label}#{c}"),
-                                            format!("{} every {ms} ms on {label}; learned {} ± {} ms", fe.name, t.period_ms, t.jitter_ms),
+                                            format!(
+                                                "{} after {ms} ms on {label}; learned intervals {}..={} ms (period {} ms), factor {}",
+                                                fe.name, t.min_ms, t.max_ms, t.period_ms, sh.cfg.timing_factor
+                                            ),
                                             Evidence {
                                                 observed: json!({ "interval_ms": ms }),
-                                                expected: json!({ "period_ms": t.period_ms, "jitter_ms": t.jitter_ms }),
+                                                expected: json!({
+                                                    "min_ms": t.min_ms,
+                                                    "max_ms": t.max_ms,
+                                                    "period_ms": t.period_ms,
+                                                    "jitter_ms": t.jitter_ms,
+                                                    "factor": sh.cfg.timing_factor,
+                                                }),
                                             },
                                         ));
                                     }

@@ -27,8 +27,10 @@ fn table() -> &'static [(u32, &'static str)] {
 
 /// The organisation the MAC's OUI is assigned to.
 pub fn vendor(mac: MacAddr) -> Option<&'static str> {
-    if mac.0[0] & 0x02 != 0 {
-        // Locally administered: no registry entry applies.
+    if mac.0[0] & 0x03 != 0 || mac.0 == [0; 6] {
+        // Locally administered or group addresses: no registry entry applies. The all-zero
+        // address is what loopback and some virtual interfaces put in frames, not a Xerox
+        // device (00:00:00 is Xerox's block).
         return None;
     }
     let [a, b, c] = mac.oui();
@@ -50,6 +52,9 @@ mod tests {
         assert_eq!(vendor(m("00:1b:1b:1a:d6:e0")), Some("Siemens AG"));
         assert_eq!(vendor(m("00:00:bc:01:02:03")), Some("Rockwell Automation"));
         assert_eq!(vendor(m("02:00:00:77:00:01")), None);
+        assert_eq!(vendor(m("01:00:5e:00:00:01")), None, "multicast");
+        assert_eq!(vendor(m("00:00:00:00:00:00")), None, "all zero");
+        assert_eq!(vendor(m("00:00:00:12:34:56")), Some("XEROX CORPORATION"));
         assert!(table().len() > 30_000);
     }
 }

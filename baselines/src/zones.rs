@@ -202,7 +202,7 @@ impl ZoneMap {
             .flat_map(|(i, z)| z.cidrs.iter().map(move |c| (*c, i as u16)))
             .collect();
         // Longest prefix first.
-        cidrs.sort_by(|a, b| b.0.prefix().cmp(&a.0.prefix()));
+        cidrs.sort_by_key(|c| std::cmp::Reverse(c.0.prefix()));
         ZoneMap {
             zones,
             cidrs,

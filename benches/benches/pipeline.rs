@@ -12,7 +12,10 @@ use otsensor::pipeline::batch::Batch;
 use otsensor::pipeline::worker::{Worker, WorkerConfig};
 use otsensor::registry::Registry;
 use otsensor_baselines::assets::AssetInventory;
+use otsensor_baselines::baseline::{Baseline, Caps, Learner};
+use otsensor_baselines::detector::{DetectorConfig, Mode, Shared};
 use otsensor_baselines::time::Timestamp;
+use otsensor_baselines::zones::ZoneMap;
 use otsensor_benches::{load_pcap, modbus_polling, Frame};
 
 fn inputs() -> Vec<(String, LinkType, Vec<Frame>)> {
@@ -33,13 +36,22 @@ fn inputs() -> Vec<(String, LinkType, Vec<Frame>)> {
     v
 }
 
-fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch]) -> u64 {
-    let cfg = WorkerConfig::from_config(&Config::default(), 1, false);
-    let mut w = Worker::new(
-        cfg,
-        Arc::new(Registry::builtin()),
+/// The detector's shared state: no zones, an empty baseline, in `mode`.
+fn shared(mode: Mode) -> Arc<Shared> {
+    Arc::new(Shared::new(
+        ZoneMap::default(),
+        Learner::from_baseline(Baseline::default(), Caps::default()),
+        DetectorConfig {
+            mode,
+            ..DetectorConfig::default()
+        },
         Arc::new(AssetInventory::default()),
-    );
+    ))
+}
+
+fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], mode: Mode) -> u64 {
+    let cfg = WorkerConfig::from_config(&Config::default(), 1, false);
+    let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), shared(mode));
     let mut clock = Timestamp::default();
     let mut i = 0u64;
     for (chunk, batch) in frames.chunks(512).zip(batches.iter_mut()) {
@@ -77,12 +89,17 @@ fn bench(c: &mut Criterion) {
         let mut batches: Vec<Batch> = (0..frames.len().div_ceil(512))
             .map(|_| Batch::default())
             .collect();
-        g.bench_function("decode+flows+reassembly", |b| {
-            b.iter(|| run_worker(link, &frames, &mut batches))
+        // Parsers, assets and zone policy; no baseline.
+        g.bench_function("decode+flows+reassembly+parse", |b| {
+            b.iter(|| run_worker(link, &frames, &mut batches, Mode::PolicyOnly))
+        });
+        // The same, learning a baseline (edges, functions, ranges, timing histograms).
+        g.bench_function("decode+flows+reassembly+parse+learn", |b| {
+            b.iter(|| run_worker(link, &frames, &mut batches, Mode::Learn))
         });
         g.throughput(Throughput::Bytes(bytes));
-        g.bench_function("decode+flows+reassembly (bytes)", |b| {
-            b.iter(|| run_worker(link, &frames, &mut batches))
+        g.bench_function("decode+flows+reassembly+parse (bytes)", |b| {
+            b.iter(|| run_worker(link, &frames, &mut batches, Mode::PolicyOnly))
         });
         g.finish();
     }

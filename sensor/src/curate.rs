@@ -47,6 +47,13 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
 fn set_state(file: &Path, selector: &str, state: State) -> anyhow::Result<()> {
     let mut b = load(file)?;
     let n = b.set_state(selector, state).map_err(BadInput)?;
+    if n == 0 {
+        return Err(BadInput(format!(
+            "{}: selector {selector:?} matches no entry",
+            file.display()
+        ))
+        .into());
+    }
     b.save(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}: {n} entries now {state:?}", file.display());
     Ok(())
@@ -108,8 +115,8 @@ pub fn show(b: &Baseline) -> String {
                 .as_ref()
                 .map(|t| {
                     format!(
-                        "  every {} ms ± {} ({} samples)",
-                        t.period_ms, t.jitter_ms, t.samples
+                        "  interval median {} ms, {}..{} ms ({} samples)",
+                        t.period_ms, t.min_ms, t.max_ms, t.samples
                     )
                 })
                 .unwrap_or_default();
@@ -122,24 +129,52 @@ pub fn show(b: &Baseline) -> String {
             );
         }
         if !e.units.is_empty() {
-            let _ = writeln!(s, "    units {:?}", e.units);
+            let _ = writeln!(s, "    units {}", units(&e.units));
         }
         for (area, iv) in &e.ranges {
-            let r: Vec<String> = iv
-                .as_slice()
-                .iter()
-                .map(|r| {
-                    if r[0] == r[1] {
-                        r[0].to_string()
-                    } else {
-                        format!("{}-{}", r[0], r[1])
-                    }
-                })
-                .collect();
-            let _ = writeln!(s, "    {area}: {}", r.join(" "));
+            let _ = writeln!(s, "    {area}: {}", ranges(iv.as_slice()));
         }
     }
     s
+}
+
+/// Address intervals as `1-99 399-400 2258`.
+fn ranges(iv: &[[u32; 2]]) -> String {
+    if iv.is_empty() {
+        return "(none)".to_string();
+    }
+    iv.iter()
+        .map(|r| {
+            if r[0] == r[1] {
+                r[0].to_string()
+            } else {
+                format!("{}-{}", r[0], r[1])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Unit ids as `1 2 255`.
+fn units<T: std::fmt::Display>(u: &BTreeSet<T>) -> String {
+    if u.is_empty() {
+        return "(none)".to_string();
+    }
+    u.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn state(s: State) -> String {
+    format!("{s:?}").to_lowercase()
+}
+
+/// A learned period changed enough to show in a diff (more than a quarter, or from or to
+/// below 1 ms): smaller drifts are the jitter of any real poll loop.
+fn period_changed(old: u64, new: u64) -> bool {
+    let (lo, hi) = (old.min(new).max(1) as f64, old.max(new).max(1) as f64);
+    hi / lo > 1.25
 }
 
 fn edge_map(b: &Baseline) -> BTreeMap<String, &EdgeEntry> {
@@ -161,7 +196,12 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
                 let _ = writeln!(s, "+ asset {ip} (zone {})", x.zone);
             }
             Some(y) if y.state != x.state => {
-                let _ = writeln!(s, "~ asset {ip} state {:?} -> {:?}", y.state, x.state);
+                let _ = writeln!(
+                    s,
+                    "~ asset {ip} state {} -> {}",
+                    state(y.state),
+                    state(x.state)
+                );
             }
             _ => {}
         }
@@ -176,7 +216,12 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
             continue;
         };
         if y.state != x.state {
-            let _ = writeln!(s, "~ edge {k} state {:?} -> {:?}", y.state, x.state);
+            let _ = writeln!(
+                s,
+                "~ edge {k} state {} -> {}",
+                state(y.state),
+                state(x.state)
+            );
         }
         for op in x
             .operations
@@ -207,7 +252,7 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
                 f.timing.as_ref(),
                 y.functions.get(c).and_then(|g| g.timing.as_ref()),
             ) {
-                if t1.period_ms != t0.period_ms {
+                if period_changed(t0.period_ms, t1.period_ms) {
                     let _ = writeln!(
                         s,
                         "~ edge {k} function {c} period {} -> {} ms",
@@ -216,17 +261,23 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
                 }
             }
         }
-        let units: BTreeSet<_> = x.units.symmetric_difference(&y.units).collect();
-        if !units.is_empty() {
-            let _ = writeln!(s, "~ edge {k} units {:?} -> {:?}", y.units, x.units);
+        if x.units != y.units {
+            let _ = writeln!(
+                s,
+                "~ edge {k} units {} -> {}",
+                units(&y.units),
+                units(&x.units)
+            );
         }
-        for (area, iv) in &x.ranges {
-            if y.ranges.get(area) != Some(iv) {
+        let areas: BTreeSet<_> = x.ranges.keys().chain(y.ranges.keys()).collect();
+        for area in areas {
+            let (old, new) = (y.ranges.get(area), x.ranges.get(area));
+            if old != new {
                 let _ = writeln!(
                     s,
-                    "~ edge {k} {area} {:?} -> {:?}",
-                    y.ranges.get(area).map(|r| r.as_slice()),
-                    iv.as_slice()
+                    "~ edge {k} {area} {} -> {}",
+                    ranges(old.map(|r| r.as_slice()).unwrap_or_default()),
+                    ranges(new.map(|r| r.as_slice()).unwrap_or_default())
                 );
             }
         }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod baseline;
 mod dnp3;
 mod live;
 mod modbus;

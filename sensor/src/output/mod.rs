@@ -51,13 +51,38 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The CSV columns, in order.
+const ASSET_COLUMNS: &[&str] = &[
+    "ip",
+    "macs",
+    "mac_vendor",
+    "zone",
+    "roles",
+    "vendor",
+    "model",
+    "order_number",
+    "firmware",
+    "hardware",
+    "name",
+    "serial",
+    "vlans",
+    "first_seen",
+    "last_seen",
+    "flows_initiated",
+    "flows_accepted",
+    "packets_sent",
+    "packets_received",
+    "bytes_sent",
+    "bytes_received",
+    "services",
+    "protocols",
+];
+
 fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "ip,macs,vlans,first_seen,last_seen,flows_initiated,flows_accepted,packets_sent,packets_received,bytes_sent,bytes_received,services,protocols"
-    )?;
+    writeln!(w, "{}", ASSET_COLUMNS.join(","))?;
     for a in assets {
-        let join = |v: Vec<String>| csv_field(&v.join(";"));
+        let list = |v: Vec<String>| v.join(";");
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
         let services = a
             .services
             .iter()
@@ -66,23 +91,35 @@ fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> 
                 None => format!("{}/{}", s.transport, s.port),
             })
             .collect();
-        writeln!(
-            w,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            a.ip,
-            join(a.macs.iter().map(|m| m.to_string()).collect()),
-            join(a.vlans.iter().map(|v| v.to_string()).collect()),
-            a.first_seen,
-            a.last_seen,
-            a.flows_initiated,
-            a.flows_accepted,
-            a.packets_sent,
-            a.packets_received,
-            a.bytes_sent,
-            a.bytes_received,
-            join(services),
-            join(a.protocols.iter().cloned().collect()),
-        )?;
+        let id = &a.identity;
+        let row = [
+            a.ip.to_string(),
+            list(a.macs.iter().map(ToString::to_string).collect()),
+            opt(&a.mac_vendor),
+            opt(&a.zone),
+            list(a.roles.iter().cloned().collect()),
+            opt(&id.vendor),
+            opt(&id.model),
+            opt(&id.order_number),
+            opt(&id.firmware),
+            opt(&id.hardware),
+            opt(&id.name),
+            opt(&id.serial),
+            list(a.vlans.iter().map(ToString::to_string).collect()),
+            a.first_seen.to_string(),
+            a.last_seen.to_string(),
+            a.flows_initiated.to_string(),
+            a.flows_accepted.to_string(),
+            a.packets_sent.to_string(),
+            a.packets_received.to_string(),
+            a.bytes_sent.to_string(),
+            a.bytes_received.to_string(),
+            list(services),
+            list(a.protocols.iter().cloned().collect()),
+        ];
+        debug_assert_eq!(row.len(), ASSET_COLUMNS.len());
+        let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        writeln!(w, "{}", fields.join(","))?;
     }
     Ok(())
 }
