@@ -126,6 +126,9 @@ fn live_capture_between_namespaces() {
     }
 
     let (stats, live_assets) = (scratch.path("stats.json"), scratch.path("assets.json"));
+    // Learn a baseline while capturing, saved every second.
+    let (cfg, live_baseline) = (scratch.path("sensor.toml"), scratch.path("baseline.json"));
+    std::fs::write(&cfg, "[baseline]\nsave_interval_secs = 1\n").unwrap();
     let mut sensor = Command::new("ip")
         .args(["netns", "exec", &span])
         .arg(bin())
@@ -143,6 +146,11 @@ fn live_capture_between_namespaces() {
         .arg(&stats)
         .arg("--assets")
         .arg(&live_assets)
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--learn")
+        .arg("--baseline")
+        .arg(&live_baseline)
         .env("OTSENSOR_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -191,6 +199,9 @@ fn live_capture_between_namespaces() {
         String::from_utf8_lossy(&replayed.stderr)
     );
     std::thread::sleep(Duration::from_millis(1500));
+    // Saved periodically, before the sensor stops.
+    let periodic = json(&live_baseline);
+    assert!(!periodic["edges"].as_array().unwrap().is_empty());
     sh(&["kill", "-TERM", &sensor.id().to_string()]).unwrap();
     let status = sensor.wait().unwrap();
     log.extend(rx.try_iter());
@@ -210,4 +221,32 @@ fn live_capture_between_namespaces() {
         .map(|a| a["ip"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(seen, hosts);
+
+    // What was learned live is what a replay of the same packets learns (timing aside: the
+    // replay compressed the capture's 85 seconds).
+    let offline = scratch.path("offline.json");
+    let (code, _, err) = replay(&[
+        rewritten.as_os_str(),
+        "--learn".as_ref(),
+        "--baseline".as_ref(),
+        offline.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shape = |b: &serde_json::Value| -> Vec<String> {
+        b["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let fns: Vec<&String> = e["functions"].as_object().unwrap().keys().collect();
+                format!(
+                    "{}>{}/{} {fns:?} {} {}",
+                    e["src"], e["dst"], e["protocol"], e["units"], e["ranges"]
+                )
+            })
+            .collect()
+    };
+    let live = json(&live_baseline);
+    assert_eq!(shape(&live), shape(&json(&offline)));
+    assert_eq!(live["edges"].as_array().unwrap().len(), 13);
 }
