@@ -237,37 +237,50 @@ impl AssetInventory {
     }
 
     /// Records what a message says about its sender and receiver: roles from the protocol and
-    /// direction, identity from identification answers.
+    /// direction, identity from identification answers. (The detector calls the parts
+    /// separately, recording roles once per flow.)
     pub fn observe_message(&self, m: &Message) {
-        let (client_role, server_role) = match m.protocol {
+        let (client, server) = message_ends(m);
+        self.record_roles(client, server, m.protocol);
+        if is_engineering(m.operation) {
+            self.record_engineering(client);
+        }
+        if let Some(id) = &m.identity {
+            self.record_identity(m.src.ip, id);
+        }
+    }
+
+    /// Records the roles of a client and server of `protocol` (both must have been observed
+    /// in a flow already; unknown addresses are ignored).
+    pub fn record_roles(&self, client: IpAddr, server: IpAddr, protocol: &str) {
+        let (client_role, server_role) = match protocol {
             "modbus" => ("modbus_client", "modbus_server"),
             "dnp3" => ("dnp3_master", "dnp3_outstation"),
             "s7comm" | "s7comm_plus" => ("s7_client", "s7_plc"),
             p => (p, p),
         };
-        let (client, server) = match m.direction {
-            otsensor_protocols::Direction::Request => (m.src.ip, m.dst.ip),
-            otsensor_protocols::Direction::Response => (m.dst.ip, m.src.ip),
-        };
-        let engineering = matches!(
-            m.operation,
-            otsensor_protocols::Operation::ProgramDownload
-                | otsensor_protocols::Operation::ProgramUpload
-        );
         for (ip, role) in [(client, client_role), (server, server_role)] {
             if let Some(mut a) = self.map.get_mut(&ip) {
                 if !a.roles.contains(role) {
                     a.roles.insert(role.to_string());
                 }
-                if engineering && ip == client && !a.roles.contains("engineering_station") {
-                    a.roles.insert("engineering_station".to_string());
-                }
             }
         }
-        if let Some(id) = &m.identity {
-            if let Some(mut a) = self.map.get_mut(&m.src.ip) {
-                a.identity.update(id);
+    }
+
+    /// Marks a client that uploads or downloads programs as an engineering station.
+    pub fn record_engineering(&self, client: IpAddr) {
+        if let Some(mut a) = self.map.get_mut(&client) {
+            if !a.roles.contains("engineering_station") {
+                a.roles.insert("engineering_station".to_string());
             }
+        }
+    }
+
+    /// Merges what a device said about itself.
+    pub fn record_identity(&self, ip: IpAddr, id: &Identity) {
+        if let Some(mut a) = self.map.get_mut(&ip) {
+            a.identity.update(id);
         }
     }
 
@@ -294,6 +307,23 @@ impl AssetInventory {
         v.sort_by_key(|a| a.ip);
         v
     }
+}
+
+/// The (client, server) of a message: the sender of a request is the client.
+pub fn message_ends(m: &Message) -> (IpAddr, IpAddr) {
+    match m.direction {
+        otsensor_protocols::Direction::Request => (m.src.ip, m.dst.ip),
+        otsensor_protocols::Direction::Response => (m.dst.ip, m.src.ip),
+    }
+}
+
+/// Operations only an engineering station performs.
+pub fn is_engineering(op: otsensor_protocols::Operation) -> bool {
+    matches!(
+        op,
+        otsensor_protocols::Operation::ProgramDownload
+            | otsensor_protocols::Operation::ProgramUpload
+    )
 }
 
 #[cfg(test)]

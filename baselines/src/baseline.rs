@@ -3,6 +3,7 @@
 //! provenance. Plain data a person can read, diff and commit (JSON, stable ordering, schema
 //! version), written atomically.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use otsensor_protocols::Operation;
 
 use crate::intervals::Intervals;
+use crate::message::AddressRange;
 use crate::time::Timestamp;
 
 /// Version of the file format this build reads and writes.
@@ -221,6 +223,15 @@ impl PartialEq for FunctionEntry {
 }
 
 impl FunctionEntry {
+    fn record_timing(&mut self, interval_ms: Option<u64>, per_minute: Option<u64>) {
+        if let Some(ms) = interval_ms {
+            let _ = self.hist_mut().record(ms.clamp(1, MAX_INTERVAL_MS));
+        }
+        if let Some(n) = per_minute {
+            self.peak_per_minute = self.peak_per_minute.max(n);
+        }
+    }
+
     fn hist_mut(&mut self) -> &mut Histogram<u32> {
         if self.hist.is_none() {
             let h = self
@@ -416,11 +427,13 @@ impl Baseline {
             .and_then(|i| self.edges.get(i))
     }
 
-    /// Adds everything of `other` (several sensors, or several learning runs).
-    pub fn merge(&mut self, other: &Baseline, caps: &Caps) {
+    /// Adds everything of `other` (several sensors, or several learning runs), within `caps`.
+    /// Returns how many entries of `other` the caps left out.
+    pub fn merge(&mut self, other: &Baseline, caps: &Caps) -> u64 {
         let learner = Learner::from_baseline(self.clone(), *caps);
         learner.absorb(other);
         *self = learner.to_baseline();
+        learner.capped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the state of entries matching `selector`: `all`, `asset=IP`, `edge=SRC>DST` or
@@ -496,7 +509,7 @@ fn set_edge(e: &mut EdgeEntry, state: State) {
 #[derive(Debug, Clone)]
 pub struct Lesson<'a> {
     /// The edge.
-    pub key: EdgeKey,
+    pub key: Cow<'a, EdgeKey>,
     /// Zone of the client.
     pub src_zone: &'a str,
     /// Zone of the server.
@@ -509,8 +522,11 @@ pub struct Lesson<'a> {
     pub function: Option<(u16, &'a str)>,
     /// Unit.
     pub unit: Option<u32>,
-    /// Address ranges: (area, start, count).
-    pub ranges: Vec<(&'a str, u32, u32)>,
+    /// Address ranges.
+    pub ranges: Cow<'a, [AddressRange]>,
+    /// For a request: the interval (ms) since the previous request of its function on the
+    /// connection, and the connection's requests of it in the minute that just ended.
+    pub timing: Option<(Option<u64>, Option<u64>)>,
 }
 
 /// The baseline being learned (or, in detection, the one loaded), shared by all workers: one
@@ -558,6 +574,7 @@ impl Learner {
                     x.seen.merge(&a.seen);
                     x.state = x.state.merge(a.state);
                 }
+                None if self.assets.len() >= self.caps.max_assets => self.cap_hit(),
                 None => {
                     self.assets.insert(*ip, a.clone());
                 }
@@ -571,6 +588,7 @@ impl Learner {
             };
             match self.edges.get_mut(&k) {
                 Some(mut x) => merge_edge(&mut x, e, &self.caps),
+                None if self.edges.len() >= self.caps.max_edges => self.cap_hit(),
                 None => {
                     self.edges.insert(k, e.clone());
                 }
@@ -588,10 +606,15 @@ impl Learner {
         self.edges.get(k).map(|e| f(&e))
     }
 
-    /// Records an asset.
+    /// Records an asset seen once at `ts`.
     pub fn learn_asset(&self, ip: IpAddr, zone: &str, ts: Timestamp) {
+        self.learn_asset_seen(ip, zone, &Seen::at(ts));
+    }
+
+    /// Records an asset seen `seen.count` times (a flow's messages, batched).
+    pub fn learn_asset_seen(&self, ip: IpAddr, zone: &str, seen: &Seen) {
         if let Some(mut a) = self.assets.get_mut(&ip) {
-            a.seen.add(ts);
+            a.seen.merge(seen);
             return;
         }
         if self.assets.len() >= self.caps.max_assets {
@@ -602,41 +625,40 @@ impl Learner {
             .entry(ip)
             .or_insert_with(|| AssetEntry {
                 state: State::Learning,
-                seen: Seen {
-                    count: 0,
-                    ..Seen::at(ts)
-                },
+                seen: Seen { count: 0, ..*seen },
                 zone: zone.to_string(),
             })
             .seen
-            .add(ts);
+            .merge(seen);
     }
 
     /// Records one message.
     pub fn learn(&self, l: &Lesson<'_>) {
-        if !self.edges.contains_key(&l.key) && self.edges.len() >= self.caps.max_edges {
+        let existing = self.edges.get_mut(&*l.key);
+        if existing.is_none() && self.edges.len() >= self.caps.max_edges {
             self.cap_hit();
             return;
         }
-        let mut e = self
-            .edges
-            .entry(l.key.clone())
-            .or_insert_with(|| EdgeEntry {
-                src: l.key.src,
-                dst: l.key.dst,
-                protocol: l.key.protocol.clone(),
-                src_zone: l.src_zone.to_string(),
-                dst_zone: l.dst_zone.to_string(),
-                state: State::Learning,
-                seen: Seen {
-                    count: 0,
-                    ..Seen::at(l.ts)
-                },
-                operations: BTreeMap::new(),
-                functions: BTreeMap::new(),
-                units: BTreeSet::new(),
-                ranges: BTreeMap::new(),
-            });
+        let mut e = existing.unwrap_or_else(|| {
+            self.edges
+                .entry(l.key.clone().into_owned())
+                .or_insert_with(|| EdgeEntry {
+                    src: l.key.src,
+                    dst: l.key.dst,
+                    protocol: l.key.protocol.clone(),
+                    src_zone: l.src_zone.to_string(),
+                    dst_zone: l.dst_zone.to_string(),
+                    state: State::Learning,
+                    seen: Seen {
+                        count: 0,
+                        ..Seen::at(l.ts)
+                    },
+                    operations: BTreeMap::new(),
+                    functions: BTreeMap::new(),
+                    units: BTreeSet::new(),
+                    ranges: BTreeMap::new(),
+                })
+        });
         e.seen.add(l.ts);
         *e.operations.entry(l.operation).or_default() += 1;
         if let Some((code, name)) = l.function {
@@ -661,6 +683,11 @@ impl Learner {
                     })
                     .seen
                     .add(l.ts);
+                if let (Some((interval_ms, per_minute)), Some(f)) =
+                    (l.timing, e.functions.get_mut(&code))
+                {
+                    f.record_timing(interval_ms, per_minute);
+                }
             }
         }
         if let Some(u) = l.unit {
@@ -670,20 +697,19 @@ impl Learner {
                 self.cap_hit();
             }
         }
-        for (area, start, count) in &l.ranges {
-            if *count == 0 {
-                continue;
-            }
-            if e.ranges.len() >= self.caps.max_areas && !e.ranges.contains_key(*area) {
+        let cap = self.caps.max_ranges;
+        for r in l.ranges.iter().filter(|r| r.count > 0) {
+            let end = r.start.saturating_add(r.count - 1);
+            if let Some(iv) = e.ranges.get_mut(r.area.as_ref()) {
+                iv.insert(r.start, end, cap);
+            } else if e.ranges.len() >= self.caps.max_areas {
                 self.cap_hit();
-                continue;
+            } else {
+                e.ranges
+                    .entry(r.area.to_string())
+                    .or_default()
+                    .insert(r.start, end, cap);
             }
-            let end = start.saturating_add(count - 1);
-            let cap = self.caps.max_ranges;
-            e.ranges
-                .entry(area.to_string())
-                .or_default()
-                .insert(*start, end, cap);
         }
     }
 
@@ -698,12 +724,7 @@ impl Learner {
     ) {
         if let Some(mut e) = self.edges.get_mut(k) {
             if let Some(f) = e.functions.get_mut(&code) {
-                if let Some(ms) = interval_ms {
-                    let _ = f.hist_mut().record(ms.clamp(1, MAX_INTERVAL_MS));
-                }
-                if let Some(n) = per_minute {
-                    f.peak_per_minute = f.peak_per_minute.max(n);
-                }
+                f.record_timing(interval_ms, per_minute);
             }
         }
     }
@@ -819,14 +840,19 @@ mod tests {
         count: u32,
     ) -> Lesson<'static> {
         Lesson {
-            key: k,
+            key: Cow::Owned(k),
             src_zone: "a",
             dst_zone: "b",
             ts: Timestamp::from_nanos(t),
             operation: op,
             function: Some((code, "f")),
             unit: Some(1),
-            ranges: vec![("holding_registers", start, count)],
+            ranges: Cow::Owned(vec![AddressRange {
+                area: "holding_registers".into(),
+                start,
+                count,
+            }]),
+            timing: None,
         }
     }
 
@@ -887,6 +913,57 @@ mod tests {
     }
 
     #[test]
+    fn caps_bound_every_collection() {
+        let caps = Caps {
+            max_edges: 3,
+            max_assets: 2,
+            max_functions: 2,
+            max_units: 2,
+            max_areas: 1,
+            max_ranges: 4,
+        };
+        let l = Learner::from_baseline(Baseline::default(), caps);
+        for d in 2..12u8 {
+            l.learn_asset(IpAddr::from([10, 0, 0, d]), "a", Timestamp::from_nanos(0));
+            for code in 1..6u16 {
+                for i in 0..20u32 {
+                    let mut x = lesson(key(1, d), i64::from(i), Operation::Read, code, i * 10, 2);
+                    x.unit = Some(i % 5);
+                    x.ranges.to_mut().push(AddressRange {
+                        area: "coils".into(),
+                        start: i,
+                        count: 1,
+                    });
+                    l.learn(&x);
+                }
+            }
+        }
+        assert!(l.capped.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        let b = l.to_baseline();
+        assert_eq!(b.assets.len(), 2);
+        assert_eq!(b.edges.len(), 3);
+        for e in &b.edges {
+            assert_eq!(e.functions.len(), 2);
+            assert_eq!(e.units.len(), 2);
+            assert_eq!(e.ranges.len(), 1);
+            // Beyond the cap, nearest intervals are joined: every address learned stays covered.
+            let iv = e.ranges["holding_registers"].as_slice();
+            assert!(iv.len() <= 4, "{iv:?}");
+            for i in 0..20u32 {
+                assert!(iv.iter().any(|r| r[0] <= i * 10 && i * 10 < r[1]), "{iv:?}");
+            }
+        }
+        // Merging two capped baselines stays within the caps.
+        let mut m = b.clone();
+        let other = Learner::from_baseline(Baseline::default(), caps);
+        for d in 20..30u8 {
+            other.learn(&lesson(key(2, d), 0, Operation::Write, 9, 5000, 3));
+        }
+        assert_eq!(m.merge(&other.to_baseline(), &caps), 3);
+        assert_eq!(m.edges.len(), 3);
+    }
+
+    #[test]
     fn selectors_set_states() {
         let l = Learner::default();
         l.learn(&lesson(key(1, 2), 0, Operation::Read, 3, 0, 1));
@@ -921,16 +998,16 @@ mod tests {
             for l in lessons[split..].iter().rev() { a.learn(l); }
             for l in &lessons[..split] { b.learn(l); }
             let mut merged = a.to_baseline();
-            merged.merge(&b.to_baseline(), &Caps::default());
+            assert_eq!(merged.merge(&b.to_baseline(), &Caps::default()), 0);
             // The naive model.
             // Per edge: messages, function codes, addresses, first and last timestamp.
             type Model = BTreeMap<EdgeKey, (u64, BTreeSet<u16>, BTreeSet<u32>, i64, i64)>;
             let mut model = Model::new();
             for l in &lessons {
-                let m = model.entry(l.key.clone()).or_insert((0, BTreeSet::new(), BTreeSet::new(), i64::MAX, i64::MIN));
+                let m = model.entry(l.key.clone().into_owned()).or_insert((0, BTreeSet::new(), BTreeSet::new(), i64::MAX, i64::MIN));
                 m.0 += 1;
                 m.1.insert(l.function.unwrap().0);
-                let (_, s, c) = l.ranges[0];
+                let (s, c) = (l.ranges[0].start, l.ranges[0].count);
                 m.2.extend(s..s + c);
                 m.3 = m.3.min(l.ts.as_nanos());
                 m.4 = m.4.max(l.ts.as_nanos());

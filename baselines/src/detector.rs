@@ -7,7 +7,9 @@
 //! reports an [`Observation`] for every message that deviates, and the sensor's single output
 //! thread aggregates them into alerts in input order.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use dashmap::DashMap;
 use serde_json::json;
@@ -15,8 +17,8 @@ use serde_json::json;
 use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::{AlertEndpoint, Evidence, Observation, Rule};
-use crate::assets::AssetInventory;
-use crate::baseline::{EdgeKey, Learner, Lesson, State};
+use crate::assets::{is_engineering, message_ends, AssetInventory};
+use crate::baseline::{EdgeKey, Learner, Lesson, Seen, State};
 use crate::message::{Message, Peer};
 use crate::rules;
 use crate::time::Timestamp;
@@ -215,19 +217,83 @@ fn proto_static(p: &str) -> Option<&'static str> {
         .find(|x| *x == p)
 }
 
+/// Timing and rate of one function's requests on one connection.
 #[derive(Debug, Default, Clone, Copy)]
 struct FlowFn {
     last: Option<Timestamp>,
     minute: i64,
     in_minute: u64,
     spiked: bool,
+    /// Last request seen while detecting, and the last time published to
+    /// [`Shared::last_poll`] (at most once a second of capture time, and at flow end).
+    poll: Option<Timestamp>,
+    published: Option<Timestamp>,
+}
+
+/// A worker's state for one flow.
+#[derive(Debug, Default)]
+struct FlowLocal {
+    /// Per function code (a connection uses a handful).
+    fns: Vec<(u16, FlowFn)>,
+    /// The (client, protocol) whose roles the asset inventory has recorded.
+    roles: Option<(IpAddr, &'static str)>,
+    /// The flow's edge and its label, built once.
+    edge: Option<EdgeKey>,
+    label: String,
+    /// While detecting: whether both ends are in the (read-only) baseline.
+    known: Option<bool>,
+    /// While learning: the flow's messages not yet added to its two assets, and the ends.
+    asset_seen: Option<Seen>,
+    ends: Option<(IpAddr, IpAddr, ZoneId, ZoneId)>,
+}
+
+/// Adds a flow's batched sightings to both of its assets.
+fn flush_assets(
+    sh: &Shared,
+    pending: &mut Option<Seen>,
+    client: IpAddr,
+    server: IpAddr,
+    client_zone: ZoneId,
+    server_zone: ZoneId,
+) {
+    if let Some(s) = pending.take() {
+        sh.learner
+            .learn_asset_seen(client, sh.zones.name(client_zone), &s);
+        sh.learner
+            .learn_asset_seen(server, sh.zones.name(server_zone), &s);
+    }
+}
+
+/// The state of function `code` among a flow's.
+fn function(fns: &mut Vec<(u16, FlowFn)>, code: u16) -> &mut FlowFn {
+    let i = match fns.iter().position(|(c, _)| *c == code) {
+        Some(i) => i,
+        None => {
+            fns.push((code, FlowFn::default()));
+            fns.len() - 1
+        }
+    };
+    &mut fns[i].1
+}
+
+/// Publishes a request time to the shared last-poll table.
+fn publish_poll(sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
+    let key = (edge.clone(), code);
+    if let Some(mut t) = sh.last_poll.get_mut(&key) {
+        *t = (*t).max(ts);
+        return;
+    }
+    sh.last_poll
+        .entry(key)
+        .and_modify(|t| *t = (*t).max(ts))
+        .or_insert(ts);
 }
 
 /// One worker's detector.
 #[derive(Debug)]
 pub struct Detector {
     shared: std::sync::Arc<Shared>,
-    flows: HashMap<(u64, u16), FlowFn>,
+    flows: HashMap<u64, FlowLocal>,
 }
 
 impl Detector {
@@ -244,19 +310,62 @@ impl Detector {
         &self.shared
     }
 
-    /// Forgets a flow's timing state (call when the flow ends).
+    /// Forgets a flow's state (call when the flow ends), publishing its last polls.
     pub fn end_flow(&mut self, flow_id: u64) {
-        self.flows.retain(|(f, _), _| *f != flow_id);
+        let Some(mut fl) = self.flows.remove(&flow_id) else {
+            return;
+        };
+        if let Some((c, s, cz, sz)) = fl.ends {
+            flush_assets(&self.shared, &mut fl.asset_seen, c, s, cz, sz);
+        }
+        let Some(edge) = &fl.edge else {
+            return;
+        };
+        for (code, st) in &fl.fns {
+            if let Some(ts) = st.poll.filter(|ts| Some(*ts) != st.published) {
+                publish_poll(&self.shared, edge, *code, ts);
+            }
+        }
     }
 
     /// Checks and learns one message; deviations go to `out`.
     pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Observation>) {
-        let sh = std::sync::Arc::clone(&self.shared);
-        sh.assets.observe_message(m);
-        let edge = EdgeKey {
-            src: f.client.ip,
-            dst: f.server.ip,
-            protocol: m.protocol.to_string(),
+        let sh: &Shared = &self.shared;
+        let FlowLocal {
+            fns,
+            roles,
+            edge,
+            label,
+            known,
+            asset_seen,
+            ends,
+        } = self.flows.entry(f.id).or_default();
+        *ends = Some((f.client.ip, f.server.ip, f.client_zone, f.server_zone));
+        // Roles once per flow; engineering and identity when a message shows them.
+        let (client, server) = message_ends(m);
+        if *roles != Some((client, m.protocol)) {
+            sh.assets.record_roles(client, server, m.protocol);
+            *roles = Some((client, m.protocol));
+        }
+        if is_engineering(m.operation) {
+            sh.assets.record_engineering(client);
+        }
+        if let Some(id) = &m.identity {
+            sh.assets.record_identity(m.src.ip, id);
+        }
+        if edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {
+            let e = EdgeKey {
+                src: f.client.ip,
+                dst: f.server.ip,
+                protocol: m.protocol.to_string(),
+            };
+            *label = e.label();
+            *edge = Some(e);
+            *known = None;
+        }
+        let label: &str = label;
+        let Some(edge) = edge.as_ref() else {
+            return;
         };
         let mut obs = |rule: &'static Rule, key: String, details: String, evidence: Evidence| {
             if sh.enabled(rule) {
@@ -300,8 +409,9 @@ impl Detector {
         let code = m.function_code;
         // Flow-local timing and rate of requests per function.
         let (mut interval_ms, mut minute_done, mut in_minute) = (None, None, 0);
+        let mut fn_state = None;
         if let (true, Some(c)) = (request, code) {
-            let st = self.flows.entry((f.id, c)).or_default();
+            let st = function(fns, c);
             if let Some(last) = st.last {
                 let d = m.ts.nanos_since(last);
                 if d > 0 {
@@ -320,40 +430,51 @@ impl Detector {
             }
             st.in_minute += 1;
             in_minute = st.in_minute;
+            fn_state = Some(st);
         }
-        let zone_names = (
-            sh.zones.name(f.client_zone).to_string(),
-            sh.zones.name(f.server_zone).to_string(),
-        );
+        let zone_names = (sh.zones.name(f.client_zone), sh.zones.name(f.server_zone));
         match sh.cfg.mode {
             Mode::PolicyOnly => {}
             Mode::Learn => {
-                sh.learner.learn_asset(f.client.ip, &zone_names.0, m.ts);
-                sh.learner.learn_asset(f.server.ip, &zone_names.1, m.ts);
-                let ranges: Vec<(&str, u32, u32)> = m
-                    .addresses
-                    .iter()
-                    .map(|a| (a.area.as_ref(), a.start, a.count))
-                    .collect();
+                // Both ends' sightings are batched per flow (see `flush_assets`).
+                match asset_seen {
+                    Some(s) => s.add(m.ts),
+                    None => *asset_seen = Some(Seen::at(m.ts)),
+                }
+                if asset_seen.is_some_and(|s| m.ts.nanos_since(s.first_seen) >= 1_000_000_000) {
+                    flush_assets(
+                        sh,
+                        asset_seen,
+                        f.client.ip,
+                        f.server.ip,
+                        f.client_zone,
+                        f.server_zone,
+                    );
+                }
                 sh.learner.learn(&Lesson {
-                    key: edge.clone(),
-                    src_zone: &zone_names.0,
-                    dst_zone: &zone_names.1,
+                    key: Cow::Borrowed(edge),
+                    src_zone: zone_names.0,
+                    dst_zone: zone_names.1,
                     ts: m.ts,
                     operation: m.operation,
                     function: code.map(|c| (c, m.function.as_deref().unwrap_or(""))),
                     unit: m.unit,
-                    ranges,
+                    ranges: Cow::Borrowed(&m.addresses),
+                    timing: (request && code.is_some()).then(|| {
+                        let peak = minute_done.map(|n| n.max(in_minute));
+                        (interval_ms, peak.or(Some(in_minute)))
+                    }),
                 });
-                if let Some(c) = code.filter(|_| request) {
-                    let peak = minute_done.map(|n| n.max(in_minute));
-                    sh.learner
-                        .learn_timing(&edge, c, interval_ms, peak.or(Some(in_minute)));
-                }
             }
             Mode::Detect => {
                 let mut new_asset = false;
-                for (p, z) in [(f.client, f.client_zone), (f.server, f.server_zone)] {
+                let ends = [(f.client, f.client_zone), (f.server, f.server_zone)];
+                let check = if *known == Some(true) {
+                    &[][..]
+                } else {
+                    &ends[..]
+                };
+                for &(p, z) in check {
                     if !sh.learner.has_asset(&p.ip) {
                         new_asset = true;
                         let zn = sh.zones.name(z);
@@ -373,14 +494,19 @@ impl Detector {
                 if new_asset {
                     return;
                 }
-                if let (true, Some(c)) = (request, code) {
-                    sh.last_poll
-                        .entry((edge.clone(), c))
-                        .and_modify(|t| *t = (*t).max(m.ts))
-                        .or_insert(m.ts);
+                *known = Some(true);
+                if let (Some(c), Some(st)) = (code, fn_state.as_deref_mut()) {
+                    st.poll = Some(m.ts);
+                    // Published at most once a second of capture time (and at flow end).
+                    let due = st
+                        .published
+                        .is_none_or(|p| m.ts.nanos_since(p) >= 1_000_000_000);
+                    if due {
+                        publish_poll(sh, edge, c, m.ts);
+                        st.published = Some(m.ts);
+                    }
                 }
-                let label = edge.label();
-                let verdicts = sh.learner.with_edge(&edge, |e| {
+                let verdicts = sh.learner.with_edge(edge, |e| {
                     if e.state == State::Suppressed {
                         return Vec::new();
                     }
@@ -489,7 +615,7 @@ impl Detector {
                 match verdicts {
                     None => obs(
                         &rules::NEW_EDGE,
-                        label.clone(),
+                        label.to_string(),
                         format!(
                             "{} from {} to {} was never seen while learning",
                             m.protocol, f.client.ip, f.server.ip
@@ -503,8 +629,7 @@ impl Detector {
                         for (rule, key, details, ev) in v {
                             // Rate spikes: one observation per connection and minute.
                             if rule.id == rules::RATE_SPIKE.id {
-                                if let Some(st) = code.and_then(|c| self.flows.get_mut(&(f.id, c)))
-                                {
+                                if let Some(st) = fn_state.as_deref_mut() {
                                     if st.spiked {
                                         continue;
                                     }

@@ -28,8 +28,15 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
         }
         BaselineCommand::Merge { output, inputs } => {
             let mut merged = Baseline::default();
+            let mut left_out = 0;
             for p in &inputs {
-                merged.merge(&load(p)?, &Caps::default());
+                left_out += merged.merge(&load(p)?, &Caps::default());
+            }
+            if left_out > 0 {
+                eprintln!(
+                    "otsensor: warning: {left_out} entries left out of {} (baseline caps reached)",
+                    output.display()
+                );
             }
             merged.save(&output).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
