@@ -39,6 +39,9 @@ pub struct Caps {
     pub max_areas: usize,
     /// Most intervals per area (closest neighbours are joined beyond).
     pub max_ranges: usize,
+    /// Most (edge, function) timing histograms held in memory while learning (about 8 KiB
+    /// each); functions beyond are learned without timing.
+    pub max_timings: usize,
 }
 
 impl Default for Caps {
@@ -50,6 +53,7 @@ impl Default for Caps {
             max_units: 256,
             max_areas: 64,
             max_ranges: 32,
+            max_timings: 20_000,
         }
     }
 }
@@ -367,22 +371,27 @@ impl Baseline {
             path: p.clone(),
             source,
         })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| BaselineError::Corrupt {
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
-        let found = v
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0) as u32;
-        if found > SCHEMA_VERSION {
-            return Err(BaselineError::TooNew { path: p, found });
+        // The version first (a newer file may not parse as this version's schema), without
+        // building a document tree: baselines can be megabytes.
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            schema_version: u64,
         }
-        let mut b: Baseline = serde_json::from_value(v).map_err(|e| BaselineError::Corrupt {
+        let corrupt = |e: serde_json::Error| BaselineError::Corrupt {
             path: p.clone(),
             message: e.to_string(),
-        })?;
+        };
+        let found = serde_json::from_str::<Version>(&text)
+            .map_err(corrupt)?
+            .schema_version;
+        if found > u64::from(SCHEMA_VERSION) {
+            return Err(BaselineError::TooNew {
+                path: p,
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        let mut b: Baseline = serde_json::from_str(&text).map_err(corrupt)?;
         b.edges
             .sort_by(|a, c| (a.src, a.dst, &a.protocol).cmp(&(c.src, c.dst, &c.protocol)));
         Ok(b)
@@ -541,24 +550,55 @@ pub struct Learner {
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,
+    /// Timing histograms in memory.
+    timings: std::sync::atomic::AtomicUsize,
 }
 
 impl Learner {
     /// Starts from an existing baseline (possibly empty).
-    pub fn from_baseline(b: Baseline, caps: Caps) -> Learner {
+    ///
+    /// Everything in the file is kept, even beyond `caps` (they bound growth, never drop
+    /// what was learned).
+    pub fn from_baseline(mut b: Baseline, caps: Caps) -> Learner {
+        let edges = std::mem::take(&mut b.edges);
+        let assets = std::mem::take(&mut b.assets);
         let l = Learner {
             caps,
+            base: b,
             ..Learner::default()
         };
-        l.absorb(&b);
-        Learner {
-            base: Baseline {
-                edges: Vec::new(),
-                assets: BTreeMap::new(),
-                ..b
-            },
-            ..l
+        for (ip, a) in assets {
+            l.assets.insert(ip, a);
         }
+        for e in edges {
+            let k = EdgeKey {
+                src: e.src,
+                dst: e.dst,
+                protocol: e.protocol.clone(),
+            };
+            // A hand-edited file may repeat an edge: merge rather than lose one.
+            match l.edges.get_mut(&k) {
+                Some(mut x) => merge_edge(&mut x, &e, &caps),
+                None => {
+                    l.edges.insert(k, e);
+                }
+            }
+        }
+        l
+    }
+
+    /// Whether `f` may record timing: it holds a histogram already, or one more fits the cap.
+    fn may_time(&self, f: &FunctionEntry) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if f.hist.is_some() {
+            return true;
+        }
+        if self.timings.fetch_add(1, Relaxed) < self.caps.max_timings {
+            return true;
+        }
+        self.timings.fetch_sub(1, Relaxed);
+        self.cap_hit();
+        false
     }
 
     fn cap_hit(&self) {
@@ -686,7 +726,9 @@ impl Learner {
                 if let (Some((interval_ms, per_minute)), Some(f)) =
                     (l.timing, e.functions.get_mut(&code))
                 {
-                    f.record_timing(interval_ms, per_minute);
+                    if self.may_time(f) {
+                        f.record_timing(interval_ms, per_minute);
+                    }
                 }
             }
         }
@@ -724,7 +766,9 @@ impl Learner {
     ) {
         if let Some(mut e) = self.edges.get_mut(k) {
             if let Some(f) = e.functions.get_mut(&code) {
-                f.record_timing(interval_ms, per_minute);
+                if self.may_time(f) {
+                    f.record_timing(interval_ms, per_minute);
+                }
             }
         }
     }
@@ -921,6 +965,7 @@ mod tests {
             max_units: 2,
             max_areas: 1,
             max_ranges: 4,
+            max_timings: 2,
         };
         let l = Learner::from_baseline(Baseline::default(), caps);
         for d in 2..12u8 {
@@ -929,6 +974,7 @@ mod tests {
                 for i in 0..20u32 {
                     let mut x = lesson(key(1, d), i64::from(i), Operation::Read, code, i * 10, 2);
                     x.unit = Some(i % 5);
+                    x.timing = Some((Some(10), Some(1)));
                     x.ranges.to_mut().push(AddressRange {
                         area: "coils".into(),
                         start: i,
@@ -942,6 +988,13 @@ mod tests {
         let b = l.to_baseline();
         assert_eq!(b.assets.len(), 2);
         assert_eq!(b.edges.len(), 3);
+        let timed = b
+            .edges
+            .iter()
+            .flat_map(|e| e.functions.values())
+            .filter(|f| f.timing.is_some())
+            .count();
+        assert_eq!(timed, 2, "max_timings");
         for e in &b.edges {
             assert_eq!(e.functions.len(), 2);
             assert_eq!(e.units.len(), 2);

@@ -109,6 +109,8 @@ pub struct BaselineSettings {
     pub max_areas: usize,
     /// Most merged intervals per area.
     pub max_ranges: usize,
+    /// Most poll-timing histograms in memory while learning (about 8 KiB each).
+    pub max_timings: usize,
 }
 
 impl Default for BaselineSettings {
@@ -127,6 +129,7 @@ impl Default for BaselineSettings {
             max_units: c.max_units,
             max_areas: c.max_areas,
             max_ranges: c.max_ranges,
+            max_timings: c.max_timings,
         }
     }
 }
@@ -141,6 +144,7 @@ impl BaselineSettings {
             max_units: self.max_units,
             max_areas: self.max_areas,
             max_ranges: self.max_ranges,
+            max_timings: self.max_timings,
         }
     }
 }
