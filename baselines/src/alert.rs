@@ -52,12 +52,28 @@ impl Severity {
 }
 
 /// A MITRE ATT&CK for ICS technique.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Technique {
-    /// Technique id (T08xx).
+    /// Technique id (T08xx, as of ATT&CK v18; always present).
     pub id: &'static str,
     /// Technique name.
     pub name: &'static str,
+    /// Where ATT&CK v19 revoked `id` and reissued it as a sub-technique: its v19 id and name.
+    pub v19: Option<(&'static str, &'static str)>,
+}
+
+impl Serialize for Technique {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", self.id)?;
+        m.serialize_entry("name", self.name)?;
+        if let Some((id, name)) = self.v19 {
+            m.serialize_entry("v19_id", id)?;
+            m.serialize_entry("v19_name", name)?;
+        }
+        m.end()
+    }
 }
 
 /// A detection rule.
@@ -121,6 +137,8 @@ pub struct Observation {
     pub dst: Option<AlertEndpoint>,
     /// Protocol.
     pub protocol: Option<&'static str>,
+    /// Transport (`tcp`, `udp`).
+    pub transport: Option<&'static str>,
     /// Operation.
     pub operation: Option<Operation>,
     /// Function name.
@@ -131,6 +149,73 @@ pub struct Observation {
     pub evidence: Evidence,
     /// Severity override (from config); `None` uses the rule's.
     pub severity: Option<u8>,
+}
+
+/// What the detector hands the output thread, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// A rule fired.
+    Obs(Observation),
+    /// A fact the anomaly engine correlates across flows.
+    Fact(Fact),
+}
+
+/// A per-flow fact for the anomaly engine, which runs single-threaded in the output thread
+/// (so that correlating across flows does not depend on how flows are spread over workers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    /// When.
+    pub ts: Timestamp,
+    /// The flow's client.
+    pub client: AlertEndpoint,
+    /// The flow's server.
+    pub server: AlertEndpoint,
+    /// What happened.
+    pub kind: FactKind,
+}
+
+/// Kinds of [`Fact`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactKind {
+    /// A flow began; `opened` when its first packet was a TCP SYN or a UDP datagram (not a
+    /// connection picked up midstream).
+    FlowStart {
+        /// IP protocol number.
+        transport: u8,
+        /// Opened during the capture.
+        opened: bool,
+    },
+    /// A client addressed a unit id (Modbus unit, DNP3 destination) for the first time on
+    /// this flow.
+    Unit {
+        /// Protocol.
+        protocol: &'static str,
+        /// Unit id.
+        unit: u32,
+    },
+    /// A client read an S7 SZL list for the first time on this flow.
+    Szl {
+        /// SZL id.
+        id: u16,
+    },
+    /// A PDU that broke its protocol's specification, or data its parser could not parse.
+    Malformed {
+        /// Protocol.
+        protocol: &'static str,
+        /// What was wrong.
+        what: &'static str,
+    },
+    /// An exception response.
+    Exception {
+        /// Protocol.
+        protocol: &'static str,
+    },
+    /// A client wrote (or controlled, or downloaded to) a server for the first time on this
+    /// flow.
+    Write {
+        /// Protocol.
+        protocol: &'static str,
+    },
 }
 
 /// The sensor that raised an alert.
@@ -151,8 +236,9 @@ pub struct Attack {
     pub techniques: &'static [Technique],
 }
 
-/// The ATT&CK framework version the technique ids come from.
-pub const ATTACK_FRAMEWORK: &str = "MITRE ATT&CK for ICS v17";
+/// The ATT&CK framework version: technique `id`s are the stable T08xx ids (v18 numbering, kept
+/// by MITRE as the ICS crosswalk's source), with `v19_id` wherever v19 reissued one.
+pub const ATTACK_FRAMEWORK: &str = "MITRE ATT&CK for ICS v19";
 
 /// The canonical alert record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,6 +269,9 @@ pub struct Alert {
     /// Protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<&'static str>,
+    /// Transport (`tcp`, `udp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<&'static str>,
     /// Operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
@@ -284,6 +373,7 @@ impl AlertStore {
             src: o.src,
             dst: o.dst,
             protocol: o.protocol,
+            transport: o.transport,
             operation: o.operation,
             function: o.function,
             details: o.details,
@@ -335,6 +425,7 @@ mod tests {
         techniques: &[Technique {
             id: "T0886",
             name: "Remote Services",
+            v19: None,
         }],
         rationale: "test",
     };
@@ -353,6 +444,7 @@ mod tests {
             },
             dst: None,
             protocol: None,
+            transport: None,
             operation: None,
             function: None,
             details: String::new(),

@@ -22,7 +22,7 @@ use crate::message::AddressRange;
 use crate::time::Timestamp;
 
 /// Version of the file format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Caps that bound a baseline's size (memory and file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +319,24 @@ pub struct Baseline {
     pub assets: BTreeMap<IpAddr, AssetEntry>,
     /// Edges, sorted by (src, dst, protocol).
     pub edges: Vec<EdgeEntry>,
+    /// Operational, protocol and anomaly alerts raised while learning, sorted by (rule,
+    /// key): detection does not raise them again. (Schema 2; absent in schema 1 files.)
+    #[serde(default)]
+    pub alerts: Vec<LearnedAlert>,
+}
+
+/// An alert raised while learning, accepted as normal for its edge or host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnedAlert {
+    /// Rule id.
+    pub rule: String,
+    /// What the alert was about (its edge or host), as in the alert's id.
+    pub key: String,
+    /// Review state.
+    pub state: State,
+    /// Provenance.
+    #[serde(flatten)]
+    pub seen: Seen,
 }
 
 impl Default for Baseline {
@@ -330,6 +348,7 @@ impl Default for Baseline {
             last_seen: None,
             assets: BTreeMap::new(),
             edges: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 }
@@ -547,6 +566,7 @@ pub struct Learner {
     base: Baseline,
     edges: DashMap<EdgeKey, EdgeEntry>,
     assets: DashMap<IpAddr, AssetEntry>,
+    alerts: DashMap<(String, String), LearnedAlert>,
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,
@@ -562,6 +582,7 @@ impl Learner {
     pub fn from_baseline(mut b: Baseline, caps: Caps) -> Learner {
         let edges = std::mem::take(&mut b.edges);
         let assets = std::mem::take(&mut b.assets);
+        let alerts = std::mem::take(&mut b.alerts);
         let l = Learner {
             caps,
             base: b,
@@ -569,6 +590,9 @@ impl Learner {
         };
         for (ip, a) in assets {
             l.assets.insert(ip, a);
+        }
+        for a in alerts {
+            l.absorb_alert(&a);
         }
         for e in edges {
             let k = EdgeKey {
@@ -606,8 +630,49 @@ impl Learner {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Merges one learned alert.
+    fn absorb_alert(&self, a: &LearnedAlert) {
+        match self.alerts.get_mut(&(a.rule.clone(), a.key.clone())) {
+            Some(mut x) => {
+                x.seen.merge(&a.seen);
+                x.state = x.state.merge(a.state);
+            }
+            None => {
+                self.alerts
+                    .insert((a.rule.clone(), a.key.clone()), a.clone());
+            }
+        }
+    }
+
+    /// Records an alert raised while learning.
+    pub fn learn_alert(&self, rule: &str, key: &str, ts: Timestamp) {
+        if let Some(mut a) = self.alerts.get_mut(&(rule.to_string(), key.to_string())) {
+            a.seen.add(ts);
+            return;
+        }
+        if self.alerts.len() >= self.caps.max_edges {
+            self.cap_hit();
+            return;
+        }
+        self.absorb_alert(&LearnedAlert {
+            rule: rule.to_string(),
+            key: key.to_string(),
+            state: State::Learning,
+            seen: Seen::at(ts),
+        });
+    }
+
+    /// Whether the baseline holds this alert (raised while learning): detection skips it.
+    pub fn knows_alert(&self, rule: &str, key: &str) -> bool {
+        self.alerts
+            .contains_key(&(rule.to_string(), key.to_string()))
+    }
+
     /// Adds a whole baseline.
     pub fn absorb(&self, b: &Baseline) {
+        for a in &b.alerts {
+            self.absorb_alert(a);
+        }
         for (ip, a) in &b.assets {
             match self.assets.get_mut(ip) {
                 Some(mut x) => {
@@ -802,6 +867,9 @@ impl Learner {
             .or(b.first_seen);
         b.last_seen = edges.iter().map(|e| e.seen.last_seen).max().or(b.last_seen);
         b.edges = edges;
+        let mut alerts: Vec<LearnedAlert> = self.alerts.iter().map(|e| e.value().clone()).collect();
+        alerts.sort_by(|a, c| (&a.rule, &a.key).cmp(&(&c.rule, &c.key)));
+        b.alerts = alerts;
         b
     }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod alert;
+pub mod anomaly;
 pub mod assets;
 pub mod baseline;
 pub mod detector;

@@ -117,6 +117,13 @@ pub struct Message {
     /// The function's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<Cow<'static, str>>,
+    /// The protocol's sub-function, raw (Modbus diagnostic sub-function, MEI type or UMAS
+    /// function; S7 SZL id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_function: Option<u16>,
+    /// The sub-function's name (for S7 PI services and PLC stop, the service name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_function_name: Option<Cow<'static, str>>,
     /// What the PDU does.
     pub operation: Operation,
     /// Modbus unit id, DNP3 destination address, S7 rack/slot as rack × 32 + slot.

@@ -8,19 +8,52 @@ macro_rules! t {
         Technique {
             id: $id,
             name: $name,
+            v19: None,
+        }
+    };
+    ($id:literal, $name:literal, $v19:literal, $v19name:literal) => {
+        Technique {
+            id: $id,
+            name: $name,
+            v19: Some(($v19, $v19name)),
         }
     };
 }
 
+// ATT&CK for ICS ids as of v18. Where v19 revoked an id and reissued it as a sub-technique
+// (MITRE's ICS sub-technique crosswalk), the v19 id is given too.
 const REMOTE_SERVICES: Technique = t!("T0886", "Remote Services");
 const STD_APP_PROTOCOL: Technique = t!("T0869", "Standard Application Layer Protocol");
-const UNAUTH_COMMAND: Technique = t!("T0855", "Unauthorized Command Message");
+const UNAUTH_COMMAND: Technique = t!(
+    "T0855",
+    "Unauthorized Command Message",
+    "T1692.001",
+    "Unauthorized Message: Command Message"
+);
 const MODIFY_PARAMETER: Technique = t!("T0836", "Modify Parameter");
 const ROGUE_MASTER: Technique = t!("T0848", "Rogue Master");
 const POINT_TAG_ID: Technique = t!("T0861", "Point & Tag Identification");
 const DENIAL_OF_VIEW: Technique = t!("T0815", "Denial of View");
 const DENIAL_OF_SERVICE: Technique = t!("T0814", "Denial of Service");
 const BRUTE_FORCE_IO: Technique = t!("T0806", "Brute Force I/O");
+const CHANGE_OPERATING_MODE: Technique = t!("T0858", "Change Operating Mode");
+const SERVICE_STOP: Technique = t!("T0881", "Service Stop");
+const PROGRAM_DOWNLOAD: Technique = t!("T0843", "Program Download");
+const PROGRAM_UPLOAD: Technique = t!("T0845", "Program Upload");
+const MODIFY_PROGRAM: Technique = t!("T0889", "Modify Program");
+const DATA_DESTRUCTION: Technique = t!("T0809", "Data Destruction");
+const DEVICE_RESTART: Technique = t!("T0816", "Device Restart/Shutdown");
+const BLOCK_REPORTING: Technique = t!(
+    "T0804",
+    "Block Reporting Message",
+    "T1691.002",
+    "Block Operational Technology Message: Reporting Message"
+);
+const VALID_ACCOUNTS: Technique = t!("T0859", "Valid Accounts");
+const EXPLOIT_REMOTE_SERVICES: Technique = t!("T0866", "Exploitation of Remote Services");
+const COMMONLY_USED_PORT: Technique = t!("T0885", "Commonly Used Port");
+const REMOTE_SYSTEM_DISCOVERY: Technique = t!("T0846", "Remote System Discovery");
+const REMOTE_SYSTEM_INFO_DISCOVERY: Technique = t!("T0888", "Remote System Information Discovery");
 
 /// Flow between zones with no conduit.
 pub static NO_CONDUIT: Rule = Rule {
@@ -58,8 +91,8 @@ pub static NEW_ASSET: Rule = Rule {
     title: "New asset on the network",
     engine: Engine::Policy,
     severity: 6,
-    techniques: &[ROGUE_MASTER],
-    rationale: "A device absent from the learned baseline is talking an industrial protocol.",
+    techniques: &[ROGUE_MASTER, REMOTE_SYSTEM_DISCOVERY],
+    rationale: "A device absent from the learned baseline is talking an industrial protocol: a rogue master, or a device added without change control.",
 };
 
 /// A communication path the baseline does not know.
@@ -143,9 +176,275 @@ pub static RATE_SPIKE: Rule = Rule {
     rationale: "Many more requests per minute on a connection than ever learned: flooding, or brute-forcing I/O.",
 };
 
+/// An S7 PLC STOP, or a UMAS stop PLC.
+pub static PLC_STOP: Rule = Rule {
+    id: "operational.plc_stop",
+    title: "PLC stop command",
+    engine: Engine::Operational,
+    severity: 9,
+    techniques: &[CHANGE_OPERATING_MODE, SERVICE_STOP],
+    rationale: "A stopped controller no longer runs its program: the process it controls is left unattended.",
+};
+
+/// A PLC start (S7 PI service P_PROGRAM, UMAS start PLC).
+pub static PLC_START: Rule = Rule {
+    id: "operational.plc_start",
+    title: "PLC start command",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[CHANGE_OPERATING_MODE],
+    rationale: "Restarting a controller's program changes the process state; outside maintenance it is an attacker's move after a download.",
+};
+
+/// S7 PI service copy RAM to ROM (_MODU).
+pub static S7_COPY_RAM_TO_ROM: Rule = Rule {
+    id: "operational.s7_copy_ram_to_rom",
+    title: "S7 copy RAM to ROM",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[MODIFY_PROGRAM],
+    rationale: "Makes the PLC's current (possibly modified) program survive a power cycle.",
+};
+
+/// S7 PI service delete block (_DELE).
+pub static S7_BLOCK_DELETE: Rule = Rule {
+    id: "operational.s7_block_delete",
+    title: "S7 program block deleted",
+    engine: Engine::Operational,
+    severity: 8,
+    techniques: &[MODIFY_PROGRAM, DATA_DESTRUCTION],
+    rationale: "Deleting blocks removes control logic or data from the PLC.",
+};
+
+/// Another S7 PI service (compress memory, activate blocks, ...).
+pub static S7_PI_SERVICE: Rule = Rule {
+    id: "operational.s7_pi_service",
+    title: "S7 PI service invoked",
+    engine: Engine::Operational,
+    severity: 6,
+    techniques: &[UNAUTH_COMMAND],
+    rationale: "Program-invocation services manage the PLC's program and memory (compress, activate blocks): engineering actions.",
+};
+
+/// A program (or part of one) written to a controller.
+pub static PROGRAM_DOWNLOAD_RULE: Rule = Rule {
+    id: "operational.program_download",
+    title: "Program download to a controller",
+    engine: Engine::Operational,
+    severity: 8,
+    techniques: &[PROGRAM_DOWNLOAD, MODIFY_PROGRAM],
+    rationale: "New logic in a PLC changes what the process does; outside planned maintenance it is the core of an ICS attack.",
+};
+
+/// A program read from a controller.
+pub static PROGRAM_UPLOAD_RULE: Rule = Rule {
+    id: "operational.program_upload",
+    title: "Program upload from a controller",
+    engine: Engine::Operational,
+    severity: 6,
+    techniques: &[PROGRAM_UPLOAD],
+    rationale:
+        "Reading a PLC's program reveals the process logic: reconnaissance before modifying it.",
+};
+
+/// Device or communication restart (DNP3 cold/warm restart, Modbus restart communications).
+pub static DEVICE_RESTART_RULE: Rule = Rule {
+    id: "operational.device_restart",
+    title: "Device restart command",
+    engine: Engine::Operational,
+    severity: 8,
+    techniques: &[DEVICE_RESTART],
+    rationale:
+        "A restarted outstation or controller drops its I/O and communications while it reboots.",
+};
+
+/// DNP3 initialize data or application, start or stop application.
+pub static DNP3_APPLICATION_CONTROL: Rule = Rule {
+    id: "operational.dnp3_application_control",
+    title: "DNP3 application initialize/start/stop",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[CHANGE_OPERATING_MODE, SERVICE_STOP],
+    rationale: "Initializing, starting or stopping an outstation's applications changes what it does for the process.",
+};
+
+/// DNP3 disable unsolicited responses.
+pub static DNP3_DISABLE_UNSOLICITED: Rule = Rule {
+    id: "operational.dnp3_disable_unsolicited",
+    title: "DNP3 unsolicited reporting disabled",
+    engine: Engine::Operational,
+    severity: 6,
+    techniques: &[BLOCK_REPORTING, DENIAL_OF_VIEW],
+    rationale: "An outstation that no longer reports events by itself hides changes from the master until it is polled.",
+};
+
+/// Modbus force listen-only mode.
+pub static MODBUS_LISTEN_ONLY: Rule = Rule {
+    id: "operational.modbus_listen_only",
+    title: "Modbus force listen-only mode",
+    engine: Engine::Operational,
+    severity: 8,
+    techniques: &[DENIAL_OF_SERVICE, BLOCK_REPORTING],
+    rationale: "A device in listen-only mode stops answering until restarted: its values disappear from the SCADA view.",
+};
+
+/// A PLC password sent over the network in clear (S7 set-password userdata).
+pub static PASSWORD_IN_CLEAR: Rule = Rule {
+    id: "operational.password_in_clear",
+    title: "PLC password sent in clear",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[VALID_ACCOUNTS],
+    rationale: "The S7 protection password is only XOR-obfuscated: anyone on the path can recover and reuse it.",
+};
+
+/// Malformed PDUs on one flow over the threshold.
+pub static MALFORMED: Rule = Rule {
+    id: "protocol.malformed",
+    title: "Malformed industrial protocol traffic",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[EXPLOIT_REMOTE_SERVICES, DENIAL_OF_SERVICE],
+    rationale: "Repeated PDUs that break the protocol specification: fuzzing, exploitation attempts or a broken device.",
+};
+
+/// A function code the protocol does not define (or reserves).
+pub static ILLEGAL_FUNCTION: Rule = Rule {
+    id: "protocol.illegal_function",
+    title: "Illegal or reserved function code",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[UNAUTH_COMMAND],
+    rationale: "Undefined or reserved function codes have no legitimate use between standard devices: probing or fuzzing.",
+};
+
+/// An exception (error) response, aggregated per edge and exception code.
+pub static EXCEPTION: Rule = Rule {
+    id: "protocol.exception",
+    title: "Protocol exception response",
+    engine: Engine::Protocol,
+    severity: 3,
+    techniques: &[],
+    rationale: "The device refused a request (illegal address, function or value): misconfiguration, or probing.",
+};
+
+/// Many exception responses on one flow in a short window.
+pub static EXCEPTION_STORM: Rule = Rule {
+    id: "protocol.exception_storm",
+    title: "Exception storm",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[POINT_TAG_ID, BRUTE_FORCE_IO],
+    rationale: "Bursts of refused requests come from enumerating addresses or functions a device does not have.",
+};
+
+/// Requests piling up unanswered.
+pub static REQUEST_FLOOD: Rule = Rule {
+    id: "protocol.request_flood",
+    title: "Unanswered request flood",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[DENIAL_OF_SERVICE],
+    rationale: "Many requests outstanding with no response: flooding a device, or one that stopped answering.",
+};
+
+/// DNP3 frames with bad CRCs.
+pub static BAD_CRC: Rule = Rule {
+    id: "protocol.bad_crc",
+    title: "DNP3 frame with a bad CRC",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[EXPLOIT_REMOTE_SERVICES],
+    rationale:
+        "DNP3 protects every block with a CRC; over TCP bad CRCs mean crafted or corrupted frames.",
+};
+
+/// An industrial protocol on a port that is not its own.
+pub static NONSTANDARD_PORT: Rule = Rule {
+    id: "protocol.nonstandard_port",
+    title: "Industrial protocol on a non-standard port",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[STD_APP_PROTOCOL],
+    rationale: "Moving an OT protocol off its port evades port-based policy and monitoring.",
+};
+
+/// Something else on an industrial protocol's port.
+pub static NON_OT_ON_OT_PORT: Rule = Rule {
+    id: "protocol.non_ot_on_ot_port",
+    title: "Non-industrial traffic on an industrial port",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[COMMONLY_USED_PORT],
+    rationale:
+        "Other protocols on an OT port hide behind firewall rules opened for the OT protocol.",
+};
+
+/// One source reaching many hosts.
+pub static HOST_SCAN: Rule = Rule {
+    id: "anomaly.host_scan",
+    title: "Host scan",
+    engine: Engine::Anomaly,
+    severity: 6,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY],
+    rationale:
+        "One source opening connections to many hosts in a short window is sweeping the network.",
+};
+
+/// One source probing many ports of a host.
+pub static PORT_SCAN: Rule = Rule {
+    id: "anomaly.port_scan",
+    title: "Port scan",
+    engine: Engine::Anomaly,
+    severity: 6,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY],
+    rationale:
+        "One source probing many ports of one host in a short window is looking for services.",
+};
+
+/// One client addressing many unit ids of a server.
+pub static UNIT_SCAN: Rule = Rule {
+    id: "anomaly.unit_scan",
+    title: "Unit id scan",
+    engine: Engine::Anomaly,
+    severity: 6,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY, POINT_TAG_ID],
+    rationale: "Addressing many Modbus unit ids or DNP3 addresses behind one endpoint enumerates the devices behind a gateway.",
+};
+
+/// One client reading many SZL lists.
+pub static SZL_ENUMERATION: Rule = Rule {
+    id: "anomaly.szl_enumeration",
+    title: "S7 SZL enumeration",
+    engine: Engine::Anomaly,
+    severity: 5,
+    techniques: &[REMOTE_SYSTEM_INFO_DISCOVERY],
+    rationale: "Reading many system status lists collects a PLC's identity, modules and state: fingerprinting.",
+};
+
+/// A second client writing to a device.
+pub static NEW_MASTER_WRITE: Rule = Rule {
+    id: "anomaly.new_master_write",
+    title: "New master writing to a device",
+    engine: Engine::Anomaly,
+    severity: 7,
+    techniques: &[ROGUE_MASTER, UNAUTH_COMMAND],
+    rationale: "A device written to by a client other than its usual master: a rogue master, or a compromised workstation.",
+};
+
+/// Many sessions between one client and one server.
+pub static EXCESSIVE_SESSIONS: Rule = Rule {
+    id: "anomaly.excessive_sessions",
+    title: "Excessive sessions",
+    engine: Engine::Anomaly,
+    severity: 5,
+    techniques: &[DENIAL_OF_SERVICE],
+    rationale: "Opening many connections to one device in a short window exhausts its few connection slots.",
+};
+
 /// Every rule, for `otsensor rules` and config validation.
 pub fn all() -> &'static [&'static Rule] {
-    static ALL: [&Rule; 12] = [
+    static ALL: [&Rule; 38] = [
         &NO_CONDUIT,
         &PROTOCOL_NOT_ALLOWED,
         &OPERATION_NOT_ALLOWED,
@@ -158,6 +457,32 @@ pub fn all() -> &'static [&'static Rule] {
         &TIMING_DEVIATION,
         &POLL_STOPPED,
         &RATE_SPIKE,
+        &PLC_STOP,
+        &PLC_START,
+        &S7_COPY_RAM_TO_ROM,
+        &S7_BLOCK_DELETE,
+        &S7_PI_SERVICE,
+        &PROGRAM_DOWNLOAD_RULE,
+        &PROGRAM_UPLOAD_RULE,
+        &DEVICE_RESTART_RULE,
+        &DNP3_APPLICATION_CONTROL,
+        &DNP3_DISABLE_UNSOLICITED,
+        &MODBUS_LISTEN_ONLY,
+        &PASSWORD_IN_CLEAR,
+        &MALFORMED,
+        &ILLEGAL_FUNCTION,
+        &EXCEPTION,
+        &EXCEPTION_STORM,
+        &REQUEST_FLOOD,
+        &BAD_CRC,
+        &NONSTANDARD_PORT,
+        &NON_OT_ON_OT_PORT,
+        &HOST_SCAN,
+        &PORT_SCAN,
+        &UNIT_SCAN,
+        &SZL_ENUMERATION,
+        &NEW_MASTER_WRITE,
+        &EXCESSIVE_SESSIONS,
     ];
     &ALL
 }

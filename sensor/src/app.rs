@@ -1,7 +1,7 @@
 //! The commands: wire config, capture source, pipeline and outputs together.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use otsensor_baselines::alert::{AlertStore, SensorInfo};
+use otsensor_baselines::anomaly::AnomalyEngine;
 use otsensor_baselines::assets::AssetInventory;
 use otsensor_baselines::baseline::{Baseline, Learner};
 use otsensor_baselines::detector::{DetectorConfig, Mode, Shared};
@@ -17,7 +18,8 @@ use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
-use crate::config::Config;
+use crate::config::{Config, SinkKind};
+use crate::output::sink::Sink;
 use crate::output::{open_writer, write_assets, write_json};
 use crate::pipeline::output::AlertOutput;
 use crate::pipeline::Pipeline;
@@ -138,6 +140,41 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
     )))
 }
 
+/// The configured alert sinks, plus `--alerts`; standard output when there are none.
+fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
+    let default_format = common.alert_format.unwrap_or(cfg.alerts.format);
+    let mut sinks = Vec::new();
+    for s in &cfg.alerts.sinks {
+        let format = s.format.unwrap_or(default_format);
+        sinks.push(match (s.kind, &s.path) {
+            (SinkKind::File, Some(p)) => Sink::file(p, format, s.max_bytes, s.max_files)
+                .map_err(|e| BadInput(format!("{e:#}")))?,
+            _ => Sink::writer("stdout", Box::new(std::io::stdout()), format),
+        });
+    }
+    match &common.alerts {
+        Some(p) if p.as_os_str() == "-" => {
+            sinks.push(Sink::writer(
+                "stdout",
+                Box::new(std::io::stdout()),
+                default_format,
+            ));
+        }
+        Some(p) => {
+            sinks.push(Sink::file(p, default_format, 0, 1).map_err(|e| BadInput(format!("{e:#}")))?)
+        }
+        None if sinks.is_empty() => {
+            sinks.push(Sink::writer(
+                "stdout",
+                Box::new(std::io::stdout()),
+                default_format,
+            ));
+        }
+        None => {}
+    }
+    Ok(sinks)
+}
+
 impl Session {
     fn start(common: &CommonArgs, interface: Option<String>) -> anyhow::Result<Session> {
         let cfg = load_config(common)?;
@@ -152,20 +189,19 @@ impl Session {
         {
             check_writable(p)?;
         }
-        let alerts_path = common.alerts.clone().unwrap_or_else(|| PathBuf::from("-"));
-        let alerts = AlertOutput {
-            store: AlertStore::new(
+        let shared = detector_shared(&cfg, common)?;
+        let alerts = AlertOutput::new(
+            AlertStore::new(
                 SensorInfo {
                     id: cfg.sensor.id.clone(),
                     site: cfg.sensor.site.clone(),
                 },
                 cfg.alerts.update_interval_secs,
             ),
-            writer: Some(open_writer(&alerts_path).map_err(|e| BadInput(format!("{e:#}")))?),
-            written: 0,
-            error: None,
-        };
-        let shared = detector_shared(&cfg, common)?;
+            AnomalyEngine::new(cfg.detection.anomaly()),
+            shared.clone(),
+            alert_sinks(&cfg, common)?,
+        );
         let registry = Arc::new(Registry::builtin());
         let pipeline = Pipeline::start(
             &cfg,

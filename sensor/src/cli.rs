@@ -111,9 +111,14 @@ pub struct CommonArgs {
     /// Learn the baseline instead of alerting on deviations from it (needs --baseline).
     #[arg(long, requires = "baseline")]
     pub learn: bool,
-    /// Write alerts (JSON lines) to PATH (`-` for stdout); without it, alerts go to stdout.
+    /// One more alert destination besides the configured sinks (`-` for stdout); with no
+    /// sink at all, alerts go to stdout.
     #[arg(long, value_name = "PATH|-")]
     pub alerts: Option<PathBuf>,
+
+    /// Alert format for `--alerts` and for configured sinks that name none.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub alert_format: Option<crate::config::AlertFormat>,
     /// Worker threads (default: the config's, else one per CPU core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,

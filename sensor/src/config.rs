@@ -36,8 +36,71 @@ pub struct Config {
     pub baseline: BaselineSettings,
     /// Rule switches and severity overrides.
     pub rules: RulesConfig,
-    /// Alert aggregation.
+    /// Alert aggregation, formats and sinks.
     pub alerts: AlertsConfig,
+    /// Protocol-violation and anomaly thresholds.
+    pub detection: DetectionConfig,
+}
+
+/// Thresholds of the protocol and anomaly rules.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionConfig {
+    /// Malformed PDUs (and parse errors) from one client to one server within
+    /// `exception_window_secs` before `protocol.malformed`.
+    pub malformed_threshold: u64,
+    /// Exception responses between one client and one server within
+    /// `exception_window_secs` that make a storm.
+    pub exception_storm: u64,
+    /// The window of the malformed and exception counts.
+    pub exception_window_secs: u64,
+    /// The window of the scan and session rules.
+    pub anomaly_window_secs: u64,
+    /// Distinct hosts one source opens flows to.
+    pub host_scan: usize,
+    /// Distinct ports one source opens flows to on one host.
+    pub port_scan: usize,
+    /// Distinct unit ids one client addresses on one server.
+    pub unit_scan: usize,
+    /// Distinct SZL lists one client reads.
+    pub szl_enumeration: usize,
+    /// TCP connections one client opens to one server.
+    pub sessions: usize,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        let a = otsensor_baselines::anomaly::AnomalyConfig::default();
+        DetectionConfig {
+            malformed_threshold: a.malformed,
+            exception_storm: a.exception_storm,
+            exception_window_secs: a.count_window_secs,
+            anomaly_window_secs: a.window_secs,
+            host_scan: a.host_scan,
+            port_scan: a.port_scan,
+            unit_scan: a.unit_scan,
+            szl_enumeration: a.szl_enumeration,
+            sessions: a.sessions,
+        }
+    }
+}
+
+impl DetectionConfig {
+    /// The anomaly engine's thresholds.
+    pub fn anomaly(&self) -> otsensor_baselines::anomaly::AnomalyConfig {
+        otsensor_baselines::anomaly::AnomalyConfig {
+            window_secs: self.anomaly_window_secs,
+            host_scan: self.host_scan,
+            port_scan: self.port_scan,
+            unit_scan: self.unit_scan,
+            szl_enumeration: self.szl_enumeration,
+            sessions: self.sessions,
+            malformed: self.malformed_threshold,
+            exception_storm: self.exception_storm,
+            count_window_secs: self.exception_window_secs,
+            ..otsensor_baselines::anomaly::AnomalyConfig::default()
+        }
+    }
 }
 
 /// Sensor identity.
@@ -159,21 +222,77 @@ pub struct RulesConfig {
     pub severity: std::collections::BTreeMap<String, u8>,
 }
 
-/// Alert aggregation.
+/// Alert aggregation, formats and sinks.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// An alert is emitted at first sight, then at most every this many seconds (of capture
     /// time) with its running count, and once more at the end of a replay.
     pub update_interval_secs: u64,
+    /// Format of sinks that name none (`--alert-format` overrides).
+    pub format: AlertFormat,
+    /// Where alerts go; with none (and no `--alerts`), standard output.
+    pub sinks: Vec<SinkConfig>,
 }
 
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
             update_interval_secs: 300,
+            format: AlertFormat::Json,
+            sinks: Vec::new(),
         }
     }
+}
+
+/// Alert record formats.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFormat {
+    /// The native record, one JSON object per line.
+    #[default]
+    Json,
+    /// OCSF 1.5.0 Detection Finding (class 2004), one JSON object per line.
+    Ocsf,
+    /// ArcSight CEF:0 with standard extension keys (Microsoft Sentinel CommonSecurityLog).
+    Cef,
+    /// IBM QRadar LEEF:2.0, tab-delimited attributes.
+    Leef,
+}
+
+/// One alert destination.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `stdout` or `file`.
+    #[serde(rename = "type")]
+    pub kind: SinkKind,
+    /// File path (`file` sinks).
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
+    /// Format; absent = `alerts.format`.
+    #[serde(default)]
+    pub format: Option<AlertFormat>,
+    /// Rotate a file sink when it would grow past this many bytes (0 = never).
+    #[serde(default)]
+    pub max_bytes: u64,
+    /// Rotated files kept (`path.1` newest ... `path.N`).
+    #[serde(default = "default_max_files")]
+    pub max_files: u32,
+}
+
+fn default_max_files() -> u32 {
+    5
+}
+
+/// Kinds of sinks.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    /// Standard output.
+    Stdout,
+    /// A file, appended to, rotated by size.
+    File,
 }
 
 /// What the reader does when a worker's queue is full.
@@ -481,6 +600,35 @@ impl Config {
         let b = &self.baseline;
         if !(b.timing_factor > 0.0 && b.rate_factor > 0.0 && b.poll_stop_periods > 0.0) {
             return Err(bad("baseline", "factors must be positive"));
+        }
+        for s in &self.alerts.sinks {
+            if s.kind == SinkKind::File && s.path.is_none() {
+                return Err(bad("alerts.sinks.path", "a file sink needs a path"));
+            }
+            if s.kind == SinkKind::Stdout && s.path.is_some() {
+                return Err(bad("alerts.sinks.path", "a stdout sink takes no path"));
+            }
+            if s.max_files == 0 {
+                return Err(bad("alerts.sinks.max_files", "must be at least 1"));
+            }
+        }
+        let d = &self.detection;
+        if d.malformed_threshold == 0 || d.exception_storm == 0 {
+            return Err(bad("detection", "thresholds must be at least 1"));
+        }
+        if [
+            d.host_scan,
+            d.port_scan,
+            d.unit_scan,
+            d.szl_enumeration,
+            d.sessions,
+        ]
+        .contains(&0)
+        {
+            return Err(bad("detection", "thresholds must be at least 1"));
+        }
+        if d.exception_window_secs == 0 || d.anomaly_window_secs == 0 {
+            return Err(bad("detection", "windows must be at least 1 second"));
         }
         Ok(())
     }

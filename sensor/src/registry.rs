@@ -158,18 +158,34 @@ pub struct AppCtx<'a> {
     pub detector: &'a mut Detector,
 }
 
+impl FlowInfo {
+    /// The detector's view of the flow.
+    pub fn view(&self) -> FlowView<'_> {
+        FlowView {
+            id: self.id,
+            client: &self.client,
+            server: &self.server,
+            client_zone: self.client_zone,
+            server_zone: self.server_zone,
+            transport: self.transport.as_str(),
+        }
+    }
+}
+
 impl AppCtx<'_> {
     /// Hands a normalized message to the detector; what deviates goes out with the events.
     pub fn observe(&mut self, msg: &Message) {
-        let view = FlowView {
-            id: self.flow.id,
-            client: &self.flow.client,
-            server: &self.flow.server,
-            client_zone: self.flow.client_zone,
-            server_zone: self.flow.server_zone,
-        };
         let scratch = self.events.alert_scratch();
-        self.detector.observe(msg, &view, scratch);
+        self.detector.observe(msg, &self.flow.view(), scratch);
+        self.events.commit_alerts(self.pkt_index, self.flow.id);
+    }
+
+    /// Counts a parse error of `protocol` (`what` failed) and tells the detector.
+    pub fn parse_error(&mut self, protocol: &'static str, what: &'static str) {
+        self.counters.parse_errors += 1;
+        let scratch = self.events.alert_scratch();
+        self.detector
+            .parse_error(&self.flow.view(), self.ts, protocol, what, scratch);
         self.events.commit_alerts(self.pkt_index, self.flow.id);
     }
 }

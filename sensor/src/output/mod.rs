@@ -1,4 +1,9 @@
-//! Writers for what the sensor produces besides events: the asset inventory and stats.
+//! Writers for what the sensor produces besides events: alerts (formats and sinks), the
+//! asset inventory and stats.
+
+pub mod alerts;
+pub mod format;
+pub mod sink;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -30,6 +30,12 @@ pub fn spec() -> ProtocolSpec {
 }
 
 fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
+    // On DNP3's own port, a connection whose first bytes are DNP3's start octets is DNP3 even
+    // when its first header is broken: the parser then reports what is wrong (malformed
+    // traffic, bad CRCs) instead of the flow being written off as something else.
+    if mode.own_port && data.starts_with(&[0x05, 0x64]) {
+        return Probe::Match;
+    }
     match dnp3::state::probe(data, mode.midstream && mode.own_port) {
         None => Probe::NeedMore,
         Some(true) => Probe::Match,
@@ -160,18 +166,19 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
             }
         }
         Event::Malformed(err) => {
-            ctx.counters.parse_errors += 1;
+            ctx.parse_error("dnp3", err.as_str());
             ctx.counters.bump(err.as_str());
             if let LinkError::BadHeaderCrc(header) = err {
                 ctx.counters.bump("crc_errors");
+                let direction = if header.dir() {
+                    Direction::Request
+                } else {
+                    Direction::Response
+                };
+                let mut msg = link_message(ctx, flow_dir, direction, &header, Flags::default());
+                msg.flags.push("bad_header_crc");
+                ctx.observe(&msg);
                 if ctx.events.enabled() {
-                    let direction = if header.dir() {
-                        Direction::Request
-                    } else {
-                        Direction::Response
-                    };
-                    let mut msg = link_message(ctx, flow_dir, direction, &header, Flags::default());
-                    msg.flags.push("bad_header_crc");
                     let ev = Dnp3Event::link(&msg, &header);
                     ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
                 }

@@ -50,6 +50,8 @@ pub(crate) fn message(
         dst,
         function_code: None,
         function: None,
+        sub_function: None,
+        sub_function_name: None,
         operation,
         unit: None,
         addresses: Vec::new(),

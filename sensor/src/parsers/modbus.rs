@@ -104,12 +104,13 @@ fn handle(ctx: &mut AppCtx<'_>, e: Event<'_>) {
             }
         }
         Event::Malformed(_, err) => {
-            ctx.counters.parse_errors += 1;
-            ctx.counters.bump(match err {
+            let what = match err {
                 modbus::Error::BadProtocolId(_) => "bad_protocol_id",
                 modbus::Error::BadLength(_) => "bad_length",
                 modbus::Error::Nom(_) => "malformed_adu",
-            });
+            };
+            ctx.parse_error("modbus", what);
+            ctx.counters.bump(what);
         }
         Event::Skipped(_, n) => {
             *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64;
@@ -156,6 +157,11 @@ pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
     m.function_code = Some(u16::from(f.raw));
     m.function = Some(f.name().into());
     m.unit = Some(u32::from(rec.header.unit_id));
+    m.sub_function = sub_function(rec);
+    m.sub_function_name = m
+        .sub_function
+        .and_then(|s| sub_function_name(f.raw, s))
+        .map(Into::into);
     let (read, write) = ranges(rec);
     m.addresses.extend(
         read.iter()
@@ -190,6 +196,29 @@ pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
         m.identity = (!id.is_empty()).then_some(id);
     }
     m
+}
+
+/// The sub-function of a PDU: diagnostic sub-function, MEI type or UMAS function (a UMAS
+/// response carries a status where its request had the function, so it takes the request's).
+fn sub_function(rec: &Record<'_>) -> Option<u16> {
+    let req = rec.request.as_ref().and_then(|r| r.sub_function);
+    match (&rec.pdu.body, rec.direction) {
+        (Body::Umas { .. }, Direction::Response) => req,
+        _ => rec.pdu.sub_function().or(req),
+    }
+}
+
+fn sub_function_name(function: u8, sub: u16) -> Option<&'static str> {
+    match function {
+        codes::FunctionCode::DIAGNOSTICS => codes::diagnostic_name(sub),
+        codes::FunctionCode::ENCAPSULATED_INTERFACE => match u8::try_from(sub) {
+            Ok(codes::MEI_READ_DEVICE_ID) => Some("read_device_identification"),
+            Ok(codes::MEI_CANOPEN) => Some("canopen_general_reference"),
+            _ => None,
+        },
+        codes::FunctionCode::UMAS => u8::try_from(sub).ok().and_then(codes::umas_name),
+        _ => None,
+    }
 }
 
 /// Register or bit values of an event.
@@ -231,10 +260,6 @@ struct ModbusEvent<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     values_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sub_function: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub_function_name: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     device_identification: Option<BTreeMap<String, String>>,
     /// UMAS responses: `ok` (0xFE) or `error` (0xFD), else the raw status.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,14 +281,11 @@ impl<'a> ModbusEvent<'a> {
             write_quantity: None,
             values: Values::Registers(Vec::new()),
             values_truncated: false,
-            sub_function: pdu.sub_function().or(req.and_then(|r| r.sub_function)),
-            sub_function_name: None,
             device_identification: None,
             umas_status: None,
         };
         if let (Body::Umas { code, .. }, Direction::Response) = (&pdu.body, rec.direction) {
             // A UMAS response carries a status where the request had its function.
-            ev.sub_function = req.and_then(|r| r.sub_function);
             ev.umas_status = Some(match code {
                 0xFE => "ok".to_string(),
                 0xFD => "error".to_string(),
@@ -325,17 +347,6 @@ impl<'a> ModbusEvent<'a> {
             }
             _ => {}
         }
-        let f = pdu.function.raw;
-        ev.sub_function_name = ev.sub_function.and_then(|s| match f {
-            codes::FunctionCode::DIAGNOSTICS => codes::diagnostic_name(s),
-            codes::FunctionCode::ENCAPSULATED_INTERFACE => match u8::try_from(s) {
-                Ok(codes::MEI_READ_DEVICE_ID) => Some("read_device_identification"),
-                Ok(codes::MEI_CANOPEN) => Some("canopen_general_reference"),
-                _ => None,
-            },
-            codes::FunctionCode::UMAS => u8::try_from(s).ok().and_then(codes::umas_name),
-            _ => None,
-        });
         if let Body::DeviceIdResponse { objects, .. } = &pdu.body {
             ev.device_identification = Some(
                 objects

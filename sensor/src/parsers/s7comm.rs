@@ -133,14 +133,15 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, rack_slot: Option<(u8, u8)>
         }
         Event::OtherPayload(_) => ctx.counters.bump("cotp_payload_not_s7"),
         Event::Malformed(err) => {
-            ctx.counters.parse_errors += 1;
-            ctx.counters.bump(match err {
+            let what = match err {
                 TpktError::BadVersion(_) => "bad_tpkt_version",
                 TpktError::BadLength(_) => "bad_tpkt_length",
-            });
+            };
+            ctx.parse_error("s7comm", what);
+            ctx.counters.bump(what);
         }
         Event::BadCotp => {
-            ctx.counters.parse_errors += 1;
+            ctx.parse_error("s7comm", "bad_cotp");
             ctx.counters.bump("bad_cotp");
         }
         Event::Skipped(n) => *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64,
@@ -175,6 +176,15 @@ pub fn s7_message(
                 .map(Into::into)
                 .unwrap_or_else(|| format!("userdata_{}_{}", u.group, u.subfunction).into()),
         );
+    }
+    match &pdu.param {
+        Param::PiService { service, .. } | Param::PlcStop { service } => {
+            m.sub_function_name = Some(String::from_utf8_lossy(service).into_owned().into());
+        }
+        _ => {}
+    }
+    if let Some(szl) = &rec.szl {
+        m.sub_function = Some(szl.id);
     }
     if let Param::Vars(items) = &pdu.param {
         for it in items.iter().filter(|i| i.syntax_id == 0x10) {

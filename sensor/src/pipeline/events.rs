@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use otsensor_baselines::alert::Observation;
+use otsensor_baselines::alert::Signal;
 
 /// Orders events deterministically: by the packet that produced them, then by flow, then by
 /// emission order within the worker. The same input gives the same order for any worker
@@ -38,8 +38,8 @@ pub struct OutBatch {
     pub buf: Vec<u8>,
     /// One mark per line.
     pub marks: Vec<EventMark>,
-    /// Alert observations, for the output thread to aggregate in input order.
-    pub alerts: Vec<(EventKey, Observation)>,
+    /// Rule observations and anomaly facts, for the output thread to handle in input order.
+    pub alerts: Vec<(EventKey, Signal)>,
 }
 
 impl OutBatch {
@@ -61,7 +61,7 @@ pub struct EventSink {
     pub emitted: u64,
     /// Events that failed to serialize (a bug; counted, never silent).
     pub failed: u64,
-    scratch: Vec<Observation>,
+    scratch: Vec<Signal>,
 }
 
 impl EventSink {
@@ -108,7 +108,7 @@ impl EventSink {
     }
 
     /// A buffer the detector fills; see [`EventSink::commit_alerts`].
-    pub fn alert_scratch(&mut self) -> &mut Vec<Observation> {
+    pub fn alert_scratch(&mut self) -> &mut Vec<Signal> {
         &mut self.scratch
     }
 

@@ -7,7 +7,8 @@
 //! worker threads: flow table, TCP reassembly, protocol handlers → events
 //!        │ one OutBatch per round
 //!        ▼
-//! output thread: merge rounds in input order → --events writer
+//! output thread: merge rounds in input order → --events writer; anomaly engine, alert
+//!                aggregation → alert sinks
 //! ```
 //! Batches and event buffers are recycled through return channels, so the steady state
 //! allocates nothing per packet.
@@ -63,6 +64,12 @@ pub struct AlertsReport {
     pub observations: u64,
     /// Distinct alerts per rule.
     pub by_rule: std::collections::BTreeMap<&'static str, u64>,
+    /// Operational, protocol and anomaly observations recorded into the baseline (learning).
+    pub learned: u64,
+    /// Observations not raised because the baseline learned them (detecting).
+    pub known: u64,
+    /// Anomaly facts about hosts the engine's bounded tables had no room for.
+    pub anomaly_untracked: u64,
     /// The first error writing alerts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -189,6 +196,9 @@ impl Pipeline {
                 records_written: alerts.written,
                 observations: alerts.store.observations,
                 by_rule,
+                learned: alerts.learned,
+                known: alerts.known,
+                anomaly_untracked: alerts.anomaly.untracked,
                 error: alerts.error,
             },
         })

@@ -12,59 +12,10 @@ use std::io::Write;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use otsensor_baselines::alert::{Alert, AlertStore, Observation};
+use otsensor_baselines::alert::Signal;
 
+pub use crate::output::alerts::AlertOutput;
 use crate::pipeline::events::{EventKey, EventMark, OutBatch};
-
-/// Where alerts go and how they are aggregated.
-pub struct AlertOutput {
-    /// Aggregation.
-    pub store: AlertStore,
-    /// Destination (JSON lines), if any.
-    pub writer: Option<Box<dyn Write + Send>>,
-    /// Alert records written.
-    pub written: u64,
-    /// The first write error.
-    pub error: Option<String>,
-}
-
-impl AlertOutput {
-    /// Aggregates one observation and writes the alert if it is due.
-    pub fn observe(&mut self, o: Observation) {
-        if let Some(a) = self.store.observe(o) {
-            self.write(&a);
-        }
-    }
-
-    /// Writes one alert record.
-    pub fn write(&mut self, a: &Alert) {
-        let Some(w) = self.writer.as_mut() else {
-            return;
-        };
-        if self.error.is_some() {
-            return;
-        }
-        let r = serde_json::to_writer(&mut *w, a)
-            .map_err(std::io::Error::from)
-            .and_then(|()| w.write_all(b"\n"));
-        match r {
-            Ok(()) => self.written += 1,
-            Err(e) => self.error = Some(e.to_string()),
-        }
-    }
-
-    /// Writes the final state of every alert updated since it was last written, and flushes.
-    pub fn finish(&mut self) {
-        for a in self.store.flush() {
-            self.write(&a);
-        }
-        if let Some(w) = self.writer.as_mut() {
-            if let Err(e) = w.flush() {
-                self.error.get_or_insert(e.to_string());
-            }
-        }
-    }
-}
 
 /// What the output thread did.
 #[derive(Debug, Default)]
@@ -89,7 +40,7 @@ pub fn merge_rounds(
     let mut open = vec![true; n];
     let mut report = OutputReport::default();
     let mut order: Vec<(EventMark, usize)> = Vec::new();
-    let mut obs: Vec<(EventKey, Observation)> = Vec::new();
+    let mut obs: Vec<(EventKey, Signal)> = Vec::new();
     loop {
         for i in 0..n {
             if slots[i].is_none() && open[i] {
@@ -110,8 +61,8 @@ pub fn merge_rounds(
             }
         }
         obs.sort_by_key(|(k, _)| *k);
-        for (_, o) in obs.drain(..) {
-            alerts.observe(o);
+        for (_, s) in obs.drain(..) {
+            alerts.signal(s);
         }
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
@@ -192,12 +143,12 @@ mod tests {
         tx1.send(batch(u64::MAX, &[(u64::MAX, 2)])).unwrap();
         drop((tx0, tx1));
         let out = Shared::default();
-        let mut alerts = AlertOutput {
-            store: AlertStore::new(Default::default(), 60),
-            writer: None,
-            written: 0,
-            error: None,
-        };
+        let mut alerts = AlertOutput::new(
+            otsensor_baselines::alert::AlertStore::new(Default::default(), 60),
+            otsensor_baselines::anomaly::AnomalyEngine::new(Default::default()),
+            Arc::new(otsensor_baselines::detector::Shared::default()),
+            Vec::new(),
+        );
         let rep = merge_rounds(
             vec![rx0, rx1],
             vec![r0, r1],

@@ -275,6 +275,14 @@ impl AppEnv<'_> {
                     c.flows += 1;
                     c.flows_on_other_ports += u64::from(!on_its_port);
                 }
+                self.detector.identified(
+                    &info.view(),
+                    self.ts,
+                    spec.name,
+                    on_its_port,
+                    self.sink.alert_scratch(),
+                );
+                self.sink.commit_alerts(self.pkt_index, info.id);
                 for d in [Direction::Request, Direction::Response] {
                     if pending_gap[dir_index(d)] {
                         if let Some(mut ctx) = self.ctx(info, index) {
@@ -301,6 +309,15 @@ impl AppEnv<'_> {
                 self.count_unidentified(info.transport);
                 if let Some(c) = port_owner.and_then(|o| self.stats.protocols.get_mut(o)) {
                     c.flows_not_this_protocol += 1;
+                }
+                if let Some(spec) = port_owner.and_then(|o| self.registry.protocols().get(o)) {
+                    self.detector.not_this_protocol(
+                        &info.view(),
+                        self.ts,
+                        spec.name,
+                        self.sink.alert_scratch(),
+                    );
+                    self.sink.commit_alerts(self.pkt_index, info.id);
                 }
                 false
             }
@@ -569,6 +586,19 @@ impl Worker {
             zones_of(&self.detector, &flow),
             true,
         ));
+        // Opened in the capture: a SYN without ACK, or any first datagram.
+        let opened = match s.proto {
+            ipproto::TCP => s.flags & 0x12 == 0x02,
+            _ => true,
+        };
+        self.detector.flow_started(
+            &flow.info.view(),
+            p.ts,
+            s.proto,
+            opened,
+            self.sink.alert_scratch(),
+        );
+        self.sink.commit_alerts(p.index, flow.info.id);
         let timeout = self.timeout_for(&flow);
         let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), timeout);
         if let Some((_, old)) = evicted {

@@ -16,13 +16,16 @@ use serde_json::json;
 
 use otsensor_protocols::{Direction, Operation};
 
-use crate::alert::{AlertEndpoint, Evidence, Observation, Rule};
+use crate::alert::{AlertEndpoint, Evidence, Fact, FactKind, Observation, Rule, Signal};
 use crate::assets::{is_engineering, message_ends, AssetInventory};
 use crate::baseline::{EdgeKey, Learner, Lesson, Seen, State};
 use crate::message::{Message, Peer};
 use crate::rules;
 use crate::time::Timestamp;
 use crate::zones::{Violation, ZoneId, ZoneMap};
+
+mod operational;
+mod protocol;
 
 /// Learning or detecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,8 @@ pub struct FlowView<'a> {
     pub client_zone: ZoneId,
     /// Zone of the server.
     pub server_zone: ZoneId,
+    /// `tcp` or `udp`.
+    pub transport: &'static str,
 }
 
 /// State shared by all workers.
@@ -99,6 +104,18 @@ pub struct Shared {
     pub assets: std::sync::Arc<AssetInventory>,
     /// Latest request per (edge, function) in this run (detection: stopped polls).
     last_poll: DashMap<(EdgeKey, u16), Timestamp>,
+}
+
+impl Default for Shared {
+    /// No zones, an empty baseline, policy-only mode.
+    fn default() -> Self {
+        Shared::new(
+            ZoneMap::default(),
+            Learner::default(),
+            DetectorConfig::default(),
+            std::sync::Arc::new(AssetInventory::default()),
+        )
+    }
 }
 
 impl Shared {
@@ -118,8 +135,14 @@ impl Shared {
         }
     }
 
-    fn enabled(&self, r: &Rule) -> bool {
+    /// Whether a rule is switched on.
+    pub fn enabled(&self, r: &Rule) -> bool {
         !self.cfg.disabled.iter().any(|d| d == r.id)
+    }
+
+    /// The configured severity of a rule, if overridden.
+    pub fn severity_override(&self, r: &Rule) -> Option<u8> {
+        self.cfg.severity.get(r.id).copied()
     }
 
     fn endpoint(&self, p: &Peer, zone: ZoneId) -> AlertEndpoint {
@@ -191,6 +214,7 @@ impl Shared {
                     src: ep(edge.src, &zones.0),
                     dst: Some(ep(edge.dst, &zones.1)),
                     protocol: proto_static(&edge.protocol),
+                    transport: None,
                     operation: None,
                     function: Some(name.clone()),
                     details: format!(
@@ -245,7 +269,15 @@ struct FlowLocal {
     /// While learning: the flow's messages not yet added to its two assets, and the ends.
     asset_seen: Option<Seen>,
     ends: Option<(IpAddr, IpAddr, ZoneId, ZoneId)>,
+    /// Unit ids and SZL ids already reported to the anomaly engine (bounded), and whether a
+    /// write was.
+    units: Vec<u32>,
+    szls: Vec<u16>,
+    wrote: bool,
 }
+
+/// Most unit or SZL ids a flow reports to the anomaly engine.
+const MAX_FACTS_PER_FLOW: usize = 64;
 
 /// Adds a flow's batched sightings to both of its assets.
 fn flush_assets(
@@ -328,8 +360,130 @@ impl Detector {
         }
     }
 
+    /// A flow began: a fact for the anomaly engine (scans, sessions).
+    pub fn flow_started(
+        &mut self,
+        f: &FlowView<'_>,
+        ts: Timestamp,
+        transport: u8,
+        opened: bool,
+        out: &mut Vec<Signal>,
+    ) {
+        let sh = &self.shared;
+        out.push(Signal::Fact(Fact {
+            ts,
+            client: sh.endpoint(f.client, f.client_zone),
+            server: sh.endpoint(f.server, f.server_zone),
+            kind: FactKind::FlowStart { transport, opened },
+        }));
+    }
+
+    /// The flow was identified as `protocol`; `on_its_port` is false when it runs on a port
+    /// that is not the protocol's own.
+    pub fn identified(
+        &mut self,
+        f: &FlowView<'_>,
+        ts: Timestamp,
+        protocol: &'static str,
+        on_its_port: bool,
+        out: &mut Vec<Signal>,
+    ) {
+        if on_its_port {
+            return;
+        }
+        let port = f.server.port;
+        self.flow_obs(
+            f,
+            ts,
+            &rules::NONSTANDARD_PORT,
+            Some(protocol),
+            format!("{protocol} on port {port}"),
+            Evidence {
+                observed: json!({ "protocol": protocol, "port": port }),
+                expected: json!({ "port": "the protocol's registered port" }),
+            },
+            out,
+        );
+    }
+
+    /// The flow is on `owner`'s port but its first payload is not `owner`.
+    pub fn not_this_protocol(
+        &mut self,
+        f: &FlowView<'_>,
+        ts: Timestamp,
+        owner: &'static str,
+        out: &mut Vec<Signal>,
+    ) {
+        let port = f.server.port;
+        self.flow_obs(
+            f,
+            ts,
+            &rules::NON_OT_ON_OT_PORT,
+            None,
+            format!("traffic on {owner}'s port {port} is not {owner}"),
+            Evidence {
+                observed: json!({ "port": port, "protocol": "unidentified" }),
+                expected: json!({ "protocol": owner }),
+            },
+            out,
+        );
+    }
+
+    /// A protocol parser could not parse data on the flow (counted with malformed PDUs).
+    pub fn parse_error(
+        &mut self,
+        f: &FlowView<'_>,
+        ts: Timestamp,
+        protocol: &'static str,
+        what: &'static str,
+        out: &mut Vec<Signal>,
+    ) {
+        let sh = &self.shared;
+        out.push(Signal::Fact(Fact {
+            ts,
+            client: sh.endpoint(f.client, f.client_zone),
+            server: sh.endpoint(f.server, f.server_zone),
+            kind: FactKind::Malformed { protocol, what },
+        }));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn flow_obs(
+        &self,
+        f: &FlowView<'_>,
+        ts: Timestamp,
+        rule: &'static Rule,
+        protocol: Option<&'static str>,
+        details: String,
+        evidence: Evidence,
+        out: &mut Vec<Signal>,
+    ) {
+        let sh = &self.shared;
+        if !sh.enabled(rule) {
+            return;
+        }
+        let label = match protocol {
+            Some(p) => format!("{}>{}/{p}", f.client.ip, f.server.ip),
+            None => format!("{}>{}:{}", f.client.ip, f.server.ip, f.server.port),
+        };
+        out.push(Signal::Obs(Observation {
+            rule,
+            key: label,
+            ts,
+            src: sh.endpoint(f.client, f.client_zone),
+            dst: Some(sh.endpoint(f.server, f.server_zone)),
+            protocol,
+            transport: Some(f.transport),
+            operation: None,
+            function: None,
+            details,
+            evidence,
+            severity: sh.cfg.severity.get(rule.id).copied(),
+        }));
+    }
+
     /// Checks and learns one message; deviations go to `out`.
-    pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Observation>) {
+    pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Signal>) {
         let sh: &Shared = &self.shared;
         let FlowLocal {
             fns,
@@ -339,6 +493,9 @@ impl Detector {
             known,
             asset_seen,
             ends,
+            units,
+            szls,
+            wrote,
         } = self.flows.entry(f.id).or_default();
         *ends = Some((f.client.ip, f.server.ip, f.client_zone, f.server_zone));
         // Roles once per flow; engineering and identity when a message shows them.
@@ -367,23 +524,89 @@ impl Detector {
         let Some(edge) = edge.as_ref() else {
             return;
         };
+        let request = m.direction == Direction::Request;
+        // Facts for the anomaly engine: new unit ids, SZL reads and writes on this flow.
+        if request {
+            let mut fact = |kind| {
+                out.push(Signal::Fact(Fact {
+                    ts: m.ts,
+                    client: sh.endpoint(f.client, f.client_zone),
+                    server: sh.endpoint(f.server, f.server_zone),
+                    kind,
+                }))
+            };
+            if let Some(u) = m.unit {
+                if !units.contains(&u) && units.len() < MAX_FACTS_PER_FLOW {
+                    units.push(u);
+                    fact(FactKind::Unit {
+                        protocol: m.protocol,
+                        unit: u,
+                    });
+                }
+            }
+            if let (Some(id), Some("read_szl")) = (m.sub_function, m.function.as_deref()) {
+                if !szls.contains(&id) && szls.len() < MAX_FACTS_PER_FLOW {
+                    szls.push(id);
+                    fact(FactKind::Szl { id });
+                }
+            }
+            let writes = matches!(
+                m.operation,
+                Operation::Write | Operation::Control | Operation::ProgramDownload
+            );
+            if writes && !*wrote {
+                *wrote = true;
+                fact(FactKind::Write {
+                    protocol: m.protocol,
+                });
+            }
+        }
+        // Protocol rules; malformed PDUs and exceptions are counted across flows by the
+        // anomaly engine.
+        let mut found = Vec::new();
+        let counted = protocol::check(m, &mut found);
+        let facts = [
+            counted.malformed.map(|what| FactKind::Malformed {
+                protocol: m.protocol,
+                what,
+            }),
+            counted.exception.then_some(FactKind::Exception {
+                protocol: m.protocol,
+            }),
+        ];
+        for kind in facts.into_iter().flatten() {
+            out.push(Signal::Fact(Fact {
+                ts: m.ts,
+                client: sh.endpoint(f.client, f.client_zone),
+                server: sh.endpoint(f.server, f.server_zone),
+                kind,
+            }));
+        }
         let mut obs = |rule: &'static Rule, key: String, details: String, evidence: Evidence| {
             if sh.enabled(rule) {
-                out.push(Observation {
+                out.push(Signal::Obs(Observation {
                     rule,
                     key,
                     ts: m.ts,
                     src: sh.endpoint(f.client, f.client_zone),
                     dst: Some(sh.endpoint(f.server, f.server_zone)),
                     protocol: Some(m.protocol),
+                    transport: Some(f.transport),
                     operation: Some(m.operation),
                     function: m.function.as_ref().map(|s| s.to_string()),
                     details,
                     evidence,
                     severity: sh.cfg.severity.get(rule.id).copied(),
-                });
+                }));
             }
         };
+        // Operational and protocol rules, in every mode.
+        if let Some(o) = operational::check(m) {
+            obs(o.rule, format!("{label}{}", o.key), o.details, o.evidence);
+        }
+        for p in found {
+            obs(p.rule, format!("{label}{}", p.key), p.details, p.evidence);
+        }
         // Policy: zones and conduits, learning or not.
         if let Some(v) = sh
             .zones
@@ -405,7 +628,6 @@ impl Detector {
                 },
             );
         }
-        let request = m.direction == Direction::Request;
         let code = m.function_code;
         // Flow-local timing and rate of requests per function.
         let (mut interval_ms, mut minute_done, mut in_minute) = (None, None, 0);

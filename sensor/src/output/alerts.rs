@@ -1,0 +1,116 @@
+//! The alert side of the output thread: runs the anomaly engine on facts, applies what the
+//! baseline learned, aggregates observations into alerts and writes them to every sink.
+
+use std::sync::Arc;
+
+use otsensor_baselines::alert::{Alert, AlertStore, Engine, Observation, Signal};
+use otsensor_baselines::anomaly::AnomalyEngine;
+use otsensor_baselines::detector::{Mode, Shared};
+
+use crate::output::sink::Sink;
+
+/// Where alerts go and how they are aggregated.
+pub struct AlertOutput {
+    /// Aggregation.
+    pub store: AlertStore,
+    /// Cross-flow anomaly rules.
+    pub anomaly: AnomalyEngine,
+    /// Mode, baseline and rule switches.
+    pub shared: Arc<Shared>,
+    /// Destinations.
+    pub sinks: Vec<Sink>,
+    /// Alert records produced (first sight, updates, final states).
+    pub written: u64,
+    /// The first write error.
+    pub error: Option<String>,
+    /// Observations recorded into the baseline while learning.
+    pub learned: u64,
+    /// Observations not raised because the baseline learned them.
+    pub known: u64,
+    scratch: Vec<Observation>,
+}
+
+impl AlertOutput {
+    /// A new output.
+    pub fn new(
+        store: AlertStore,
+        anomaly: AnomalyEngine,
+        shared: Arc<Shared>,
+        sinks: Vec<Sink>,
+    ) -> AlertOutput {
+        AlertOutput {
+            store,
+            anomaly,
+            shared,
+            sinks,
+            written: 0,
+            error: None,
+            learned: 0,
+            known: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Handles one signal from a worker.
+    pub fn signal(&mut self, s: Signal) {
+        match s {
+            Signal::Obs(o) => self.observe(o),
+            Signal::Fact(f) => {
+                let mut found = std::mem::take(&mut self.scratch);
+                self.anomaly.observe(&f, &mut found);
+                for mut o in found.drain(..) {
+                    if self.shared.enabled(o.rule) {
+                        o.severity = self.shared.severity_override(o.rule);
+                        self.observe(o);
+                    }
+                }
+                self.scratch = found;
+            }
+        }
+    }
+
+    /// Aggregates one observation and writes the alert if it is due. Operational, protocol
+    /// and anomaly alerts raised while learning are recorded in the baseline; detection does
+    /// not raise them again. (Policy alerts come from configuration and are never learned.)
+    pub fn observe(&mut self, o: Observation) {
+        if o.rule.engine != Engine::Policy {
+            let learner = &self.shared.learner;
+            match self.shared.cfg.mode {
+                Mode::Learn => {
+                    learner.learn_alert(o.rule.id, &o.key, o.ts);
+                    self.learned += 1;
+                }
+                Mode::Detect if learner.knows_alert(o.rule.id, &o.key) => {
+                    self.known += 1;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if let Some(a) = self.store.observe(o) {
+            self.write(&a);
+        }
+    }
+
+    /// Writes one alert record to every sink.
+    pub fn write(&mut self, a: &Alert) {
+        self.written += 1;
+        for s in &mut self.sinks {
+            if let Err(e) = s.write(a) {
+                self.error.get_or_insert_with(|| format!("{}: {e}", s.name));
+            }
+        }
+    }
+
+    /// Writes the final state of every alert updated since it was last written, and flushes.
+    pub fn finish(&mut self) {
+        for a in self.store.flush() {
+            self.write(&a);
+        }
+        for s in &mut self.sinks {
+            if let Err(e) = s.flush() {
+                self.error.get_or_insert_with(|| format!("{}: {e}", s.name));
+            }
+        }
+    }
+}

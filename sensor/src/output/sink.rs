@@ -1,0 +1,158 @@
+//! Alert sinks: standard output, or a file appended to and rotated by size.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use otsensor_baselines::alert::Alert;
+
+use crate::config::AlertFormat;
+use crate::output::format;
+
+/// One destination with its format.
+pub struct Sink {
+    /// Where it writes, for messages.
+    pub name: String,
+    format: AlertFormat,
+    out: Out,
+    line: Vec<u8>,
+}
+
+enum Out {
+    Writer(Box<dyn Write + Send>),
+    File(RotatingFile),
+}
+
+/// A file appended to and rotated when it would exceed `max_bytes`: `path` → `path.1` →
+/// ... → `path.N` (the oldest is removed).
+struct RotatingFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+    size: u64,
+    max_bytes: u64,
+    max_files: u32,
+}
+
+impl RotatingFile {
+    fn open(path: &Path, max_bytes: u64, max_files: u32) -> anyhow::Result<RotatingFile> {
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file: BufWriter::new(f),
+            size,
+            max_bytes,
+            max_files,
+        })
+    }
+
+    fn numbered(&self, n: u32) -> PathBuf {
+        let mut s = self.path.as_os_str().to_owned();
+        s.push(format!(".{n}"));
+        PathBuf::from(s)
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        let _ = std::fs::remove_file(self.numbered(self.max_files));
+        for n in (1..self.max_files).rev() {
+            let from = self.numbered(n);
+            if from.exists() {
+                std::fs::rename(&from, self.numbered(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, self.numbered(1))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.file = BufWriter::new(f);
+        self.size = 0;
+        Ok(())
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let len = line.len() as u64;
+        if self.max_bytes > 0 && self.size > 0 && self.size + len > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.size += len;
+        Ok(())
+    }
+}
+
+impl Sink {
+    /// Standard output, or any writer.
+    pub fn writer(name: &str, w: Box<dyn Write + Send>, format: AlertFormat) -> Sink {
+        Sink {
+            name: name.to_string(),
+            format,
+            out: Out::Writer(w),
+            line: Vec::new(),
+        }
+    }
+
+    /// A file, appended to; rotated past `max_bytes` (0 = never), keeping `max_files`.
+    pub fn file(
+        path: &Path,
+        format: AlertFormat,
+        max_bytes: u64,
+        max_files: u32,
+    ) -> anyhow::Result<Sink> {
+        Ok(Sink {
+            name: path.display().to_string(),
+            format,
+            out: Out::File(RotatingFile::open(path, max_bytes, max_files.max(1))?),
+            line: Vec::new(),
+        })
+    }
+
+    /// Writes one alert record as a line.
+    pub fn write(&mut self, a: &Alert) -> std::io::Result<()> {
+        self.line.clear();
+        format::render(a, self.format, &mut self.line).map_err(std::io::Error::from)?;
+        self.line.push(b'\n');
+        match &mut self.out {
+            Out::Writer(w) => w.write_all(&self.line),
+            Out::File(f) => f.write_line(&self.line),
+        }
+    }
+
+    /// Flushes buffered records.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.out {
+            Out::Writer(w) => w.flush(),
+            Out::File(f) => f.file.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_by_size_keeping_max_files() {
+        let dir = std::env::temp_dir().join(format!("otsensor-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("alerts.log");
+        let mut f = RotatingFile::open(&p, 10, 2).unwrap();
+        for i in 0..7 {
+            f.write_line(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        f.file.flush().unwrap();
+        // 7-byte lines, 10-byte limit: one line per file; the current file plus 2 rotated.
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "line 6\n");
+        assert_eq!(std::fs::read_to_string(f.numbered(1)).unwrap(), "line 5\n");
+        assert_eq!(std::fs::read_to_string(f.numbered(2)).unwrap(), "line 4\n");
+        assert!(!f.numbered(3).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
