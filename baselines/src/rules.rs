@@ -308,6 +308,16 @@ pub static MALFORMED: Rule = Rule {
     rationale: "Repeated PDUs that break the protocol specification: fuzzing, exploitation attempts or a broken device.",
 };
 
+/// A PDU past the protocol's or the sensor's size limits.
+pub static OVERSIZED: Rule = Rule {
+    id: "protocol.oversized",
+    title: "Oversized PDU",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[DENIAL_OF_SERVICE, EXPLOIT_REMOTE_SERVICES],
+    rationale: "Fragments, point counts or PDUs beyond the specification's limits exhaust receivers' buffers: denial of service or exploitation.",
+};
+
 /// A function code the protocol does not define (or reserves).
 pub static ILLEGAL_FUNCTION: Rule = Rule {
     id: "protocol.illegal_function",
@@ -444,7 +454,7 @@ pub static EXCESSIVE_SESSIONS: Rule = Rule {
 
 /// Every rule, for `otsensor rules` and config validation.
 pub fn all() -> &'static [&'static Rule] {
-    static ALL: [&Rule; 38] = [
+    static ALL: [&Rule; 39] = [
         &NO_CONDUIT,
         &PROTOCOL_NOT_ALLOWED,
         &OPERATION_NOT_ALLOWED,
@@ -470,6 +480,7 @@ pub fn all() -> &'static [&'static Rule] {
         &MODBUS_LISTEN_ONLY,
         &PASSWORD_IN_CLEAR,
         &MALFORMED,
+        &OVERSIZED,
         &ILLEGAL_FUNCTION,
         &EXCEPTION,
         &EXCEPTION_STORM,

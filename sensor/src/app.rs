@@ -52,7 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
         Command::Rules => {
-            crate::curate::print_rules();
+            crate::curate::emit(&crate::curate::rules_table())?;
             Ok(Outcome::Clean)
         }
     }

@@ -17,9 +17,9 @@ fn load(p: &Path) -> anyhow::Result<Baseline> {
 /// Runs a baseline subcommand.
 pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
     match cmd {
-        BaselineCommand::Show { file } => print!("{}", show(&load(&file)?)),
-        BaselineCommand::Diff { old, new } => print!("{}", diff(&load(&old)?, &load(&new)?)),
-        BaselineCommand::Graph { file } => print!("{}", graph(&load(&file)?)),
+        BaselineCommand::Show { file } => emit(&show(&load(&file)?))?,
+        BaselineCommand::Diff { old, new } => emit(&diff(&load(&old)?, &load(&new)?))?,
+        BaselineCommand::Graph { file } => emit(&graph(&load(&file)?))?,
         BaselineCommand::Approve { file, selector } => {
             set_state(&file, &selector, State::Approved)?
         }
@@ -340,20 +340,41 @@ pub fn graph(b: &Baseline) -> String {
 }
 
 /// `otsensor rules`.
-pub fn print_rules() {
-    println!(
-        "{:<32} {:<12} {:>8}  {:<18} title",
-        "id", "engine", "severity", "att&ck"
+pub fn rules_table() -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<34} {:<12} {:>8}  {:<36} title",
+        "id", "engine", "severity", "att&ck (v19 where changed)"
     );
     for r in rules::all() {
-        let techniques: Vec<&str> = r.techniques.iter().map(|t| t.id).collect();
-        println!(
-            "{:<32} {:<12} {:>8}  {:<18} {}",
+        let techniques: Vec<String> = r
+            .techniques
+            .iter()
+            .map(|t| match t.v19 {
+                Some((v19, _)) => format!("{}({v19})", t.id),
+                None => t.id.to_string(),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:<34} {:<12} {:>8}  {:<36} {}",
             r.id,
             format!("{:?}", r.engine).to_lowercase(),
             r.severity,
             techniques.join(","),
             r.title
         );
+    }
+    s
+}
+
+/// Writes command output to stdout; a closed pipe (`| head`) ends the output quietly.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(Into::into),
     }
 }

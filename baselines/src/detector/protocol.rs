@@ -24,13 +24,18 @@ pub const MALFORMED_FLAGS: &[&str] = &[
     // DNP3
     "bad_qualifier",
     "invalid_range",
-    "fragment_too_long",
     "fragment_too_short",
-    "too_many_objects",
-    "too_many_points",
     // S7comm
     "bad_item",
     "bad_userdata_head",
+];
+
+/// Parser flags for PDUs beyond the specification's (or the sensor's) size limits: one is
+/// enough to alert.
+pub const OVERSIZED_FLAGS: &[&str] = &[
+    "fragment_too_long",
+    "too_many_objects",
+    "too_many_points",
     "pdu_too_long",
 ];
 
@@ -91,6 +96,17 @@ pub fn check(m: &Message, out: &mut Vec<Finding>) -> Counted {
         .iter()
         .copied()
         .find(|f| MALFORMED_FLAGS.contains(f));
+    if let Some(f) = m.flags.iter().find(|f| OVERSIZED_FLAGS.contains(*f)) {
+        out.push(Finding {
+            rule: &rules::OVERSIZED,
+            key: String::new(),
+            details: format!("{} {function} {f}", m.protocol),
+            evidence: Evidence {
+                observed: json!({ "flag": f, "packet": m.packet }),
+                expected: json!({ "within": "the protocol's size limits" }),
+            },
+        });
+    }
     if m.flags.contains(&"request_flood") {
         out.push(Finding {
             rule: &rules::REQUEST_FLOOD,
