@@ -4,6 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
-apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay graphviz
+apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay \
+  graphviz python3 python3-venv nodejs
 ensure_rust
+
+# Independent parsers for the alert formats (tests/e2e/formats.rs), from the package
+# registries: pycef (CEF), ocsf-json-schema + jsonschema (OCSF schema), nsyslog-parser (LEEF).
+TOOLS=target/test-tools
+mkdir -p "$TOOLS"
+if ! "$TOOLS/venv/bin/python" -c "import pycef, jsonschema, ocsf_json_schema" 2>/dev/null; then
+  rm -rf "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+    pycef==1.11 jsonschema==4.23.0 ocsf-json-schema==1.2.0
+fi
+if [ ! -f "$TOOLS/nsyslog-parser/leef.js" ]; then
+  curl -sSfL https://registry.npmjs.org/nsyslog-parser/-/nsyslog-parser-0.10.1.tgz -o "$TOOLS/nsp.tgz"
+  rm -rf "$TOOLS/package" "$TOOLS/nsyslog-parser"
+  tar -xzf "$TOOLS/nsp.tgz" -C "$TOOLS"
+  mv "$TOOLS/package" "$TOOLS/nsyslog-parser"
+fi
+export OTSENSOR_REQUIRE_TEST_TOOLS=1
+
 cargo test --workspace --no-fail-fast

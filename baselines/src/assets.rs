@@ -231,8 +231,16 @@ impl AssetInventory {
                     protocol: None,
                     ..svc.clone()
                 });
+                a.services.insert(svc);
+            } else if !a
+                .services
+                .iter()
+                .any(|s| s.transport == svc.transport && s.port == svc.port)
+            {
+                // ... and a nameless sighting after the named one (flows end in any order
+                // across workers) adds nothing.
+                a.services.insert(svc);
             }
-            a.services.insert(svc);
         }
     }
 

@@ -256,7 +256,7 @@ pub enum AlertFormat {
     Ocsf,
     /// ArcSight CEF:0 with standard extension keys (Microsoft Sentinel CommonSecurityLog).
     Cef,
-    /// IBM QRadar LEEF:2.0, tab-delimited attributes.
+    /// IBM QRadar LEEF:2.0, `^`-delimited attributes.
     Leef,
 }
 

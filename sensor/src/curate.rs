@@ -142,6 +142,19 @@ pub fn show(b: &Baseline) -> String {
             let _ = writeln!(s, "    {area}: {}", ranges(iv.as_slice()));
         }
     }
+    if !b.alerts.is_empty() {
+        let _ = writeln!(s, "\nLEARNED ALERTS (not raised again when detecting)");
+        for a in &b.alerts {
+            let _ = writeln!(
+                s,
+                "{:<34} {:<40} {:<10} {:>6}x",
+                a.rule,
+                a.key,
+                state(a.state),
+                a.seen.count
+            );
+        }
+    }
     s
 }
 
@@ -288,6 +301,19 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
                 );
             }
         }
+    }
+    let alerts = |b: &Baseline| -> BTreeSet<(String, String)> {
+        b.alerts
+            .iter()
+            .map(|a| (a.rule.clone(), a.key.clone()))
+            .collect()
+    };
+    let (aa, ab) = (alerts(a), alerts(b));
+    for (rule, key) in aa.difference(&ab) {
+        let _ = writeln!(s, "- alert {rule} {key}");
+    }
+    for (rule, key) in ab.difference(&aa) {
+        let _ = writeln!(s, "+ alert {rule} {key}");
     }
     if s.is_empty() {
         s.push_str("no differences\n");

@@ -470,7 +470,8 @@ fn new_assets_after_learning_alert() {
         .values()
         .map(|a| {
             assert_eq!(s(&a["rule"]), "baseline.new_asset", "{a}");
-            assert_eq!(s(&a["dst"]["asset"]), "s7_plc", "{a}");
+            assert_eq!(a["dst"]["port"], 102, "{a}");
+            assert_eq!(a["protocol"], "s7comm", "{a}");
             s(&a["evidence"]["observed"]["ip"])
         })
         .collect();

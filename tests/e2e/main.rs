@@ -7,6 +7,7 @@
 mod baseline;
 mod detections;
 mod dnp3;
+mod formats;
 mod live;
 mod modbus;
 mod replay;

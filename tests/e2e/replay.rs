@@ -190,7 +190,7 @@ fn normalized_stats(p: &Path) -> Value {
     s
 }
 
-/// The same input gives the same events, assets and stats with 1 and with N workers.
+/// The same input gives the same events, alerts, assets and stats with 1 and with N workers.
 #[test]
 fn one_and_many_workers_give_identical_output() {
     let mut inputs: Vec<PathBuf> = cases()
@@ -210,13 +210,14 @@ fn one_and_many_workers_give_identical_output() {
             }
         }
     }
-    let mut outputs: BTreeMap<u16, (String, Value, Value)> = BTreeMap::new();
+    let mut outputs: BTreeMap<u16, (String, Value, Value, String)> = BTreeMap::new();
     for workers in [1u16, 3] {
         let d = Scratch::new("workers");
-        let (ev, st, assets) = (
+        let (ev, st, assets, alerts) = (
             d.path("events.jsonl"),
             d.path("stats.json"),
             d.path("assets.json"),
+            d.path("alerts.jsonl"),
         );
         let mut args: Vec<&OsStr> = inputs.iter().map(|p| p.as_os_str()).collect();
         let w = workers.to_string();
@@ -229,6 +230,8 @@ fn one_and_many_workers_give_identical_output() {
             st.as_os_str(),
             "--assets".as_ref(),
             assets.as_os_str(),
+            "--alerts".as_ref(),
+            alerts.as_os_str(),
         ]);
         let (code, _, stderr) = replay(&args);
         assert_eq!(code, 0, "{stderr}");
@@ -240,6 +243,7 @@ fn one_and_many_workers_give_identical_output() {
                 std::fs::read_to_string(&ev).unwrap(),
                 st_json,
                 json(&assets),
+                std::fs::read_to_string(&alerts).unwrap(),
             ),
         );
     }
@@ -247,6 +251,8 @@ fn one_and_many_workers_give_identical_output() {
     assert_eq!(a.0, b.0, "events differ between 1 and 3 workers");
     assert_eq!(a.1, b.1, "stats differ between 1 and 3 workers");
     assert_eq!(a.2, b.2, "assets differ between 1 and 3 workers");
+    assert_eq!(a.3, b.3, "alerts differ between 1 and 3 workers");
+    assert!(a.3.lines().count() > 10);
     assert!(a.1["flows"]["created"].as_u64().unwrap() > 10);
 }
 

@@ -145,13 +145,16 @@ impl Shared {
         self.cfg.severity.get(r.id).copied()
     }
 
+    /// An alert endpoint. Its asset label is the vendor of the MAC address seen on this flow:
+    /// what other flows taught the shared inventory depends on how workers interleave, and an
+    /// alert must not.
     fn endpoint(&self, p: &Peer, zone: ZoneId) -> AlertEndpoint {
         AlertEndpoint {
             ip: p.ip,
             port: Some(p.port),
             mac: p.mac,
             zone: Some(self.zones.name(zone).to_string()),
-            asset: self.assets.label(&p.ip),
+            asset: p.mac.and_then(crate::oui::vendor).map(str::to_string),
         }
     }
 

@@ -213,12 +213,15 @@ pub fn leef_header(s: &str) -> String {
     cef_header(s)
 }
 
-/// A LEEF attribute value: the attribute delimiter (tab) and line breaks, which LEEF cannot
-/// escape, become spaces.
+/// The LEEF 2.0 attribute delimiter, declared in the header (IBM's own example character).
+pub const LEEF_DELIMITER: char = '^';
+
+/// A LEEF attribute value: the attribute delimiter and line breaks, which LEEF cannot escape,
+/// become spaces (`=` needs no escaping: keys end at the first one).
 pub fn leef_value(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\t' | '\n' | '\r' => ' ',
+            LEEF_DELIMITER | '\t' | '\n' | '\r' => ' ',
             c => c,
         })
         .collect()
@@ -233,7 +236,7 @@ fn leef_time(t: Timestamp) -> String {
     }
 }
 
-/// A LEEF:2.0 line with tab-delimited attributes (header delimiter field `x09`). Predefined
+/// A LEEF:2.0 line with `^`-delimited attributes (declared in the header). Predefined
 /// keys: cat, sev, devTime/devTimeFormat, src, dst, srcPort, dstPort, srcMAC, dstMAC, proto;
 /// the rest are custom keys.
 pub fn leef(a: &Alert) -> String {
@@ -290,7 +293,7 @@ pub fn leef(a: &Alert) -> String {
     ];
     attrs.extend(more.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     let mut line = format!(
-        "LEEF:2.0|{}|{}|{}|{}|x09|",
+        "LEEF:2.0|{}|{}|{}|{}|{LEEF_DELIMITER}|",
         leef_header(VENDOR),
         leef_header(PRODUCT),
         leef_header(VERSION),
@@ -300,7 +303,7 @@ pub fn leef(a: &Alert) -> String {
         .iter()
         .map(|(k, v)| format!("{k}={}", leef_value(v)))
         .collect();
-    line.push_str(&body.join("\t"));
+    line.push_str(&body.join(&LEEF_DELIMITER.to_string()));
     line
 }
 
@@ -456,7 +459,7 @@ mod tests {
     fn cef_escaping_follows_the_spec() {
         assert_eq!(cef_header(r"a|b\c"), r"a\|b\\c");
         assert_eq!(cef_value("a=b\\c\nd|e"), r"a\=b\\c\nd|e");
-        assert_eq!(leef_value("a\tb\nc=d|e"), "a b c=d|e");
+        assert_eq!(leef_value("a\tb\nc=d|e^f"), "a b c=d|e f");
         assert_eq!(
             leef_time(Timestamp::from_nanos(1_352_718_180_264_365_000)),
             "2012-11-12T11:03:00.264Z"
