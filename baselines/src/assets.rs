@@ -117,6 +117,9 @@ pub struct Asset {
     pub services: BTreeSet<Service>,
     /// Application protocols it spoke, as client or server.
     pub protocols: BTreeSet<String>,
+    /// Zones, other than its own, of clients that opened flows to it (its exposure).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub peer_zones: BTreeSet<String>,
 }
 
 impl Asset {
@@ -139,6 +142,7 @@ impl Asset {
             bytes_received: 0,
             services: BTreeSet::new(),
             protocols: BTreeSet::new(),
+            peer_zones: BTreeSet::new(),
         }
     }
 }
@@ -193,6 +197,14 @@ impl AssetInventory {
         };
         if let (None, Some(z)) = (&a.zone, zone) {
             a.zone = Some(z.to_string());
+        }
+        if let (false, Some(own), Some(peer)) = (is_client, obs.server_zone, obs.client_zone) {
+            if own != peer
+                && a.peer_zones.len() < MAX_VLANS_PER_ASSET
+                && !a.peer_zones.contains(peer)
+            {
+                a.peer_zones.insert(peer.to_string());
+            }
         }
         if let Some(v) = obs.vlan {
             if a.vlans.len() < MAX_VLANS_PER_ASSET {

@@ -144,11 +144,14 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
 fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
     let default_format = common.alert_format.unwrap_or(cfg.alerts.format);
     let mut sinks = Vec::new();
-    for s in &cfg.alerts.sinks {
+    for s in &cfg.sinks {
         let format = s.format.unwrap_or(default_format);
         sinks.push(match (s.kind, &s.path) {
             (SinkKind::File, Some(p)) => Sink::file(p, format, s.max_bytes, s.max_files)
                 .map_err(|e| BadInput(format!("{e:#}")))?,
+            (SinkKind::Kafka, _) => {
+                Sink::kafka(s, format, &cfg.sensor.id).map_err(|e| BadInput(format!("{e:#}")))?
+            }
             _ => Sink::writer("stdout", Box::new(std::io::stdout()), format),
         });
     }
@@ -190,7 +193,7 @@ impl Session {
             check_writable(p)?;
         }
         let shared = detector_shared(&cfg, common)?;
-        let alerts = AlertOutput::new(
+        let mut alerts = AlertOutput::new(
             AlertStore::new(
                 SensorInfo {
                     id: cfg.sensor.id.clone(),
@@ -202,6 +205,7 @@ impl Session {
             shared.clone(),
             alert_sinks(&cfg, common)?,
         );
+        alerts.sensor = cfg.sensor.id.clone();
         let registry = Arc::new(Registry::builtin());
         let pipeline = Pipeline::start(
             &cfg,

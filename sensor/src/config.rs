@@ -36,8 +36,10 @@ pub struct Config {
     pub baseline: BaselineSettings,
     /// Rule switches and severity overrides.
     pub rules: RulesConfig,
-    /// Alert aggregation, formats and sinks.
+    /// Alert aggregation and the default format.
     pub alerts: AlertsConfig,
+    /// Where alerts (and, for Kafka, assets) go; with none (and no `--alerts`), stdout.
+    pub sinks: Vec<SinkConfig>,
     /// Protocol-violation and anomaly thresholds.
     pub detection: DetectionConfig,
 }
@@ -222,7 +224,7 @@ pub struct RulesConfig {
     pub severity: std::collections::BTreeMap<String, u8>,
 }
 
-/// Alert aggregation, formats and sinks.
+/// Alert aggregation and the default format.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
@@ -231,8 +233,6 @@ pub struct AlertsConfig {
     pub update_interval_secs: u64,
     /// Format of sinks that name none (`--alert-format` overrides).
     pub format: AlertFormat,
-    /// Where alerts go; with none (and no `--alerts`), standard output.
-    pub sinks: Vec<SinkConfig>,
 }
 
 impl Default for AlertsConfig {
@@ -240,7 +240,6 @@ impl Default for AlertsConfig {
         AlertsConfig {
             update_interval_secs: 300,
             format: AlertFormat::Json,
-            sinks: Vec::new(),
         }
     }
 }
@@ -260,29 +259,151 @@ pub enum AlertFormat {
     Leef,
 }
 
-/// One alert destination.
+/// One destination of alerts (and, for Kafka, of assets).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
-    /// `stdout` or `file`.
+    /// `stdout`, `file` or `kafka`.
     #[serde(rename = "type")]
     pub kind: SinkKind,
-    /// File path (`file` sinks).
-    #[serde(default)]
-    pub path: Option<std::path::PathBuf>,
     /// Format; absent = `alerts.format`.
     #[serde(default)]
     pub format: Option<AlertFormat>,
+    /// File path (`file` sinks).
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
     /// Rotate a file sink when it would grow past this many bytes (0 = never).
     #[serde(default)]
     pub max_bytes: u64,
     /// Rotated files kept (`path.1` newest ... `path.N`).
     #[serde(default = "default_max_files")]
     pub max_files: u32,
+    /// Kafka bootstrap servers, `host:port,...` (`kafka` sinks; not with `event_hubs`).
+    #[serde(default)]
+    pub brokers: Option<String>,
+    /// Kafka topic of the alerts (for Event Hubs: the event hub's name).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Kafka topic of the asset records with their risk scores.
+    #[serde(default)]
+    pub assets_topic: Option<String>,
+    /// Kafka security: SASL and TLS.
+    #[serde(default)]
+    pub security: Option<KafkaSecurity>,
+    /// The Azure Event Hubs preset (for Microsoft Sentinel and Defender).
+    #[serde(default)]
+    pub event_hubs: Option<EventHubsConfig>,
+    /// librdkafka options passed through (`"linger.ms" = "50"`); one that contradicts a
+    /// setting otsensor makes is an error.
+    #[serde(default)]
+    pub librdkafka: std::collections::BTreeMap<String, String>,
+    /// Directory of the disk spool that holds alerts while the brokers are unreachable.
+    #[serde(default)]
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// Most bytes the spool may hold; beyond, new records are dropped (counted, logged).
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+    /// Seconds to wait at exit for outstanding deliveries before spooling them.
+    #[serde(default = "default_flush_secs")]
+    pub flush_timeout_secs: u64,
 }
 
 fn default_max_files() -> u32 {
     5
+}
+
+fn default_spool_max_bytes() -> u64 {
+    1 << 30
+}
+
+fn default_flush_secs() -> u64 {
+    10
+}
+
+/// SASL / TLS settings of a Kafka sink.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSecurity {
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub protocol: String,
+    /// SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    /// SASL user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Environment variable holding the SASL password (never put the password in the file).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the SASL password.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+}
+
+/// The Azure Event Hubs preset: everything comes from a namespace connection string.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EventHubsConfig {
+    /// Environment variable holding the connection string.
+    #[serde(default)]
+    pub connection_string_env: Option<String>,
+    /// File holding the connection string.
+    #[serde(default)]
+    pub connection_string_file: Option<std::path::PathBuf>,
+}
+
+impl SinkConfig {
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, message: &str| ConfigError::Invalid {
+            path: origin.to_string(),
+            key,
+            message: message.to_string(),
+        };
+        let kafka_only = self.brokers.is_some()
+            || self.topic.is_some()
+            || self.assets_topic.is_some()
+            || self.security.is_some()
+            || self.event_hubs.is_some()
+            || !self.librdkafka.is_empty()
+            || self.spool_dir.is_some();
+        match self.kind {
+            SinkKind::File if self.path.is_none() => {
+                return Err(bad("sinks.path", "a file sink needs a path"))
+            }
+            SinkKind::Stdout if self.path.is_some() => {
+                return Err(bad("sinks.path", "a stdout sink takes no path"))
+            }
+            SinkKind::Kafka if self.path.is_some() => {
+                return Err(bad("sinks.path", "a kafka sink takes no path (spool_dir?)"))
+            }
+            SinkKind::Stdout | SinkKind::File if kafka_only => {
+                return Err(bad("sinks", "Kafka settings on a sink that is not kafka"))
+            }
+            SinkKind::Kafka => {
+                if self.topic.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad("sinks.topic", "a kafka sink needs a topic"));
+                }
+                if self.event_hubs.is_none() && self.brokers.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "sinks.brokers",
+                        "a kafka sink needs brokers (or the event_hubs preset)",
+                    ));
+                }
+                if let Err(e) = crate::output::kafka::settings::validate(self) {
+                    return Err(ConfigError::Invalid {
+                        path: origin.to_string(),
+                        key: "sinks",
+                        message: e,
+                    });
+                }
+            }
+            _ => {}
+        }
+        if self.max_files == 0 {
+            return Err(bad("sinks.max_files", "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 /// Kinds of sinks.
@@ -293,6 +414,8 @@ pub enum SinkKind {
     Stdout,
     /// A file, appended to, rotated by size.
     File,
+    /// A Kafka topic (or an Azure event hub), with a disk spool.
+    Kafka,
 }
 
 /// What the reader does when a worker's queue is full.
@@ -601,16 +724,8 @@ impl Config {
         if !(b.timing_factor > 0.0 && b.rate_factor > 0.0 && b.poll_stop_periods > 0.0) {
             return Err(bad("baseline", "factors must be positive"));
         }
-        for s in &self.alerts.sinks {
-            if s.kind == SinkKind::File && s.path.is_none() {
-                return Err(bad("alerts.sinks.path", "a file sink needs a path"));
-            }
-            if s.kind == SinkKind::Stdout && s.path.is_some() {
-                return Err(bad("alerts.sinks.path", "a stdout sink takes no path"));
-            }
-            if s.max_files == 0 {
-                return Err(bad("alerts.sinks.max_files", "must be at least 1"));
-            }
+        for s in &self.sinks {
+            s.validate(origin)?;
         }
         let d = &self.detection;
         if d.malformed_threshold == 0 || d.exception_storm == 0 {

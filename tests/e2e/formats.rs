@@ -140,7 +140,7 @@ fn several_sinks_and_rotation() {
     std::fs::write(
         &cfg,
         format!(
-            "{CONFIG}\n[alerts]\nformat = \"json\"\n\n[[alerts.sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"json\"\nmax_bytes = 4000\nmax_files = 3\n\n[[alerts.sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"cef\"\n",
+            "{CONFIG}\n[alerts]\nformat = \"json\"\n\n[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"json\"\nmax_bytes = 4000\nmax_files = 3\n\n[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"cef\"\n",
             json.display().to_string(),
             cef.display().to_string()
         ),
@@ -187,11 +187,11 @@ fn several_sinks_and_rotation() {
     }
     // A file sink needs a path: config check names the key.
     let bad = dir.path("bad.toml");
-    std::fs::write(&bad, "[[alerts.sinks]]\ntype = \"file\"\n").unwrap();
+    std::fs::write(&bad, "[[sinks]]\ntype = \"file\"\n").unwrap();
     let out = run_with_timeout(
         Command::new(bin()).args(["config", "check"]).arg(&bad),
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts.sinks.path"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sinks.path"));
 }

@@ -8,6 +8,7 @@ mod baseline;
 mod detections;
 mod dnp3;
 mod formats;
+mod kafka;
 mod live;
 mod modbus;
 mod replay;

@@ -27,6 +27,10 @@ pub struct AlertOutput {
     pub learned: u64,
     /// Observations not raised because the baseline learned them.
     pub known: u64,
+    /// Kafka delivery counters, per Kafka sink (at finish).
+    pub kafka: Vec<crate::output::kafka::KafkaReport>,
+    /// Sensor id, stamped on asset records.
+    pub sensor: String,
     scratch: Vec<Observation>,
 }
 
@@ -47,6 +51,8 @@ impl AlertOutput {
             error: None,
             learned: 0,
             known: 0,
+            kafka: Vec::new(),
+            sensor: String::new(),
             scratch: Vec::new(),
         }
     }
@@ -102,14 +108,56 @@ impl AlertOutput {
         }
     }
 
-    /// Writes the final state of every alert updated since it was last written, and flushes.
+    /// Periodic work of the sinks (called once per round by the output thread).
+    pub fn tick(&mut self) {
+        for s in &mut self.sinks {
+            s.tick();
+        }
+    }
+
+    /// Publishes every asset with its risk score to the sinks that take assets.
+    pub fn publish_assets(&mut self) {
+        if !self.sinks.iter().any(Sink::wants_assets) {
+            return;
+        }
+        let assets = self.shared.assets.snapshot();
+        let alerts = self.store.all();
+        let risks = crate::output::risk::score(&assets, &alerts);
+        let mut records = Vec::new();
+        for asset in &assets {
+            let Some(risk) = risks.get(&asset.ip).cloned() else {
+                continue;
+            };
+            let record = crate::output::risk::AssetRecord {
+                asset,
+                risk,
+                sensor: &self.sensor,
+            };
+            if let Ok(json) = serde_json::to_string(&record) {
+                records.push((asset.ip.to_string(), json));
+            }
+        }
+        for s in self.sinks.iter_mut().filter(|s| s.wants_assets()) {
+            for (key, json) in &records {
+                s.publish_asset(key, json);
+            }
+        }
+    }
+
+    /// Writes the final state of every alert updated since it was last written, publishes
+    /// the assets, and finishes every sink.
     pub fn finish(&mut self) {
         for a in self.store.flush() {
             self.write(&a);
         }
+        self.publish_assets();
         for s in &mut self.sinks {
-            if let Err(e) = s.flush() {
-                self.error.get_or_insert_with(|| format!("{}: {e}", s.name));
+            match s.finish() {
+                Ok(Some(report)) => self.kafka.push(report),
+                Ok(None) => {}
+                Err(e) => {
+                    self.error.get_or_insert_with(|| format!("{}: {e}", s.name));
+                }
             }
         }
     }

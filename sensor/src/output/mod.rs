@@ -3,6 +3,8 @@
 
 pub mod alerts;
 pub mod format;
+pub mod kafka;
+pub mod risk;
 pub mod sink;
 
 use std::fs::File;

@@ -8,8 +8,9 @@ use anyhow::Context;
 
 use otsensor_baselines::alert::Alert;
 
-use crate::config::AlertFormat;
+use crate::config::{AlertFormat, SinkConfig};
 use crate::output::format;
+use crate::output::kafka::{KafkaReport, KafkaSink};
 
 /// One destination with its format.
 pub struct Sink {
@@ -23,6 +24,7 @@ pub struct Sink {
 enum Out {
     Writer(Box<dyn Write + Send>),
     File(RotatingFile),
+    Kafka(Box<KafkaSink>),
 }
 
 /// A file appended to and rotated when it would exceed `max_bytes`: `path` → `path.1` →
@@ -114,22 +116,63 @@ impl Sink {
         })
     }
 
-    /// Writes one alert record as a line.
+    /// A Kafka topic (or Azure event hub), with its spool.
+    pub fn kafka(s: &SinkConfig, format: AlertFormat, sensor: &str) -> anyhow::Result<Sink> {
+        let k = KafkaSink::new(s, format, sensor)?;
+        Ok(Sink {
+            name: k.name().to_string(),
+            format,
+            out: Out::Kafka(Box::new(k)),
+            line: Vec::new(),
+        })
+    }
+
+    /// Writes one alert record (a line; for Kafka a message keyed by the alert id).
     pub fn write(&mut self, a: &Alert) -> std::io::Result<()> {
         self.line.clear();
         format::render(a, self.format, &mut self.line).map_err(std::io::Error::from)?;
-        self.line.push(b'\n');
         match &mut self.out {
-            Out::Writer(w) => w.write_all(&self.line),
-            Out::File(f) => f.write_line(&self.line),
+            Out::Kafka(k) => {
+                k.send_alert(&a.id, &String::from_utf8_lossy(&self.line));
+                Ok(())
+            }
+            Out::Writer(w) => {
+                self.line.push(b'\n');
+                w.write_all(&self.line)
+            }
+            Out::File(f) => {
+                self.line.push(b'\n');
+                f.write_line(&self.line)
+            }
         }
     }
 
-    /// Flushes buffered records.
-    pub fn flush(&mut self) -> std::io::Result<()> {
+    /// Whether this sink publishes asset records.
+    pub fn wants_assets(&self) -> bool {
+        matches!(&self.out, Out::Kafka(k) if k.assets_topic().is_some())
+    }
+
+    /// Publishes one asset record (Kafka sinks with an assets topic).
+    pub fn publish_asset(&mut self, key: &str, json: &str) {
+        if let Out::Kafka(k) = &mut self.out {
+            k.send_asset(key, json);
+        }
+    }
+
+    /// Periodic work (Kafka: delivery reports, spool replay).
+    pub fn tick(&mut self) {
+        if let Out::Kafka(k) = &mut self.out {
+            k.tick();
+        }
+    }
+
+    /// Flushes buffered records; a Kafka sink delivers what it can and spools the rest, and
+    /// reports its counters.
+    pub fn finish(&mut self) -> std::io::Result<Option<KafkaReport>> {
         match &mut self.out {
-            Out::Writer(w) => w.flush(),
-            Out::File(f) => f.file.flush(),
+            Out::Writer(w) => w.flush().map(|()| None),
+            Out::File(f) => f.file.flush().map(|()| None),
+            Out::Kafka(k) => Ok(Some(k.finish())),
         }
     }
 }

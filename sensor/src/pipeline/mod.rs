@@ -70,6 +70,9 @@ pub struct AlertsReport {
     pub known: u64,
     /// Anomaly facts about hosts the engine's bounded tables had no room for.
     pub anomaly_untracked: u64,
+    /// Kafka delivery counters, per Kafka sink.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kafka: Vec<crate::output::kafka::KafkaReport>,
     /// The first error writing alerts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -199,6 +202,7 @@ impl Pipeline {
                 learned: alerts.learned,
                 known: alerts.known,
                 anomaly_untracked: alerts.anomaly.untracked,
+                kafka: alerts.kafka.clone(),
                 error: alerts.error,
             },
         })

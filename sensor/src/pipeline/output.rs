@@ -64,6 +64,7 @@ pub fn merge_rounds(
         for (_, s) in obs.drain(..) {
             alerts.signal(s);
         }
+        alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
             let Some(b) = slots[*i].as_ref() else {

@@ -1,0 +1,500 @@
+//! The Kafka sink: alerts (and asset records) to a Kafka topic or an Azure event hub, with a
+//! disk spool so that nothing is lost while the brokers are unreachable.
+//!
+//! Delivery is at least once. Each alert record is keyed by its alert id (updates of one
+//! alert stay in order on one partition) and carries headers `format`, `kind`, `sensor` and
+//! `schema`. The producer is idempotent with acks=all. A record whose delivery fails, or that
+//! arrives while earlier records wait in the spool, is appended to the spool; the spool is
+//! replayed oldest first once the brokers answer again, and a segment is deleted only when
+//! every record in it was acknowledged. Records still unacknowledged at exit are spooled, so
+//! a record may be delivered twice (with the same key and content), never not at all — unless
+//! the spool is full, which is a counted drop logged at error level.
+
+pub mod settings;
+pub mod spool;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use serde::Serialize;
+
+use crate::config::{AlertFormat, SinkConfig};
+
+use self::spool::{Record, Spool};
+
+/// Version of the alert and asset message schemas (header `schema`).
+pub const SCHEMA: &str = "otsensor.v1";
+
+/// Delivery counters of one Kafka sink.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct KafkaReport {
+    /// Sink (`brokers/topic`).
+    pub sink: String,
+    /// Messages handed to the producer (including replays from the spool).
+    pub produced: u64,
+    /// Messages the brokers acknowledged.
+    pub acknowledged: u64,
+    /// Deliveries that failed (the message went to the spool).
+    pub failed: u64,
+    /// Messages written to the spool.
+    pub spooled: u64,
+    /// Messages produced again from the spool.
+    pub replayed: u64,
+    /// Messages lost because the spool was full.
+    pub dropped: u64,
+    /// Messages left in the spool at exit (delivered by a later run).
+    pub spool_left_bytes: u64,
+}
+
+/// Where a produced message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Live,
+    Spool(u64),
+}
+
+struct Pending {
+    record: Record,
+    origin: Origin,
+}
+
+/// Delivery reports, collected by librdkafka's callback during `poll`.
+#[derive(Default)]
+struct Reports {
+    done: Mutex<Vec<(u64, Option<String>)>>,
+}
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<u64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: Box<u64>) {
+        let err = result.as_ref().err().map(|(e, _)| e.to_string());
+        if let Ok(mut d) = self.done.lock() {
+            d.push((*seq, err));
+        }
+    }
+}
+
+/// A Kafka sink.
+pub struct KafkaSink {
+    name: String,
+    topic: String,
+    assets_topic: Option<String>,
+    format: AlertFormat,
+    sensor: String,
+    producer: BaseProducer<Reports>,
+    spool: Spool,
+    spool_dir: PathBuf,
+    pending: HashMap<u64, Pending>,
+    next_seq: u64,
+    /// Records go to the spool (brokers failing, or older records still spooled).
+    spooling: bool,
+    /// The spool segment being replayed: (segment, records not yet acknowledged, failed).
+    replaying: Option<(u64, usize, bool)>,
+    last_probe: Option<Instant>,
+    /// Time between probes while the brokers fail: 2 s, doubling up to 30 s.
+    probe_every: Duration,
+    flush_timeout: Duration,
+    report: KafkaReport,
+    logged_drop: bool,
+}
+
+impl KafkaSink {
+    /// Connects (lazily: librdkafka connects in the background) and checks the brokers.
+    pub fn new(s: &SinkConfig, format: AlertFormat, sensor: &str) -> anyhow::Result<KafkaSink> {
+        let options = settings::client_options(s, sensor, &settings::SystemSecrets)
+            .map_err(|e| anyhow::anyhow!("kafka sink: {e}"))?;
+        let mut cfg = ClientConfig::new();
+        for (k, v) in &options {
+            cfg.set(k, v);
+        }
+        let producer: BaseProducer<Reports> = cfg
+            .create_with_context(Reports::default())
+            .map_err(|e| anyhow::anyhow!("kafka sink: {e}"))?;
+        let topic = s.topic.clone().unwrap_or_default();
+        let brokers = options
+            .get("bootstrap.servers")
+            .cloned()
+            .unwrap_or_default();
+        let name = format!("kafka {brokers}/{topic}");
+        let spool_dir = s.spool_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("otsensor-spool-{}", sanitize(&topic)))
+        });
+        let spool = Spool::open(&spool_dir, s.spool_max_bytes)
+            .map_err(|e| anyhow::anyhow!("kafka spool {}: {e}", spool_dir.display()))?;
+        let mut sink = KafkaSink {
+            name: name.clone(),
+            topic,
+            assets_topic: s.assets_topic.clone(),
+            format,
+            sensor: sensor.to_string(),
+            producer,
+            spooling: !spool.is_empty(),
+            spool,
+            spool_dir,
+            pending: HashMap::new(),
+            next_seq: 0,
+            replaying: None,
+            last_probe: None,
+            probe_every: Duration::from_secs(2),
+            flush_timeout: Duration::from_secs(s.flush_timeout_secs),
+            report: KafkaReport {
+                sink: name,
+                ..KafkaReport::default()
+            },
+            logged_drop: false,
+        };
+        if sink.spooling {
+            tracing::warn!(
+                "{}: {} bytes of alerts from an earlier run wait in the spool {}; they go first once the brokers answer.",
+                sink.name,
+                sink.spool.bytes(),
+                sink.spool_dir.display()
+            );
+        }
+        // Startup health check: say so when the brokers cannot be reached; keep going.
+        if let Err(e) = sink.probe(Duration::from_secs(5)) {
+            tracing::warn!(
+                "{}: brokers unreachable ({e}); alerts are spooled to {} until they answer.",
+                sink.name,
+                sink.spool_dir.display()
+            );
+            sink.spooling = true;
+        }
+        Ok(sink)
+    }
+
+    /// Name for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The message format.
+    pub fn format(&self) -> AlertFormat {
+        self.format
+    }
+
+    /// Whether asset records are published, and where.
+    pub fn assets_topic(&self) -> Option<&str> {
+        self.assets_topic.as_deref()
+    }
+
+    fn probe(&mut self, timeout: Duration) -> Result<(), String> {
+        self.last_probe = Some(Instant::now());
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(|e| e.to_string())?;
+        match md.topics().iter().find(|t| t.name() == self.topic) {
+            Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
+            Some(t) => Err(format!("topic {}: {:?}", self.topic, t.error())),
+            None => Err(format!("topic {} not found", self.topic)),
+        }
+    }
+
+    /// Sends one alert record (already rendered).
+    pub fn send_alert(&mut self, key: &str, value: &str) {
+        let r = Record {
+            topic: self.topic.clone(),
+            key: key.to_string(),
+            format: format_name(self.format).to_string(),
+            kind: "alert".into(),
+            value: value.to_string(),
+        };
+        self.submit(r);
+    }
+
+    /// Sends one asset record (JSON) to the assets topic, keyed by address.
+    pub fn send_asset(&mut self, key: &str, value: &str) {
+        let Some(topic) = self.assets_topic.clone() else {
+            return;
+        };
+        let r = Record {
+            topic,
+            key: key.to_string(),
+            format: "json".into(),
+            kind: "asset".into(),
+            value: value.to_string(),
+        };
+        self.submit(r);
+    }
+
+    fn submit(&mut self, r: Record) {
+        self.poll();
+        if self.spooling {
+            self.spool_record(r);
+        } else {
+            self.produce(r, Origin::Live);
+        }
+    }
+
+    fn produce(&mut self, r: Record, origin: Origin) -> bool {
+        let seq = self.next_seq;
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "format",
+                value: Some(r.format.as_str()),
+            })
+            .insert(Header {
+                key: "kind",
+                value: Some(r.kind.as_str()),
+            })
+            .insert(Header {
+                key: "sensor",
+                value: Some(self.sensor.as_str()),
+            })
+            .insert(Header {
+                key: "schema",
+                value: Some(SCHEMA),
+            });
+        let sent = self.producer.send(
+            BaseRecord::with_opaque_to(&r.topic, Box::new(seq))
+                .key(r.key.as_str())
+                .payload(r.value.as_str())
+                .headers(headers),
+        );
+        match sent {
+            Ok(()) => {
+                self.next_seq += 1;
+                self.report.produced += 1;
+                if matches!(origin, Origin::Spool(_)) {
+                    self.report.replayed += 1;
+                }
+                self.pending.insert(seq, Pending { record: r, origin });
+                true
+            }
+            Err((e, _)) => {
+                tracing::warn!("{}: cannot queue a message ({e}); spooling.", self.name);
+                if origin == Origin::Live {
+                    self.spool_record(r);
+                }
+                self.spooling = true;
+                false
+            }
+        }
+    }
+
+    fn spool_record(&mut self, r: Record) {
+        match self.spool.append(&r) {
+            Ok(true) => self.report.spooled += 1,
+            Ok(false) => {
+                self.report.dropped += 1;
+                if !self.logged_drop {
+                    self.logged_drop = true;
+                    tracing::error!(
+                        "{}: the spool {} is full ({} bytes); alerts are being dropped (counted in stats).",
+                        self.name,
+                        self.spool_dir.display(),
+                        self.spool.bytes()
+                    );
+                }
+            }
+            Err(e) => {
+                self.report.dropped += 1;
+                tracing::error!(
+                    "{}: cannot write the spool: {e}; an alert was dropped.",
+                    self.name
+                );
+            }
+        }
+    }
+
+    /// Serves delivery reports.
+    fn poll(&mut self) {
+        self.producer.poll(Duration::ZERO);
+        let done = self
+            .producer
+            .context()
+            .done
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
+        for (seq, err) in done {
+            let Some(p) = self.pending.remove(&seq) else {
+                continue;
+            };
+            match (err, p.origin) {
+                (None, origin) => {
+                    self.report.acknowledged += 1;
+                    if let (Origin::Spool(n), Some((seg, left, failed))) =
+                        (origin, self.replaying.as_mut())
+                    {
+                        if *seg == n {
+                            *left = left.saturating_sub(1);
+                            if *left == 0 && !*failed {
+                                if let Err(e) = self.spool.remove(n) {
+                                    tracing::error!(
+                                        "{}: cannot remove a spool segment: {e}.",
+                                        self.name
+                                    );
+                                }
+                                self.replaying = None;
+                            }
+                        }
+                    }
+                }
+                (Some(e), Origin::Live) => {
+                    self.report.failed += 1;
+                    if !self.spooling {
+                        tracing::warn!("{}: delivery failed ({e}); spooling.", self.name);
+                    }
+                    self.spooling = true;
+                    self.spool_record(p.record);
+                }
+                (Some(e), Origin::Spool(n)) => {
+                    self.report.failed += 1;
+                    tracing::warn!(
+                        "{}: replay from the spool failed ({e}); will retry.",
+                        self.name
+                    );
+                    if let Some((seg, left, failed)) = self.replaying.as_mut() {
+                        if *seg == n {
+                            *failed = true;
+                            *left = left.saturating_sub(1);
+                            if *left == 0 {
+                                self.replaying = None;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Periodic work: delivery reports, and while spooling, probing the brokers and replaying
+    /// the spool oldest first.
+    pub fn tick(&mut self) {
+        self.poll();
+        if !self.spooling || self.replaying.is_some() {
+            return;
+        }
+        if self
+            .last_probe
+            .is_some_and(|t| t.elapsed() < self.probe_every)
+        {
+            return;
+        }
+        // A short probe: this runs on the output thread.
+        if self.probe(Duration::from_millis(300)).is_err() {
+            self.probe_every = (self.probe_every * 2).min(Duration::from_secs(30));
+            return;
+        }
+        self.probe_every = Duration::from_secs(2);
+        self.replay_next();
+    }
+
+    fn replay_next(&mut self) {
+        match self.spool.oldest() {
+            Ok(Some((n, records))) => {
+                if records.is_empty() {
+                    let _ = self.spool.remove(n);
+                    return;
+                }
+                tracing::info!(
+                    "{}: replaying {} spooled messages.",
+                    self.name,
+                    records.len()
+                );
+                self.replaying = Some((n, records.len(), false));
+                for r in records {
+                    if !self.produce(r, Origin::Spool(n)) {
+                        // Queue full: the rest stays in the segment for the next attempt.
+                        if let Some((_, _, failed)) = self.replaying.as_mut() {
+                            *failed = true;
+                        }
+                        break;
+                    }
+                }
+                let sent = self
+                    .pending
+                    .values()
+                    .filter(|p| p.origin == Origin::Spool(n))
+                    .count();
+                if let Some((_, left, _)) = self.replaying.as_mut() {
+                    *left = sent;
+                }
+                if sent == 0 {
+                    self.replaying = None;
+                }
+            }
+            Ok(None) => {
+                self.spooling = false;
+                tracing::info!("{}: the spool is empty; delivering directly.", self.name);
+            }
+            Err(e) => tracing::error!("{}: cannot read the spool: {e}.", self.name),
+        }
+    }
+
+    /// At exit: deliver what can be delivered within the flush timeout (the spool included),
+    /// then spool whatever is still unacknowledged.
+    pub fn finish(&mut self) -> KafkaReport {
+        let deadline = Instant::now() + self.flush_timeout;
+        while Instant::now() < deadline {
+            self.producer.poll(Duration::from_millis(100));
+            self.poll();
+            if self.spooling && self.replaying.is_none() {
+                if self.spool.is_empty() {
+                    self.spooling = false;
+                } else if self.probe(Duration::from_millis(500)).is_ok() {
+                    self.replay_next();
+                } else if self.pending.is_empty() {
+                    break;
+                }
+            }
+            if self.pending.is_empty() && !self.spooling {
+                break;
+            }
+        }
+        let left: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in left {
+            if p.origin == Origin::Live {
+                self.spool_record(p.record);
+            }
+            // A replayed record stays in its segment, which is kept.
+        }
+        if let Err(e) = self.spool.flush() {
+            tracing::error!("{}: cannot write the spool: {e}.", self.name);
+        }
+        self.report.spool_left_bytes = self.spool.bytes();
+        if self.report.spool_left_bytes > 0 {
+            tracing::warn!(
+                "{}: {} bytes of alerts left in the spool {} for the next run.",
+                self.name,
+                self.report.spool_left_bytes,
+                self.spool_dir.display()
+            );
+        }
+        self.report.dropped = self.report.dropped.max(self.spool.dropped);
+        self.report.clone()
+    }
+}
+
+fn format_name(f: AlertFormat) -> &'static str {
+    match f {
+        AlertFormat::Json => "json",
+        AlertFormat::Ocsf => "ocsf",
+        AlertFormat::Cef => "cef",
+        AlertFormat::Leef => "leef",
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

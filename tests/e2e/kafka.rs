@@ -1,0 +1,434 @@
+//! Alerts over Kafka, end to end, against a real Kafka-protocol broker (tansu, started here)
+//! and read back by real consumers — rdkafka and Python's confluent-kafka — as a SOC would:
+//! what the consumers read equals, in count and content, what the sensor wrote to a file sink
+//! in the same run. A broker that is down, then back, loses nothing: alerts wait in the spool
+//! and are delivered on the next run.
+//!
+//! Needs the `tansu` binary (`$OTSENSOR_TANSU`, else on PATH or in ~/.cargo/bin) and, for the
+//! Python consumer, `target/test-tools/venv` with confluent-kafka; `scripts/test.sh` installs
+//! both. Without them the tests say they skipped, unless `OTSENSOR_REQUIRE_TEST_TOOLS=1`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::Message;
+use serde_json::Value;
+
+use crate::util::*;
+
+fn required() -> bool {
+    std::env::var_os("OTSENSOR_REQUIRE_TEST_TOOLS").is_some_and(|v| v == "1")
+}
+
+fn skip(msg: &str) {
+    assert!(!required(), "{msg}");
+    eprintln!("skipped: {msg}");
+}
+
+fn tansu() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OTSENSOR_TANSU") {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([home.join(".cargo/bin")])
+        .map(|d| d.join("tansu"))
+        .find(|p| p.is_file())
+}
+
+/// A tansu broker on 127.0.0.1:`port` with in-memory storage, killed on drop (unless it is
+/// the shared broker `scripts/test.sh` started).
+struct Broker {
+    child: Option<Child>,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl Broker {
+    fn start(bin: &Path, port: u16) -> Broker {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let b = Broker {
+            child: Some(child),
+            port,
+            bin: bin.to_path_buf(),
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "tansu did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b
+    }
+
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn create_topic(&self, name: &str) {
+        let out = run_with_timeout(
+            Command::new(&self.bin).args([
+                "topic",
+                "create",
+                name,
+                "--broker",
+                &format!("tcp://127.0.0.1:{}", self.port),
+                "--partitions",
+                "3",
+            ]),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "tansu topic create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn stop(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The shared broker of `scripts/test.sh` (`$OTSENSOR_KAFKA_BROKERS`), else one of our own.
+fn broker() -> Option<Broker> {
+    let Some(bin) = tansu() else {
+        skip("tansu not installed (scripts/test.sh installs it)");
+        return None;
+    };
+    if let Some(port) = std::env::var("OTSENSOR_KAFKA_BROKERS")
+        .ok()
+        .and_then(|b| b.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+    {
+        return Some(Broker {
+            child: None,
+            port,
+            bin,
+        });
+    }
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    Some(Broker::start(&bin, port))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Msg {
+    key: String,
+    value: String,
+    headers: BTreeMap<String, String>,
+}
+
+/// Reads `count` messages (or what arrives within `timeout`) with rdkafka.
+fn consume_rdkafka(brokers: &str, topic: &str, count: usize, timeout: Duration) -> Vec<Msg> {
+    let group = format!("otsensor-e2e-{}-{topic}", std::process::id());
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", &group)
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::new();
+    let start = Instant::now();
+    while out.len() < count && start.elapsed() < timeout {
+        match c.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                let mut headers = BTreeMap::new();
+                if let Some(h) = m.headers() {
+                    for x in h.iter() {
+                        headers.insert(
+                            x.key.to_string(),
+                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                        );
+                    }
+                }
+                out.push(Msg {
+                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                    value: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    headers,
+                });
+            }
+            Some(Err(e)) => eprintln!("consumer: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Reads the topic with Python's confluent-kafka.
+fn consume_python(brokers: &str, topic: &str, count: usize) -> Option<Vec<Msg>> {
+    let py = root().join("target/test-tools/venv/bin/python");
+    let ok = py.is_file()
+        && Command::new(&py)
+            .args(["-c", "import confluent_kafka"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        skip("confluent-kafka not installed in target/test-tools/venv");
+        return None;
+    }
+    let out = run_with_timeout(
+        Command::new(py)
+            .arg(root().join("tests/tools/consume_kafka.py"))
+            .args([brokers, topic, &count.to_string(), "60"]),
+        Duration::from_secs(90),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                Msg {
+                    key: v["key"].as_str().unwrap_or_default().to_string(),
+                    value: v["value"].as_str().unwrap().to_string(),
+                    headers: v["headers"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect(),
+                }
+            })
+            .collect(),
+    )
+}
+
+fn config(dir: &Scratch, brokers: &str, topic: &str, extra: &str) -> PathBuf {
+    let cfg = dir.path("kafka.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[sensor]
+id = "kafka-e2e"
+site = "lab"
+
+[[zones]]
+name = "plant"
+cidrs = ["10.20.0.0/28"]
+
+[[sinks]]
+type = "kafka"
+brokers = "{brokers}"
+topic = "{topic}"
+assets_topic = "{topic}-assets"
+format = "json"
+spool_dir = {spool:?}
+flush_timeout_secs = 20
+{extra}
+
+[[sinks]]
+type = "file"
+path = {file:?}
+format = "json"
+"#,
+            spool = dir.path("spool").display().to_string(),
+            file = dir.path("alerts.jsonl").display().to_string(),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn run(cfg: &Path, caps: &[PathBuf], stats: &Path) -> Value {
+    let mut args: Vec<&OsStr> = vec!["-c".as_ref(), cfg.as_os_str()];
+    args.extend(caps.iter().map(|c| c.as_os_str()));
+    args.extend(["--stats".as_ref(), stats.as_os_str()]);
+    let (code, _, err) = replay(&args);
+    assert_eq!(code, 0, "{err}");
+    json(stats)
+}
+
+fn sorted_values(v: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = v.into_iter().collect();
+    v.sort();
+    v
+}
+
+fn recon() -> PathBuf {
+    own_pcaps().join("synthetic/recon-and-rogue-master/recon.pcap")
+}
+
+/// Replay with a Kafka sink next to a file sink; both consumers read back exactly what the
+/// file holds; asset records carry risk scores.
+#[test]
+fn alerts_and_assets_read_back_by_real_consumers() {
+    let Some(broker) = broker() else { return };
+    let topic = format!("alerts-{}", std::process::id());
+    broker.create_topic(&topic);
+    broker.create_topic(&format!("{topic}-assets"));
+    let dir = Scratch::new("kafka");
+    let cfg = config(&dir, &broker.brokers(), &topic, "");
+    let caps = vec![
+        recon(),
+        own_pcaps().join("modbus/zeek-modbus-and-non-modbus-p502/modbus-and-non-modbus-p502.pcap"),
+    ];
+    let stats = run(&cfg, &caps, &dir.path("stats.json"));
+    let file: Vec<String> = std::fs::read_to_string(dir.path("alerts.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(file.len() > 10, "{}", file.len());
+    let k = &stats["alerts"]["kafka"][0];
+    assert_eq!(k["produced"], k["acknowledged"], "{k}");
+    assert_eq!(k["spooled"], 0, "{k}");
+    assert_eq!(k["dropped"], 0, "{k}");
+
+    let got = consume_rdkafka(
+        &broker.brokers(),
+        &topic,
+        file.len(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(got.len(), file.len());
+    assert_eq!(
+        sorted_values(got.iter().map(|m| m.value.clone())),
+        sorted_values(file.iter().cloned()),
+        "rdkafka read back something else than the file sink holds"
+    );
+    for m in &got {
+        let v: Value = serde_json::from_str(&m.value).unwrap();
+        assert_eq!(m.key, v["id"].as_str().unwrap(), "key = alert id");
+        assert_eq!(m.headers["format"], "json");
+        assert_eq!(m.headers["kind"], "alert");
+        assert_eq!(m.headers["sensor"], "kafka-e2e");
+        assert_eq!(m.headers["schema"], "otsensor.v1");
+    }
+    if let Some(py) = consume_python(&broker.brokers(), &topic, file.len()) {
+        assert_eq!(
+            sorted_values(py.iter().map(|m| m.value.clone())),
+            sorted_values(file.iter().cloned()),
+            "confluent-kafka read back something else than the file sink holds"
+        );
+        assert!(py
+            .iter()
+            .all(|m| m.headers.get("schema").is_some_and(|s| s == "otsensor.v1")));
+    }
+
+    // Asset records: one per asset, keyed by address, with a risk score.
+    let assets = consume_rdkafka(
+        &broker.brokers(),
+        &format!("{topic}-assets"),
+        1000,
+        Duration::from_secs(15),
+    );
+    let by_ip: BTreeMap<String, Value> = assets
+        .iter()
+        .map(|m| (m.key.clone(), serde_json::from_str(&m.value).unwrap()))
+        .collect();
+    let attacker = &by_ip["10.20.0.66"]["risk"];
+    let plc = &by_ip["10.20.0.10"]["risk"];
+    assert!(attacker["score"].as_u64().unwrap() >= 28, "{attacker}");
+    // The PLC: targeted by alerts, and reached from outside its zone (the attacker is
+    // unzoned).
+    assert!(plc["score"].as_u64().unwrap() > 0, "{plc}");
+    assert_eq!(plc["exposed_to_zones"], serde_json::json!(["unzoned"]));
+    assert!(assets.iter().all(|m| m.headers["kind"] == "asset"));
+    broker.stop();
+}
+
+/// The broker is down for a whole run: every alert goes to the spool, the run still succeeds;
+/// the next run, with the broker back, delivers the spool first. Nothing is lost.
+#[test]
+fn spool_survives_an_outage_and_a_restart() {
+    let Some(bin) = tansu() else {
+        skip("tansu not installed (scripts/test.sh installs it)");
+        return;
+    };
+    let port = 20_000 + (std::process::id() % 20_000) as u16 + 7;
+    let topic = format!("outage-{}", std::process::id());
+    let dir = Scratch::new("kafka-outage");
+    let brokers = format!("127.0.0.1:{port}");
+    let cfg = config(
+        &dir,
+        &brokers,
+        &topic,
+        "[sinks.librdkafka]\n\"message.timeout.ms\" = \"3000\"\n",
+    );
+    // Run 1: no broker.
+    let stats = run(&cfg, &[recon()], &dir.path("s1.json"));
+    let k = &stats["alerts"]["kafka"][0];
+    let file1 = std::fs::read_to_string(dir.path("alerts.jsonl")).unwrap();
+    let n1 = file1.lines().count() as u64;
+    assert!(n1 > 5);
+    assert_eq!(k["acknowledged"], 0, "{k}");
+    assert_eq!(k["dropped"], 0, "{k}");
+    // The assets went to the spool too.
+    assert!(k["spooled"].as_u64().unwrap() > n1, "{k}");
+    assert!(k["spool_left_bytes"].as_u64().unwrap() > 0, "{k}");
+    let spooled: usize = std::fs::read_dir(dir.path("spool"))
+        .unwrap()
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(spooled as u64, k["spooled"].as_u64().unwrap());
+
+    // Run 2: the broker is back; a capture without alerts.
+    let broker = Broker::start(&bin, port);
+    broker.create_topic(&topic);
+    broker.create_topic(&format!("{topic}-assets"));
+    std::fs::remove_file(dir.path("alerts.jsonl")).unwrap();
+    let quiet = own_pcaps().join("dnp3/opendnp3-conformance-8.4.3.2.1/dump.pcap");
+    let stats = run(&cfg, &[quiet], &dir.path("s2.json"));
+    let k = &stats["alerts"]["kafka"][0];
+    assert_eq!(k["spool_left_bytes"], 0, "{k}");
+    assert!(k["replayed"].as_u64().unwrap() >= spooled as u64, "{k}");
+    let got = consume_rdkafka(&brokers, &topic, n1 as usize, Duration::from_secs(60));
+    let mut want: Vec<String> = file1.lines().map(str::to_string).collect();
+    want.sort();
+    let mut values: Vec<String> = got.iter().map(|m| m.value.clone()).collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values, want, "every alert of the outage run arrived");
+    broker.stop();
+}
