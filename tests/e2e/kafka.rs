@@ -432,3 +432,125 @@ fn spool_survives_an_outage_and_a_restart() {
     assert_eq!(values, want, "every alert of the outage run arrived");
     broker.stop();
 }
+
+/// Reads `topic` continuously (across a broker restart) until `stop`, sending every value.
+fn consume_forever(
+    brokers: String,
+    topic: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tx: std::sync::mpsc::Sender<String>,
+) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set(
+            "group.id",
+            format!("otsensor-e2e-live-{}", std::process::id()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[&topic]).expect("subscribe");
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(300)) {
+            let _ = tx.send(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+}
+
+/// The broker is stopped in the middle of a (real-time) run and started again: alerts raised
+/// during the outage wait in the spool and arrive once it is back; every alert of the run is
+/// read back (at least once).
+#[test]
+fn broker_stopped_mid_run_loses_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    let Some(tansu_bin) = tansu() else {
+        skip("tansu not installed (scripts/test.sh installs it)");
+        return;
+    };
+    let port = 20_000 + (std::process::id() % 20_000) as u16 + 13;
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = format!("midrun-{}", std::process::id());
+    let mut broker = Broker::start(&tansu_bin, port);
+    broker.create_topic(&topic);
+    broker.create_topic(&format!("{topic}-assets"));
+    let dir = Scratch::new("kafka-midrun");
+    let cfg = config(
+        &dir,
+        &brokers,
+        &topic,
+        "[sinks.librdkafka]\n\"message.timeout.ms\" = \"4000\"\n",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let consumer = {
+        let (b, t, s) = (brokers.clone(), topic.clone(), stop.clone());
+        std::thread::spawn(move || consume_forever(b, t, s, tx))
+    };
+    // recon.pcap spans 91 s: the host scan at 10 s, the port scan at 20 s, the unit scan at
+    // 30 s, the rogue write at 40 s, the session burst at 50 s, the SZL reads at 60 s.
+    let stats = dir.path("stats.json");
+    let mut sensor = Command::new(bin())
+        .args(["replay", "--realtime", "-c"])
+        .arg(&cfg)
+        .arg(recon())
+        .arg("--stats")
+        .arg(&stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(15));
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(20));
+    broker = Broker::start(&tansu_bin, port);
+    broker.create_topic(&topic);
+    broker.create_topic(&format!("{topic}-assets"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = sensor.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "the sensor did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = sensor.stderr.take().unwrap().read_to_string(&mut err);
+    assert_eq!(status.code(), Some(0), "{err}");
+    let file: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(dir.path("alerts.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let mut got = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !file.is_subset(&got) && Instant::now() < deadline {
+        if let Ok(v) = rx.recv_timeout(Duration::from_millis(500)) {
+            got.insert(v);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = consumer.join();
+    let s = json(&stats);
+    let k = &s["alerts"]["kafka"][0];
+    assert!(
+        k["spooled"].as_u64().unwrap() + k["failed"].as_u64().unwrap() > 0,
+        "the outage went unnoticed: {k}"
+    );
+    let missing: Vec<&String> = file.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} alerts never arrived: {missing:?}\nstats: {k}",
+        missing.len(),
+        file.len()
+    );
+    assert_eq!(k["dropped"], 0, "{k}");
+    broker.stop();
+}

@@ -91,6 +91,8 @@ pub struct KafkaSink {
     format: AlertFormat,
     sensor: String,
     producer: BaseProducer<Reports>,
+    /// Kept to rebuild the producer after a fatal error.
+    client_config: ClientConfig,
     spool: Spool,
     spool_dir: PathBuf,
     pending: HashMap<u64, Pending>,
@@ -99,6 +101,8 @@ pub struct KafkaSink {
     spooling: bool,
     /// The spool segment being replayed: (segment, records not yet acknowledged, failed).
     replaying: Option<(u64, usize, bool)>,
+    /// Replay attempts in a row that delivered nothing.
+    failed_replays: u32,
     last_probe: Option<Instant>,
     /// Time between probes while the brokers fail: 2 s, doubling up to 30 s.
     probe_every: Duration,
@@ -119,6 +123,7 @@ impl KafkaSink {
         let producer: BaseProducer<Reports> = cfg
             .create_with_context(Reports::default())
             .map_err(|e| anyhow::anyhow!("kafka sink: {e}"))?;
+        let client_config = cfg.clone();
         let topic = s.topic.clone().unwrap_or_default();
         let brokers = options
             .get("bootstrap.servers")
@@ -137,12 +142,14 @@ impl KafkaSink {
             format,
             sensor: sensor.to_string(),
             producer,
+            client_config,
             spooling: !spool.is_empty(),
             spool,
             spool_dir,
             pending: HashMap::new(),
             next_seq: 0,
             replaying: None,
+            failed_replays: 0,
             last_probe: None,
             probe_every: Duration::from_secs(2),
             flush_timeout: Duration::from_secs(s.flush_timeout_secs),
@@ -308,9 +315,43 @@ impl KafkaSink {
         }
     }
 
+    /// An idempotent producer stops for good on a fatal error (e.g. a broker that lost its
+    /// producer state): spool what it held and start a new one.
+    fn recover_from_fatal(&mut self) {
+        let Some((code, reason)) = self.producer.client().fatal_error() else {
+            return;
+        };
+        tracing::error!(
+            "{}: fatal producer error {code:?} ({reason}); restarting the producer, unacknowledged alerts are spooled.",
+            self.name
+        );
+        self.restart_producer();
+    }
+
+    /// Starts a new producer (fresh metadata, a new producer id), spooling what the old one
+    /// still held.
+    fn restart_producer(&mut self) {
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        self.spooling = true;
+        self.replaying = None;
+        for p in pending {
+            if p.origin == Origin::Live {
+                self.spool_record(p.record);
+            }
+        }
+        match self
+            .client_config
+            .create_with_context::<Reports, BaseProducer<Reports>>(Reports::default())
+        {
+            Ok(p) => self.producer = p,
+            Err(e) => tracing::error!("{}: cannot restart the producer: {e}.", self.name),
+        }
+    }
+
     /// Serves delivery reports.
     fn poll(&mut self) {
         self.producer.poll(Duration::ZERO);
+        self.recover_from_fatal();
         let done = self
             .producer
             .context()
@@ -325,6 +366,7 @@ impl KafkaSink {
             match (err, p.origin) {
                 (None, origin) => {
                     self.report.acknowledged += 1;
+                    self.failed_replays = 0;
                     if let (Origin::Spool(n), Some((seg, left, failed))) =
                         (origin, self.replaying.as_mut())
                     {
@@ -352,17 +394,30 @@ impl KafkaSink {
                 }
                 (Some(e), Origin::Spool(n)) => {
                     self.report.failed += 1;
-                    tracing::warn!(
-                        "{}: replay from the spool failed ({e}); will retry.",
-                        self.name
-                    );
+                    let mut attempt_over = false;
                     if let Some((seg, left, failed)) = self.replaying.as_mut() {
                         if *seg == n {
+                            if !*failed {
+                                tracing::warn!(
+                                    "{}: replay from the spool failed ({e}); will retry.",
+                                    self.name
+                                );
+                            }
                             *failed = true;
                             *left = left.saturating_sub(1);
-                            if *left == 0 {
-                                self.replaying = None;
-                            }
+                            attempt_over = *left == 0;
+                        }
+                    }
+                    if attempt_over {
+                        self.replaying = None;
+                        self.failed_replays += 1;
+                        // The brokers answer metadata requests but deliveries keep failing:
+                        // a producer whose broker restarted can stay stuck on stale state
+                        // (its producer id, cached leaders). Start a new one.
+                        if self.failed_replays >= 2 {
+                            tracing::warn!("{}: restarting the producer.", self.name);
+                            self.failed_replays = 0;
+                            self.restart_producer();
                         }
                     }
                 }
