@@ -31,8 +31,14 @@ pub struct AlertOutput {
     pub kafka: Vec<crate::output::kafka::KafkaReport>,
     /// Sensor id, stamped on asset records.
     pub sensor: String,
+    /// When asset records were last published (they are again every 5 minutes while
+    /// running, and at the end).
+    assets_published: std::time::Instant,
     scratch: Vec<Observation>,
 }
+
+/// Wall-clock time between asset publications while running.
+const ASSETS_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AlertOutput {
     /// A new output.
@@ -53,6 +59,7 @@ impl AlertOutput {
             known: 0,
             kafka: Vec::new(),
             sensor: String::new(),
+            assets_published: std::time::Instant::now(),
             scratch: Vec::new(),
         }
     }
@@ -113,10 +120,14 @@ impl AlertOutput {
         for s in &mut self.sinks {
             s.tick();
         }
+        if self.assets_published.elapsed() >= ASSETS_EVERY {
+            self.publish_assets();
+        }
     }
 
     /// Publishes every asset with its risk score to the sinks that take assets.
     pub fn publish_assets(&mut self) {
+        self.assets_published = std::time::Instant::now();
         if !self.sinks.iter().any(Sink::wants_assets) {
             return;
         }
