@@ -534,7 +534,9 @@ pub struct CaptureConfig {
     pub buffer_size: u32,
     /// Put the interface in promiscuous mode (needed on a SPAN port).
     pub promiscuous: bool,
-    /// Deliver packets as they arrive instead of when the kernel buffer fills.
+    /// Deliver packets as they arrive instead of when the kernel buffer fills. libpcap then
+    /// uses a ring of fixed slots of about `snaplen` each, so `buffer_size / snaplen` packets
+    /// fit: pair it with a snaplen near the MTU.
     pub immediate: bool,
     /// Milliseconds the reader waits for packets before it checks for shutdown and hands
     /// partial batches to the workers.

@@ -137,6 +137,12 @@ fn live_capture_between_namespaces() {
             "-i",
             v_span,
             "--immediate",
+            // In immediate mode libpcap's ring has fixed-size slots of about the snap length
+            // (64 KiB when the interface offloads): 32 MiB would hold only ~500 packets, and a
+            // test machine busy with other tests then drops some. 1600-byte slots hold the
+            // whole replay, so a stalled sensor still sees every packet.
+            "--snaplen",
+            "1600",
             "--workers",
             "2",
             "--bpf",
@@ -186,7 +192,7 @@ fn live_capture_between_namespaces() {
             &plant,
             "tcpreplay",
             "-q",
-            "--pps=10000",
+            "--pps=5000",
             "-i",
             v_plant,
         ])

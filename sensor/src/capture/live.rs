@@ -132,13 +132,60 @@ pub fn capture(
         }
         done.store(true, Ordering::Relaxed);
     });
-    let stats = cap
-        .stats()
+    let stats = if rep.error.is_none() {
+        drain(cap, link, disp, &mut rep)
+    } else {
+        stats_of(&mut cap)
+    };
+    Ok((rep, stats))
+}
+
+fn stats_of(cap: &mut Capture<pcap::Active>) -> CaptureStats {
+    cap.stats()
         .map(|s| CaptureStats {
             received: u64::from(s.received),
             dropped: u64::from(s.dropped),
             if_dropped: u64::from(s.if_dropped),
         })
-        .unwrap_or_default();
-    Ok((rep, stats))
+        .unwrap_or_default()
+}
+
+/// On a stop, hands on the packets the kernel had already captured but the reader had not
+/// read yet: a clean stop loses nothing that was on the wire before it. Reads without
+/// blocking, and at most as many packets as the kernel had received at the stop, so that a
+/// busy interface cannot keep the sensor from exiting. Returns the final capture stats.
+fn drain(
+    mut cap: Capture<pcap::Active>,
+    link: LinkType,
+    disp: &mut Dispatcher,
+    rep: &mut InputReport,
+) -> CaptureStats {
+    let at_stop = stats_of(&mut cap);
+    let mut cap = match cap.setnonblock() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("could not read the packets buffered at stop: {e}");
+            return at_stop;
+        }
+    };
+    let backlog = at_stop
+        .received
+        .saturating_sub(at_stop.dropped)
+        .saturating_sub(rep.packets);
+    let mut read = 0;
+    while read < backlog {
+        match cap.next_packet() {
+            Ok(p) => {
+                disp.packet(link, ts_of(p.header), p.data, p.header.len);
+                rep.packets += 1;
+                rep.bytes += p.data.len() as u64;
+                read += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    if read > 0 {
+        tracing::info!("Read {read} packets buffered at stop.");
+    }
+    stats_of(&mut cap)
 }
