@@ -13,6 +13,9 @@
 pub mod settings;
 pub mod spool;
 
+#[cfg(test)]
+mod mock_tests;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -366,22 +369,8 @@ impl KafkaSink {
             match (err, p.origin) {
                 (None, origin) => {
                     self.report.acknowledged += 1;
-                    self.failed_replays = 0;
-                    if let (Origin::Spool(n), Some((seg, left, failed))) =
-                        (origin, self.replaying.as_mut())
-                    {
-                        if *seg == n {
-                            *left = left.saturating_sub(1);
-                            if *left == 0 && !*failed {
-                                if let Err(e) = self.spool.remove(n) {
-                                    tracing::error!(
-                                        "{}: cannot remove a spool segment: {e}.",
-                                        self.name
-                                    );
-                                }
-                                self.replaying = None;
-                            }
-                        }
+                    if let Origin::Spool(n) = origin {
+                        self.replay_answered(n, None);
                     }
                 }
                 (Some(e), Origin::Live) => {
@@ -394,34 +383,53 @@ impl KafkaSink {
                 }
                 (Some(e), Origin::Spool(n)) => {
                     self.report.failed += 1;
-                    let mut attempt_over = false;
-                    if let Some((seg, left, failed)) = self.replaying.as_mut() {
-                        if *seg == n {
-                            if !*failed {
-                                tracing::warn!(
-                                    "{}: replay from the spool failed ({e}); will retry.",
-                                    self.name
-                                );
-                            }
-                            *failed = true;
-                            *left = left.saturating_sub(1);
-                            attempt_over = *left == 0;
-                        }
-                    }
-                    if attempt_over {
-                        self.replaying = None;
-                        self.failed_replays += 1;
-                        // The brokers answer metadata requests but deliveries keep failing:
-                        // a producer whose broker restarted can stay stuck on stale state
-                        // (its producer id, cached leaders). Start a new one.
-                        if self.failed_replays >= 2 {
-                            tracing::warn!("{}: restarting the producer.", self.name);
-                            self.failed_replays = 0;
-                            self.restart_producer();
-                        }
-                    }
+                    self.replay_answered(n, Some(e));
                 }
             }
+        }
+    }
+
+    /// A delivery report for a record replayed from spool segment `n`. When the attempt's
+    /// last report is in, the segment is deleted if every record was acknowledged; otherwise
+    /// the whole segment is replayed again later (its acknowledged records arrive twice: at
+    /// least once).
+    fn replay_answered(&mut self, n: u64, err: Option<String>) {
+        let Some((seg, left, failed)) = self.replaying.as_mut() else {
+            return;
+        };
+        if *seg != n {
+            return;
+        }
+        if let Some(e) = err {
+            if !*failed {
+                tracing::warn!(
+                    "{}: replay from the spool failed ({e}); will retry.",
+                    self.name
+                );
+            }
+            *failed = true;
+        }
+        *left = left.saturating_sub(1);
+        if *left > 0 {
+            return;
+        }
+        let failed = *failed;
+        self.replaying = None;
+        if !failed {
+            self.failed_replays = 0;
+            if let Err(e) = self.spool.remove(n) {
+                tracing::error!("{}: cannot remove a spool segment: {e}.", self.name);
+            }
+            return;
+        }
+        self.failed_replays += 1;
+        // The brokers answer metadata requests but deliveries keep failing: a producer whose
+        // broker restarted can stay stuck on stale state (its producer id, cached leaders).
+        // Start a new one.
+        if self.failed_replays >= 2 {
+            tracing::warn!("{}: restarting the producer.", self.name);
+            self.failed_replays = 0;
+            self.restart_producer();
         }
     }
 
