@@ -16,7 +16,9 @@ use serde_json::json;
 
 use otsensor_protocols::{Direction, Operation};
 
-use crate::alert::{AlertEndpoint, Evidence, Fact, FactKind, Observation, Rule, Signal};
+use crate::alert::{
+    alert_hash, AlertEndpoint, Evidence, Fact, FactKind, Observation, Repeat, Rule, Signal,
+};
 use crate::assets::{is_engineering, message_ends, AssetInventory};
 use crate::baseline::{EdgeKey, Learner, Lesson, Seen, State};
 use crate::message::{Message, Peer};
@@ -277,6 +279,32 @@ struct FlowLocal {
     units: Vec<u32>,
     szls: Vec<u16>,
     wrote: bool,
+    /// Alerts (by [`alert_hash`]) whose full observation this flow has sent: later ones
+    /// go as light [`Repeat`]s (bounded).
+    sent: Vec<u64>,
+}
+
+/// Most alerts a flow remembers having sent in full.
+const MAX_SENT_PER_FLOW: usize = 16;
+
+/// Sends a [`Repeat`] when this flow already sent the full observation of the alert
+/// (rule, `key` parts) and says so; otherwise remembers that it is about to.
+fn repeated(
+    sent: &mut Vec<u64>,
+    out: &mut Vec<Signal>,
+    rule: &'static Rule,
+    key: &[&str],
+    ts: Timestamp,
+) -> bool {
+    let id = alert_hash(rule.id, key);
+    if sent.contains(&id) {
+        out.push(Signal::Repeat(Repeat { rule, id, ts }));
+        return true;
+    }
+    if sent.len() < MAX_SENT_PER_FLOW {
+        sent.push(id);
+    }
+    false
 }
 
 /// Most unit or SZL ids a flow reports to the anomaly engine.
@@ -499,6 +527,7 @@ impl Detector {
             units,
             szls,
             wrote,
+            sent,
         } = self.flows.entry(f.id).or_default();
         *ends = Some((f.client.ip, f.server.ip, f.client_zone, f.server_zone));
         // Roles once per flow; engineering and identity when a message shows them.
@@ -585,30 +614,36 @@ impl Detector {
                 kind,
             }));
         }
-        let mut obs = |rule: &'static Rule, key: String, details: String, evidence: Evidence| {
-            if sh.enabled(rule) {
-                out.push(Signal::Obs(Observation {
-                    rule,
-                    key,
-                    ts: m.ts,
-                    src: sh.endpoint(f.client, f.client_zone),
-                    dst: Some(sh.endpoint(f.server, f.server_zone)),
-                    protocol: Some(m.protocol),
-                    transport: Some(f.transport),
-                    operation: Some(m.operation),
-                    function: m.function.as_ref().map(|s| s.to_string()),
-                    details,
-                    evidence,
-                    severity: sh.cfg.severity.get(rule.id).copied(),
-                }));
+        // An observation of `rule` under the key made of `key`'s parts; `full` gives its
+        // details and evidence, built only when the record is sent (not for a repeat).
+        let mut obs = |rule: &'static Rule,
+                       key: &[&str],
+                       out: &mut Vec<Signal>,
+                       full: &dyn Fn() -> (String, Evidence)| {
+            if !sh.enabled(rule) || repeated(sent, out, rule, key, m.ts) {
+                return;
             }
+            let (details, evidence) = full();
+            out.push(Signal::Obs(Observation {
+                rule,
+                key: key.concat(),
+                ts: m.ts,
+                src: sh.endpoint(f.client, f.client_zone),
+                dst: Some(sh.endpoint(f.server, f.server_zone)),
+                protocol: Some(m.protocol),
+                transport: Some(f.transport),
+                operation: Some(m.operation),
+                function: m.function.as_ref().map(|s| s.to_string()),
+                details,
+                evidence,
+                severity: sh.cfg.severity.get(rule.id).copied(),
+            }));
         };
         // Operational and protocol rules, in every mode.
-        if let Some(o) = operational::check(m) {
-            obs(o.rule, format!("{label}{}", o.key), o.details, o.evidence);
-        }
-        for p in found {
-            obs(p.rule, format!("{label}{}", p.key), p.details, p.evidence);
+        for o in operational::check(m).into_iter().chain(found) {
+            obs(o.rule, &[label, &o.key], out, &|| {
+                (o.details.clone(), o.evidence.clone())
+            });
         }
         // Policy: zones and conduits, learning or not.
         if let Some(v) = sh
@@ -621,15 +656,15 @@ impl Detector {
                 Violation::ProtocolNotAllowed => &rules::PROTOCOL_NOT_ALLOWED,
                 Violation::OperationNotAllowed => &rules::OPERATION_NOT_ALLOWED,
             };
-            obs(
-                rule,
-                edge.label(),
-                format!("{} {} from zone {cz} to zone {sz}", m.protocol, m.operation),
-                Evidence {
-                    observed: json!({ "from": cz, "to": sz, "protocol": m.protocol, "operation": m.operation }),
-                    expected: json!({ "conduit": v_text(v) }),
-                },
-            );
+            obs(rule, &[label], out, &|| {
+                (
+                    format!("{} {} from zone {cz} to zone {sz}", m.protocol, m.operation),
+                    Evidence {
+                        observed: json!({ "from": cz, "to": sz, "protocol": m.protocol, "operation": m.operation }),
+                        expected: json!({ "conduit": v_text(v) }),
+                    },
+                )
+            });
         }
         let code = m.function_code;
         // Flow-local timing and rate of requests per function.
@@ -703,15 +738,15 @@ impl Detector {
                     if !sh.learner.has_asset(&p.ip) {
                         new_asset = true;
                         let zn = sh.zones.name(z);
-                        obs(
-                            &rules::NEW_ASSET,
-                            p.ip.to_string(),
-                            format!("{} (zone {zn}) is not in the baseline", p.ip),
-                            Evidence {
-                                observed: json!({ "ip": p.ip, "mac": p.mac, "protocol": m.protocol }),
-                                expected: json!({ "assets": "learned" }),
-                            },
-                        );
+                        obs(&rules::NEW_ASSET, &[&p.ip.to_string()], out, &|| {
+                            (
+                                format!("{} (zone {zn}) is not in the baseline", p.ip),
+                                Evidence {
+                                    observed: json!({ "ip": p.ip, "mac": p.mac, "protocol": m.protocol }),
+                                    expected: json!({ "assets": "learned" }),
+                                },
+                            )
+                        });
                     }
                 }
                 // A new asset is in its own learning window for the rest of the run: its
@@ -838,18 +873,18 @@ impl Detector {
                     v
                 });
                 match verdicts {
-                    None => obs(
-                        &rules::NEW_EDGE,
-                        label.to_string(),
-                        format!(
-                            "{} from {} to {} was never seen while learning",
-                            m.protocol, f.client.ip, f.server.ip
-                        ),
-                        Evidence {
-                            observed: json!({ "protocol": m.protocol, "operation": m.operation }),
-                            expected: json!({ "edges": "learned" }),
-                        },
-                    ),
+                    None => obs(&rules::NEW_EDGE, &[label], out, &|| {
+                        (
+                            format!(
+                                "{} from {} to {} was never seen while learning",
+                                m.protocol, f.client.ip, f.server.ip
+                            ),
+                            Evidence {
+                                observed: json!({ "protocol": m.protocol, "operation": m.operation }),
+                                expected: json!({ "edges": "learned" }),
+                            },
+                        )
+                    }),
                     Some(v) => {
                         for (rule, key, details, ev) in v {
                             // Rate spikes: one observation per connection and minute.
@@ -861,7 +896,7 @@ impl Detector {
                                     st.spiked = true;
                                 }
                             }
-                            obs(rule, key, details, ev);
+                            obs(rule, &[&key], out, &|| (details.clone(), ev.clone()));
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use otsensor_protocols::Direction;
 
-use crate::alert::{Evidence, Rule};
+use crate::alert::Evidence;
 use crate::message::Message;
 use crate::rules;
 
@@ -49,17 +49,7 @@ pub const ILLEGAL_FUNCTION_FLAGS: &[&str] = &[
     "unknown_link_function",
 ];
 
-/// A protocol rule that fired.
-pub struct Finding {
-    /// The rule.
-    pub rule: &'static Rule,
-    /// Key suffix (appended to the edge label).
-    pub key: String,
-    /// Details.
-    pub details: String,
-    /// Evidence.
-    pub evidence: Evidence,
-}
+pub use super::operational::Finding;
 
 /// What a message says that the anomaly engine counts across flows.
 #[derive(Debug, Default)]

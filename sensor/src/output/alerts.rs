@@ -1,9 +1,12 @@
 //! The alert side of the output thread: runs the anomaly engine on facts, applies what the
 //! baseline learned, aggregates observations into alerts and writes them to every sink.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use otsensor_baselines::alert::{Alert, AlertStore, Engine, Observation, Signal};
+use otsensor_baselines::alert::{
+    alert_hash, Alert, AlertStore, Engine, Observation, Repeat, Signal,
+};
 use otsensor_baselines::anomaly::AnomalyEngine;
 use otsensor_baselines::detector::{Mode, Shared};
 
@@ -35,6 +38,14 @@ pub struct AlertOutput {
     /// running, and at the end).
     assets_published: std::time::Instant,
     scratch: Vec<Observation>,
+    /// What a [`Repeat`] of a non-policy alert needs: its key while learning, or that the
+    /// baseline knows it while detecting.
+    repeats: HashMap<u64, RepeatOf>,
+}
+
+enum RepeatOf {
+    Learning(String),
+    Known,
 }
 
 /// Wall-clock time between asset publications while running.
@@ -61,6 +72,7 @@ impl AlertOutput {
             sensor: String::new(),
             assets_published: std::time::Instant::now(),
             scratch: Vec::new(),
+            repeats: HashMap::new(),
         }
     }
 
@@ -68,6 +80,7 @@ impl AlertOutput {
     pub fn signal(&mut self, s: Signal) {
         match s {
             Signal::Obs(o) => self.observe(o),
+            Signal::Repeat(r) => self.repeat(r),
             Signal::Fact(f) => {
                 let mut found = std::mem::take(&mut self.scratch);
                 self.anomaly.observe(&f, &mut found);
@@ -88,19 +101,44 @@ impl AlertOutput {
     pub fn observe(&mut self, o: Observation) {
         if o.rule.engine != Engine::Policy {
             let learner = &self.shared.learner;
+            let id = alert_hash(o.rule.id, &[&o.key]);
             match self.shared.cfg.mode {
                 Mode::Learn => {
                     learner.learn_alert(o.rule.id, &o.key, o.ts);
                     self.learned += 1;
+                    self.repeats
+                        .entry(id)
+                        .or_insert_with(|| RepeatOf::Learning(o.key.clone()));
                 }
                 Mode::Detect if learner.knows_alert(o.rule.id, &o.key) => {
                     self.known += 1;
+                    self.repeats.insert(id, RepeatOf::Known);
                     return;
                 }
                 _ => {}
             }
         }
         if let Some(a) = self.store.observe(o) {
+            self.write(&a);
+        }
+    }
+
+    /// One more sighting of an alert whose full observation came earlier from the same flow.
+    fn repeat(&mut self, r: Repeat) {
+        if r.rule.engine != Engine::Policy {
+            match self.repeats.get(&r.id) {
+                Some(RepeatOf::Known) => {
+                    self.known += 1;
+                    return;
+                }
+                Some(RepeatOf::Learning(key)) => {
+                    self.shared.learner.learn_alert(r.rule.id, key, r.ts);
+                    self.learned += 1;
+                }
+                None => {}
+            }
+        }
+        if let Some(a) = self.store.repeat(r.id, r.ts) {
             self.write(&a);
         }
     }
