@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -69,18 +70,26 @@ fn keys_on_topic(brokers: &str) -> BTreeMap<String, usize> {
     keys
 }
 
-fn spool_dir(name: &str) -> PathBuf {
+/// A one-broker mock cluster with the topic (3 partitions), its bootstrap servers, and an
+/// empty spool directory named after the test.
+fn setup(
+    name: &str,
+) -> (
+    MockCluster<'static, DefaultProducerContext>,
+    String,
+    PathBuf,
+) {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 3, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
     let d = std::env::temp_dir().join(format!("otsensor-mock-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    (cluster, brokers, d)
 }
 
 #[test]
 fn broker_outage_spools_then_replays_everything() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic(TOPIC, 3, 1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    let dir = spool_dir("outage");
+    let (cluster, brokers, dir) = setup("outage");
     let mut s = sink(&brokers, &dir);
     assert!(!s.spooling, "the broker answers at start");
 
@@ -131,10 +140,7 @@ fn broker_outage_spools_then_replays_everything() {
 
 #[test]
 fn refused_deliveries_are_spooled_and_retried() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic(TOPIC, 3, 1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    let dir = spool_dir("refused");
+    let (cluster, brokers, dir) = setup("refused");
     let mut s = sink(&brokers, &dir);
     // The broker refuses the next produce requests with an error librdkafka does not retry.
     cluster.request_errors(
@@ -161,10 +167,7 @@ fn refused_deliveries_are_spooled_and_retried() {
 
 #[test]
 fn a_spool_left_by_a_run_goes_first_in_the_next() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic(TOPIC, 3, 1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    let dir = spool_dir("next-run");
+    let (cluster, brokers, dir) = setup("next-run");
     // A run whose brokers never answered.
     cluster.broker_down(1).unwrap();
     let mut first = sink(&brokers, &dir);
