@@ -14,6 +14,8 @@
 //! assert_eq!("restart".parse::<Operation>(), Ok(Operation::Restart));
 //! ```
 
+#[macro_use]
+mod flags;
 mod common;
 
 pub use common::{Direction, Operation, UnknownOperation};

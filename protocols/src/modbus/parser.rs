@@ -178,37 +178,9 @@ impl Flags {
         (Flags::ECHO_MISMATCH, "echo_mismatch"),
         (Flags::LENGTH_OVER_SPEC, "length_over_spec"),
     ];
-
-    /// No flag set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Whether every flag of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Sets the flags of `other`.
-    pub fn insert(&mut self, other: Flags) {
-        self.0 |= other.0;
-    }
-
-    /// Names of the flags set, in a fixed order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
-    }
 }
 
-impl std::ops::BitOr for Flags {
-    type Output = Flags;
-    fn bitor(self, o: Flags) -> Flags {
-        Flags(self.0 | o.0)
-    }
-}
+flag_set!(Flags);
 
 /// One file-record sub-request or sub-response (functions 20 and 21).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -224,34 +224,9 @@ impl Flags {
         (Flags::PDU_TOO_LONG, "pdu_too_long"),
         (Flags::PASSWORD_SENT, "password_sent"),
     ];
-
-    /// No flag set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-    /// Whether every flag of `o` is set.
-    pub fn contains(self, o: Flags) -> bool {
-        self.0 & o.0 == o.0
-    }
-    /// Sets the flags of `o`.
-    pub fn insert(&mut self, o: Flags) {
-        self.0 |= o.0;
-    }
-    /// Names of the flags set.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
-    }
 }
 
-impl std::ops::BitOr for Flags {
-    type Output = Flags;
-    fn bitor(self, o: Flags) -> Flags {
-        Flags(self.0 | o.0)
-    }
-}
+flag_set!(Flags);
 
 /// The S7 header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
