@@ -160,6 +160,16 @@ impl Shared {
         }
     }
 
+    /// A fact about flow `f` for the anomaly engine.
+    fn fact(&self, f: &FlowView<'_>, ts: Timestamp, kind: FactKind) -> Signal {
+        Signal::Fact(Fact {
+            ts,
+            client: self.endpoint(f.client, f.client_zone),
+            server: self.endpoint(f.server, f.server_zone),
+            kind,
+        })
+    }
+
     /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
     /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
     /// `now`. Call once at the end of a run (or periodically when capturing).
@@ -400,13 +410,10 @@ impl Detector {
         opened: bool,
         out: &mut Vec<Signal>,
     ) {
-        let sh = &self.shared;
-        out.push(Signal::Fact(Fact {
-            ts,
-            client: sh.endpoint(f.client, f.client_zone),
-            server: sh.endpoint(f.server, f.server_zone),
-            kind: FactKind::FlowStart { transport, opened },
-        }));
+        out.push(
+            self.shared
+                .fact(f, ts, FactKind::FlowStart { transport, opened }),
+        );
     }
 
     /// The flow was identified as `protocol`; `on_its_port` is false when it runs on a port
@@ -469,13 +476,10 @@ impl Detector {
         what: &'static str,
         out: &mut Vec<Signal>,
     ) {
-        let sh = &self.shared;
-        out.push(Signal::Fact(Fact {
-            ts,
-            client: sh.endpoint(f.client, f.client_zone),
-            server: sh.endpoint(f.server, f.server_zone),
-            kind: FactKind::Malformed { protocol, what },
-        }));
+        out.push(
+            self.shared
+                .fact(f, ts, FactKind::Malformed { protocol, what }),
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -559,14 +563,7 @@ impl Detector {
         let request = m.direction == Direction::Request;
         // Facts for the anomaly engine: new unit ids, SZL reads and writes on this flow.
         if request {
-            let mut fact = |kind| {
-                out.push(Signal::Fact(Fact {
-                    ts: m.ts,
-                    client: sh.endpoint(f.client, f.client_zone),
-                    server: sh.endpoint(f.server, f.server_zone),
-                    kind,
-                }))
-            };
+            let mut fact = |kind| out.push(sh.fact(f, m.ts, kind));
             if let Some(u) = m.unit {
                 if !units.contains(&u) && units.len() < MAX_FACTS_PER_FLOW {
                     units.push(u);
@@ -607,12 +604,7 @@ impl Detector {
             }),
         ];
         for kind in facts.into_iter().flatten() {
-            out.push(Signal::Fact(Fact {
-                ts: m.ts,
-                client: sh.endpoint(f.client, f.client_zone),
-                server: sh.endpoint(f.server, f.server_zone),
-                kind,
-            }));
+            out.push(sh.fact(f, m.ts, kind));
         }
         // An observation of `rule` under the key made of `key`'s parts; `full` gives its
         // details and evidence, built only when the record is sent (not for a repeat).
