@@ -1,38 +1,14 @@
 //! The DNP3 stack alone (link framing with CRCs, transport reassembly, application objects and
 //! points, pairing) on the TCP payloads of real captures: fragments per second.
 
+mod common;
+
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 
-use otsensor::decode::{decode, LinkType};
-use otsensor_benches::load_pcap;
 use otsensor_protocols::dnp3::{Config, Dnp3Flow, Event};
 use otsensor_protocols::Direction;
-
-fn segments(path: &Path) -> Vec<(Direction, Vec<u8>)> {
-    let Ok((dlt, frames)) = load_pcap(path) else {
-        return Vec::new();
-    };
-    let link = LinkType::from_dlt(dlt);
-    frames
-        .iter()
-        .filter_map(|f| {
-            let s = decode(link, &f.data).ok()?;
-            let p = f
-                .data
-                .get(s.payload_off as usize..(s.payload_off + s.payload_len) as usize)?;
-            (!p.is_empty()).then(|| {
-                let d = if s.dport == 20000 {
-                    Direction::Request
-                } else {
-                    Direction::Response
-                };
-                (d, p.to_vec())
-            })
-        })
-        .collect()
-}
 
 fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
     let mut flow = Dnp3Flow::new(Config::default());
@@ -59,18 +35,20 @@ fn bench(c: &mut Criterion) {
             own.join("suricata-verify-dnp3-flood/input.pcap"),
         ),
     ] {
-        let segs = segments(&path);
+        let segs = common::payloads(&path, 20000);
         if segs.is_empty() {
             continue;
         }
         let frags = run(&segs);
-        let bytes: u64 = segs.iter().map(|(_, p)| p.len() as u64).sum();
-        let mut g = c.benchmark_group(format!("dnp3/{name}"));
-        g.throughput(Throughput::Elements(frags));
-        g.bench_function("parse (fragments)", |b| b.iter(|| run(&segs)));
-        g.throughput(Throughput::Bytes(bytes));
-        g.bench_function("parse (bytes)", |b| b.iter(|| run(&segs)));
-        g.finish();
+        common::parse_throughput(
+            c,
+            &format!("dnp3/{name}"),
+            "parse",
+            "fragments",
+            frags,
+            &segs,
+            run,
+        );
     }
 }
 

@@ -1,40 +1,14 @@
 //! The Modbus parser alone (framing, PDU decoding, pairing) on the reassembled streams of a
 //! real capture: PDUs per second.
 
+mod common;
+
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 
-use otsensor::decode::{decode, LinkType};
-use otsensor_benches::load_pcap;
 use otsensor_protocols::modbus::{Event, ModbusFlow};
 use otsensor_protocols::Direction;
-
-/// The TCP payloads of a capture in order, with their direction (to port 502 = request).
-fn segments(path: &Path) -> Vec<(Direction, Vec<u8>)> {
-    let Ok((dlt, frames)) = load_pcap(path) else {
-        return Vec::new();
-    };
-    let link = LinkType::from_dlt(dlt);
-    frames
-        .iter()
-        .filter_map(|f| {
-            let s = decode(link, &f.data).ok()?;
-            let p = f
-                .data
-                .get(s.payload_off as usize..(s.payload_off + s.payload_len) as usize)?;
-            if p.is_empty() {
-                return None;
-            }
-            let dir = if s.dport == 502 {
-                Direction::Request
-            } else {
-                Direction::Response
-            };
-            Some((dir, p.to_vec()))
-        })
-        .collect()
-}
 
 fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
     let mut flow = ModbusFlow::new();
@@ -51,7 +25,7 @@ fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let segs = segments(&root.join("pcaps/modbus/iti-modbustcp/ModbusTCP.pcap"));
+    let segs = common::payloads(&root.join("pcaps/modbus/iti-modbustcp/ModbusTCP.pcap"), 502);
     if segs.is_empty() {
         return;
     }
@@ -63,13 +37,15 @@ fn bench(c: &mut Criterion) {
             pdus += u64::from(matches!(e, Event::Pdu(_)))
         });
     }
-    let bytes: u64 = segs.iter().map(|(_, p)| p.len() as u64).sum();
-    let mut g = c.benchmark_group("modbus/ModbusTCP.pcap");
-    g.throughput(Throughput::Elements(pdus));
-    g.bench_function("parse+pair (PDUs)", |b| b.iter(|| run(&segs)));
-    g.throughput(Throughput::Bytes(bytes));
-    g.bench_function("parse+pair (bytes)", |b| b.iter(|| run(&segs)));
-    g.finish();
+    common::parse_throughput(
+        c,
+        "modbus/ModbusTCP.pcap",
+        "parse+pair",
+        "PDUs",
+        pdus,
+        &segs,
+        run,
+    );
 }
 
 criterion_group!(benches, bench);

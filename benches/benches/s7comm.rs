@@ -1,38 +1,14 @@
 //! The S7comm stack alone (TPKT/COTP framing and reassembly, S7 header, parameters, data items,
 //! pairing) on the TCP payloads of real captures: PDUs per second.
 
+mod common;
+
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 
-use otsensor::decode::{decode, LinkType};
-use otsensor_benches::load_pcap;
 use otsensor_protocols::s7comm::{Event, S7Flow};
 use otsensor_protocols::Direction;
-
-fn segments(path: &Path) -> Vec<(Direction, Vec<u8>)> {
-    let Ok((dlt, frames)) = load_pcap(path) else {
-        return Vec::new();
-    };
-    let link = LinkType::from_dlt(dlt);
-    frames
-        .iter()
-        .filter_map(|f| {
-            let s = decode(link, &f.data).ok()?;
-            let p = f
-                .data
-                .get(s.payload_off as usize..(s.payload_off + s.payload_len) as usize)?;
-            (!p.is_empty() && (s.dport == 102 || s.sport == 102)).then(|| {
-                let d = if s.dport == 102 {
-                    Direction::Request
-                } else {
-                    Direction::Response
-                };
-                (d, p.to_vec())
-            })
-        })
-        .collect()
-}
 
 fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
     let mut flow = S7Flow::new();
@@ -57,18 +33,12 @@ fn bench(c: &mut Criterion) {
             shared.join("iti-ics__s7comm_varservice_libnodavedemo_bench.pcap"),
         ),
     ] {
-        let segs = segments(&path);
+        let segs = common::payloads(&path, 102);
         if segs.is_empty() {
             continue;
         }
         let n = run(&segs);
-        let bytes: u64 = segs.iter().map(|(_, p)| p.len() as u64).sum();
-        let mut g = c.benchmark_group(format!("s7comm/{name}"));
-        g.throughput(Throughput::Elements(n));
-        g.bench_function("parse (PDUs)", |b| b.iter(|| run(&segs)));
-        g.throughput(Throughput::Bytes(bytes));
-        g.bench_function("parse (bytes)", |b| b.iter(|| run(&segs)));
-        g.finish();
+        common::parse_throughput(c, &format!("s7comm/{name}"), "parse", "PDUs", n, &segs, run);
     }
 }
 

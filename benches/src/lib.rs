@@ -60,6 +60,32 @@ fn frame(from: End, to: End, seq: u32, ack: Option<u32>, flags: &str, payload: &
     v
 }
 
+impl Conn {
+    /// A segment from the client to the server (port 502).
+    fn up(&self, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
+        frame(
+            (self.client, self.cport),
+            (self.server, 502),
+            seq,
+            ack,
+            flags,
+            payload,
+        )
+    }
+
+    /// A segment from the server to the client.
+    fn down(&self, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
+        frame(
+            (self.server, 502),
+            (self.client, self.cport),
+            seq,
+            ack,
+            flags,
+            payload,
+        )
+    }
+}
+
 /// `flows` Modbus/TCP connections polled `polls` times each, round-robin, 1 ms apart.
 /// Packets: per flow 3 (handshake) + 3 per poll (request, response, ACK) + 4 (FIN/ACK both ways).
 pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
@@ -75,39 +101,16 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         .collect();
     let mut out = Vec::with_capacity(flows as usize * (7 + 3 * polls as usize));
     let mut ts = 1_700_000_000_000_000u64;
-    let mut push = |out: &mut Vec<Frame>, data: Vec<u8>| {
+    let mut push = |data: Vec<u8>| {
         ts += 1000 / u64::from(flows.clamp(1, 1000));
         out.push(Frame { ts_us: ts, data });
     };
     for c in &mut conns {
-        push(
-            &mut out,
-            frame((c.client, c.cport), (c.server, 502), c.cseq, None, "S", &[]),
-        );
-        push(
-            &mut out,
-            frame(
-                (c.server, 502),
-                (c.client, c.cport),
-                c.sseq,
-                Some(c.cseq + 1),
-                "S",
-                &[],
-            ),
-        );
+        push(c.up(c.cseq, None, "S", &[]));
+        push(c.down(c.sseq, Some(c.cseq + 1), "S", &[]));
         c.cseq += 1;
         c.sseq += 1;
-        push(
-            &mut out,
-            frame(
-                (c.client, c.cport),
-                (c.server, 502),
-                c.cseq,
-                Some(c.sseq),
-                "",
-                &[],
-            ),
-        );
+        push(c.up(c.cseq, Some(c.sseq), "", &[]));
     }
     for _ in 0..polls {
         for c in &mut conns {
@@ -117,88 +120,18 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
             let req = [t[0], t[1], 0, 0, 0, 6, 1, 3, 0, 0, 0, 10];
             let mut resp = vec![t[0], t[1], 0, 0, 0, 23, 1, 3, 20];
             resp.extend((0..20u8).map(|b| b.wrapping_mul(c.tid as u8)));
-            push(
-                &mut out,
-                frame(
-                    (c.client, c.cport),
-                    (c.server, 502),
-                    c.cseq,
-                    Some(c.sseq),
-                    "P",
-                    &req,
-                ),
-            );
+            push(c.up(c.cseq, Some(c.sseq), "P", &req));
             c.cseq = c.cseq.wrapping_add(req.len() as u32);
-            push(
-                &mut out,
-                frame(
-                    (c.server, 502),
-                    (c.client, c.cport),
-                    c.sseq,
-                    Some(c.cseq),
-                    "P",
-                    &resp,
-                ),
-            );
+            push(c.down(c.sseq, Some(c.cseq), "P", &resp));
             c.sseq = c.sseq.wrapping_add(resp.len() as u32);
-            push(
-                &mut out,
-                frame(
-                    (c.client, c.cport),
-                    (c.server, 502),
-                    c.cseq,
-                    Some(c.sseq),
-                    "",
-                    &[],
-                ),
-            );
+            push(c.up(c.cseq, Some(c.sseq), "", &[]));
         }
     }
-    for c in &mut conns {
-        push(
-            &mut out,
-            frame(
-                (c.client, c.cport),
-                (c.server, 502),
-                c.cseq,
-                Some(c.sseq),
-                "F",
-                &[],
-            ),
-        );
-        push(
-            &mut out,
-            frame(
-                (c.server, 502),
-                (c.client, c.cport),
-                c.sseq,
-                Some(c.cseq + 1),
-                "",
-                &[],
-            ),
-        );
-        push(
-            &mut out,
-            frame(
-                (c.server, 502),
-                (c.client, c.cport),
-                c.sseq,
-                Some(c.cseq + 1),
-                "F",
-                &[],
-            ),
-        );
-        push(
-            &mut out,
-            frame(
-                (c.client, c.cport),
-                (c.server, 502),
-                c.cseq + 1,
-                Some(c.sseq + 1),
-                "",
-                &[],
-            ),
-        );
+    for c in &conns {
+        push(c.up(c.cseq, Some(c.sseq), "F", &[]));
+        push(c.down(c.sseq, Some(c.cseq + 1), "", &[]));
+        push(c.down(c.sseq, Some(c.cseq + 1), "F", &[]));
+        push(c.up(c.cseq + 1, Some(c.sseq + 1), "", &[]));
     }
     out
 }
