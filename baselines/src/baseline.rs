@@ -772,22 +772,25 @@ impl Learner {
             if full {
                 self.cap_hit();
             } else {
-                e.functions
-                    .entry(code)
-                    .or_insert_with(|| FunctionEntry {
-                        name: name.to_string(),
-                        operation: l.operation,
-                        state: State::Learning,
-                        seen: Seen {
-                            count: 0,
-                            ..Seen::at(l.ts)
-                        },
-                        peak_per_minute: 0,
-                        timing: None,
-                        hist: None,
-                    })
-                    .seen
-                    .add(l.ts);
+                let f = e.functions.entry(code).or_insert_with(|| FunctionEntry {
+                    name: name.to_string(),
+                    operation: l.operation,
+                    state: State::Learning,
+                    seen: Seen {
+                        count: 0,
+                        ..Seen::at(l.ts)
+                    },
+                    peak_per_minute: 0,
+                    timing: None,
+                    hist: None,
+                });
+                // A response's operation is its request's, so one code can come with several:
+                // keep the earliest message's (the smaller on a tie), whichever worker learns
+                // first.
+                if (l.ts, l.operation) < (f.seen.first_seen, f.operation) {
+                    f.operation = l.operation;
+                }
+                f.seen.add(l.ts);
                 if let (Some((interval_ms, per_minute)), Some(f)) =
                     (l.timing, e.functions.get_mut(&code))
                 {
@@ -889,6 +892,16 @@ impl Learner {
     pub fn edge_count(&self) -> usize {
         self.edges.len()
     }
+
+    /// Number of assets.
+    pub fn asset_count(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Number of learned alerts.
+    pub fn alert_count(&self) -> usize {
+        self.alerts.len()
+    }
 }
 
 fn merge_edge(x: &mut EdgeEntry, e: &EdgeEntry, caps: &Caps) {
@@ -901,6 +914,9 @@ fn merge_edge(x: &mut EdgeEntry, e: &EdgeEntry, caps: &Caps) {
         let room = x.functions.len() < caps.max_functions;
         match x.functions.get_mut(code) {
             Some(g) => {
+                if (f.seen.first_seen, f.operation) < (g.seen.first_seen, g.operation) {
+                    g.operation = f.operation;
+                }
                 g.seen.merge(&f.seen);
                 g.state = g.state.merge(f.state);
                 g.peak_per_minute = g.peak_per_minute.max(f.peak_per_minute);
