@@ -24,6 +24,31 @@ pub enum Engine {
     Operational,
     /// Statistical anomalies (scans, new masters, excessive sessions).
     Anomaly,
+    /// The sensor's own health (capture loss, silent inputs, overload, sinks, saves).
+    Sensor,
+}
+
+impl Engine {
+    /// The engine's name, as in the alert record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Policy => "policy",
+            Engine::Protocol => "protocol",
+            Engine::Operational => "operational",
+            Engine::Anomaly => "anomaly",
+            Engine::Sensor => "sensor",
+        }
+    }
+
+    /// Whether alerts of this engine are recorded in a baseline while learning (operational,
+    /// protocol and anomaly alerts; policy alerts come from configuration and sensor alerts
+    /// from the sensor itself, so neither is).
+    pub fn learnable(self) -> bool {
+        matches!(
+            self,
+            Engine::Protocol | Engine::Operational | Engine::Anomaly
+        )
+    }
 }
 
 /// Severity level and score.
@@ -131,8 +156,8 @@ pub struct Observation {
     pub key: String,
     /// When.
     pub ts: Timestamp,
-    /// Source.
-    pub src: AlertEndpoint,
+    /// Source (absent for the sensor's own health alerts).
+    pub src: Option<AlertEndpoint>,
     /// Destination (absent for single-host alerts).
     pub dst: Option<AlertEndpoint>,
     /// Protocol.
@@ -275,8 +300,13 @@ pub struct Alert {
     pub title: &'static str,
     /// Severity.
     pub severity: Severity,
-    /// Source.
-    pub src: AlertEndpoint,
+    /// `active` or `cleared` for conditions that end (the sensor's health alerts); absent
+    /// for alerts about traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// Source (absent for the sensor's own health alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<AlertEndpoint>,
     /// Destination.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dst: Option<AlertEndpoint>,
@@ -385,6 +415,7 @@ impl AlertStore {
             rule: o.rule.id,
             title: o.rule.title,
             severity: Severity::from_score(o.severity.unwrap_or(o.rule.severity)),
+            status: None,
             src: o.src,
             dst: o.dst,
             protocol: o.protocol,
@@ -420,6 +451,42 @@ impl AlertStore {
         }
         *dirty = true;
         None
+    }
+
+    /// Counts one more sighting of the alert with hash `id` and emits it now, whatever the
+    /// update interval, with new details, evidence and status: for conditions that change
+    /// state (a health alert raised again, or cleared). An id never observed is ignored.
+    pub fn update(
+        &mut self,
+        id: u64,
+        ts: Timestamp,
+        details: String,
+        evidence: Evidence,
+        status: Option<&'static str>,
+    ) -> Option<Alert> {
+        let (a, last_emit, dirty) = self.alerts.get_mut(&id)?;
+        self.observations += 1;
+        a.count += 1;
+        a.last_seen = a.last_seen.max(ts);
+        a.ts = a.last_seen;
+        a.details = details;
+        a.evidence = evidence;
+        a.status = status;
+        *last_emit = a.last_seen;
+        *dirty = false;
+        Some(a.clone())
+    }
+
+    /// Sets the status an alert will carry from now on (no emission).
+    pub fn set_status(&mut self, id: u64, status: Option<&'static str>) {
+        if let Some((a, _, _)) = self.alerts.get_mut(&id) {
+            a.status = status;
+        }
+    }
+
+    /// The alert with hash `id`.
+    pub fn get(&self, id: u64) -> Option<&Alert> {
+        self.alerts.get(&id).map(|a| &a.0)
     }
 
     /// The final state of every alert updated since it was last emitted, in first-seen order.
@@ -468,13 +535,13 @@ mod tests {
             rule: &RULE,
             key: key.into(),
             ts: Timestamp::from_nanos(secs * 1_000_000_000),
-            src: AlertEndpoint {
+            src: Some(AlertEndpoint {
                 ip: "10.0.0.1".parse().unwrap(),
                 port: None,
                 mac: None,
                 zone: None,
                 asset: None,
-            },
+            }),
             dst: None,
             protocol: None,
             transport: None,

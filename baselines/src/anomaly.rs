@@ -140,6 +140,15 @@ impl AnomalyEngine {
         }
     }
 
+    /// New thresholds and windows (a configuration reload); what is tracked is kept and
+    /// judged by the new settings from the next fact on.
+    pub fn set_config(&mut self, cfg: AnomalyConfig) {
+        self.cfg = cfg;
+        self.window_ns = i64::try_from(cfg.window_secs)
+            .unwrap_or(i64::MAX / 1_000_000_000)
+            .saturating_mul(1_000_000_000);
+    }
+
     /// Correlates one fact; the rules it fires go to `out`.
     pub fn observe(&mut self, f: &Fact, out: &mut Vec<Observation>) {
         let (c, s) = (f.client.ip, f.server.ip);
@@ -425,7 +434,7 @@ fn obs(
         rule,
         key,
         ts: f.ts,
-        src: f.client.clone(),
+        src: Some(f.client.clone()),
         dst: dst.cloned(),
         protocol,
         transport: match f.kind {

@@ -452,9 +452,69 @@ pub static EXCESSIVE_SESSIONS: Rule = Rule {
     rationale: "Opening many connections to one device in a short window exhausts its few connection slots.",
 };
 
+/// The kernel or the interface dropped packets.
+pub static CAPTURE_LOSS: Rule = Rule {
+    id: "sensor.capture_loss",
+    title: "Capture loss",
+    engine: Engine::Sensor,
+    severity: 7,
+    techniques: &[],
+    rationale: "Packets dropped before the sensor saw them are traffic no rule could check: an attack can hide in the loss.",
+};
+
+/// No packet on an interface for a while.
+pub static INPUT_SILENT: Rule = Rule {
+    id: "sensor.input_silent",
+    title: "Capture input silent",
+    engine: Engine::Sensor,
+    severity: 8,
+    techniques: &[],
+    rationale: "A SPAN session removed, a cable pulled or an interface down blinds the sensor without any other sign.",
+};
+
+/// The sensor could not keep up with its own pipeline.
+pub static OVERLOAD: Rule = Rule {
+    id: "sensor.overload",
+    title: "Sensor overloaded",
+    engine: Engine::Sensor,
+    severity: 7,
+    techniques: &[],
+    rationale: "Packets dropped at a full worker queue, or events lost, are traffic the sensor did not analyse.",
+};
+
+/// A sink cannot deliver.
+pub static SINK_DEGRADED: Rule = Rule {
+    id: "sensor.sink_degraded",
+    title: "Alert sink degraded",
+    engine: Engine::Sensor,
+    severity: 7,
+    techniques: &[],
+    rationale: "Alerts that do not reach the SOC are alerts nobody acts on; a growing spool fills the disk.",
+};
+
+/// A periodic baseline save failed.
+pub static BASELINE_SAVE_FAILED: Rule = Rule {
+    id: "sensor.baseline_save_failed",
+    title: "Baseline save failed",
+    engine: Engine::Sensor,
+    severity: 6,
+    techniques: &[],
+    rationale: "What was learned since the last good save is lost if the sensor stops now.",
+};
+
+/// A reloaded configuration was refused.
+pub static RELOAD_FAILED: Rule = Rule {
+    id: "sensor.reload_failed",
+    title: "Configuration reload refused",
+    engine: Engine::Sensor,
+    severity: 5,
+    techniques: &[],
+    rationale: "The sensor still runs the previous configuration: zones, conduits or rules someone changed are not in force.",
+};
+
 /// Every rule, for `otsensor rules` and config validation.
 pub fn all() -> &'static [&'static Rule] {
-    static ALL: [&Rule; 39] = [
+    static ALL: [&Rule; 45] = [
         &NO_CONDUIT,
         &PROTOCOL_NOT_ALLOWED,
         &OPERATION_NOT_ALLOWED,
@@ -494,6 +554,12 @@ pub fn all() -> &'static [&'static Rule] {
         &SZL_ENUMERATION,
         &NEW_MASTER_WRITE,
         &EXCESSIVE_SESSIONS,
+        &CAPTURE_LOSS,
+        &INPUT_SILENT,
+        &OVERLOAD,
+        &SINK_DEGRADED,
+        &BASELINE_SAVE_FAILED,
+        &RELOAD_FAILED,
     ];
     &ALL
 }

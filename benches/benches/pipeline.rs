@@ -62,7 +62,7 @@ fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], mode: Mod
             if let Ok(sum) = decode(link, &f.data) {
                 let start = sum.payload_off as usize;
                 let payload = &f.data[start..start + sum.payload_len as usize];
-                batch.push(i, ts, clock, f.data.len() as u32, sum, payload);
+                batch.push(i, 0, ts, clock, f.data.len() as u32, sum, payload);
             }
             i += 1;
         }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,12 +18,17 @@ use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
-use crate::config::{Config, SinkKind};
+use crate::config::{Config, HealthConfig, SinkKind};
+use crate::output::alerts::Control;
 use crate::output::sink::Sink;
-use crate::output::{open_writer, write_assets, write_json};
+use crate::output::{open_writer, write_assets, write_json, write_json_atomic};
 use crate::pipeline::output::AlertOutput;
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
+use crate::service::health::Monitor;
+use crate::service::metrics::Server;
+use crate::service::privileges;
+use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
 use crate::stats::Stats;
 
 /// Bad usage, config or input: exit code 2, with this one-line reason.
@@ -86,38 +91,18 @@ fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 struct Session {
-    cfg: Config,
     workers: usize,
     registry: Arc<Registry>,
     shared: Arc<Shared>,
     pipeline: Pipeline,
+    telemetry: Arc<Telemetry>,
     started: Instant,
 }
 
-/// Builds the detector's shared state: zones, mode and the baseline (loaded, or new).
-fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shared>> {
-    let zones = ZoneMap::new(
-        cfg.zones.clone(),
-        cfg.conduits.clone(),
-        &cfg.policy.default_zone,
-    );
+/// The detector settings of a config (what a reload can change, besides zones).
+fn detector_config(cfg: &Config, mode: Mode) -> DetectorConfig {
     let b = &cfg.baseline;
-    let mode = match (&common.baseline, common.learn) {
-        (Some(_), true) => Mode::Learn,
-        (Some(_), false) => Mode::Detect,
-        (None, _) => Mode::PolicyOnly,
-    };
-    let baseline = match &common.baseline {
-        Some(p) if p.exists() || mode == Mode::Detect => {
-            Baseline::load(p).map_err(|e| BadInput(e.to_string()))?
-        }
-        _ => Baseline::default(),
-    };
-    let mut learner = Learner::from_baseline(baseline, b.caps());
-    if mode == Mode::Learn {
-        learner.add_sensor(&cfg.sensor.id);
-    }
-    let dcfg = DetectorConfig {
+    DetectorConfig {
         mode,
         timing_factor: b.timing_factor,
         min_timing_samples: b.min_timing_samples,
@@ -131,15 +116,41 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
+    }
+}
+
+fn zone_map(cfg: &Config) -> ZoneMap {
+    ZoneMap::new(
+        cfg.zones.clone(),
+        cfg.conduits.clone(),
+        &cfg.policy.default_zone,
+    )
+}
+
+/// Builds the detector's shared state: zones, mode and the baseline (loaded, or new).
+fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shared>> {
+    let mode = match (&common.baseline, common.learn) {
+        (Some(_), true) => Mode::Learn,
+        (Some(_), false) => Mode::Detect,
+        (None, _) => Mode::PolicyOnly,
     };
+    let baseline = match &common.baseline {
+        Some(p) if p.exists() || mode == Mode::Detect => {
+            Baseline::load(p).map_err(|e| BadInput(e.to_string()))?
+        }
+        _ => Baseline::default(),
+    };
+    let mut learner = Learner::from_baseline(baseline, cfg.baseline.caps());
+    if mode == Mode::Learn {
+        learner.add_sensor(&cfg.sensor.id);
+    }
     Ok(Arc::new(Shared::new(
-        zones,
+        zone_map(cfg),
         learner,
-        dcfg,
+        detector_config(cfg, mode),
         Arc::new(AssetInventory::default()),
     )))
 }
-
 /// The configured alert sinks, plus `--alerts`; standard output when there are none.
 fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
     let default_format = common.alert_format.unwrap_or(cfg.alerts.format);
@@ -179,9 +190,17 @@ fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
 }
 
 impl Session {
-    fn start(common: &CommonArgs, interface: Option<String>) -> anyhow::Result<Session> {
-        let cfg = load_config(common)?;
-        let workers = worker_count(common, &cfg);
+    /// Opens the outputs and starts the pipeline. `interfaces` name the capture interfaces
+    /// by index (none in replay); `control` carries health signals and reloads to the
+    /// output thread (live capture).
+    fn start(
+        cfg: Config,
+        common: &CommonArgs,
+        interfaces: Vec<String>,
+        telemetry: Arc<Telemetry>,
+        control: Option<crossbeam_channel::Receiver<Control>>,
+    ) -> anyhow::Result<Session> {
+        let workers = telemetry.worker_count();
         let events = match &common.events {
             Some(p) => Some(open_writer(p).map_err(|e| BadInput(format!("{e:#}")))?),
             None => None,
@@ -206,6 +225,10 @@ impl Session {
             alert_sinks(&cfg, common)?,
         );
         alerts.sensor = cfg.sensor.id.clone();
+        if control.is_some() {
+            alerts.latency = Some(telemetry.latency.clone());
+        }
+        alerts.control = control;
         let registry = Arc::new(Registry::builtin());
         let pipeline = Pipeline::start(
             &cfg,
@@ -214,21 +237,22 @@ impl Session {
             shared.clone(),
             events,
             alerts,
-            interface,
+            interfaces,
+            telemetry.clone(),
         )?;
         Ok(Session {
-            cfg,
             workers,
             registry,
             shared,
             pipeline,
+            telemetry,
             started: Instant::now(),
         })
     }
 
     /// Saves the baseline being learned (atomically), if learning.
     fn save_baseline(shared: &Shared, common: &CommonArgs) -> anyhow::Result<()> {
-        if let (Mode::Learn, Some(p)) = (shared.cfg.mode, &common.baseline) {
+        if let (Mode::Learn, Some(p)) = (shared.mode, &common.baseline) {
             shared
                 .learner
                 .to_baseline()
@@ -243,9 +267,15 @@ impl Session {
         common: &CommonArgs,
         mode: &'static str,
         inputs: Vec<InputReport>,
-        capture: Option<live::CaptureStats>,
     ) -> anyhow::Result<Stats> {
         let report = self.pipeline.finish()?;
+        let interfaces: Vec<_> = self
+            .telemetry
+            .interfaces
+            .iter()
+            .map(|i| i.stats())
+            .collect();
+        let capture = (!interfaces.is_empty()).then(|| live::totals(&interfaces));
         let mut stats = Stats::build(
             mode,
             inputs,
@@ -254,6 +284,7 @@ impl Session {
             capture,
             self.started.elapsed().as_secs_f64(),
         );
+        stats.interfaces = interfaces;
         stats.baseline_capped = self
             .shared
             .learner
@@ -272,7 +303,6 @@ impl Session {
         if let Some(e) = &report.alerts.error {
             anyhow::bail!("writing alerts failed: {e}");
         }
-        let _ = &self.cfg;
         tracing::info!(
             "Processed {} packets with {} workers in {:.3}s.",
             stats.packets,
@@ -325,7 +355,20 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
         total += std::fs::metadata(p).map(|m| m.len()).unwrap_or_default();
     }
     let stop = stop_flag()?;
-    let mut session = Session::start(&args.common, None)?;
+    let cfg = load_config(&args.common)?;
+    let telemetry = Arc::new(Telemetry::new(
+        "replay",
+        worker_count(&args.common, &cfg),
+        Vec::new(),
+    ));
+    let server = match cfg.metrics.listen {
+        Some(addr) => Some(Server::bind(addr).map_err(|e| BadInput(format!("{e:#}")))?),
+        None => None,
+    };
+    let mut session = Session::start(cfg, &args.common, Vec::new(), telemetry.clone(), None)?;
+    let server = server
+        .map(|mut s| s.serve(telemetry, session.registry.clone()).map(|()| s))
+        .transpose()?;
     let pb = progress_bar(total);
     let opts = offline::ReplayOptions {
         realtime: args.realtime,
@@ -347,7 +390,10 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
     }
     pb.finish_and_clear();
     let errors: Vec<String> = inputs.iter().filter_map(|i| i.error.clone()).collect();
-    session.finish(&args.common, "replay", inputs, None)?;
+    session.finish(&args.common, "replay", inputs)?;
+    if let Some(s) = server {
+        s.stop();
+    }
     Ok(if errors.is_empty() {
         Outcome::Clean
     } else {
@@ -355,55 +401,289 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
-    let stop = stop_flag()?;
-    let mut session = Session::start(&args.common, Some(args.interface.clone()))?;
-    let mut ccfg = session.cfg.capture.clone();
-    if let Some(s) = args.snaplen {
-        ccfg.snaplen = s;
+/// The interfaces to capture on: those named with `-i` (with their `[[capture]]` entry's
+/// settings if they have one, else `[capture]`'s), or else every `[[capture]]` entry; the
+/// command line's `--bpf`, `--snaplen`, ... apply to all of them.
+fn live_inputs(args: &CaptureArgs, cfg: &Config) -> Result<Vec<live::LiveInput>, BadInput> {
+    let defaults = cfg.capture.defaults();
+    let entries = cfg.capture.entries();
+    let mut inputs: Vec<live::LiveInput> = if args.interfaces.is_empty() {
+        entries
+            .iter()
+            .map(|e| live::LiveInput {
+                name: e.interface.clone(),
+                bpf: e.bpf.clone(),
+                cfg: e.settings(&defaults),
+            })
+            .collect()
+    } else {
+        args.interfaces
+            .iter()
+            .map(|name| match entries.iter().find(|e| &e.interface == name) {
+                Some(e) => live::LiveInput {
+                    name: name.clone(),
+                    bpf: e.bpf.clone(),
+                    cfg: e.settings(&defaults),
+                },
+                None => live::LiveInput {
+                    name: name.clone(),
+                    bpf: None,
+                    cfg: defaults.clone(),
+                },
+            })
+            .collect()
+    };
+    if inputs.is_empty() {
+        return Err(BadInput(
+            "no interface to capture on: give -i IFACE or [[capture]] entries in the config".into(),
+        ));
     }
-    if let Some(b) = args.buffer_size {
-        ccfg.buffer_size = b;
+    let mut seen = std::collections::BTreeSet::new();
+    for i in &mut inputs {
+        if !seen.insert(i.name.clone()) {
+            return Err(BadInput(format!("interface {} is given twice", i.name)));
+        }
+        if let Some(b) = &args.bpf {
+            i.bpf = Some(b.clone());
+        }
+        if let Some(s) = args.snaplen {
+            i.cfg.snaplen = s;
+        }
+        if let Some(b) = args.buffer_size {
+            i.cfg.buffer_size = b;
+        }
+        i.cfg.promiscuous &= !args.no_promisc;
+        i.cfg.immediate |= args.immediate;
     }
-    ccfg.promiscuous &= !args.no_promisc;
-    ccfg.immediate |= args.immediate;
-    // While learning, save the baseline every `save_interval_secs` so a crash loses little.
-    let shared = session.shared.clone();
-    let every = std::time::Duration::from_secs(session.cfg.baseline.save_interval_secs.max(1));
-    let mut last_save = Instant::now();
-    let mut save_error_logged = false;
-    let mut tick = || {
-        if last_save.elapsed() >= every {
-            last_save = Instant::now();
-            if let Err(e) = Session::save_baseline(&shared, &args.common) {
-                if !save_error_logged {
-                    tracing::error!("The baseline could not be saved: {e:#}.");
-                    save_error_logged = true;
-                }
+    if inputs.len() > usize::from(u8::MAX) {
+        return Err(BadInput("at most 255 capture interfaces".into()));
+    }
+    Ok(inputs)
+}
+
+/// SIGHUP raises this flag: re-read the config.
+fn reload_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, flag.clone())
+        .context("cannot install signal handler")?;
+    Ok(flag)
+}
+
+/// What a running capture's ticker does besides moving packets.
+struct Periodic<'a> {
+    common: &'a CommonArgs,
+    session: &'a Session,
+    monitor: Monitor,
+    health_cfg: Arc<std::sync::Mutex<HealthConfig>>,
+    control: crossbeam_channel::Sender<Control>,
+    reload: Arc<AtomicBool>,
+    cfg: Config,
+    last_publish: Instant,
+    last_save: Instant,
+    last_stats: Instant,
+}
+
+impl Periodic<'_> {
+    fn tick(&mut self) {
+        let s = self.session;
+        if self.last_publish.elapsed() >= PUBLISH_EVERY {
+            self.last_publish = Instant::now();
+            let (d, q) = {
+                let d = s
+                    .pipeline
+                    .shared_dispatcher()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (d.snapshot(), d.queue_depths())
+            };
+            s.telemetry.publish_dispatch(d, q);
+            let l = &s.shared.learner;
+            s.telemetry
+                .publish_baseline(l.edge_count(), l.asset_count(), l.alert_count());
+        }
+        // While learning, save the baseline every `save_interval_secs` so a crash loses little.
+        let every = Duration::from_secs(self.cfg.baseline.save_interval_secs.max(1));
+        if s.shared.mode == Mode::Learn && self.last_save.elapsed() >= every {
+            self.last_save = Instant::now();
+            let r = Session::save_baseline(&s.shared, self.common).map_err(|e| format!("{e:#}"));
+            s.telemetry.baseline_saved(r);
+        }
+        self.monitor.check();
+        let every = self.cfg.sensor.stats_interval_secs;
+        if every > 0 && self.last_stats.elapsed() >= Duration::from_secs(every) {
+            self.last_stats = Instant::now();
+            self.write_stats();
+        }
+        if self
+            .reload
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.reload();
+        }
+    }
+
+    /// Rewrites `--stats` atomically and logs a one-line summary.
+    fn write_stats(&self) {
+        let st = self.session.telemetry.stats(&self.session.registry, &[]);
+        let lost: u64 = st.drops.values().sum();
+        tracing::info!(
+            "{} packets, {} flows, {} PDUs, {} alerts, {} dropped; {}.",
+            st.packets,
+            st.flows.created,
+            st.pdus.values().sum::<u64>(),
+            st.alerts.distinct,
+            lost,
+            match self.session.telemetry.health() {
+                r if r.is_empty() => "healthy".to_string(),
+                r => format!("degraded: {}", r.join("; ")),
+            }
+        );
+        if let Some(p) = self.common.stats.as_ref().filter(|p| p.as_os_str() != "-") {
+            if let Err(e) = write_json_atomic(p, &st) {
+                tracing::warn!("Cannot rewrite the stats {}: {e:#}.", p.display());
             }
         }
-    };
-    let result = live::capture(
-        &args.interface,
-        args.bpf.as_deref(),
-        &ccfg,
-        session.pipeline.dispatcher(),
-        &stop,
-        &mut tick,
-    );
-    match result {
-        Ok((input, cstats)) => {
-            let error = input.error.clone();
-            session.finish(&args.common, "capture", vec![input], Some(cstats))?;
-            Ok(match error {
-                Some(e) => Outcome::InputErrors(vec![e]),
-                None => Outcome::Clean,
-            })
-        }
-        Err(e) => {
-            // Drain the (empty) pipeline so its threads end, then report the bad input.
-            let _ = session.pipeline.finish();
-            Err(BadInput(e.to_string()).into())
-        }
     }
+
+    /// SIGHUP: re-reads the config. Zones, conduits, rules, thresholds and health settings
+    /// take effect at once; flows, the baseline and pending alerts are kept. A config that
+    /// does not load is refused (one log line and a `sensor.reload_failed` alert).
+    fn reload(&mut self) {
+        let Some(path) = self.common.config.clone() else {
+            tracing::warn!("SIGHUP: no config file (-c) to re-read.");
+            return;
+        };
+        let new = match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.monitor.set(
+                    &otsensor_baselines::rules::RELOAD_FAILED,
+                    "config",
+                    true,
+                    format!("reload refused, the previous configuration stays in force: {e}"),
+                    serde_json::json!({ "file": path.display().to_string(), "error": e.to_string() }),
+                    serde_json::Value::Null,
+                );
+                return;
+            }
+        };
+        let s = self.session;
+        s.shared
+            .reload(zone_map(&new), detector_config(&new, s.shared.mode));
+        let _ = self.control.send(Control::Anomaly(new.detection.anomaly()));
+        *self
+            .health_cfg
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new.health.clone();
+        let old = &self.cfg;
+        let restart: Vec<&str> = [
+            ("capture", old.capture != new.capture),
+            ("sinks", old.sinks != new.sinks),
+            ("pipeline", old.pipeline != new.pipeline),
+            ("flows", old.flows != new.flows),
+            ("reassembly", old.reassembly != new.reassembly),
+            ("metrics", old.metrics != new.metrics),
+            ("sensor", old.sensor != new.sensor),
+            ("alerts", old.alerts != new.alerts),
+            (
+                "baseline caps",
+                old.baseline.caps() != new.baseline.caps()
+                    || old.baseline.save_interval_secs != new.baseline.save_interval_secs,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, changed)| changed.then_some(k))
+        .collect();
+        if !restart.is_empty() {
+            tracing::warn!(
+                "Reload: {} changed; that takes effect after a restart.",
+                restart.join(", ")
+            );
+        }
+        self.monitor.set(
+            &otsensor_baselines::rules::RELOAD_FAILED,
+            "config",
+            false,
+            format!("configuration reloaded from {}", path.display()),
+            serde_json::json!({ "file": path.display().to_string() }),
+            serde_json::Value::Null,
+        );
+        tracing::warn!(
+            "Configuration reloaded from {}: {} zones, {} conduits.",
+            path.display(),
+            new.zones.len(),
+            new.conduits.len()
+        );
+        self.cfg = new;
+    }
+}
+
+fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
+    let stop = stop_flag()?;
+    let reload = reload_flag()?;
+    let cfg = load_config(&args.common)?;
+    let inputs = live_inputs(&args, &cfg)?;
+    // Everything that needs root is opened first: the interfaces, the metrics socket.
+    let mut opened = Vec::new();
+    for i in inputs {
+        let cap = live::open(&i).map_err(|e| BadInput(e.to_string()))?;
+        opened.push((i, cap));
+    }
+    let server = match cfg.metrics.listen {
+        Some(addr) => Some(Server::bind(addr).map_err(|e| BadInput(format!("{e:#}")))?),
+        None => None,
+    };
+    if let Some(user) = &cfg.sensor.user {
+        privileges::drop_to(user).map_err(|e| BadInput(format!("{e:#}")))?;
+    }
+    let ifaces: Vec<Arc<live::Interface>> = opened
+        .iter()
+        .map(|(i, _)| Arc::new(live::Interface::new(&i.name)))
+        .collect();
+    let names = opened.iter().map(|(i, _)| i.name.clone()).collect();
+    let telemetry = Arc::new(Telemetry::new(
+        "capture",
+        worker_count(&args.common, &cfg),
+        ifaces.clone(),
+    ));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let health_cfg = Arc::new(std::sync::Mutex::new(cfg.health.clone()));
+    let session = Session::start(
+        cfg.clone(),
+        &args.common,
+        names,
+        telemetry.clone(),
+        Some(rx),
+    )?;
+    let server = server
+        .map(|mut s| {
+            s.serve(telemetry.clone(), session.registry.clone())
+                .map(|()| s)
+        })
+        .transpose()?;
+    let mut periodic = Periodic {
+        common: &args.common,
+        session: &session,
+        monitor: Monitor::new(health_cfg.clone(), telemetry.clone(), tx.clone()),
+        health_cfg,
+        control: tx,
+        reload,
+        cfg,
+        last_publish: Instant::now(),
+        last_save: Instant::now(),
+        last_stats: Instant::now(),
+    };
+    let reports = live::capture(
+        opened,
+        &ifaces,
+        session.pipeline.shared_dispatcher(),
+        &stop,
+        &mut || periodic.tick(),
+    );
+    drop(periodic);
+    let stats = session.finish(&args.common, "capture", reports);
+    if let Some(s) = server {
+        s.stop();
+    }
+    stats.map(|_| Outcome::Clean)
 }

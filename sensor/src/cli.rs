@@ -144,10 +144,11 @@ pub struct CaptureArgs {
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Interface to capture on.
+    /// Interface to capture on; repeat for several (`-i eth1 -i eth2`). Without it, the
+    /// config's `[[capture]]` entries.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: String,
-    /// BPF capture filter, e.g. `tcp port 502 or udp port 20000`.
+    pub interfaces: Vec<String>,
+    /// BPF capture filter for every interface, e.g. `tcp port 502 or udp port 20000`.
     #[arg(long, value_name = "EXPR")]
     pub bpf: Option<String>,
     /// Bytes captured per packet (overrides capture.snaplen).

@@ -22,8 +22,9 @@ pub struct Config {
     pub flows: FlowConfig,
     /// TCP reassembly buffers.
     pub reassembly: ReassemblySettings,
-    /// Live capture settings (`otsensor capture`).
-    pub capture: CaptureConfig,
+    /// Live capture settings (`otsensor capture`): one `[capture]` table of defaults for the
+    /// interfaces given with `-i`, or `[[capture]]` entries, one per interface.
+    pub capture: CaptureSection,
     /// Who this sensor is (stamped on every alert).
     pub sensor: SensorConfig,
     /// Zones (IEC 62443): hosts by CIDR, VLAN or capture interface.
@@ -42,6 +43,44 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// Protocol-violation and anomaly thresholds.
     pub detection: DetectionConfig,
+    /// The sensor's own health alerts (`otsensor capture`).
+    pub health: HealthConfig,
+    /// Prometheus metrics and the health endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// Thresholds of the sensor's health alerts (engine `sensor`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds over which capture loss and overload are measured.
+    pub interval_secs: u64,
+    /// `sensor.capture_loss` when the kernel and the interface dropped more than this share
+    /// of an interface's packets in one interval (0.001 = 0.1 %).
+    pub max_loss_ratio: f64,
+    /// `sensor.input_silent` when an interface has had no packet for this many seconds.
+    pub silent_secs: u64,
+    /// `sensor.sink_degraded` when a sink has not delivered for this many seconds.
+    pub sink_secs: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval_secs: 10,
+            max_loss_ratio: 0.001,
+            silent_secs: 60,
+            sink_secs: 60,
+        }
+    }
+}
+
+/// Prometheus metrics (`GET /metrics`) and the health endpoint (`GET /health`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address to listen on, e.g. `127.0.0.1:9477`; absent = no metrics server.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Thresholds of the protocol and anomaly rules.
@@ -113,6 +152,13 @@ pub struct SensorConfig {
     pub id: String,
     /// Site name.
     pub site: String,
+    /// Started as root, run as this user (and its group) once the capture handles and the
+    /// listening socket are open, keeping only CAP_NET_RAW and CAP_NET_ADMIN (to reopen an
+    /// interface that went away). Absent = stay who started it.
+    pub user: Option<String>,
+    /// While capturing, `--stats` is rewritten (atomically) and a one-line summary logged
+    /// every this many seconds (0 = only at exit).
+    pub stats_interval_secs: u64,
 }
 
 impl Default for SensorConfig {
@@ -125,6 +171,8 @@ impl Default for SensorConfig {
         SensorConfig {
             id,
             site: String::new(),
+            user: None,
+            stats_interval_secs: 60,
         }
     }
 }
@@ -555,6 +603,105 @@ impl Default for CaptureConfig {
     }
 }
 
+/// One interface of `[[capture]]`: its name, and settings that replace the defaults.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureEntry {
+    /// Interface name.
+    pub interface: String,
+    /// BPF capture filter.
+    #[serde(default)]
+    pub bpf: Option<String>,
+    /// Bytes captured per packet.
+    #[serde(default)]
+    pub snaplen: Option<u32>,
+    /// Kernel capture buffer in bytes.
+    #[serde(default)]
+    pub buffer_size: Option<u32>,
+    /// Promiscuous mode.
+    #[serde(default)]
+    pub promiscuous: Option<bool>,
+    /// Immediate mode.
+    #[serde(default)]
+    pub immediate: Option<bool>,
+    /// Reader wake-up in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+}
+
+impl CaptureEntry {
+    /// This entry's settings over `defaults`.
+    pub fn settings(&self, defaults: &CaptureConfig) -> CaptureConfig {
+        CaptureConfig {
+            snaplen: self.snaplen.unwrap_or(defaults.snaplen),
+            buffer_size: self.buffer_size.unwrap_or(defaults.buffer_size),
+            promiscuous: self.promiscuous.unwrap_or(defaults.promiscuous),
+            immediate: self.immediate.unwrap_or(defaults.immediate),
+            timeout_ms: self.timeout_ms.unwrap_or(defaults.timeout_ms),
+        }
+    }
+}
+
+/// `[capture]` (settings for every interface) or `[[capture]]` (one entry per interface).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureSection {
+    /// One table: the settings of the interfaces named with `-i`.
+    Defaults(CaptureConfig),
+    /// Interfaces to capture on, each with its own settings.
+    Interfaces(Vec<CaptureEntry>),
+}
+
+impl Default for CaptureSection {
+    fn default() -> Self {
+        CaptureSection::Defaults(CaptureConfig::default())
+    }
+}
+
+impl CaptureSection {
+    /// The settings for interfaces not listed in `[[capture]]`.
+    pub fn defaults(&self) -> CaptureConfig {
+        match self {
+            CaptureSection::Defaults(c) => c.clone(),
+            CaptureSection::Interfaces(_) => CaptureConfig::default(),
+        }
+    }
+
+    /// The `[[capture]]` entries (none with a `[capture]` table).
+    pub fn entries(&self) -> &[CaptureEntry] {
+        match self {
+            CaptureSection::Defaults(_) => &[],
+            CaptureSection::Interfaces(v) => v,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CaptureSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CaptureSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [capture] table or [[capture]] entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<Self::Value, A::Error> {
+                CaptureConfig::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(CaptureSection::Defaults)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                s: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<CaptureEntry>::deserialize(serde::de::value::SeqAccessDeserializer::new(s))
+                    .map(CaptureSection::Interfaces)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A configuration problem, naming the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -650,11 +797,45 @@ impl Config {
         if self.reassembly.max_ooo_segments == 0 {
             return Err(bad("reassembly.max_ooo_segments", "must be at least 1"));
         }
-        if self.capture.snaplen < 64 {
-            return Err(bad("capture.snaplen", "must be at least 64 bytes"));
+        let defaults = self.capture.defaults();
+        let mut settings = vec![defaults.clone()];
+        let mut ifaces = std::collections::BTreeSet::new();
+        for e in self.capture.entries() {
+            if e.interface.is_empty() {
+                return Err(bad("capture.interface", "must not be empty"));
+            }
+            if !ifaces.insert(e.interface.as_str()) {
+                return Err(ConfigError::Invalid {
+                    path: origin.to_string(),
+                    key: "capture.interface",
+                    message: format!("interface {:?} is listed twice", e.interface),
+                });
+            }
+            settings.push(e.settings(&defaults));
         }
-        if self.capture.timeout_ms == 0 || self.capture.timeout_ms > 10_000 {
-            return Err(bad("capture.timeout_ms", "must be between 1 and 10000"));
+        for c in &settings {
+            if c.snaplen < 64 {
+                return Err(bad("capture.snaplen", "must be at least 64 bytes"));
+            }
+            if c.timeout_ms == 0 || c.timeout_ms > 10_000 {
+                return Err(bad("capture.timeout_ms", "must be between 1 and 10000"));
+            }
+        }
+        let h = &self.health;
+        if h.interval_secs == 0 || h.interval_secs > 86_400 {
+            return Err(bad("health.interval_secs", "must be between 1 and 86400"));
+        }
+        if !(0.0..=1.0).contains(&h.max_loss_ratio) {
+            return Err(bad("health.max_loss_ratio", "must be between 0 and 1"));
+        }
+        if h.silent_secs == 0 || h.silent_secs > 30 * 86_400 {
+            return Err(bad("health.silent_secs", "must be between 1 and 2592000"));
+        }
+        if h.sink_secs == 0 || h.sink_secs > 30 * 86_400 {
+            return Err(bad("health.sink_secs", "must be between 1 and 2592000"));
+        }
+        if self.sensor.user.as_deref() == Some("") {
+            return Err(bad("sensor.user", "must not be empty"));
         }
         let owned = |key: &'static str, message: String| ConfigError::Invalid {
             path: origin.to_string(),
@@ -783,7 +964,7 @@ mod tests {
         assert_eq!(c.pipeline.workers, 4);
         assert_eq!(c.pipeline.on_full, OnFull::Drop);
         assert_eq!(c.flows.max_flows, 10);
-        assert!(c.capture.immediate);
+        assert!(c.capture.defaults().immediate);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The library behind the `otsensor` binary: packet sources ([`capture`]), L2–L4 decoding
 //! ([`decode`]), flows and TCP reassembly ([`flow`]), the protocol registry that hands
 //! streams to parsers ([`registry`]), the multi-threaded pipeline ([`pipeline`]), statistics
-//! ([`stats`]) and outputs ([`output`]). It never transmits on the monitored network.
+//! ([`stats`]), outputs ([`output`]) and what running unattended needs: metrics, health alerts,
+//! dropping root ([`service`]). It never transmits on the monitored network.
 //!
 //! What it does not do: it does not reassemble IP fragments (they are counted as
 //! undecodable), and it does not decode link types other than Ethernet, Linux SLL/SLL2,
@@ -29,4 +30,5 @@ pub mod output;
 pub mod parsers;
 pub mod pipeline;
 pub mod registry;
+pub mod service;
 pub mod stats;

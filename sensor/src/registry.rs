@@ -92,6 +92,8 @@ pub struct FlowInfo {
     pub server: EndpointInfo,
     /// Outer VLAN id.
     pub vlan: Option<u16>,
+    /// Capture interface of its first packet (index; 0 in replay).
+    pub iface: u8,
     /// Zone of the client.
     pub client_zone: ZoneId,
     /// Zone of the server.

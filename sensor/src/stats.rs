@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use otsensor_baselines::time::Timestamp;
 
-use crate::capture::live::CaptureStats;
+use crate::capture::live::{CaptureStats, InterfaceStats};
 use crate::capture::InputReport;
 use crate::flow::TcpCounters;
 use crate::pipeline::worker::EndReason;
@@ -116,9 +116,12 @@ pub struct Stats {
     pub baseline_capped: u64,
     /// Every loss, by reason: packets, flows, bytes or events the sensor could not process.
     pub drops: BTreeMap<&'static str, u64>,
-    /// libpcap's counters (live capture only).
+    /// libpcap's counters (live capture only), summed over interfaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureStats>,
+    /// Per capture interface: packets, bytes, libpcap's counters, failures and reopens.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceStats>,
 }
 
 impl Stats {
@@ -210,6 +213,7 @@ impl Stats {
             baseline_capped: 0,
             drops,
             capture,
+            interfaces: Vec::new(),
             inputs,
         }
     }

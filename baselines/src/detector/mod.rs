@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use serde_json::json;
@@ -93,50 +95,18 @@ pub struct FlowView<'a> {
     pub transport: &'static str,
 }
 
-/// State shared by all workers.
-#[derive(Debug)]
-pub struct Shared {
+/// What a configuration reload can change: zones and conduits, rule switches, severities
+/// and thresholds. Workers and the output thread each hold an `Arc` of the current one and
+/// take the new one when [`Shared::generation`] moves.
+#[derive(Debug, Default)]
+pub struct Policy {
     /// Zones and conduits.
     pub zones: ZoneMap,
-    /// The baseline being learned, or the one loaded for detection.
-    pub learner: Learner,
     /// Settings.
     pub cfg: DetectorConfig,
-    /// The asset inventory.
-    pub assets: std::sync::Arc<AssetInventory>,
-    /// Latest request per (edge, function) in this run (detection: stopped polls).
-    last_poll: DashMap<(EdgeKey, u16), Timestamp>,
 }
 
-impl Default for Shared {
-    /// No zones, an empty baseline, policy-only mode.
-    fn default() -> Self {
-        Shared::new(
-            ZoneMap::default(),
-            Learner::default(),
-            DetectorConfig::default(),
-            std::sync::Arc::new(AssetInventory::default()),
-        )
-    }
-}
-
-impl Shared {
-    /// Builds the shared state.
-    pub fn new(
-        zones: ZoneMap,
-        learner: Learner,
-        cfg: DetectorConfig,
-        assets: std::sync::Arc<AssetInventory>,
-    ) -> Shared {
-        Shared {
-            zones,
-            learner,
-            cfg,
-            assets,
-            last_poll: DashMap::new(),
-        }
-    }
-
+impl Policy {
     /// Whether a rule is switched on.
     pub fn enabled(&self, r: &Rule) -> bool {
         !self.cfg.disabled.iter().any(|d| d == r.id)
@@ -169,12 +139,91 @@ impl Shared {
             kind,
         })
     }
+}
+
+/// State shared by all workers.
+#[derive(Debug)]
+pub struct Shared {
+    /// Zones, conduits and rule settings, replaced as a whole by [`Shared::reload`].
+    policy: RwLock<Arc<Policy>>,
+    /// Bumped by every reload.
+    generation: AtomicU64,
+    /// Learning, detecting or policy only (fixed for a run).
+    pub mode: Mode,
+    /// The baseline being learned, or the one loaded for detection.
+    pub learner: Learner,
+    /// The asset inventory.
+    pub assets: std::sync::Arc<AssetInventory>,
+    /// Latest request per (edge, function) in this run (detection: stopped polls).
+    last_poll: DashMap<(EdgeKey, u16), Timestamp>,
+}
+
+impl Default for Shared {
+    /// No zones, an empty baseline, policy-only mode.
+    fn default() -> Self {
+        Shared::new(
+            ZoneMap::default(),
+            Learner::default(),
+            DetectorConfig::default(),
+            std::sync::Arc::new(AssetInventory::default()),
+        )
+    }
+}
+
+impl Shared {
+    /// Builds the shared state.
+    pub fn new(
+        zones: ZoneMap,
+        learner: Learner,
+        cfg: DetectorConfig,
+        assets: std::sync::Arc<AssetInventory>,
+    ) -> Shared {
+        Shared {
+            mode: cfg.mode,
+            policy: RwLock::new(Arc::new(Policy { zones, cfg })),
+            generation: AtomicU64::new(0),
+            learner,
+            assets,
+            last_poll: DashMap::new(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        match self.policy.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Counts reloads: a holder of an older [`Policy`] should take the new one.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Replaces zones, conduits and rule settings (a configuration reload). The mode stays
+    /// what the run started with; flows, the baseline and pending alerts are kept.
+    pub fn reload(&self, zones: ZoneMap, mut cfg: DetectorConfig) {
+        cfg.mode = self.mode;
+        let new = Arc::new(Policy { zones, cfg });
+        match self.policy.write() {
+            Ok(mut p) => *p = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether a rule is switched on (in the policy in force).
+    pub fn enabled(&self, r: &Rule) -> bool {
+        self.policy().enabled(r)
+    }
 
     /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
     /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
     /// `now`. Call once at the end of a run (or periodically when capturing).
     pub fn stopped_polls(&self, now: Timestamp) -> Vec<Observation> {
-        if self.cfg.mode != Mode::Detect || !self.enabled(&rules::POLL_STOPPED) {
+        let policy = self.policy();
+        if self.mode != Mode::Detect || !policy.enabled(&rules::POLL_STOPPED) {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -204,11 +253,11 @@ impl Shared {
             else {
                 continue;
             };
-            if timing.samples < self.cfg.min_timing_samples {
+            if timing.samples < policy.cfg.min_timing_samples {
                 continue;
             }
             let silent_ms = now.nanos_since(last) / 1_000_000;
-            let limit = (timing.period_ms as f64 * self.cfg.poll_stop_periods).max(1000.0);
+            let limit = (timing.period_ms as f64 * policy.cfg.poll_stop_periods).max(1000.0);
             // Only a poll still running when learning ended can stop now.
             let tail_ms = learning_end.map_or(0, |end| end.nanos_since(learned_last) / 1_000_000);
             if tail_ms as f64 > limit {
@@ -226,7 +275,7 @@ impl Shared {
                     rule: &rules::POLL_STOPPED,
                     key: format!("{}#{code}", edge.label()),
                     ts: now,
-                    src: ep(edge.src, &zones.0),
+                    src: Some(ep(edge.src, &zones.0)),
                     dst: Some(ep(edge.dst, &zones.1)),
                     protocol: proto_static(&edge.protocol),
                     transport: None,
@@ -242,7 +291,7 @@ impl Shared {
                         observed: json!({ "last_request": last, "silent_ms": silent_ms }),
                         expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
                     },
-                    severity: self.cfg.severity.get(rules::POLL_STOPPED.id).copied(),
+                    severity: policy.severity_override(&rules::POLL_STOPPED),
                 });
             }
         }
@@ -323,6 +372,7 @@ const MAX_FACTS_PER_FLOW: usize = 64;
 /// Adds a flow's batched sightings to both of its assets.
 fn flush_assets(
     sh: &Shared,
+    zones: &ZoneMap,
     pending: &mut Option<Seen>,
     client: IpAddr,
     server: IpAddr,
@@ -331,9 +381,9 @@ fn flush_assets(
 ) {
     if let Some(s) = pending.take() {
         sh.learner
-            .learn_asset_seen(client, sh.zones.name(client_zone), &s);
+            .learn_asset_seen(client, zones.name(client_zone), &s);
         sh.learner
-            .learn_asset_seen(server, sh.zones.name(server_zone), &s);
+            .learn_asset_seen(server, zones.name(server_zone), &s);
     }
 }
 
@@ -366,6 +416,8 @@ fn publish_poll(sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
 #[derive(Debug)]
 pub struct Detector {
     shared: std::sync::Arc<Shared>,
+    policy: Arc<Policy>,
+    generation: u64,
     flows: HashMap<u64, FlowLocal>,
 }
 
@@ -373,6 +425,8 @@ impl Detector {
     /// A detector over the shared state.
     pub fn new(shared: std::sync::Arc<Shared>) -> Detector {
         Detector {
+            policy: shared.policy(),
+            generation: shared.generation(),
             shared,
             flows: HashMap::new(),
         }
@@ -383,13 +437,39 @@ impl Detector {
         &self.shared
     }
 
+    /// The policy this detector applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Takes the policy in force if a reload replaced it; true when it did (the caller then
+    /// looks up its flows' zones again, since zone ids refer to the policy's zone list).
+    /// Call between batches.
+    pub fn refresh(&mut self) -> bool {
+        let g = self.shared.generation();
+        if g == self.generation {
+            return false;
+        }
+        self.generation = g;
+        self.policy = self.shared.policy();
+        true
+    }
+
     /// Forgets a flow's state (call when the flow ends), publishing its last polls.
     pub fn end_flow(&mut self, flow_id: u64) {
         let Some(mut fl) = self.flows.remove(&flow_id) else {
             return;
         };
         if let Some((c, s, cz, sz)) = fl.ends {
-            flush_assets(&self.shared, &mut fl.asset_seen, c, s, cz, sz);
+            flush_assets(
+                &self.shared,
+                &self.policy.zones,
+                &mut fl.asset_seen,
+                c,
+                s,
+                cz,
+                sz,
+            );
         }
         let Some(edge) = &fl.edge else {
             return;
@@ -411,7 +491,7 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         out.push(
-            self.shared
+            self.policy
                 .fact(f, ts, FactKind::FlowStart { transport, opened }),
         );
     }
@@ -477,7 +557,7 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         out.push(
-            self.shared
+            self.policy
                 .fact(f, ts, FactKind::Malformed { protocol, what }),
         );
     }
@@ -493,7 +573,7 @@ impl Detector {
         evidence: Evidence,
         out: &mut Vec<Signal>,
     ) {
-        let sh = &self.shared;
+        let sh = &*self.policy;
         if !sh.enabled(rule) {
             return;
         }
@@ -505,7 +585,7 @@ impl Detector {
             rule,
             key: label,
             ts,
-            src: sh.endpoint(f.client, f.client_zone),
+            src: Some(sh.endpoint(f.client, f.client_zone)),
             dst: Some(sh.endpoint(f.server, f.server_zone)),
             protocol,
             transport: Some(f.transport),
@@ -513,13 +593,14 @@ impl Detector {
             function: None,
             details,
             evidence,
-            severity: sh.cfg.severity.get(rule.id).copied(),
+            severity: sh.severity_override(rule),
         }));
     }
 
     /// Checks and learns one message; deviations go to `out`.
     pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Signal>) {
         let sh: &Shared = &self.shared;
+        let pol: &Policy = &self.policy;
         let FlowLocal {
             fns,
             roles,
@@ -563,7 +644,7 @@ impl Detector {
         let request = m.direction == Direction::Request;
         // Facts for the anomaly engine: new unit ids, SZL reads and writes on this flow.
         if request {
-            let mut fact = |kind| out.push(sh.fact(f, m.ts, kind));
+            let mut fact = |kind| out.push(pol.fact(f, m.ts, kind));
             if let Some(u) = m.unit {
                 if !units.contains(&u) && units.len() < MAX_FACTS_PER_FLOW {
                     units.push(u);
@@ -604,7 +685,7 @@ impl Detector {
             }),
         ];
         for kind in facts.into_iter().flatten() {
-            out.push(sh.fact(f, m.ts, kind));
+            out.push(pol.fact(f, m.ts, kind));
         }
         // An observation of `rule` under the key made of `key`'s parts; `full` gives its
         // details and evidence, built only when the record is sent (not for a repeat).
@@ -612,7 +693,7 @@ impl Detector {
                        key: &[&str],
                        out: &mut Vec<Signal>,
                        full: &dyn Fn() -> (String, Evidence)| {
-            if !sh.enabled(rule) || repeated(sent, out, rule, key, m.ts) {
+            if !pol.enabled(rule) || repeated(sent, out, rule, key, m.ts) {
                 return;
             }
             let (details, evidence) = full();
@@ -620,15 +701,15 @@ impl Detector {
                 rule,
                 key: key.concat(),
                 ts: m.ts,
-                src: sh.endpoint(f.client, f.client_zone),
-                dst: Some(sh.endpoint(f.server, f.server_zone)),
+                src: Some(pol.endpoint(f.client, f.client_zone)),
+                dst: Some(pol.endpoint(f.server, f.server_zone)),
                 protocol: Some(m.protocol),
                 transport: Some(f.transport),
                 operation: Some(m.operation),
                 function: m.function.as_ref().map(|s| s.to_string()),
                 details,
                 evidence,
-                severity: sh.cfg.severity.get(rule.id).copied(),
+                severity: pol.severity_override(rule),
             }));
         };
         // Operational and protocol rules, in every mode.
@@ -638,11 +719,11 @@ impl Detector {
             });
         }
         // Policy: zones and conduits, learning or not.
-        if let Some(v) = sh
+        if let Some(v) = pol
             .zones
             .check(f.client_zone, f.server_zone, m.protocol, m.operation)
         {
-            let (cz, sz) = (sh.zones.name(f.client_zone), sh.zones.name(f.server_zone));
+            let (cz, sz) = (pol.zones.name(f.client_zone), pol.zones.name(f.server_zone));
             let rule = match v {
                 Violation::NoConduit => &rules::NO_CONDUIT,
                 Violation::ProtocolNotAllowed => &rules::PROTOCOL_NOT_ALLOWED,
@@ -684,8 +765,8 @@ impl Detector {
             in_minute = st.in_minute;
             fn_state = Some(st);
         }
-        let zone_names = (sh.zones.name(f.client_zone), sh.zones.name(f.server_zone));
-        match sh.cfg.mode {
+        let zone_names = (pol.zones.name(f.client_zone), pol.zones.name(f.server_zone));
+        match pol.cfg.mode {
             Mode::PolicyOnly => {}
             Mode::Learn => {
                 // Both ends' sightings are batched per flow (see `flush_assets`).
@@ -696,6 +777,7 @@ impl Detector {
                 if asset_seen.is_some_and(|s| m.ts.nanos_since(s.first_seen) >= 1_000_000_000) {
                     flush_assets(
                         sh,
+                        &pol.zones,
                         asset_seen,
                         f.client.ip,
                         f.server.ip,
@@ -729,7 +811,7 @@ impl Detector {
                 for &(p, z) in check {
                     if !sh.learner.has_asset(&p.ip) {
                         new_asset = true;
-                        let zn = sh.zones.name(z);
+                        let zn = pol.zones.name(z);
                         obs(&rules::NEW_ASSET, &[&p.ip.to_string()], out, &|| {
                             (
                                 format!("{} (zone {zn}) is not in the baseline", p.ip),
@@ -791,13 +873,13 @@ impl Detector {
                             Some(fe) if fe.state == State::Suppressed => return v,
                             Some(fe) => {
                                 if let (Some(ms), Some(t)) = (interval_ms, fe.timing.as_ref()) {
-                                    if t.samples >= sh.cfg.min_timing_samples && t.deviates(ms, sh.cfg.timing_factor) {
+                                    if t.samples >= pol.cfg.min_timing_samples && t.deviates(ms, pol.cfg.timing_factor) {
                                         v.push((
                                             &rules::TIMING_DEVIATION,
                                             format!("{label}#{c}"),
                                             format!(
                                                 "{} after {ms} ms on {label}; learned intervals {}..={} ms (period {} ms), factor {}",
-                                                fe.name, t.min_ms, t.max_ms, t.period_ms, sh.cfg.timing_factor
+                                                fe.name, t.min_ms, t.max_ms, t.period_ms, pol.cfg.timing_factor
                                             ),
                                             Evidence {
                                                 observed: json!({ "interval_ms": ms }),
@@ -806,7 +888,7 @@ impl Detector {
                                                     "max_ms": t.max_ms,
                                                     "period_ms": t.period_ms,
                                                     "jitter_ms": t.jitter_ms,
-                                                    "factor": sh.cfg.timing_factor,
+                                                    "factor": pol.cfg.timing_factor,
                                                 }),
                                             },
                                         ));
@@ -815,8 +897,8 @@ impl Detector {
                                 let peak = fe.peak_per_minute;
                                 if request
                                     && peak > 0
-                                    && in_minute >= sh.cfg.min_rate_per_minute
-                                    && in_minute as f64 > peak as f64 * sh.cfg.rate_factor
+                                    && in_minute >= pol.cfg.min_rate_per_minute
+                                    && in_minute as f64 > peak as f64 * pol.cfg.rate_factor
                                 {
                                     v.push((
                                         &rules::RATE_SPIKE,

@@ -58,6 +58,15 @@ impl<V> FlowTable<V> {
         self.map.is_empty()
     }
 
+    /// Calls `f` on every flow.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut V)) {
+        for slot in &mut self.slots {
+            if let Some(v) = slot.value.as_mut() {
+                f(v);
+            }
+        }
+    }
+
     /// The flow with this key.
     pub fn get(&self, key: &FlowKey) -> Option<FlowId> {
         self.map.get(key).copied()

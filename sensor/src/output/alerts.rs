@@ -5,12 +5,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use otsensor_baselines::alert::{
-    alert_hash, Alert, AlertStore, Engine, Observation, Repeat, Signal,
+    alert_hash, Alert, AlertStore, Evidence, Observation, Repeat, Signal,
 };
-use otsensor_baselines::anomaly::AnomalyEngine;
+use otsensor_baselines::anomaly::{AnomalyConfig, AnomalyEngine};
 use otsensor_baselines::detector::{Mode, Shared};
+use otsensor_baselines::time::Timestamp;
 
 use crate::output::sink::Sink;
+use crate::pipeline::output::OutputReport;
+use crate::pipeline::AlertsReport;
+use crate::service::health::HealthSignal;
+use crate::service::telemetry::OutputSnapshot;
+
+/// What other threads tell the output thread while it runs.
+#[derive(Debug)]
+pub enum Control {
+    /// A health condition was raised, persists, or cleared.
+    Health(HealthSignal),
+    /// New anomaly thresholds (a configuration reload).
+    Anomaly(AnomalyConfig),
+}
 
 /// Where alerts go and how they are aggregated.
 pub struct AlertOutput {
@@ -41,6 +55,10 @@ pub struct AlertOutput {
     /// What a [`Repeat`] of a non-policy alert needs: its key while learning, or that the
     /// baseline knows it while detecting.
     repeats: HashMap<u64, RepeatOf>,
+    /// Health signals and reloads from other threads (live capture).
+    pub control: Option<crossbeam_channel::Receiver<Control>>,
+    /// Packet-to-alert latency, observed at an alert's first write (live capture).
+    pub latency: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 enum RepeatOf {
@@ -73,6 +91,94 @@ impl AlertOutput {
             assets_published: std::time::Instant::now(),
             scratch: Vec::new(),
             repeats: HashMap::new(),
+            control: None,
+            latency: None,
+        }
+    }
+
+    /// The alert counters so far.
+    pub fn report(&self) -> AlertsReport {
+        let mut by_rule = std::collections::BTreeMap::new();
+        for a in self.store.all() {
+            *by_rule.entry(a.rule).or_default() += 1;
+        }
+        let kafka = if self.kafka.is_empty() {
+            self.sinks.iter().filter_map(Sink::kafka_report).collect()
+        } else {
+            self.kafka.clone()
+        };
+        AlertsReport {
+            distinct: self.store.len() as u64,
+            records_written: self.written,
+            observations: self.store.observations,
+            by_rule,
+            learned: self.learned,
+            known: self.known,
+            anomaly_untracked: self.anomaly.untracked,
+            kafka,
+            error: self.error.clone(),
+        }
+    }
+
+    /// What the output thread publishes for metrics and health.
+    pub fn snapshot(&mut self, events: &OutputReport) -> OutputSnapshot {
+        let mut by_severity = std::collections::BTreeMap::new();
+        for a in self.store.all() {
+            *by_severity.entry((a.rule, a.severity.level)).or_default() += 1;
+        }
+        OutputSnapshot {
+            events: events.clone(),
+            alerts: self.report(),
+            by_severity,
+            sinks: self.sinks.iter_mut().map(Sink::status).collect(),
+        }
+    }
+
+    /// A health condition raised (again), still there, or cleared: the alert of (rule,
+    /// subject) is written at once when it changes state, and like any other alert (first
+    /// sight, then every update interval) while it lasts.
+    fn health(&mut self, h: HealthSignal) {
+        let policy = self.shared.policy();
+        if !policy.enabled(h.rule) {
+            return;
+        }
+        let id = alert_hash(h.rule.id, &[&h.subject]);
+        let evidence = Evidence {
+            observed: h.observed,
+            expected: h.expected,
+        };
+        let status = if h.active { "active" } else { "cleared" };
+        let out = match self.store.get(id).map(|a| a.status) {
+            None if !h.active => None,
+            None => {
+                let o = Observation {
+                    rule: h.rule,
+                    key: h.subject,
+                    ts: h.ts,
+                    src: None,
+                    dst: None,
+                    protocol: None,
+                    transport: None,
+                    operation: None,
+                    function: None,
+                    details: h.details,
+                    evidence,
+                    severity: policy.severity_override(h.rule),
+                };
+                self.store.observe(o).map(|mut a| {
+                    self.store.set_status(id, Some(status));
+                    a.status = Some(status);
+                    a
+                })
+            }
+            Some(Some(s)) if s == status && h.active => self.store.repeat(id, h.ts),
+            Some(Some(s)) if s == status => None,
+            Some(_) => self
+                .store
+                .update(id, h.ts, h.details, evidence, Some(status)),
+        };
+        if let Some(a) = out {
+            self.write(&a);
         }
     }
 
@@ -85,8 +191,9 @@ impl AlertOutput {
                 let mut found = std::mem::take(&mut self.scratch);
                 self.anomaly.observe(&f, &mut found);
                 for mut o in found.drain(..) {
-                    if self.shared.enabled(o.rule) {
-                        o.severity = self.shared.severity_override(o.rule);
+                    let policy = self.shared.policy();
+                    if policy.enabled(o.rule) {
+                        o.severity = policy.severity_override(o.rule);
                         self.observe(o);
                     }
                 }
@@ -99,10 +206,10 @@ impl AlertOutput {
     /// and anomaly alerts raised while learning are recorded in the baseline; detection does
     /// not raise them again. (Policy alerts come from configuration and are never learned.)
     pub fn observe(&mut self, o: Observation) {
-        if o.rule.engine != Engine::Policy {
+        if o.rule.engine.learnable() {
             let learner = &self.shared.learner;
             let id = alert_hash(o.rule.id, &[&o.key]);
-            match self.shared.cfg.mode {
+            match self.shared.mode {
                 Mode::Learn => {
                     learner.learn_alert(o.rule.id, &o.key, o.ts);
                     self.learned += 1;
@@ -125,7 +232,7 @@ impl AlertOutput {
 
     /// One more sighting of an alert whose full observation came earlier from the same flow.
     fn repeat(&mut self, r: Repeat) {
-        if r.rule.engine != Engine::Policy {
+        if r.rule.engine.learnable() {
             match self.repeats.get(&r.id) {
                 Some(RepeatOf::Known) => {
                     self.known += 1;
@@ -146,6 +253,10 @@ impl AlertOutput {
     /// Writes one alert record to every sink.
     pub fn write(&mut self, a: &Alert) {
         self.written += 1;
+        if let (Some(h), 1) = (&self.latency, a.count) {
+            let secs = Timestamp::now().nanos_since(a.first_seen) as f64 / 1e9;
+            h.observe(secs.max(0.0));
+        }
         for s in &mut self.sinks {
             if let Err(e) = s.write(a) {
                 self.error.get_or_insert_with(|| format!("{}: {e}", s.name));
@@ -153,8 +264,19 @@ impl AlertOutput {
         }
     }
 
-    /// Periodic work of the sinks (called once per round by the output thread).
+    /// Periodic work of the sinks, health signals and reloads (called once per round by the
+    /// output thread).
     pub fn tick(&mut self) {
+        let control: Vec<Control> = match &self.control {
+            Some(rx) => rx.try_iter().collect(),
+            None => Vec::new(),
+        };
+        for c in control {
+            match c {
+                Control::Health(h) => self.health(h),
+                Control::Anomaly(cfg) => self.anomaly.set_config(cfg),
+            }
+        }
         for s in &mut self.sinks {
             s.tick();
         }

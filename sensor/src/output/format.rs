@@ -101,7 +101,9 @@ pub fn cef(a: &Alert) -> String {
         ("cat", engine(a).to_string()),
         ("msg", a.details.clone()),
     ];
-    endpoint_cef(&a.src, true, &mut ext);
+    if let Some(s) = &a.src {
+        endpoint_cef(s, true, &mut ext);
+    }
     if let Some(d) = &a.dst {
         endpoint_cef(d, false, &mut ext);
     }
@@ -114,13 +116,20 @@ pub fn cef(a: &Alert) -> String {
     if let Some(op) = a.operation {
         ext.push(("act", op.to_string()));
     }
+    if let Some(st) = a.status {
+        ext.push(("outcome", st.to_string()));
+    }
     if !a.sensor.id.is_empty() {
         ext.push(("dvchost", a.sensor.id.clone()));
         ext.push(("deviceExternalId", a.sensor.id.clone()));
     }
     let custom = [
         ("cs1", "rule", Some(a.rule.to_string())),
-        ("cs2", "srcZone", a.src.zone.clone()),
+        (
+            "cs2",
+            "srcZone",
+            a.src.as_ref().and_then(|s| s.zone.clone()),
+        ),
         (
             "cs3",
             "dstZone",
@@ -137,7 +146,11 @@ pub fn cef(a: &Alert) -> String {
             "site",
             Some(a.sensor.site.clone()).filter(|s| !s.is_empty()),
         ),
-        ("flexString1", "srcAsset", a.src.asset.clone()),
+        (
+            "flexString1",
+            "srcAsset",
+            a.src.as_ref().and_then(|s| s.asset.clone()),
+        ),
         (
             "flexString2",
             "dstAsset",
@@ -197,12 +210,7 @@ fn endpoint_cef(e: &AlertEndpoint, src: bool, ext: &mut Vec<(&str, String)>) {
 }
 
 fn engine(a: &Alert) -> &'static str {
-    match a.engine {
-        otsensor_baselines::alert::Engine::Policy => "policy",
-        otsensor_baselines::alert::Engine::Protocol => "protocol",
-        otsensor_baselines::alert::Engine::Operational => "operational",
-        otsensor_baselines::alert::Engine::Anomaly => "anomaly",
-    }
+    a.engine.as_str()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -247,12 +255,14 @@ pub fn leef(a: &Alert) -> String {
         ("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX".to_string()),
     ];
     let ip = |e: &AlertEndpoint| e.ip.to_string();
-    attrs.push(("src", ip(&a.src)));
-    if let Some(p) = a.src.port {
-        attrs.push(("srcPort", p.to_string()));
-    }
-    if let Some(m) = a.src.mac {
-        attrs.push(("srcMAC", m.to_string()));
+    if let Some(s) = &a.src {
+        attrs.push(("src", ip(s)));
+        if let Some(p) = s.port {
+            attrs.push(("srcPort", p.to_string()));
+        }
+        if let Some(m) = s.mac {
+            attrs.push(("srcMAC", m.to_string()));
+        }
     }
     if let Some(d) = &a.dst {
         attrs.push(("dst", ip(d)));
@@ -267,7 +277,7 @@ pub fn leef(a: &Alert) -> String {
         attrs.push(("proto", t.to_ascii_uppercase()));
     }
     let opt = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let more: [(&str, Option<String>); 16] = [
+    let more: [(&str, Option<String>); 17] = [
         ("alertId", Some(a.id.clone())),
         ("title", Some(a.title.to_string())),
         ("details", Some(a.details.clone())),
@@ -277,9 +287,10 @@ pub fn leef(a: &Alert) -> String {
         ("appProtocol", a.protocol.map(str::to_string)),
         ("operation", a.operation.map(|o| o.to_string())),
         ("function", opt(&a.function)),
-        ("srcZone", opt(&a.src.zone)),
+        ("status", a.status.map(str::to_string)),
+        ("srcZone", a.src.as_ref().and_then(|s| opt(&s.zone))),
         ("dstZone", a.dst.as_ref().and_then(|d| opt(&d.zone))),
-        ("srcAsset", opt(&a.src.asset)),
+        ("srcAsset", a.src.as_ref().and_then(|s| opt(&s.asset))),
         ("dstAsset", a.dst.as_ref().and_then(|d| opt(&d.asset))),
         ("attack", Some(techniques(a)).filter(|s| !s.is_empty())),
         (
@@ -362,16 +373,17 @@ fn ocsf_attacks(ts: &[Technique]) -> Vec<Value> {
 
 /// An OCSF 1.5.0 Detection Finding (class 2004): `Create` at first sight, `Update` after.
 pub fn ocsf(a: &Alert) -> Value {
-    let (activity_id, activity) = if a.count <= 1 {
-        (1, "Create")
-    } else {
-        (2, "Update")
+    // A cleared condition (a sensor health alert) closes the finding as resolved.
+    let ((activity_id, activity), (status_id, status)) = match (a.count, a.status) {
+        (_, Some("cleared")) => ((3, "Close"), (4, "Resolved")),
+        (0..=1, _) => ((1, "Create"), (1, "New")),
+        _ => ((2, "Update"), (1, "New")),
     };
     let (severity_id, severity) = ocsf_severity(a.severity.score);
-    let mut evidence = json!({
-        "src_endpoint": ocsf_endpoint(&a.src),
-        "data": a.evidence.observed,
-    });
+    let mut evidence = json!({ "data": a.evidence.observed });
+    if let Some(s) = &a.src {
+        evidence["src_endpoint"] = ocsf_endpoint(s);
+    }
     if let Some(d) = &a.dst {
         evidence["dst_endpoint"] = ocsf_endpoint(d);
     }
@@ -419,8 +431,8 @@ pub fn ocsf(a: &Alert) -> Value {
         "type_name": format!("Detection Finding: {activity}"),
         "severity_id": severity_id,
         "severity": severity,
-        "status_id": 1,
-        "status": "New",
+        "status_id": status_id,
+        "status": status,
         "time": millis(a.last_seen),
         "start_time": millis(a.first_seen),
         "end_time": millis(a.last_seen),

@@ -140,6 +140,17 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Writes pretty JSON to a temporary file beside `path`, then renames it over `path`: a
+/// reader never sees a half-written document.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    write_json(&tmp, value)?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,7 @@ pub struct AssetRecord<'a> {
 pub fn score(assets: &[Asset], alerts: &[&Alert]) -> BTreeMap<IpAddr, Risk> {
     let mut by_ip: BTreeMap<IpAddr, (BTreeSet<&str>, u8, BTreeSet<&'static str>)> = BTreeMap::new();
     for a in alerts {
-        let ends = [Some(&a.src), a.dst.as_ref()];
+        let ends = [a.src.as_ref(), a.dst.as_ref()];
         for (i, e) in ends.into_iter().enumerate() {
             let Some(e) = e else { continue };
             let entry = by_ip.entry(e.ip).or_default();

@@ -11,6 +11,7 @@ use otsensor_baselines::alert::Alert;
 use crate::config::{AlertFormat, SinkConfig};
 use crate::output::format;
 use crate::output::kafka::{KafkaReport, KafkaSink};
+use crate::service::telemetry::SinkStatus;
 
 /// One destination with its format.
 pub struct Sink {
@@ -19,6 +20,12 @@ pub struct Sink {
     format: AlertFormat,
     out: Out,
     line: Vec<u8>,
+    /// Records written, records that failed, since when writes fail, the last error (the
+    /// Kafka sink keeps its own).
+    records: u64,
+    failed: u64,
+    failing_since: Option<std::time::Instant>,
+    last_error: Option<String>,
 }
 
 enum Out {
@@ -98,6 +105,10 @@ impl Sink {
             format,
             out: Out::Writer(w),
             line: Vec::new(),
+            records: 0,
+            failed: 0,
+            failing_since: None,
+            last_error: None,
         }
     }
 
@@ -113,6 +124,10 @@ impl Sink {
             format,
             out: Out::File(RotatingFile::open(path, max_bytes, max_files.max(1))?),
             line: Vec::new(),
+            records: 0,
+            failed: 0,
+            failing_since: None,
+            last_error: None,
         })
     }
 
@@ -124,11 +139,59 @@ impl Sink {
             format,
             out: Out::Kafka(Box::new(k)),
             line: Vec::new(),
+            records: 0,
+            failed: 0,
+            failing_since: None,
+            last_error: None,
         })
     }
 
     /// Writes one alert record (a line; for Kafka a message keyed by the alert id).
     pub fn write(&mut self, a: &Alert) -> std::io::Result<()> {
+        let r = self.write_record(a);
+        self.records += 1;
+        match &r {
+            Ok(()) => self.failing_since = None,
+            Err(e) => {
+                self.failed += 1;
+                self.failing_since
+                    .get_or_insert_with(std::time::Instant::now);
+                self.last_error = Some(e.to_string());
+            }
+        }
+        r
+    }
+
+    /// Delivery state, for health and metrics.
+    pub fn status(&mut self) -> SinkStatus {
+        let kind = match &mut self.out {
+            Out::Kafka(k) => return k.status(),
+            Out::Writer(_) => "stdout",
+            Out::File(_) => "file",
+        };
+        SinkStatus {
+            name: self.name.clone(),
+            kind,
+            records: self.records,
+            failed: self.failed,
+            degraded_secs: self.failing_since.map(|t| t.elapsed().as_secs()),
+            spool_bytes: 0,
+            last_error: self
+                .last_error
+                .clone()
+                .filter(|_| self.failing_since.is_some()),
+        }
+    }
+
+    /// Kafka delivery counters so far (Kafka sinks).
+    pub fn kafka_report(&self) -> Option<KafkaReport> {
+        match &self.out {
+            Out::Kafka(k) => Some(k.report()),
+            _ => None,
+        }
+    }
+
+    fn write_record(&mut self, a: &Alert) -> std::io::Result<()> {
         self.line.clear();
         format::render(a, self.format, &mut self.line).map_err(std::io::Error::from)?;
         match &mut self.out {
@@ -159,10 +222,29 @@ impl Sink {
         }
     }
 
-    /// Periodic work (Kafka: delivery reports, spool replay).
+    /// Periodic work: files and stdout are flushed (a live capture's alerts must not wait
+    /// in a buffer); Kafka handles delivery reports and spool replay.
     pub fn tick(&mut self) {
-        if let Out::Kafka(k) = &mut self.out {
-            k.tick();
+        let flushed = match &mut self.out {
+            Out::Kafka(k) => {
+                k.tick();
+                return;
+            }
+            Out::Writer(w) => w.flush(),
+            Out::File(f) => f.file.flush(),
+        };
+        match flushed {
+            Ok(()) => {
+                if self.failing_since.is_some() && self.last_error.is_some() {
+                    // Writes were failing; a flush that works means the sink recovered.
+                    self.failing_since = None;
+                }
+            }
+            Err(e) => {
+                self.failing_since
+                    .get_or_insert_with(std::time::Instant::now);
+                self.last_error = Some(e.to_string());
+            }
         }
     }
 

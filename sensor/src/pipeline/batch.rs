@@ -9,6 +9,8 @@ use crate::decode::Summary;
 pub struct Pkt {
     /// Index of the packet in the whole input (all files), from 0.
     pub index: u64,
+    /// Capture interface it came from (index among the capture's interfaces; 0 in replay).
+    pub iface: u8,
     /// Capture time.
     pub ts: Timestamp,
     /// The newest capture time seen in the input up to this packet: the monotonic clock that
@@ -44,9 +46,11 @@ impl Batch {
     }
 
     /// Adds a packet, copying its payload.
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
         index: u64,
+        iface: u8,
         ts: Timestamp,
         clock: Timestamp,
         wire_len: u32,
@@ -58,6 +62,7 @@ impl Batch {
         self.data.extend_from_slice(payload);
         self.pkts.push(Pkt {
             index,
+            iface,
             ts,
             clock,
             wire_len,

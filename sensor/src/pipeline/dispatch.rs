@@ -125,8 +125,36 @@ impl Dispatcher {
         self.next_index
     }
 
-    /// Handles one captured frame.
+    /// Whether the current round has no packet yet.
+    pub fn round_is_empty(&self) -> bool {
+        self.round_pkts == 0
+    }
+
+    /// The newest packet time read so far.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Packets waiting in each worker's queue.
+    pub fn queue_depths(&self) -> Vec<usize> {
+        self.workers.iter().map(Sender::len).collect()
+    }
+
+    /// Handles one captured frame of the first (or only) input.
     pub fn packet(&mut self, link: LinkType, ts: Timestamp, data: &[u8], wire_len: u32) {
+        self.packet_on(0, link, ts, data, wire_len);
+    }
+
+    /// Handles one captured frame of capture interface `iface` (its index on the command
+    /// line or in the config).
+    pub fn packet_on(
+        &mut self,
+        iface: u8,
+        link: LinkType,
+        ts: Timestamp,
+        data: &[u8],
+        wire_len: u32,
+    ) {
         let index = self.next_index;
         self.next_index += 1;
         self.stats.bytes += data.len() as u64;
@@ -157,7 +185,7 @@ impl Dispatcher {
                     .get(start..start + sum.payload_len as usize)
                     .unwrap_or_default();
                 if let Some(b) = self.pending.get_mut(w) {
-                    b.push(index, ts, self.now, wire_len, sum, payload);
+                    b.push(index, iface, ts, self.now, wire_len, sum, payload);
                 }
             }
             Err(NotFlow::Arp) => self.stats.arp += 1,
@@ -219,7 +247,12 @@ impl Dispatcher {
         if self.round_pkts > 0 || self.round == 0 {
             self.end_round();
         }
-        let mut stats = std::mem::take(&mut self.stats);
+        self.snapshot()
+    }
+
+    /// The counters so far.
+    pub fn snapshot(&self) -> DispatchStats {
+        let mut stats = self.stats.clone();
         stats.packets = self.next_index;
         stats.last_ts = (self.next_index > 0).then_some(self.now);
         for (t, n) in &self.other_ethertypes {

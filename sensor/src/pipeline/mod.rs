@@ -20,7 +20,7 @@ pub mod output;
 pub mod worker;
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context};
@@ -31,6 +31,7 @@ use otsensor_baselines::time::Timestamp;
 
 use crate::config::Config;
 use crate::registry::Registry;
+use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
 
 use self::batch::Batch;
 use self::dispatch::{DispatchStats, Dispatcher};
@@ -80,7 +81,7 @@ pub struct AlertsReport {
 
 /// A running pipeline. Feed packets through [`Pipeline::dispatcher`], then [`Pipeline::finish`].
 pub struct Pipeline {
-    dispatcher: Dispatcher,
+    dispatcher: Mutex<Dispatcher>,
     workers: Vec<JoinHandle<WorkerStats>>,
     output: JoinHandle<(OutputReport, AlertOutput)>,
     worker_count: usize,
@@ -88,7 +89,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts `workers` worker threads and the output thread.
+    /// Starts `workers` worker threads and the output thread. `interfaces` are the capture
+    /// interfaces by index (for zones by interface); the threads publish their counters to
+    /// `telemetry`.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         cfg: &Config,
         workers: usize,
@@ -96,11 +100,12 @@ impl Pipeline {
         shared: Arc<Shared>,
         events: Option<Box<dyn Write + Send>>,
         mut alerts: AlertOutput,
-        interface: Option<String>,
+        interfaces: Vec<String>,
+        telemetry: Arc<Telemetry>,
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
         let mut wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
-        wcfg.interface = interface;
+        wcfg.interfaces = interfaces;
         let (pool_tx, pool_rx) = unbounded::<Batch>();
         let mut in_txs = Vec::with_capacity(n);
         let mut out_rxs = Vec::with_capacity(n);
@@ -115,11 +120,19 @@ impl Pipeline {
             recycle_txs.push(rec_tx);
             let mut worker = Worker::new(wcfg.clone(), registry.clone(), shared.clone());
             let pool = pool_tx.clone();
+            let tel = telemetry.clone();
             let h = std::thread::Builder::new()
                 .name(format!("otsensor-worker-{i}"))
                 .spawn(move || {
+                    let mut published = std::time::Instant::now();
                     for mut b in in_rx.iter() {
                         worker.process_batch(&b);
+                        // Counters go out while busy every PUBLISH_EVERY, and on every idle
+                        // round, so that a quiet sensor's published counters are exact.
+                        if b.pkts.is_empty() || published.elapsed() >= PUBLISH_EVERY {
+                            tel.publish_worker(i, worker.snapshot());
+                            published = std::time::Instant::now();
+                        }
                         let ob = worker.take_events(b.round, rec_rx.try_recv().unwrap_or_default());
                         // If the output thread is gone its error is reported at finish.
                         let _ = out_tx.send(ob);
@@ -133,20 +146,21 @@ impl Pipeline {
                 .context("cannot start a worker thread")?;
             handles.push(h);
         }
+        let tel = telemetry.clone();
         let output = std::thread::Builder::new()
             .name("otsensor-output".into())
             .spawn(move || {
-                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts);
+                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts, &tel);
                 (rep, alerts)
             })
             .context("cannot start the output thread")?;
         Ok(Pipeline {
-            dispatcher: Dispatcher::new(
+            dispatcher: Mutex::new(Dispatcher::new(
                 in_txs,
                 pool_rx,
                 cfg.pipeline.on_full,
                 cfg.pipeline.batch_packets,
-            ),
+            )),
             workers: handles,
             output,
             worker_count: n,
@@ -156,12 +170,23 @@ impl Pipeline {
 
     /// The reader-side half: call [`Dispatcher::packet`] for each captured frame.
     pub fn dispatcher(&mut self) -> &mut Dispatcher {
-        &mut self.dispatcher
+        self.dispatcher
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The reader-side half for several reader threads (live capture on several interfaces).
+    pub fn shared_dispatcher(&self) -> &Mutex<Dispatcher> {
+        &self.dispatcher
     }
 
     /// Ends the input, waits for workers and output to drain, and returns the counters.
     pub fn finish(self) -> anyhow::Result<PipelineReport> {
-        let dispatch = self.dispatcher.finish();
+        let dispatch = self
+            .dispatcher
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .finish();
         let mut total = WorkerStats::default();
         let mut panicked = 0;
         for h in self.workers {
@@ -185,26 +210,12 @@ impl Pipeline {
             alerts.observe(o);
         }
         alerts.finish();
-        let mut by_rule = std::collections::BTreeMap::new();
-        for a in alerts.store.all() {
-            *by_rule.entry(a.rule).or_default() += 1;
-        }
         Ok(PipelineReport {
             dispatch,
             workers: total,
             output,
             worker_count: self.worker_count,
-            alerts: AlertsReport {
-                distinct: alerts.store.len() as u64,
-                records_written: alerts.written,
-                observations: alerts.store.observations,
-                by_rule,
-                learned: alerts.learned,
-                known: alerts.known,
-                anomaly_untracked: alerts.anomaly.untracked,
-                kafka: alerts.kafka.clone(),
-                error: alerts.error,
-            },
+            alerts: alerts.report(),
         })
     }
 }

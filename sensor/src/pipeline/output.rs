@@ -16,9 +16,10 @@ use otsensor_baselines::alert::Signal;
 
 pub use crate::output::alerts::AlertOutput;
 use crate::pipeline::events::{EventKey, EventMark, OutBatch};
+use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
 
 /// What the output thread did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OutputReport {
     /// Event lines written.
     pub events_written: u64,
@@ -34,7 +35,9 @@ pub fn merge_rounds(
     recycle: Vec<Sender<OutBatch>>,
     mut writer: Option<Box<dyn Write + Send>>,
     alerts: &mut AlertOutput,
+    telemetry: &Telemetry,
 ) -> OutputReport {
+    let mut published = std::time::Instant::now();
     let n = rxs.len();
     let mut slots: Vec<Option<OutBatch>> = (0..n).map(|_| None).collect();
     let mut open = vec![true; n];
@@ -86,6 +89,7 @@ pub fn merge_rounds(
                 None => {}
             }
         }
+        let idle = order.is_empty();
         for i in 0..n {
             if slots[i].as_ref().is_some_and(|b| b.round == round) {
                 if let Some(mut b) = slots[i].take() {
@@ -93,6 +97,10 @@ pub fn merge_rounds(
                     let _ = recycle[i].try_send(b);
                 }
             }
+        }
+        if idle || published.elapsed() >= PUBLISH_EVERY {
+            telemetry.publish_output(alerts.snapshot(&report));
+            published = std::time::Instant::now();
         }
     }
     if let Some(w) = writer.as_mut() {
@@ -155,6 +163,7 @@ mod tests {
             vec![r0, r1],
             Some(Box::new(out.clone())),
             &mut alerts,
+            &Telemetry::new("replay", 2, Vec::new()),
         );
         assert_eq!(rep.events_written, 8);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();

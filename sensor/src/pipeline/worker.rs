@@ -43,8 +43,8 @@ pub struct WorkerConfig {
     pub reassembly: ReassemblyConfig,
     /// Whether `--events` is on.
     pub events: bool,
-    /// Capture interface (live capture), for zones defined by interface.
-    pub interface: Option<String>,
+    /// Capture interfaces (live capture) by index, for zones defined by interface.
+    pub interfaces: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -59,7 +59,7 @@ impl WorkerConfig {
             other_idle_ns: secs(cfg.flows.other_idle_timeout_secs),
             reassembly: cfg.reassembly.to_reassembly(),
             events,
-            interface: None,
+            interfaces: Vec::new(),
         }
     }
 
@@ -440,6 +440,9 @@ impl Worker {
 
     /// Processes one round's batch: every packet, then idle expiry at the round's time.
     pub fn process_batch(&mut self, batch: &Batch) {
+        if self.detector.refresh() {
+            self.rezone();
+        }
         for p in &batch.pkts {
             self.packet(p, batch.payload(p));
         }
@@ -447,6 +450,27 @@ impl Worker {
         self.now = self.now.max(batch.now);
         self.upto = batch.upto;
         self.sweep(batch.now, batch.upto);
+    }
+
+    /// After a configuration reload: the zones of every flow again, under the new zones.
+    fn rezone(&mut self) {
+        let zones = &self.detector.policy().zones;
+        let interfaces = &self.cfg.interfaces;
+        self.table.for_each_mut(|f| {
+            let iface = interfaces
+                .get(usize::from(f.info.iface))
+                .map(String::as_str);
+            f.info.client_zone = zones.lookup(f.info.client.ip, f.info.vlan, iface);
+            f.info.server_zone = zones.lookup(f.info.server.ip, f.info.vlan, iface);
+        });
+    }
+
+    /// The counters so far, and the number of flows held now.
+    pub fn snapshot(&self) -> (WorkerStats, usize) {
+        let mut s = self.stats.clone();
+        s.events = self.sink.emitted;
+        s.event_errors = self.sink.failed;
+        (s, self.table.len())
     }
 
     /// Hands over the events of the round.
@@ -540,8 +564,12 @@ impl Worker {
         } else {
             (dst, src)
         };
-        let zones = &self.detector.shared().zones;
-        let iface = self.cfg.interface.as_deref();
+        let zones = &self.detector.policy().zones;
+        let iface = self
+            .cfg
+            .interfaces
+            .get(usize::from(p.iface))
+            .map(String::as_str);
         let (client_zone, server_zone) = (
             zones.lookup(client.ip, s.vlan, iface),
             zones.lookup(server.ip, s.vlan, iface),
@@ -564,6 +592,7 @@ impl Worker {
                 client,
                 server,
                 vlan: s.vlan,
+                iface: p.iface,
                 client_zone,
                 server_zone,
             },
@@ -772,7 +801,7 @@ impl Worker {
 }
 
 fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {
-    let z = &d.shared().zones;
+    let z = &d.policy().zones;
     if z.is_empty() {
         return (None, None);
     }
@@ -894,7 +923,7 @@ mod tests {
             self.ts += NS / 100;
             let ts = Timestamp::from_nanos(self.ts);
             self.batch
-                .push(self.index, ts, ts, f.len() as u32, sum, payload);
+                .push(self.index, 0, ts, ts, f.len() as u32, sum, payload);
             self.index += 1;
         }
 

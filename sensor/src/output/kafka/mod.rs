@@ -112,6 +112,9 @@ pub struct KafkaSink {
     flush_timeout: Duration,
     report: KafkaReport,
     logged_drop: bool,
+    /// Since when records have been going to the spool instead of the brokers.
+    degraded_since: Option<Instant>,
+    last_error: Option<String>,
 }
 
 impl KafkaSink {
@@ -161,6 +164,8 @@ impl KafkaSink {
                 ..KafkaReport::default()
             },
             logged_drop: false,
+            degraded_since: None,
+            last_error: None,
         };
         if sink.spooling {
             tracing::warn!(
@@ -199,6 +204,14 @@ impl KafkaSink {
 
     fn probe(&mut self, timeout: Duration) -> Result<(), String> {
         self.last_probe = Some(Instant::now());
+        let r = self.fetch_topic(timeout);
+        if let Err(e) = &r {
+            self.last_error = Some(e.clone());
+        }
+        r
+    }
+
+    fn fetch_topic(&self, timeout: Duration) -> Result<(), String> {
         let md = self
             .producer
             .client()
@@ -375,6 +388,7 @@ impl KafkaSink {
                 }
                 (Some(e), Origin::Live) => {
                     self.report.failed += 1;
+                    self.last_error = Some(e.clone());
                     if !self.spooling {
                         tracing::warn!("{}: delivery failed ({e}); spooling.", self.name);
                     }
@@ -383,6 +397,7 @@ impl KafkaSink {
                 }
                 (Some(e), Origin::Spool(n)) => {
                     self.report.failed += 1;
+                    self.last_error = Some(e.clone());
                     self.replay_answered(n, Some(e));
                 }
             }
@@ -431,6 +446,33 @@ impl KafkaSink {
             self.failed_replays = 0;
             self.restart_producer();
         }
+    }
+
+    /// The delivery state for health and metrics: records produced and failed, since when the
+    /// sink has been spooling (unable to deliver), the spool's size and the last error.
+    pub fn status(&mut self) -> crate::service::telemetry::SinkStatus {
+        if !self.spooling {
+            self.degraded_since = None;
+        } else if self.degraded_since.is_none() {
+            self.degraded_since = Some(Instant::now());
+        }
+        crate::service::telemetry::SinkStatus {
+            name: self.name.clone(),
+            kind: "kafka",
+            records: self.report.produced,
+            failed: self.report.failed,
+            degraded_secs: self.degraded_since.map(|t| t.elapsed().as_secs()),
+            spool_bytes: self.spool.bytes(),
+            last_error: self.last_error.clone().filter(|_| self.spooling),
+        }
+    }
+
+    /// The delivery counters so far.
+    pub fn report(&self) -> KafkaReport {
+        let mut r = self.report.clone();
+        r.spool_left_bytes = self.spool.bytes();
+        r.dropped = r.dropped.max(self.spool.dropped);
+        r
     }
 
     /// Periodic work: delivery reports, and while spooling, probing the brokers and replaying

@@ -1,0 +1,303 @@
+//! The sensor's own health: capture loss, silent inputs, overload, sinks that cannot deliver,
+//! failed baseline saves. [`Monitor::check`] runs on the capture's ticker thread, reads what
+//! the threads published to [`Telemetry`], and sends a [`HealthSignal`] to the output thread
+//! when a condition is raised, persists (once per interval) or clears; the output thread turns
+//! them into alerts of engine `sensor` on every sink. The same state answers `GET /health`.
+//!
+//! A condition never depends on the sink it reports about: a Kafka sink that cannot deliver
+//! is reported on the other sinks and in the log at once, and on Kafka itself from its spool
+//! once the brokers are back.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use serde_json::{json, Value};
+
+use otsensor_baselines::alert::Rule;
+use otsensor_baselines::rules;
+use otsensor_baselines::time::Timestamp;
+
+use crate::capture::live::CaptureStats;
+use crate::config::HealthConfig;
+use crate::output::alerts::Control;
+use crate::service::telemetry::Telemetry;
+
+/// A health condition's state, for the output thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSignal {
+    /// The rule (engine `sensor`).
+    pub rule: &'static Rule,
+    /// What it is about: an interface, a sink, `pipeline`, `baseline`, `config`.
+    pub subject: String,
+    /// Raised (or still there) or cleared.
+    pub active: bool,
+    /// When.
+    pub ts: Timestamp,
+    /// One sentence.
+    pub details: String,
+    /// What was measured.
+    pub observed: Value,
+    /// The threshold.
+    pub expected: Value,
+}
+
+#[derive(Debug)]
+struct Condition {
+    active: bool,
+    details: String,
+    last_sent: Instant,
+}
+
+/// Watches the published counters and raises or clears health conditions.
+#[derive(Debug)]
+pub struct Monitor {
+    cfg: Arc<Mutex<HealthConfig>>,
+    telemetry: Arc<Telemetry>,
+    tx: Sender<Control>,
+    started: Instant,
+    last_check: Instant,
+    /// Start of the current loss/overload window, and the counters then.
+    window: (Instant, Vec<CaptureStats>, u64),
+    conditions: BTreeMap<(&'static str, String), Condition>,
+}
+
+fn drops_of(t: &Telemetry) -> u64 {
+    let o = t.output();
+    t.dispatch().dropped_worker_queue_full + o.events.events_lost
+}
+
+impl Monitor {
+    /// A monitor sending to the output thread over `tx`; `cfg` may be replaced by a reload.
+    pub fn new(
+        cfg: Arc<Mutex<HealthConfig>>,
+        telemetry: Arc<Telemetry>,
+        tx: Sender<Control>,
+    ) -> Monitor {
+        let now = Instant::now();
+        let caps = telemetry
+            .interfaces
+            .iter()
+            .map(|i| i.stats().capture)
+            .collect();
+        Monitor {
+            window: (now, caps, drops_of(&telemetry)),
+            cfg,
+            telemetry,
+            tx,
+            started: now,
+            last_check: now,
+            conditions: BTreeMap::new(),
+        }
+    }
+
+    fn cfg(&self) -> HealthConfig {
+        self.cfg
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sends a condition's state to the output thread when it changes, and once per
+    /// interval while it lasts; logs changes.
+    pub fn set(
+        &mut self,
+        rule: &'static Rule,
+        subject: &str,
+        active: bool,
+        details: String,
+        observed: Value,
+        expected: Value,
+    ) {
+        let every = Duration::from_secs(self.cfg().interval_secs);
+        let key = (rule.id, subject.to_string());
+        let prev = self.conditions.get(&key);
+        let changed = prev.map_or(active, |c| c.active != active);
+        let due = prev.is_some_and(|c| c.active && active && c.last_sent.elapsed() >= every);
+        if !changed && !due {
+            if let Some(c) = self.conditions.get_mut(&key) {
+                c.details = details;
+            }
+            return;
+        }
+        if changed && active {
+            tracing::warn!("{}: {details}", rule.id);
+        } else if changed {
+            tracing::warn!("{} cleared: {details}", rule.id);
+        }
+        let _ = self.tx.send(Control::Health(HealthSignal {
+            rule,
+            subject: subject.to_string(),
+            active,
+            ts: Timestamp::now(),
+            details: details.clone(),
+            observed,
+            expected,
+        }));
+        self.conditions.insert(
+            key,
+            Condition {
+                active,
+                details,
+                last_sent: Instant::now(),
+            },
+        );
+    }
+
+    /// Why the sensor is degraded now: `rule subject: details` of every active condition.
+    pub fn reasons(&self) -> Vec<String> {
+        self.conditions
+            .iter()
+            .filter(|(_, c)| c.active)
+            .map(|((rule, _), c)| format!("{rule}: {}", c.details))
+            .collect()
+    }
+
+    /// Evaluates every condition (at most once a second) and publishes the health state.
+    pub fn check(&mut self) {
+        if self.last_check.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_check = Instant::now();
+        let cfg = self.cfg();
+        self.check_silent(&cfg);
+        if self.window.0.elapsed() >= Duration::from_secs(cfg.interval_secs) {
+            self.check_window(&cfg);
+        }
+        self.check_sinks(&cfg);
+        let save = self.telemetry.baseline_save_error();
+        self.set(
+            &rules::BASELINE_SAVE_FAILED,
+            "baseline",
+            save.is_some(),
+            match &save {
+                Some(e) => format!("the periodic baseline save failed: {e}"),
+                None => "the baseline was saved".to_string(),
+            },
+            json!({ "error": save }),
+            Value::Null,
+        );
+        let reasons = self.reasons();
+        self.telemetry.set_health(reasons);
+    }
+
+    fn check_silent(&mut self, cfg: &HealthConfig) {
+        let now = Timestamp::now();
+        let ifaces: Vec<_> = self
+            .telemetry
+            .interfaces
+            .iter()
+            .map(|i| i.stats())
+            .collect();
+        for s in ifaces {
+            let silent_ns = match s.last_packet {
+                Some(t) => now.nanos_since(t),
+                None => i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+            };
+            let silent = silent_ns / 1_000_000_000;
+            let limit = i64::try_from(cfg.silent_secs).unwrap_or(i64::MAX);
+            let active = silent >= limit;
+            let state = match (&s.up, &s.last_error) {
+                (false, Some(e)) => format!(" (interface down: {e})"),
+                (false, None) => " (interface down)".to_string(),
+                _ => String::new(),
+            };
+            let details = if active {
+                format!("no packet on {} for {silent} s{state}", s.name)
+            } else {
+                format!("packets on {} again", s.name)
+            };
+            self.set(
+                &rules::INPUT_SILENT,
+                &s.name,
+                active,
+                details,
+                json!({ "interface": s.name, "silent_secs": silent, "up": s.up, "error": s.last_error }),
+                json!({ "silent_secs_below": cfg.silent_secs }),
+            );
+        }
+    }
+
+    fn check_window(&mut self, cfg: &HealthConfig) {
+        let secs = self.window.0.elapsed().as_secs();
+        let ifaces: Vec<_> = self
+            .telemetry
+            .interfaces
+            .iter()
+            .map(|i| i.stats())
+            .collect();
+        let before = std::mem::take(&mut self.window.1);
+        for (i, s) in ifaces.iter().enumerate() {
+            let b = before.get(i).cloned().unwrap_or_default();
+            let received = s.capture.received.saturating_sub(b.received);
+            let kernel = s.capture.dropped.saturating_sub(b.dropped);
+            let interface = s.capture.if_dropped.saturating_sub(b.if_dropped);
+            let lost = kernel + interface;
+            let ratio = lost as f64 / (received + interface).max(1) as f64;
+            let active = lost > 0 && ratio > cfg.max_loss_ratio;
+            let details = if active {
+                format!(
+                    "{lost} of {} packets ({:.2} %) dropped on {} in the last {secs} s (kernel {kernel}, interface {interface})",
+                    received + interface,
+                    ratio * 100.0,
+                    s.name
+                )
+            } else {
+                format!("no capture loss on {} in the last {secs} s", s.name)
+            };
+            self.set(
+                &rules::CAPTURE_LOSS,
+                &s.name,
+                active,
+                details,
+                json!({ "interface": s.name, "received": received, "kernel_dropped": kernel, "interface_dropped": interface, "ratio": ratio, "window_secs": secs }),
+                json!({ "max_loss_ratio": cfg.max_loss_ratio }),
+            );
+        }
+        let drops = drops_of(&self.telemetry);
+        let lost = drops.saturating_sub(self.window.2);
+        self.set(
+            &rules::OVERLOAD,
+            "pipeline",
+            lost > 0,
+            if lost > 0 {
+                format!("{lost} packets or events dropped inside the sensor in the last {secs} s (worker queues full, or events not written)")
+            } else {
+                format!("no packet or event dropped inside the sensor in the last {secs} s")
+            },
+            json!({ "dropped": lost, "window_secs": secs }),
+            json!({ "dropped": 0 }),
+        );
+        self.window = (
+            Instant::now(),
+            ifaces.into_iter().map(|s| s.capture).collect(),
+            drops,
+        );
+    }
+
+    fn check_sinks(&mut self, cfg: &HealthConfig) {
+        for s in self.telemetry.output().sinks {
+            let failing = s.degraded_secs.unwrap_or(0);
+            let active = s.degraded_secs.is_some_and(|d| d >= cfg.sink_secs);
+            let details = if active {
+                format!(
+                    "{} has not delivered for {failing} s ({}); {} bytes spooled",
+                    s.name,
+                    s.last_error.as_deref().unwrap_or("no error given"),
+                    s.spool_bytes
+                )
+            } else {
+                format!("{} delivers again", s.name)
+            };
+            self.set(
+                &rules::SINK_DEGRADED,
+                &s.name,
+                active,
+                details,
+                json!({ "sink": s.name, "kind": s.kind, "failing_secs": failing, "spool_bytes": s.spool_bytes, "error": s.last_error }),
+                json!({ "failing_secs_below": cfg.sink_secs }),
+            );
+        }
+    }
+}
