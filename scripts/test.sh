@@ -6,19 +6,21 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 . scripts/kafka.sh
 apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay \
-  graphviz python3 python3-venv nodejs libssl-dev zlib1g-dev
+  graphviz python3 python3-venv nodejs libssl-dev zlib1g-dev systemd dpkg-dev
 ensure_rust
 
 # Independent parsers for the alert formats (tests/e2e/formats.rs), from the package
 # registries: pycef (CEF), ocsf-json-schema + jsonschema (OCSF schema), nsyslog-parser (LEEF);
-# and confluent-kafka, the SOC-side consumer of tests/e2e/kafka.rs.
+# confluent-kafka, the SOC-side consumer of tests/e2e/kafka.rs; prometheus-client, whose
+# OpenMetrics parser reads the sensor's /metrics page in tests/e2e/service.rs.
 TOOLS=target/test-tools
 mkdir -p "$TOOLS"
-if ! "$TOOLS/venv/bin/python" -c "import pycef, jsonschema, ocsf_json_schema, confluent_kafka" 2>/dev/null; then
+if ! "$TOOLS/venv/bin/python" -c "import pycef, jsonschema, ocsf_json_schema, confluent_kafka, prometheus_client" 2>/dev/null; then
   rm -rf "$TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
-    pycef==1.11 jsonschema==4.23.0 ocsf-json-schema==1.2.0 confluent-kafka==2.12.1
+    pycef==1.11 jsonschema==4.23.0 ocsf-json-schema==1.2.0 confluent-kafka==2.12.1 \
+    prometheus-client==0.26.0
 fi
 if [ ! -f "$TOOLS/nsyslog-parser/leef.js" ]; then
   curl -sSfL https://registry.npmjs.org/nsyslog-parser/-/nsyslog-parser-0.10.1.tgz -o "$TOOLS/nsp.tgz"
@@ -27,6 +29,9 @@ if [ ! -f "$TOOLS/nsyslog-parser/leef.js" ]; then
   mv "$TOOLS/package" "$TOOLS/nsyslog-parser"
 fi
 export OTSENSOR_REQUIRE_TEST_TOOLS=1
+
+# cargo-deb builds the Debian package that tests/e2e/package.rs checks (built once).
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version 3.8.0 --locked --quiet
 
 # A real Kafka-protocol broker (scripts/kafka.sh); the outage test starts its own as well.
 tansu_install
