@@ -213,6 +213,9 @@ pub struct FunctionEntry {
     pub timing: Option<Timing>,
     #[serde(skip)]
     hist: Option<Box<Histogram<u32>>>,
+    /// Input packet number of the message that gave `operation` (0: loaded from a file).
+    #[serde(skip)]
+    first_packet: u64,
 }
 
 impl PartialEq for FunctionEntry {
@@ -544,6 +547,8 @@ pub struct Lesson<'a> {
     pub dst_zone: &'a str,
     /// When.
     pub ts: Timestamp,
+    /// Input packet number of the message (its place in the input).
+    pub packet: u64,
     /// Operation.
     pub operation: Operation,
     /// Function code and name.
@@ -783,12 +788,13 @@ impl Learner {
                     peak_per_minute: 0,
                     timing: None,
                     hist: None,
+                    first_packet: l.packet,
                 });
                 // A response's operation is its request's, so one code can come with several:
-                // keep the earliest message's (the smaller on a tie), whichever worker learns
-                // first.
-                if (l.ts, l.operation) < (f.seen.first_seen, f.operation) {
+                // keep the first message's in input order, whichever worker learns first.
+                if l.packet < f.first_packet {
                     f.operation = l.operation;
+                    f.first_packet = l.packet;
                 }
                 f.seen.add(l.ts);
                 if let (Some((interval_ms, per_minute)), Some(f)) =
@@ -968,6 +974,7 @@ mod tests {
         count: u32,
     ) -> Lesson<'static> {
         Lesson {
+            packet: t.unsigned_abs(),
             key: Cow::Owned(k),
             src_zone: "a",
             dst_zone: "b",

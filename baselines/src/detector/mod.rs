@@ -786,6 +786,7 @@ impl Detector {
                     );
                 }
                 sh.learner.learn(&Lesson {
+                    packet: m.packet,
                     key: Cow::Borrowed(edge),
                     src_zone: zone_names.0,
                     dst_zone: zone_names.1,
@@ -989,4 +990,59 @@ fn v_text(v: Violation) -> &'static str {
 
 fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
     ops.map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zones::{ConduitConfig, ZoneConfig};
+
+    #[test]
+    fn a_reload_replaces_the_policy_keeps_the_mode_and_is_taken_once() {
+        let shared = Arc::new(Shared::new(
+            ZoneMap::default(),
+            Learner::default(),
+            DetectorConfig {
+                mode: Mode::Detect,
+                ..DetectorConfig::default()
+            },
+            Arc::new(AssetInventory::default()),
+        ));
+        let mut d = Detector::new(shared.clone());
+        assert!(!d.refresh());
+        let zone = |name: &str, cidr: &str| ZoneConfig {
+            name: name.into(),
+            cidrs: vec![cidr.parse().unwrap()],
+            vlans: vec![],
+            interfaces: vec![],
+            purdue: None,
+        };
+        shared.reload(
+            ZoneMap::new(
+                vec![zone("a", "10.0.0.0/24"), zone("b", "10.0.1.0/24")],
+                vec![ConduitConfig {
+                    from: "a".into(),
+                    to: "b".into(),
+                    protocols: vec!["modbus".into()],
+                    operations: None,
+                }],
+                "unzoned",
+            ),
+            DetectorConfig {
+                mode: Mode::Learn,
+                disabled: vec!["policy.no_conduit".into()],
+                ..DetectorConfig::default()
+            },
+        );
+        assert!(d.refresh());
+        assert!(!d.refresh());
+        assert_eq!(d.policy().cfg.mode, Mode::Detect, "the mode is the run's");
+        assert_eq!(shared.mode, Mode::Detect);
+        assert!(!shared.enabled(&rules::NO_CONDUIT));
+        let a = d
+            .policy()
+            .zones
+            .lookup("10.0.0.5".parse().unwrap(), None, None);
+        assert_eq!(d.policy().zones.name(a), "a");
+    }
 }
