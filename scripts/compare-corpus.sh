@@ -5,25 +5,30 @@
 # the wall-clock fields). For refactors: behaviour must not change.
 #
 #   scripts/compare-corpus.sh OLD_BIN NEW_BIN [CORPUS_DIR] [WORK_DIR]
+# OLD_WORKERS and NEW_WORKERS (default 2) set each side's --workers: outputs must not depend
+# on it either.
 set -euo pipefail
+old_workers=${OLD_WORKERS:-2} new_workers=${NEW_WORKERS:-2}
 old=$1 new=$2
 corpus=${3:-$(dirname "$0")/../../shared/pcaps}
 work=${4:-$(mktemp -d)}
 cfg=$(dirname "$0")/../config/plant1-zones.toml
 strip_stats() { python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))
-for k in ("elapsed_secs","packets_per_sec","mbytes_per_sec","version"): d.pop(k,None)
+for k in ("elapsed_secs","packets_per_sec","mbytes_per_sec","version","workers"): d.pop(k,None)
+d["flows"].pop("peak",None)  # a sum of per-worker peaks
 print(json.dumps(d,sort_keys=True,indent=1))' "$1"; }
 n=0 same=0 differ=0
 while IFS= read -r -d '' f; do
   n=$((n+1))
   for side in old new; do
     bin=${!side}
+    w=${side}_workers; w=${!w}
     d="$work/$side/$n"; mkdir -p "$d"
-    "$bin" replay "$f" -c "$cfg" --workers 2 --events "$d/events.jsonl" --alerts "$d/alerts.jsonl" \
+    "$bin" replay "$f" -c "$cfg" --workers "$w" --events "$d/events.jsonl" --alerts "$d/alerts.jsonl" \
       --assets "$d/assets.json" --stats "$d/stats.raw" --learn --baseline "$d/baseline.json" \
       >/dev/null 2>"$d/stderr" || echo "exit $?" >>"$d/stderr"
-    "$bin" replay "$f" -c "$cfg" --workers 2 --alerts "$d/detect.jsonl" --baseline "$d/baseline.json" \
+    "$bin" replay "$f" -c "$cfg" --workers "$w" --alerts "$d/detect.jsonl" --baseline "$d/baseline.json" \
       >/dev/null 2>>"$d/stderr" || echo "exit $?" >>"$d/stderr"
     [ -f "$d/stats.raw" ] && strip_stats "$d/stats.raw" >"$d/stats.json" && rm "$d/stats.raw"
   done

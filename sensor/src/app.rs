@@ -361,10 +361,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
         worker_count(&args.common, &cfg),
         Vec::new(),
     ));
-    let server = match cfg.metrics.listen {
-        Some(addr) => Some(Server::bind(addr).map_err(|e| BadInput(format!("{e:#}")))?),
-        None => None,
-    };
+    let server = metrics_server(&cfg)?;
     let mut session = Session::start(cfg, &args.common, Vec::new(), telemetry.clone(), None)?;
     let server = server
         .map(|mut s| s.serve(telemetry, session.registry.clone()).map(|()| s))
@@ -459,6 +456,16 @@ fn live_inputs(args: &CaptureArgs, cfg: &Config) -> Result<Vec<live::LiveInput>,
         return Err(BadInput("at most 255 capture interfaces".into()));
     }
     Ok(inputs)
+}
+
+/// The metrics server, bound (not yet serving), if the config asks for one.
+fn metrics_server(cfg: &Config) -> anyhow::Result<Option<Server>> {
+    match cfg.metrics.listen_addr().map_err(BadInput)? {
+        Some(addr) => Ok(Some(
+            Server::bind(addr).map_err(|e| BadInput(format!("{e:#}")))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// SIGHUP raises this flag: re-read the config.
@@ -629,10 +636,7 @@ fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
         let cap = live::open(&i).map_err(|e| BadInput(e.to_string()))?;
         opened.push((i, cap));
     }
-    let server = match cfg.metrics.listen {
-        Some(addr) => Some(Server::bind(addr).map_err(|e| BadInput(format!("{e:#}")))?),
-        None => None,
-    };
+    let server = metrics_server(&cfg)?;
     if let Some(user) = &cfg.sensor.user {
         privileges::drop_to(user).map_err(|e| BadInput(format!("{e:#}")))?;
     }

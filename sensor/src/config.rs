@@ -79,8 +79,22 @@ impl Default for HealthConfig {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
-    /// Address to listen on, e.g. `127.0.0.1:9477`; absent = no metrics server.
-    pub listen: Option<std::net::SocketAddr>,
+    /// Address to listen on, `ADDRESS:PORT`, e.g. `127.0.0.1:9477`; absent = no metrics
+    /// server.
+    pub listen: Option<String>,
+}
+
+impl MetricsConfig {
+    /// The address to listen on, if any.
+    pub fn listen_addr(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        self.listen
+            .as_deref()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| format!("{a:?} is not ADDRESS:PORT (e.g. 127.0.0.1:9477)"))
+            })
+            .transpose()
+    }
 }
 
 /// Thresholds of the protocol and anomaly rules.
@@ -834,6 +848,13 @@ impl Config {
         if h.sink_secs == 0 || h.sink_secs > 30 * 86_400 {
             return Err(bad("health.sink_secs", "must be between 1 and 2592000"));
         }
+        if let Err(e) = self.metrics.listen_addr() {
+            return Err(ConfigError::Invalid {
+                path: origin.to_string(),
+                key: "metrics.listen",
+                message: e,
+            });
+        }
         if self.sensor.user.as_deref() == Some("") {
             return Err(bad("sensor.user", "must not be empty"));
         }
@@ -974,6 +995,68 @@ mod tests {
             .to_string();
         assert!(e.contains("site.toml") && e.contains("max_flow"), "{e}");
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn capture_entries_per_interface() {
+        let c = Config::parse(
+            "[[capture]]\ninterface = \"eth1\"\nbpf = \"tcp\"\nsnaplen = 1600\n[[capture]]\ninterface = \"eth2\"\n",
+            "t",
+        )
+        .unwrap();
+        let e = c.capture.entries();
+        assert_eq!(e.len(), 2);
+        let s1 = e[0].settings(&c.capture.defaults());
+        assert_eq!(
+            (s1.snaplen, s1.buffer_size),
+            (1600, CaptureConfig::default().buffer_size)
+        );
+        assert_eq!(e[0].bpf.as_deref(), Some("tcp"));
+        assert_eq!(
+            e[1].settings(&c.capture.defaults()),
+            CaptureConfig::default()
+        );
+        for (text, key) in [
+            (
+                "[[capture]]\ninterface = \"eth1\"\n[[capture]]\ninterface = \"eth1\"\n",
+                "capture.interface",
+            ),
+            (
+                "[[capture]]\ninterface = \"eth1\"\nsnaplen = 10\n",
+                "capture.snaplen",
+            ),
+            ("[[capture]]\ninterface = \"eth1\"\nsnap = 10\n", "snap"),
+            ("[[capture]]\nbpf = \"tcp\"\n", "interface"),
+        ] {
+            let e = Config::parse(text, "x").unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn health_metrics_and_sensor_keys() {
+        let c = Config::parse(
+            "[sensor]\nuser = \"otsensor\"\nstats_interval_secs = 5\n[health]\nsilent_secs = 3\n[metrics]\nlisten = \"127.0.0.1:9477\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.sensor.user.as_deref(), Some("otsensor"));
+        assert_eq!(c.health.silent_secs, 3);
+        assert_eq!(
+            c.metrics.listen_addr(),
+            Ok(Some("127.0.0.1:9477".parse().unwrap()))
+        );
+        for (text, key) in [
+            ("[health]\ninterval_secs = 0\n", "health.interval_secs"),
+            ("[health]\nmax_loss_ratio = 1.5\n", "health.max_loss_ratio"),
+            ("[health]\nsilent_secs = 0\n", "health.silent_secs"),
+            ("[health]\nsink_secs = 0\n", "health.sink_secs"),
+            ("[sensor]\nuser = \"\"\n", "sensor.user"),
+            ("[metrics]\nlisten = \"localhost\"\n", "metrics.listen"),
+        ] {
+            let e = Config::parse(text, "x").unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -149,10 +149,12 @@ impl Stats {
         let mut pdus = BTreeMap::new();
         let mut parse_errors = BTreeMap::new();
         let mut protocols = BTreeMap::new();
-        for (spec, c) in registry.protocols().iter().zip(&w.app.protocols) {
+        for (i, spec) in registry.protocols().iter().enumerate() {
+            // Every protocol, counted or not yet (a worker that has not published is zeros).
+            let c = w.app.protocols.get(i).cloned().unwrap_or_default();
             pdus.insert(spec.name, c.pdus);
             parse_errors.insert(spec.name, c.parse_errors);
-            protocols.insert(spec.name, c.clone());
+            protocols.insert(spec.name, c);
         }
         let mut drops = BTreeMap::new();
         drops.insert("worker_queue_full_packets", d.dropped_worker_queue_full);

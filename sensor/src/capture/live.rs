@@ -178,7 +178,14 @@ impl Interface {
         }
     }
 
-    fn store_capture(&self, c: &CaptureStats) {
+    /// Counts one packet read (and its capture time).
+    pub(crate) fn record_packet(&self, ts: Timestamp, bytes: usize) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.last_packet_ns.store(ts.as_nanos(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn store_capture(&self, c: &CaptureStats) {
         self.received.store(c.received, Ordering::Relaxed);
         self.dropped.store(c.dropped, Ordering::Relaxed);
         self.if_dropped.store(c.if_dropped, Ordering::Relaxed);
@@ -399,11 +406,7 @@ fn read_until_failure(
             Ok(p) => {
                 let ts = ts_of(p.header);
                 dispatcher(disp).packet_on(index, link, ts, p.data, p.header.len);
-                iface.packets.fetch_add(1, Ordering::Relaxed);
-                iface
-                    .bytes
-                    .fetch_add(p.data.len() as u64, Ordering::Relaxed);
-                iface.last_packet_ns.store(ts.as_nanos(), Ordering::Relaxed);
+                iface.record_packet(ts, p.data.len());
                 iface.seen.store(true, Ordering::Relaxed);
                 if refreshed.elapsed() >= refresh_every {
                     if let Some(why) = refresh(cap) {
@@ -495,11 +498,7 @@ fn drain(
             Ok(p) => {
                 let ts = ts_of(p.header);
                 dispatcher(disp).packet_on(index, link, ts, p.data, p.header.len);
-                iface.packets.fetch_add(1, Ordering::Relaxed);
-                iface
-                    .bytes
-                    .fetch_add(p.data.len() as u64, Ordering::Relaxed);
-                iface.last_packet_ns.store(ts.as_nanos(), Ordering::Relaxed);
+                iface.record_packet(ts, p.data.len());
                 read += 1;
             }
             Err(_) => break,

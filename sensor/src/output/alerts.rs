@@ -333,3 +333,119 @@ impl AlertOutput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otsensor_baselines::alert::SensorInfo;
+    use otsensor_baselines::rules;
+
+    fn output() -> (
+        AlertOutput,
+        crossbeam_channel::Sender<Control>,
+        Arc<std::sync::Mutex<Vec<u8>>>,
+    ) {
+        #[derive(Clone)]
+        struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::ErrorKind::Other)?
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Sink::writer(
+            "test",
+            Box::new(Buf(buf.clone())),
+            crate::config::AlertFormat::Json,
+        );
+        let mut out = AlertOutput::new(
+            AlertStore::new(SensorInfo::default(), 60),
+            AnomalyEngine::new(AnomalyConfig::default()),
+            Arc::new(Shared::default()),
+            vec![sink],
+        );
+        let (tx, rx) = crossbeam_channel::unbounded();
+        out.control = Some(rx);
+        (out, tx, buf)
+    }
+
+    fn signal(active: bool, secs: i64) -> Control {
+        Control::Health(HealthSignal {
+            rule: &rules::INPUT_SILENT,
+            subject: "eth1".into(),
+            active,
+            ts: Timestamp::from_nanos(secs * 1_000_000_000),
+            details: format!("eth1 at {secs}"),
+            observed: serde_json::json!({ "interface": "eth1" }),
+            expected: serde_json::Value::Null,
+        })
+    }
+
+    fn records(buf: &std::sync::Mutex<Vec<u8>>) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(buf.lock().map(|b| b.clone()).unwrap_or_default()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_health_condition_is_written_when_raised_cleared_and_raised_again() {
+        let (mut out, tx, buf) = output();
+        for c in [
+            signal(false, 0), // nothing to clear yet
+            signal(true, 1),
+            signal(true, 2), // still there: aggregated
+            signal(false, 3),
+            signal(false, 4), // already cleared
+            signal(true, 5),
+        ] {
+            tx.send(c).unwrap();
+        }
+        out.tick();
+        let r = records(&buf);
+        let got: Vec<(&str, u64, &str)> = r
+            .iter()
+            .map(|a| {
+                (
+                    a["status"].as_str().unwrap(),
+                    a["count"].as_u64().unwrap(),
+                    a["details"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("active", 1, "eth1 at 1"),
+                ("cleared", 3, "eth1 at 3"),
+                ("active", 4, "eth1 at 5")
+            ]
+        );
+        assert!(r
+            .iter()
+            .all(|a| a["engine"] == "sensor" && a.get("src").is_none()));
+        assert_eq!(r[0]["id"], r[2]["id"]);
+    }
+
+    #[test]
+    fn a_disabled_health_rule_writes_nothing() {
+        let (mut out, tx, buf) = output();
+        out.shared.reload(
+            otsensor_baselines::zones::ZoneMap::default(),
+            otsensor_baselines::detector::DetectorConfig {
+                disabled: vec!["sensor.input_silent".into()],
+                ..Default::default()
+            },
+        );
+        tx.send(signal(true, 1)).unwrap();
+        out.tick();
+        assert!(records(&buf).is_empty());
+    }
+}

@@ -58,6 +58,9 @@ pub struct Monitor {
     tx: Sender<Control>,
     started: Instant,
     last_check: Instant,
+    /// The time of the evaluation under way (monotonic, and wall clock).
+    now: Instant,
+    wall: Timestamp,
     /// Start of the current loss/overload window, and the counters then.
     window: (Instant, Vec<CaptureStats>, u64),
     conditions: BTreeMap<(&'static str, String), Condition>,
@@ -88,6 +91,8 @@ impl Monitor {
             tx,
             started: now,
             last_check: now,
+            now,
+            wall: Timestamp::now(),
             conditions: BTreeMap::new(),
         }
     }
@@ -114,7 +119,8 @@ impl Monitor {
         let key = (rule.id, subject.to_string());
         let prev = self.conditions.get(&key);
         let changed = prev.map_or(active, |c| c.active != active);
-        let due = prev.is_some_and(|c| c.active && active && c.last_sent.elapsed() >= every);
+        let due = prev
+            .is_some_and(|c| c.active && active && self.now.duration_since(c.last_sent) >= every);
         if !changed && !due {
             if let Some(c) = self.conditions.get_mut(&key) {
                 c.details = details;
@@ -130,7 +136,7 @@ impl Monitor {
             rule,
             subject: subject.to_string(),
             active,
-            ts: Timestamp::now(),
+            ts: self.wall,
             details: details.clone(),
             observed,
             expected,
@@ -140,7 +146,7 @@ impl Monitor {
             Condition {
                 active,
                 details,
-                last_sent: Instant::now(),
+                last_sent: self.now,
             },
         );
     }
@@ -159,10 +165,17 @@ impl Monitor {
         if self.last_check.elapsed() < Duration::from_secs(1) {
             return;
         }
-        self.last_check = Instant::now();
+        self.evaluate(Instant::now(), Timestamp::now());
+    }
+
+    /// Evaluates every condition as of `now` (and the wall-clock time `wall`).
+    pub fn evaluate(&mut self, now: Instant, wall: Timestamp) {
+        self.now = now;
+        self.wall = wall;
+        self.last_check = now;
         let cfg = self.cfg();
         self.check_silent(&cfg);
-        if self.window.0.elapsed() >= Duration::from_secs(cfg.interval_secs) {
+        if now.duration_since(self.window.0) >= Duration::from_secs(cfg.interval_secs) {
             self.check_window(&cfg);
         }
         self.check_sinks(&cfg);
@@ -183,7 +196,7 @@ impl Monitor {
     }
 
     fn check_silent(&mut self, cfg: &HealthConfig) {
-        let now = Timestamp::now();
+        let now = self.wall;
         let ifaces: Vec<_> = self
             .telemetry
             .interfaces
@@ -193,7 +206,8 @@ impl Monitor {
         for s in ifaces {
             let silent_ns = match s.last_packet {
                 Some(t) => now.nanos_since(t),
-                None => i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+                None => i64::try_from(self.now.duration_since(self.started).as_nanos())
+                    .unwrap_or(i64::MAX),
             };
             let silent = silent_ns / 1_000_000_000;
             let limit = i64::try_from(cfg.silent_secs).unwrap_or(i64::MAX);
@@ -220,7 +234,7 @@ impl Monitor {
     }
 
     fn check_window(&mut self, cfg: &HealthConfig) {
-        let secs = self.window.0.elapsed().as_secs();
+        let secs = self.now.duration_since(self.window.0).as_secs();
         let ifaces: Vec<_> = self
             .telemetry
             .interfaces
@@ -270,7 +284,7 @@ impl Monitor {
             json!({ "dropped": 0 }),
         );
         self.window = (
-            Instant::now(),
+            self.now,
             ifaces.into_iter().map(|s| s.capture).collect(),
             drops,
         );
@@ -299,5 +313,157 @@ impl Monitor {
                 json!({ "failing_secs_below": cfg.sink_secs }),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::live::Interface;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    struct Rig {
+        monitor: Monitor,
+        rx: crossbeam_channel::Receiver<Control>,
+        iface: Arc<Interface>,
+        t0: Instant,
+        w0: Timestamp,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let iface = Arc::new(Interface::new("eth1"));
+            let telemetry = Arc::new(Telemetry::new("capture", 1, vec![iface.clone()]));
+            let cfg = HealthConfig {
+                interval_secs: 10,
+                max_loss_ratio: 0.01,
+                silent_secs: 30,
+                sink_secs: 60,
+            };
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let monitor = Monitor::new(Arc::new(Mutex::new(cfg)), telemetry, tx);
+            Rig {
+                t0: monitor.started,
+                w0: Timestamp::now(),
+                monitor,
+                rx,
+                iface,
+            }
+        }
+
+        /// Evaluates at `s` seconds after the start; the signals sent.
+        fn at(&mut self, s: u64) -> Vec<HealthSignal> {
+            let wall = Timestamp::from_nanos(self.w0.as_nanos() + (s as i64) * 1_000_000_000);
+            self.monitor.evaluate(self.t0 + secs(s), wall);
+            self.rx
+                .try_iter()
+                .filter_map(|c| match c {
+                    Control::Health(h) => Some(h),
+                    Control::Anomaly(_) => None,
+                })
+                .collect()
+        }
+
+        fn packet(&self, s: u64) {
+            let wall = Timestamp::from_nanos(self.w0.as_nanos() + (s as i64) * 1_000_000_000);
+            self.iface.record_packet(wall, 60);
+        }
+    }
+
+    fn states(v: &[HealthSignal]) -> Vec<(&'static str, &str, bool)> {
+        v.iter()
+            .map(|h| (h.rule.id, h.subject.as_str(), h.active))
+            .collect()
+    }
+
+    #[test]
+    fn loss_above_the_ratio_is_raised_then_cleared_by_a_clean_window() {
+        let mut r = Rig::new();
+        r.packet(1);
+        // 5 of 1000 dropped (0.5 %) is under 1 %: nothing.
+        r.iface.store_capture(&CaptureStats {
+            received: 1000,
+            dropped: 5,
+            if_dropped: 0,
+        });
+        assert!(states(&r.at(10)).is_empty());
+        r.packet(11);
+        r.iface.store_capture(&CaptureStats {
+            received: 2000,
+            dropped: 105,
+            if_dropped: 0,
+        });
+        let s = r.at(20);
+        assert_eq!(states(&s), vec![("sensor.capture_loss", "eth1", true)]);
+        assert!(s[0].details.contains("100 of 1000"), "{}", s[0].details);
+        assert!(r.monitor.reasons()[0].starts_with("sensor.capture_loss"));
+        // Still losing: one reminder per interval, not per check.
+        r.iface.store_capture(&CaptureStats {
+            received: 3000,
+            dropped: 205,
+            if_dropped: 0,
+        });
+        r.packet(25);
+        assert_eq!(
+            states(&r.at(30)),
+            vec![("sensor.capture_loss", "eth1", true)]
+        );
+        r.packet(35);
+        assert!(states(&r.at(35)).is_empty());
+        // A window without loss clears it.
+        r.iface.store_capture(&CaptureStats {
+            received: 4000,
+            dropped: 205,
+            if_dropped: 0,
+        });
+        r.packet(39);
+        assert_eq!(
+            states(&r.at(40)),
+            vec![("sensor.capture_loss", "eth1", false)]
+        );
+        assert!(r.monitor.reasons().is_empty());
+    }
+
+    #[test]
+    fn silence_is_raised_after_silent_secs_and_cleared_by_a_packet() {
+        let mut r = Rig::new();
+        r.packet(0);
+        assert!(states(&r.at(29)).is_empty());
+        let s = r.at(31);
+        assert_eq!(states(&s), vec![("sensor.input_silent", "eth1", true)]);
+        assert!(
+            s[0].details.contains("no packet on eth1 for 31 s"),
+            "{}",
+            s[0].details
+        );
+        r.packet(32);
+        assert_eq!(
+            states(&r.at(33)),
+            vec![("sensor.input_silent", "eth1", false)]
+        );
+    }
+
+    #[test]
+    fn a_failed_baseline_save_is_raised_until_a_save_works() {
+        let mut r = Rig::new();
+        r.packet(1);
+        r.monitor
+            .telemetry
+            .baseline_saved(Err("No space left on device".into()));
+        let s = r.at(2);
+        assert_eq!(
+            states(&s),
+            vec![("sensor.baseline_save_failed", "baseline", true)]
+        );
+        assert!(s[0].details.contains("No space left"));
+        r.monitor.telemetry.baseline_saved(Ok(()));
+        assert_eq!(
+            states(&r.at(3)),
+            vec![("sensor.baseline_save_failed", "baseline", false)]
+        );
+        assert!(r.monitor.telemetry.health().is_empty());
     }
 }

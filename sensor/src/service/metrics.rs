@@ -332,3 +332,36 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::live::Interface;
+
+    #[test]
+    fn the_page_carries_the_stats_counters_and_ends_with_eof() {
+        let iface = Arc::new(Interface::new("eth1"));
+        iface.record_packet(otsensor_baselines::time::Timestamp::now(), 100);
+        let t = Telemetry::new("capture", 2, vec![iface]);
+        t.set_health(vec!["sensor.input_silent: no packet on eth2".into()]);
+        let registry = Registry::builtin();
+        let page = render(&t.stats(&registry, &[]), &t);
+        for want in [
+            "otsensor_packets_total{input=\"eth1\"} 1",
+            "otsensor_bytes_total{input=\"eth1\"} 100",
+            "otsensor_capture_dropped_total{interface=\"eth1\",where=\"kernel\"} 0",
+            "otsensor_pdus_total{protocol=\"modbus\"} 0",
+            "otsensor_health_degraded 1",
+            "# TYPE otsensor_alert_latency_seconds histogram",
+        ] {
+            assert!(page.contains(want), "{want} not in\n{page}");
+        }
+        assert!(page.ends_with("# EOF\n"), "{page}");
+        let (code, body) = health(&t);
+        assert_eq!(code, 503);
+        assert!(
+            body.contains("\"degraded\"") && body.contains("eth2"),
+            "{body}"
+        );
+    }
+}
