@@ -23,15 +23,6 @@ use serde_json::Value;
 
 use crate::util::*;
 
-fn required() -> bool {
-    std::env::var_os("OTSENSOR_REQUIRE_TEST_TOOLS").is_some_and(|v| v == "1")
-}
-
-fn skip(msg: &str) {
-    assert!(!required(), "{msg}");
-    eprintln!("skipped: {msg}");
-}
-
 fn tansu() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("OTSENSOR_TANSU") {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());

@@ -38,10 +38,7 @@ fn python() -> Option<PathBuf> {
         "prometheus_client not installed in {} (run scripts/test.sh)",
         dir.display()
     );
-    if std::env::var_os("OTSENSOR_REQUIRE_TEST_TOOLS").is_some_and(|v| v == "1") {
-        panic!("{msg}");
-    }
-    eprintln!("skipped: {msg}");
+    skip(&msg);
     None
 }
 
@@ -207,13 +204,15 @@ fn unattended_on_two_interfaces() {
         })
         .map(|a| a["ip"].as_str().unwrap().to_string())
         .expect("a Modbus client");
+    // B's hosts match no CIDR: they are in zone cell_b by the interface they are seen on.
     let zones = format!(
-        "[[zones]]\nname = \"hmi\"\ncidrs = [\"{client}/32\"]\n[[zones]]\nname = \"plc\"\ncidrs = [\"10.78.0.0/24\"]\n"
+        "[[zones]]\nname = \"hmi\"\ncidrs = [\"{client}/32\"]\n[[zones]]\nname = \"plc\"\ncidrs = [\"10.78.0.0/24\"]\n[[zones]]\nname = \"cell_b\"\ninterfaces = [\"{sb}\"]\n"
     );
-    let (cfg, alerts_path, stats) = (
+    let (cfg, alerts_path, stats, live_assets) = (
         scratch.path("sensor.toml"),
         scratch.path("alerts.jsonl"),
         scratch.path("stats.json"),
+        scratch.path("live-assets.json"),
     );
     config(&cfg, &zones, &alerts_path, false);
     let sensor = Sensor::start(
@@ -229,6 +228,8 @@ fn unattended_on_two_interfaces() {
             "2".as_ref(),
             "--stats".as_ref(),
             stats.as_os_str(),
+            "--assets".as_ref(),
+            live_assets.as_os_str(),
         ],
         2,
     );
@@ -324,6 +325,21 @@ fn unattended_on_two_interfaces() {
         count_of(&alerts(&alerts_path)) > 0,
         "no policy.no_conduit alert before the reload"
     );
+    // A config that does not load is refused, with an alert; the old one stays.
+    std::fs::write(&cfg, "[health]\ninterval_secs = 0\n").unwrap();
+    sensor.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            find(
+                &alerts(&alerts_path),
+                "sensor.reload_failed",
+                "interval_secs",
+                "active",
+            )
+            .is_some()
+        }),
+        "no reload_failed alert"
+    );
     config(&cfg, &zones, &alerts_path, true);
     sensor.signal("HUP");
     assert!(
@@ -332,6 +348,18 @@ fn unattended_on_two_interfaces() {
         sensor.log
     );
     let reloaded = now_rfc3339();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            find(
+                &alerts(&alerts_path),
+                "sensor.reload_failed",
+                "sensor.toml",
+                "cleared",
+            )
+            .is_some()
+        }),
+        "reload_failed not cleared by a good reload"
+    );
     let packets_a = |s: &serde_json::Value| {
         s["interfaces"]
             .as_array()
@@ -397,6 +425,19 @@ fn unattended_on_two_interfaces() {
             assert!(
                 last < reloaded.as_str(),
                 "policy.no_conduit observed at {last}, after the conduit was added at {reloaded}"
+            );
+        }
+    }
+
+    // Zones by interface: B's hosts are in cell_b, A's in hmi and plc.
+    for a in json(&live_assets)["assets"].as_array().unwrap() {
+        let (ip, zone) = (a["ip"].as_str().unwrap(), a["zone"].as_str().unwrap());
+        if ip.starts_with("10.79.0.") {
+            assert_eq!(zone, "cell_b", "{ip}");
+        } else {
+            assert!(
+                zone == "plc" || (zone == "hmi" && ip == client),
+                "{ip} in {zone}"
             );
         }
     }

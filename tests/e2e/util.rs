@@ -5,6 +5,18 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// Whether missing test inputs and tools are failures (`OTSENSOR_REQUIRE_TEST_TOOLS=1`, as CI
+/// sets it) rather than skips.
+pub fn required() -> bool {
+    std::env::var_os("OTSENSOR_REQUIRE_TEST_TOOLS").is_some_and(|v| v == "1")
+}
+
+/// A test that cannot run here: says it skipped, or fails when inputs are [`required`].
+pub fn skip(msg: &str) {
+    assert!(!required(), "{msg}");
+    eprintln!("skipped: {msg}");
+}
+
 /// The binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_otsensor"))
