@@ -447,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn drops_inside_the_sensor_are_overload_for_one_window() {
+        let mut r = Rig::new();
+        r.packet(1);
+        let mut d = crate::pipeline::dispatch::DispatchStats::default();
+        d.dropped_worker_queue_full = 512;
+        r.monitor.telemetry.publish_dispatch(d, vec![16]);
+        let s = r.at(10);
+        assert_eq!(states(&s), vec![("sensor.overload", "pipeline", true)]);
+        assert!(s[0].details.starts_with("512 packets or events dropped"));
+        r.packet(15);
+        assert_eq!(states(&r.at(20)), vec![("sensor.overload", "pipeline", false)]);
+    }
+
+    #[test]
     fn a_failed_baseline_save_is_raised_until_a_save_works() {
         let mut r = Rig::new();
         r.packet(1);
