@@ -450,8 +450,10 @@ mod tests {
     fn drops_inside_the_sensor_are_overload_for_one_window() {
         let mut r = Rig::new();
         r.packet(1);
-        let mut d = crate::pipeline::dispatch::DispatchStats::default();
-        d.dropped_worker_queue_full = 512;
+        let d = crate::pipeline::dispatch::DispatchStats {
+            dropped_worker_queue_full: 512,
+            ..Default::default()
+        };
         r.monitor.telemetry.publish_dispatch(d, vec![16]);
         let s = r.at(10);
         assert_eq!(states(&s), vec![("sensor.overload", "pipeline", true)]);
