@@ -484,6 +484,11 @@ impl AlertStore {
         }
     }
 
+    /// Whether the alert with hash `id` was raised.
+    pub fn contains(&self, id: u64) -> bool {
+        self.alerts.contains_key(&id)
+    }
+
     /// The alert with hash `id`.
     pub fn get(&self, id: u64) -> Option<&Alert> {
         self.alerts.get(&id).map(|a| &a.0)

@@ -2,9 +2,12 @@
 //! unit ids and SZL lists, a new master writing to a device, excessive sessions.
 //!
 //! It runs in the sensor's single output thread, on facts in input order, so its results do
-//! not depend on how flows are spread over workers. Every table is bounded: distinct values
-//! per key are kept only up to what a decision needs, and keys beyond `max_tracked` are not
-//! tracked (counted in [`AnomalyEngine::untracked`]).
+//! not depend on how flows are spread over workers. Every table is bounded and costs O(1)
+//! amortized per fact, whatever the traffic: distinct values per key are kept only up to what
+//! a decision needs; keys idle past their window are dropped from the old end of the table's
+//! recency list ([`Lru`]); and a table holding `max_tracked` keys evicts its least recently
+//! touched one for a new key (counted in [`AnomalyEngine::evicted`]): under a flood of new
+//! sources the engine sheds the oldest state, never the newest.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -12,7 +15,10 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::alert::{AlertEndpoint, Evidence, Fact, FactKind, Observation, Rule};
+use crate::alert::{
+    alert_hash, AlertEndpoint, Evidence, Fact, FactKind, Observation, Repeat, Rule, Signal,
+};
+use crate::lru::Lru;
 use crate::rules;
 use crate::time::Timestamp;
 
@@ -31,6 +37,10 @@ pub struct AnomalyConfig {
     pub szl_enumeration: usize,
     /// TCP connections one client opens to one server.
     pub sessions: usize,
+    /// TCP connection attempts (SYNs) to one server port, from any sources (a SYN flood).
+    pub syn_flood: u64,
+    /// Distinct sources opening connections to one server port (a distributed flood).
+    pub connection_flood: usize,
     /// Malformed PDUs (and parse errors) from one client to one server, over all their
     /// connections, within `count_window_secs`.
     pub malformed: u64,
@@ -51,6 +61,8 @@ impl Default for AnomalyConfig {
             unit_scan: 16,
             szl_enumeration: 8,
             sessions: 100,
+            syn_flood: 1000,
+            connection_flood: 256,
             malformed: 3,
             exception_storm: 20,
             count_window_secs: 60,
@@ -108,16 +120,19 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
 pub struct AnomalyEngine {
     cfg: AnomalyConfig,
     window_ns: i64,
-    hosts: HashMap<IpAddr, Distinct<IpAddr>>,
-    ports: HashMap<(IpAddr, IpAddr), Distinct<(u8, u16)>>,
-    units: HashMap<(IpAddr, IpAddr, &'static str), Distinct<u32>>,
-    szls: HashMap<IpAddr, Distinct<u16>>,
-    masters: HashMap<(IpAddr, &'static str), IpAddr>,
-    sessions: HashMap<(IpAddr, IpAddr), VecDeque<Timestamp>>,
-    malformed: HashMap<(IpAddr, IpAddr, &'static str), Counter>,
-    exceptions: HashMap<(IpAddr, IpAddr, &'static str), Counter>,
-    /// Facts about keys the tables had no room for.
-    pub untracked: u64,
+    hosts: Lru<IpAddr, Distinct<IpAddr>>,
+    ports: Lru<(IpAddr, IpAddr), Distinct<(u8, u16)>>,
+    units: Lru<(IpAddr, IpAddr, &'static str), Distinct<u32>>,
+    szls: Lru<IpAddr, Distinct<u16>>,
+    masters: Lru<(IpAddr, &'static str), IpAddr>,
+    sessions: Lru<(IpAddr, IpAddr), VecDeque<Timestamp>>,
+    malformed: Lru<(IpAddr, IpAddr, &'static str), Counter>,
+    exceptions: Lru<(IpAddr, IpAddr, &'static str), Counter>,
+    /// Connection attempts per server port, and their distinct sources.
+    attempts: Lru<(IpAddr, u16), Counter>,
+    sources: Lru<(IpAddr, u16), Distinct<IpAddr>>,
+    /// Keys evicted from full tables while still within their window: state the engine shed.
+    pub evicted: u64,
 }
 
 impl AnomalyEngine {
@@ -128,16 +143,50 @@ impl AnomalyEngine {
             window_ns: i64::try_from(cfg.window_secs)
                 .unwrap_or(i64::MAX / 1_000_000_000)
                 .saturating_mul(1_000_000_000),
-            hosts: HashMap::new(),
-            ports: HashMap::new(),
-            units: HashMap::new(),
-            szls: HashMap::new(),
-            masters: HashMap::new(),
-            sessions: HashMap::new(),
-            malformed: HashMap::new(),
-            exceptions: HashMap::new(),
-            untracked: 0,
+            hosts: Lru::new(cfg.max_tracked),
+            ports: Lru::new(cfg.max_tracked),
+            units: Lru::new(cfg.max_tracked),
+            szls: Lru::new(cfg.max_tracked),
+            masters: Lru::new(cfg.max_tracked),
+            sessions: Lru::new(cfg.max_tracked),
+            malformed: Lru::new(cfg.max_tracked),
+            exceptions: Lru::new(cfg.max_tracked),
+            attempts: Lru::new(cfg.max_tracked),
+            sources: Lru::new(cfg.max_tracked),
+            evicted: 0,
         }
+    }
+
+    /// Keys tracked now, over all tables.
+    pub fn tracked(&self) -> usize {
+        self.hosts.len()
+            + self.ports.len()
+            + self.units.len()
+            + self.szls.len()
+            + self.masters.len()
+            + self.sessions.len()
+            + self.malformed.len()
+            + self.exceptions.len()
+            + self.attempts.len()
+            + self.sources.len()
+    }
+
+    /// Drops the keys idle past their window (nothing in them could count any more): O(1)
+    /// amortized per key dropped. A new master is remembered until evicted at the cap.
+    fn expire(&mut self, ts: Timestamp) {
+        let before = ts.as_nanos().saturating_sub(self.window_ns);
+        self.hosts.drop_idle(before);
+        self.ports.drop_idle(before);
+        self.units.drop_idle(before);
+        self.szls.drop_idle(before);
+        self.sessions.drop_idle(before);
+        self.attempts.drop_idle(before);
+        self.sources.drop_idle(before);
+        let before = ts
+            .as_nanos()
+            .saturating_sub(secs_ns(self.cfg.count_window_secs));
+        self.malformed.drop_idle(before);
+        self.exceptions.drop_idle(before);
     }
 
     /// New thresholds and windows (a configuration reload); what is tracked is kept and
@@ -149,69 +198,73 @@ impl AnomalyEngine {
             .saturating_mul(1_000_000_000);
     }
 
-    /// Correlates one fact; the rules it fires go to `out`.
-    pub fn observe(&mut self, f: &Fact, out: &mut Vec<Observation>) {
+    /// Correlates one fact; the rules it fires go to `out`. `known` says whether an alert (by
+    /// [`alert_hash`]) was already raised: its observation then carries no details.
+    pub fn observe(&mut self, f: &Fact, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
+        self.expire(f.ts);
         match f.kind {
             FactKind::FlowStart { transport, opened } => {
                 if !opened {
                     // A connection picked up midstream says nothing about when it was opened.
                     return;
                 }
-                if let Some(d) = slot(&mut self.hosts, c, cfg.max_tracked, &mut self.untracked) {
+                {
+                    let d = slot(&mut self.hosts, c, f.ts, &mut self.evicted);
                     let n = d.add(s, f.ts, w, cfg.host_scan);
                     if n >= cfg.host_scan {
-                        let sample: Vec<String> =
-                            d.sample().iter().map(|ip| ip.to_string()).collect();
-                        out.push(obs(
+                        fire(
+                            known,
+                            out,
                             &rules::HOST_SCAN,
                             c.to_string(),
                             f,
                             None,
                             None,
-                            format!("{c} opened flows to {n} hosts within {} s", cfg.window_secs),
-                            json!({ "hosts": n, "window_secs": cfg.window_secs, "sample": sample }),
-                            json!({ "below": cfg.host_scan }),
-                        ));
+                            || {
+                                (
+                                    format!(
+                                        "{c} opened flows to {n} hosts within {} s",
+                                        cfg.window_secs
+                                    ),
+                                    json!({ "hosts": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
+                                    json!({ "below": cfg.host_scan }),
+                                )
+                            },
+                        );
                     }
                 }
                 let port = f.server.port.unwrap_or(0);
-                if let Some(d) = slot(
-                    &mut self.ports,
-                    (c, s),
-                    cfg.max_tracked,
-                    &mut self.untracked,
-                ) {
+                {
+                    let d = slot(&mut self.ports, (c, s), f.ts, &mut self.evicted);
                     let n = d.add((transport, port), f.ts, w, cfg.port_scan);
                     if n >= cfg.port_scan {
-                        let sample: Vec<u16> = d.sample().iter().map(|p| p.1).collect();
-                        out.push(obs(
+                        fire(
+                            known,
+                            out,
                             &rules::PORT_SCAN,
                             format!("{c}>{s}"),
                             f,
                             Some(&f.server),
                             None,
-                            format!("{c} probed {n} ports of {s} within {} s", cfg.window_secs),
-                            json!({ "ports": n, "window_secs": cfg.window_secs, "sample": sample }),
-                            json!({ "below": cfg.port_scan }),
-                        ));
+                            || {
+                                (
+                                    format!(
+                                        "{c} probed {n} ports of {s} within {} s",
+                                        cfg.window_secs
+                                    ),
+                                    json!({ "ports": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|p| p.1).collect::<Vec<_>>() }),
+                                    json!({ "below": cfg.port_scan }),
+                                )
+                            },
+                        );
                     }
                 }
                 if transport == 6 {
-                    let total = self.sessions.len();
-                    if !self.sessions.contains_key(&(c, s)) && total >= cfg.max_tracked {
-                        let now = f.ts;
-                        self.sessions
-                            .retain(|_, q| q.back().is_some_and(|t| now.nanos_since(*t) < w));
-                    }
-                    if !self.sessions.contains_key(&(c, s))
-                        && self.sessions.len() >= cfg.max_tracked
-                    {
-                        self.untracked += 1;
-                        return;
-                    }
-                    let q = self.sessions.entry((c, s)).or_default();
+                    self.floods(f, port, out, known);
+                    let (q, ev) = self.sessions.entry((c, s), f.ts.as_nanos(), VecDeque::new);
+                    self.evicted += u64::from(ev.is_some());
                     q.push_back(f.ts);
                     while q.front().is_some_and(|t| f.ts.nanos_since(*t) >= w) {
                         q.pop_front();
@@ -222,64 +275,73 @@ impl AnomalyEngine {
                     }
                     let n = q.len();
                     if n >= cfg.sessions {
-                        out.push(obs(
+                        fire(
+                            known,
+                            out,
                             &rules::EXCESSIVE_SESSIONS,
                             format!("{c}>{s}"),
                             f,
                             Some(&f.server),
                             None,
-                            format!(
-                                "{c} opened {n} connections to {s} within {} s",
-                                cfg.window_secs
-                            ),
-                            json!({ "connections": n, "window_secs": cfg.window_secs }),
-                            json!({ "below": cfg.sessions }),
-                        ));
+                            || {
+                                (
+                                    format!(
+                                        "{c} opened {n} connections to {s} within {} s",
+                                        cfg.window_secs
+                                    ),
+                                    json!({ "connections": n, "window_secs": cfg.window_secs }),
+                                    json!({ "below": cfg.sessions }),
+                                )
+                            },
+                        );
                     }
                 }
             }
             FactKind::Unit { protocol, unit } => {
-                if let Some(d) = slot(
-                    &mut self.units,
-                    (c, s, protocol),
-                    cfg.max_tracked,
-                    &mut self.untracked,
-                ) {
-                    let n = d.add(unit, f.ts, w, cfg.unit_scan);
-                    if n >= cfg.unit_scan {
-                        out.push(obs(
-                            &rules::UNIT_SCAN,
-                            format!("{c}>{s}/{protocol}"),
-                            f,
-                            Some(&f.server),
-                            Some(protocol),
-                            format!(
-                                "{c} addressed {n} {protocol} unit ids on {s} within {} s",
-                                cfg.window_secs
-                            ),
-                            json!({ "units": n, "window_secs": cfg.window_secs, "sample": d.sample() }),
-                            json!({ "below": cfg.unit_scan }),
-                        ));
-                    }
+                let d = slot(&mut self.units, (c, s, protocol), f.ts, &mut self.evicted);
+                let n = d.add(unit, f.ts, w, cfg.unit_scan);
+                if n >= cfg.unit_scan {
+                    fire(
+                        known,
+                        out,
+                        &rules::UNIT_SCAN,
+                        format!("{c}>{s}/{protocol}"),
+                        f,
+                        Some(&f.server),
+                        Some(protocol),
+                        || {
+                            (
+                                format!(
+                                    "{c} addressed {n} {protocol} unit ids on {s} within {} s",
+                                    cfg.window_secs
+                                ),
+                                json!({ "units": n, "window_secs": cfg.window_secs, "sample": d.sample() }),
+                                json!({ "below": cfg.unit_scan }),
+                            )
+                        },
+                    );
                 }
             }
             FactKind::Szl { id } => {
-                if let Some(d) = slot(&mut self.szls, c, cfg.max_tracked, &mut self.untracked) {
-                    let n = d.add(id, f.ts, w, cfg.szl_enumeration);
-                    if n >= cfg.szl_enumeration {
-                        let sample: Vec<String> =
-                            d.sample().iter().map(|i| format!("{i:#06x}")).collect();
-                        out.push(obs(
-                            &rules::SZL_ENUMERATION,
-                            c.to_string(),
-                            f,
-                            Some(&f.server),
-                            Some("s7comm"),
-                            format!("{c} read {n} SZL lists within {} s", cfg.window_secs),
-                            json!({ "szl_ids": n, "window_secs": cfg.window_secs, "sample": sample }),
-                            json!({ "below": cfg.szl_enumeration }),
-                        ));
-                    }
+                let d = slot(&mut self.szls, c, f.ts, &mut self.evicted);
+                let n = d.add(id, f.ts, w, cfg.szl_enumeration);
+                if n >= cfg.szl_enumeration {
+                    fire(
+                        known,
+                        out,
+                        &rules::SZL_ENUMERATION,
+                        c.to_string(),
+                        f,
+                        Some(&f.server),
+                        Some("s7comm"),
+                        || {
+                            (
+                                format!("{c} read {n} SZL lists within {} s", cfg.window_secs),
+                                json!({ "szl_ids": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|i| format!("{i:#06x}")).collect::<Vec<_>>() }),
+                                json!({ "below": cfg.szl_enumeration }),
+                            )
+                        },
+                    );
                 }
             }
             FactKind::Malformed { protocol, what } => {
@@ -289,23 +351,28 @@ impl AnomalyEngine {
                     (c, s, protocol),
                     f.ts,
                     window,
-                    cfg.max_tracked,
-                    &mut self.untracked,
+                    &mut self.evicted,
                 );
                 if n >= cfg.malformed {
-                    out.push(obs(
+                    fire(
+                        known,
+                        out,
                         &rules::MALFORMED,
                         format!("{c}>{s}/{protocol}"),
                         f,
                         Some(&f.server),
                         Some(protocol),
-                        format!(
+                        || {
+                            (
+ format!(
                             "{n} malformed {protocol} PDUs from {c} to {s} within {} s (latest: {what})",
                             cfg.count_window_secs
                         ),
-                        json!({ "malformed": n, "latest": what, "window_secs": cfg.count_window_secs }),
-                        json!({ "below": cfg.malformed }),
-                    ));
+ json!({ "malformed": n, "latest": what, "window_secs": cfg.count_window_secs }),
+ json!({ "below": cfg.malformed }),
+ )
+                        },
+                    );
                 }
             }
             FactKind::Exception { protocol } => {
@@ -315,50 +382,114 @@ impl AnomalyEngine {
                     (c, s, protocol),
                     f.ts,
                     window,
-                    cfg.max_tracked,
-                    &mut self.untracked,
+                    &mut self.evicted,
                 );
                 if n >= cfg.exception_storm {
-                    out.push(obs(
+                    fire(
+                        known,
+                        out,
                         &rules::EXCEPTION_STORM,
                         format!("{c}>{s}/{protocol}"),
                         f,
                         Some(&f.server),
                         Some(protocol),
-                        format!(
-                            "{n} {protocol} exceptions between {c} and {s} within {} s",
-                            cfg.count_window_secs
-                        ),
-                        json!({ "exceptions": n, "window_secs": cfg.count_window_secs }),
-                        json!({ "below": cfg.exception_storm }),
-                    ));
+                        || {
+                            (
+                                format!(
+                                    "{n} {protocol} exceptions between {c} and {s} within {} s",
+                                    cfg.count_window_secs
+                                ),
+                                json!({ "exceptions": n, "window_secs": cfg.count_window_secs }),
+                                json!({ "below": cfg.exception_storm }),
+                            )
+                        },
+                    );
                 }
             }
             FactKind::Write { protocol } => {
                 let key = (s, protocol);
-                match self.masters.get(&key) {
-                    Some(first) if *first != c => {
-                        let first = *first;
-                        out.push(obs(
+                match self.masters.touch(&key, f.ts.as_nanos()).copied() {
+                    Some(first) if first != c => {
+                        fire(
+                            known,
+                            out,
                             &rules::NEW_MASTER_WRITE,
                             format!("{c}>{s}/{protocol}"),
                             f,
                             Some(&f.server),
                             Some(protocol),
-                            format!(
+                            || {
+                                (
+                                    format!(
                                 "{c} writes to {s} over {protocol}; its master so far was {first}"
                             ),
-                            json!({ "writer": c, "protocol": protocol }),
-                            json!({ "master": first }),
-                        ));
+                                    json!({ "writer": c, "protocol": protocol }),
+                                    json!({ "master": first }),
+                                )
+                            },
+                        );
                     }
                     Some(_) => {}
-                    None if self.masters.len() >= cfg.max_tracked => self.untracked += 1,
                     None => {
-                        self.masters.insert(key, c);
+                        let ev = self.masters.insert(key, c, f.ts.as_nanos());
+                        self.evicted += u64::from(ev.is_some());
                     }
                 }
             }
+        }
+    }
+}
+
+impl AnomalyEngine {
+    /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
+    /// and distributed connection floods (distinct sources), per server port.
+    fn floods(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let n = count(&mut self.attempts, (s, port), f.ts, w, &mut self.evicted);
+        if n >= cfg.syn_flood {
+            fire(
+                known,
+                out,
+                &rules::SYN_FLOOD,
+                format!("{s}:{port}"),
+                f,
+                Some(&f.server),
+                None,
+                || {
+                    (
+                        format!(
+                            "{n} TCP connection attempts to {s} port {port} within {} s",
+                            cfg.window_secs
+                        ),
+                        json!({ "attempts": n, "port": port, "window_secs": cfg.window_secs }),
+                        json!({ "below": cfg.syn_flood }),
+                    )
+                },
+            );
+        }
+        let d = slot(&mut self.sources, (s, port), f.ts, &mut self.evicted);
+        let n = d.add(c, f.ts, w, cfg.connection_flood);
+        if n >= cfg.connection_flood {
+            fire(
+                known,
+                out,
+                &rules::CONNECTION_FLOOD,
+                format!("{s}:{port}"),
+                f,
+                Some(&f.server),
+                None,
+                || {
+                    (
+                        format!(
+                    "{n} distinct sources opened connections to {s} port {port} within {} s",
+                    cfg.window_secs
+                ),
+                        json!({ "sources": n, "port": port, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
+                        json!({ "below": cfg.connection_flood }),
+                    )
+                },
+            );
         }
     }
 }
@@ -376,23 +507,16 @@ fn secs_ns(secs: u64) -> i64 {
         .saturating_mul(1_000_000_000)
 }
 
-/// Counts one event for `k`; returns the count in the current window (0 when untracked).
+/// Counts one event for `k`; returns the count in the current window.
 fn count<K: Hash + Eq + Copy>(
-    map: &mut HashMap<K, Counter>,
+    map: &mut Lru<K, Counter>,
     k: K,
     ts: Timestamp,
     window: i64,
-    max: usize,
-    untracked: &mut u64,
+    evicted: &mut u64,
 ) -> u64 {
-    if !map.contains_key(&k) && map.len() >= max {
-        map.retain(|_, c| ts.nanos_since(c.start) < window);
-        if map.len() >= max {
-            *untracked += 1;
-            return 0;
-        }
-    }
-    let c = map.entry(k).or_insert(Counter { start: ts, n: 0 });
+    let (c, ev) = map.entry(k, ts.as_nanos(), || Counter { start: ts, n: 0 });
+    *evicted += u64::from(ev.is_some());
     if ts.nanos_since(c.start) >= window {
         *c = Counter { start: ts, n: 0 };
     }
@@ -400,37 +524,40 @@ fn count<K: Hash + Eq + Copy>(
     c.n
 }
 
-/// The table entry for `k`, if it exists or there is room (after dropping expired ones).
+/// The table entry for `k` (made if absent; a full table evicts its least recently touched
+/// key for it).
 fn slot<'m, K: Hash + Eq + Copy, T: Hash + Eq + Copy + Ord>(
-    map: &'m mut HashMap<K, Distinct<T>>,
+    map: &'m mut Lru<K, Distinct<T>>,
     k: K,
-    max: usize,
-    untracked: &mut u64,
-) -> Option<&'m mut Distinct<T>> {
-    if !map.contains_key(&k) && map.len() >= max {
-        // Forget keys idle for a long time; beyond that, stop tracking new keys.
-        let newest = map.values().map(|d| d.last).max().unwrap_or_default();
-        map.retain(|_, d| newest.nanos_since(d.last) < 3_600_000_000_000);
-        if map.len() >= max {
-            *untracked += 1;
-            return None;
-        }
-    }
-    Some(map.entry(k).or_insert_with(Distinct::new))
+    ts: Timestamp,
+    evicted: &mut u64,
+) -> &'m mut Distinct<T> {
+    let (d, ev) = map.entry(k, ts.as_nanos(), Distinct::new);
+    *evicted += u64::from(ev.is_some());
+    d
 }
 
+/// Reports `rule` under `key`: a full observation for an alert the output has not seen yet
+/// (`known` answers by alert hash), else a light [`Repeat`] — a flood fires a rule on every
+/// fact, and only the first observation's record is kept.
 #[allow(clippy::too_many_arguments)]
-fn obs(
+fn fire(
+    known: &dyn Fn(u64) -> bool,
+    out: &mut Vec<Signal>,
     rule: &'static Rule,
     key: String,
     f: &Fact,
     dst: Option<&AlertEndpoint>,
     protocol: Option<&'static str>,
-    details: String,
-    observed: serde_json::Value,
-    expected: serde_json::Value,
-) -> Observation {
-    Observation {
+    full: impl FnOnce() -> (String, serde_json::Value, serde_json::Value),
+) {
+    let id = alert_hash(rule.id, &[&key]);
+    if known(id) {
+        out.push(Signal::Repeat(Repeat { rule, id, ts: f.ts }));
+        return;
+    }
+    let (details, observed, expected) = full();
+    out.push(Signal::Obs(Observation {
         rule,
         key,
         ts: f.ts,
@@ -447,12 +574,22 @@ fn obs(
         details,
         evidence: Evidence { observed, expected },
         severity: None,
-    }
+    }));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full observations among signals.
+    fn full(out: &[Signal]) -> Vec<&Observation> {
+        out.iter()
+            .filter_map(|s| match s {
+                Signal::Obs(o) => Some(o),
+                _ => None,
+            })
+            .collect()
+    }
 
     fn ep(ip: [u8; 4], port: u16) -> AlertEndpoint {
         AlertEndpoint {
@@ -486,24 +623,27 @@ mod tests {
         let mut e = AnomalyEngine::new(cfg);
         let mut out = Vec::new();
         for d in 1..=3 {
-            e.observe(&start(0, d, 502), &mut out);
+            e.observe(&start(0, d, 502), &mut out, &|_| false);
         }
         assert!(out.is_empty());
         // The fourth host, but after the window: the first ones have expired.
-        e.observe(&start(120, 4, 502), &mut out);
+        e.observe(&start(120, 4, 502), &mut out, &|_| false);
         assert!(out.is_empty(), "{out:?}");
         for d in 5..=7 {
-            e.observe(&start(121, d, 502), &mut out);
+            e.observe(&start(121, d, 502), &mut out, &|_| false);
         }
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].rule.id, "anomaly.host_scan");
+        assert_eq!(full(&out).len(), 1);
+        assert_eq!(full(&out)[0].rule.id, "anomaly.host_scan");
         out.clear();
         for p in [21, 22, 23] {
-            e.observe(&start(200, 9, p), &mut out);
+            e.observe(&start(200, 9, p), &mut out, &|_| false);
         }
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].rule.id, "anomaly.port_scan");
-        assert_eq!(out[0].evidence.observed["sample"], json!([21, 22, 23]));
+        assert_eq!(full(&out).len(), 1);
+        assert_eq!(full(&out)[0].rule.id, "anomaly.port_scan");
+        assert_eq!(
+            full(&out)[0].evidence.observed["sample"],
+            json!([21, 22, 23])
+        );
         // Midstream pickups never count.
         out.clear();
         let mut f = start(300, 50, 502);
@@ -513,7 +653,7 @@ mod tests {
         };
         for d in 50..60 {
             f.server = ep([10, 0, 2, d], 502);
-            e.observe(&f, &mut out);
+            e.observe(&f, &mut out, &|_| false);
         }
         assert!(out.is_empty());
     }
@@ -524,13 +664,13 @@ mod tests {
         let mut out = Vec::new();
         let mut f = start(0, 1, 502);
         f.kind = FactKind::Write { protocol: "modbus" };
-        e.observe(&f, &mut out);
-        e.observe(&f, &mut out);
+        e.observe(&f, &mut out, &|_| false);
+        e.observe(&f, &mut out, &|_| false);
         assert!(out.is_empty());
         f.client = ep([10, 0, 0, 66], 40000);
-        e.observe(&f, &mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].evidence.expected["master"], json!("10.0.0.1"));
+        e.observe(&f, &mut out, &|_| false);
+        assert_eq!(full(&out).len(), 1);
+        assert_eq!(full(&out)[0].evidence.expected["master"], json!("10.0.0.1"));
     }
 
     #[test]
@@ -545,15 +685,67 @@ mod tests {
         for i in 0..100u32 {
             let mut f = start(0, 1, 502);
             f.client = ep([10, 1, (i / 256) as u8, (i % 256) as u8], 1);
-            e.observe(&f, &mut out);
+            e.observe(&f, &mut out, &|_| false);
         }
         assert!(e.hosts.len() <= 10 && e.ports.len() <= 10 && e.sessions.len() <= 10);
-        assert!(e.untracked > 0);
+        assert!(e.evicted > 0);
+        // The newest sources are the ones tracked: the oldest were evicted.
+        assert!(e.hosts.get(&IpAddr::from([10, 1, 0, 99])).is_some());
+        assert!(e.hosts.get(&IpAddr::from([10, 1, 0, 0])).is_none());
         // A long port scan keeps its table at twice the threshold.
         let mut e = AnomalyEngine::new(AnomalyConfig::default());
         for p in 0..10_000u16 {
-            e.observe(&start(0, 1, p), &mut out);
+            e.observe(&start(0, 1, p), &mut out, &|_| false);
         }
-        assert!(e.ports.values().all(|d| d.seen.len() <= 32));
+        assert!(e.ports.iter().all(|(_, d)| d.seen.len() <= 32));
+    }
+
+    #[test]
+    fn idle_keys_are_dropped_and_do_not_count() {
+        let mut e = AnomalyEngine::new(AnomalyConfig::default());
+        let mut out = Vec::new();
+        for i in 0..50u32 {
+            let mut f = start(0, 1, 502);
+            f.client = ep([10, 1, 0, i as u8], 1);
+            e.observe(&f, &mut out, &|_| false);
+        }
+        assert_eq!(e.hosts.len(), 50);
+        // One more fact two windows later drops every idle key first.
+        e.observe(&start(120, 1, 502), &mut out, &|_| false);
+        assert_eq!(e.hosts.len(), 1);
+        assert_eq!(e.evicted, 0, "expired keys are not evictions");
+    }
+
+    #[test]
+    fn syn_and_distributed_connection_floods() {
+        let cfg = AnomalyConfig {
+            syn_flood: 100,
+            connection_flood: 50,
+            ..AnomalyConfig::default()
+        };
+        let mut e = AnomalyEngine::new(cfg);
+        let mut out = Vec::new();
+        // 60 SYNs from one source: neither rule (the session rule aside).
+        for i in 0..60u16 {
+            let mut f = start(0, 1, 502);
+            f.client.port = Some(1000 + i);
+            e.observe(&f, &mut out, &|_| false);
+        }
+        assert!(!full(&out).iter().any(|o| o.rule.id.ends_with("_flood")));
+        // Distinct sources: the connection flood at 50, the SYN flood at 100 attempts.
+        for i in 0..60u32 {
+            let mut f = start(1, 1, 502);
+            f.client = ep([100, 64, (i / 256) as u8, (i % 256) as u8], 1);
+            e.observe(&f, &mut out, &|_| false);
+        }
+        let rules: Vec<&str> = full(&out).iter().map(|o| o.rule.id).collect();
+        assert!(rules.contains(&"anomaly.connection_flood"), "{rules:?}");
+        assert!(rules.contains(&"anomaly.syn_flood"), "{rules:?}");
+        let syn = full(&out)
+            .into_iter()
+            .find(|o| o.rule.id == "anomaly.syn_flood")
+            .unwrap();
+        assert_eq!(syn.key, "10.0.1.1:502");
+        assert_eq!(syn.evidence.observed["attempts"], json!(100));
     }
 }

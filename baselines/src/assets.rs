@@ -147,13 +147,42 @@ impl Asset {
     }
 }
 
-/// The shared inventory.
-#[derive(Debug, Default)]
+/// Most assets an inventory keeps by default.
+pub const DEFAULT_MAX_ASSETS: usize = 100_000;
+
+/// The shared inventory, of at most `max` assets: a host first seen when it is full is not
+/// added (counted in [`AssetInventory::refused`]), so a flood of spoofed sources costs O(1)
+/// per packet and bounded memory.
+#[derive(Debug)]
 pub struct AssetInventory {
     map: DashMap<IpAddr, Asset>,
+    max: usize,
+    size: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl Default for AssetInventory {
+    fn default() -> Self {
+        AssetInventory::with_cap(DEFAULT_MAX_ASSETS)
+    }
 }
 
 impl AssetInventory {
+    /// An empty inventory of at most `max` assets.
+    pub fn with_cap(max: usize) -> AssetInventory {
+        AssetInventory {
+            map: DashMap::new(),
+            max: max.max(1),
+            size: std::sync::atomic::AtomicUsize::new(0),
+            refused: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Sightings of hosts not added because the inventory was full.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Number of assets.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -176,10 +205,18 @@ impl AssetInventory {
         } else {
             (obs.server, 1, 0)
         };
-        let mut a = self
-            .map
-            .entry(me.ip)
-            .or_insert_with(|| Asset::new(me.ip, obs.first_seen));
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut a = match self.map.get_mut(&me.ip) {
+            Some(a) => a,
+            None if self.size.load(Relaxed) >= self.max => {
+                self.refused.fetch_add(1, Relaxed);
+                return;
+            }
+            None => self.map.entry(me.ip).or_insert_with(|| {
+                self.size.fetch_add(1, Relaxed);
+                Asset::new(me.ip, obs.first_seen)
+            }),
+        };
         a.first_seen = a.first_seen.min(obs.first_seen);
         a.last_seen = a.last_seen.max(obs.last_seen);
         if let Some(mac) = me.mac {

@@ -24,6 +24,7 @@ pub mod assets;
 pub mod baseline;
 pub mod detector;
 pub mod intervals;
+pub mod lru;
 pub mod mac;
 pub mod message;
 pub mod oui;

@@ -452,6 +452,26 @@ pub static EXCESSIVE_SESSIONS: Rule = Rule {
     rationale: "Opening many connections to one device in a short window exhausts its few connection slots.",
 };
 
+/// Many connection attempts to one server port.
+pub static SYN_FLOOD: Rule = Rule {
+    id: "anomaly.syn_flood",
+    title: "SYN flood",
+    engine: Engine::Anomaly,
+    severity: 8,
+    techniques: &[DENIAL_OF_SERVICE],
+    rationale: "A flood of TCP connection attempts exhausts a controller's few connection slots and its CPU: the operators lose control and view.",
+};
+
+/// Connections to one server port from many distinct sources.
+pub static CONNECTION_FLOOD: Rule = Rule {
+    id: "anomaly.connection_flood",
+    title: "Distributed connection flood",
+    engine: Engine::Anomaly,
+    severity: 8,
+    techniques: &[DENIAL_OF_SERVICE],
+    rationale: "An OT server has a handful of known clients; hundreds of distinct sources connecting is a distributed denial of service or spoofed traffic.",
+};
+
 /// The kernel or the interface dropped packets.
 pub static CAPTURE_LOSS: Rule = Rule {
     id: "sensor.capture_loss",
@@ -514,7 +534,7 @@ pub static RELOAD_FAILED: Rule = Rule {
 
 /// Every rule, for `otsensor rules` and config validation.
 pub fn all() -> &'static [&'static Rule] {
-    static ALL: [&Rule; 45] = [
+    static ALL: [&Rule; 47] = [
         &NO_CONDUIT,
         &PROTOCOL_NOT_ALLOWED,
         &OPERATION_NOT_ALLOWED,
@@ -554,6 +574,8 @@ pub fn all() -> &'static [&'static Rule] {
         &SZL_ENUMERATION,
         &NEW_MASTER_WRITE,
         &EXCESSIVE_SESSIONS,
+        &SYN_FLOOD,
+        &CONNECTION_FLOOD,
         &CAPTURE_LOSS,
         &INPUT_SILENT,
         &OVERLOAD,

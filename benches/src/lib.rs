@@ -51,6 +51,9 @@ fn frame(from: End, to: End, seq: u32, ack: Option<u32>, flags: &str, payload: &
     if flags.contains('P') {
         b = b.psh();
     }
+    if flags.contains('R') {
+        b = b.rst();
+    }
     if let Some(a) = ack {
         b = b.ack(a);
     }
@@ -132,6 +135,104 @@ pub fn modbus_polling(flows: u32, polls: u32) -> Vec<Frame> {
         push(c.down(c.sseq, Some(c.cseq + 1), "", &[]));
         push(c.down(c.sseq, Some(c.cseq + 1), "F", &[]));
         push(c.up(c.cseq + 1, Some(c.sseq + 1), "", &[]));
+    }
+    out
+}
+
+/// Source address number `i` of a flood: 100.64.0.0/10 and up, never a plant address.
+fn flood_source(i: u32) -> [u8; 4] {
+    let v = 0x6440_0000u32.wrapping_add(i);
+    v.to_be_bytes()
+}
+
+/// Floods that must not blind the sensor, `n` units each, starting at `ts_us`, `gap_us` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flood {
+    /// One SYN per distinct source address, all to 10.1.0.1:502 (half-open connections).
+    Syn,
+    /// Short Modbus/TCP connections from distinct sources to 10.1.0.1:502: SYN, SYN-ACK, ACK
+    /// with a read request, the response, RST (5 packets each).
+    Short,
+    /// Distinct sources each probing one host of 10.1.0.0/16 on port 502 (a SYN each).
+    Scan,
+}
+
+impl std::str::FromStr for Flood {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Flood, String> {
+        match s {
+            "syn" => Ok(Flood::Syn),
+            "short" => Ok(Flood::Short),
+            "scan" => Ok(Flood::Scan),
+            _ => Err(format!("unknown flood {s:?} (syn, short, scan)")),
+        }
+    }
+}
+
+/// `n` units of `kind`, the first at `ts_us`, one unit every `gap_us`.
+pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
+    let per = if kind == Flood::Short { 5 } else { 1 };
+    let mut out = Vec::with_capacity(n as usize * per);
+    for i in 0..n {
+        let ts = ts_us + u64::from(i) * gap_us;
+        let src = flood_source(i);
+        let sport = 1024 + (i % 60000) as u16;
+        let seq = i.wrapping_mul(2_654_435_761);
+        match kind {
+            Flood::Syn => out.push(Frame {
+                ts_us: ts,
+                data: frame((src, sport), ([10, 1, 0, 1], 502), seq, None, "S", &[]),
+            }),
+            Flood::Scan => {
+                let dst = [10, 1, (i >> 8) as u8, (i & 0xff) as u8 | 1];
+                out.push(Frame {
+                    ts_us: ts,
+                    data: frame((src, sport), (dst, 502), seq, None, "S", &[]),
+                });
+            }
+            Flood::Short => {
+                let c = Conn {
+                    client: src,
+                    server: [10, 1, 0, 1],
+                    cport: sport,
+                    cseq: seq,
+                    sseq: seq ^ 0x5555_5555,
+                    tid: 1,
+                };
+                let req = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
+                let resp = [0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 1, 0, 2];
+                let (cs, ss) = (c.cseq.wrapping_add(1), c.sseq.wrapping_add(1));
+                let frames = [
+                    c.up(c.cseq, None, "S", &[]),
+                    c.down(c.sseq, Some(cs), "S", &[]),
+                    c.up(cs, Some(ss), "P", &req),
+                    c.down(ss, Some(cs.wrapping_add(req.len() as u32)), "P", &resp),
+                    c.up(cs.wrapping_add(req.len() as u32), None, "R", &[]),
+                ];
+                for (k, data) in frames.into_iter().enumerate() {
+                    out.push(Frame {
+                        ts_us: ts + k as u64,
+                        data,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Merges two time-ordered captures by timestamp (the first on ties).
+pub fn interleave(a: Vec<Frame>, b: Vec<Frame>) -> Vec<Frame> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.ts_us <= y.ts_us,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
     }
     out
 }

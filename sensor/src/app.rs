@@ -148,7 +148,7 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
         zone_map(cfg),
         learner,
         detector_config(cfg, mode),
-        Arc::new(AssetInventory::default()),
+        Arc::new(AssetInventory::with_cap(cfg.assets.max_assets)),
     )))
 }
 /// The configured alert sinks, plus `--alerts`; standard output when there are none.
@@ -212,6 +212,7 @@ impl Session {
             check_writable(p)?;
         }
         let shared = detector_shared(&cfg, common)?;
+        telemetry.set_shared(shared.clone());
         let mut alerts = AlertOutput::new(
             AlertStore::new(
                 SensorInfo {
@@ -285,11 +286,7 @@ impl Session {
             self.started.elapsed().as_secs_f64(),
         );
         stats.interfaces = interfaces;
-        stats.baseline_capped = self
-            .shared
-            .learner
-            .capped
-            .load(std::sync::atomic::Ordering::Relaxed);
+        stats.add_model(&self.shared);
         Session::save_baseline(&self.shared, common)?;
         if let Some(p) = &common.stats {
             write_json(p, &stats)?;

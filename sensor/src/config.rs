@@ -47,6 +47,25 @@ pub struct Config {
     pub health: HealthConfig,
     /// Prometheus metrics and the health endpoint.
     pub metrics: MetricsConfig,
+    /// The asset inventory.
+    pub assets: AssetsConfig,
+}
+
+/// The asset inventory's bound.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssetsConfig {
+    /// Most hosts in the inventory; a host first seen when it is full is not added (counted
+    /// in `drops.assets_refused`).
+    pub max_assets: usize,
+}
+
+impl Default for AssetsConfig {
+    fn default() -> Self {
+        AssetsConfig {
+            max_assets: otsensor_baselines::assets::DEFAULT_MAX_ASSETS,
+        }
+    }
 }
 
 /// Thresholds of the sensor's health alerts (engine `sensor`).
@@ -121,6 +140,12 @@ pub struct DetectionConfig {
     pub szl_enumeration: usize,
     /// TCP connections one client opens to one server.
     pub sessions: usize,
+    /// TCP connection attempts to one server port within the anomaly window (SYN flood).
+    pub syn_flood: u64,
+    /// Distinct sources connecting to one server port within the anomaly window.
+    pub connection_flood: usize,
+    /// Most keys each anomaly table tracks; beyond, the least recently active is evicted.
+    pub max_tracked: usize,
 }
 
 impl Default for DetectionConfig {
@@ -136,6 +161,9 @@ impl Default for DetectionConfig {
             unit_scan: a.unit_scan,
             szl_enumeration: a.szl_enumeration,
             sessions: a.sessions,
+            syn_flood: a.syn_flood,
+            connection_flood: a.connection_flood,
+            max_tracked: a.max_tracked,
         }
     }
 }
@@ -150,10 +178,12 @@ impl DetectionConfig {
             unit_scan: self.unit_scan,
             szl_enumeration: self.szl_enumeration,
             sessions: self.sessions,
+            syn_flood: self.syn_flood,
+            connection_flood: self.connection_flood,
             malformed: self.malformed_threshold,
             exception_storm: self.exception_storm,
             count_window_secs: self.exception_window_secs,
-            ..otsensor_baselines::anomaly::AnomalyConfig::default()
+            max_tracked: self.max_tracked,
         }
     }
 }
@@ -541,6 +571,14 @@ pub struct FlowConfig {
     pub udp_idle_timeout_secs: u64,
     /// Seconds a flow of another IP protocol (ICMP, ...) may be idle.
     pub other_idle_timeout_secs: u64,
+    /// Most half-open TCP connections (a SYN and nothing since) tracked at once; beyond,
+    /// the oldest is evicted. At the cap, or with the table 90 % full, emergency mode.
+    pub max_half_open: usize,
+    /// Seconds a half-open TCP connection is kept.
+    pub tcp_half_open_timeout_secs: u64,
+    /// In emergency mode (a flood), half-open and closed connections are kept at most this
+    /// many seconds; established connections, UDP and other flows keep their timeouts.
+    pub emergency_timeout_secs: u64,
 }
 
 impl Default for FlowConfig {
@@ -551,6 +589,9 @@ impl Default for FlowConfig {
             tcp_closed_timeout_secs: 30,
             udp_idle_timeout_secs: 300,
             other_idle_timeout_secs: 60,
+            max_half_open: 100_000,
+            tcp_half_open_timeout_secs: 60,
+            emergency_timeout_secs: 5,
         }
     }
 }
@@ -786,6 +827,12 @@ impl Config {
         if self.flows.max_flows == 0 {
             return Err(bad("flows.max_flows", "must be at least 1"));
         }
+        if !(1..=10_000_000).contains(&self.assets.max_assets) {
+            return Err(bad("assets.max_assets", "must be between 1 and 10000000"));
+        }
+        if self.flows.max_half_open == 0 {
+            return Err(bad("flows.max_half_open", "must be at least 1"));
+        }
         for (key, v) in [
             (
                 "flows.tcp_idle_timeout_secs",
@@ -802,6 +849,14 @@ impl Config {
             (
                 "flows.other_idle_timeout_secs",
                 self.flows.other_idle_timeout_secs,
+            ),
+            (
+                "flows.tcp_half_open_timeout_secs",
+                self.flows.tcp_half_open_timeout_secs,
+            ),
+            (
+                "flows.emergency_timeout_secs",
+                self.flows.emergency_timeout_secs,
             ),
         ] {
             if v == 0 || v > 365 * 86_400 {
@@ -932,7 +987,7 @@ impl Config {
             s.validate(origin)?;
         }
         let d = &self.detection;
-        if d.malformed_threshold == 0 || d.exception_storm == 0 {
+        if d.malformed_threshold == 0 || d.exception_storm == 0 || d.syn_flood == 0 {
             return Err(bad("detection", "thresholds must be at least 1"));
         }
         if [
@@ -941,10 +996,17 @@ impl Config {
             d.unit_scan,
             d.szl_enumeration,
             d.sessions,
+            d.connection_flood,
         ]
         .contains(&0)
         {
             return Err(bad("detection", "thresholds must be at least 1"));
+        }
+        if !(1..=10_000_000).contains(&d.max_tracked) {
+            return Err(bad(
+                "detection.max_tracked",
+                "must be between 1 and 10000000",
+            ));
         }
         if d.exception_window_secs == 0 || d.anomaly_window_secs == 0 {
             return Err(bad("detection", "windows must be at least 1 second"));

@@ -29,6 +29,9 @@ pub struct FlowStats {
     pub ended: BTreeMap<&'static str, u64>,
     /// Sum over workers of the most flows each held at once.
     pub peak: u64,
+    /// Times a worker's flow table entered emergency mode (a flood: short timeouts for
+    /// half-open and closed connections).
+    pub emergencies: u64,
     /// TCP flows with payload no protocol claimed.
     pub unidentified_tcp: u64,
     /// UDP flows with payload no protocol claimed.
@@ -125,6 +128,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds what the detector's shared model refused at its caps: baseline updates, and hosts
+    /// the full asset inventory did not add (in `drops.assets_refused`).
+    pub fn add_model(&mut self, shared: &otsensor_baselines::detector::Shared) {
+        self.baseline_capped = shared
+            .learner
+            .capped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.drops.insert("assets_refused", shared.assets.refused());
+    }
+
     /// Builds the document from the pipeline's counters.
     pub fn build(
         mode: &'static str,
@@ -203,6 +216,7 @@ impl Stats {
                 other: w.flows_other,
                 ended,
                 peak: w.flows_peak as u64,
+                emergencies: w.flows_emergencies,
                 unidentified_tcp: w.app.unidentified_tcp,
                 unidentified_udp: w.app.unidentified_udp,
             },

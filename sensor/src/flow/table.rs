@@ -1,8 +1,19 @@
-//! The flow table: a hash map from [`FlowKey`] to a slab slot, with an intrusive
-//! least-recently-used list so that idle expiry and eviction at the cap are O(1) per flow.
+//! The flow table: a hash map from [`FlowKey`] to a slab slot, with intrusive
+//! least-recently-used lists, one per [`Class`] of flow, so that idle expiry and eviction at
+//! the caps are O(1) per flow whatever the traffic.
 //!
-//! One table per worker; no locks. When the table is at its cap, inserting evicts the least
-//! recently seen flow and hands it back so the caller can finish it (and count it).
+//! Every flow of a class shares that class's idle timeout, so a class's list is also its
+//! expiry order: a sweep walks each list from its old end and stops at the first flow that
+//! has not expired. When the table is full, a new flow evicts the least recently seen flow of
+//! the most expendable class: half-open connections first, then closed ones, then UDP and
+//! other datagram flows, and an established connection last — a flood of SYNs or of short
+//! connections cannot push the plant's long-lived polling connections out. Half-open
+//! connections have a cap of their own, and under pressure (the table 90 % full, or the
+//! half-open cap reached) the table enters *emergency mode* (as Suricata does): half-open,
+//! closed and datagram flows expire after their emergency timeouts until it is 70 % full.
+//!
+//! One table per worker; no locks. Evicted flows are handed back so the caller can finish
+//! them (and count them).
 
 use rustc_hash::FxHashMap;
 
@@ -13,38 +24,106 @@ const NIL: u32 = u32::MAX;
 /// Index of a flow in its table; valid until the flow is removed.
 pub type FlowId = u32;
 
+/// What kind of flow, for timeouts and eviction order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A TCP connection that sent a SYN and nothing since: no handshake completed, no data.
+    HalfOpen = 0,
+    /// A TCP connection carrying data (or picked up midstream).
+    Open = 1,
+    /// A TCP connection closed by FIN both ways or RST (kept briefly for stragglers).
+    Closed = 2,
+    /// UDP.
+    Udp = 3,
+    /// Other IP protocols.
+    Other = 4,
+}
+
+const CLASSES: usize = 5;
+
+/// Eviction order at the cap: the most expendable class first.
+const EVICT_ORDER: [Class; CLASSES] = [
+    Class::HalfOpen,
+    Class::Closed,
+    Class::Other,
+    Class::Udp,
+    Class::Open,
+];
+
+/// Idle timeouts (ns) per class, normal and in emergency mode, and the caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most flows.
+    pub max_flows: usize,
+    /// Most half-open connections.
+    pub max_half_open: usize,
+    /// Idle timeout per class, indexed by [`Class`].
+    pub timeout: [i64; CLASSES],
+    /// The same in emergency mode.
+    pub emergency_timeout: [i64; CLASSES],
+}
+
+impl Limits {
+    /// Limits with one idle timeout for every class and no emergency shortening (tests).
+    pub fn uniform(max_flows: usize, timeout: i64) -> Limits {
+        Limits {
+            max_flows,
+            max_half_open: max_flows,
+            timeout: [timeout; CLASSES],
+            emergency_timeout: [timeout; CLASSES],
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Slot<V> {
     key: FlowKey,
     value: Option<V>,
     last_seen: i64,
-    timeout: i64,
+    class: Class,
     prev: u32,
     next: u32,
 }
 
-/// Flows by key, least recently seen last.
+#[derive(Debug, Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+    len: 0,
+};
+
+/// Flows by key, one recency list per class.
 #[derive(Debug)]
 pub struct FlowTable<V> {
     map: FxHashMap<FlowKey, FlowId>,
     slots: Vec<Slot<V>>,
     free: Vec<FlowId>,
-    head: u32,
-    tail: u32,
-    cap: usize,
+    lists: [List; CLASSES],
+    limits: Limits,
+    emergency: bool,
+    /// Times emergency mode was entered.
+    pub emergencies: u64,
 }
 
 impl<V> FlowTable<V> {
-    /// An empty table holding at most `cap` flows (at least one).
-    pub fn new(cap: usize) -> Self {
-        let cap = cap.max(1);
+    /// An empty table within `limits` (caps of at least one).
+    pub fn new(mut limits: Limits) -> Self {
+        limits.max_flows = limits.max_flows.max(1);
+        limits.max_half_open = limits.max_half_open.clamp(1, limits.max_flows);
         FlowTable {
             map: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            cap,
+            lists: [EMPTY; CLASSES],
+            limits,
+            emergency: false,
+            emergencies: 0,
         }
     }
 
@@ -58,13 +137,14 @@ impl<V> FlowTable<V> {
         self.map.is_empty()
     }
 
-    /// Calls `f` on every flow.
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut V)) {
-        for slot in &mut self.slots {
-            if let Some(v) = slot.value.as_mut() {
-                f(v);
-            }
-        }
+    /// Number of flows of a class.
+    pub fn count(&self, class: Class) -> usize {
+        self.lists[class as usize].len
+    }
+
+    /// Whether the table is in emergency mode.
+    pub fn in_emergency(&self) -> bool {
+        self.emergency
     }
 
     /// The flow with this key.
@@ -72,25 +152,59 @@ impl<V> FlowTable<V> {
         self.map.get(key).copied()
     }
 
-    /// Adds a flow seen at `now` (ns) that expires after `timeout` ns idle. When the table is
-    /// full, the least recently seen flow is removed first and returned.
+    fn timeout(&self, class: Class) -> i64 {
+        if self.emergency {
+            self.limits.emergency_timeout[class as usize]
+        } else {
+            self.limits.timeout[class as usize]
+        }
+    }
+
+    /// Enters emergency mode at 90 % of the cap or at the half-open cap; leaves it below 70 %.
+    fn update_emergency(&mut self) {
+        let n = self.map.len();
+        let cap = self.limits.max_flows;
+        let half_open = self.lists[Class::HalfOpen as usize].len;
+        if !self.emergency && (n * 10 >= cap * 9 || half_open >= self.limits.max_half_open) {
+            self.emergency = true;
+            self.emergencies += 1;
+        } else if self.emergency
+            && n * 10 < cap * 7
+            && half_open * 10 < self.limits.max_half_open * 7
+        {
+            self.emergency = false;
+        }
+    }
+
+    /// Adds a flow of `class` seen at `now` (ns). When the table (or, for a half-open
+    /// connection, the half-open cap) is full, the least recently seen flow of the most
+    /// expendable class is removed first and returned.
     pub fn insert(
         &mut self,
         key: FlowKey,
         value: V,
         now: i64,
-        timeout: i64,
+        class: Class,
     ) -> (FlowId, Option<(FlowKey, V)>) {
-        let evicted = if self.map.len() >= self.cap && self.tail != NIL {
-            Some(self.remove(self.tail))
+        let half_open_full = class == Class::HalfOpen
+            && self.lists[Class::HalfOpen as usize].len >= self.limits.max_half_open;
+        let victim = if half_open_full {
+            self.lists[Class::HalfOpen as usize].tail
+        } else if self.map.len() >= self.limits.max_flows {
+            EVICT_ORDER
+                .iter()
+                .map(|c| self.lists[*c as usize].tail)
+                .find(|t| *t != NIL)
+                .unwrap_or(NIL)
         } else {
-            None
+            NIL
         };
+        let evicted = (victim != NIL).then(|| self.remove(victim));
         let slot = Slot {
             key,
             value: Some(value),
             last_seen: now,
-            timeout,
+            class,
             prev: NIL,
             next: NIL,
         };
@@ -106,30 +220,44 @@ impl<V> FlowTable<V> {
         };
         self.link_front(id);
         self.map.insert(key, id);
+        self.update_emergency();
         (id, evicted)
     }
 
-    /// Marks the flow as seen at `now` (moves it to the front of the LRU list).
+    /// Marks the flow as seen at `now` (moves it to the front of its list).
     pub fn touch(&mut self, id: FlowId, now: i64) {
         let s = &mut self.slots[id as usize];
         if now > s.last_seen {
             s.last_seen = now;
         }
-        if self.head != id {
+        let class = s.class;
+        if self.lists[class as usize].head != id {
             self.unlink(id);
             self.link_front(id);
         }
     }
 
-    /// Changes the idle timeout of a flow (e.g. shorter once a TCP connection closed).
-    pub fn set_timeout(&mut self, id: FlowId, timeout: i64) {
-        self.slots[id as usize].timeout = timeout;
+    /// The flow's class.
+    pub fn class(&self, id: FlowId) -> Class {
+        self.slots[id as usize].class
     }
 
-    /// True when the flow has been idle longer than its timeout at `now`.
+    /// Moves the flow to another class (e.g. a connection whose handshake completed, or that
+    /// closed); it is the most recent of its new class.
+    pub fn set_class(&mut self, id: FlowId, class: Class) {
+        if self.slots[id as usize].class == class {
+            return;
+        }
+        self.unlink(id);
+        self.slots[id as usize].class = class;
+        self.link_front(id);
+        self.update_emergency();
+    }
+
+    /// True when the flow has been idle longer than its class's timeout at `now`.
     pub fn is_expired(&self, id: FlowId, now: i64) -> bool {
         let s = &self.slots[id as usize];
-        now.saturating_sub(s.last_seen) > s.timeout
+        now.saturating_sub(s.last_seen) > self.timeout(s.class)
     }
 
     /// The flow's value.
@@ -137,6 +265,15 @@ impl<V> FlowTable<V> {
         match self.slots[id as usize].value.as_mut() {
             Some(v) => v,
             None => unreachable!("flow id {id} used after removal"),
+        }
+    }
+
+    /// Calls `f` on every flow.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut V)) {
+        for slot in &mut self.slots {
+            if let Some(v) = slot.value.as_mut() {
+                f(v);
+            }
         }
     }
 
@@ -153,54 +290,65 @@ impl<V> FlowTable<V> {
         (key, v)
     }
 
-    /// Removes and returns the flows idle past their timeout at `now`. Walks from the least
-    /// recently seen and stops at the first flow seen within `min_timeout` of `now`: nothing
-    /// more recent can have expired.
-    pub fn expire(&mut self, now: i64, min_timeout: i64, out: &mut Vec<(FlowKey, V)>) {
-        let mut id = self.tail;
-        while id != NIL {
-            let s = &self.slots[id as usize];
-            let prev = s.prev;
-            let idle = now.saturating_sub(s.last_seen);
-            if idle <= min_timeout {
-                break;
-            }
-            if idle > s.timeout {
+    /// Removes and returns the flows idle past their class's timeout at `now`: each class's
+    /// list is walked from its least recently seen flow up to the first that has not expired,
+    /// so a sweep costs O(1) plus the flows it removes.
+    pub fn expire(&mut self, now: i64, out: &mut Vec<(FlowKey, V)>) {
+        self.update_emergency();
+        for class in EVICT_ORDER {
+            let timeout = self.timeout(class);
+            loop {
+                let id = self.lists[class as usize].tail;
+                if id == NIL || now.saturating_sub(self.slots[id as usize].last_seen) <= timeout {
+                    break;
+                }
                 out.push(self.remove(id));
             }
-            id = prev;
         }
+        self.update_emergency();
     }
 
     /// Removes every flow, least recently seen first.
     pub fn drain_all(&mut self, out: &mut Vec<(FlowKey, V)>) {
-        while self.tail != NIL {
-            out.push(self.remove(self.tail));
+        loop {
+            let oldest = self
+                .lists
+                .iter()
+                .map(|l| l.tail)
+                .filter(|t| *t != NIL)
+                .min_by_key(|t| self.slots[*t as usize].last_seen);
+            match oldest {
+                Some(id) => out.push(self.remove(id)),
+                None => break,
+            }
         }
     }
 
     fn unlink(&mut self, id: FlowId) {
-        let (prev, next) = {
+        let (prev, next, class) = {
             let s = &self.slots[id as usize];
-            (s.prev, s.next)
+            (s.prev, s.next, s.class as usize)
         };
+        let list = &mut self.lists[class];
         if prev != NIL {
             self.slots[prev as usize].next = next;
-        } else if self.head == id {
-            self.head = next;
+        } else if list.head == id {
+            list.head = next;
         }
         if next != NIL {
             self.slots[next as usize].prev = prev;
-        } else if self.tail == id {
-            self.tail = prev;
+        } else if list.tail == id {
+            list.tail = prev;
         }
+        list.len = list.len.saturating_sub(1);
         let s = &mut self.slots[id as usize];
         s.prev = NIL;
         s.next = NIL;
     }
 
     fn link_front(&mut self, id: FlowId) {
-        let old = self.head;
+        let class = self.slots[id as usize].class as usize;
+        let old = self.lists[class].head;
         {
             let s = &mut self.slots[id as usize];
             s.prev = NIL;
@@ -209,10 +357,12 @@ impl<V> FlowTable<V> {
         if old != NIL {
             self.slots[old as usize].prev = id;
         }
-        self.head = id;
-        if self.tail == NIL {
-            self.tail = id;
+        let list = &mut self.lists[class];
+        list.head = id;
+        if list.tail == NIL {
+            list.tail = id;
         }
+        list.len += 1;
     }
 }
 
@@ -234,28 +384,68 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_seen_at_cap() {
-        let mut t = FlowTable::new(2);
-        let (a, _) = t.insert(key(1), "a", 0, 100);
-        t.insert(key(2), "b", 1, 100);
+        let mut t = FlowTable::new(Limits::uniform(2, 100));
+        let (a, _) = t.insert(key(1), "a", 0, Class::Open);
+        t.insert(key(2), "b", 1, Class::Open);
         t.touch(a, 2);
-        let (_, ev) = t.insert(key(3), "c", 3, 100);
+        let (_, ev) = t.insert(key(3), "c", 3, Class::Open);
         assert_eq!(ev, Some((key(2), "b")));
         assert_eq!(t.len(), 2);
         assert!(t.get(&key(1)).is_some() && t.get(&key(3)).is_some());
     }
 
+    fn limits() -> Limits {
+        Limits {
+            max_flows: 10,
+            max_half_open: 4,
+            timeout: [50, 500, 20, 300, 60],
+            emergency_timeout: [5, 500, 2, 30, 30],
+        }
+    }
+
     #[test]
-    fn expires_by_each_flows_own_timeout() {
-        let mut t = FlowTable::new(10);
-        t.insert(key(1), 1, 0, 50);
-        t.insert(key(2), 2, 0, 500);
-        t.insert(key(3), 3, 90, 50);
+    fn expires_by_each_class_timeout() {
+        let mut t = FlowTable::new(limits());
+        t.insert(key(1), 1, 0, Class::HalfOpen);
+        t.insert(key(2), 2, 0, Class::Open);
+        t.insert(key(3), 3, 90, Class::HalfOpen);
         let mut out = Vec::new();
-        t.expire(100, 50, &mut out);
+        t.expire(100, &mut out);
         assert_eq!(out.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![1]);
-        t.expire(1000, 50, &mut out);
+        t.expire(1000, &mut out);
         assert_eq!(out.len(), 3);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn floods_evict_half_open_and_closed_before_established() {
+        let mut t = FlowTable::new(limits());
+        // Two established polling connections, seen long ago.
+        t.insert(key(100), 100, 0, Class::Open);
+        t.insert(key(101), 101, 1, Class::Open);
+        // A SYN flood: the half-open cap (4) keeps the newest four.
+        let mut evicted = Vec::new();
+        for i in 0..20u16 {
+            let (_, ev) = t.insert(key(i), u32::from(i), 10 + i64::from(i), Class::HalfOpen);
+            evicted.extend(ev.map(|(_, v)| v));
+        }
+        assert_eq!(t.count(Class::HalfOpen), 4);
+        assert_eq!(evicted, (0..16).collect::<Vec<_>>());
+        assert!(t.in_emergency());
+        // Short connections fill the table: closed ones go before the established.
+        for i in 200..220u16 {
+            let (id, ev) = t.insert(key(i), u32::from(i), 40, Class::Open);
+            t.set_class(id, Class::Closed);
+            assert!(ev.is_none_or(|(_, v)| v != 100 && v != 101));
+        }
+        assert!(t.get(&key(100)).is_some() && t.get(&key(101)).is_some());
+        // Emergency timeouts: half-open flows go after 5, not 50.
+        let mut out = Vec::new();
+        t.expire(60, &mut out);
+        assert!(out.iter().all(|(_, v)| *v != 100 && *v != 101));
+        assert_eq!(t.count(Class::HalfOpen), 0);
+        assert_eq!(t.count(Class::Closed), 0);
+        assert!(!t.in_emergency(), "below 70 % again");
     }
 
     proptest! {
@@ -263,7 +453,7 @@ mod tests {
         #[test]
         fn agrees_with_reference_model(ops in proptest::collection::vec((0u16..12, 0u8..3), 0..200)) {
             let cap = 5;
-            let mut t = FlowTable::new(cap);
+            let mut t = FlowTable::new(Limits::uniform(cap, 1_000_000));
             let mut model: Vec<u16> = Vec::new(); // most recent last
             let mut now = 0i64;
             for (k, op) in ops {
@@ -275,7 +465,7 @@ mod tests {
                         model.push(k);
                     }
                     (0 | 1, None) => {
-                        let (_, ev) = t.insert(key(k), k, now, 1_000_000);
+                        let (_, ev) = t.insert(key(k), k, now, Class::Open);
                         if model.len() >= cap {
                             let victim = model.remove(0);
                             prop_assert_eq!(ev.map(|(_, v)| v), Some(victim));

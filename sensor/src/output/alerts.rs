@@ -51,7 +51,7 @@ pub struct AlertOutput {
     /// When asset records were last published (they are again every 5 minutes while
     /// running, and at the end).
     assets_published: std::time::Instant,
-    scratch: Vec<Observation>,
+    scratch: Vec<Signal>,
     /// What a [`Repeat`] of a non-policy alert needs: its key while learning, or that the
     /// baseline knows it while detecting.
     repeats: HashMap<u64, RepeatOf>,
@@ -114,7 +114,7 @@ impl AlertOutput {
             by_rule,
             learned: self.learned,
             known: self.known,
-            anomaly_untracked: self.anomaly.untracked,
+            anomaly_evicted: self.anomaly.evicted,
             kafka,
             error: self.error.clone(),
         }
@@ -189,12 +189,21 @@ impl AlertOutput {
             Signal::Repeat(r) => self.repeat(r),
             Signal::Fact(f) => {
                 let mut found = std::mem::take(&mut self.scratch);
-                self.anomaly.observe(&f, &mut found);
-                for mut o in found.drain(..) {
+                let (store, repeats) = (&self.store, &self.repeats);
+                // Known alerts (raised, or learned) need no details: only the first is kept.
+                let known = |id: u64| store.contains(id) || repeats.contains_key(&id);
+                self.anomaly.observe(&f, &mut found, &known);
+                if !found.is_empty() {
                     let policy = self.shared.policy();
-                    if policy.enabled(o.rule) {
-                        o.severity = policy.severity_override(o.rule);
-                        self.observe(o);
+                    for s in found.drain(..) {
+                        match s {
+                            Signal::Obs(mut o) if policy.enabled(o.rule) => {
+                                o.severity = policy.severity_override(o.rule);
+                                self.observe(o);
+                            }
+                            Signal::Repeat(r) if policy.enabled(r.rule) => self.repeat(r),
+                            _ => {}
+                        }
                     }
                 }
                 self.scratch = found;

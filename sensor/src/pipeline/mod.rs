@@ -69,8 +69,9 @@ pub struct AlertsReport {
     pub learned: u64,
     /// Observations not raised because the baseline learned them (detecting).
     pub known: u64,
-    /// Anomaly facts about hosts the engine's bounded tables had no room for.
-    pub anomaly_untracked: u64,
+    /// Keys the anomaly engine evicted from its full tables while they were still within
+    /// their window (state shed under a flood of new hosts).
+    pub anomaly_evicted: u64,
     /// Kafka delivery counters, per Kafka sink.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kafka: Vec<crate::output::kafka::KafkaReport>,

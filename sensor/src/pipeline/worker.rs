@@ -13,6 +13,7 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
+use crate::flow::table::{Class, Limits};
 use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
 use crate::pipeline::batch::{Batch, Pkt};
 use crate::pipeline::events::{EventSink, OutBatch};
@@ -29,16 +30,8 @@ pub const MAX_PROBES: u8 = 8;
 /// Settings of one worker.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Flow table cap for this worker.
-    pub max_flows: usize,
-    /// Idle timeout of an open TCP connection, ns.
-    pub tcp_idle_ns: i64,
-    /// How long a closed TCP connection is kept, ns.
-    pub tcp_closed_ns: i64,
-    /// Idle timeout of a UDP flow, ns.
-    pub udp_idle_ns: i64,
-    /// Idle timeout of other IP flows, ns.
-    pub other_idle_ns: i64,
+    /// Flow table caps and idle timeouts per class of flow, for this worker.
+    pub limits: Limits,
     /// Reassembly caps.
     pub reassembly: ReassemblyConfig,
     /// Whether `--events` is on.
@@ -51,23 +44,32 @@ impl WorkerConfig {
     /// From the config file's flow and reassembly sections, for one of `workers` workers.
     pub fn from_config(cfg: &crate::config::Config, workers: usize, events: bool) -> WorkerConfig {
         let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / NS).saturating_mul(NS);
+        let f = &cfg.flows;
+        let n = workers.max(1);
+        // Indexed by Class: half-open, open, closed, UDP, other.
+        let timeout = [
+            secs(f.tcp_half_open_timeout_secs),
+            secs(f.tcp_idle_timeout_secs),
+            secs(f.tcp_closed_timeout_secs),
+            secs(f.udp_idle_timeout_secs),
+            secs(f.other_idle_timeout_secs),
+        ];
+        // Emergency mode shortens only the classes a flood fills: half-open and closed.
+        let mut emergency_timeout = timeout;
+        for c in [Class::HalfOpen, Class::Closed] {
+            emergency_timeout[c as usize] = timeout[c as usize].min(secs(f.emergency_timeout_secs));
+        }
         WorkerConfig {
-            max_flows: cfg.flows.max_flows.div_ceil(workers.max(1)),
-            tcp_idle_ns: secs(cfg.flows.tcp_idle_timeout_secs),
-            tcp_closed_ns: secs(cfg.flows.tcp_closed_timeout_secs),
-            udp_idle_ns: secs(cfg.flows.udp_idle_timeout_secs),
-            other_idle_ns: secs(cfg.flows.other_idle_timeout_secs),
+            limits: Limits {
+                max_flows: f.max_flows.div_ceil(n),
+                max_half_open: f.max_half_open.div_ceil(n),
+                timeout,
+                emergency_timeout,
+            },
             reassembly: cfg.reassembly.to_reassembly(),
             events,
             interfaces: Vec::new(),
         }
-    }
-
-    fn min_timeout(&self) -> i64 {
-        self.tcp_idle_ns
-            .min(self.tcp_closed_ns)
-            .min(self.udp_idle_ns)
-            .min(self.other_idle_ns)
     }
 }
 
@@ -127,6 +129,8 @@ pub struct WorkerStats {
     pub flows_ended: [u64; 6],
     /// Most flows held at once.
     pub flows_peak: usize,
+    /// Times the flow table entered emergency mode.
+    pub flows_emergencies: u64,
     /// TCP reassembly counters.
     pub tcp: TcpCounters,
     /// Protocol identification and per-protocol counters.
@@ -157,6 +161,7 @@ impl WorkerStats {
             *a += b;
         }
         self.flows_peak += o.flows_peak;
+        self.flows_emergencies += o.flows_emergencies;
         self.tcp.add(&o.tcp);
         self.app.add(&o.app);
         self.events += o.events;
@@ -420,7 +425,7 @@ impl Worker {
         let assets = Arc::clone(&shared.assets);
         Worker {
             detector: Detector::new(shared),
-            table: FlowTable::new(cfg.max_flows),
+            table: FlowTable::new(cfg.limits),
             sink: EventSink::new(cfg.events),
             stats: WorkerStats {
                 app: AppStats {
@@ -492,19 +497,21 @@ impl Worker {
         self.stats.clone()
     }
 
-    fn timeout_for(&self, f: &Flow) -> i64 {
+    /// The class of a new flow: a TCP connection opened by a SYN is half-open until its
+    /// handshake completes or it carries data.
+    fn class_of_new(f: &Flow, opened: bool) -> Class {
         match f.proto {
-            ipproto::TCP if f.tcp_closed => self.cfg.tcp_closed_ns,
-            ipproto::TCP => self.cfg.tcp_idle_ns,
-            ipproto::UDP => self.cfg.udp_idle_ns,
-            _ => self.cfg.other_idle_ns,
+            ipproto::TCP if opened => Class::HalfOpen,
+            ipproto::TCP => Class::Open,
+            ipproto::UDP => Class::Udp,
+            _ => Class::Other,
         }
     }
 
     fn sweep(&mut self, now: Timestamp, upto: u64) {
         let mut ended = std::mem::take(&mut self.ended);
-        self.table
-            .expire(now.as_nanos(), self.cfg.min_timeout(), &mut ended);
+        self.table.expire(now.as_nanos(), &mut ended);
+        self.stats.flows_emergencies = self.table.emergencies;
         for (_, flow) in ended.drain(..) {
             let reason = if flow.tcp_rst {
                 EndReason::Rst
@@ -628,8 +635,8 @@ impl Worker {
             self.sink.alert_scratch(),
         );
         self.sink.commit_alerts(p.index, flow.info.id);
-        let timeout = self.timeout_for(&flow);
-        let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), timeout);
+        let class = Worker::class_of_new(&flow, opened);
+        let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), class);
         if let Some((_, old)) = evicted {
             self.end_flow(old, EndReason::Evicted, p.ts, p.index);
         }
@@ -745,7 +752,14 @@ impl Worker {
             _ => {}
         }
         if closed_now {
-            table.set_timeout(fid, cfg.tcp_closed_ns);
+            table.set_class(fid, Class::Closed);
+        } else if s.proto == ipproto::TCP && table.class(fid) == Class::HalfOpen {
+            // The handshake completed (the client acknowledged), or data flowed.
+            let handshake_done = dir == Direction::Request
+                && s.flags & (tcpflags::ACK | tcpflags::SYN) == tcpflags::ACK;
+            if handshake_done || !payload.is_empty() {
+                table.set_class(fid, Class::Open);
+            }
         }
     }
 
@@ -865,7 +879,7 @@ mod tests {
     impl Rig {
         fn new(max_flows: usize) -> Rig {
             let mut cfg = WorkerConfig::from_config(&crate::config::Config::default(), 1, true);
-            cfg.max_flows = max_flows;
+            cfg.limits.max_flows = max_flows;
             let reg = Arc::new(Registry::new(vec![echo_spec()]));
             Rig {
                 w: Worker::new(cfg, reg, test_shared()),

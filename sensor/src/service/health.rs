@@ -459,7 +459,10 @@ mod tests {
         assert_eq!(states(&s), vec![("sensor.overload", "pipeline", true)]);
         assert!(s[0].details.starts_with("512 packets or events dropped"));
         r.packet(15);
-        assert_eq!(states(&r.at(20)), vec![("sensor.overload", "pipeline", false)]);
+        assert_eq!(
+            states(&r.at(20)),
+            vec![("sensor.overload", "pipeline", false)]
+        );
     }
 
     #[test]

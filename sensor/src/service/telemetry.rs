@@ -87,6 +87,8 @@ pub struct Telemetry {
     baseline_save: Mutex<Option<String>>,
     /// Baseline entries: edges, assets, learned alerts.
     baseline: Mutex<[usize; 3]>,
+    /// The detector's shared model (its refusals at caps go into the stats).
+    shared: std::sync::OnceLock<Arc<otsensor_baselines::detector::Shared>>,
 }
 
 impl Telemetry {
@@ -104,7 +106,13 @@ impl Telemetry {
             health: Mutex::default(),
             baseline_save: Mutex::default(),
             baseline: Mutex::default(),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The detector's shared model, once it exists.
+    pub fn set_shared(&self, shared: Arc<otsensor_baselines::detector::Shared>) {
+        let _ = self.shared.set(shared);
     }
 
     /// Number of workers.
@@ -215,6 +223,9 @@ impl Telemetry {
             self.started.elapsed().as_secs_f64(),
         );
         s.interfaces = ifaces;
+        if let Some(sh) = self.shared.get() {
+            s.add_model(sh);
+        }
         s
     }
 }

@@ -1,0 +1,283 @@
+//! A map bounded in size with O(1) eviction: every entry is on a list ordered by when it was
+//! last touched, so the least recently touched one is found without a scan — when the map is
+//! full (evict it) or when entries idle past a window must go (pop them from the old end).
+//!
+//! ```
+//! use otsensor_baselines::lru::Lru;
+//! let mut m = Lru::new(2);
+//! assert!(m.insert("a", 1, 10).is_none());
+//! assert!(m.insert("b", 2, 20).is_none());
+//! m.touch(&"a", 30);
+//! assert_eq!(m.insert("c", 3, 40), Some(("b", 2)));
+//! assert_eq!(m.pop_idle(30), vec![]);
+//! assert_eq!(m.pop_idle(41), vec![("a", 1), ("c", 3)]);
+//! ```
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Node<K, V> {
+    key: K,
+    value: Option<V>,
+    touched: i64,
+    prev: u32,
+    next: u32,
+}
+
+/// A map of at most `cap` entries, least recently touched first out.
+#[derive(Debug)]
+pub struct Lru<K, V> {
+    /// Keys come from the network: hashed with a random key (aHash), fast and flood-safe.
+    index: HashMap<K, u32, ahash::RandomState>,
+    nodes: Vec<Node<K, V>>,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
+    cap: usize,
+}
+
+impl<K: Hash + Eq + Copy, V> Lru<K, V> {
+    /// An empty map holding at most `cap` entries (at least one).
+    pub fn new(cap: usize) -> Lru<K, V> {
+        Lru {
+            index: HashMap::with_hasher(ahash::RandomState::new()),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            cap: cap.clamp(1, u32::MAX as usize - 1),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The most entries it holds.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The entry of `k`, untouched.
+    pub fn get(&self, k: &K) -> Option<&V> {
+        let i = *self.index.get(k)?;
+        self.nodes.get(i as usize)?.value.as_ref()
+    }
+
+    /// The entry of `k`, marked as touched at `ts` (moved to the front).
+    pub fn touch(&mut self, k: &K, ts: i64) -> Option<&mut V> {
+        let i = *self.index.get(k)?;
+        self.unlink(i);
+        self.link_front(i);
+        let n = self.nodes.get_mut(i as usize)?;
+        n.touched = n.touched.max(ts);
+        n.value.as_mut()
+    }
+
+    /// Adds (or replaces) the entry of `k`, touched at `ts`. When the map is full, the least
+    /// recently touched entry is removed first and returned.
+    pub fn insert(&mut self, k: K, v: V, ts: i64) -> Option<(K, V)> {
+        if let Some(slot) = self.touch(&k, ts) {
+            *slot = v;
+            return None;
+        }
+        let evicted = if self.index.len() >= self.cap {
+            self.pop_oldest()
+        } else {
+            None
+        };
+        let node = Node {
+            key: k,
+            value: Some(v),
+            touched: ts,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(slot) = self.nodes.get_mut(i as usize) {
+                    *slot = node;
+                }
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.link_front(i);
+        self.index.insert(k, i);
+        evicted
+    }
+
+    /// The entry of `k` touched at `ts`, made with `make` if absent; and the entry evicted to
+    /// make room, if one was.
+    pub fn entry(&mut self, k: K, ts: i64, make: impl FnOnce() -> V) -> (&mut V, Option<(K, V)>) {
+        let evicted = if self.touch(&k, ts).is_some() {
+            None
+        } else {
+            self.insert(k, make(), ts)
+        };
+        let i = self.index.get(&k).copied().unwrap_or(NIL);
+        match self
+            .nodes
+            .get_mut(i as usize)
+            .and_then(|n| n.value.as_mut())
+        {
+            Some(v) => (v, evicted),
+            None => unreachable!("the entry was just touched or inserted"),
+        }
+    }
+
+    /// Removes the entry of `k`.
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        let i = self.index.remove(k)?;
+        self.unlink(i);
+        self.free.push(i);
+        self.nodes.get_mut(i as usize)?.value.take()
+    }
+
+    /// Removes and returns the least recently touched entry.
+    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
+        if self.tail == NIL {
+            return None;
+        }
+        let k = self.nodes[self.tail as usize].key;
+        self.remove(&k).map(|v| (k, v))
+    }
+
+    /// Removes and returns every entry last touched before `before`, oldest first.
+    pub fn pop_idle(&mut self, before: i64) -> Vec<(K, V)> {
+        let mut out = Vec::new();
+        while self.tail != NIL && self.nodes[self.tail as usize].touched < before {
+            out.extend(self.pop_oldest());
+        }
+        out
+    }
+
+    /// Removes every entry last touched before `before` (amortized O(1) per entry removed).
+    pub fn drop_idle(&mut self, before: i64) -> usize {
+        let mut n = 0;
+        while self.tail != NIL && self.nodes[self.tail as usize].touched < before {
+            self.pop_oldest();
+            n += 1;
+        }
+        n
+    }
+
+    /// Every entry, most recently touched first.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        let mut i = self.head;
+        std::iter::from_fn(move || {
+            let n = self.nodes.get(i as usize)?;
+            i = n.next;
+            Some((&n.key, n.value.as_ref()?))
+        })
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = match self.nodes.get(i as usize) {
+            Some(n) => (n.prev, n.next),
+            None => return,
+        };
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else if self.head == i {
+            self.head = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        } else if self.tail == i {
+            self.tail = prev;
+        }
+        let n = &mut self.nodes[i as usize];
+        n.prev = NIL;
+        n.next = NIL;
+    }
+
+    fn link_front(&mut self, i: u32) {
+        let old = self.head;
+        if let Some(n) = self.nodes.get_mut(i as usize) {
+            n.prev = NIL;
+            n.next = old;
+        }
+        if old != NIL {
+            self.nodes[old as usize].prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The map agrees with a reference model: a vector in touch order, capped.
+        #[test]
+        fn agrees_with_reference_model(ops in proptest::collection::vec((0u8..10, 0u8..4), 0..300)) {
+            let cap = 4;
+            let mut m: Lru<u8, u32> = Lru::new(cap);
+            let mut model: Vec<(u8, u32, i64)> = Vec::new(); // least recent first
+            for (t, (k, op)) in ops.into_iter().enumerate() {
+                let ts = t as i64;
+                match op {
+                    0 => {
+                        let ev = m.insert(k, t as u32, ts);
+                        if let Some(p) = model.iter().position(|e| e.0 == k) {
+                            model.remove(p);
+                            prop_assert!(ev.is_none());
+                        } else if model.len() >= cap {
+                            let (vk, vv, _) = model.remove(0);
+                            prop_assert_eq!(ev, Some((vk, vv)));
+                        } else {
+                            prop_assert!(ev.is_none());
+                        }
+                        model.push((k, t as u32, ts));
+                    }
+                    1 => {
+                        let got = m.touch(&k, ts).map(|v| *v);
+                        match model.iter().position(|e| e.0 == k) {
+                            Some(p) => {
+                                let mut e = model.remove(p);
+                                prop_assert_eq!(got, Some(e.1));
+                                e.2 = ts;
+                                model.push(e);
+                            }
+                            None => prop_assert!(got.is_none()),
+                        }
+                    }
+                    2 => {
+                        let got = m.remove(&k);
+                        let want = model.iter().position(|e| e.0 == k).map(|p| model.remove(p).1);
+                        prop_assert_eq!(got, want);
+                    }
+                    _ => {
+                        let before = ts - 5;
+                        let got = m.pop_idle(before);
+                        let n = model.iter().take_while(|e| e.2 < before).count();
+                        let want: Vec<(u8, u32)> = model.drain(..n).map(|e| (e.0, e.1)).collect();
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                prop_assert_eq!(m.len(), model.len());
+            }
+            let order: Vec<u8> = m.iter().map(|(k, _)| *k).collect();
+            let want: Vec<u8> = model.iter().rev().map(|e| e.0).collect();
+            prop_assert_eq!(order, want);
+        }
+    }
+}
