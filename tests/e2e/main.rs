@@ -7,6 +7,7 @@
 mod baseline;
 mod detections;
 mod dnp3;
+mod floods;
 mod formats;
 mod kafka;
 mod live;
