@@ -209,7 +209,12 @@ impl AssetInventory {
         let mut a = match self.map.get_mut(&me.ip) {
             Some(a) => a,
             None if self.size.load(Relaxed) >= self.max => {
-                self.refused.fetch_add(1, Relaxed);
+                if self.refused.fetch_add(1, Relaxed) == 0 {
+                    tracing::warn!(
+                        "The asset inventory is full ({} hosts): new hosts are not added (counted in drops.assets_refused).",
+                        self.max
+                    );
+                }
                 return;
             }
             None => self.map.entry(me.ip).or_insert_with(|| {

@@ -192,7 +192,13 @@ impl AlertOutput {
                 let (store, repeats) = (&self.store, &self.repeats);
                 // Known alerts (raised, or learned) need no details: only the first is kept.
                 let known = |id: u64| store.contains(id) || repeats.contains_key(&id);
+                let shed = self.anomaly.evicted;
                 self.anomaly.observe(&f, &mut found, &known);
+                if shed == 0 && self.anomaly.evicted > 0 {
+                    tracing::warn!(
+                        "The anomaly engine's tables are full: the least recently active keys are evicted (counted in alerts.anomaly_evicted)."
+                    );
+                }
                 if !found.is_empty() {
                     let policy = self.shared.policy();
                     for s in found.drain(..) {

@@ -638,6 +638,11 @@ impl Worker {
         let class = Worker::class_of_new(&flow, opened);
         let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), class);
         if let Some((_, old)) = evicted {
+            if self.stats.ended(EndReason::Evicted) == 0 {
+                tracing::warn!(
+                    "A flow table is full: the least recently seen flows are evicted (counted in flows.ended.evicted)."
+                );
+            }
             self.end_flow(old, EndReason::Evicted, p.ts, p.index);
         }
         self.stats.flows_peak = self.stats.flows_peak.max(self.table.len());

@@ -66,9 +66,17 @@ pub struct Monitor {
     conditions: BTreeMap<(&'static str, String), Condition>,
 }
 
+/// What the sensor lost or shed inside itself: packets at full worker queues, events not
+/// written, and state shed at its bounds (flows evicted, anomaly keys evicted, hosts the full
+/// asset inventory refused).
 fn drops_of(t: &Telemetry) -> u64 {
-    let o = t.output();
-    t.dispatch().dropped_worker_queue_full + o.events.events_lost
+    let r = t.report();
+    let refused = t.assets_refused();
+    r.dispatch.dropped_worker_queue_full
+        + r.output.events_lost
+        + r.workers.ended(crate::pipeline::worker::EndReason::Evicted)
+        + r.alerts.anomaly_evicted
+        + refused
 }
 
 impl Monitor {
@@ -276,7 +284,7 @@ impl Monitor {
             "pipeline",
             lost > 0,
             if lost > 0 {
-                format!("{lost} packets or events dropped inside the sensor in the last {secs} s (worker queues full, or events not written)")
+                format!("{lost} packets, events or pieces of state dropped inside the sensor in the last {secs} s (worker queues full, events not written, or flows, anomaly keys or assets shed at their bounds: a flood?)")
             } else {
                 format!("no packet or event dropped inside the sensor in the last {secs} s")
             },
@@ -457,7 +465,9 @@ mod tests {
         r.monitor.telemetry.publish_dispatch(d, vec![16]);
         let s = r.at(10);
         assert_eq!(states(&s), vec![("sensor.overload", "pipeline", true)]);
-        assert!(s[0].details.starts_with("512 packets or events dropped"));
+        assert!(s[0]
+            .details
+            .starts_with("512 packets, events or pieces of state dropped"));
         r.packet(15);
         assert_eq!(
             states(&r.at(20)),

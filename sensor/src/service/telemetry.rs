@@ -110,6 +110,11 @@ impl Telemetry {
         }
     }
 
+    /// Hosts the full asset inventory did not add.
+    pub fn assets_refused(&self) -> u64 {
+        self.shared.get().map_or(0, |s| s.assets.refused())
+    }
+
     /// The detector's shared model, once it exists.
     pub fn set_shared(&self, shared: Arc<otsensor_baselines::detector::Shared>) {
         let _ = self.shared.set(shared);
