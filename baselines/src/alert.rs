@@ -1,7 +1,6 @@
 //! The canonical alert record, the rule catalog entries it refers to, and aggregation: one
 //! alert per rule and edge, updated (count, last_seen) rather than repeated.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -362,49 +361,93 @@ pub fn alert_hash(rule: &str, key: &[&str]) -> u64 {
     h.finish()
 }
 
+/// Most alerts a store keeps by default.
+pub const DEFAULT_MAX_ALERTS: usize = 100_000;
+
+/// One alert in the store.
+#[derive(Debug)]
+struct Entry {
+    alert: Alert,
+    last_emit: Timestamp,
+    dirty: bool,
+    /// Order of first sight.
+    seq: u64,
+}
+
 /// Aggregates observations into alerts: an alert is emitted at first sight, then at most
 /// every `update_interval` of capture time with its running count, and once more at the end.
+///
+/// At most `max` alerts are kept (a flood across zones raises one per source): a new alert
+/// then evicts the least recently observed one, whose final state, if not yet written, is
+/// handed out by [`AlertStore::take_evicted`]. Counts of alerts raised per rule and severity
+/// are kept as they come, so reading them costs nothing per alert.
 #[derive(Debug)]
 pub struct AlertStore {
-    alerts: HashMap<u64, (Alert, Timestamp, bool)>,
-    order: Vec<u64>,
+    alerts: crate::lru::Lru<u64, Entry>,
+    next_seq: u64,
     update_ns: i64,
     sensor: SensorInfo,
     /// Observations received (repeats included).
     pub observations: u64,
+    /// Distinct alerts raised (evicted ones included).
+    pub raised: u64,
+    /// Alerts evicted at the cap.
+    pub evicted: u64,
+    evicted_finals: Vec<Alert>,
+    by_severity: std::collections::BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl AlertStore {
     /// A store re-emitting updates at most every `update_secs` seconds of capture time.
     pub fn new(sensor: SensorInfo, update_secs: u64) -> AlertStore {
+        AlertStore::with_cap(sensor, update_secs, DEFAULT_MAX_ALERTS)
+    }
+
+    /// The same, keeping at most `max` alerts.
+    pub fn with_cap(sensor: SensorInfo, update_secs: u64, max: usize) -> AlertStore {
         AlertStore {
-            alerts: HashMap::new(),
-            order: Vec::new(),
+            alerts: crate::lru::Lru::new(max),
+            next_seq: 0,
             update_ns: i64::try_from(update_secs)
                 .unwrap_or(i64::MAX / 1_000_000_000)
                 .saturating_mul(1_000_000_000),
             sensor,
             observations: 0,
+            raised: 0,
+            evicted: 0,
+            evicted_finals: Vec::new(),
+            by_severity: std::collections::BTreeMap::new(),
         }
     }
 
-    /// Distinct alerts so far.
+    /// Alerts held now.
     pub fn len(&self) -> usize {
         self.alerts.len()
     }
 
-    /// True when no alert was raised.
+    /// True when no alert is held.
     pub fn is_empty(&self) -> bool {
         self.alerts.is_empty()
+    }
+
+    /// Distinct alerts raised (evicted ones included), by (rule, severity level).
+    pub fn by_severity(&self) -> &std::collections::BTreeMap<(&'static str, &'static str), u64> {
+        &self.by_severity
+    }
+
+    /// Final states of alerts evicted at the cap since the last call, to be written.
+    pub fn take_evicted(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.evicted_finals)
     }
 
     /// Adds an observation; returns the alert when it should be emitted now.
     pub fn observe(&mut self, o: Observation) -> Option<Alert> {
         let id = alert_hash(o.rule.id, &[&o.key]);
-        if self.alerts.contains_key(&id) {
+        if self.alerts.get(&id).is_some() {
             return self.repeat(id, o.ts);
         }
         self.observations += 1;
+        self.raised += 1;
         let a = Alert {
             id: format!("{id:016x}"),
             ts: o.ts,
@@ -430,32 +473,49 @@ impl AlertStore {
             },
             sensor: self.sensor.clone(),
         };
-        self.order.push(id);
-        self.alerts.insert(id, (a.clone(), o.ts, false));
+        *self
+            .by_severity
+            .entry((a.rule, a.severity.level))
+            .or_default() += 1;
+        let entry = Entry {
+            alert: a.clone(),
+            last_emit: o.ts,
+            dirty: false,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        if let Some((_, old)) = self.alerts.insert(id, entry, o.ts.as_nanos()) {
+            self.evicted += 1;
+            if old.dirty {
+                self.evicted_finals.push(old.alert);
+            }
+        }
         Some(a)
     }
 
     /// Counts one more sighting of the alert with hash `id` (see [`alert_hash`]) at `ts`;
-    /// returns the alert when an update is due. An id never observed in full is ignored.
+    /// returns the alert when an update is due. An id not held is ignored.
     pub fn repeat(&mut self, id: u64, ts: Timestamp) -> Option<Alert> {
-        let (a, last_emit, dirty) = self.alerts.get_mut(&id)?;
+        let update_ns = self.update_ns;
+        let e = self.alerts.touch(&id, ts.as_nanos())?;
         self.observations += 1;
+        let a = &mut e.alert;
         a.count += 1;
         a.last_seen = a.last_seen.max(ts);
         a.first_seen = a.first_seen.min(ts);
         a.ts = a.last_seen;
-        if a.last_seen.nanos_since(*last_emit) >= self.update_ns {
-            *last_emit = a.last_seen;
-            *dirty = false;
+        if a.last_seen.nanos_since(e.last_emit) >= update_ns {
+            e.last_emit = a.last_seen;
+            e.dirty = false;
             return Some(a.clone());
         }
-        *dirty = true;
+        e.dirty = true;
         None
     }
 
     /// Counts one more sighting of the alert with hash `id` and emits it now, whatever the
     /// update interval, with new details, evidence and status: for conditions that change
-    /// state (a health alert raised again, or cleared). An id never observed is ignored.
+    /// state (a health alert raised again, or cleared). An id not held is ignored.
     pub fn update(
         &mut self,
         id: u64,
@@ -464,57 +524,63 @@ impl AlertStore {
         evidence: Evidence,
         status: Option<&'static str>,
     ) -> Option<Alert> {
-        let (a, last_emit, dirty) = self.alerts.get_mut(&id)?;
+        let e = self.alerts.touch(&id, ts.as_nanos())?;
         self.observations += 1;
+        let a = &mut e.alert;
         a.count += 1;
         a.last_seen = a.last_seen.max(ts);
         a.ts = a.last_seen;
         a.details = details;
         a.evidence = evidence;
         a.status = status;
-        *last_emit = a.last_seen;
-        *dirty = false;
+        e.last_emit = a.last_seen;
+        e.dirty = false;
         Some(a.clone())
     }
 
     /// Sets the status an alert will carry from now on (no emission).
     pub fn set_status(&mut self, id: u64, status: Option<&'static str>) {
-        if let Some((a, _, _)) = self.alerts.get_mut(&id) {
-            a.status = status;
+        if let Some(e) = self.alerts.touch(&id, i64::MIN) {
+            e.alert.status = status;
         }
     }
 
-    /// Whether the alert with hash `id` was raised.
+    /// Whether the alert with hash `id` is held.
     pub fn contains(&self, id: u64) -> bool {
-        self.alerts.contains_key(&id)
+        self.alerts.get(&id).is_some()
     }
 
     /// The alert with hash `id`.
     pub fn get(&self, id: u64) -> Option<&Alert> {
-        self.alerts.get(&id).map(|a| &a.0)
+        self.alerts.get(&id).map(|e| &e.alert)
     }
 
     /// The final state of every alert updated since it was last emitted, in first-seen order.
     pub fn flush(&mut self) -> Vec<Alert> {
-        let mut out = Vec::new();
-        for id in &self.order {
-            if let Some((a, last, dirty)) = self.alerts.get_mut(id) {
-                if *dirty {
-                    *dirty = false;
-                    *last = a.last_seen;
-                    out.push(a.clone());
-                }
+        let mut dirty: Vec<(u64, u64)> = self
+            .alerts
+            .iter()
+            .filter(|(_, e)| e.dirty)
+            .map(|(id, e)| (e.seq, *id))
+            .collect();
+        dirty.sort_unstable();
+        let mut out = Vec::with_capacity(dirty.len());
+        for (_, id) in dirty {
+            if let Some(e) = self.alerts.touch(&id, i64::MIN) {
+                e.dirty = false;
+                e.last_emit = e.alert.last_seen;
+                out.push(e.alert.clone());
             }
         }
         out
     }
 
-    /// Every alert, in first-seen order.
+    /// Every alert held, in first-seen order.
     pub fn all(&self) -> Vec<&Alert> {
-        self.order
-            .iter()
-            .filter_map(|id| self.alerts.get(id).map(|a| &a.0))
-            .collect()
+        let mut v: Vec<(u64, &Alert)> =
+            self.alerts.iter().map(|(_, e)| (e.seq, &e.alert)).collect();
+        v.sort_unstable_by_key(|(seq, _)| *seq);
+        v.into_iter().map(|(_, a)| a).collect()
     }
 }
 
@@ -599,6 +665,31 @@ mod tests {
             alert_hash(rule, &["10.0.0.1>10.1.0.1", "/modbus"]),
             0xacc8_f444_641a_0b37
         );
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_least_recently_observed_writing_its_final_state() {
+        let mut s = AlertStore::with_cap(SensorInfo::default(), 60, 2);
+        s.observe(obs("a", 0)).unwrap();
+        s.observe(obs("b", 1)).unwrap();
+        assert!(s.observe(obs("a", 2)).is_none(), "a repeat, not due");
+        // c evicts b (a was observed later); b was clean, so nothing to write.
+        s.observe(obs("c", 3)).unwrap();
+        assert!(s.take_evicted().is_empty());
+        assert!(s.contains(alert_hash(RULE.id, &["a"])));
+        assert!(!s.contains(alert_hash(RULE.id, &["b"])));
+        // d evicts a, whose count 2 was never written: its final state comes out.
+        s.observe(obs("d", 4)).unwrap();
+        let fin = s.take_evicted();
+        assert_eq!(fin.len(), 1);
+        assert_eq!(
+            (fin[0].id.as_str(), fin[0].count),
+            (alert_id(RULE.id, "a").as_str(), 2)
+        );
+        assert_eq!((s.len(), s.raised, s.evicted), (2, 4, 2));
+        assert_eq!(s.by_severity().get(&(RULE.id, "high")), Some(&4));
+        let ids: Vec<&str> = s.all().iter().map(|a| a.details.as_str()).collect();
+        assert_eq!(ids.len(), 2);
     }
 
     #[test]

@@ -214,12 +214,13 @@ impl Session {
         let shared = detector_shared(&cfg, common)?;
         telemetry.set_shared(shared.clone());
         let mut alerts = AlertOutput::new(
-            AlertStore::new(
+            AlertStore::with_cap(
                 SensorInfo {
                     id: cfg.sensor.id.clone(),
                     site: cfg.sensor.site.clone(),
                 },
                 cfg.alerts.update_interval_secs,
+                cfg.alerts.max_alerts,
             ),
             AnomalyEngine::new(cfg.detection.anomaly()),
             shared.clone(),

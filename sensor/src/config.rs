@@ -325,6 +325,9 @@ pub struct AlertsConfig {
     pub update_interval_secs: u64,
     /// Format of sinks that name none (`--alert-format` overrides).
     pub format: AlertFormat,
+    /// Most alerts held for aggregation; a new one then evicts the least recently observed
+    /// (its final state written first).
+    pub max_alerts: usize,
 }
 
 impl Default for AlertsConfig {
@@ -332,6 +335,7 @@ impl Default for AlertsConfig {
         AlertsConfig {
             update_interval_secs: 300,
             format: AlertFormat::Json,
+            max_alerts: otsensor_baselines::alert::DEFAULT_MAX_ALERTS,
         }
     }
 }
@@ -826,6 +830,9 @@ impl Config {
         }
         if self.flows.max_flows == 0 {
             return Err(bad("flows.max_flows", "must be at least 1"));
+        }
+        if !(1..=10_000_000).contains(&self.alerts.max_alerts) {
+            return Err(bad("alerts.max_alerts", "must be between 1 and 10000000"));
         }
         if !(1..=10_000_000).contains(&self.assets.max_assets) {
             return Err(bad("assets.max_assets", "must be between 1 and 10000000"));

@@ -1,7 +1,6 @@
 //! The alert side of the output thread: runs the anomaly engine on facts, applies what the
 //! baseline learned, aggregates observations into alerts and writes them to every sink.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use otsensor_baselines::alert::{
@@ -54,7 +53,7 @@ pub struct AlertOutput {
     scratch: Vec<Signal>,
     /// What a [`Repeat`] of a non-policy alert needs: its key while learning, or that the
     /// baseline knows it while detecting.
-    repeats: HashMap<u64, RepeatOf>,
+    repeats: otsensor_baselines::lru::Lru<u64, RepeatOf>,
     /// Health signals and reloads from other threads (live capture).
     pub control: Option<crossbeam_channel::Receiver<Control>>,
     /// Packet-to-alert latency, observed at an alert's first write (live capture).
@@ -90,7 +89,9 @@ impl AlertOutput {
             sensor: String::new(),
             assets_published: std::time::Instant::now(),
             scratch: Vec::new(),
-            repeats: HashMap::new(),
+            repeats: otsensor_baselines::lru::Lru::new(
+                otsensor_baselines::alert::DEFAULT_MAX_ALERTS,
+            ),
             control: None,
             latency: None,
         }
@@ -99,8 +100,8 @@ impl AlertOutput {
     /// The alert counters so far.
     pub fn report(&self) -> AlertsReport {
         let mut by_rule = std::collections::BTreeMap::new();
-        for a in self.store.all() {
-            *by_rule.entry(a.rule).or_default() += 1;
+        for ((rule, _), n) in self.store.by_severity() {
+            *by_rule.entry(*rule).or_default() += n;
         }
         let kafka = if self.kafka.is_empty() {
             self.sinks.iter().filter_map(Sink::kafka_report).collect()
@@ -108,7 +109,8 @@ impl AlertOutput {
             self.kafka.clone()
         };
         AlertsReport {
-            distinct: self.store.len() as u64,
+            distinct: self.store.raised,
+            alerts_evicted: self.store.evicted,
             records_written: self.written,
             observations: self.store.observations,
             by_rule,
@@ -122,14 +124,10 @@ impl AlertOutput {
 
     /// What the output thread publishes for metrics and health.
     pub fn snapshot(&mut self, events: &OutputReport) -> OutputSnapshot {
-        let mut by_severity = std::collections::BTreeMap::new();
-        for a in self.store.all() {
-            *by_severity.entry((a.rule, a.severity.level)).or_default() += 1;
-        }
         OutputSnapshot {
             events: events.clone(),
             alerts: self.report(),
-            by_severity,
+            by_severity: self.store.by_severity().clone(),
             sinks: self.sinks.iter_mut().map(Sink::status).collect(),
         }
     }
@@ -191,7 +189,7 @@ impl AlertOutput {
                 let mut found = std::mem::take(&mut self.scratch);
                 let (store, repeats) = (&self.store, &self.repeats);
                 // Known alerts (raised, or learned) need no details: only the first is kept.
-                let known = |id: u64| store.contains(id) || repeats.contains_key(&id);
+                let known = |id: u64| store.contains(id) || repeats.get(&id).is_some();
                 let shed = self.anomaly.evicted;
                 self.anomaly.observe(&f, &mut found, &known);
                 if shed == 0 && self.anomaly.evicted > 0 {
@@ -228,19 +226,22 @@ impl AlertOutput {
                 Mode::Learn => {
                     learner.learn_alert(o.rule.id, &o.key, o.ts);
                     self.learned += 1;
+                    let ts = o.ts.as_nanos();
                     self.repeats
-                        .entry(id)
-                        .or_insert_with(|| RepeatOf::Learning(o.key.clone()));
+                        .entry(id, ts, || RepeatOf::Learning(o.key.clone()));
                 }
                 Mode::Detect if learner.knows_alert(o.rule.id, &o.key) => {
                     self.known += 1;
-                    self.repeats.insert(id, RepeatOf::Known);
+                    self.repeats.insert(id, RepeatOf::Known, o.ts.as_nanos());
                     return;
                 }
                 _ => {}
             }
         }
         if let Some(a) = self.store.observe(o) {
+            self.write(&a);
+        }
+        for a in self.store.take_evicted() {
             self.write(&a);
         }
     }

@@ -59,6 +59,9 @@ pub struct PipelineReport {
 pub struct AlertsReport {
     /// Distinct alerts raised.
     pub distinct: u64,
+    /// Alerts evicted from the alert store at its cap (`alerts.max_alerts`), their final state
+    /// written first.
+    pub alerts_evicted: u64,
     /// Alert records written (first sight, updates, final states).
     pub records_written: u64,
     /// Rule observations aggregated into them.
