@@ -90,6 +90,27 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
             *slot = v;
             return None;
         }
+        self.entry(k, ts, || v).1
+    }
+
+    /// The entry of `k` touched at `ts`, made with `make` if absent; and the entry evicted to
+    /// make room, if one was. Two hash look-ups on a miss, one on a hit.
+    pub fn entry(
+        &mut self,
+        k: K,
+        ts: i64,
+        make: impl FnOnce() -> V,
+    ) -> (&mut V, Option<(K, V)>) {
+        if let Some(&i) = self.index.get(&k) {
+            self.unlink(i);
+            self.link_front(i);
+            let n = &mut self.nodes[i as usize];
+            n.touched = n.touched.max(ts);
+            return match n.value.as_mut() {
+                Some(v) => (v, None),
+                None => unreachable!("an indexed node holds a value"),
+            };
+        }
         let evicted = if self.index.len() >= self.cap {
             self.pop_oldest()
         } else {
@@ -97,16 +118,14 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         };
         let node = Node {
             key: k,
-            value: Some(v),
+            value: Some(make()),
             touched: ts,
             prev: NIL,
             next: NIL,
         };
         let i = match self.free.pop() {
             Some(i) => {
-                if let Some(slot) = self.nodes.get_mut(i as usize) {
-                    *slot = node;
-                }
+                self.nodes[i as usize] = node;
                 i
             }
             None => {
@@ -116,25 +135,9 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         };
         self.link_front(i);
         self.index.insert(k, i);
-        evicted
-    }
-
-    /// The entry of `k` touched at `ts`, made with `make` if absent; and the entry evicted to
-    /// make room, if one was.
-    pub fn entry(&mut self, k: K, ts: i64, make: impl FnOnce() -> V) -> (&mut V, Option<(K, V)>) {
-        let evicted = if self.touch(&k, ts).is_some() {
-            None
-        } else {
-            self.insert(k, make(), ts)
-        };
-        let i = self.index.get(&k).copied().unwrap_or(NIL);
-        match self
-            .nodes
-            .get_mut(i as usize)
-            .and_then(|n| n.value.as_mut())
-        {
+        match self.nodes[i as usize].value.as_mut() {
             Some(v) => (v, evicted),
-            None => unreachable!("the entry was just touched or inserted"),
+            None => unreachable!("a node just made holds a value"),
         }
     }
 
