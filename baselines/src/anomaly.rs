@@ -131,6 +131,8 @@ pub struct AnomalyEngine {
     /// Connection attempts per server port, and their distinct sources.
     attempts: Lru<(IpAddr, u16), Counter>,
     sources: Lru<(IpAddr, u16), Distinct<IpAddr>>,
+    /// The last flooded server port and its alert key.
+    flood_key: (Option<(IpAddr, u16)>, String),
     /// Keys evicted from full tables while still within their window: state the engine shed.
     pub evicted: u64,
 }
@@ -153,6 +155,7 @@ impl AnomalyEngine {
             exceptions: Lru::new(cfg.max_tracked),
             attempts: Lru::new(cfg.max_tracked),
             sources: Lru::new(cfg.max_tracked),
+            flood_key: (None, String::new()),
             evicted: 0,
         }
     }
@@ -218,7 +221,7 @@ impl AnomalyEngine {
                             known,
                             out,
                             &rules::HOST_SCAN,
-                            c.to_string(),
+                            &c.to_string(),
                             f,
                             None,
                             None,
@@ -244,7 +247,7 @@ impl AnomalyEngine {
                             known,
                             out,
                             &rules::PORT_SCAN,
-                            format!("{c}>{s}"),
+                            &format!("{c}>{s}"),
                             f,
                             Some(&f.server),
                             None,
@@ -279,7 +282,7 @@ impl AnomalyEngine {
                             known,
                             out,
                             &rules::EXCESSIVE_SESSIONS,
-                            format!("{c}>{s}"),
+                            &format!("{c}>{s}"),
                             f,
                             Some(&f.server),
                             None,
@@ -305,7 +308,7 @@ impl AnomalyEngine {
                         known,
                         out,
                         &rules::UNIT_SCAN,
-                        format!("{c}>{s}/{protocol}"),
+                        &format!("{c}>{s}/{protocol}"),
                         f,
                         Some(&f.server),
                         Some(protocol),
@@ -330,7 +333,7 @@ impl AnomalyEngine {
                         known,
                         out,
                         &rules::SZL_ENUMERATION,
-                        c.to_string(),
+                        &c.to_string(),
                         f,
                         Some(&f.server),
                         Some("s7comm"),
@@ -358,7 +361,7 @@ impl AnomalyEngine {
                         known,
                         out,
                         &rules::MALFORMED,
-                        format!("{c}>{s}/{protocol}"),
+                        &format!("{c}>{s}/{protocol}"),
                         f,
                         Some(&f.server),
                         Some(protocol),
@@ -389,7 +392,7 @@ impl AnomalyEngine {
                         known,
                         out,
                         &rules::EXCEPTION_STORM,
-                        format!("{c}>{s}/{protocol}"),
+                        &format!("{c}>{s}/{protocol}"),
                         f,
                         Some(&f.server),
                         Some(protocol),
@@ -414,7 +417,7 @@ impl AnomalyEngine {
                             known,
                             out,
                             &rules::NEW_MASTER_WRITE,
-                            format!("{c}>{s}/{protocol}"),
+                            &format!("{c}>{s}/{protocol}"),
                             f,
                             Some(&f.server),
                             Some(protocol),
@@ -444,6 +447,26 @@ impl AnomalyEngine {
     /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
     /// and distributed connection floods (distinct sources), per server port.
     fn floods(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+        let s = f.server.ip;
+        // The alert key of this server port, made once while a flood hits it.
+        let key = match std::mem::take(&mut self.flood_key) {
+            (Some(k), text) if k == (s, port) => text,
+            _ => format!("{s}:{port}"),
+        };
+        self.floods_on(f, port, &key, out, known);
+        self.flood_key = (Some((s, port)), key);
+    }
+
+    /// [`AnomalyEngine::floods`] with the server port's alert key.
+
+    fn floods_on(
+        &mut self,
+        f: &Fact,
+        port: u16,
+        key: &str,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let n = count(&mut self.attempts, (s, port), f.ts, w, &mut self.evicted);
@@ -452,7 +475,7 @@ impl AnomalyEngine {
                 known,
                 out,
                 &rules::SYN_FLOOD,
-                format!("{s}:{port}"),
+                key,
                 f,
                 Some(&f.server),
                 None,
@@ -475,7 +498,7 @@ impl AnomalyEngine {
                 known,
                 out,
                 &rules::CONNECTION_FLOOD,
-                format!("{s}:{port}"),
+                key,
                 f,
                 Some(&f.server),
                 None,
@@ -545,13 +568,13 @@ fn fire(
     known: &dyn Fn(u64) -> bool,
     out: &mut Vec<Signal>,
     rule: &'static Rule,
-    key: String,
+    key: &str,
     f: &Fact,
     dst: Option<&AlertEndpoint>,
     protocol: Option<&'static str>,
     full: impl FnOnce() -> (String, serde_json::Value, serde_json::Value),
 ) {
-    let id = alert_hash(rule.id, &[&key]);
+    let id = alert_hash(rule.id, &[key]);
     if known(id) {
         out.push(Signal::Repeat(Repeat { rule, id, ts: f.ts }));
         return;
@@ -559,7 +582,7 @@ fn fire(
     let (details, observed, expected) = full();
     out.push(Signal::Obs(Observation {
         rule,
-        key,
+        key: key.to_string(),
         ts: f.ts,
         src: Some(f.client.clone()),
         dst: dst.cloned(),

@@ -95,12 +95,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
 
     /// The entry of `k` touched at `ts`, made with `make` if absent; and the entry evicted to
     /// make room, if one was. Two hash look-ups on a miss, one on a hit.
-    pub fn entry(
-        &mut self,
-        k: K,
-        ts: i64,
-        make: impl FnOnce() -> V,
-    ) -> (&mut V, Option<(K, V)>) {
+    pub fn entry(&mut self, k: K, ts: i64, make: impl FnOnce() -> V) -> (&mut V, Option<(K, V)>) {
         if let Some(&i) = self.index.get(&k) {
             self.unlink(i);
             self.link_front(i);
