@@ -458,7 +458,6 @@ impl AnomalyEngine {
     }
 
     /// [`AnomalyEngine::floods`] with the server port's alert key.
-
     fn floods_on(
         &mut self,
         f: &Fact,
