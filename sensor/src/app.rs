@@ -264,30 +264,14 @@ impl Session {
         Ok(())
     }
 
-    fn finish(
-        self,
-        common: &CommonArgs,
-        mode: &'static str,
-        inputs: Vec<InputReport>,
-    ) -> anyhow::Result<Stats> {
+    fn finish(self, common: &CommonArgs, inputs: Vec<InputReport>) -> anyhow::Result<Stats> {
         let report = self.pipeline.finish()?;
-        let interfaces: Vec<_> = self
-            .telemetry
-            .interfaces
-            .iter()
-            .map(|i| i.stats())
-            .collect();
-        let capture = (!interfaces.is_empty()).then(|| live::totals(&interfaces));
-        let mut stats = Stats::build(
-            mode,
-            inputs,
+        let stats = self.telemetry.stats_of(
             &report,
             &self.registry,
-            capture,
+            inputs,
             self.started.elapsed().as_secs_f64(),
         );
-        stats.interfaces = interfaces;
-        stats.add_model(&self.shared);
         Session::save_baseline(&self.shared, common)?;
         if let Some(p) = &common.stats {
             write_json(p, &stats)?;
@@ -385,7 +369,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
     }
     pb.finish_and_clear();
     let errors: Vec<String> = inputs.iter().filter_map(|i| i.error.clone()).collect();
-    session.finish(&args.common, "replay", inputs)?;
+    session.finish(&args.common, inputs)?;
     if let Some(s) = server {
         s.stop();
     }
@@ -683,7 +667,7 @@ fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
         &mut || periodic.tick(),
     );
     drop(periodic);
-    let stats = session.finish(&args.common, "capture", reports);
+    let stats = session.finish(&args.common, reports);
     if let Some(s) = server {
         s.stop();
     }

@@ -234,12 +234,8 @@ impl Sink {
             Out::File(f) => f.file.flush(),
         };
         match flushed {
-            Ok(()) => {
-                if self.failing_since.is_some() && self.last_error.is_some() {
-                    // Writes were failing; a flush that works means the sink recovered.
-                    self.failing_since = None;
-                }
-            }
+            // A flush that works means the sink delivers (again).
+            Ok(()) => self.failing_since = None,
             Err(e) => {
                 self.failing_since
                     .get_or_insert_with(std::time::Instant::now);

@@ -61,6 +61,8 @@ pub struct Monitor {
     /// The time of the evaluation under way (monotonic, and wall clock).
     now: Instant,
     wall: Timestamp,
+    /// `health.interval_secs` as of this evaluation.
+    interval: Duration,
     /// Start of the current loss/overload window, and the counters then.
     window: (Instant, Vec<CaptureStats>, u64),
     conditions: BTreeMap<(&'static str, String), Condition>,
@@ -101,6 +103,7 @@ impl Monitor {
             last_check: now,
             now,
             wall: Timestamp::now(),
+            interval: Duration::from_secs(10),
             conditions: BTreeMap::new(),
         }
     }
@@ -123,7 +126,7 @@ impl Monitor {
         observed: Value,
         expected: Value,
     ) {
-        let every = Duration::from_secs(self.cfg().interval_secs);
+        let every = self.interval;
         let key = (rule.id, subject.to_string());
         let prev = self.conditions.get(&key);
         let changed = prev.map_or(active, |c| c.active != active);
@@ -182,6 +185,7 @@ impl Monitor {
         self.wall = wall;
         self.last_check = now;
         let cfg = self.cfg();
+        self.interval = Duration::from_secs(cfg.interval_secs);
         self.check_silent(&cfg);
         if now.duration_since(self.window.0) >= Duration::from_secs(cfg.interval_secs) {
             self.check_window(&cfg);
@@ -205,12 +209,7 @@ impl Monitor {
 
     fn check_silent(&mut self, cfg: &HealthConfig) {
         let now = self.wall;
-        let ifaces: Vec<_> = self
-            .telemetry
-            .interfaces
-            .iter()
-            .map(|i| i.stats())
-            .collect();
+        let ifaces = self.telemetry.interface_stats();
         for s in ifaces {
             let silent_ns = match s.last_packet {
                 Some(t) => now.nanos_since(t),
@@ -243,12 +242,7 @@ impl Monitor {
 
     fn check_window(&mut self, cfg: &HealthConfig) {
         let secs = self.now.duration_since(self.window.0).as_secs();
-        let ifaces: Vec<_> = self
-            .telemetry
-            .interfaces
-            .iter()
-            .map(|i| i.stats())
-            .collect();
+        let ifaces = self.telemetry.interface_stats();
         let before = std::mem::take(&mut self.window.1);
         for (i, s) in ifaces.iter().enumerate() {
             let b = before.get(i).cloned().unwrap_or_default();

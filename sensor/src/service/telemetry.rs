@@ -209,28 +209,44 @@ impl Telemetry {
         }
     }
 
-    /// The stats document as of the last publications (what `--stats` holds at exit, and
-    /// what `/metrics` shows).
-    pub fn stats(&self, registry: &Registry, replay_inputs: &[InputReport]) -> Stats {
-        let ifaces: Vec<_> = self.interfaces.iter().map(|i| i.stats()).collect();
-        let inputs = if ifaces.is_empty() {
-            replay_inputs.to_vec()
-        } else {
-            self.interfaces.iter().map(|i| i.report()).collect()
-        };
+    /// Each capture interface's counters now.
+    pub fn interface_stats(&self) -> Vec<crate::capture::live::InterfaceStats> {
+        self.interfaces.iter().map(|i| i.stats()).collect()
+    }
+
+    /// The stats document of `report`, with what telemetry knows besides: per-interface
+    /// counters (and their sum) and what the detector's model refused at its caps. The final
+    /// `--stats` and the running ones are both built here.
+    pub fn stats_of(
+        &self,
+        report: &PipelineReport,
+        registry: &Registry,
+        inputs: Vec<InputReport>,
+        elapsed_secs: f64,
+    ) -> Stats {
+        let ifaces = self.interface_stats();
         let capture = (!ifaces.is_empty()).then(|| crate::capture::live::totals(&ifaces));
-        let mut s = Stats::build(
-            self.mode,
-            inputs,
-            &self.report(),
-            registry,
-            capture,
-            self.started.elapsed().as_secs_f64(),
-        );
+        let mut s = Stats::build(self.mode, inputs, report, registry, capture, elapsed_secs);
         s.interfaces = ifaces;
         if let Some(sh) = self.shared.get() {
             s.add_model(sh);
         }
         s
+    }
+
+    /// The stats document as of the last publications (what `--stats` holds at exit, and
+    /// what `/metrics` shows).
+    pub fn stats(&self, registry: &Registry, replay_inputs: &[InputReport]) -> Stats {
+        let inputs = if self.interfaces.is_empty() {
+            replay_inputs.to_vec()
+        } else {
+            self.interfaces.iter().map(|i| i.report()).collect()
+        };
+        self.stats_of(
+            &self.report(),
+            registry,
+            inputs,
+            self.started.elapsed().as_secs_f64(),
+        )
     }
 }
