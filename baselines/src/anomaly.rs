@@ -71,10 +71,16 @@ impl Default for AnomalyConfig {
     }
 }
 
-/// Distinct values seen within the window, keeping at most `2 × threshold` of them.
+/// Values a [`Distinct`] keeps inline before it needs a map (a flood's sources mostly have one).
+const FEW: usize = 4;
+
+/// Distinct values seen within the window, keeping at most `2 × threshold` of them: the
+/// first [`FEW`] inline (no allocation for the many keys that see one or two values), then
+/// in a map.
 #[derive(Debug)]
 struct Distinct<T> {
-    seen: HashMap<T, Timestamp>,
+    few: [Option<(T, Timestamp)>; FEW],
+    many: Option<HashMap<T, Timestamp, ahash::RandomState>>,
     pruned: Timestamp,
     last: Timestamp,
 }
@@ -82,36 +88,104 @@ struct Distinct<T> {
 impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
     fn new() -> Self {
         Distinct {
-            seen: HashMap::new(),
+            few: [None; FEW],
+            many: None,
             pruned: Timestamp::default(),
             last: Timestamp::default(),
         }
+    }
+
+    fn len(&self) -> usize {
+        match &self.many {
+            Some(m) => m.len(),
+            None => self.few.iter().flatten().count(),
+        }
+    }
+
+    fn contains(&self, v: &T) -> bool {
+        match &self.many {
+            Some(m) => m.contains_key(v),
+            None => self.few.iter().flatten().any(|(x, _)| x == v),
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Timestamp) -> bool) {
+        match &mut self.many {
+            Some(m) => m.retain(|_, t| keep(t)),
+            None => {
+                for e in &mut self.few {
+                    if e.is_some_and(|(_, t)| !keep(&t)) {
+                        *e = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the time of `v` (added if absent).
+    fn put(&mut self, v: T, ts: Timestamp) {
+        if let Some(m) = &mut self.many {
+            m.insert(v, ts);
+            return;
+        }
+        if let Some((_, t)) = self.few.iter_mut().flatten().find(|(x, _)| *x == v) {
+            *t = ts;
+            return;
+        }
+        if let Some(e) = self.few.iter_mut().find(|e| e.is_none()) {
+            *e = Some((v, ts));
+            return;
+        }
+        let mut m = HashMap::with_capacity_and_hasher(FEW * 2, ahash::RandomState::new());
+        m.extend(self.few.iter_mut().filter_map(Option::take));
+        m.insert(v, ts);
+        self.many = Some(m);
     }
 
     /// Adds `v` at `ts`; returns how many distinct values the window holds.
     fn add(&mut self, v: T, ts: Timestamp, window_ns: i64, threshold: usize) -> usize {
         self.last = self.last.max(ts);
         let cap = threshold.saturating_mul(2).max(2);
-        let full = self.seen.len() >= cap && !self.seen.contains_key(&v);
+        let len = self.len();
+        let full = len >= cap && !self.contains(&v);
         // Expired values go when the table reaches the threshold or its cap, at most once
         // a second of capture time (so a long scan stays linear).
-        if (self.seen.len() + 1 >= threshold || full)
-            && ts.nanos_since(self.pruned) >= 1_000_000_000
-        {
-            self.seen.retain(|_, t| ts.nanos_since(*t) < window_ns);
+        if (len + 1 >= threshold || full) && ts.nanos_since(self.pruned) >= 1_000_000_000 {
+            self.retain(|t| ts.nanos_since(*t) < window_ns);
             self.pruned = ts;
         }
-        if self.seen.len() < cap || self.seen.contains_key(&v) {
-            self.seen.insert(v, ts);
+        if self.len() < cap || self.contains(&v) {
+            self.put(v, ts);
         }
-        self.seen.len()
+        self.len()
     }
 
     fn sample(&self) -> Vec<T> {
-        let mut v: Vec<T> = self.seen.keys().copied().collect();
+        let mut v: Vec<T> = match &self.many {
+            Some(m) => m.keys().copied().collect(),
+            None => self.few.iter().flatten().map(|(x, _)| *x).collect(),
+        };
         v.sort_unstable();
         v.truncate(10);
         v
+    }
+}
+
+/// What the engine keeps per client and server.
+#[derive(Debug)]
+struct Pair {
+    /// Distinct (transport, server port) the client opened flows to.
+    ports: Distinct<(u8, u16)>,
+    /// When the client's TCP connections to the server were opened, within the window.
+    sessions: VecDeque<Timestamp>,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            ports: Distinct::new(),
+            sessions: VecDeque::new(),
+        }
     }
 }
 
@@ -121,11 +195,11 @@ pub struct AnomalyEngine {
     cfg: AnomalyConfig,
     window_ns: i64,
     hosts: Lru<IpAddr, Distinct<IpAddr>>,
-    ports: Lru<(IpAddr, IpAddr), Distinct<(u8, u16)>>,
+    /// Per client and server: the ports probed, and the TCP connections opened.
+    pairs: Lru<(IpAddr, IpAddr), Pair>,
     units: Lru<(IpAddr, IpAddr, &'static str), Distinct<u32>>,
     szls: Lru<IpAddr, Distinct<u16>>,
     masters: Lru<(IpAddr, &'static str), IpAddr>,
-    sessions: Lru<(IpAddr, IpAddr), VecDeque<Timestamp>>,
     malformed: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     exceptions: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     /// Connection attempts per server port, and their distinct sources.
@@ -146,11 +220,10 @@ impl AnomalyEngine {
                 .unwrap_or(i64::MAX / 1_000_000_000)
                 .saturating_mul(1_000_000_000),
             hosts: Lru::new(cfg.max_tracked),
-            ports: Lru::new(cfg.max_tracked),
+            pairs: Lru::new(cfg.max_tracked),
             units: Lru::new(cfg.max_tracked),
             szls: Lru::new(cfg.max_tracked),
             masters: Lru::new(cfg.max_tracked),
-            sessions: Lru::new(cfg.max_tracked),
             malformed: Lru::new(cfg.max_tracked),
             exceptions: Lru::new(cfg.max_tracked),
             attempts: Lru::new(cfg.max_tracked),
@@ -163,11 +236,10 @@ impl AnomalyEngine {
     /// Keys tracked now, over all tables.
     pub fn tracked(&self) -> usize {
         self.hosts.len()
-            + self.ports.len()
+            + self.pairs.len()
             + self.units.len()
             + self.szls.len()
             + self.masters.len()
-            + self.sessions.len()
             + self.malformed.len()
             + self.exceptions.len()
             + self.attempts.len()
@@ -179,10 +251,9 @@ impl AnomalyEngine {
     fn expire(&mut self, ts: Timestamp) {
         let before = ts.as_nanos().saturating_sub(self.window_ns);
         self.hosts.drop_idle(before);
-        self.ports.drop_idle(before);
+        self.pairs.drop_idle(before);
         self.units.drop_idle(before);
         self.szls.drop_idle(before);
-        self.sessions.drop_idle(before);
         self.attempts.drop_idle(before);
         self.sources.drop_idle(before);
         let before = ts
@@ -239,8 +310,10 @@ impl AnomalyEngine {
                     }
                 }
                 let port = f.server.port.unwrap_or(0);
+                let (pair, ev) = self.pairs.entry((c, s), f.ts.as_nanos(), Pair::new);
+                self.evicted += u64::from(ev.is_some());
                 {
-                    let d = slot(&mut self.ports, (c, s), f.ts, &mut self.evicted);
+                    let d = &mut pair.ports;
                     let n = d.add((transport, port), f.ts, w, cfg.port_scan);
                     if n >= cfg.port_scan {
                         fire(
@@ -265,9 +338,7 @@ impl AnomalyEngine {
                     }
                 }
                 if transport == 6 {
-                    self.floods(f, port, out, known);
-                    let (q, ev) = self.sessions.entry((c, s), f.ts.as_nanos(), VecDeque::new);
-                    self.evicted += u64::from(ev.is_some());
+                    let q = &mut pair.sessions;
                     q.push_back(f.ts);
                     while q.front().is_some_and(|t| f.ts.nanos_since(*t) >= w) {
                         q.pop_front();
@@ -277,6 +348,7 @@ impl AnomalyEngine {
                         q.pop_front();
                     }
                     let n = q.len();
+                    self.floods(f, port, out, known);
                     if n >= cfg.sessions {
                         fire(
                             known,
@@ -696,6 +768,40 @@ mod tests {
     }
 
     #[test]
+    fn distinct_values_move_from_inline_to_a_map_and_expire_alike() {
+        let w = 10_000_000_000;
+        let at = |s: i64| Timestamp::from_nanos(s * 1_000_000_000);
+        let mut d: Distinct<u16> = Distinct::new();
+        for v in 0..FEW as u16 {
+            assert_eq!(d.add(v, at(0), w, 100), usize::from(v) + 1);
+        }
+        assert!(d.many.is_none());
+        assert_eq!(
+            d.add(0, at(1), w, 100),
+            FEW,
+            "a value seen again is not new"
+        );
+        assert_eq!(d.add(99, at(2), w, 100), FEW + 1);
+        assert!(d.many.is_some());
+        assert_eq!(d.sample(), vec![0, 1, 2, 3, 99]);
+        // At the threshold, values older than the window go (0 was seen again at 1 s).
+        assert_eq!(d.add(7, at(10), w, 3), 3);
+        assert_eq!(d.sample(), vec![0, 7, 99]);
+        // Inline, the same: expired values go, the rest stay.
+        let mut d: Distinct<u16> = Distinct::new();
+        d.add(1, at(0), w, 3);
+        d.add(2, at(5), w, 3);
+        assert_eq!(d.add(3, at(12), w, 3), 2);
+        assert_eq!(d.sample(), vec![2, 3]);
+        // At most twice the threshold is kept.
+        let mut d: Distinct<u16> = Distinct::new();
+        for v in 0..100 {
+            d.add(v, at(0), w, 5);
+        }
+        assert_eq!(d.len(), 10);
+    }
+
+    #[test]
     fn tables_stay_bounded() {
         let cfg = AnomalyConfig {
             max_tracked: 10,
@@ -709,7 +815,7 @@ mod tests {
             f.client = ep([10, 1, (i / 256) as u8, (i % 256) as u8], 1);
             e.observe(&f, &mut out, &|_| false);
         }
-        assert!(e.hosts.len() <= 10 && e.ports.len() <= 10 && e.sessions.len() <= 10);
+        assert!(e.hosts.len() <= 10 && e.pairs.len() <= 10);
         assert!(e.evicted > 0);
         // The newest sources are the ones tracked: the oldest were evicted.
         assert!(e.hosts.get(&IpAddr::from([10, 1, 0, 99])).is_some());
@@ -719,7 +825,10 @@ mod tests {
         for p in 0..10_000u16 {
             e.observe(&start(0, 1, p), &mut out, &|_| false);
         }
-        assert!(e.ports.iter().all(|(_, d)| d.seen.len() <= 32));
+        assert!(e
+            .pairs
+            .iter()
+            .all(|(_, p)| p.ports.len() <= 32 && p.sessions.len() <= 200));
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub const DEFAULT_MAX_ASSETS: usize = 100_000;
 /// per packet and bounded memory.
 #[derive(Debug)]
 pub struct AssetInventory {
-    map: DashMap<IpAddr, Asset>,
+    map: DashMap<IpAddr, Asset, crate::baseline::Keyed>,
     max: usize,
     size: std::sync::atomic::AtomicUsize,
     refused: std::sync::atomic::AtomicU64,
@@ -171,7 +171,7 @@ impl AssetInventory {
     /// An empty inventory of at most `max` assets.
     pub fn with_cap(max: usize) -> AssetInventory {
         AssetInventory {
-            map: DashMap::new(),
+            map: DashMap::default(),
             max: max.max(1),
             size: std::sync::atomic::AtomicUsize::new(0),
             refused: std::sync::atomic::AtomicU64::new(0),

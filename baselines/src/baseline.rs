@@ -562,6 +562,10 @@ pub struct Lesson<'a> {
     pub timing: Option<(Option<u64>, Option<u64>)>,
 }
 
+/// The hasher of the shared maps: their keys come from the network, so a keyed hash (aHash,
+/// random per map) that is fast and resists chosen collisions.
+pub type Keyed = ahash::RandomState;
+
 /// The baseline being learned (or, in detection, the one loaded), shared by all workers: one
 /// map of edges and one of assets, each sharded ([`DashMap`]), so workers never take a global
 /// lock. Every update is commutative (sets, unions, min/max, sums, histogram counts), so the
@@ -569,9 +573,9 @@ pub struct Lesson<'a> {
 #[derive(Debug, Default)]
 pub struct Learner {
     base: Baseline,
-    edges: DashMap<EdgeKey, EdgeEntry>,
-    assets: DashMap<IpAddr, AssetEntry>,
-    alerts: DashMap<(String, String), LearnedAlert>,
+    edges: DashMap<EdgeKey, EdgeEntry, Keyed>,
+    assets: DashMap<IpAddr, AssetEntry, Keyed>,
+    alerts: DashMap<(String, String), LearnedAlert, Keyed>,
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,

@@ -13,14 +13,18 @@
 //! assert_eq!(m.pop_idle(41), vec![("a", 1), ("c", 3)]);
 //! ```
 
-use std::collections::HashMap;
 use std::hash::Hash;
+
+use hashbrown::HashTable;
 
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct Node<K, V> {
     key: K,
+    /// The key's hash: the index finds a node again (to remove it) by hash and slot number,
+    /// without reading the key.
+    hash: u64,
     value: Option<V>,
     touched: i64,
     prev: u32,
@@ -30,8 +34,11 @@ struct Node<K, V> {
 /// A map of at most `cap` entries, least recently touched first out.
 #[derive(Debug)]
 pub struct Lru<K, V> {
+    /// Slot numbers of the nodes, by key hash: 4 bytes an entry, so the index of a full table
+    /// stays small enough for the cache.
+    index: HashTable<u32>,
     /// Keys come from the network: hashed with a random key (aHash), fast and flood-safe.
-    index: HashMap<K, u32, ahash::RandomState>,
+    hasher: ahash::RandomState,
     nodes: Vec<Node<K, V>>,
     free: Vec<u32>,
     head: u32,
@@ -43,7 +50,8 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     /// An empty map holding at most `cap` entries (at least one).
     pub fn new(cap: usize) -> Lru<K, V> {
         Lru {
-            index: HashMap::with_hasher(ahash::RandomState::new()),
+            index: HashTable::new(),
+            hasher: ahash::RandomState::new(),
             nodes: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -67,17 +75,32 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         self.cap
     }
 
+    fn find(&self, hash: u64, k: &K) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index
+            .find(hash, |&i| {
+                nodes.get(i as usize).is_some_and(|n| n.key == *k)
+            })
+            .copied()
+    }
+
     /// The entry of `k`, untouched.
     pub fn get(&self, k: &K) -> Option<&V> {
-        let i = *self.index.get(k)?;
+        let i = self.find(self.hasher.hash_one(k), k)?;
         self.nodes.get(i as usize)?.value.as_ref()
     }
 
     /// The entry of `k`, marked as touched at `ts` (moved to the front).
     pub fn touch(&mut self, k: &K, ts: i64) -> Option<&mut V> {
-        let i = *self.index.get(k)?;
-        self.unlink(i);
-        self.link_front(i);
+        let i = self.find(self.hasher.hash_one(k), k)?;
+        self.touch_slot(i, ts)
+    }
+
+    fn touch_slot(&mut self, i: u32, ts: i64) -> Option<&mut V> {
+        if self.head != i {
+            self.unlink(i);
+            self.link_front(i);
+        }
         let n = self.nodes.get_mut(i as usize)?;
         n.touched = n.touched.max(ts);
         n.value.as_mut()
@@ -94,14 +117,12 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     }
 
     /// The entry of `k` touched at `ts`, made with `make` if absent; and the entry evicted to
-    /// make room, if one was. Two hash look-ups on a miss, one on a hit.
+    /// make room, if one was. One hash of the key; on a miss that evicts, one more look-up
+    /// in the index (by slot number, not key).
     pub fn entry(&mut self, k: K, ts: i64, make: impl FnOnce() -> V) -> (&mut V, Option<(K, V)>) {
-        if let Some(&i) = self.index.get(&k) {
-            self.unlink(i);
-            self.link_front(i);
-            let n = &mut self.nodes[i as usize];
-            n.touched = n.touched.max(ts);
-            return match n.value.as_mut() {
+        let hash = self.hasher.hash_one(k);
+        if let Some(i) = self.find(hash, &k) {
+            return match self.touch_slot(i, ts) {
                 Some(v) => (v, None),
                 None => unreachable!("an indexed node holds a value"),
             };
@@ -113,6 +134,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         };
         let node = Node {
             key: k,
+            hash,
             value: Some(make()),
             touched: ts,
             prev: NIL,
@@ -129,7 +151,9 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
             }
         };
         self.link_front(i);
-        self.index.insert(k, i);
+        let nodes = &self.nodes;
+        self.index
+            .insert_unique(hash, i, |&j| nodes.get(j as usize).map_or(0, |n| n.hash));
         match self.nodes[i as usize].value.as_mut() {
             Some(v) => (v, evicted),
             None => unreachable!("a node just made holds a value"),
@@ -138,10 +162,20 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
 
     /// Removes the entry of `k`.
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        let i = self.index.remove(k)?;
+        let i = self.find(self.hasher.hash_one(k), k)?;
+        self.remove_slot(i).map(|(_, v)| v)
+    }
+
+    /// Removes the node in slot `i` (found in the index by its hash and slot number).
+    fn remove_slot(&mut self, i: u32) -> Option<(K, V)> {
+        let hash = self.nodes.get(i as usize)?.hash;
+        if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
+            e.remove();
+        }
         self.unlink(i);
         self.free.push(i);
-        self.nodes.get_mut(i as usize)?.value.take()
+        let n = self.nodes.get_mut(i as usize)?;
+        Some((n.key, n.value.take()?))
     }
 
     /// Removes and returns the least recently touched entry.
@@ -149,8 +183,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         if self.tail == NIL {
             return None;
         }
-        let k = self.nodes[self.tail as usize].key;
-        self.remove(&k).map(|v| (k, v))
+        self.remove_slot(self.tail)
     }
 
     /// Removes and returns every entry last touched before `before`, oldest first.

@@ -155,7 +155,7 @@ pub struct Shared {
     /// The asset inventory.
     pub assets: std::sync::Arc<AssetInventory>,
     /// Latest request per (edge, function) in this run (detection: stopped polls).
-    last_poll: DashMap<(EdgeKey, u16), Timestamp>,
+    last_poll: DashMap<(EdgeKey, u16), Timestamp, crate::baseline::Keyed>,
 }
 
 impl Default for Shared {
@@ -184,7 +184,7 @@ impl Shared {
             generation: AtomicU64::new(0),
             learner,
             assets,
-            last_poll: DashMap::new(),
+            last_poll: DashMap::default(),
         }
     }
 

@@ -15,7 +15,7 @@
 //! One table per worker; no locks. Evicted flows are handed back so the caller can finish
 //! them (and count them).
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 
 use super::key::FlowKey;
 
@@ -78,6 +78,9 @@ impl Limits {
 #[derive(Debug)]
 struct Slot<V> {
     key: FlowKey,
+    /// The key's hash: the index finds the slot again (to remove it) by hash and slot number,
+    /// without comparing keys.
+    hash: u64,
     value: Option<V>,
     last_seen: i64,
     class: Class,
@@ -101,7 +104,10 @@ const EMPTY: List = List {
 /// Flows by key, one recency list per class.
 #[derive(Debug)]
 pub struct FlowTable<V> {
-    map: FxHashMap<FlowKey, FlowId>,
+    /// Slot numbers by key hash (4 bytes a flow, so the index stays in cache).
+    map: HashTable<FlowId>,
+    /// Flow keys come from the network: a keyed hash (aHash) resists chosen collisions.
+    hasher: ahash::RandomState,
     slots: Vec<Slot<V>>,
     free: Vec<FlowId>,
     lists: [List; CLASSES],
@@ -117,7 +123,8 @@ impl<V> FlowTable<V> {
         limits.max_flows = limits.max_flows.max(1);
         limits.max_half_open = limits.max_half_open.clamp(1, limits.max_flows);
         FlowTable {
-            map: FxHashMap::default(),
+            map: HashTable::new(),
+            hasher: ahash::RandomState::new(),
             slots: Vec::new(),
             free: Vec::new(),
             lists: [EMPTY; CLASSES],
@@ -149,7 +156,12 @@ impl<V> FlowTable<V> {
 
     /// The flow with this key.
     pub fn get(&self, key: &FlowKey) -> Option<FlowId> {
-        self.map.get(key).copied()
+        let slots = &self.slots;
+        self.map
+            .find(self.hasher.hash_one(key), |&id| {
+                slots.get(id as usize).is_some_and(|s| s.key == *key)
+            })
+            .copied()
     }
 
     fn timeout(&self, class: Class) -> i64 {
@@ -200,8 +212,10 @@ impl<V> FlowTable<V> {
             NIL
         };
         let evicted = (victim != NIL).then(|| self.remove(victim));
+        let hash = self.hasher.hash_one(key);
         let slot = Slot {
             key,
+            hash,
             value: Some(value),
             last_seen: now,
             class,
@@ -219,7 +233,9 @@ impl<V> FlowTable<V> {
             }
         };
         self.link_front(id);
-        self.map.insert(key, id);
+        let slots = &self.slots;
+        self.map
+            .insert_unique(hash, id, |&j| slots.get(j as usize).map_or(0, |s| s.hash));
         self.update_emergency();
         (id, evicted)
     }
@@ -284,8 +300,10 @@ impl<V> FlowTable<V> {
         let Some(v) = s.value.take() else {
             unreachable!("flow id {id} removed twice")
         };
-        let key = s.key;
-        self.map.remove(&key);
+        let (key, hash) = (s.key, s.hash);
+        if let Ok(e) = self.map.find_entry(hash, |&j| j == id) {
+            e.remove();
+        }
         self.free.push(id);
         (key, v)
     }
@@ -308,20 +326,16 @@ impl<V> FlowTable<V> {
         self.update_emergency();
     }
 
-    /// Removes every flow, least recently seen first.
-    pub fn drain_all(&mut self, out: &mut Vec<(FlowKey, V)>) {
-        loop {
-            let oldest = self
-                .lists
-                .iter()
-                .map(|l| l.tail)
-                .filter(|t| *t != NIL)
-                .min_by_key(|t| self.slots[*t as usize].last_seen);
-            match oldest {
-                Some(id) => out.push(self.remove(id)),
-                None => break,
-            }
-        }
+    /// Removes and returns the least recently seen flow of any class (to drain the table
+    /// one flow at a time, oldest first).
+    pub fn pop_oldest(&mut self) -> Option<(FlowKey, V)> {
+        let id = self
+            .lists
+            .iter()
+            .map(|l| l.tail)
+            .filter(|t| *t != NIL)
+            .min_by_key(|t| self.slots[*t as usize].last_seen)?;
+        Some(self.remove(id))
     }
 
     fn unlink(&mut self, id: FlowId) {
@@ -483,8 +497,7 @@ mod tests {
                 }
                 prop_assert_eq!(t.len(), model.len());
             }
-            let mut all = Vec::new();
-            t.drain_all(&mut all);
+            let all: Vec<_> = std::iter::from_fn(|| t.pop_oldest()).collect();
             prop_assert_eq!(all.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), model);
         }
     }

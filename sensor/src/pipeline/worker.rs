@@ -485,13 +485,11 @@ impl Worker {
 
     /// Ends every flow (end of input) and returns the final counters.
     pub fn finish(&mut self) -> WorkerStats {
-        let mut all = std::mem::take(&mut self.ended);
-        self.table.drain_all(&mut all);
+        // One flow at a time, oldest first: no second copy of the table.
         let (now, idx) = (self.now, u64::MAX);
-        for (_, flow) in all.drain(..) {
+        while let Some((_, flow)) = self.table.pop_oldest() {
             self.end_flow(flow, EndReason::EndOfInput, now, idx);
         }
-        self.ended = all;
         self.stats.events = self.sink.emitted;
         self.stats.event_errors = self.sink.failed;
         self.stats.clone()
