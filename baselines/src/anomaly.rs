@@ -202,9 +202,8 @@ pub struct AnomalyEngine {
     masters: Lru<(IpAddr, &'static str), IpAddr>,
     malformed: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     exceptions: Lru<(IpAddr, IpAddr, &'static str), Counter>,
-    /// Connection attempts per server port, and their distinct sources.
-    attempts: Lru<(IpAddr, u16), Counter>,
-    sources: Lru<(IpAddr, u16), Distinct<IpAddr>>,
+    /// Per server port: connection attempts, and their distinct sources.
+    ports_in: Lru<(IpAddr, u16), Inbound>,
     /// The last flooded server port and its alert key.
     flood_key: (Option<(IpAddr, u16)>, String),
     /// Keys evicted from full tables while still within their window: state the engine shed.
@@ -226,8 +225,7 @@ impl AnomalyEngine {
             masters: Lru::new(cfg.max_tracked),
             malformed: Lru::new(cfg.max_tracked),
             exceptions: Lru::new(cfg.max_tracked),
-            attempts: Lru::new(cfg.max_tracked),
-            sources: Lru::new(cfg.max_tracked),
+            ports_in: Lru::new(cfg.max_tracked),
             flood_key: (None, String::new()),
             evicted: 0,
         }
@@ -242,8 +240,7 @@ impl AnomalyEngine {
             + self.masters.len()
             + self.malformed.len()
             + self.exceptions.len()
-            + self.attempts.len()
-            + self.sources.len()
+            + self.ports_in.len()
     }
 
     /// Drops the keys idle past their window (nothing in them could count any more): O(1)
@@ -254,8 +251,7 @@ impl AnomalyEngine {
         self.pairs.drop_idle(before);
         self.units.drop_idle(before);
         self.szls.drop_idle(before);
-        self.attempts.drop_idle(before);
-        self.sources.drop_idle(before);
+        self.ports_in.drop_idle(before);
         let before = ts
             .as_nanos()
             .saturating_sub(secs_ns(self.cfg.count_window_secs));
@@ -519,80 +515,103 @@ impl AnomalyEngine {
     /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
     /// and distributed connection floods (distinct sources), per server port.
     fn floods(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
-        let s = f.server.ip;
+        let (c, s) = (f.client.ip, f.server.ip);
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let (inb, ev) = self
+            .ports_in
+            .entry((s, port), f.ts.as_nanos(), Inbound::new);
+        self.evicted += u64::from(ev.is_some());
+        let attempts = inb.attempts.add(f.ts, w);
+        let sources = inb.sources.add(c, f.ts, w, cfg.connection_flood);
+        if attempts < cfg.syn_flood && sources < cfg.connection_flood {
+            return;
+        }
         // The alert key of this server port, made once while a flood hits it.
         let key = match std::mem::take(&mut self.flood_key) {
             (Some(k), text) if k == (s, port) => text,
             _ => format!("{s}:{port}"),
         };
-        self.floods_on(f, port, &key, out, known);
-        self.flood_key = (Some((s, port)), key);
-    }
-
-    /// [`AnomalyEngine::floods`] with the server port's alert key.
-    fn floods_on(
-        &mut self,
-        f: &Fact,
-        port: u16,
-        key: &str,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
-        let (c, s) = (f.client.ip, f.server.ip);
-        let (w, cfg) = (self.window_ns, self.cfg);
-        let n = count(&mut self.attempts, (s, port), f.ts, w, &mut self.evicted);
-        if n >= cfg.syn_flood {
+        if attempts >= cfg.syn_flood {
             fire(
                 known,
                 out,
                 &rules::SYN_FLOOD,
-                key,
+                &key,
                 f,
                 Some(&f.server),
                 None,
                 || {
                     (
                         format!(
-                            "{n} TCP connection attempts to {s} port {port} within {} s",
+                            "{attempts} TCP connection attempts to {s} port {port} within {} s",
                             cfg.window_secs
                         ),
-                        json!({ "attempts": n, "port": port, "window_secs": cfg.window_secs }),
+                        json!({ "attempts": attempts, "port": port, "window_secs": cfg.window_secs }),
                         json!({ "below": cfg.syn_flood }),
                     )
                 },
             );
         }
-        let d = slot(&mut self.sources, (s, port), f.ts, &mut self.evicted);
-        let n = d.add(c, f.ts, w, cfg.connection_flood);
-        if n >= cfg.connection_flood {
+        if sources >= cfg.connection_flood {
+            let d = &inb.sources;
             fire(
                 known,
                 out,
                 &rules::CONNECTION_FLOOD,
-                key,
+                &key,
                 f,
                 Some(&f.server),
                 None,
                 || {
                     (
                         format!(
-                    "{n} distinct sources opened connections to {s} port {port} within {} s",
+                    "{sources} distinct sources opened connections to {s} port {port} within {} s",
                     cfg.window_secs
                 ),
-                        json!({ "sources": n, "port": port, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
+                        json!({ "sources": sources, "port": port, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
                         json!({ "below": cfg.connection_flood }),
                     )
                 },
             );
         }
+        self.flood_key = (Some((s, port)), key);
+    }
+}
+
+/// What the engine keeps per server port.
+#[derive(Debug)]
+struct Inbound {
+    /// TCP connection attempts (SYNs).
+    attempts: Counter,
+    /// Their distinct sources.
+    sources: Distinct<IpAddr>,
+}
+
+impl Inbound {
+    fn new() -> Inbound {
+        Inbound {
+            attempts: Counter::default(),
+            sources: Distinct::new(),
+        }
     }
 }
 
 /// Events in a window that restarts when an event comes after it has passed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Counter {
     start: Timestamp,
     n: u64,
+}
+
+impl Counter {
+    /// Counts one event at `ts`; returns the count in the current window.
+    fn add(&mut self, ts: Timestamp, window: i64) -> u64 {
+        if self.n == 0 || ts.nanos_since(self.start) >= window {
+            *self = Counter { start: ts, n: 0 };
+        }
+        self.n += 1;
+        self.n
+    }
 }
 
 fn secs_ns(secs: u64) -> i64 {
@@ -609,13 +628,9 @@ fn count<K: Hash + Eq + Copy>(
     window: i64,
     evicted: &mut u64,
 ) -> u64 {
-    let (c, ev) = map.entry(k, ts.as_nanos(), || Counter { start: ts, n: 0 });
+    let (c, ev) = map.entry(k, ts.as_nanos(), Counter::default);
     *evicted += u64::from(ev.is_some());
-    if ts.nanos_since(c.start) >= window {
-        *c = Counter { start: ts, n: 0 };
-    }
-    c.n += 1;
-    c.n
+    c.add(ts, window)
 }
 
 /// The table entry for `k` (made if absent; a full table evicts its least recently touched

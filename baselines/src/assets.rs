@@ -155,7 +155,9 @@ pub const DEFAULT_MAX_ASSETS: usize = 100_000;
 /// per packet and bounded memory.
 #[derive(Debug)]
 pub struct AssetInventory {
-    map: DashMap<IpAddr, Asset, crate::baseline::Keyed>,
+    /// Boxed: the table itself stays small (a look-up of an unknown host, the common case
+    /// in a flood, touches only the index), and a resize moves pointers, not assets.
+    map: DashMap<IpAddr, Box<Asset>, crate::baseline::Keyed>,
     max: usize,
     size: std::sync::atomic::AtomicUsize,
     refused: std::sync::atomic::AtomicU64,
@@ -219,7 +221,7 @@ impl AssetInventory {
             }
             None => self.map.entry(me.ip).or_insert_with(|| {
                 self.size.fetch_add(1, Relaxed);
-                Asset::new(me.ip, obs.first_seen)
+                Box::new(Asset::new(me.ip, obs.first_seen))
             }),
         };
         a.first_seen = a.first_seen.min(obs.first_seen);
@@ -365,7 +367,7 @@ impl AssetInventory {
 
     /// A copy of every asset, sorted by IP address.
     pub fn snapshot(&self) -> Vec<Asset> {
-        let mut v: Vec<Asset> = self.map.iter().map(|e| e.value().clone()).collect();
+        let mut v: Vec<Asset> = self.map.iter().map(|e| Asset::clone(e.value())).collect();
         v.sort_by_key(|a| a.ip);
         v
     }
