@@ -1,54 +1,16 @@
 //! The canonical alert record, the rule catalog entries it refers to, and aggregation: one
 //! alert per rule and edge, updated (count, last_seen) rather than repeated.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
+pub use otsensor_protocols::rule::{Engine, Rule, Technique};
 use otsensor_protocols::Operation;
 
 use crate::mac::MacAddr;
 use crate::time::Timestamp;
-
-/// Which part of the sensor raised an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Engine {
-    /// Zones, conduits, the learned baseline and new assets.
-    Policy,
-    /// Protocol violations (malformed traffic, illegal codes, floods).
-    Protocol,
-    /// Dangerous operations (PLC stop, program download, restarts, ...).
-    Operational,
-    /// Statistical anomalies (scans, new masters, excessive sessions).
-    Anomaly,
-    /// The sensor's own health (capture loss, silent inputs, overload, sinks, saves).
-    Sensor,
-}
-
-impl Engine {
-    /// The engine's name, as in the alert record.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Policy => "policy",
-            Engine::Protocol => "protocol",
-            Engine::Operational => "operational",
-            Engine::Anomaly => "anomaly",
-            Engine::Sensor => "sensor",
-        }
-    }
-
-    /// Whether alerts of this engine are recorded in a baseline while learning (operational,
-    /// protocol and anomaly alerts; policy alerts come from configuration and sensor alerts
-    /// from the sensor itself, so neither is).
-    pub fn learnable(self) -> bool {
-        matches!(
-            self,
-            Engine::Protocol | Engine::Operational | Engine::Anomaly
-        )
-    }
-}
 
 /// Severity level and score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,48 +35,6 @@ impl Severity {
             score,
         }
     }
-}
-
-/// A MITRE ATT&CK for ICS technique.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Technique {
-    /// Technique id (T08xx, as of ATT&CK v18; always present).
-    pub id: &'static str,
-    /// Technique name.
-    pub name: &'static str,
-    /// Where ATT&CK v19 revoked `id` and reissued it as a sub-technique: its v19 id and name.
-    pub v19: Option<(&'static str, &'static str)>,
-}
-
-impl Serialize for Technique {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", self.id)?;
-        m.serialize_entry("name", self.name)?;
-        if let Some((id, name)) = self.v19 {
-            m.serialize_entry("v19_id", id)?;
-            m.serialize_entry("v19_name", name)?;
-        }
-        m.end()
-    }
-}
-
-/// A detection rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Rule {
-    /// Stable rule id, e.g. `policy.no_conduit`.
-    pub id: &'static str,
-    /// Short title.
-    pub title: &'static str,
-    /// Engine.
-    pub engine: Engine,
-    /// Default severity score (1–10).
-    pub severity: u8,
-    /// ATT&CK for ICS techniques.
-    pub techniques: &'static [Technique],
-    /// Why this matters, in one line.
-    pub rationale: &'static str,
 }
 
 /// One end of an alert's edge.

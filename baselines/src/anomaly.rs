@@ -404,7 +404,7 @@ impl AnomalyEngine {
                         &c.to_string(),
                         f,
                         Some(&f.server),
-                        Some("s7comm"),
+                        Some(otsensor_protocols::s7comm::DESCRIPTOR.name),
                         || {
                             (
                                 format!("{c} read {n} SZL lists within {} s", cfg.window_secs),

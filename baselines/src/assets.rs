@@ -317,11 +317,9 @@ impl AssetInventory {
     /// Records the roles of a client and server of `protocol` (both must have been observed
     /// in a flow already; unknown addresses are ignored).
     pub fn record_roles(&self, client: IpAddr, server: IpAddr, protocol: &str) {
-        let (client_role, server_role) = match protocol {
-            "modbus" => ("modbus_client", "modbus_server"),
-            "dnp3" => ("dnp3_master", "dnp3_outstation"),
-            "s7comm" | "s7comm_plus" => ("s7_client", "s7_plc"),
-            p => (p, p),
+        let (client_role, server_role) = match otsensor_protocols::descriptor(protocol) {
+            Some(d) => (d.roles.client, d.roles.server),
+            None => (protocol, protocol),
         };
         for (ip, role) in [(client, client_role), (server, server_role)] {
             if let Some(mut a) = self.map.get_mut(&ip) {

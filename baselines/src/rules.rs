@@ -1,59 +1,11 @@
 //! The detection rule catalog: every rule the sensor can raise, with its engine, default
 //! severity, ATT&CK for ICS techniques and rationale.
 
-use crate::alert::{Engine, Rule, Technique};
-
-macro_rules! t {
-    ($id:literal, $name:literal) => {
-        Technique {
-            id: $id,
-            name: $name,
-            v19: None,
-        }
-    };
-    ($id:literal, $name:literal, $v19:literal, $v19name:literal) => {
-        Technique {
-            id: $id,
-            name: $name,
-            v19: Some(($v19, $v19name)),
-        }
-    };
-}
-
-// ATT&CK for ICS ids as of v18. Where v19 revoked an id and reissued it as a sub-technique
-// (MITRE's ICS sub-technique crosswalk), the v19 id is given too.
-const REMOTE_SERVICES: Technique = t!("T0886", "Remote Services");
-const STD_APP_PROTOCOL: Technique = t!("T0869", "Standard Application Layer Protocol");
-const UNAUTH_COMMAND: Technique = t!(
-    "T0855",
-    "Unauthorized Command Message",
-    "T1692.001",
-    "Unauthorized Message: Command Message"
-);
-const MODIFY_PARAMETER: Technique = t!("T0836", "Modify Parameter");
-const ROGUE_MASTER: Technique = t!("T0848", "Rogue Master");
-const POINT_TAG_ID: Technique = t!("T0861", "Point & Tag Identification");
-const DENIAL_OF_VIEW: Technique = t!("T0815", "Denial of View");
-const DENIAL_OF_SERVICE: Technique = t!("T0814", "Denial of Service");
-const BRUTE_FORCE_IO: Technique = t!("T0806", "Brute Force I/O");
-const CHANGE_OPERATING_MODE: Technique = t!("T0858", "Change Operating Mode");
-const SERVICE_STOP: Technique = t!("T0881", "Service Stop");
-const PROGRAM_DOWNLOAD: Technique = t!("T0843", "Program Download");
-const PROGRAM_UPLOAD: Technique = t!("T0845", "Program Upload");
-const MODIFY_PROGRAM: Technique = t!("T0889", "Modify Program");
-const DATA_DESTRUCTION: Technique = t!("T0809", "Data Destruction");
-const DEVICE_RESTART: Technique = t!("T0816", "Device Restart/Shutdown");
-const BLOCK_REPORTING: Technique = t!(
-    "T0804",
-    "Block Reporting Message",
-    "T1691.002",
-    "Block Operational Technology Message: Reporting Message"
-);
-const VALID_ACCOUNTS: Technique = t!("T0859", "Valid Accounts");
-const EXPLOIT_REMOTE_SERVICES: Technique = t!("T0866", "Exploitation of Remote Services");
-const COMMONLY_USED_PORT: Technique = t!("T0885", "Commonly Used Port");
-const REMOTE_SYSTEM_DISCOVERY: Technique = t!("T0846", "Remote System Discovery");
-const REMOTE_SYSTEM_INFO_DISCOVERY: Technique = t!("T0888", "Remote System Information Discovery");
+use crate::alert::{Engine, Rule};
+use otsensor_protocols::rule::attack::*;
+pub use otsensor_protocols::rule::{
+    DEVICE_RESTART_RULE, PLC_START, PLC_STOP, PROGRAM_DOWNLOAD_RULE, PROGRAM_UPLOAD_RULE,
+};
 
 /// Flow between zones with no conduit.
 pub static NO_CONDUIT: Rule = Rule {
@@ -174,118 +126,6 @@ pub static RATE_SPIKE: Rule = Rule {
     severity: 5,
     techniques: &[DENIAL_OF_SERVICE, BRUTE_FORCE_IO],
     rationale: "Many more requests per minute on a connection than ever learned: flooding, or brute-forcing I/O.",
-};
-
-/// An S7 PLC STOP, or a UMAS stop PLC.
-pub static PLC_STOP: Rule = Rule {
-    id: "operational.plc_stop",
-    title: "PLC stop command",
-    engine: Engine::Operational,
-    severity: 9,
-    techniques: &[CHANGE_OPERATING_MODE, SERVICE_STOP],
-    rationale: "A stopped controller no longer runs its program: the process it controls is left unattended.",
-};
-
-/// A PLC start (S7 PI service P_PROGRAM, UMAS start PLC).
-pub static PLC_START: Rule = Rule {
-    id: "operational.plc_start",
-    title: "PLC start command",
-    engine: Engine::Operational,
-    severity: 7,
-    techniques: &[CHANGE_OPERATING_MODE],
-    rationale: "Restarting a controller's program changes the process state; outside maintenance it is an attacker's move after a download.",
-};
-
-/// S7 PI service copy RAM to ROM (_MODU).
-pub static S7_COPY_RAM_TO_ROM: Rule = Rule {
-    id: "operational.s7_copy_ram_to_rom",
-    title: "S7 copy RAM to ROM",
-    engine: Engine::Operational,
-    severity: 7,
-    techniques: &[MODIFY_PROGRAM],
-    rationale: "Makes the PLC's current (possibly modified) program survive a power cycle.",
-};
-
-/// S7 PI service delete block (_DELE).
-pub static S7_BLOCK_DELETE: Rule = Rule {
-    id: "operational.s7_block_delete",
-    title: "S7 program block deleted",
-    engine: Engine::Operational,
-    severity: 8,
-    techniques: &[MODIFY_PROGRAM, DATA_DESTRUCTION],
-    rationale: "Deleting blocks removes control logic or data from the PLC.",
-};
-
-/// Another S7 PI service (compress memory, activate blocks, ...).
-pub static S7_PI_SERVICE: Rule = Rule {
-    id: "operational.s7_pi_service",
-    title: "S7 PI service invoked",
-    engine: Engine::Operational,
-    severity: 6,
-    techniques: &[UNAUTH_COMMAND],
-    rationale: "Program-invocation services manage the PLC's program and memory (compress, activate blocks): engineering actions.",
-};
-
-/// A program (or part of one) written to a controller.
-pub static PROGRAM_DOWNLOAD_RULE: Rule = Rule {
-    id: "operational.program_download",
-    title: "Program download to a controller",
-    engine: Engine::Operational,
-    severity: 8,
-    techniques: &[PROGRAM_DOWNLOAD, MODIFY_PROGRAM],
-    rationale: "New logic in a PLC changes what the process does; outside planned maintenance it is the core of an ICS attack.",
-};
-
-/// A program read from a controller.
-pub static PROGRAM_UPLOAD_RULE: Rule = Rule {
-    id: "operational.program_upload",
-    title: "Program upload from a controller",
-    engine: Engine::Operational,
-    severity: 6,
-    techniques: &[PROGRAM_UPLOAD],
-    rationale:
-        "Reading a PLC's program reveals the process logic: reconnaissance before modifying it.",
-};
-
-/// Device or communication restart (DNP3 cold/warm restart, Modbus restart communications).
-pub static DEVICE_RESTART_RULE: Rule = Rule {
-    id: "operational.device_restart",
-    title: "Device restart command",
-    engine: Engine::Operational,
-    severity: 8,
-    techniques: &[DEVICE_RESTART],
-    rationale:
-        "A restarted outstation or controller drops its I/O and communications while it reboots.",
-};
-
-/// DNP3 initialize data or application, start or stop application.
-pub static DNP3_APPLICATION_CONTROL: Rule = Rule {
-    id: "operational.dnp3_application_control",
-    title: "DNP3 application initialize/start/stop",
-    engine: Engine::Operational,
-    severity: 7,
-    techniques: &[CHANGE_OPERATING_MODE, SERVICE_STOP],
-    rationale: "Initializing, starting or stopping an outstation's applications changes what it does for the process.",
-};
-
-/// DNP3 disable unsolicited responses.
-pub static DNP3_DISABLE_UNSOLICITED: Rule = Rule {
-    id: "operational.dnp3_disable_unsolicited",
-    title: "DNP3 unsolicited reporting disabled",
-    engine: Engine::Operational,
-    severity: 6,
-    techniques: &[BLOCK_REPORTING, DENIAL_OF_VIEW],
-    rationale: "An outstation that no longer reports events by itself hides changes from the master until it is polled.",
-};
-
-/// Modbus force listen-only mode.
-pub static MODBUS_LISTEN_ONLY: Rule = Rule {
-    id: "operational.modbus_listen_only",
-    title: "Modbus force listen-only mode",
-    engine: Engine::Operational,
-    severity: 8,
-    techniques: &[DENIAL_OF_SERVICE, BLOCK_REPORTING],
-    rationale: "A device in listen-only mode stops answering until restarted: its values disappear from the SCADA view.",
 };
 
 /// A PLC password sent over the network in clear (S7 set-password userdata).
@@ -532,61 +372,86 @@ pub static RELOAD_FAILED: Rule = Rule {
     rationale: "The sensor still runs the previous configuration: zones, conduits or rules someone changed are not in force.",
 };
 
-/// Every rule, for `otsensor rules` and config validation.
+/// Every rule, for `otsensor rules` and config validation: the detector's own, then each
+/// protocol's (from its descriptor), then the sensor's health rules.
 pub fn all() -> &'static [&'static Rule] {
-    static ALL: [&Rule; 47] = [
-        &NO_CONDUIT,
-        &PROTOCOL_NOT_ALLOWED,
-        &OPERATION_NOT_ALLOWED,
-        &NEW_ASSET,
-        &NEW_EDGE,
-        &NEW_OPERATION,
-        &NEW_FUNCTION,
-        &NEW_UNIT,
-        &ADDRESS_OUT_OF_RANGE,
-        &TIMING_DEVIATION,
-        &POLL_STOPPED,
-        &RATE_SPIKE,
-        &PLC_STOP,
-        &PLC_START,
-        &S7_COPY_RAM_TO_ROM,
-        &S7_BLOCK_DELETE,
-        &S7_PI_SERVICE,
-        &PROGRAM_DOWNLOAD_RULE,
-        &PROGRAM_UPLOAD_RULE,
-        &DEVICE_RESTART_RULE,
-        &DNP3_APPLICATION_CONTROL,
-        &DNP3_DISABLE_UNSOLICITED,
-        &MODBUS_LISTEN_ONLY,
-        &PASSWORD_IN_CLEAR,
-        &MALFORMED,
-        &OVERSIZED,
-        &ILLEGAL_FUNCTION,
-        &EXCEPTION,
-        &EXCEPTION_STORM,
-        &REQUEST_FLOOD,
-        &BAD_CRC,
-        &NONSTANDARD_PORT,
-        &NON_OT_ON_OT_PORT,
-        &HOST_SCAN,
-        &PORT_SCAN,
-        &UNIT_SCAN,
-        &SZL_ENUMERATION,
-        &NEW_MASTER_WRITE,
-        &EXCESSIVE_SESSIONS,
-        &SYN_FLOOD,
-        &CONNECTION_FLOOD,
-        &CAPTURE_LOSS,
-        &INPUT_SILENT,
-        &OVERLOAD,
-        &SINK_DEGRADED,
-        &BASELINE_SAVE_FAILED,
-        &RELOAD_FAILED,
-    ];
+    static ALL: std::sync::LazyLock<Vec<&'static Rule>> = std::sync::LazyLock::new(|| {
+        let mut v: Vec<&'static Rule> = vec![
+            &NO_CONDUIT,
+            &PROTOCOL_NOT_ALLOWED,
+            &OPERATION_NOT_ALLOWED,
+            &NEW_ASSET,
+            &NEW_EDGE,
+            &NEW_OPERATION,
+            &NEW_FUNCTION,
+            &NEW_UNIT,
+            &ADDRESS_OUT_OF_RANGE,
+            &TIMING_DEVIATION,
+            &POLL_STOPPED,
+            &RATE_SPIKE,
+            &PLC_STOP,
+            &PLC_START,
+            &PROGRAM_DOWNLOAD_RULE,
+            &PROGRAM_UPLOAD_RULE,
+            &DEVICE_RESTART_RULE,
+        ];
+        v.extend(
+            otsensor_protocols::PROTOCOLS
+                .iter()
+                .flat_map(|d| d.rules.iter().copied()),
+        );
+        v.extend([
+            &PASSWORD_IN_CLEAR,
+            &MALFORMED,
+            &OVERSIZED,
+            &ILLEGAL_FUNCTION,
+            &EXCEPTION,
+            &EXCEPTION_STORM,
+            &REQUEST_FLOOD,
+            &BAD_CRC,
+            &NONSTANDARD_PORT,
+            &NON_OT_ON_OT_PORT,
+            &HOST_SCAN,
+            &PORT_SCAN,
+            &UNIT_SCAN,
+            &SZL_ENUMERATION,
+            &NEW_MASTER_WRITE,
+            &EXCESSIVE_SESSIONS,
+            &SYN_FLOOD,
+            &CONNECTION_FLOOD,
+            &CAPTURE_LOSS,
+            &INPUT_SILENT,
+            &OVERLOAD,
+            &SINK_DEGRADED,
+            &BASELINE_SAVE_FAILED,
+            &RELOAD_FAILED,
+        ]);
+        v
+    });
     &ALL
 }
 
 /// The rule with this id.
 pub fn by_id(id: &str) -> Option<&'static Rule> {
     all().iter().copied().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_has_every_protocols_rules_once() {
+        let ids: Vec<&str> = all().iter().map(|r| r.id).collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "a rule id is listed twice");
+        for d in otsensor_protocols::PROTOCOLS {
+            for r in d.rules {
+                assert_eq!(by_id(r.id), Some(*r), "{} of {}", r.id, d.name);
+            }
+        }
+        assert!(by_id("operational.modbus_listen_only").is_some());
+    }
 }

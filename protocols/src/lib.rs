@@ -19,6 +19,22 @@ mod flags;
 mod common;
 
 pub use common::{Direction, Operation, UnknownOperation};
+pub mod descriptor;
 pub mod dnp3;
 pub mod modbus;
+pub mod rule;
 pub mod s7comm;
+
+/// Every protocol otsensor parses, in probe order. Adding a protocol: its directory, and
+/// one line here.
+pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
+    &modbus::DESCRIPTOR,
+    &dnp3::DESCRIPTOR,
+    &s7comm::DESCRIPTOR,
+    &s7comm::PLUS_DESCRIPTOR,
+];
+
+/// The protocol named `name`.
+pub fn descriptor(name: &str) -> Option<&'static descriptor::Descriptor> {
+    PROTOCOLS.iter().copied().find(|d| d.name == name)
+}

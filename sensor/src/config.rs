@@ -943,7 +943,10 @@ impl Config {
                 format!("{:?} is also a configured zone", self.policy.default_zone),
             ));
         }
-        let known_protocols = ["modbus", "dnp3", "s7comm", "s7comm_plus"];
+        let known_protocols: Vec<&str> = otsensor_protocols::PROTOCOLS
+            .iter()
+            .map(|d| d.name)
+            .collect();
         for c in &self.conduits {
             for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {
                 if !names.contains(z.as_str()) && *z != self.policy.default_zone {

@@ -300,9 +300,7 @@ impl Shared {
 }
 
 fn proto_static(p: &str) -> Option<&'static str> {
-    ["modbus", "dnp3", "s7comm", "s7comm_plus"]
-        .into_iter()
-        .find(|x| *x == p)
+    otsensor_protocols::descriptor(p).map(|d| d.name)
 }
 
 /// Timing and rate of one function's requests on one connection.

@@ -25,11 +25,13 @@
 //! ```
 
 pub mod codes;
+pub mod descriptor;
 pub mod objects;
 pub mod parser;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub use descriptor::DESCRIPTOR;
 
 pub use parser::{parse_fragment, Flags, Fragment, LinkHeader, Object, Range};
 pub use state::{Config, Dnp3Flow, Event, FragmentRecord, RequestInfo};

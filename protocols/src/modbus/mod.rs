@@ -25,10 +25,12 @@
 //! ```
 
 pub mod codes;
+pub mod descriptor;
 pub mod parser;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub use descriptor::DESCRIPTOR;
 
 pub use codes::{FunctionCode, Table};
 pub use parser::{

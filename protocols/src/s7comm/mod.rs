@@ -27,12 +27,14 @@
 //! ```
 
 pub mod codes;
+pub mod descriptor;
 pub mod parser;
 pub mod plus;
 pub mod state;
 pub mod szl;
 #[cfg(test)]
 mod tests;
+pub use descriptor::{DESCRIPTOR, PLUS_DESCRIPTOR};
 
 pub use parser::{Cotp, DataItem, Flags, Header, Param, S7Pdu, UserdataHead, VarItem};
 pub use plus::PlusPdu;

@@ -21,9 +21,9 @@ pub const MAX_EVENT_POINTS: usize = 64;
 /// The registry entry.
 pub fn spec() -> ProtocolSpec {
     ProtocolSpec {
-        name: "dnp3",
-        tcp_ports: &[20000],
-        udp_ports: &[20000],
+        name: dnp3::DESCRIPTOR.name,
+        tcp_ports: dnp3::DESCRIPTOR.tcp_ports,
+        udp_ports: dnp3::DESCRIPTOR.udp_ports,
         probe,
         new_handler: || Box::new(Dnp3Handler::default()),
     }

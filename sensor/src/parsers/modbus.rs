@@ -20,9 +20,9 @@ pub const MAX_EVENT_VALUES: usize = 256;
 /// The registry entry.
 pub fn spec() -> ProtocolSpec {
     ProtocolSpec {
-        name: "modbus",
-        tcp_ports: &[502],
-        udp_ports: &[502],
+        name: modbus::DESCRIPTOR.name,
+        tcp_ports: modbus::DESCRIPTOR.tcp_ports,
+        udp_ports: modbus::DESCRIPTOR.udp_ports,
         probe,
         new_handler: || Box::new(ModbusHandler::default()),
     }

@@ -21,9 +21,9 @@ pub const MAX_VALUE_BYTES: usize = 64;
 /// The registry entry.
 pub fn spec() -> ProtocolSpec {
     ProtocolSpec {
-        name: "s7comm",
-        tcp_ports: &[102],
-        udp_ports: &[],
+        name: s7comm::DESCRIPTOR.name,
+        tcp_ports: s7comm::DESCRIPTOR.tcp_ports,
+        udp_ports: s7comm::DESCRIPTOR.udp_ports,
         probe,
         new_handler: || Box::new(S7Handler::default()),
     }

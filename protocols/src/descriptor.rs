@@ -1,0 +1,181 @@
+//! What each protocol tells the rest of the sensor about itself: its name, the ports it
+//! owns, the asset roles of the two ends of its flows, its own operational rules and which
+//! requests raise an operational rule. Config validation, the detector, the asset inventory
+//! and the rule catalog read the descriptors in [`crate::PROTOCOLS`]; none of them matches a
+//! protocol name or function code by hand.
+
+use crate::rule::Rule;
+
+/// Asset roles of the two ends of a protocol's flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The end that opens the flow (client, master, scanner).
+    pub client: &'static str,
+    /// The end that answers (server, outstation, PLC, adapter).
+    pub server: &'static str,
+}
+
+/// A request as the operational rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Function code.
+    pub function_code: u16,
+    /// Sub-function, where the protocol has them.
+    pub sub_function: Option<u16>,
+    /// Name of the sub-function or service (e.g. an S7 PI service name).
+    pub sub_function_name: Option<&'a str>,
+}
+
+/// A dangerous request: the operational rule it raises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dangerous {
+    /// The rule.
+    pub rule: &'static Rule,
+    /// What the request does, in a few words (`PLC STOP`, `Force listen-only mode`).
+    pub what: String,
+    /// When alerts of the rule are kept apart per service on one edge: the service's name.
+    pub service: Option<String>,
+}
+
+impl Dangerous {
+    /// `rule`, described as `what`, one alert per edge.
+    pub fn new(rule: &'static Rule, what: &str) -> Dangerous {
+        Dangerous {
+            rule,
+            what: what.to_string(),
+            service: None,
+        }
+    }
+}
+
+/// A protocol, as the rest of the sensor knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor {
+    /// Name in events, alerts, stats, baselines and config (`modbus`, `dnp3`, ...).
+    pub name: &'static str,
+    /// TCP ports the protocol owns (empty for a protocol carried inside another).
+    pub tcp_ports: &'static [u16],
+    /// UDP ports the protocol owns.
+    pub udp_ports: &'static [u16],
+    /// Asset roles of the two ends.
+    pub roles: Roles,
+    /// The operational rules only this protocol raises, for the rule catalog.
+    pub rules: &'static [&'static Rule],
+    /// The operational rule a request raises, if it is dangerous in a way the protocol knows
+    /// best (otherwise the detector's rules by operation apply: program download, upload,
+    /// restart).
+    pub dangerous: fn(&Request<'_>) -> Option<Dangerous>,
+}
+
+/// For protocols without dangerous functions of their own.
+pub fn no_dangerous_functions(_: &Request<'_>) -> Option<Dangerous> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{descriptor, PROTOCOLS};
+
+    fn dangerous(
+        protocol: &str,
+        code: u16,
+        sub: Option<u16>,
+        name: Option<&str>,
+    ) -> Option<&'static str> {
+        let d = descriptor(protocol).expect("registered");
+        let r = Request {
+            function_code: code,
+            sub_function: sub,
+            sub_function_name: name,
+        };
+        (d.dangerous)(&r).map(|d| d.rule.id)
+    }
+
+    #[test]
+    fn names_are_unique_and_no_port_has_two_owners() {
+        let mut names: Vec<&str> = PROTOCOLS.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PROTOCOLS.len());
+        for (i, a) in PROTOCOLS.iter().enumerate() {
+            for b in PROTOCOLS.iter().skip(i + 1) {
+                assert!(
+                    !a.tcp_ports.iter().any(|p| b.tcp_ports.contains(p)),
+                    "{} {}",
+                    a.name,
+                    b.name
+                );
+                assert!(
+                    !a.udp_ports.iter().any(|p| b.udp_ports.contains(p)),
+                    "{} {}",
+                    a.name,
+                    b.name
+                );
+            }
+            assert!(a.rules.iter().all(|r| r.id.starts_with("operational.")));
+        }
+        assert!(descriptor("modbus").is_some() && descriptor("http").is_none());
+        let any = Request {
+            function_code: 0x29,
+            sub_function: None,
+            sub_function_name: None,
+        };
+        assert_eq!(no_dangerous_functions(&any), None);
+    }
+
+    #[test]
+    fn dangerous_functions_raise_their_rules() {
+        assert_eq!(
+            dangerous("modbus", 8, Some(4), None),
+            Some("operational.modbus_listen_only")
+        );
+        assert_eq!(dangerous("modbus", 8, Some(1), None), None);
+        assert_eq!(
+            dangerous("modbus", 90, Some(0x41), None),
+            Some("operational.plc_stop")
+        );
+        assert_eq!(
+            dangerous("modbus", 90, Some(0x40), None),
+            Some("operational.plc_start")
+        );
+        assert_eq!(dangerous("modbus", 16, None, None), None);
+        for code in 15..=18 {
+            assert_eq!(
+                dangerous("dnp3", code, None, None),
+                Some("operational.dnp3_application_control")
+            );
+        }
+        assert_eq!(
+            dangerous("dnp3", 21, None, None),
+            Some("operational.dnp3_disable_unsolicited")
+        );
+        assert_eq!(dangerous("dnp3", 1, None, None), None);
+        assert_eq!(
+            dangerous("s7comm", 0x29, None, None),
+            Some("operational.plc_stop")
+        );
+        assert_eq!(
+            dangerous("s7comm", 0x28, None, Some("_MODU")),
+            Some("operational.s7_copy_ram_to_rom")
+        );
+        assert_eq!(dangerous("s7comm", 0x04, None, None), None);
+        assert_eq!(dangerous("s7comm_plus", 0x29, None, None), None);
+        // Other PI services: one alert per service.
+        let d = descriptor("s7comm").expect("registered");
+        let pi = (d.dangerous)(&Request {
+            function_code: 0x28,
+            sub_function: None,
+            sub_function_name: Some("_GARB"),
+        })
+        .expect("a PI service");
+        assert_eq!(
+            (pi.rule.id, pi.what.as_str(), pi.service.as_deref()),
+            (
+                "operational.s7_pi_service",
+                "PI service _GARB",
+                Some("_GARB")
+            )
+        );
+    }
+}

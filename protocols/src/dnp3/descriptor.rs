@@ -1,0 +1,59 @@
+//! DNP3 as the rest of the sensor knows it: port 20000 (TCP and UDP), master and outstation
+//! roles, and its dangerous functions (application control, disable unsolicited).
+
+use crate::descriptor::{Dangerous, Descriptor, Request, Roles};
+use crate::rule::attack::*;
+use crate::rule::{Engine, Rule};
+
+/// The descriptor.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: "dnp3",
+    tcp_ports: &[20000],
+    udp_ports: &[20000],
+    roles: Roles {
+        client: "dnp3_master",
+        server: "dnp3_outstation",
+    },
+    rules: &[&DNP3_APPLICATION_CONTROL, &DNP3_DISABLE_UNSOLICITED],
+    dangerous,
+};
+
+/// DNP3 initialize data or application, start or stop application.
+pub static DNP3_APPLICATION_CONTROL: Rule = Rule {
+    id: "operational.dnp3_application_control",
+    title: "DNP3 application initialize/start/stop",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[CHANGE_OPERATING_MODE, SERVICE_STOP],
+    rationale: "Initializing, starting or stopping an outstation's applications changes what it does for the process.",
+};
+
+/// DNP3 disable unsolicited responses.
+pub static DNP3_DISABLE_UNSOLICITED: Rule = Rule {
+    id: "operational.dnp3_disable_unsolicited",
+    title: "DNP3 unsolicited reporting disabled",
+    engine: Engine::Operational,
+    severity: 6,
+    techniques: &[BLOCK_REPORTING, DENIAL_OF_VIEW],
+    rationale: "An outstation that no longer reports events by itself hides changes from the master until it is polled.",
+};
+
+/// Application functions 15–18: initialize data, initialize, start and stop application.
+const INITIALIZE_DATA: u16 = 15;
+const STOP_APPLICATION: u16 = 18;
+/// Application function 21.
+const DISABLE_UNSOLICITED: u16 = 21;
+
+fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
+    match r.function_code {
+        INITIALIZE_DATA..=STOP_APPLICATION => Some(Dangerous::new(
+            &DNP3_APPLICATION_CONTROL,
+            "Application control",
+        )),
+        DISABLE_UNSOLICITED => Some(Dangerous::new(
+            &DNP3_DISABLE_UNSOLICITED,
+            "Disable unsolicited responses",
+        )),
+        _ => None,
+    }
+}
