@@ -7,6 +7,7 @@ use super::parser::{
     crc_ok, frame_link, parse_fragment, Caps, Flags, Fragment, Framed, LinkError, LinkHeader,
     TransportHeader, LINK_HEADER_LEN, MAX_FRAME_LEN, START,
 };
+use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::{Direction, Operation};
 
 /// Settings of the DNP3 state machine.
@@ -123,11 +124,8 @@ struct Reassembly {
 /// One direction of a stream: link framing plus transport reassembly per address pair.
 #[derive(Debug, Default)]
 struct DirState {
-    buf: Vec<u8>,
-    lost: bool,
-    seen_valid: bool,
-    skipped: usize,
-    bad_start: bool,
+    framer: Framer,
+    /// User data of the frame being handled (CRCs removed), reused.
     data: Vec<u8>,
     reassembly: Vec<Reassembly>,
 }
@@ -156,6 +154,56 @@ fn idx(d: Direction) -> usize {
     match d {
         Direction::Request => 0,
         Direction::Response => 1,
+    }
+}
+
+/// Link-layer framing, resynchronised on the next link header whose CRC checks.
+pub const RULES: Rules = Rules {
+    keep: LINK_HEADER_LEN - 1,
+    give_up_after: NOT_DNP3_AFTER,
+    max_buffer: 2 * MAX_FRAME_LEN,
+    plausible_header,
+};
+
+/// Framing's view of one direction of a DNP3 flow.
+struct LinkFrames<'s, 'f> {
+    flow: &'s mut Dnp3Flow,
+    i: usize,
+    data: Vec<u8>,
+    now_ns: i64,
+    f: &'f mut dyn FnMut(Event<'_>),
+}
+
+impl Frames for LinkFrames<'_, '_> {
+    type Error = LinkError;
+
+    fn frame(&mut self, rest: &[u8]) -> Step<LinkError> {
+        match frame_link(rest, &mut self.data) {
+            Framed::Frame {
+                header,
+                len,
+                bad_blocks,
+            } => {
+                self.flow
+                    .on_frame(self.i, header, bad_blocks, &self.data, self.now_ns, self.f);
+                Step::Frame(len)
+            }
+            Framed::Incomplete(_) => Step::Incomplete,
+            Framed::Error(e) => Step::Error(e),
+        }
+    }
+
+    fn problem(&mut self, p: Problem<LinkError>) {
+        match p {
+            Problem::Malformed(e) => (self.f)(Event::Malformed(e)),
+            Problem::Skipped(n) => (self.f)(Event::Skipped(n)),
+        }
+    }
+
+    /// Only bad start octets show a stream is something else: a bad CRC or length at the
+    /// start is DNP3 gone wrong.
+    fn proves_foreign(&self, e: &LinkError) -> bool {
+        matches!(e, LinkError::BadStart)
     }
 }
 
@@ -204,37 +252,18 @@ impl Dnp3Flow {
     /// Bytes are missing in direction `dir`: drop the partial frame and resync.
     pub fn gap(&mut self, dir: Direction) {
         if let Some(d) = self.dirs.get_mut(idx(dir)) {
-            d.buf.clear();
-            d.lost = true;
+            d.framer.gap();
         }
     }
 
     /// True when a direction showed no valid frame at its start.
     pub fn not_dnp3(&self) -> bool {
-        self.dirs
-            .iter()
-            .any(|d| !d.seen_valid && (d.bad_start || d.skipped >= NOT_DNP3_AFTER))
+        self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
     }
 
     /// Feeds stream bytes of one direction captured at `now_ns`.
     pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let i = idx(dir);
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        if d.buf.is_empty() {
-            let used = self.frame(i, data, now_ns, f);
-            self.keep(i, data.get(used..).unwrap_or_default());
-        } else {
-            let mut buf = std::mem::take(&mut d.buf);
-            buf.extend_from_slice(data);
-            let used = self.frame(i, &buf, now_ns, f);
-            buf.drain(..used.min(buf.len()));
-            if let Some(d) = self.dirs.get_mut(i) {
-                d.buf = buf;
-            }
-            self.keep(i, &[]);
-        }
+        self.frames(idx(dir), data, now_ns, f, false);
     }
 
     /// Feeds one UDP datagram (whole link frames).
@@ -245,11 +274,37 @@ impl Dnp3Flow {
         now_ns: i64,
         f: &mut dyn FnMut(Event<'_>),
     ) {
-        let i = idx(dir);
-        self.frame(i, data, now_ns, f);
+        self.frames(idx(dir), data, now_ns, f, true);
+    }
+
+    fn frames(
+        &mut self,
+        i: usize,
+        input: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+        datagram: bool,
+    ) {
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let mut framer = std::mem::take(&mut d.framer);
+        let data = std::mem::take(&mut d.data);
+        let mut frames = LinkFrames {
+            flow: self,
+            i,
+            data,
+            now_ns,
+            f,
+        };
+        framer.feed(&RULES, input, &mut frames);
+        let data = frames.data;
+        if datagram {
+            framer.end_datagram();
+        }
         if let Some(d) = self.dirs.get_mut(i) {
-            d.buf.clear();
-            d.lost = false;
+            d.framer = framer;
+            d.data = data;
         }
     }
 
@@ -268,110 +323,6 @@ impl Dnp3Flow {
                 }
             }
         }
-    }
-
-    fn keep(&mut self, i: usize, rest: &[u8]) {
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        d.buf.extend_from_slice(rest);
-        if d.buf.len() > 2 * MAX_FRAME_LEN {
-            // Cannot happen with a correct framer; the cap holds whatever the input.
-            d.skipped += d.buf.len();
-            d.buf.clear();
-            d.lost = true;
-        }
-    }
-
-    /// Frames as many link frames as `input` holds; returns the octets used.
-    fn frame(
-        &mut self,
-        i: usize,
-        input: &[u8],
-        now_ns: i64,
-        f: &mut dyn FnMut(Event<'_>),
-    ) -> usize {
-        let mut pos = 0usize;
-        let mut data = match self.dirs.get_mut(i) {
-            Some(d) => std::mem::take(&mut d.data),
-            None => return input.len(),
-        };
-        while pos < input.len() {
-            let start = pos;
-            let rest = input.get(pos..).unwrap_or_default();
-            let (lost, seen_valid, skipped) = match self.dirs.get(i) {
-                Some(d) => (d.lost, d.seen_valid, d.skipped),
-                None => break,
-            };
-            if lost {
-                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default()))
-                {
-                    Some(off) => {
-                        if off > 0 {
-                            f(Event::Skipped(off));
-                        }
-                        if let Some(d) = self.dirs.get_mut(i) {
-                            d.skipped += off;
-                            d.lost = false;
-                        }
-                        pos += off;
-                    }
-                    None => {
-                        let keep = rest.len().min(LINK_HEADER_LEN - 1);
-                        let skip = rest.len() - keep;
-                        if skip > 0 {
-                            f(Event::Skipped(skip));
-                        }
-                        if let Some(d) = self.dirs.get_mut(i) {
-                            d.skipped += skip;
-                        }
-                        pos += skip;
-                        break;
-                    }
-                }
-                continue;
-            }
-            match frame_link(rest, &mut data) {
-                Framed::Frame {
-                    header,
-                    len,
-                    bad_blocks,
-                } => {
-                    if let Some(d) = self.dirs.get_mut(i) {
-                        d.seen_valid = true;
-                        d.skipped = 0;
-                    }
-                    self.on_frame(i, header, bad_blocks, &data, now_ns, f);
-                    pos += len;
-                }
-                Framed::Incomplete(_) => break,
-                Framed::Error(e) => {
-                    f(Event::Malformed(e));
-                    if let Some(d) = self.dirs.get_mut(i) {
-                        if !seen_valid
-                            && skipped == 0
-                            && start == 0
-                            && matches!(e, LinkError::BadStart)
-                        {
-                            // A stream that starts with something else is not DNP3.
-                            d.bad_start = true;
-                            d.data = data;
-                            return input.len();
-                        }
-                        d.lost = true;
-                        d.skipped += 1;
-                    }
-                    pos += 1;
-                }
-            }
-            if pos <= start {
-                pos = start + 1;
-            }
-        }
-        if let Some(d) = self.dirs.get_mut(i) {
-            d.data = data;
-        }
-        pos.min(input.len())
     }
 
     fn on_frame(
@@ -583,5 +534,41 @@ impl Dnp3Flow {
             request,
             confirms_unsolicited,
         }
+    }
+}
+
+impl crate::flow::FlowParser for Dnp3Flow {
+    type Event<'a> = Event<'a>;
+
+    fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        Dnp3Flow::feed(self, dir, data, now_ns, f);
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        Dnp3Flow::gap(self, dir);
+    }
+
+    fn datagram(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), &'static str> {
+        Dnp3Flow::datagram(self, dir, data, now_ns, f);
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        Dnp3Flow::finish(self);
+    }
+
+    fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        f("unanswered_requests", self.unanswered);
+        f("incomplete_fragments", self.incomplete_fragments);
+    }
+
+    fn give_up(&self) -> Option<&'static str> {
+        self.not_dnp3().then_some("not_dnp3")
     }
 }

@@ -7,6 +7,7 @@ use super::parser::{
     parse_adu, parse_pdu, plausible_header, Adu, Body, Error, Flags, Mbap, Pdu, MAX_ADU_LEN,
     MBAP_LEN,
 };
+use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::{Direction, Operation};
 
 /// Most bytes a direction buffers: one partial ADU plus one more.
@@ -19,140 +20,63 @@ pub const MAX_OUTSTANDING: usize = 64;
 /// A request unanswered this long (ns of capture time) is counted as unanswered and dropped.
 pub const REQUEST_TIMEOUT_NS: i64 = 30_000_000_000;
 
-/// What a framer reports besides ADUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameEvent<'a> {
-    /// A complete ADU.
-    Adu(Adu<'a>),
-    /// Bytes that did not frame: the framer resynchronises on the next plausible header.
-    Malformed(Error),
-    /// Bytes skipped while looking for a header.
-    Skipped(usize),
+/// Modbus/TCP framing: MBAP headers, resynchronised on the next plausible header.
+pub const RULES: Rules = Rules {
+    keep: MBAP_LEN,
+    give_up_after: NOT_MODBUS_AFTER,
+    max_buffer: MAX_BUFFER,
+    plausible_header,
+};
+
+/// Frames `data` (one direction's next bytes) into ADUs, each paired and handed to `f` as a
+/// record, with what did not frame.
+fn feed_adus(
+    framer: &mut Framer,
+    pairing: &mut Pairing,
+    dir: Direction,
+    data: &[u8],
+    now_ns: i64,
+    f: &mut dyn FnMut(Event<'_>),
+) {
+    framer.feed(
+        &RULES,
+        data,
+        &mut Adus {
+            pairing,
+            dir,
+            now_ns,
+            f,
+        },
+    );
 }
 
-/// Splits one direction of a stream into ADUs.
-#[derive(Debug, Default)]
-pub struct Framer {
-    buf: Vec<u8>,
-    /// Whether the next byte is expected to start an ADU.
-    lost: bool,
-    /// At least one valid ADU was framed on this stream.
-    seen_valid: bool,
-    /// Bytes skipped since the last valid ADU.
-    skipped: usize,
-    /// The stream started at an ADU boundary, and its first bytes were not an ADU.
-    bad_start: bool,
+/// Framing's view of a Modbus direction.
+struct Adus<'p, 'f> {
+    pairing: &'p mut Pairing,
+    dir: Direction,
+    now_ns: i64,
+    f: &'f mut dyn FnMut(Event<'_>),
 }
 
-impl Framer {
-    /// A framer at the start of a stream (the first byte starts an ADU).
-    pub fn new() -> Framer {
-        Framer::default()
-    }
+impl Frames for Adus<'_, '_> {
+    type Error = Error;
 
-    /// Bytes are missing before the next data: drop the partial ADU and resync.
-    pub fn gap(&mut self) {
-        self.buf.clear();
-        self.lost = true;
-    }
-
-    /// True when this stream showed no valid ADU in its first [`NOT_MODBUS_AFTER`] bytes.
-    pub fn not_modbus(&self) -> bool {
-        !self.seen_valid && (self.bad_start || self.skipped >= NOT_MODBUS_AFTER)
-    }
-
-    /// Feeds stream bytes; calls `f` for every ADU and problem, in order.
-    pub fn feed(&mut self, data: &[u8], f: &mut dyn FnMut(FrameEvent<'_>)) {
-        if self.buf.is_empty() {
-            let used = self.frame(data, f);
-            self.keep(data.get(used..).unwrap_or_default());
-        } else {
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.extend_from_slice(data);
-            let used = self.frame(&buf, f);
-            buf.drain(..used.min(buf.len()));
-            self.buf = buf;
-            if self.buf.len() > MAX_BUFFER {
-                // Cannot happen with a correct framer (a partial ADU is < 260 bytes), but the
-                // cap must hold whatever the input: drop and resync.
-                self.skipped += self.buf.len();
-                f(FrameEvent::Skipped(self.buf.len()));
-                self.gap();
+    fn frame(&mut self, rest: &[u8]) -> Step<Error> {
+        match parse_adu(rest) {
+            Ok((after, adu)) => {
+                (self.f)(Event::Pdu(record(self.pairing, self.dir, adu, self.now_ns)));
+                Step::Frame(rest.len() - after.len())
             }
+            Err(nom::Err::Incomplete(_)) => Step::Incomplete,
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Step::Error(e),
         }
     }
 
-    fn keep(&mut self, rest: &[u8]) {
-        if rest.len() > MAX_BUFFER {
-            self.skipped += rest.len();
-            self.gap();
-        } else {
-            self.buf.extend_from_slice(rest);
+    fn problem(&mut self, p: Problem<Error>) {
+        match p {
+            Problem::Malformed(e) => (self.f)(Event::Malformed(self.dir, e)),
+            Problem::Skipped(n) => (self.f)(Event::Skipped(self.dir, n)),
         }
-    }
-
-    /// Frames as many ADUs as `input` holds; returns the bytes used.
-    fn frame(&mut self, input: &[u8], f: &mut dyn FnMut(FrameEvent<'_>)) -> usize {
-        let mut pos = 0;
-        while pos < input.len() {
-            let start = pos;
-            let rest = input.get(pos..).unwrap_or_default();
-            if self.lost {
-                match (0..rest.len()).find(|&i| plausible_header(rest.get(i..).unwrap_or_default()))
-                {
-                    Some(off) => {
-                        if off > 0 {
-                            self.skipped += off;
-                            f(FrameEvent::Skipped(off));
-                        }
-                        pos += off;
-                        self.lost = false;
-                    }
-                    None => {
-                        // Keep the last bytes: a header may straddle into the next segment.
-                        let keep = rest.len().min(MBAP_LEN);
-                        let skip = rest.len() - keep;
-                        if skip > 0 {
-                            self.skipped += skip;
-                            f(FrameEvent::Skipped(skip));
-                        }
-                        if !self.seen_valid && self.skipped >= NOT_MODBUS_AFTER {
-                            return input.len();
-                        }
-                        return pos + skip;
-                    }
-                }
-                continue;
-            }
-            match parse_adu(rest) {
-                Ok((after, adu)) => {
-                    self.seen_valid = true;
-                    self.skipped = 0;
-                    f(FrameEvent::Adu(adu));
-                    pos = input.len() - after.len();
-                }
-                Err(nom::Err::Incomplete(_)) => return pos,
-                Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                    if !self.seen_valid && self.skipped == 0 {
-                        // A stream that starts at an ADU boundary with something else is not
-                        // Modbus (HTTP, DCE/RPC, ... on port 502): stop here.
-                        self.bad_start = true;
-                        f(FrameEvent::Malformed(e));
-                        return input.len();
-                    }
-                    f(FrameEvent::Malformed(e));
-                    self.lost = true;
-                    // Skip at least one byte so the scan moves on.
-                    pos += 1;
-                    self.skipped += 1;
-                }
-            }
-            if pos <= start {
-                // Progress guard: never loop without consuming.
-                return pos.max(start + 1).min(input.len());
-            }
-        }
-        pos
     }
 }
 
@@ -357,20 +281,15 @@ impl ModbusFlow {
 
     /// True when a direction has shown only non-Modbus bytes.
     pub fn not_modbus(&self) -> bool {
-        self.framers.iter().any(Framer::not_modbus)
+        self.framers.iter().any(|f| f.not_this_protocol(&RULES))
     }
 
     /// Feeds stream bytes of one direction captured at `now_ns`.
     pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
         let ModbusFlow { framers, pairing } = self;
-        let Some(framer) = framers.get_mut(idx(dir)) else {
-            return;
-        };
-        framer.feed(data, &mut |ev| match ev {
-            FrameEvent::Adu(adu) => f(Event::Pdu(record(pairing, dir, adu, now_ns))),
-            FrameEvent::Malformed(e) => f(Event::Malformed(dir, e)),
-            FrameEvent::Skipped(n) => f(Event::Skipped(dir, n)),
-        });
+        if let Some(framer) = framers.get_mut(idx(dir)) {
+            feed_adus(framer, pairing, dir, data, now_ns, f);
+        }
     }
 
     /// Feeds one UDP datagram (Modbus/UDP: whole ADUs, no stream state kept).
@@ -381,18 +300,54 @@ impl ModbusFlow {
         now_ns: i64,
         f: &mut dyn FnMut(Event<'_>),
     ) {
-        let mut framer = Framer::new();
-        let pairing = &mut self.pairing;
-        framer.feed(data, &mut |ev| match ev {
-            FrameEvent::Adu(adu) => f(Event::Pdu(record(pairing, dir, adu, now_ns))),
-            FrameEvent::Malformed(e) => f(Event::Malformed(dir, e)),
-            FrameEvent::Skipped(n) => f(Event::Skipped(dir, n)),
-        });
+        feed_adus(
+            &mut Framer::default(),
+            &mut self.pairing,
+            dir,
+            data,
+            now_ns,
+            f,
+        );
     }
 
     /// The connection ended.
     pub fn finish(&mut self) {
         self.pairing.finish();
+    }
+}
+
+impl crate::flow::FlowParser for ModbusFlow {
+    type Event<'a> = Event<'a>;
+
+    fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        ModbusFlow::feed(self, dir, data, now_ns, f);
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        ModbusFlow::gap(self, dir);
+    }
+
+    fn datagram(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        now_ns: i64,
+        f: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), &'static str> {
+        ModbusFlow::datagram(self, dir, data, now_ns, f);
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        ModbusFlow::finish(self);
+    }
+
+    fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        f("unanswered_requests", self.pairing.unanswered);
+    }
+
+    fn give_up(&self) -> Option<&'static str> {
+        self.not_modbus().then_some("not_modbus")
     }
 }
 

@@ -9,6 +9,7 @@ use super::parser::{
 };
 use super::plus::{parse_plus, PlusPdu};
 use super::szl::{self, Szl};
+use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::{Direction, Operation};
 
 /// Largest S7 PDU reassembled from COTP DT TPDUs (S7comm negotiates at most 960 octets;
@@ -87,11 +88,7 @@ pub enum Event<'a> {
 
 #[derive(Debug, Default)]
 struct DirState {
-    buf: Vec<u8>,
-    lost: bool,
-    seen_valid: bool,
-    skipped: usize,
-    bad_start: bool,
+    framer: Framer,
     pdu: Vec<u8>,
     tpdus: u32,
     too_long: bool,
@@ -115,6 +112,44 @@ fn idx(d: Direction) -> usize {
     match d {
         Direction::Request => 0,
         Direction::Response => 1,
+    }
+}
+
+/// TPKT framing, resynchronised on the next plausible TPKT + COTP header.
+pub const RULES: Rules = Rules {
+    keep: 5,
+    give_up_after: NOT_TPKT_AFTER,
+    max_buffer: MAX_BUFFER,
+    plausible_header,
+};
+
+/// Framing's view of one direction of an S7 connection.
+struct Tpkts<'s, 'f> {
+    flow: &'s mut S7Flow,
+    dir: Direction,
+    now_ns: i64,
+    f: &'f mut dyn FnMut(Event<'_>),
+}
+
+impl Frames for Tpkts<'_, '_> {
+    type Error = TpktError;
+
+    fn frame(&mut self, rest: &[u8]) -> Step<TpktError> {
+        match frame_tpkt(rest) {
+            Ok(Some((len, payload))) => {
+                self.flow.on_tpkt(self.dir, payload, self.now_ns, self.f);
+                Step::Frame(len)
+            }
+            Ok(None) => Step::Incomplete,
+            Err(e) => Step::Error(e),
+        }
+    }
+
+    fn problem(&mut self, p: Problem<TpktError>) {
+        match p {
+            Problem::Malformed(e) => (self.f)(Event::Malformed(e)),
+            Problem::Skipped(n) => (self.f)(Event::Skipped(n)),
+        }
     }
 }
 
@@ -177,18 +212,15 @@ impl S7Flow {
     /// Bytes are missing in `dir`.
     pub fn gap(&mut self, dir: Direction) {
         if let Some(d) = self.dirs.get_mut(idx(dir)) {
-            d.buf.clear();
+            d.framer.gap();
             d.pdu.clear();
             d.tpdus = 0;
-            d.lost = true;
         }
     }
 
     /// True when a direction did not start with TPKT.
     pub fn not_tpkt(&self) -> bool {
-        self.dirs
-            .iter()
-            .any(|d| !d.seen_valid && (d.bad_start || d.skipped >= NOT_TPKT_AFTER))
+        self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
     }
 
     /// The flow ended.
@@ -203,89 +235,20 @@ impl S7Flow {
         let Some(d) = self.dirs.get_mut(i) else {
             return;
         };
-        let mut buf = std::mem::take(&mut d.buf);
-        let used = if buf.is_empty() {
-            let used = self.frame(dir, data, now_ns, f);
-            buf.extend_from_slice(data.get(used..).unwrap_or_default());
-            buf.len()
-        } else {
-            buf.extend_from_slice(data);
-            let used = self.frame(dir, &buf, now_ns, f);
-            buf.drain(..used.min(buf.len()));
-            0
-        };
-        let _ = used;
+        let mut framer = std::mem::take(&mut d.framer);
+        framer.feed(
+            &RULES,
+            data,
+            &mut Tpkts {
+                flow: self,
+                dir,
+                now_ns,
+                f,
+            },
+        );
         if let Some(d) = self.dirs.get_mut(i) {
-            if buf.len() > MAX_BUFFER {
-                d.skipped += buf.len();
-                buf.clear();
-                d.lost = true;
-            }
-            d.buf = buf;
+            d.framer = framer;
         }
-    }
-
-    fn frame(
-        &mut self,
-        dir: Direction,
-        input: &[u8],
-        now_ns: i64,
-        f: &mut dyn FnMut(Event<'_>),
-    ) -> usize {
-        let i = idx(dir);
-        let mut pos = 0usize;
-        while pos < input.len() {
-            let start = pos;
-            let rest = input.get(pos..).unwrap_or_default();
-            let Some(st) = self.dirs.get_mut(i) else {
-                break;
-            };
-            if st.lost {
-                match (0..rest.len()).find(|&k| plausible_header(rest.get(k..).unwrap_or_default()))
-                {
-                    Some(off) => {
-                        if off > 0 {
-                            f(Event::Skipped(off));
-                        }
-                        st.skipped += off;
-                        st.lost = false;
-                        pos += off;
-                    }
-                    None => {
-                        let skip = rest.len().saturating_sub(5);
-                        if skip > 0 {
-                            f(Event::Skipped(skip));
-                        }
-                        st.skipped += skip;
-                        return pos + skip;
-                    }
-                }
-                continue;
-            }
-            match frame_tpkt(rest) {
-                Ok(Some((len, payload))) => {
-                    st.seen_valid = true;
-                    st.skipped = 0;
-                    self.on_tpkt(dir, payload, now_ns, f);
-                    pos += len;
-                }
-                Ok(None) => return pos,
-                Err(e) => {
-                    f(Event::Malformed(e));
-                    if !st.seen_valid && st.skipped == 0 && start == 0 {
-                        st.bad_start = true;
-                        return input.len();
-                    }
-                    st.lost = true;
-                    st.skipped += 1;
-                    pos += 1;
-                }
-            }
-            if pos <= start {
-                pos = start + 1;
-            }
-        }
-        pos.min(input.len())
     }
 
     fn on_tpkt(
@@ -454,6 +417,48 @@ impl S7Flow {
             request,
             szl,
             tpdus,
+        }
+    }
+}
+
+impl crate::flow::FlowParser for S7Flow {
+    type Event<'a> = Event<'a>;
+
+    fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
+        S7Flow::feed(self, dir, data, now_ns, f);
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        S7Flow::gap(self, dir);
+    }
+
+    /// S7comm runs over TCP only.
+    fn datagram(
+        &mut self,
+        _dir: Direction,
+        _data: &[u8],
+        _now_ns: i64,
+        _f: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), &'static str> {
+        Err("s7comm_over_udp")
+    }
+
+    fn finish(&mut self) {
+        S7Flow::finish(self);
+    }
+
+    fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        f("unanswered_requests", self.unanswered);
+    }
+
+    /// A stream that is not TPKT, or ISO-on-TCP carrying something else (IEC 61850 MMS, ...).
+    fn give_up(&self) -> Option<&'static str> {
+        if self.not_tpkt() {
+            Some("not_tpkt")
+        } else if self.foreign_payload {
+            Some("cotp_payload_not_s7")
+        } else {
+            None
         }
     }
 }
