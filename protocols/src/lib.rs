@@ -21,6 +21,8 @@ mod common;
 pub use common::{Direction, Operation, UnknownOperation};
 pub mod descriptor;
 pub mod dnp3;
+pub mod flow;
+pub mod framing;
 pub mod modbus;
 pub mod rule;
 pub mod s7comm;

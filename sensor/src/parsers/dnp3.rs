@@ -7,13 +7,11 @@ use otsensor_baselines::message::{AddressRange, Message, RequestRef};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::dnp3::objects::Point;
 use otsensor_protocols::dnp3::parser::{LinkError, Range};
-use otsensor_protocols::dnp3::{
-    self, codes, Config, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader,
-};
+use otsensor_protocols::dnp3::{self, codes, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader};
 use otsensor_protocols::{Direction, Operation};
 
-use crate::flow::StreamEvent;
-use crate::registry::{AppCtx, AppHandler, Probe, ProbeMode, ProtocolSpec, Transport, Verdict};
+use super::{Adapter, Handler};
+use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
 
 /// Most points written into one event line.
 pub const MAX_EVENT_POINTS: usize = 64;
@@ -25,7 +23,7 @@ pub fn spec() -> ProtocolSpec {
         tcp_ports: dnp3::DESCRIPTOR.tcp_ports,
         udp_ports: dnp3::DESCRIPTOR.udp_ports,
         probe,
-        new_handler: || Box::new(Dnp3Handler::default()),
+        new_handler: Handler::<Dnp3>::boxed,
     }
 }
 
@@ -43,69 +41,17 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     }
 }
 
-struct Dnp3Handler {
-    flow: Dnp3Flow,
-    reported_unanswered: u64,
-    reported_incomplete: u64,
-}
+/// DNP3 in the generic handler.
+pub(crate) struct Dnp3;
 
-impl Default for Dnp3Handler {
-    fn default() -> Self {
-        Dnp3Handler {
-            flow: Dnp3Flow::new(Config::default()),
-            reported_unanswered: 0,
-            reported_incomplete: 0,
-        }
-    }
-}
+impl Adapter for Dnp3 {
+    type Parser = Dnp3Flow;
+    type Context = ();
 
-impl AppHandler for Dnp3Handler {
-    fn on_stream(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
-        match ev {
-            StreamEvent::Gap(_) => self.flow.gap(dir),
-            StreamEvent::Data(d) => {
-                let now = ctx.ts.as_nanos();
-                self.flow.feed(dir, d, now, &mut |e| handle(ctx, dir, e));
-            }
-        }
-        self.report(ctx);
-        if self.flow.not_dnp3() {
-            Verdict::Abandon("not_dnp3")
-        } else {
-            Verdict::Continue
-        }
-    }
+    fn context(_: &Dnp3Flow) {}
 
-    fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict {
-        let now = ctx.ts.as_nanos();
-        self.flow
-            .datagram(dir, payload, now, &mut |e| handle(ctx, dir, e));
-        self.report(ctx);
-        Verdict::Continue
-    }
-
-    fn on_end(&mut self, ctx: &mut AppCtx<'_>) {
-        self.flow.finish();
-        self.report(ctx);
-    }
-}
-
-impl Dnp3Handler {
-    fn report(&mut self, ctx: &mut AppCtx<'_>) {
-        let n = self.flow.unanswered;
-        if n > self.reported_unanswered {
-            *ctx.counters.other.entry("unanswered_requests").or_default() +=
-                n - self.reported_unanswered;
-            self.reported_unanswered = n;
-        }
-        let n = self.flow.incomplete_fragments;
-        if n > self.reported_incomplete {
-            *ctx.counters
-                .other
-                .entry("incomplete_fragments")
-                .or_default() += n - self.reported_incomplete;
-            self.reported_incomplete = n;
-        }
+    fn handle(ctx: &mut AppCtx<'_>, dir: Direction, (): (), e: Event<'_>) {
+        handle(ctx, dir, e);
     }
 }
 

@@ -11,8 +11,8 @@ use otsensor_protocols::modbus::{
 };
 use otsensor_protocols::Direction;
 
-use crate::flow::StreamEvent;
-use crate::registry::{AppCtx, AppHandler, Probe, ProbeMode, ProtocolSpec, Transport, Verdict};
+use super::{Adapter, Handler};
+use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
 
 /// Most values written into one event line (a read of 2000 coils stays one line).
 pub const MAX_EVENT_VALUES: usize = 256;
@@ -24,7 +24,7 @@ pub fn spec() -> ProtocolSpec {
         tcp_ports: modbus::DESCRIPTOR.tcp_ports,
         udp_ports: modbus::DESCRIPTOR.udp_ports,
         probe,
-        new_handler: || Box::new(ModbusHandler::default()),
+        new_handler: Handler::<Modbus>::boxed,
     }
 }
 
@@ -36,51 +36,17 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     }
 }
 
-#[derive(Default)]
-struct ModbusHandler {
-    flow: ModbusFlow,
-    reported_unanswered: u64,
-}
+/// Modbus in the generic handler.
+pub(crate) struct Modbus;
 
-impl AppHandler for ModbusHandler {
-    fn on_stream(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
-        match ev {
-            StreamEvent::Gap(_) => self.flow.gap(dir),
-            StreamEvent::Data(d) => {
-                let now = ctx.ts.as_nanos();
-                self.flow.feed(dir, d, now, &mut |e| handle(ctx, e));
-            }
-        }
-        self.report_unanswered(ctx);
-        if self.flow.not_modbus() {
-            Verdict::Abandon("not_modbus")
-        } else {
-            Verdict::Continue
-        }
-    }
+impl Adapter for Modbus {
+    type Parser = ModbusFlow;
+    type Context = ();
 
-    fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict {
-        let now = ctx.ts.as_nanos();
-        self.flow
-            .datagram(dir, payload, now, &mut |e| handle(ctx, e));
-        self.report_unanswered(ctx);
-        Verdict::Continue
-    }
+    fn context(_: &ModbusFlow) {}
 
-    fn on_end(&mut self, ctx: &mut AppCtx<'_>) {
-        self.flow.finish();
-        self.report_unanswered(ctx);
-    }
-}
-
-impl ModbusHandler {
-    fn report_unanswered(&mut self, ctx: &mut AppCtx<'_>) {
-        let n = self.flow.pairing.unanswered;
-        if n > self.reported_unanswered {
-            *ctx.counters.other.entry("unanswered_requests").or_default() +=
-                n - self.reported_unanswered;
-            self.reported_unanswered = n;
-        }
+    fn handle(ctx: &mut AppCtx<'_>, _dir: Direction, (): (), e: Event<'_>) {
+        handle(ctx, e);
     }
 }
 

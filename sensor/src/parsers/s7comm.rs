@@ -10,8 +10,8 @@ use otsensor_protocols::s7comm::szl::Szl;
 use otsensor_protocols::s7comm::{self, codes, Cotp, Event, Flags, Param, PlusPdu, Record, S7Flow};
 use otsensor_protocols::{Direction, Operation};
 
-use crate::flow::StreamEvent;
-use crate::registry::{AppCtx, AppHandler, Probe, ProbeMode, ProtocolSpec, Transport, Verdict};
+use super::{Adapter, Handler};
+use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
 
 /// Most data items and variables written into one event line.
 pub const MAX_EVENT_ITEMS: usize = 64;
@@ -25,7 +25,7 @@ pub fn spec() -> ProtocolSpec {
         tcp_ports: s7comm::DESCRIPTOR.tcp_ports,
         udp_ports: s7comm::DESCRIPTOR.udp_ports,
         probe,
-        new_handler: || Box::new(S7Handler::default()),
+        new_handler: Handler::<S7>::boxed,
     }
 }
 
@@ -41,51 +41,20 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     }
 }
 
-#[derive(Default)]
-struct S7Handler {
-    flow: S7Flow,
-    reported_unanswered: u64,
-}
+/// S7comm (and S7comm-plus) in the generic handler.
+pub(crate) struct S7;
 
-impl AppHandler for S7Handler {
-    fn on_stream(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
-        match ev {
-            StreamEvent::Gap(_) => self.flow.gap(dir),
-            StreamEvent::Data(d) => {
-                let now = ctx.ts.as_nanos();
-                let rack_slot = self.flow.rack_slot;
-                self.flow
-                    .feed(dir, d, now, &mut |e| handle(ctx, dir, rack_slot, e));
-            }
-        }
-        let n = self.flow.unanswered;
-        if n > self.reported_unanswered {
-            *ctx.counters.other.entry("unanswered_requests").or_default() +=
-                n - self.reported_unanswered;
-            self.reported_unanswered = n;
-        }
-        if self.flow.not_tpkt() {
-            Verdict::Abandon("not_tpkt")
-        } else if self.flow.foreign_payload {
-            // ISO-on-TCP carrying something else (IEC 61850 MMS, ...).
-            Verdict::Abandon("cotp_payload_not_s7")
-        } else {
-            Verdict::Continue
-        }
+impl Adapter for S7 {
+    type Parser = S7Flow;
+    /// The connection's rack and slot (from its COTP connection request).
+    type Context = Option<(u8, u8)>;
+
+    fn context(flow: &S7Flow) -> Option<(u8, u8)> {
+        flow.rack_slot
     }
 
-    fn on_datagram(&mut self, _ctx: &mut AppCtx<'_>, _dir: Direction, _payload: &[u8]) -> Verdict {
-        Verdict::Abandon("s7comm_over_udp")
-    }
-
-    fn on_end(&mut self, ctx: &mut AppCtx<'_>) {
-        self.flow.finish();
-        let n = self.flow.unanswered;
-        if n > self.reported_unanswered {
-            *ctx.counters.other.entry("unanswered_requests").or_default() +=
-                n - self.reported_unanswered;
-            self.reported_unanswered = n;
-        }
+    fn handle(ctx: &mut AppCtx<'_>, dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
+        handle(ctx, dir, rack_slot, e);
     }
 }
 
