@@ -25,9 +25,9 @@ pub mod baseline;
 pub mod detector;
 pub mod intervals;
 pub mod lru;
-pub mod mac;
-pub mod message;
 pub mod oui;
 pub mod rules;
-pub mod time;
 pub mod zones;
+
+// The vocabulary the protocols speak in, defined with them.
+pub use otsensor_protocols::{mac, message, time};

@@ -1,10 +1,13 @@
 //! What each protocol tells the rest of the sensor about itself: its name, the ports it
-//! owns, the asset roles of the two ends of its flows, its own operational rules and which
-//! requests raise an operational rule. Config validation, the detector, the asset inventory
+//! owns, how its flows are recognised (content probe) and parsed (per-flow handler), the
+//! asset roles of the two ends of its flows, its own operational rules and which requests
+//! raise an operational rule. Config validation, the detector, the asset inventory
 //! and the rule catalog read the descriptors in [`crate::PROTOCOLS`]; none of them matches a
 //! protocol name or function code by hand.
 
+use crate::flow::{Handler, Probe, ProbeMode, Transport};
 use crate::rule::Rule;
+use crate::Direction;
 
 /// Asset roles of the two ends of a protocol's flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,16 @@ impl Dangerous {
     }
 }
 
+/// How the sensor finds and parses a protocol's flows.
+#[derive(Debug, Clone, Copy)]
+pub struct Parser {
+    /// Cheap content check on the first payload of a flow in either direction.
+    pub probe: fn(Transport, Direction, &[u8], ProbeMode) -> Probe,
+    /// Per-flow state for a newly identified flow (a [`crate::flow::Driver`] of the
+    /// protocol's adapter).
+    pub new_handler: fn() -> Box<dyn Handler>,
+}
+
 /// A protocol, as the rest of the sensor knows it.
 #[derive(Debug, Clone, Copy)]
 pub struct Descriptor {
@@ -57,6 +70,9 @@ pub struct Descriptor {
     pub tcp_ports: &'static [u16],
     /// UDP ports the protocol owns.
     pub udp_ports: &'static [u16],
+    /// How its flows are found and parsed; `None` for a protocol parsed by another's parser
+    /// (S7comm-plus, in S7comm's connections).
+    pub parser: Option<Parser>,
     /// Asset roles of the two ends.
     pub roles: Roles,
     /// The operational rules only this protocol raises, for the rule catalog.

@@ -1,12 +1,15 @@
-//! Pure parsers for the industrial protocols otsensor understands.
+//! The industrial protocols otsensor understands, each complete in its own directory.
 //!
 //! Bytes in, typed messages out: this crate does no I/O, reads no clock and starts no
-//! threads. Each protocol lives in its own module (`mod.rs` documents what is and is not
+//! threads. Each protocol lives in its own module: `mod.rs` documents what is and is not
 //! supported, `codes.rs` holds code tables, `parser.rs` the nom parsers, `state.rs` the
-//! per-flow pairing and framing). The sensor turns each protocol's rich PDU into the
-//! protocol-independent message that detection works on; the vocabulary shared by all
-//! protocols ([`Operation`], [`Direction`]) is defined here so that parsers can classify
-//! their own function codes.
+//! per-flow framing (through [`framing`]) and pairing (a [`flow::FlowParser`]), `adapter.rs`
+//! turns its PDUs into the protocol-independent [`message::Message`] that detection works on
+//! and into event lines (a [`flow::Adapter`]), and `descriptor.rs` tells the rest of the
+//! sensor about it (a [`descriptor::Descriptor`]: ports, probe, handler, asset roles,
+//! operational rules). [`PROTOCOLS`] lists the descriptors: adding a protocol is its
+//! directory and one line there. The vocabulary shared by all protocols ([`Operation`],
+//! [`Direction`], [`message`], [`rule`], [`time`], [`mac`]) is defined here.
 //!
 //! ```
 //! use otsensor_protocols::Operation;
@@ -23,9 +26,12 @@ pub mod descriptor;
 pub mod dnp3;
 pub mod flow;
 pub mod framing;
+pub mod mac;
+pub mod message;
 pub mod modbus;
 pub mod rule;
 pub mod s7comm;
+pub mod time;
 
 /// Every protocol otsensor parses, in probe order. Adding a protocol: its directory, and
 /// one line here.

@@ -27,7 +27,6 @@ pub mod curate;
 pub mod decode;
 pub mod flow;
 pub mod output;
-pub mod parsers;
 pub mod pipeline;
 pub mod registry;
 pub mod service;

@@ -1,7 +1,8 @@
 //! The protocol registry: which parser handles a flow.
 //!
 //! Each protocol registers a [`ProtocolSpec`]: its well-known TCP/UDP ports, a cheap content
-//! probe and a constructor for its per-flow [`AppHandler`]. On a flow's first payload the
+//! probe and a constructor for its per-flow [`Handler`] (built from the protocol descriptors
+//! of `otsensor_protocols`). On a flow's first payload the
 //! registry asks the protocols that own the server port first, then every protocol's content
 //! probe (so Modbus on port 5020 or DNP3 on 20001 is still found). A port owner whose probe
 //! rejects the payload is remembered: that flow is other traffic on an OT port.
@@ -10,69 +11,16 @@
 //! datagrams, with an [`AppCtx`] that carries the flow, the packet's time and index, the
 //! event sink and the protocol's counters.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
 use otsensor_baselines::detector::{Detector, FlowView};
 use otsensor_baselines::message::{Message, Peer};
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::zones::ZoneId;
+pub use otsensor_protocols::flow::{
+    FlowEnds, Handler, Probe, ProbeMode, ProtoCounters, Sink, Transport, Verdict,
+};
 use otsensor_protocols::Direction;
 
-use crate::flow::StreamEvent;
 use crate::pipeline::events::EventSink;
-
-/// Transport of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// TCP: handlers get a reassembled stream per direction.
-    Tcp,
-    /// UDP: handlers get datagrams.
-    Udp,
-}
-
-impl Transport {
-    /// `tcp` or `udp`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        }
-    }
-}
-
-/// A content probe's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// The bytes look like this protocol.
-    Match,
-    /// The bytes cannot be this protocol.
-    NoMatch,
-    /// Too few bytes to tell.
-    NeedMore,
-}
-
-/// What a probe may assume about the bytes it is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeMode {
-    /// The flow is on a port the protocol owns: reject only what cannot be this protocol.
-    /// Otherwise match only what is clearly this protocol.
-    pub own_port: bool,
-    /// The stream was picked up midstream (or bytes were skipped before this payload), so it
-    /// may not start at a PDU boundary.
-    pub midstream: bool,
-}
-
-/// What a handler wants after it has seen data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Keep sending this flow's data.
-    Continue,
-    /// This flow is not (or no longer) parseable as this protocol; stop, with a reason that
-    /// is counted in the protocol's stats.
-    Abandon(&'static str),
-}
 
 /// One end of a flow: address, port (0 when the transport has none) and the Ethernet source
 /// address of this end's frames, when known.
@@ -98,50 +46,6 @@ pub struct FlowInfo {
     pub client_zone: ZoneId,
     /// Zone of the server.
     pub server_zone: ZoneId,
-}
-
-/// Per-protocol counters, summed over workers into stats.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ProtoCounters {
-    /// Flows handed to this protocol's parser.
-    pub flows: u64,
-    /// Of those, flows found by content probe on a port the protocol does not own.
-    pub flows_on_other_ports: u64,
-    /// Flows on this protocol's port whose content was something else.
-    pub flows_not_this_protocol: u64,
-    /// PDUs parsed.
-    pub pdus: u64,
-    /// PDUs or frames that could not be parsed.
-    pub parse_errors: u64,
-    /// Stream gaps the parser had to resync after.
-    pub gaps: u64,
-    /// Flows the parser gave up on, by reason.
-    pub abandoned: BTreeMap<&'static str, u64>,
-    /// Protocol-specific counters (e.g. `crc_errors`).
-    pub other: BTreeMap<&'static str, u64>,
-}
-
-impl ProtoCounters {
-    /// Adds `o` into `self`.
-    pub fn add(&mut self, o: &ProtoCounters) {
-        self.flows += o.flows;
-        self.flows_on_other_ports += o.flows_on_other_ports;
-        self.flows_not_this_protocol += o.flows_not_this_protocol;
-        self.pdus += o.pdus;
-        self.parse_errors += o.parse_errors;
-        self.gaps += o.gaps;
-        for (k, v) in &o.abandoned {
-            *self.abandoned.entry(k).or_default() += v;
-        }
-        for (k, v) in &o.other {
-            *self.other.entry(k).or_default() += v;
-        }
-    }
-
-    /// Increments a protocol-specific counter.
-    pub fn bump(&mut self, name: &'static str) {
-        *self.other.entry(name).or_default() += 1;
-    }
 }
 
 /// What a handler gets with each call.
@@ -174,34 +78,48 @@ impl FlowInfo {
     }
 }
 
-impl AppCtx<'_> {
-    /// Hands a normalized message to the detector; what deviates goes out with the events.
-    pub fn observe(&mut self, msg: &Message) {
+impl Sink for AppCtx<'_> {
+    fn flow(&self) -> FlowEnds<'_> {
+        FlowEnds {
+            id: self.flow.id,
+            client: &self.flow.client,
+            server: &self.flow.server,
+        }
+    }
+
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    fn packet_index(&self) -> u64 {
+        self.pkt_index
+    }
+
+    fn counters(&mut self) -> &mut ProtoCounters {
+        self.counters
+    }
+
+    fn observe(&mut self, msg: &Message) {
         let scratch = self.events.alert_scratch();
         self.detector.observe(msg, &self.flow.view(), scratch);
         self.events.commit_alerts(self.pkt_index, self.flow.id);
     }
 
-    /// Counts a parse error of `protocol` (`what` failed) and tells the detector.
-    pub fn parse_error(&mut self, protocol: &'static str, what: &'static str) {
+    fn parse_error(&mut self, protocol: &'static str, what: &'static str) {
         self.counters.parse_errors += 1;
         let scratch = self.events.alert_scratch();
         self.detector
             .parse_error(&self.flow.view(), self.ts, protocol, what, scratch);
         self.events.commit_alerts(self.pkt_index, self.flow.id);
     }
-}
 
-/// A protocol's per-flow state, created when the flow is identified.
-pub trait AppHandler: Send {
-    /// The next bytes of one direction of a TCP stream, or a gap in it.
-    fn on_stream(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, ev: StreamEvent<'_>) -> Verdict;
+    fn events_enabled(&self) -> bool {
+        self.events.enabled()
+    }
 
-    /// One UDP datagram.
-    fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict;
-
-    /// The flow ended (FIN/RST, idle timeout, eviction or end of input).
-    fn on_end(&mut self, _ctx: &mut AppCtx<'_>) {}
+    fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
+        self.events.emit_with(self.pkt_index, self.flow.id, write);
+    }
 }
 
 /// A protocol the sensor can parse.
@@ -216,7 +134,7 @@ pub struct ProtocolSpec {
     /// Cheap content check on the first payload of a flow in either direction.
     pub probe: fn(Transport, Direction, &[u8], ProbeMode) -> Probe,
     /// Per-flow state for a newly identified flow.
-    pub new_handler: fn() -> Box<dyn AppHandler>,
+    pub new_handler: fn() -> Box<dyn Handler>,
 }
 
 impl std::fmt::Debug for ProtocolSpec {
@@ -269,9 +187,22 @@ impl Registry {
         Registry { protocols }
     }
 
-    /// The protocols otsensor ships parsers for.
+    /// The protocols otsensor ships parsers for, from their descriptors, in probe order.
     pub fn builtin() -> Registry {
-        Registry::new(crate::parsers::builtin())
+        Registry::new(
+            otsensor_protocols::PROTOCOLS
+                .iter()
+                .filter_map(|d| {
+                    d.parser.map(|p| ProtocolSpec {
+                        name: d.name,
+                        tcp_ports: d.tcp_ports,
+                        udp_ports: d.udp_ports,
+                        probe: p.probe,
+                        new_handler: p.new_handler,
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// The registered protocols, in probe order.
@@ -362,7 +293,7 @@ pub(crate) mod testing {
     use std::cell::RefCell;
 
     use super::*;
-    use crate::flow::Gap;
+    use crate::flow::{Gap, StreamEvent};
 
     /// What the recorder saw, shared with the test.
     #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -396,38 +327,38 @@ pub(crate) mod testing {
         }
     }
 
-    impl AppHandler for Recorder {
+    impl Handler for Recorder {
         fn on_stream(
             &mut self,
-            ctx: &mut AppCtx<'_>,
+            ctx: &mut dyn Sink,
             dir: Direction,
             ev: StreamEvent<'_>,
         ) -> Verdict {
-            self.flow = ctx.flow.id;
+            self.flow = ctx.flow().id;
             match ev {
                 StreamEvent::Data(d) => {
                     if d.starts_with(b"QUIT") {
                         return Verdict::Abandon("quit");
                     }
                     self.seen.streams[idx(dir)].extend_from_slice(d);
-                    ctx.counters.pdus += 1;
+                    ctx.counters().pdus += 1;
                 }
                 StreamEvent::Gap(g) => self.seen.gaps[idx(dir)].push(g),
             }
             Verdict::Continue
         }
 
-        fn on_datagram(&mut self, ctx: &mut AppCtx<'_>, dir: Direction, payload: &[u8]) -> Verdict {
-            self.flow = ctx.flow.id;
+        fn on_datagram(&mut self, ctx: &mut dyn Sink, dir: Direction, payload: &[u8]) -> Verdict {
+            self.flow = ctx.flow().id;
             self.seen.datagrams.push((dir, payload.to_vec()));
-            ctx.counters.pdus += 1;
+            ctx.counters().pdus += 1;
             Verdict::Continue
         }
 
-        fn on_end(&mut self, ctx: &mut AppCtx<'_>) {
-            self.seen.ended.push(ctx.flow.id);
+        fn on_end(&mut self, ctx: &mut dyn Sink) {
+            self.seen.ended.push(ctx.flow().id);
             let seen = std::mem::take(&mut self.seen);
-            SEEN.with(|s| s.borrow_mut().push((ctx.flow.id, seen)));
+            SEEN.with(|s| s.borrow_mut().push((ctx.flow().id, seen)));
         }
     }
 

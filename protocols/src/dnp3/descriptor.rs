@@ -1,7 +1,8 @@
 //! DNP3 as the rest of the sensor knows it: port 20000 (TCP and UDP), master and outstation
 //! roles, and its dangerous functions (application control, disable unsolicited).
 
-use crate::descriptor::{Dangerous, Descriptor, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule};
 
@@ -10,6 +11,10 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "dnp3",
     tcp_ports: &[20000],
     udp_ports: &[20000],
+    parser: Some(Parser {
+        probe: super::adapter::probe,
+        new_handler: Driver::<super::adapter::Dnp3>::boxed,
+    }),
     roles: Roles {
         client: "dnp3_master",
         server: "dnp3_outstation",

@@ -24,6 +24,7 @@
 //! assert_eq!(data, [0xe6, 0xf7, 0x82, 0x10, 0x00]);
 //! ```
 
+pub mod adapter;
 pub mod codes;
 pub mod descriptor;
 pub mod objects;

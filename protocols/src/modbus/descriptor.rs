@@ -2,7 +2,8 @@
 //! roles, and its dangerous functions (force listen-only mode; UMAS stop and start PLC).
 
 use super::codes::FunctionCode;
-use crate::descriptor::{Dangerous, Descriptor, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
 
@@ -11,6 +12,10 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "modbus",
     tcp_ports: &[502],
     udp_ports: &[502],
+    parser: Some(Parser {
+        probe: super::adapter::probe,
+        new_handler: Driver::<super::adapter::Modbus>::boxed,
+    }),
     roles: Roles {
         client: "modbus_client",
         server: "modbus_server",

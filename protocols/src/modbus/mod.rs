@@ -24,6 +24,7 @@
 //! assert!(pdu.flags.is_empty());
 //! ```
 
+pub mod adapter;
 pub mod codes;
 pub mod descriptor;
 pub mod parser;

@@ -2,7 +2,8 @@
 //! rides in the same TPKT/COTP connections, so it owns no port), client and PLC roles, and
 //! S7comm's dangerous functions (PLC STOP, the PI services).
 
-use crate::descriptor::{no_dangerous_functions, Dangerous, Descriptor, Request, Roles};
+use crate::descriptor::{no_dangerous_functions, Dangerous, Descriptor, Parser, Request, Roles};
+use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
 
@@ -16,6 +17,10 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "s7comm",
     tcp_ports: &[102],
     udp_ports: &[],
+    parser: Some(Parser {
+        probe: super::adapter::probe,
+        new_handler: Driver::<super::adapter::S7>::boxed,
+    }),
     roles: ROLES,
     rules: &[&S7_COPY_RAM_TO_ROM, &S7_BLOCK_DELETE, &S7_PI_SERVICE],
     dangerous,
@@ -26,6 +31,7 @@ pub static PLUS_DESCRIPTOR: Descriptor = Descriptor {
     name: "s7comm_plus",
     tcp_ports: &[],
     udp_ports: &[],
+    parser: None,
     roles: ROLES,
     rules: &[],
     dangerous: no_dangerous_functions,

@@ -26,6 +26,7 @@
 //! assert_eq!(pdu.function, Some(0x29));
 //! ```
 
+pub mod adapter;
 pub mod codes;
 pub mod descriptor;
 pub mod parser;

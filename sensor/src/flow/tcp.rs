@@ -35,23 +35,7 @@ impl Default for ReassemblyConfig {
 /// (no real window is that large); they are counted as out of window and dropped.
 const MAX_AHEAD: u32 = 1 << 30;
 
-/// Why bytes are missing from the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gap {
-    /// The stream was picked up without its start (no SYN seen); bytes before are unknown.
-    Midstream,
-    /// This many bytes of the stream were never captured and were skipped.
-    Missing(u64),
-}
-
-/// What the reassembler hands to the protocol layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamEvent<'a> {
-    /// The next bytes of the stream, in order.
-    Data(&'a [u8]),
-    /// Bytes are missing before the next [`StreamEvent::Data`]: parsers must resync.
-    Gap(Gap),
-}
+pub use otsensor_protocols::flow::{Gap, StreamEvent};
 
 /// Reassembly counters (per worker, summed into stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

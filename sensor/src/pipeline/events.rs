@@ -80,12 +80,24 @@ impl EventSink {
 
     /// Appends one event as a JSON line.
     pub fn emit<T: Serialize + ?Sized>(&mut self, pkt_index: u64, flow_id: u64, event: &T) {
+        self.emit_with(pkt_index, flow_id, &mut |buf| {
+            serde_json::to_writer(buf, event)
+        });
+    }
+
+    /// Appends one event as a JSON line that `write` serializes into the buffer.
+    pub fn emit_with(
+        &mut self,
+        pkt_index: u64,
+        flow_id: u64,
+        write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) {
         if !self.enabled {
             return;
         }
         self.emitted += 1;
         let start = self.batch.buf.len();
-        match serde_json::to_writer(&mut self.batch.buf, event) {
+        match write(&mut self.batch.buf) {
             Ok(()) => {
                 self.batch.buf.push(b'\n');
                 self.seq += 1;

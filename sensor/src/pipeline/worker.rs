@@ -18,7 +18,7 @@ use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCou
 use crate::pipeline::batch::{Batch, Pkt};
 use crate::pipeline::events::{EventSink, OutBatch};
 use crate::registry::{
-    AppCtx, AppHandler, EndpointInfo, FlowInfo, Identified, ProtoCounters, Registry, Transport,
+    AppCtx, EndpointInfo, FlowInfo, Handler, Identified, ProtoCounters, Registry, Transport,
     Verdict,
 };
 
@@ -201,7 +201,7 @@ enum AppState {
     /// A protocol's handler owns the flow.
     Active {
         index: usize,
-        handler: Box<dyn AppHandler>,
+        handler: Box<dyn Handler>,
     },
     /// No protocol matched (or the handler gave up).
     Done,

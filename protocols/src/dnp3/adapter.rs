@@ -3,31 +3,19 @@
 
 use serde::Serialize;
 
-use otsensor_baselines::message::{AddressRange, Message, RequestRef};
-use otsensor_baselines::time::Timestamp;
-use otsensor_protocols::dnp3::objects::Point;
-use otsensor_protocols::dnp3::parser::{LinkError, Range};
-use otsensor_protocols::dnp3::{self, codes, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader};
-use otsensor_protocols::{Direction, Operation};
+use crate::dnp3::objects::Point;
+use crate::dnp3::parser::{LinkError, Range};
+use crate::dnp3::{self, codes, Dnp3Flow, Event, Flags, FragmentRecord, LinkHeader};
+use crate::message::{AddressRange, Message, RequestRef};
+use crate::time::Timestamp;
+use crate::{Direction, Operation};
 
-use super::{Adapter, Handler};
-use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
 
 /// Most points written into one event line.
 pub const MAX_EVENT_POINTS: usize = 64;
 
-/// The registry entry.
-pub fn spec() -> ProtocolSpec {
-    ProtocolSpec {
-        name: dnp3::DESCRIPTOR.name,
-        tcp_ports: dnp3::DESCRIPTOR.tcp_ports,
-        udp_ports: dnp3::DESCRIPTOR.udp_ports,
-        probe,
-        new_handler: Handler::<Dnp3>::boxed,
-    }
-}
-
-fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
+pub fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     // On DNP3's own port, a connection whose first bytes are DNP3's start octets is DNP3 even
     // when its first header is broken: the parser then reports what is wrong (malformed
     // traffic, bad CRCs) instead of the flow being written off as something else.
@@ -42,7 +30,7 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
 }
 
 /// DNP3 in the generic handler.
-pub(crate) struct Dnp3;
+pub struct Dnp3;
 
 impl Adapter for Dnp3 {
     type Parser = Dnp3Flow;
@@ -50,7 +38,7 @@ impl Adapter for Dnp3 {
 
     fn context(_: &Dnp3Flow) {}
 
-    fn handle(ctx: &mut AppCtx<'_>, dir: Direction, (): (), e: Event<'_>) {
+    fn handle(ctx: &mut dyn Sink, dir: Direction, (): (), e: Event<'_>) {
         handle(ctx, dir, e);
     }
 }
@@ -62,7 +50,7 @@ const PARSE_ERROR_FLAGS: [Flags; 4] = [
     Flags::UNKNOWN_OBJECT,
 ];
 
-fn count_flags(ctx: &mut AppCtx<'_>, flags: Flags) {
+fn count_flags(ctx: &mut dyn Sink, flags: Flags) {
     for (f, name) in [
         (Flags::BAD_BLOCK_CRC, "crc_errors"),
         (Flags::FRAGMENT_TOO_LONG, "fragments_too_long"),
@@ -73,28 +61,28 @@ fn count_flags(ctx: &mut AppCtx<'_>, flags: Flags) {
         (Flags::OUT_OF_SEQUENCE, "out_of_sequence_fragments"),
     ] {
         if flags.contains(f) {
-            ctx.counters.bump(name);
+            ctx.counters().bump(name);
         }
     }
 }
 
-fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
+fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
     match e {
         Event::Fragment(rec) => {
-            ctx.counters.pdus += 1;
+            ctx.counters().pdus += 1;
             let flags = rec.fragment.flags;
             if PARSE_ERROR_FLAGS.iter().any(|f| flags.contains(*f)) {
-                ctx.counters.parse_errors += 1;
+                ctx.counters().parse_errors += 1;
             }
             count_flags(ctx, flags);
             if rec.fragment.has_authentication() {
-                ctx.counters.bump("secure_authentication_fragments");
+                ctx.counters().bump("secure_authentication_fragments");
             }
             let msg = fragment_message(ctx, flow_dir, &rec);
             ctx.observe(&msg);
-            if ctx.events.enabled() {
+            if ctx.events_enabled() {
                 let ev = Dnp3Event::fragment(&msg, &rec);
-                ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
+                emit(ctx, &ev);
             }
         }
         Event::Link {
@@ -102,20 +90,20 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
             header,
             flags,
         } => {
-            ctx.counters.bump("link_frames");
+            ctx.counters().bump("link_frames");
             count_flags(ctx, flags);
             let msg = link_message(ctx, flow_dir, direction, &header, flags);
             ctx.observe(&msg);
-            if ctx.events.enabled() {
+            if ctx.events_enabled() {
                 let ev = Dnp3Event::link(&msg, &header);
-                ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
+                emit(ctx, &ev);
             }
         }
         Event::Malformed(err) => {
             ctx.parse_error("dnp3", err.as_str());
-            ctx.counters.bump(err.as_str());
+            ctx.counters().bump(err.as_str());
             if let LinkError::BadHeaderCrc(header) = err {
-                ctx.counters.bump("crc_errors");
+                ctx.counters().bump("crc_errors");
                 let direction = if header.dir() {
                     Direction::Request
                 } else {
@@ -124,28 +112,31 @@ fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, e: Event<'_>) {
                 let mut msg = link_message(ctx, flow_dir, direction, &header, Flags::default());
                 msg.flags.push("bad_header_crc");
                 ctx.observe(&msg);
-                if ctx.events.enabled() {
+                if ctx.events_enabled() {
                     let ev = Dnp3Event::link(&msg, &header);
-                    ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
+                    emit(ctx, &ev);
                 }
             }
         }
-        Event::Skipped(n) => *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64,
+        Event::Skipped(n) => *ctx.counters().other.entry("skipped_bytes").or_default() += n as u64,
         Event::SegmentsDiscarded(n) => {
-            *ctx.counters.other.entry("segments_discarded").or_default() += u64::from(n)
+            *ctx.counters()
+                .other
+                .entry("segments_discarded")
+                .or_default() += u64::from(n)
         }
     }
 }
 
 /// A message skeleton: src/dst follow the TCP/UDP direction the bytes travelled.
-fn base(ctx: &AppCtx<'_>, flow_dir: Direction, direction: Direction, op: Operation) -> Message {
-    let mut m = super::message("dnp3", ctx, flow_dir, op);
+fn base(ctx: &dyn Sink, flow_dir: Direction, direction: Direction, op: Operation) -> Message {
+    let mut m = message("dnp3", ctx, flow_dir, op);
     m.direction = direction;
     m
 }
 
 fn link_message(
-    ctx: &AppCtx<'_>,
+    ctx: &dyn Sink,
     flow_dir: Direction,
     direction: Direction,
     h: &LinkHeader,
@@ -158,11 +149,7 @@ fn link_message(
 }
 
 /// The normalized message of one application fragment.
-pub fn fragment_message(
-    ctx: &AppCtx<'_>,
-    flow_dir: Direction,
-    rec: &FragmentRecord<'_>,
-) -> Message {
+pub fn fragment_message(ctx: &dyn Sink, flow_dir: Direction, rec: &FragmentRecord<'_>) -> Message {
     let f = &rec.fragment;
     let mut m = base(ctx, flow_dir, rec.direction, rec.operation());
     m.function_code = Some(u16::from(f.function));
@@ -202,7 +189,7 @@ pub fn fragment_message(
     if let Some(r) = &rec.request {
         m.request = Some(RequestRef {
             ts: Timestamp::from_nanos(r.ts_ns),
-            latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
+            latency_us: ctx.ts().as_nanos().saturating_sub(r.ts_ns) / 1000,
         });
     }
     m

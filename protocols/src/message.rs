@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use otsensor_protocols::{Direction, Operation};
+use crate::{Direction, Operation};
 
 use crate::mac::MacAddr;
 use crate::time::Timestamp;

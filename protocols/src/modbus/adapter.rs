@@ -4,31 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use otsensor_baselines::message::{AddressRange, Identity, Message, RequestRef};
-use otsensor_baselines::time::Timestamp;
-use otsensor_protocols::modbus::{
-    self, bits, codes, registers, Body, Event, Flags, ModbusFlow, Record, Table,
-};
-use otsensor_protocols::Direction;
+use crate::message::{AddressRange, Identity, Message, RequestRef};
+use crate::modbus::{self, bits, codes, registers, Body, Event, Flags, ModbusFlow, Record, Table};
+use crate::time::Timestamp;
+use crate::Direction;
 
-use super::{Adapter, Handler};
-use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
 
 /// Most values written into one event line (a read of 2000 coils stays one line).
 pub const MAX_EVENT_VALUES: usize = 256;
 
-/// The registry entry.
-pub fn spec() -> ProtocolSpec {
-    ProtocolSpec {
-        name: modbus::DESCRIPTOR.name,
-        tcp_ports: modbus::DESCRIPTOR.tcp_ports,
-        udp_ports: modbus::DESCRIPTOR.udp_ports,
-        probe,
-        new_handler: Handler::<Modbus>::boxed,
-    }
-}
-
-fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
+pub fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     match modbus::state::probe(data, !mode.own_port, mode.midstream) {
         None => Probe::NeedMore,
         Some(true) => Probe::Match,
@@ -37,7 +23,7 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
 }
 
 /// Modbus in the generic handler.
-pub(crate) struct Modbus;
+pub struct Modbus;
 
 impl Adapter for Modbus {
     type Parser = ModbusFlow;
@@ -45,28 +31,28 @@ impl Adapter for Modbus {
 
     fn context(_: &ModbusFlow) {}
 
-    fn handle(ctx: &mut AppCtx<'_>, _dir: Direction, (): (), e: Event<'_>) {
+    fn handle(ctx: &mut dyn Sink, _dir: Direction, (): (), e: Event<'_>) {
         handle(ctx, e);
     }
 }
 
-fn handle(ctx: &mut AppCtx<'_>, e: Event<'_>) {
+fn handle(ctx: &mut dyn Sink, e: Event<'_>) {
     match e {
         Event::Pdu(rec) => {
-            ctx.counters.pdus += 1;
+            ctx.counters().pdus += 1;
             if rec.pdu.flags.contains(Flags::TRUNCATED) {
-                ctx.counters.parse_errors += 1;
+                ctx.counters().parse_errors += 1;
             } else if !rec.pdu.flags.is_empty() {
-                ctx.counters.bump("out_of_spec_pdus");
+                ctx.counters().bump("out_of_spec_pdus");
             }
             if rec.pdu.exception.is_some() {
-                ctx.counters.bump("exceptions");
+                ctx.counters().bump("exceptions");
             }
             let msg = to_message(ctx, &rec);
             ctx.observe(&msg);
-            if ctx.events.enabled() {
+            if ctx.events_enabled() {
                 let ev = ModbusEvent::new(&msg, &rec);
-                ctx.events.emit(ctx.pkt_index, ctx.flow.id, &ev);
+                emit(ctx, &ev);
             }
         }
         Event::Malformed(_, err) => {
@@ -76,10 +62,10 @@ fn handle(ctx: &mut AppCtx<'_>, e: Event<'_>) {
                 modbus::Error::Nom(_) => "malformed_adu",
             };
             ctx.parse_error("modbus", what);
-            ctx.counters.bump(what);
+            ctx.counters().bump(what);
         }
         Event::Skipped(_, n) => {
-            *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64;
+            *ctx.counters().other.entry("skipped_bytes").or_default() += n as u64;
         }
     }
 }
@@ -117,8 +103,8 @@ fn range(area: Table, start: u16, count: u16) -> AddressRange {
 }
 
 /// The normalized message of one Modbus PDU.
-pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
-    let mut m = super::message("modbus", ctx, rec.direction, rec.operation());
+pub fn to_message(ctx: &dyn Sink, rec: &Record<'_>) -> Message {
+    let mut m = message("modbus", ctx, rec.direction, rec.operation());
     let f = rec.pdu.function;
     m.function_code = Some(u16::from(f.raw));
     m.function = Some(f.name().into());
@@ -142,7 +128,7 @@ pub fn to_message(ctx: &AppCtx<'_>, rec: &Record<'_>) -> Message {
     if let Some(r) = &rec.request {
         m.request = Some(RequestRef {
             ts: Timestamp::from_nanos(r.ts_ns),
-            latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
+            latency_us: ctx.ts().as_nanos().saturating_sub(r.ts_ns) / 1000,
         });
     }
     if let Body::DeviceIdResponse { objects, .. } = &rec.pdu.body {

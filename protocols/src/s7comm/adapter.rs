@@ -3,33 +3,21 @@
 
 use serde::Serialize;
 
-use otsensor_baselines::message::{AddressRange, Identity, Message, RequestRef};
-use otsensor_baselines::time::Timestamp;
-use otsensor_protocols::s7comm::parser::{BlockParam, TpktError};
-use otsensor_protocols::s7comm::szl::Szl;
-use otsensor_protocols::s7comm::{self, codes, Cotp, Event, Flags, Param, PlusPdu, Record, S7Flow};
-use otsensor_protocols::{Direction, Operation};
+use crate::message::{AddressRange, Identity, Message, RequestRef};
+use crate::s7comm::parser::{BlockParam, TpktError};
+use crate::s7comm::szl::Szl;
+use crate::s7comm::{self, codes, Cotp, Event, Flags, Param, PlusPdu, Record, S7Flow};
+use crate::time::Timestamp;
+use crate::{Direction, Operation};
 
-use super::{Adapter, Handler};
-use crate::registry::{AppCtx, Probe, ProbeMode, ProtocolSpec, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
 
 /// Most data items and variables written into one event line.
 pub const MAX_EVENT_ITEMS: usize = 64;
 /// Most value octets shown per data item (hex).
 pub const MAX_VALUE_BYTES: usize = 64;
 
-/// The registry entry.
-pub fn spec() -> ProtocolSpec {
-    ProtocolSpec {
-        name: s7comm::DESCRIPTOR.name,
-        tcp_ports: s7comm::DESCRIPTOR.tcp_ports,
-        udp_ports: s7comm::DESCRIPTOR.udp_ports,
-        probe,
-        new_handler: Handler::<S7>::boxed,
-    }
-}
-
-fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
+pub fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
     // Midstream on port 102, the TPKT framer resyncs by itself.
     if mode.own_port && mode.midstream {
         return Probe::Match;
@@ -42,7 +30,7 @@ fn probe(_t: Transport, _d: Direction, data: &[u8], mode: ProbeMode) -> Probe {
 }
 
 /// S7comm (and S7comm-plus) in the generic handler.
-pub(crate) struct S7;
+pub struct S7;
 
 impl Adapter for S7 {
     type Parser = S7Flow;
@@ -53,67 +41,61 @@ impl Adapter for S7 {
         flow.rack_slot
     }
 
-    fn handle(ctx: &mut AppCtx<'_>, dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
+    fn handle(ctx: &mut dyn Sink, dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
         handle(ctx, dir, rack_slot, e);
     }
 }
 
-fn handle(ctx: &mut AppCtx<'_>, flow_dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
+fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
     match e {
         Event::S7(rec) => {
-            ctx.counters.pdus += 1;
+            ctx.counters().pdus += 1;
             if rec.pdu.flags.contains(Flags::TRUNCATED) || rec.pdu.flags.contains(Flags::BAD_ITEM) {
-                ctx.counters.parse_errors += 1;
+                ctx.counters().parse_errors += 1;
             }
             if rec.pdu.flags.contains(Flags::PASSWORD_SENT) {
-                ctx.counters.bump("passwords_sent");
+                ctx.counters().bump("passwords_sent");
             }
             let msg = s7_message(ctx, flow_dir, rack_slot, &rec);
             ctx.observe(&msg);
-            if ctx.events.enabled() {
-                ctx.events.emit(
-                    ctx.pkt_index,
-                    ctx.flow.id,
-                    &S7Event::new(&msg, &rec, rack_slot),
-                );
+            if ctx.events_enabled() {
+                emit(ctx, &S7Event::new(&msg, &rec, rack_slot));
             }
         }
         Event::Plus(direction, p) => {
-            ctx.counters.bump("s7comm_plus_pdus");
+            ctx.counters().bump("s7comm_plus_pdus");
             if p.integrity {
-                ctx.counters.bump("s7comm_plus_integrity_protected");
+                ctx.counters().bump("s7comm_plus_integrity_protected");
             }
             let msg = plus_message(ctx, flow_dir, direction, rack_slot, &p);
             ctx.observe(&msg);
-            if ctx.events.enabled() {
-                ctx.events
-                    .emit(ctx.pkt_index, ctx.flow.id, &PlusEvent::new(&msg, &p));
+            if ctx.events_enabled() {
+                emit(ctx, &PlusEvent::new(&msg, &p));
             }
         }
         Event::Cotp { direction, cotp } => {
-            ctx.counters.bump("cotp_control_tpdus");
-            let mut msg = super::message("s7comm", ctx, flow_dir, Operation::Session);
+            ctx.counters().bump("cotp_control_tpdus");
+            let mut msg = message("s7comm", ctx, flow_dir, Operation::Session);
             msg.direction = direction;
             ctx.observe(&msg);
-            if ctx.events.enabled() {
-                ctx.events
-                    .emit(ctx.pkt_index, ctx.flow.id, &CotpEvent::new(&msg, &cotp));
+            if ctx.events_enabled() {
+                emit(ctx, &CotpEvent::new(&msg, &cotp));
             }
         }
-        Event::OtherPayload(_) => ctx.counters.bump("cotp_payload_not_s7"),
+        Event::OtherPayload(_) => ctx.counters().bump("cotp_payload_not_s7"),
         Event::Malformed(err) => {
             let what = match err {
                 TpktError::BadVersion(_) => "bad_tpkt_version",
                 TpktError::BadLength(_) => "bad_tpkt_length",
             };
             ctx.parse_error("s7comm", what);
-            ctx.counters.bump(what);
+            ctx.counters().bump(what);
         }
         Event::BadCotp => {
             ctx.parse_error("s7comm", "bad_cotp");
-            ctx.counters.bump("bad_cotp");
+            ctx.counters().bump("bad_cotp");
         }
-        Event::Skipped(n) => *ctx.counters.other.entry("skipped_bytes").or_default() += n as u64,
+        Event::Skipped(n) => *ctx.counters().other.entry("skipped_bytes").or_default() += n as u64,
     }
 }
 
@@ -123,13 +105,13 @@ fn unit(rack_slot: Option<(u8, u8)>) -> Option<u32> {
 
 /// The normalized message of one S7comm PDU.
 pub fn s7_message(
-    ctx: &AppCtx<'_>,
+    ctx: &dyn Sink,
     flow_dir: Direction,
     rack_slot: Option<(u8, u8)>,
     rec: &Record<'_>,
 ) -> Message {
     let pdu = &rec.pdu;
-    let mut m = super::message("s7comm", ctx, flow_dir, rec.operation());
+    let mut m = message("s7comm", ctx, flow_dir, rec.operation());
     m.direction = rec.direction;
     m.unit = unit(rack_slot);
     if let Some(f) = pdu.function {
@@ -184,7 +166,7 @@ pub fn s7_message(
     if let Some(r) = &rec.request {
         m.request = Some(RequestRef {
             ts: Timestamp::from_nanos(r.ts_ns),
-            latency_us: ctx.ts.as_nanos().saturating_sub(r.ts_ns) / 1000,
+            latency_us: ctx.ts().as_nanos().saturating_sub(r.ts_ns) / 1000,
         });
     }
     if let Some(szl) = rec
@@ -216,7 +198,7 @@ pub fn s7_message(
 
 /// The normalized message of one S7comm-plus PDU.
 pub fn plus_message(
-    ctx: &AppCtx<'_>,
+    ctx: &dyn Sink,
     flow_dir: Direction,
     direction: Direction,
     rack_slot: Option<(u8, u8)>,
@@ -227,7 +209,7 @@ pub fn plus_message(
         (_, Some(f)) => codes::plus_operation(f),
         _ => Operation::Other,
     };
-    let mut m = super::message("s7comm_plus", ctx, flow_dir, op);
+    let mut m = message("s7comm_plus", ctx, flow_dir, op);
     m.direction = direction;
     m.unit = unit(rack_slot);
     m.function_code = p.function;
