@@ -4,7 +4,8 @@
 use crate::alert::{Engine, Rule};
 use otsensor_protocols::rule::attack::*;
 pub use otsensor_protocols::rule::{
-    DEVICE_RESTART_RULE, PLC_START, PLC_STOP, PROGRAM_DOWNLOAD_RULE, PROGRAM_UPLOAD_RULE,
+    DEVICE_RESTART_RULE, FIRMWARE_UPDATE, PLC_START, PLC_STOP, PROGRAM_DOWNLOAD_RULE,
+    PROGRAM_UPLOAD_RULE,
 };
 
 /// Flow between zones with no conduit.
@@ -394,6 +395,7 @@ pub fn all() -> &'static [&'static Rule] {
             &PROGRAM_DOWNLOAD_RULE,
             &PROGRAM_UPLOAD_RULE,
             &DEVICE_RESTART_RULE,
+            &FIRMWARE_UPDATE,
         ];
         v.extend(
             otsensor_protocols::PROTOCOLS

@@ -24,6 +24,7 @@ mod common;
 pub use common::{Direction, Operation, UnknownOperation};
 pub mod descriptor;
 pub mod dnp3;
+pub mod enip;
 pub mod flow;
 pub mod framing;
 pub mod mac;
@@ -40,6 +41,8 @@ pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
     &dnp3::DESCRIPTOR,
     &s7comm::DESCRIPTOR,
     &s7comm::PLUS_DESCRIPTOR,
+    &enip::DESCRIPTOR,
+    &enip::CIP_DESCRIPTOR,
 ];
 
 /// The protocol named `name`.

@@ -153,6 +153,10 @@ pub mod attack {
         "T1691.002",
         "Block Operational Technology Message: Reporting Message"
     );
+    /// T0857 System Firmware.
+    pub const SYSTEM_FIRMWARE: Technique = t!("T0857", "System Firmware");
+    /// T0839 Module Firmware.
+    pub const MODULE_FIRMWARE: Technique = t!("T0839", "Module Firmware");
     /// T0859 Valid Accounts.
     pub const VALID_ACCOUNTS: Technique = t!("T0859", "Valid Accounts");
     /// T0866 Exploitation of Remote Services.
@@ -218,4 +222,14 @@ pub static DEVICE_RESTART_RULE: Rule = Rule {
     techniques: &[DEVICE_RESTART],
     rationale:
         "A restarted outstation or controller drops its I/O and communications while it reboots.",
+};
+
+/// A firmware update of a device (CIP Non-Volatile Storage update, as ControlFLASH does it).
+pub static FIRMWARE_UPDATE: Rule = Rule {
+    id: "operational.firmware_update",
+    title: "Firmware update of a device",
+    engine: Engine::Operational,
+    severity: 9,
+    techniques: &[SYSTEM_FIRMWARE, MODULE_FIRMWARE],
+    rationale: "New firmware changes what a controller or module is at its core; malicious firmware survives program reloads and can hide itself.",
 };

@@ -7,6 +7,7 @@
 mod baseline;
 mod detections;
 mod dnp3;
+mod enip;
 mod floods;
 mod formats;
 mod kafka;

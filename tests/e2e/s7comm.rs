@@ -35,24 +35,6 @@ fn corpus() -> Option<std::path::PathBuf> {
     d
 }
 
-/// Wireshark writes S7 codes in hex (`0x04`); events carry numbers.
-fn tshark_hex_to_dec(
-    m: BTreeMap<String, BTreeMap<String, u64>>,
-) -> BTreeMap<String, BTreeMap<String, u64>> {
-    m.into_iter()
-        .map(|(f, c)| {
-            let c = c
-                .into_iter()
-                .map(|(k, v)| match k.strip_prefix("0x") {
-                    Some(h) => (u64::from_str_radix(h, 16).unwrap().to_string(), v),
-                    None => (k, v),
-                })
-                .collect();
-            (f, c)
-        })
-        .collect()
-}
-
 fn compare(field: &str, key: &str, pinned: &[Pinned<'_>], skip: impl Fn(&Value) -> bool) {
     let Some(dir) = corpus() else { return };
     let want_all = tshark_hex_to_dec(tshark_counts(&dir, field));

@@ -154,6 +154,24 @@ pub fn tshark_counts(
     out
 }
 
+/// Wireshark writes some codes in hex (`0x04`); events carry numbers.
+pub fn tshark_hex_to_dec(
+    m: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> {
+    m.into_iter()
+        .map(|(f, c)| {
+            let c = c
+                .into_iter()
+                .map(|(k, v)| match k.strip_prefix("0x") {
+                    Some(h) => (u64::from_str_radix(h, 16).unwrap().to_string(), v),
+                    None => (k, v),
+                })
+                .collect();
+            (f, c)
+        })
+        .collect()
+}
+
 /// A difference from tshark that is tshark's error: (file, value, ours, tshark, why).
 pub type Pinned<'a> = (&'a str, &'a str, u64, u64, &'a str);
 

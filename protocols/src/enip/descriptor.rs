@@ -1,0 +1,79 @@
+//! EtherNet/IP and CIP as the rest of the sensor knows them: encapsulation on TCP and UDP
+//! 44818 and implicit I/O on UDP 2222 (`enip`), CIP explicit messages carried in it (`cip`),
+//! scanner and adapter roles, and CIP's dangerous requests: controller stop and start
+//! (Logix run/program mode), firmware updates (Non-Volatile Storage, as ControlFLASH does
+//! them) and changes to a device's network configuration.
+
+use super::codes::{class, service};
+use crate::descriptor::{no_dangerous_functions, Dangerous, Descriptor, Parser, Request, Roles};
+use crate::flow::Driver;
+use crate::rule::attack::*;
+use crate::rule::{Engine, Rule, FIRMWARE_UPDATE, PLC_START, PLC_STOP};
+
+const ROLES: Roles = Roles {
+    client: "cip_scanner",
+    server: "cip_adapter",
+};
+
+/// EtherNet/IP encapsulation.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: "enip",
+    tcp_ports: &[44818],
+    udp_ports: &[44818, super::state::IO_PORT],
+    parser: Some(Parser {
+        probe: super::adapter::probe,
+        new_handler: Driver::<super::adapter::Enip>::boxed,
+    }),
+    roles: ROLES,
+    rules: &[],
+    dangerous: no_dangerous_functions,
+};
+
+/// CIP (parsed by the EtherNet/IP parser, in its messages). A CIP message's sub-function is
+/// the class of the object it addresses.
+pub static CIP_DESCRIPTOR: Descriptor = Descriptor {
+    name: "cip",
+    tcp_ports: &[],
+    udp_ports: &[],
+    parser: None,
+    roles: ROLES,
+    rules: &[&CIP_NETWORK_CONFIGURATION],
+    dangerous,
+};
+
+/// A device's IP address, port or link settings changed over CIP.
+pub static CIP_NETWORK_CONFIGURATION: Rule = Rule {
+    id: "operational.cip_network_configuration",
+    title: "CIP network configuration change",
+    engine: Engine::Operational,
+    severity: 7,
+    techniques: &[MODIFY_PARAMETER, UNAUTH_COMMAND],
+    rationale: "Changing a device's IP address or Ethernet link settings can cut it off from its controller or move it where an attacker waits.",
+};
+
+fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
+    let class = r.sub_function.map(u32::from);
+    let sc = u8::try_from(r.function_code).ok()?;
+    let set = matches!(
+        sc,
+        service::SET_ATTRIBUTES_ALL | service::SET_ATTRIBUTE_LIST | service::SET_ATTRIBUTE_SINGLE
+    );
+    match (sc, class) {
+        (service::STOP, Some(class::LOGIX_CONTROLLER)) => {
+            Some(Dangerous::new(&PLC_STOP, "Controller stop (program mode)"))
+        }
+        (service::START, Some(class::LOGIX_CONTROLLER)) => {
+            Some(Dangerous::new(&PLC_START, "Controller start (run mode)"))
+        }
+        (0x4B, Some(class::NON_VOLATILE_STORAGE)) => {
+            Some(Dangerous::new(&FIRMWARE_UPDATE, "Firmware update started"))
+        }
+        (0x4D, Some(class::NON_VOLATILE_STORAGE)) => {
+            Some(Dangerous::new(&FIRMWARE_UPDATE, "Firmware image transfer"))
+        }
+        (_, Some(class::TCP_IP_INTERFACE | class::ETHERNET_LINK | class::PORT)) if set => Some(
+            Dangerous::new(&CIP_NETWORK_CONFIGURATION, "Network configuration change"),
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,27 @@
+//! EtherNet/IP (ODVA Vol. 2) and CIP explicit messaging (ODVA Vol. 1).
+//!
+//! Supported: the encapsulation header and every command (NOP, ListServices, ListIdentity,
+//! ListInterfaces, RegisterSession, UnRegisterSession, SendRRData, SendUnitData,
+//! IndicateStatus, Cancel; others flagged `unknown_function`) on TCP and UDP 44818, with
+//! session handles and status; the common packet format items; CIP requests and replies
+//! (service code and reply bit, EPATH with class, instance, attribute, member, connection
+//! point, port segments and Logix symbolic tag names, general and extended status);
+//! Multiple Service Packet and Unconnected Send unwrapped, each inner service its own
+//! message; Forward Open, Large Forward Open and Forward Close (connection ids, serials,
+//! RPIs); identity answers (ListIdentity, Get_Attributes_All on the identity object);
+//! implicit I/O on UDP 2222 recognised per connection id and counted.
+//!
+//! Not supported: pairing implicit I/O with the Forward Open that set it up (they travel in
+//! different flows); fragmented tag services are reported per fragment, not reassembled;
+//! CIP Security (TLS/DTLS) is not decrypted; PCCC payloads (Execute PCCC) are not decoded.
+
+pub mod adapter;
+pub mod codes;
+pub mod descriptor;
+pub mod parser;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+pub use descriptor::{CIP_DESCRIPTOR, DESCRIPTOR};
+pub use state::{EnipFlow, Event};

@@ -1,0 +1,170 @@
+//! EtherNet/IP and CIP against Wireshark on the public corpus: encapsulation commands and CIP
+//! services (nested ones included) per capture, the dangerous operations of the ITI attack
+//! captures, and identity answers filling the asset inventory.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// ENIP on TCP 1102 (RSLinx): Wireshark dissects EtherNet/IP on 44818 only, so it counts
+/// nothing in this capture; otsensor's content probe finds the encapsulation headers.
+const PORT_1102: &str = "enip-cip/iti-ics__EIP-ControlProtocolChangeAttempt.pcap";
+
+/// The shared corpus (a failure under CI when missing, else a skip).
+fn corpus() -> Option<std::path::PathBuf> {
+    let d = shared_pcaps();
+    if d.is_none() {
+        skip("../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
+    }
+    d
+}
+
+/// Our events per capture: (protocol, function code) counts.
+fn counts(events: &[Value], protocol: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for e in events.iter().filter(|e| {
+        e["protocol"] == protocol && e["function_code"].is_u64() && e["function"] != "implicit_io"
+    }) {
+        *out.entry(e["function_code"].to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// Every capture with `enip.command` or `cip.sc` rows: our `enip` events per command and `cip`
+/// events per service equal tshark's counts.
+#[test]
+fn commands_and_services_match_tshark() {
+    let Some(dir) = corpus() else { return };
+    let commands = tshark_hex_to_dec(tshark_counts(&dir, "enip.command"));
+    let services = tshark_hex_to_dec(tshark_counts(&dir, "cip.sc"));
+    assert!(
+        commands.len() >= 20,
+        "enip.command rows: {}",
+        commands.len()
+    );
+    let mut failures = Vec::new();
+    for rel in commands
+        .keys()
+        .chain(services.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let (events, stats) = replay_events(&dir.join(rel));
+        for (field, protocol, want) in [
+            ("enip.command", "enip", commands.get(rel)),
+            ("cip.sc", "cip", services.get(rel)),
+        ] {
+            let got = counts(&events, protocol);
+            let want = want.cloned().unwrap_or_default();
+            if got != want {
+                failures.push(format!("{rel} {field}: ours {got:?} tshark {want:?}"));
+            }
+        }
+        let enip = &stats["protocols"]["enip"];
+        assert_eq!(enip["parse_errors"], 0, "{rel}: {enip}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The pinned capture: tshark has no rows; we find EtherNet/IP on TCP 1102.
+    assert!(!commands.contains_key(PORT_1102));
+    let (events, _) = replay_events(&dir.join(PORT_1102));
+    let on_1102 = events
+        .iter()
+        .filter(|e| {
+            e["protocol"] == "enip" && (e["dst"]["port"] == 1102 || e["src"]["port"] == 1102)
+        })
+        .count();
+    assert!(on_1102 > 2000, "{on_1102} enip events on port 1102");
+}
+
+/// The ITI attack captures raise the operational rules they were recorded for.
+#[test]
+fn attack_captures_raise_their_rules() {
+    let Some(dir) = corpus() else { return };
+    let scratch = Scratch::new("enip-alerts");
+    for (file, rules) in [
+        ("iti-ics__cip_stop_plc.pcap", &["operational.plc_stop"][..]),
+        ("iti-ics__cip_start_plc.pcap", &["operational.plc_start"]),
+        (
+            "iti-ics__EIP-RemoteModeChangeAttempt.pcap",
+            &["operational.plc_stop"],
+        ),
+        (
+            "iti-ics__EIP-FirmwareChange.pcap",
+            &["operational.firmware_update", "operational.device_restart"],
+        ),
+        (
+            "iti-ics__EIP-FirmwareChangeFailure.pcap",
+            &["operational.firmware_update"],
+        ),
+        (
+            "iti-ics__EIP-SoftwareUpload.pcap",
+            &["operational.program_upload"],
+        ),
+        (
+            "iti-ics__EIP-RebootorRestart.pcap",
+            &["operational.program_download", "operational.device_restart"],
+        ),
+        (
+            "iti-ics__EIP-ChangePortConfigurationAttempt.pcap",
+            &["operational.cip_network_configuration"],
+        ),
+    ] {
+        let alerts = scratch.path(&format!("{file}.alerts"));
+        let (code, _, stderr) = replay(&[
+            dir.join("enip-cip").join(file).as_os_str(),
+            std::ffi::OsStr::new("--alerts"),
+            alerts.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let text = std::fs::read_to_string(&alerts).unwrap_or_default();
+        let raised: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for rule in rules {
+            let a = raised.iter().find(|a| a["rule"] == *rule);
+            let a = a.unwrap_or_else(|| panic!("{file}: no {rule} in {raised:?}"));
+            assert_eq!(a["protocol"], "cip", "{file}: {a}");
+        }
+    }
+}
+
+/// ListIdentity answers fill the asset inventory: vendor, product name, revision, serial,
+/// device type; the device is a CIP adapter and its peer a scanner.
+#[test]
+fn list_identity_fills_the_asset() {
+    let Some(dir) = corpus() else { return };
+    let scratch = Scratch::new("enip-assets");
+    let assets = scratch.path("assets.json");
+    let (code, _, stderr) = replay(&[
+        dir.join("enip-cip/suricata-verify__enip_cip_example.pcap")
+            .as_os_str(),
+        std::ffi::OsStr::new("--assets"),
+        assets.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let assets = json(&assets);
+    let list = assets["assets"]
+        .as_array()
+        .or(assets.as_array())
+        .expect("an asset list");
+    let plc = list
+        .iter()
+        .find(|a| a["identity"]["model"] == "1756-ENBT/A")
+        .unwrap_or_else(|| panic!("no 1756-ENBT/A in {assets}"));
+    assert_eq!(
+        plc["identity"]["vendor"],
+        "Rockwell Automation/Allen-Bradley"
+    );
+    assert_eq!(plc["identity"]["firmware"], "4.003");
+    assert_eq!(plc["identity"]["serial"], "0x00524d8e");
+    assert_eq!(plc["identity"]["hardware"], "Communications Adapter");
+    let roles: Vec<&str> = plc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(roles.contains(&"cip_adapter"), "{roles:?}");
+}
