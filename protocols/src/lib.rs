@@ -27,6 +27,7 @@ pub mod dnp3;
 pub mod enip;
 pub mod flow;
 pub mod framing;
+pub mod iec104;
 pub mod mac;
 pub mod message;
 pub mod modbus;
@@ -43,6 +44,7 @@ pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
     &s7comm::PLUS_DESCRIPTOR,
     &enip::DESCRIPTOR,
     &enip::CIP_DESCRIPTOR,
+    &iec104::DESCRIPTOR,
 ];
 
 /// The protocol named `name`.

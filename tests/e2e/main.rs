@@ -10,6 +10,7 @@ mod dnp3;
 mod enip;
 mod floods;
 mod formats;
+mod iec104;
 mod kafka;
 mod live;
 mod modbus;
