@@ -1060,6 +1060,28 @@ mod tests {
         assert!(c.capture.defaults().immediate);
     }
 
+    /// Conduits name any protocol with a descriptor, and nothing else.
+    #[test]
+    fn conduit_protocols_come_from_the_descriptors() {
+        let conf = |protocols: &str| {
+            format!(
+                "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/24\"]\n[[zones]]\nname = \"b\"\ncidrs = [\"10.0.1.0/24\"]\n[[conduits]]\nfrom = \"a\"\nto = \"b\"\nprotocols = {protocols}\n"
+            )
+        };
+        Config::parse(
+            &conf(r#"["enip", "cip", "iec104", "modbus", "s7comm_plus"]"#),
+            "t",
+        )
+        .unwrap();
+        let e = Config::parse(&conf(r#"["iec61850"]"#), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("conduits.protocols") && e.contains("iec104") && e.contains("cip"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn unknown_key_is_named() {
         let e = Config::parse("[flows]\nmax_flow = 3\n", "site.toml")

@@ -54,3 +54,35 @@ fn frames_and_commands() {
         "{text}"
     );
 }
+
+/// The controlling station is the master, the controlled one the outstation.
+#[test]
+fn stations_get_their_roles() {
+    let cap = own_pcaps().join("iec104/iti-test-dissect-iec104/TestDissectIec104.pcap");
+    let scratch = Scratch::new("iec104-assets");
+    let assets = scratch.path("assets.json");
+    let (code, _, stderr) = replay(&[
+        cap.as_os_str(),
+        std::ffi::OsStr::new("--assets"),
+        assets.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let assets = json(&assets);
+    let list = assets["assets"]
+        .as_array()
+        .or(assets.as_array())
+        .expect("an asset list");
+    let roles = |role: &str| {
+        list.iter()
+            .filter(|a| {
+                a["roles"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|x| x == role))
+            })
+            .count()
+    };
+    assert!(
+        roles("iec104_master") >= 1 && roles("iec104_outstation") >= 1,
+        "{assets}"
+    );
+}
