@@ -10,6 +10,8 @@
 //! assert_eq!(pkts.len(), 2 * (3 + 3 * 3 + 4));
 //! ```
 
+pub mod iec104;
+
 use std::io::Write;
 use std::path::Path;
 

@@ -86,3 +86,57 @@ fn stations_get_their_roles() {
         "{assets}"
     );
 }
+
+/// The synthetic sessions (pcaps/iec104/synthetic-sessions, written with their ground truth)
+/// are read by Wireshark as by us: the same ASDUs per type id, and nothing malformed.
+#[test]
+fn synthetic_sessions_match_tshark() {
+    let cap = own_pcaps().join("iec104/synthetic-sessions/sessions.pcap");
+    let tshark = |args: &[&str]| {
+        std::process::Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(&cap)
+            .args(args)
+            .output()
+    };
+    let out = match tshark(&[
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "iec60870_asdu.typeid",
+    ]) {
+        Ok(o) if o.status.success() => o,
+        _ => {
+            skip("tshark not installed (scripts/test.sh installs it)");
+            return;
+        }
+    };
+    let mut theirs = std::collections::BTreeMap::<String, u64>::new();
+    for t in String::from_utf8_lossy(&out.stdout)
+        .split([',', '\n'])
+        .filter(|t| !t.is_empty())
+    {
+        *theirs.entry(t.to_string()).or_default() += 1;
+    }
+    let (events, _) = replay_events(&cap);
+    let mut ours = std::collections::BTreeMap::<String, u64>::new();
+    for e in events
+        .iter()
+        .filter(|e| e["protocol"] == "iec104" && e["function_code"].is_u64())
+    {
+        *ours.entry(e["function_code"].to_string()).or_default() += 1;
+        assert!(e.get("flags").is_none(), "{e}");
+    }
+    assert_eq!(ours, theirs);
+    let malformed = tshark(&["-Y", "_ws.malformed || _ws.expert.severity >= 8388608"]).unwrap();
+    assert!(
+        malformed.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&malformed.stdout)
+    );
+}
