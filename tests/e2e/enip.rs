@@ -12,6 +12,33 @@ use crate::util::*;
 /// nothing in this capture; otsensor's content probe finds the encapsulation headers.
 const PORT_1102: &str = "enip-cip/iti-ics__EIP-ControlProtocolChangeAttempt.pcap";
 
+/// What Wireshark counts in that capture when told to decode port 1102 as EtherNet/IP
+/// (`tshark -d tcp.port==1102,enip -e enip.command -e cip.sc`, tshark 4.0.17): commands, then
+/// CIP services.
+const PORT_1102_TSHARK: (&[(u64, u64)], &[(u64, u64)]) = (
+    &[(0x6f, 62), (0x70, 2208)],
+    &[
+        (0x01, 30),
+        (0x03, 10518),
+        (0x04, 186),
+        (0x05, 2),
+        (0x06, 2),
+        (0x07, 2),
+        (0x08, 164),
+        (0x0a, 972),
+        (0x0d, 6),
+        (0x4b, 80),
+        (0x4c, 4212),
+        (0x4d, 20),
+        (0x4e, 10),
+        (0x4f, 4),
+        (0x50, 42),
+        (0x51, 2),
+        (0x52, 21),
+        (0x54, 10),
+    ],
+);
+
 /// The shared corpus, when present (the project's own captures under `pcaps/enip` are
 /// checked from a fresh clone by replay::own_captures_match_expected_counts and below).
 fn corpus() -> Option<std::path::PathBuf> {
@@ -69,13 +96,15 @@ fn commands_and_services_match_tshark() {
     // The pinned capture: tshark has no rows; we find EtherNet/IP on TCP 1102.
     assert!(!commands.contains_key(PORT_1102));
     let (events, _) = replay_events(&dir.join(PORT_1102));
-    let on_1102 = events
+    let want = |list: &[(u64, u64)]| -> BTreeMap<String, u64> {
+        list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    assert_eq!(counts(&events, "enip"), want(PORT_1102_TSHARK.0));
+    assert_eq!(counts(&events, "cip"), want(PORT_1102_TSHARK.1));
+    assert!(events
         .iter()
-        .filter(|e| {
-            e["protocol"] == "enip" && (e["dst"]["port"] == 1102 || e["src"]["port"] == 1102)
-        })
-        .count();
-    assert!(on_1102 > 2000, "{on_1102} enip events on port 1102");
+        .filter(|e| e["protocol"] == "enip")
+        .all(|e| e["dst"]["port"] == 1102 || e["src"]["port"] == 1102));
 }
 
 fn raised(cap: &std::path::Path) -> Vec<Value> {
