@@ -8,6 +8,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use otsensor_protocols::dnp3::{Config, Dnp3Flow, Event};
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::Direction;
 
 fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::iec104::{Event, Iec104Flow};
 use otsensor_protocols::Direction;
 
@@ -14,7 +15,9 @@ fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
     let mut flow = Iec104Flow::default();
     let mut n = 0u64;
     for (d, p) in segs {
-        flow.feed(*d, p, &mut |e| n += u64::from(matches!(e, Event::Apdu(_))));
+        flow.feed(*d, p, 0, &mut |e| {
+            n += u64::from(matches!(e, Event::Apdu(_)))
+        });
     }
     n
 }

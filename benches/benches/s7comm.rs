@@ -7,6 +7,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::s7comm::{Event, S7Flow};
 use otsensor_protocols::Direction;
 

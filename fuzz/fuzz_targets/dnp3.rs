@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::dnp3::parser::{parse_fragment, Caps};
 use otsensor_protocols::dnp3::{state::probe, Config, Dnp3Flow};
 use otsensor_protocols::Direction;

@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use otsensor_protocols::enip::{parser, state, EnipFlow, Event};
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::Direction;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     for (i, chunk) in rest.chunks(usize::from(ctl % 64) + 1).enumerate() {
         let dir = if (ctl >> 6) & 1 == (i as u8 & 1) { Direction::Request } else { Direction::Response };
         if ctl & 0x80 != 0 && i % 7 == 3 {
-            otsensor_protocols::flow::FlowParser::gap(&mut flow, dir);
+            flow.gap(dir);
         }
         flow.feed(dir, chunk, i as i64 * 1_000_000_000, &mut |e| {
             if let Event::Cip(r) = e {

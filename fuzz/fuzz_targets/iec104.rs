@@ -14,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
     for (i, chunk) in rest.chunks(usize::from(ctl % 64) + 1).enumerate() {
         let dir = if (ctl >> 6) & 1 == (i as u8 & 1) { Direction::Request } else { Direction::Response };
         if ctl & 0x80 != 0 && i % 7 == 3 {
-            FlowParser::gap(&mut flow, dir);
+            flow.gap(dir);
         }
-        Iec104Flow::feed(&mut flow, dir, chunk, &mut |e| {
+        flow.feed(dir, chunk, 0, &mut |e| {
             if let Event::Apdu(r) = e {
                 n += r.flags.names().count() as u64;
             }

@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::modbus::{parse_pdu, state::probe, Event, ModbusFlow};
 use otsensor_protocols::Direction;
 

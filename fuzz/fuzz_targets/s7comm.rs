@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use otsensor_protocols::flow::FlowParser;
 use otsensor_protocols::s7comm::parser::{parse_cotp, parse_s7};
 use otsensor_protocols::s7comm::plus::parse_plus;
 use otsensor_protocols::s7comm::state::probe;

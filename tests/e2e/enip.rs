@@ -13,31 +13,30 @@ use crate::util::*;
 const PORT_1102: &str = "enip-cip/iti-ics__EIP-ControlProtocolChangeAttempt.pcap";
 
 /// What Wireshark counts in that capture when told to decode port 1102 as EtherNet/IP
-/// (`tshark -d tcp.port==1102,enip -e enip.command -e cip.sc`, tshark 4.0.17): commands, then
-/// CIP services.
-const PORT_1102_TSHARK: (&[(u64, u64)], &[(u64, u64)]) = (
-    &[(0x6f, 62), (0x70, 2208)],
-    &[
-        (0x01, 30),
-        (0x03, 10518),
-        (0x04, 186),
-        (0x05, 2),
-        (0x06, 2),
-        (0x07, 2),
-        (0x08, 164),
-        (0x0a, 972),
-        (0x0d, 6),
-        (0x4b, 80),
-        (0x4c, 4212),
-        (0x4d, 20),
-        (0x4e, 10),
-        (0x4f, 4),
-        (0x50, 42),
-        (0x51, 2),
-        (0x52, 21),
-        (0x54, 10),
-    ],
-);
+/// (`tshark -d tcp.port==1102,enip -e enip.command -e cip.sc`, tshark 4.0.17): commands...
+const PORT_1102_COMMANDS: &[(u64, u64)] = &[(0x6f, 62), (0x70, 2208)];
+
+/// ... and CIP services.
+const PORT_1102_SERVICES: &[(u64, u64)] = &[
+    (0x01, 30),
+    (0x03, 10518),
+    (0x04, 186),
+    (0x05, 2),
+    (0x06, 2),
+    (0x07, 2),
+    (0x08, 164),
+    (0x0a, 972),
+    (0x0d, 6),
+    (0x4b, 80),
+    (0x4c, 4212),
+    (0x4d, 20),
+    (0x4e, 10),
+    (0x4f, 4),
+    (0x50, 42),
+    (0x51, 2),
+    (0x52, 21),
+    (0x54, 10),
+];
 
 /// The shared corpus, when present (the project's own captures under `pcaps/enip` are
 /// checked from a fresh clone by replay::own_captures_match_expected_counts and below).
@@ -99,8 +98,8 @@ fn commands_and_services_match_tshark() {
     let want = |list: &[(u64, u64)]| -> BTreeMap<String, u64> {
         list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     };
-    assert_eq!(counts(&events, "enip"), want(PORT_1102_TSHARK.0));
-    assert_eq!(counts(&events, "cip"), want(PORT_1102_TSHARK.1));
+    assert_eq!(counts(&events, "enip"), want(PORT_1102_COMMANDS));
+    assert_eq!(counts(&events, "cip"), want(PORT_1102_SERVICES));
     assert!(events
         .iter()
         .filter(|e| e["protocol"] == "enip")

@@ -249,21 +249,9 @@ impl Dnp3Flow {
         }
     }
 
-    /// Bytes are missing in direction `dir`: drop the partial frame and resync.
-    pub fn gap(&mut self, dir: Direction) {
-        if let Some(d) = self.dirs.get_mut(idx(dir)) {
-            d.framer.gap();
-        }
-    }
-
     /// True when a direction showed no valid frame at its start.
     pub fn not_dnp3(&self) -> bool {
         self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
-    }
-
-    /// Feeds stream bytes of one direction captured at `now_ns`.
-    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        self.frames(idx(dir), data, now_ns, f, false);
     }
 
     /// Feeds one UDP datagram (whole link frames).
@@ -305,23 +293,6 @@ impl Dnp3Flow {
         if let Some(d) = self.dirs.get_mut(i) {
             d.framer = framer;
             d.data = data;
-        }
-    }
-
-    /// The flow ended: open requests were never answered.
-    pub fn finish(&mut self) {
-        for p in &mut self.pairs {
-            if p.info.take().is_some() {
-                self.unanswered += 1;
-            }
-        }
-        for d in &mut self.dirs {
-            for r in &mut d.reassembly {
-                if r.active {
-                    r.active = false;
-                    self.incomplete_fragments += 1;
-                }
-            }
         }
     }
 
@@ -540,12 +511,16 @@ impl Dnp3Flow {
 impl crate::flow::FlowParser for Dnp3Flow {
     type Event<'a> = Event<'a>;
 
+    /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        Dnp3Flow::feed(self, dir, data, now_ns, f);
+        self.frames(idx(dir), data, now_ns, f, false);
     }
 
+    /// Bytes are missing in direction `dir`: drop the partial frame and resync.
     fn gap(&mut self, dir: Direction) {
-        Dnp3Flow::gap(self, dir);
+        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+            d.framer.gap();
+        }
     }
 
     fn datagram(
@@ -559,8 +534,21 @@ impl crate::flow::FlowParser for Dnp3Flow {
         Ok(())
     }
 
+    /// The flow ended: open requests were never answered.
     fn finish(&mut self) {
-        Dnp3Flow::finish(self);
+        for p in &mut self.pairs {
+            if p.info.take().is_some() {
+                self.unanswered += 1;
+            }
+        }
+        for d in &mut self.dirs {
+            for r in &mut d.reassembly {
+                if r.active {
+                    r.active = false;
+                    self.incomplete_fragments += 1;
+                }
+            }
+        }
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {

@@ -1,6 +1,7 @@
 //! DNP3 parser tests: the STYLE.md list with real bytes (file and frame named), plus proptest
 //! properties.
 
+use crate::flow::FlowParser;
 use proptest::prelude::*;
 
 use super::objects::Value;

@@ -158,28 +158,6 @@ fn idx(d: Direction) -> usize {
 }
 
 impl EnipFlow {
-    /// Feeds stream bytes of one direction captured at `now_ns`.
-    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let i = idx(dir);
-        let Some(framer) = self.framers.get_mut(i) else {
-            return;
-        };
-        let mut framer = std::mem::take(framer);
-        framer.feed(
-            &RULES,
-            data,
-            &mut Messages {
-                flow: self,
-                dir,
-                now_ns,
-                f,
-            },
-        );
-        if let Some(slot) = self.framers.get_mut(i) {
-            *slot = framer;
-        }
-    }
-
     /// Feeds one UDP datagram: encapsulation messages (port 44818), or implicit I/O when
     /// `io` (port 2222).
     pub fn datagram(
@@ -210,12 +188,6 @@ impl EnipFlow {
     /// True when a direction has shown only bytes that are not EtherNet/IP.
     pub fn not_enip(&self) -> bool {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
-    }
-
-    /// The flow ended: open requests were never answered.
-    pub fn finish(&mut self) {
-        self.unanswered += self.pending.len() as u64;
-        self.pending.clear();
     }
 
     fn io(&mut self, dir: Direction, data: &[u8], f: &mut dyn FnMut(Event<'_>)) {
@@ -667,8 +639,26 @@ pub fn probe(data: &[u8], strict: bool) -> Option<bool> {
 impl crate::flow::FlowParser for EnipFlow {
     type Event<'a> = Event<'a>;
 
+    /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        EnipFlow::feed(self, dir, data, now_ns, f);
+        let i = idx(dir);
+        let Some(framer) = self.framers.get_mut(i) else {
+            return;
+        };
+        let mut framer = std::mem::take(framer);
+        framer.feed(
+            &RULES,
+            data,
+            &mut Messages {
+                flow: self,
+                dir,
+                now_ns,
+                f,
+            },
+        );
+        if let Some(slot) = self.framers.get_mut(i) {
+            *slot = framer;
+        }
     }
 
     fn gap(&mut self, dir: Direction) {
@@ -691,8 +681,10 @@ impl crate::flow::FlowParser for EnipFlow {
         Ok(())
     }
 
+    /// The flow ended: open requests were never answered.
     fn finish(&mut self) {
-        EnipFlow::finish(self);
+        self.unanswered += self.pending.len() as u64;
+        self.pending.clear();
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {

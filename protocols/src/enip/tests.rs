@@ -1,5 +1,6 @@
 //! EtherNet/IP and CIP on real bytes (labelled by capture and frame) and on any bytes.
 
+use crate::flow::FlowParser;
 use proptest::prelude::*;
 
 use super::parser::{Cip, Flags};

@@ -272,24 +272,9 @@ impl ModbusFlow {
         ModbusFlow::default()
     }
 
-    /// Bytes are missing in direction `dir`.
-    pub fn gap(&mut self, dir: Direction) {
-        if let Some(f) = self.framers.get_mut(idx(dir)) {
-            f.gap();
-        }
-    }
-
     /// True when a direction has shown only non-Modbus bytes.
     pub fn not_modbus(&self) -> bool {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
-    }
-
-    /// Feeds stream bytes of one direction captured at `now_ns`.
-    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let ModbusFlow { framers, pairing } = self;
-        if let Some(framer) = framers.get_mut(idx(dir)) {
-            feed_adus(framer, pairing, dir, data, now_ns, f);
-        }
     }
 
     /// Feeds one UDP datagram (Modbus/UDP: whole ADUs, no stream state kept).
@@ -309,22 +294,24 @@ impl ModbusFlow {
             f,
         );
     }
-
-    /// The connection ended.
-    pub fn finish(&mut self) {
-        self.pairing.finish();
-    }
 }
 
 impl crate::flow::FlowParser for ModbusFlow {
     type Event<'a> = Event<'a>;
 
+    /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        ModbusFlow::feed(self, dir, data, now_ns, f);
+        let ModbusFlow { framers, pairing } = self;
+        if let Some(framer) = framers.get_mut(idx(dir)) {
+            feed_adus(framer, pairing, dir, data, now_ns, f);
+        }
     }
 
+    /// Bytes are missing in direction `dir`.
     fn gap(&mut self, dir: Direction) {
-        ModbusFlow::gap(self, dir);
+        if let Some(f) = self.framers.get_mut(idx(dir)) {
+            f.gap();
+        }
     }
 
     fn datagram(
@@ -338,8 +325,9 @@ impl crate::flow::FlowParser for ModbusFlow {
         Ok(())
     }
 
+    /// The connection ended.
     fn finish(&mut self) {
-        ModbusFlow::finish(self);
+        self.pairing.finish();
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {

@@ -1,6 +1,7 @@
 //! Modbus parser tests: the STYLE.md list, with real bytes from captures (file and frame
 //! named), plus proptest properties.
 
+use crate::flow::FlowParser;
 use proptest::prelude::*;
 
 use super::parser::*;

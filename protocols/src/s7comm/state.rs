@@ -209,46 +209,9 @@ impl S7Flow {
         S7Flow::default()
     }
 
-    /// Bytes are missing in `dir`.
-    pub fn gap(&mut self, dir: Direction) {
-        if let Some(d) = self.dirs.get_mut(idx(dir)) {
-            d.framer.gap();
-            d.pdu.clear();
-            d.tpdus = 0;
-        }
-    }
-
     /// True when a direction did not start with TPKT.
     pub fn not_tpkt(&self) -> bool {
         self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
-    }
-
-    /// The flow ended.
-    pub fn finish(&mut self) {
-        self.unanswered += self.pending.len() as u64;
-        self.pending.clear();
-    }
-
-    /// Feeds stream bytes of one direction captured at `now_ns`.
-    pub fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let i = idx(dir);
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let mut framer = std::mem::take(&mut d.framer);
-        framer.feed(
-            &RULES,
-            data,
-            &mut Tpkts {
-                flow: self,
-                dir,
-                now_ns,
-                f,
-            },
-        );
-        if let Some(d) = self.dirs.get_mut(i) {
-            d.framer = framer;
-        }
     }
 
     fn on_tpkt(
@@ -424,12 +387,35 @@ impl S7Flow {
 impl crate::flow::FlowParser for S7Flow {
     type Event<'a> = Event<'a>;
 
+    /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        S7Flow::feed(self, dir, data, now_ns, f);
+        let i = idx(dir);
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let mut framer = std::mem::take(&mut d.framer);
+        framer.feed(
+            &RULES,
+            data,
+            &mut Tpkts {
+                flow: self,
+                dir,
+                now_ns,
+                f,
+            },
+        );
+        if let Some(d) = self.dirs.get_mut(i) {
+            d.framer = framer;
+        }
     }
 
+    /// Bytes are missing in `dir`.
     fn gap(&mut self, dir: Direction) {
-        S7Flow::gap(self, dir);
+        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+            d.framer.gap();
+            d.pdu.clear();
+            d.tpdus = 0;
+        }
     }
 
     /// S7comm runs over TCP only.
@@ -443,8 +429,10 @@ impl crate::flow::FlowParser for S7Flow {
         Err("s7comm_over_udp")
     }
 
+    /// The flow ended.
     fn finish(&mut self) {
-        S7Flow::finish(self);
+        self.unanswered += self.pending.len() as u64;
+        self.pending.clear();
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {

@@ -1,5 +1,6 @@
 //! S7comm tests: the STYLE.md list with real bytes (file and frame named), plus proptest.
 
+use crate::flow::FlowParser;
 use proptest::prelude::*;
 
 use super::parser::*;
