@@ -11,7 +11,8 @@ use super::codes;
 use super::parser::{Control, Flags, Value};
 use super::state::{Event, Iec104Flow, Record};
 use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
-use crate::message::{AddressRange, Message};
+use crate::message::{AddressRange, Message, RequestRef};
+use crate::time::Timestamp;
 use crate::{Direction, Operation};
 
 /// Name of IEC 104 messages.
@@ -108,6 +109,12 @@ fn apdu(ctx: &mut dyn Sink, rec: &Record) {
             }
         }
         (Control::I { .. }, None) => {}
+    }
+    if let Some(t) = rec.request_ts_ns {
+        m.request = Some(RequestRef {
+            ts: Timestamp::from_nanos(t),
+            latency_us: ctx.ts().as_nanos().saturating_sub(t) / 1000,
+        });
     }
     m.flags = rec.flags.names().collect();
     ctx.observe(&m);

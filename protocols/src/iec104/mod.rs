@@ -8,8 +8,12 @@
 //! parameter types; file transfer types by address; type ids the standard does not define
 //! flagged (`unknown_function`), still counted.
 //!
-//! Not supported: pairing of command activation and confirmation; the select/execute pairing
-//! of select-before-operate (the select bit is reported); 101 (serial) framing; parameters
+//! Activations (commands, interrogations, clock synchronisation, reset) are paired with their
+//! confirmations by type id, common address and object address (latency; unconfirmed ones
+//! counted as unanswered).
+//!
+//! Not supported: the select/execute pairing of select-before-operate (the select bit is
+//! reported); 101 (serial) framing; parameters
 //! other than the 104 defaults (2-octet cause and common address, 3-octet IOA); TLS
 //! (IEC 62351-3).
 

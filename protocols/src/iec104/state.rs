@@ -8,6 +8,14 @@ use crate::Direction;
 
 /// Octets scanned without one valid APDU before a stream is not IEC 104.
 pub const NOT_IEC104_AFTER: usize = 1024;
+/// Most activations awaiting their confirmation per connection; one more drops the oldest
+/// (counted unanswered).
+pub const MAX_OUTSTANDING: usize = 64;
+/// Causes of transmission: activation, its confirmation, deactivation, its confirmation.
+const ACT: u8 = 6;
+const ACTCON: u8 = 7;
+const DEACT: u8 = 8;
+const DEACTCON: u8 = 9;
 
 /// APDU framing, resynchronised on the next plausible APCI.
 pub const RULES: Rules = Rules {
@@ -26,6 +34,8 @@ pub struct Record {
     pub control: Control,
     /// The ASDU of an I-frame.
     pub asdu: Option<Asdu>,
+    /// For a confirmation (actcon, deactcon), when its activation was captured (ns).
+    pub request_ts_ns: Option<i64>,
     /// Out-of-spec conditions of the APDU (sequence, control octets) and its ASDU.
     pub flags: Flags,
 }
@@ -49,6 +59,10 @@ pub struct Iec104Flow {
     next_send: [Option<u16>; 2],
     /// I-frames whose N(S) skipped numbers.
     pub sequence_gaps: u64,
+    /// Activations awaiting their confirmation: type id, common address, first IOA, time.
+    pending: Vec<(u8, u16, u32, i64)>,
+    /// Activations never confirmed.
+    pub unanswered: u64,
 }
 
 fn idx(d: Direction) -> usize {
@@ -64,8 +78,16 @@ impl Iec104Flow {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
     }
 
-    fn apdu(&mut self, dir: Direction, control: Control, mut flags: Flags, body: &[u8]) -> Record {
+    fn apdu(
+        &mut self,
+        dir: Direction,
+        control: Control,
+        mut flags: Flags,
+        body: &[u8],
+        now_ns: i64,
+    ) -> Record {
         let mut decoded = None;
+        let mut request_ts_ns = None;
         if let Control::I { send, .. } = control {
             let i = idx(dir);
             if let Some(slot) = self.next_send.get_mut(i) {
@@ -86,13 +108,38 @@ impl Iec104Flow {
             }
             let a = asdu(body);
             flags.insert(a.flags);
+            request_ts_ns = self.pair(dir, &a, now_ns);
             decoded = Some(a);
         }
         Record {
             direction: dir,
             control,
             asdu: decoded,
+            request_ts_ns,
             flags,
+        }
+    }
+
+    /// Pairs an activation (from the controlling station) with its confirmation (from the
+    /// station), by type id, common address and first object address; returns the
+    /// activation's time for a confirmation.
+    fn pair(&mut self, dir: Direction, a: &Asdu, now_ns: i64) -> Option<i64> {
+        let ioa = a.ranges.first().map_or(0, |r| r.0);
+        let key = (a.type_id, a.common_address, ioa);
+        match (dir, a.cause) {
+            (Direction::Request, ACT | DEACT) => {
+                if self.pending.len() >= MAX_OUTSTANDING {
+                    self.pending.remove(0);
+                    self.unanswered += 1;
+                }
+                self.pending.push((key.0, key.1, key.2, now_ns));
+                None
+            }
+            (Direction::Response, ACTCON | DEACTCON) => {
+                let k = self.pending.iter().position(|p| (p.0, p.1, p.2) == key)?;
+                Some(self.pending.remove(k).3)
+            }
+            _ => None,
         }
     }
 }
@@ -101,6 +148,7 @@ impl Iec104Flow {
 struct Apdus<'s, 'f> {
     flow: &'s mut Iec104Flow,
     dir: Direction,
+    now_ns: i64,
     f: &'f mut dyn FnMut(Event),
 }
 
@@ -110,7 +158,7 @@ impl Frames for Apdus<'_, '_> {
     fn frame(&mut self, rest: &[u8]) -> Step<FrameError> {
         match frame(rest) {
             Ok(Some((len, control, flags, body))) => {
-                let rec = self.flow.apdu(self.dir, control, flags, body);
+                let rec = self.flow.apdu(self.dir, control, flags, body, self.now_ns);
                 (self.f)(Event::Apdu(rec));
                 Step::Frame(len)
             }
@@ -149,13 +197,22 @@ impl crate::flow::FlowParser for Iec104Flow {
     type Event<'a> = Event;
 
     /// Feeds stream octets of one direction.
-    fn feed(&mut self, dir: Direction, data: &[u8], _now_ns: i64, f: &mut dyn FnMut(Event)) {
+    fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event)) {
         let i = idx(dir);
         let Some(framer) = self.framers.get_mut(i) else {
             return;
         };
         let mut framer = std::mem::take(framer);
-        framer.feed(&RULES, data, &mut Apdus { flow: self, dir, f });
+        framer.feed(
+            &RULES,
+            data,
+            &mut Apdus {
+                flow: self,
+                dir,
+                now_ns,
+                f,
+            },
+        );
         if let Some(slot) = self.framers.get_mut(i) {
             *slot = framer;
         }
@@ -183,10 +240,14 @@ impl crate::flow::FlowParser for Iec104Flow {
         Err("iec104_over_udp")
     }
 
-    fn finish(&mut self) {}
+    fn finish(&mut self) {
+        self.unanswered += self.pending.len() as u64;
+        self.pending.clear();
+    }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
         f("sequence_gaps", self.sequence_gaps);
+        f("unanswered_requests", self.unanswered);
     }
 
     fn give_up(&self) -> Option<&'static str> {
@@ -275,6 +336,30 @@ mod tests {
             f,
             vec![(false, false), (false, false), (true, false), (false, true)]
         );
+    }
+
+    /// A command's confirmation carries its activation's time; one never confirmed counts.
+    #[test]
+    fn activations_pair_with_confirmations() {
+        let apdu =
+            |cause: u8, ioa: u8| vec![0x68, 0x0e, 0, 0, 0, 0, 45, 1, cause, 0, 1, 0, ioa, 0, 0, 1];
+        let mut flow = Iec104Flow::default();
+        let mut seen = Vec::new();
+        for (dir, b, t) in [
+            (Direction::Request, apdu(6, 5), 1_000),
+            (Direction::Request, apdu(6, 9), 2_000),
+            (Direction::Response, apdu(7, 5), 5_000),
+            (Direction::Response, apdu(10, 5), 6_000),
+        ] {
+            flow.feed(dir, &b, t, &mut |e| {
+                if let Event::Apdu(r) = e {
+                    seen.push(r.request_ts_ns);
+                }
+            });
+        }
+        assert_eq!(seen, vec![None, None, Some(1_000), None]);
+        flow.finish();
+        assert_eq!(flow.unanswered, 1);
     }
 
     proptest! {
