@@ -50,10 +50,10 @@ pub struct AlertEndpoint {
     pub mac: Option<MacAddr>,
     /// Zone name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub zone: Option<String>,
+    pub zone: Option<std::sync::Arc<str>>,
     /// Asset label (vendor/model or roles), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub asset: Option<String>,
+    pub asset: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// Observed vs expected.

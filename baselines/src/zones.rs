@@ -184,6 +184,9 @@ pub struct ZoneMap {
     cidrs: Vec<(Cidr, u16)>,
     conduits: Vec<ConduitConfig>,
     default_zone: String,
+    /// The zone names shared (alert endpoints carry them without copying), by zone id; the
+    /// default zone's last.
+    shared: Vec<std::sync::Arc<str>>,
 }
 
 /// A zone index from [`ZoneMap::lookup`]; `u16::MAX` is the default zone.
@@ -203,11 +206,17 @@ impl ZoneMap {
             .collect();
         // Longest prefix first.
         cidrs.sort_by_key(|c| std::cmp::Reverse(c.0.prefix()));
+        let shared = zones
+            .iter()
+            .map(|z| std::sync::Arc::from(z.name.as_str()))
+            .chain([std::sync::Arc::from(default_zone)])
+            .collect();
         ZoneMap {
             zones,
             cidrs,
             conduits,
             default_zone: default_zone.to_string(),
+            shared,
         }
     }
 
@@ -244,6 +253,19 @@ impl ZoneMap {
         self.zones
             .get(usize::from(z))
             .map_or(&self.default_zone, |z| &z.name)
+    }
+
+    /// A zone's name, shared.
+    pub fn shared_name(&self, z: ZoneId) -> std::sync::Arc<str> {
+        let i = usize::from(z);
+        let shared = if i < self.zones.len() {
+            self.shared.get(i)
+        } else {
+            self.shared.last()
+        };
+        shared
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::from(self.name(z)))
     }
 
     /// A zone's Purdue level.

@@ -125,8 +125,11 @@ impl Policy {
             ip: p.ip,
             port: Some(p.port),
             mac: p.mac,
-            zone: Some(self.zones.name(zone).to_string()),
-            asset: p.mac.and_then(crate::oui::vendor).map(str::to_string),
+            zone: Some(self.zones.shared_name(zone)),
+            asset: p
+                .mac
+                .and_then(crate::oui::vendor)
+                .map(std::borrow::Cow::Borrowed),
         }
     }
 
@@ -268,8 +271,8 @@ impl Shared {
                     ip,
                     port: None,
                     mac: None,
-                    zone: Some(zone.to_string()),
-                    asset: self.assets.label(&ip),
+                    zone: Some(std::sync::Arc::from(zone)),
+                    asset: self.assets.label(&ip).map(std::borrow::Cow::Owned),
                 };
                 out.push(Observation {
                     rule: &rules::POLL_STOPPED,

@@ -128,12 +128,16 @@ pub fn cef(a: &Alert) -> String {
         (
             "cs2",
             "srcZone",
-            a.src.as_ref().and_then(|s| s.zone.clone()),
+            a.src
+                .as_ref()
+                .and_then(|s| s.zone.as_deref().map(str::to_string)),
         ),
         (
             "cs3",
             "dstZone",
-            a.dst.as_ref().and_then(|d| d.zone.clone()),
+            a.dst
+                .as_ref()
+                .and_then(|d| d.zone.as_deref().map(str::to_string)),
         ),
         ("cs4", "function", a.function.clone()),
         (
@@ -149,12 +153,16 @@ pub fn cef(a: &Alert) -> String {
         (
             "flexString1",
             "srcAsset",
-            a.src.as_ref().and_then(|s| s.asset.clone()),
+            a.src
+                .as_ref()
+                .and_then(|s| s.asset.as_deref().map(str::to_string)),
         ),
         (
             "flexString2",
             "dstAsset",
-            a.dst.as_ref().and_then(|d| d.asset.clone()),
+            a.dst
+                .as_ref()
+                .and_then(|d| d.asset.as_deref().map(str::to_string)),
         ),
     ];
     let mut labels: Vec<(String, String)> = Vec::new();
@@ -288,10 +296,30 @@ pub fn leef(a: &Alert) -> String {
         ("operation", a.operation.map(|o| o.to_string())),
         ("function", opt(&a.function)),
         ("status", a.status.map(str::to_string)),
-        ("srcZone", a.src.as_ref().and_then(|s| opt(&s.zone))),
-        ("dstZone", a.dst.as_ref().and_then(|d| opt(&d.zone))),
-        ("srcAsset", a.src.as_ref().and_then(|s| opt(&s.asset))),
-        ("dstAsset", a.dst.as_ref().and_then(|d| opt(&d.asset))),
+        (
+            "srcZone",
+            a.src
+                .as_ref()
+                .and_then(|s| s.zone.as_deref().map(str::to_string)),
+        ),
+        (
+            "dstZone",
+            a.dst
+                .as_ref()
+                .and_then(|d| d.zone.as_deref().map(str::to_string)),
+        ),
+        (
+            "srcAsset",
+            a.src
+                .as_ref()
+                .and_then(|s| s.asset.as_deref().map(str::to_string)),
+        ),
+        (
+            "dstAsset",
+            a.dst
+                .as_ref()
+                .and_then(|d| d.asset.as_deref().map(str::to_string)),
+        ),
         ("attack", Some(techniques(a)).filter(|s| !s.is_empty())),
         (
             "sensorId",
