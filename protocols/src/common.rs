@@ -24,6 +24,14 @@ impl Direction {
         }
     }
 
+    /// 0 for requests, 1 for responses: the index of per-direction state.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::Request => 0,
+            Direction::Response => 1,
+        }
+    }
+
     /// Lower-case name as used in events and alerts.
     pub fn as_str(self) -> &'static str {
         match self {

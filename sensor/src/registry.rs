@@ -320,13 +320,6 @@ pub(crate) mod testing {
         flow: u64,
     }
 
-    fn idx(d: Direction) -> usize {
-        match d {
-            Direction::Request => 0,
-            Direction::Response => 1,
-        }
-    }
-
     impl Handler for Recorder {
         fn on_stream(
             &mut self,
@@ -340,10 +333,10 @@ pub(crate) mod testing {
                     if d.starts_with(b"QUIT") {
                         return Verdict::Abandon("quit");
                     }
-                    self.seen.streams[idx(dir)].extend_from_slice(d);
+                    self.seen.streams[dir.index()].extend_from_slice(d);
                     ctx.counters().pdus += 1;
                 }
-                StreamEvent::Gap(g) => self.seen.gaps[idx(dir)].push(g),
+                StreamEvent::Gap(g) => self.seen.gaps[dir.index()].push(g),
             }
             Verdict::Continue
         }

@@ -150,13 +150,6 @@ pub struct Dnp3Flow {
     pub incomplete_fragments: u64,
 }
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 /// Link-layer framing, resynchronised on the next link header whose CRC checks.
 pub const RULES: Rules = Rules {
     keep: LINK_HEADER_LEN - 1,
@@ -262,7 +255,7 @@ impl Dnp3Flow {
         now_ns: i64,
         f: &mut dyn FnMut(Event<'_>),
     ) {
-        self.frames(idx(dir), data, now_ns, f, true);
+        self.frames(dir.index(), data, now_ns, f, true);
     }
 
     fn frames(
@@ -513,12 +506,12 @@ impl crate::flow::FlowParser for Dnp3Flow {
 
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        self.frames(idx(dir), data, now_ns, f, false);
+        self.frames(dir.index(), data, now_ns, f, false);
     }
 
     /// Bytes are missing in direction `dir`: drop the partial frame and resync.
     fn gap(&mut self, dir: Direction) {
-        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+        if let Some(d) = self.dirs.get_mut(dir.index()) {
             d.framer.gap();
         }
     }

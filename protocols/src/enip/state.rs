@@ -150,13 +150,6 @@ pub struct EnipFlow {
     pub io_packets: u64,
 }
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 impl EnipFlow {
     /// Feeds one UDP datagram: encapsulation messages (port 44818), or implicit I/O when
     /// `io` (port 2222).
@@ -641,7 +634,7 @@ impl crate::flow::FlowParser for EnipFlow {
 
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let i = idx(dir);
+        let i = dir.index();
         let Some(framer) = self.framers.get_mut(i) else {
             return;
         };
@@ -662,7 +655,7 @@ impl crate::flow::FlowParser for EnipFlow {
     }
 
     fn gap(&mut self, dir: Direction) {
-        if let Some(fr) = self.framers.get_mut(idx(dir)) {
+        if let Some(fr) = self.framers.get_mut(dir.index()) {
             fr.gap();
         }
     }

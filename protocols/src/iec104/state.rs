@@ -65,13 +65,6 @@ pub struct Iec104Flow {
     pub unanswered: u64,
 }
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 impl Iec104Flow {
     /// True when a direction has shown only octets that are not IEC 104.
     pub fn not_iec104(&self) -> bool {
@@ -89,7 +82,7 @@ impl Iec104Flow {
         let mut decoded = None;
         let mut request_ts_ns = None;
         if let Control::I { send, .. } = control {
-            let i = idx(dir);
+            let i = dir.index();
             if let Some(slot) = self.next_send.get_mut(i) {
                 match *slot {
                     Some(want) if send != want => {
@@ -198,7 +191,7 @@ impl crate::flow::FlowParser for Iec104Flow {
 
     /// Feeds stream octets of one direction.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event)) {
-        let i = idx(dir);
+        let i = dir.index();
         let Some(framer) = self.framers.get_mut(i) else {
             return;
         };
@@ -219,7 +212,7 @@ impl crate::flow::FlowParser for Iec104Flow {
     }
 
     fn gap(&mut self, dir: Direction) {
-        let i = idx(dir);
+        let i = dir.index();
         if let Some(fr) = self.framers.get_mut(i) {
             fr.gap();
         }

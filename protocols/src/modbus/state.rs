@@ -259,13 +259,6 @@ pub struct ModbusFlow {
     pub pairing: Pairing,
 }
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 impl ModbusFlow {
     /// State for a new connection.
     pub fn new() -> ModbusFlow {
@@ -302,14 +295,14 @@ impl crate::flow::FlowParser for ModbusFlow {
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
         let ModbusFlow { framers, pairing } = self;
-        if let Some(framer) = framers.get_mut(idx(dir)) {
+        if let Some(framer) = framers.get_mut(dir.index()) {
             feed_adus(framer, pairing, dir, data, now_ns, f);
         }
     }
 
     /// Bytes are missing in direction `dir`.
     fn gap(&mut self, dir: Direction) {
-        if let Some(f) = self.framers.get_mut(idx(dir)) {
+        if let Some(f) = self.framers.get_mut(dir.index()) {
             f.gap();
         }
     }

@@ -108,13 +108,6 @@ pub struct S7Flow {
     seen_payload: bool,
 }
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 /// TPKT framing, resynchronised on the next plausible TPKT + COTP header.
 pub const RULES: Rules = Rules {
     keep: 5,
@@ -259,7 +252,7 @@ impl S7Flow {
         now_ns: i64,
         f: &mut dyn FnMut(Event<'_>),
     ) {
-        let i = idx(dir);
+        let i = dir.index();
         let Some(st) = self.dirs.get_mut(i) else {
             return;
         };
@@ -389,7 +382,7 @@ impl crate::flow::FlowParser for S7Flow {
 
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
-        let i = idx(dir);
+        let i = dir.index();
         let Some(d) = self.dirs.get_mut(i) else {
             return;
         };
@@ -411,7 +404,7 @@ impl crate::flow::FlowParser for S7Flow {
 
     /// Bytes are missing in `dir`.
     fn gap(&mut self, dir: Direction) {
-        if let Some(d) = self.dirs.get_mut(idx(dir)) {
+        if let Some(d) = self.dirs.get_mut(dir.index()) {
             d.framer.gap();
             d.pdu.clear();
             d.tpdus = 0;

@@ -226,13 +226,6 @@ struct Flow {
     probes: u8,
 }
 
-fn dir_index(d: Direction) -> usize {
-    match d {
-        Direction::Request => 0,
-        Direction::Response => 1,
-    }
-}
-
 /// What app dispatch needs besides the flow: split from [`Worker`] so that the flow (borrowed
 /// from the table) and these can be borrowed at once.
 struct AppEnv<'a> {
@@ -266,7 +259,7 @@ impl AppEnv<'_> {
         dir: Direction,
         data: &[u8],
     ) -> bool {
-        let midstream = pending_gap[dir_index(dir)];
+        let midstream = pending_gap[dir.index()];
         match self
             .registry
             .identify(info.transport, info.server.port, dir, data, midstream)
@@ -289,7 +282,7 @@ impl AppEnv<'_> {
                 );
                 self.sink.commit_alerts(self.pkt_index, info.id);
                 for d in [Direction::Request, Direction::Response] {
-                    if pending_gap[dir_index(d)] {
+                    if pending_gap[d.index()] {
                         if let Some(mut ctx) = self.ctx(info, index) {
                             ctx.counters.gaps += 1;
                             let _ =
@@ -301,7 +294,7 @@ impl AppEnv<'_> {
                 true
             }
             Identified::Undecided => {
-                pending_gap[dir_index(dir)] = true;
+                pending_gap[dir.index()] = true;
                 *probes += 1;
                 if *probes >= MAX_PROBES {
                     *app = AppState::Done;
@@ -359,7 +352,7 @@ impl AppEnv<'_> {
         if let AppState::Pending = app {
             match ev {
                 StreamEvent::Gap(_) => {
-                    pending_gap[dir_index(dir)] = true;
+                    pending_gap[dir.index()] = true;
                     return;
                 }
                 StreamEvent::Data(d) => {
@@ -687,7 +680,7 @@ impl Worker {
         } else {
             Direction::Response
         };
-        let d = dir_index(dir);
+        let d = dir.index();
         flow.packets[d] += 1;
         flow.bytes[d] += u64::from(p.wire_len);
         if p.ts > flow.last_ts {
