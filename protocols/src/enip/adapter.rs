@@ -62,14 +62,16 @@ impl Adapter for Enip {
                 m.function = Some(Cow::Borrowed("implicit_io"));
                 m.unit = Some(connection);
                 ctx.observe(&m);
-                emit(
-                    ctx,
-                    &IoEvent {
-                        msg: &m,
-                        connection_id: connection,
-                        sequence,
-                    },
-                );
+                if ctx.events_enabled() {
+                    emit(
+                        ctx,
+                        &IoEvent {
+                            msg: &m,
+                            connection_id: connection,
+                            sequence,
+                        },
+                    );
+                }
             }
             Event::Malformed(_, err) => {
                 ctx.parse_error(ENIP, err.as_str());
@@ -124,6 +126,9 @@ fn encap(ctx: &mut dyn Sink, rec: &EncapRecord) {
     m.flags = rec.flags.names().collect();
     m.identity = rec.identity.as_ref().map(identity);
     ctx.observe(&m);
+    if !ctx.events_enabled() {
+        return;
+    }
     emit(
         ctx,
         &EncapEvent {
@@ -186,14 +191,7 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
         m.addresses = addresses(p);
     }
     m.unit = rec.connection;
-    let mut status = None;
-    if let Cip::Response {
-        status: s,
-        extended,
-        ..
-    } = &rec.cip
-    {
-        status = Some((*s, extended.clone()));
+    if let Cip::Response { status: s, .. } = &rec.cip {
         // Partial transfer is how fragmented services go on, not a failure.
         if !matches!(s, 0x00 | 0x06) {
             m.exception_code = Some(u16::from(*s));
@@ -209,6 +207,15 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
     m.flags = rec.flags.names().collect();
     m.identity = rec.identity.as_ref().map(identity);
     ctx.observe(&m);
+    if !ctx.events_enabled() {
+        return;
+    }
+    let (route, general_status, extended_status): (&[(u16, u32)], _, &[u16]) = match &rec.cip {
+        Cip::Request { path, .. } => (&path.ports, None, &[]),
+        Cip::Response {
+            status, extended, ..
+        } => (&[], Some(*status), extended),
+    };
     emit(
         ctx,
         &CipEvent {
@@ -221,12 +228,9 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
             attribute: path.and_then(|p| p.attribute),
             member: path.and_then(|p| p.member),
             tag: path.and_then(|p| p.tag.as_deref()),
-            route: match &rec.cip {
-                Cip::Request { path, .. } => path.ports.clone(),
-                Cip::Response { .. } => Vec::new(),
-            },
-            general_status: status.as_ref().map(|s| s.0),
-            extended_status: status.map(|s| s.1).unwrap_or_default(),
+            route,
+            general_status,
+            extended_status,
             connection: rec.connection_info.as_ref().map(ConnectionEvent::of),
             device: rec.identity.as_ref().map(Device::of),
         },
@@ -330,12 +334,12 @@ struct CipEvent<'a> {
     member: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tag: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    route: Vec<(u16, u32)>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    route: &'a [(u16, u32)],
     #[serde(skip_serializing_if = "Option::is_none")]
     general_status: Option<u8>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    extended_status: Vec<u16>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    extended_status: &'a [u16],
     #[serde(skip_serializing_if = "Option::is_none")]
     connection: Option<ConnectionEvent>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -118,7 +118,9 @@ fn apdu(ctx: &mut dyn Sink, rec: &Record) {
     }
     m.flags = rec.flags.names().collect();
     ctx.observe(&m);
-    emit(ctx, &Iec104Event::new(&m, rec));
+    if ctx.events_enabled() {
+        emit(ctx, &Iec104Event::new(&m, rec));
+    }
 }
 
 /// One information object in an event.
