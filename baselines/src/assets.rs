@@ -195,13 +195,29 @@ impl AssetInventory {
         self.map.is_empty()
     }
 
-    /// Records one flow report on both of its ends.
-    pub fn observe_flow(&self, obs: &FlowObservation<'_>) {
-        self.observe_end(obs, true);
-        self.observe_end(obs, false);
+    /// Records one flow report on both of its ends; returns which ends the inventory holds
+    /// (client, server).
+    pub fn observe_flow(&self, obs: &FlowObservation<'_>) -> [bool; 2] {
+        [self.observe_end(obs, true), self.observe_end(obs, false)]
     }
 
-    fn observe_end(&self, obs: &FlowObservation<'_>, is_client: bool) {
+    /// Records a later report of a flow whose first report returned `held`: an end refused
+    /// then is refused again without a look-up (hosts are never removed, so a full inventory
+    /// stays full), counted as a look-up would count it. Under a flood of new hosts this
+    /// halves the work on the shared map.
+    pub fn observe_flow_again(&self, obs: &FlowObservation<'_>, held: [bool; 2]) {
+        for (is_client, held) in [(true, held[0]), (false, held[1])] {
+            if held {
+                self.observe_end(obs, is_client);
+            } else {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Records the report on one end; false when the host was refused (inventory full).
+    fn observe_end(&self, obs: &FlowObservation<'_>, is_client: bool) -> bool {
         let (me, idx_out, idx_in) = if is_client {
             (obs.client, 0, 1)
         } else {
@@ -217,7 +233,7 @@ impl AssetInventory {
                         self.max
                     );
                 }
-                return;
+                return false;
             }
             None => self.map.entry(me.ip).or_insert_with(|| {
                 self.size.fetch_add(1, Relaxed);
@@ -298,6 +314,7 @@ impl AssetInventory {
                 a.services.insert(svc);
             }
         }
+        true
     }
 
     /// Records what a message says about its sender and receiver: roles from the protocol and

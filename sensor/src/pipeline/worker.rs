@@ -224,6 +224,10 @@ struct Flow {
     /// Per direction: bytes were skipped before the handler attached.
     pending_gap: [bool; 2],
     probes: u8,
+    /// Which ends (client, server) the asset inventory took at the flow's start.
+    assets_held: [bool; 2],
+    /// Packets and bytes per direction already reported to the asset inventory.
+    reported: ([u64; 2], [u64; 2]),
 }
 
 /// What app dispatch needs besides the flow: split from [`Worker`] so that the flow (borrowed
@@ -606,13 +610,9 @@ impl Worker {
             app: AppState::Pending,
             pending_gap: [false; 2],
             probes: 0,
+            assets_held: [true; 2],
+            reported: ([0; 2], [0; 2]),
         };
-        self.assets.observe_flow(&observation(
-            &flow,
-            None,
-            zones_of(&self.detector, &flow),
-            true,
-        ));
         // Opened in the capture: a SYN without ACK, or any first datagram.
         let opened = match s.proto {
             ipproto::TCP => s.flags & 0x12 == 0x02,
@@ -660,9 +660,9 @@ impl Worker {
                 id = None;
             }
         }
-        let fid = match id {
-            Some(f) => f,
-            None => self.new_flow(key, src_is_lo, p),
+        let (fid, is_new) = match id {
+            Some(f) => (f, false),
+            None => (self.new_flow(key, src_is_lo, p), true),
         };
         self.table.touch(fid, now);
         let Worker {
@@ -672,6 +672,7 @@ impl Worker {
             stats,
             cfg,
             detector,
+            assets,
             ..
         } = self;
         let flow = table.value_mut(fid);
@@ -692,6 +693,13 @@ impl Worker {
         };
         if sender.mac.is_none() {
             sender.mac = s.src_mac;
+        }
+        if is_new {
+            // The asset inventory hears of the flow once its first packet is counted: a flow
+            // that sees nothing more (a scan's SYN) needs no second report at its end.
+            flow.assets_held =
+                assets.observe_flow(&observation(flow, None, zones_of(detector, flow), true));
+            flow.reported = (flow.packets, flow.bytes);
         }
         let mut env = AppEnv {
             registry,
@@ -804,9 +812,14 @@ impl Worker {
             }
         }
         self.detector.end_flow(flow.info.id);
-        let zones = zones_of(&self.detector, &flow);
-        self.assets
-            .observe_flow(&observation(&flow, app_protocol, zones, false));
+        // Only what the report at the start did not say: nothing, for a flow of one packet.
+        if flow.packets != flow.reported.0 || app_protocol.is_some() {
+            let zones = zones_of(&self.detector, &flow);
+            self.assets.observe_flow_again(
+                &observation(&flow, app_protocol, zones, false),
+                flow.assets_held,
+            );
+        }
     }
 }
 
@@ -819,6 +832,10 @@ fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d st
         Some(z.name(flow.info.client_zone)),
         Some(z.name(flow.info.server_zone)),
     )
+}
+
+fn sub(a: [u64; 2], b: [u64; 2]) -> [u64; 2] {
+    [a[0].saturating_sub(b[0]), a[1].saturating_sub(b[1])]
 }
 
 fn observation<'a>(
@@ -846,8 +863,8 @@ fn observation<'a>(
         app_protocol,
         first_seen: flow.first_ts,
         last_seen: flow.last_ts,
-        packets: if new_flow { [0; 2] } else { flow.packets },
-        bytes: if new_flow { [0; 2] } else { flow.bytes },
+        packets: sub(flow.packets, flow.reported.0),
+        bytes: sub(flow.bytes, flow.reported.1),
         server_answered: flow.packets[1] > 0,
         client_zone: zones.0,
         server_zone: zones.1,
