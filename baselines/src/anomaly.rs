@@ -177,14 +177,45 @@ struct Pair {
     /// Distinct (transport, server port) the client opened flows to.
     ports: Distinct<(u8, u16)>,
     /// When the client's TCP connections to the server were opened, within the window.
-    sessions: VecDeque<Timestamp>,
+    sessions: Times,
+}
+
+/// Times in order, oldest first, the first kept inline: most pairs in a flood open one
+/// connection, and then need no allocation.
+#[derive(Debug, Default)]
+struct Times {
+    /// The oldest time, when it is inline; `more` follows it.
+    first: Option<Timestamp>,
+    more: VecDeque<Timestamp>,
+}
+
+impl Times {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn front(&self) -> Option<&Timestamp> {
+        self.first.as_ref().or(self.more.front())
+    }
+
+    fn push_back(&mut self, t: Timestamp) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(t);
+        } else {
+            self.more.push_back(t);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Timestamp> {
+        self.first.take().or_else(|| self.more.pop_front())
+    }
 }
 
 impl Pair {
     fn new() -> Pair {
         Pair {
             ports: Distinct::new(),
-            sessions: VecDeque::new(),
+            sessions: Times::default(),
         }
     }
 }
@@ -689,6 +720,26 @@ fn fire(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_is_a_queue() {
+        let t = |s| Timestamp::from_nanos(s);
+        let (mut q, mut want) = (Times::default(), VecDeque::new());
+        for (i, pop) in [
+            false, false, true, false, true, true, true, false, false, true,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if pop {
+                assert_eq!(q.pop_front(), want.pop_front());
+            } else {
+                q.push_back(t(i as i64));
+                want.push_back(t(i as i64));
+            }
+            assert_eq!((q.len(), q.front()), (want.len(), want.front()));
+        }
+    }
 
     /// The full observations among signals.
     fn full(out: &[Signal]) -> Vec<&Observation> {

@@ -29,6 +29,32 @@ pub struct OutputReport {
     pub events_lost: u64,
 }
 
+/// Hands every signal of the lanes to `f` in key order, moving each once: a stable merge
+/// (each lane stably sorted first, in case it is not yet; ties go to the earlier lane), so the
+/// order is that of a stable sort of the lanes one after the other, whatever their number.
+fn merge_by_key<T>(lanes: &mut [&mut Vec<(EventKey, T)>], mut f: impl FnMut(T)) {
+    for lane in lanes.iter_mut() {
+        if !lane.is_sorted_by_key(|(k, _)| *k) {
+            lane.sort_by_key(|(k, _)| *k);
+        }
+    }
+    let mut its: Vec<_> = lanes.iter_mut().map(|l| l.drain(..).peekable()).collect();
+    loop {
+        let mut best: Option<(usize, EventKey)> = None;
+        for (i, it) in its.iter_mut().enumerate() {
+            if let Some((k, _)) = it.peek() {
+                if best.is_none_or(|(_, b)| *k < b) {
+                    best = Some((i, *k));
+                }
+            }
+        }
+        let Some((i, _)) = best else { break };
+        if let Some((_, v)) = its.get_mut(i).and_then(Iterator::next) {
+            f(v);
+        }
+    }
+}
+
 /// Runs until every worker has closed its channel.
 pub fn merge_rounds(
     rxs: Vec<Receiver<OutBatch>>,
@@ -43,7 +69,6 @@ pub fn merge_rounds(
     let mut open = vec![true; n];
     let mut report = OutputReport::default();
     let mut order: Vec<(EventMark, usize)> = Vec::new();
-    let mut obs: Vec<(EventKey, Signal)> = Vec::new();
     loop {
         for i in 0..n {
             if slots[i].is_none() && open[i] {
@@ -57,16 +82,14 @@ pub fn merge_rounds(
             break;
         };
         order.clear();
+        let mut lanes: Vec<&mut Vec<(EventKey, Signal)>> = Vec::with_capacity(n);
         for (i, slot) in slots.iter_mut().enumerate() {
             if let Some(b) = slot.as_mut().filter(|b| b.round == round) {
                 order.extend(b.marks.iter().map(|m| (*m, i)));
-                obs.append(&mut b.alerts);
+                lanes.push(&mut b.alerts);
             }
         }
-        obs.sort_by_key(|(k, _)| *k);
-        for (_, s) in obs.drain(..) {
-            alerts.signal(s);
-        }
+        merge_by_key(&mut lanes, |s| alerts.signal(s));
         alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
@@ -115,7 +138,37 @@ pub fn merge_rounds(
 mod tests {
     use super::*;
     use crate::pipeline::events::EventSink;
+    use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
+
+    proptest! {
+        /// The merge gives the order of a stable sort of the lanes one after the other,
+        /// sorted or not, ties and all.
+        #[test]
+        fn merge_equals_stable_sort(lanes in prop::collection::vec(
+            prop::collection::vec((0u64..6, 0u64..3), 0..20), 0..4)) {
+            let mut keyed: Vec<Vec<(EventKey, (usize, usize))>> = lanes
+                .iter()
+                .enumerate()
+                .map(|(l, v)| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, &(p, f))| {
+                            (EventKey { pkt_index: p, flow_id: f, seq: 0 }, (l, i))
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut want: Vec<_> = keyed.concat();
+            want.sort_by_key(|(k, _)| *k);
+            let want: Vec<_> = want.into_iter().map(|(_, v)| v).collect();
+            let mut got = Vec::new();
+            let mut refs: Vec<&mut Vec<_>> = keyed.iter_mut().collect();
+            merge_by_key(&mut refs, |v| got.push(v));
+            prop_assert_eq!(got, want);
+            prop_assert!(keyed.iter().all(Vec::is_empty));
+        }
+    }
 
     #[derive(Clone, Default)]
     struct Shared(Arc<Mutex<Vec<u8>>>);
