@@ -41,6 +41,9 @@ pub struct AnomalyConfig {
     pub syn_flood: u64,
     /// Distinct sources opening connections to one server port (a distributed flood).
     pub connection_flood: usize,
+    /// Distinct sources and distinct hosts, both, opening TCP connections on one industrial
+    /// protocol port (a distributed sweep of the plant's service).
+    pub distributed_scan: usize,
     /// Malformed PDUs (and parse errors) from one client to one server, over all their
     /// connections, within `count_window_secs`.
     pub malformed: u64,
@@ -63,6 +66,7 @@ impl Default for AnomalyConfig {
             sessions: 100,
             syn_flood: 1000,
             connection_flood: 256,
+            distributed_scan: 128,
             malformed: 3,
             exception_storm: 20,
             count_window_secs: 60,
@@ -235,6 +239,8 @@ pub struct AnomalyEngine {
     exceptions: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     /// Per server port: connection attempts, and their distinct sources.
     ports_in: Lru<(IpAddr, u16), Inbound>,
+    /// Per industrial protocol port (TCP): the hosts and the sources of connections opened.
+    sweeps: HashMap<u16, Sweep, ahash::RandomState>,
     /// The last flooded server port and its alert key.
     flood_key: (Option<(IpAddr, u16)>, String),
     /// Keys evicted from full tables while still within their window: state the engine shed.
@@ -257,6 +263,11 @@ impl AnomalyEngine {
             malformed: Lru::new(cfg.max_tracked),
             exceptions: Lru::new(cfg.max_tracked),
             ports_in: Lru::new(cfg.max_tracked),
+            // Bounded by the protocols' ports: a handful of keys.
+            sweeps: otsensor_protocols::PROTOCOLS
+                .iter()
+                .flat_map(|d| d.tcp_ports.iter().map(|&p| (p, Sweep::new(p))))
+                .collect(),
             flood_key: (None, String::new()),
             evicted: 0,
         }
@@ -376,6 +387,7 @@ impl AnomalyEngine {
                     }
                     let n = q.len();
                     self.floods(f, port, out, known);
+                    self.sweep(f, port, out, known);
                     if n >= cfg.sessions {
                         fire(
                             known,
@@ -606,6 +618,64 @@ impl AnomalyEngine {
             );
         }
         self.flood_key = (Some((s, port)), key);
+    }
+
+    /// A distributed sweep of an industrial service: connections on its port from many
+    /// sources to many hosts (each source may touch only one, below `host_scan`).
+    fn sweep(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+        let Some(sw) = self.sweeps.get_mut(&port) else {
+            return;
+        };
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let t = cfg.distributed_scan;
+        let hosts = sw.hosts.add(f.server.ip, f.ts, w, t);
+        let sources = sw.sources.add(f.client.ip, f.ts, w, t);
+        if hosts < t || sources < t {
+            return;
+        }
+        let sw = &*sw;
+        fire(
+            known,
+            out,
+            &rules::DISTRIBUTED_SCAN,
+            &sw.key,
+            f,
+            None,
+            None,
+            || {
+                (
+                    format!(
+                        "{sources} distinct sources opened connections to {hosts} hosts on TCP port {port} within {} s",
+                        cfg.window_secs
+                    ),
+                    json!({ "sources": sources, "hosts": hosts, "port": port, "window_secs": cfg.window_secs,
+                        "sample_hosts": sw.hosts.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>(),
+                        "sample_sources": sw.sources.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
+                    json!({ "below": t }),
+                )
+            },
+        );
+    }
+}
+
+/// What the engine keeps per industrial protocol port.
+#[derive(Debug)]
+struct Sweep {
+    /// Hosts connections were opened to.
+    hosts: Distinct<IpAddr>,
+    /// Clients that opened them.
+    sources: Distinct<IpAddr>,
+    /// The alert key.
+    key: String,
+}
+
+impl Sweep {
+    fn new(port: u16) -> Sweep {
+        Sweep {
+            hosts: Distinct::new(),
+            sources: Distinct::new(),
+            key: format!("tcp/{port}"),
+        }
     }
 }
 
@@ -944,5 +1014,42 @@ mod tests {
             .unwrap();
         assert_eq!(syn.key, "10.0.1.1:502");
         assert_eq!(syn.evidence.observed["attempts"], json!(100));
+    }
+
+    #[test]
+    fn distributed_scan_needs_many_sources_and_many_hosts_on_an_industrial_port() {
+        let cfg = AnomalyConfig {
+            distributed_scan: 20,
+            host_scan: 1000,
+            connection_flood: 1000,
+            ..AnomalyConfig::default()
+        };
+        let sweep = |port: u16, sources: u32, hosts: u32| {
+            let mut e = AnomalyEngine::new(cfg);
+            let mut out = Vec::new();
+            for i in 0..200u32 {
+                let mut f = start(1, (i % hosts) as u8, port);
+                let c = i % sources;
+                f.client = ep([100, 64, (c / 256) as u8, (c % 256) as u8], 1);
+                e.observe(&f, &mut out, &|_| false);
+            }
+            full(&out)
+                .into_iter()
+                .filter(|o| o.rule.id == "anomaly.distributed_scan")
+                .map(|o| (o.key.clone(), o.evidence.observed.clone()))
+                .collect::<Vec<_>>()
+        };
+        // 200 sources, one host each, over 50 hosts of port 502: fires at 20 and 20 (every
+        // later connection is an occurrence: `known` is never true here).
+        let hits = sweep(502, 200, 50);
+        assert_eq!(hits.len(), 181);
+        assert!(hits.iter().all(|(k, _)| k == "tcp/502"));
+        assert_eq!(hits[0].1["hosts"], json!(20));
+        assert_eq!(hits[0].1["sources"], json!(20));
+        // Few sources (a plant's masters polling many devices), or one host: no sweep.
+        assert!(sweep(502, 19, 50).is_empty());
+        assert!(sweep(502, 200, 1).is_empty());
+        // Not an industrial protocol port.
+        assert!(sweep(443, 200, 50).is_empty());
     }
 }

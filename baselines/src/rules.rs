@@ -313,6 +313,16 @@ pub static CONNECTION_FLOOD: Rule = Rule {
     rationale: "An OT server has a handful of known clients; hundreds of distinct sources connecting is a distributed denial of service or spoofed traffic.",
 };
 
+/// Connections on one industrial protocol port from many sources to many hosts.
+pub static DISTRIBUTED_SCAN: Rule = Rule {
+    id: "anomaly.distributed_scan",
+    title: "Distributed scan of an industrial service",
+    engine: Engine::Anomaly,
+    severity: 7,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY],
+    rationale: "Many sources each touching a few hosts on a Modbus, DNP3, S7, EtherNet/IP or IEC 104 port is a sweep spread out to stay below per-source scan thresholds (or a worm); a plant's masters are few.",
+};
+
 /// The kernel or the interface dropped packets.
 pub static CAPTURE_LOSS: Rule = Rule {
     id: "sensor.capture_loss",
@@ -421,6 +431,7 @@ pub fn all() -> &'static [&'static Rule] {
             &EXCESSIVE_SESSIONS,
             &SYN_FLOOD,
             &CONNECTION_FLOOD,
+            &DISTRIBUTED_SCAN,
             &CAPTURE_LOSS,
             &INPUT_SILENT,
             &OVERLOAD,

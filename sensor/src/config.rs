@@ -144,6 +144,9 @@ pub struct DetectionConfig {
     pub syn_flood: u64,
     /// Distinct sources connecting to one server port within the anomaly window.
     pub connection_flood: usize,
+    /// Distinct sources and hosts, both, of connections on one industrial protocol port
+    /// within the anomaly window (a distributed scan).
+    pub distributed_scan: usize,
     /// Most keys each anomaly table tracks; beyond, the least recently active is evicted.
     pub max_tracked: usize,
 }
@@ -163,6 +166,7 @@ impl Default for DetectionConfig {
             sessions: a.sessions,
             syn_flood: a.syn_flood,
             connection_flood: a.connection_flood,
+            distributed_scan: a.distributed_scan,
             max_tracked: a.max_tracked,
         }
     }
@@ -180,6 +184,7 @@ impl DetectionConfig {
             sessions: self.sessions,
             syn_flood: self.syn_flood,
             connection_flood: self.connection_flood,
+            distributed_scan: self.distributed_scan,
             malformed: self.malformed_threshold,
             exception_storm: self.exception_storm,
             count_window_secs: self.exception_window_secs,
@@ -1007,6 +1012,7 @@ impl Config {
             d.szl_enumeration,
             d.sessions,
             d.connection_flood,
+            d.distributed_scan,
         ]
         .contains(&0)
         {
