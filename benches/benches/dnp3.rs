@@ -36,10 +36,9 @@ fn bench(c: &mut Criterion) {
             own.join("suricata-verify-dnp3-flood/input.pcap"),
         ),
     ] {
-        let segs = common::payloads(&path, 20000);
-        if segs.is_empty() {
+        let Some(segs) = common::payloads(&path, 20000) else {
             continue;
-        }
+        };
         let frags = run(&segs);
         common::parse_throughput(
             c,

@@ -36,10 +36,9 @@ fn bench(c: &mut Criterion) {
             shared.join("iti-ics__EthernetIP-CIP.pcap"),
         ),
     ] {
-        let segs = common::payloads(&path, 44818);
-        if segs.is_empty() {
+        let Some(segs) = common::payloads(&path, 44818) else {
             continue;
-        }
+        };
         let n = run(&segs);
         common::parse_throughput(
             c,

@@ -34,10 +34,9 @@ fn bench(c: &mut Criterion) {
             root.join("../pcaps/iec104/iti-test-dissect-iec104/TestDissectIec104.pcap"),
         ),
     ] {
-        let segs = common::payloads(&path, 2404);
-        if segs.is_empty() {
+        let Some(segs) = common::payloads(&path, 2404) else {
             continue;
-        }
+        };
         let n = run(&segs);
         common::parse_throughput(
             c,

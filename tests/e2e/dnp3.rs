@@ -35,14 +35,6 @@ fn function_codes_match_tshark() {
     compare_with_tshark("dnp3.al.func", "dnp3", "function_code", PINNED);
 }
 
-fn corpus() -> Option<std::path::PathBuf> {
-    let d = shared_pcaps();
-    if d.is_none() {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
-    }
-    d
-}
-
 /// Zeek's dnp3.log next to each capture: every reply (function, IIN) and every request Zeek
 /// logs is in our events, and vice versa. Zeek writes one row per reply and keeps only the
 /// latest request of a transaction, so a request followed by another before any reply is not
@@ -50,7 +42,7 @@ fn corpus() -> Option<std::path::PathBuf> {
 /// tshark counts (and so do we: see function_codes_match_tshark).
 #[test]
 fn replies_and_requests_agree_with_zeek() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let alias = |n: &str| match n {
         "STOP_APPL" => "STOP_APPLICATION".to_string(),
         "START_APPL" => "START_APPLICATION".to_string(),
@@ -228,7 +220,7 @@ fn ours(e: &Value, key: &str) -> Option<String> {
 /// Suricata does not log application confirms, which we report as events of their own.
 #[test]
 fn suricata_eve_expectations_hold() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let (events, _) = replay_events(&dir.join("dnp3/suricata-verify__dnp3-eve__input.pcap"));
     let events: Vec<Value> = events
         .into_iter()
@@ -290,7 +282,7 @@ fn flags_of(events: &[Value]) -> BTreeMap<String, u64> {
 /// The hostile captures parse without panic and raise the right flags.
 #[test]
 fn hostile_captures_raise_flags() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let d = |f: &str| dir.join("dnp3").join(f);
     // 33 requests and no answer: the 33rd is a flood.
     let (ev, _) = replay_events(&d("suricata-verify__dnp3-flood__input.pcap"));
@@ -344,7 +336,7 @@ fn hostile_captures_raise_flags() {
 /// DNP3 on TCP port 20001 is found by the content probe.
 #[test]
 fn non_standard_port_found_by_probe() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let (ev, stats) = replay_events(&dir.join("dnp3/zeek__dnp3_read_p20001.pcap"));
     assert_eq!(stats["protocols"]["dnp3"]["flows_on_other_ports"], 1);
     let fcs: Vec<u64> = ev

@@ -40,14 +40,6 @@ const PORT_1102_SERVICES: &[(u64, u64)] = &[
 
 /// The shared corpus, when present (the project's own captures under `pcaps/enip` are
 /// checked from a fresh clone by replay::own_captures_match_expected_counts and below).
-fn corpus() -> Option<std::path::PathBuf> {
-    let d = shared_pcaps();
-    if d.is_none() {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
-    }
-    d
-}
-
 /// Our events per capture: (protocol, function code) counts.
 fn counts(events: &[Value], protocol: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -63,7 +55,7 @@ fn counts(events: &[Value], protocol: &str) -> BTreeMap<String, u64> {
 /// events per service equal tshark's counts.
 #[test]
 fn commands_and_services_match_tshark() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let commands = tshark_hex_to_dec(tshark_counts(&dir, "enip.command"));
     let services = tshark_hex_to_dec(tshark_counts(&dir, "cip.sc"));
     assert!(
@@ -143,7 +135,7 @@ fn attack_captures_raise_their_rules() {
         &own.join("iti-eip-software-upload/EIP-SoftwareUpload.pcap"),
         &["operational.program_upload"],
     );
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     for (file, rules) in [
         (
             "iti-ics__cip_start_plc.pcap",
@@ -178,7 +170,7 @@ fn attack_captures_raise_their_rules() {
 /// device type; the device is a CIP adapter and its peer a scanner.
 #[test]
 fn list_identity_fills_the_asset() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let scratch = Scratch::new("enip-assets");
     let assets = scratch.path("assets.json");
     let (code, _, stderr) = replay(&[

@@ -2,7 +2,7 @@
 //! (PyPI), LEEF by nsyslog-parser (npm), OCSF validated against the OCSF 1.5.0 Detection
 //! Finding JSON schema (ocsf-json-schema and jsonschema, PyPI). `scripts/test.sh` installs
 //! them under `target/test-tools` (or `$OTSENSOR_TEST_TOOLS`); without them the tests say they
-//! skipped, unless `OTSENSOR_REQUIRE_TEST_TOOLS=1` (CI), where that is a failure.
+//! skipped, unless `OTSENSOR_REQUIRE_TEST_INPUTS=1` (CI), where that is a failure.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

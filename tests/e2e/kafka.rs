@@ -6,7 +6,7 @@
 //!
 //! Needs the `tansu` binary (`$OTSENSOR_TANSU`, else on PATH or in ~/.cargo/bin) and, for the
 //! Python consumer, `target/test-tools/venv` with confluent-kafka; `scripts/test.sh` installs
-//! both. Without them the tests say they skipped, unless `OTSENSOR_REQUIRE_TEST_TOOLS=1`.
+//! both. Without them the tests say they skipped, unless `OTSENSOR_REQUIRE_TEST_INPUTS=1`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -64,7 +64,6 @@ fn exception_codes_match_tshark() {
 #[test]
 fn device_identification_is_decoded() {
     let Some(dir) = shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps not found");
         return;
     };
     let scratch = Scratch::new("modbus-eit");

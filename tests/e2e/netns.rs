@@ -45,7 +45,7 @@ pub fn in_ns(ns: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Creates the namespaces `names`, or says why not: a failure when
-/// `OTSENSOR_REQUIRE_TEST_TOOLS=1` (CI), else "skipped" and `None`.
+/// `OTSENSOR_REQUIRE_TEST_INPUTS=1` (CI), else "skipped" and `None`.
 pub fn create(names: &[&str]) -> Option<Netns> {
     let mut guard = Netns { names: Vec::new() };
     for n in names {

@@ -2,7 +2,7 @@
 //! binary, and the test lists and checks what it installs, its conffiles and maintainer
 //! scripts, and has `systemd-analyze verify` check the unit as installed. Needs cargo-deb,
 //! dpkg-deb and systemd-analyze (scripts/test.sh installs them); without them it says it
-//! skipped, unless `OTSENSOR_REQUIRE_TEST_TOOLS=1` (CI), where that is a failure.
+//! skipped, unless `OTSENSOR_REQUIRE_TEST_INPUTS=1` (CI), where that is a failure.
 
 use std::process::Command;
 

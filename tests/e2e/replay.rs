@@ -116,7 +116,6 @@ fn own_captures_match_expected_counts() {
 #[test]
 fn shared_corpus_packet_counts_match_tshark() {
     let Some(dir) = shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
         return;
     };
     let tsv = std::fs::read_to_string(dir.join("TSHARK_COUNTS.tsv")).unwrap();

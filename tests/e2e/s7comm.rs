@@ -27,16 +27,8 @@ const PINNED_ROSCTR: &[Pinned<'_>] = &[(
     ACK_BEFORE_DATA,
 )];
 
-fn corpus() -> Option<std::path::PathBuf> {
-    let d = shared_pcaps();
-    if d.is_none() {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
-    }
-    d
-}
-
 fn compare(field: &str, key: &str, pinned: &[Pinned<'_>], skip: impl Fn(&Value) -> bool) {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let want_all = tshark_hex_to_dec(tshark_counts(&dir, field));
     assert!(!want_all.is_empty());
     let mut failures = Vec::new();
@@ -113,7 +105,7 @@ fn userdata_groups_and_subfunctions_match_tshark() {
 /// and (version, opcode) otherwise, with totals per file always equal.
 #[test]
 fn s7comm_plus_matches_heuristic() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let tsv = std::fs::read_to_string(dir.join("TSHARK_COUNTS.tsv")).unwrap();
     let mut want: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for l in tsv.lines().filter(|l| !l.starts_with('#')) {
@@ -183,7 +175,7 @@ fn swap(v: &Value) -> u64 {
 /// before its last one.
 #[test]
 fn icsnpp_s7comm_logs_agree() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     for (pcap, log) in [
         (
             "s7comm/icsnpp-s7comm__snap7.pcap",
@@ -276,7 +268,7 @@ fn icsnpp_s7comm_logs_agree() {
 /// ICSNPP's read_szl, upload_download and known_devices logs agree with our events.
 #[test]
 fn icsnpp_szl_upload_and_identity_agree() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let (events, _) = replay_events(&dir.join("s7comm/icsnpp-s7comm__snap7.pcap"));
     // SZL requests and answers: (direction, PDU reference, SZL-ID, index).
     let mut ours: BTreeMap<(String, u64, String, String), u64> = BTreeMap::new();
@@ -382,7 +374,7 @@ fn icsnpp_szl_upload_and_identity_agree() {
 /// The attack-relevant captures give the right operations.
 #[test]
 fn dangerous_operations_are_classified() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = shared_pcaps() else { return };
     let ops = |rel: &str| -> Vec<(String, String)> {
         replay_events(&dir.join(rel))
             .0

@@ -5,10 +5,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Whether missing test inputs and tools are failures (`OTSENSOR_REQUIRE_TEST_TOOLS=1`, as CI
-/// sets it) rather than skips.
+/// Whether missing test inputs and tools (the shared corpus, tansu, tshark, network
+/// namespaces, ...) are failures (`OTSENSOR_REQUIRE_TEST_INPUTS=1`, as `.ci/run` sets it)
+/// rather than skips.
 pub fn required() -> bool {
-    std::env::var_os("OTSENSOR_REQUIRE_TEST_TOOLS").is_some_and(|v| v == "1")
+    std::env::var_os("OTSENSOR_REQUIRE_TEST_INPUTS").is_some_and(|v| v == "1")
 }
 
 /// A test that cannot run here: says it skipped, or fails when inputs are [`required`].
@@ -33,12 +34,20 @@ pub fn own_pcaps() -> PathBuf {
 }
 
 /// The shared public corpus: `$OTSENSOR_SHARED_PCAPS`, else `../shared/pcaps` next to the
-/// workspace. `None` when it does not exist.
+/// workspace. When it does not exist: `None` after saying the test skipped (a failure when
+/// inputs are [`required`]).
 pub fn shared_pcaps() -> Option<PathBuf> {
     let p = std::env::var_os("OTSENSOR_SHARED_PCAPS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared/pcaps"));
-    p.join("TSHARK_COUNTS.tsv").is_file().then_some(p)
+    if p.join("TSHARK_COUNTS.tsv").is_file() {
+        return Some(p);
+    }
+    skip(&format!(
+        "the shared corpus is not at {} (set OTSENSOR_SHARED_PCAPS)",
+        p.display()
+    ));
+    None
 }
 
 /// A scratch directory removed on drop.
@@ -179,7 +188,6 @@ pub type Pinned<'a> = (&'a str, &'a str, u64, u64, &'a str);
 /// per `key` equal tshark's, except the pinned differences.
 pub fn compare_with_tshark(field: &str, protocol: &str, key: &str, pinned: &[Pinned<'_>]) {
     let Some(dir) = shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps not found (set OTSENSOR_SHARED_PCAPS to run this)");
         return;
     };
     let want_all = tshark_counts(&dir, field);

@@ -9,13 +9,24 @@ use otsensor_benches::load_pcap;
 use otsensor_protocols::Direction;
 
 /// A capture's non-empty payloads to or from `port`, in order, with their direction (to
-/// `port` = request). Empty when the capture cannot be read.
-pub fn payloads(path: &Path, port: u16) -> Vec<(Direction, Vec<u8>)> {
-    let Ok((dlt, frames)) = load_pcap(path) else {
-        return Vec::new();
-    };
+/// `port` = request). A capture of the project that cannot be read, or carries nothing on
+/// `port`, stops the bench with its path; a capture of the shared corpus that is not here is
+/// said on stderr and skipped (`None`), or stops the bench under
+/// `OTSENSOR_REQUIRE_TEST_INPUTS=1` (CI). Never a bench that silently measures nothing.
+pub fn payloads(path: &Path, port: u16) -> Option<Vec<(Direction, Vec<u8>)>> {
+    let shared = path.components().any(|c| c.as_os_str() == "shared");
+    let required = std::env::var_os("OTSENSOR_REQUIRE_TEST_INPUTS").is_some_and(|v| v == "1");
+    if shared && !required && !path.exists() {
+        eprintln!(
+            "skipped {}: the shared corpus is not here (../shared/pcaps)",
+            path.display()
+        );
+        return None;
+    }
+    let (dlt, frames) =
+        load_pcap(path).unwrap_or_else(|e| panic!("bench capture {}: {e}", path.display()));
     let link = LinkType::from_dlt(dlt);
-    frames
+    let segs: Vec<_> = frames
         .iter()
         .filter_map(|f| {
             let s = decode(link, &f.data).ok()?;
@@ -31,7 +42,13 @@ pub fn payloads(path: &Path, port: u16) -> Vec<(Direction, Vec<u8>)> {
                 (d, p.to_vec())
             })
         })
-        .collect()
+        .collect();
+    assert!(
+        !segs.is_empty(),
+        "bench capture {}: no payload on port {port}",
+        path.display()
+    );
+    Some(segs)
 }
 
 /// Benchmarks `run` over `segs` as `what` in group `group`: per `unit` (`elements` of them
