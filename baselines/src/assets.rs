@@ -317,20 +317,6 @@ impl AssetInventory {
         true
     }
 
-    /// Records what a message says about its sender and receiver: roles from the protocol and
-    /// direction, identity from identification answers. (The detector calls the parts
-    /// separately, recording roles once per flow.)
-    pub fn observe_message(&self, m: &Message) {
-        let (client, server) = message_ends(m);
-        self.record_roles(client, server, m.protocol);
-        if is_engineering(m.operation) {
-            self.record_engineering(client);
-        }
-        if let Some(id) = &m.identity {
-            self.record_identity(m.src.ip, id);
-        }
-    }
-
     /// Records the roles of a client and server of `protocol` (both must have been observed
     /// in a flow already; unknown addresses are ignored).
     pub fn record_roles(&self, client: IpAddr, server: IpAddr, protocol: &str) {

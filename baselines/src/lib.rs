@@ -1,8 +1,17 @@
 //! What is normal on an OT network and what deviates from it.
 //!
-//! This crate holds the model the sensor builds while it watches traffic — the asset
-//! inventory today; zones, conduits, learned baselines and the detector as they land —
-//! and does no packet I/O: the sensor feeds it observations and renders what it returns.
+//! This crate holds the model the sensor builds while it watches traffic and does no packet
+//! I/O: the sensor feeds it flows and messages and renders what it returns.
+//!
+//! - [`zones`]: zones and conduits (IEC 62443), hosts to zones by CIDR, VLAN or interface;
+//! - [`assets`]: the shared asset inventory;
+//! - [`baseline`]: the learned, readable baseline (edges, operations, ranges, timing) and its
+//!   learner;
+//! - [`detector`]: per-worker checks of each message (policy, baseline, operational and
+//!   protocol rules) and [`anomaly`]: correlation across flows (scans, floods), both raising
+//!   [`alert`] signals for the [`rules`];
+//! - [`lru`], [`intervals`], [`oui`]: the bounded tables, address ranges and MAC vendors they
+//!   use.
 //!
 //! ```
 //! use otsensor_baselines::{assets::{AssetInventory, FlowObservation, Endpoint}, time::Timestamp};

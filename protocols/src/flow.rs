@@ -42,14 +42,28 @@ pub enum Transport {
     Tcp,
     /// UDP: handlers get datagrams.
     Udp,
+    /// Another IP protocol (its number): no handler, the flow is only counted and judged.
+    Other(u8),
 }
 
 impl Transport {
-    /// `tcp` or `udp`.
+    /// The transport of IP protocol number `proto`.
+    pub fn of(proto: u8) -> Transport {
+        match proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            p => Transport::Other(p),
+        }
+    }
+
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, or `ip` for the other IP protocols.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
+            Transport::Other(1) => "icmp",
+            Transport::Other(58) => "icmpv6",
+            Transport::Other(_) => "ip",
         }
     }
 }

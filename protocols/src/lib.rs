@@ -17,6 +17,18 @@
 //! assert_eq!("restart".parse::<Operation>(), Ok(Operation::Restart));
 //! ```
 
+// Parsers read bytes from the network: no indexing that can panic, no unwrap, expect or panic
+// outside tests (the compiler holds what review used to).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 #[macro_use]
 mod flags;
 mod common;

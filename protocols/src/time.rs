@@ -40,11 +40,6 @@ impl Timestamp {
         Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
     }
 
-    /// This time plus `nanos` (saturating).
-    pub fn add_nanos(self, nanos: i64) -> Timestamp {
-        Timestamp(self.0.saturating_add(nanos))
-    }
-
     /// Nanoseconds from `earlier` to `self` (negative when `earlier` is later).
     pub fn nanos_since(self, earlier: Timestamp) -> i64 {
         self.0.saturating_sub(earlier.0)

@@ -1,4 +1,6 @@
-//! The TOML configuration (`-c FILE`): pipeline, flow and capture settings.
+//! The TOML configuration (`-c FILE`): every section of the file (pipeline, flows, capture,
+//! zones and conduits, baseline, rules, alerts and sinks, detection, health, metrics, assets),
+//! with its defaults and validation.
 //!
 //! Every section and key is optional; unknown keys are rejected so that a typo is an error
 //! that names the key, not a silently ignored setting. `otsensor config check FILE` runs the

@@ -153,6 +153,13 @@ pub struct Summary {
     pub payload_len: u32,
 }
 
+impl Summary {
+    /// A TCP SYN without ACK: a client opening a connection.
+    pub fn is_syn(&self) -> bool {
+        self.proto == ipproto::TCP && self.flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN
+    }
+}
+
 /// What a frame was, when it was not an IP packet the flow layer can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotFlow {

@@ -152,6 +152,7 @@ impl ProtocolSpec {
         match t {
             Transport::Tcp => self.tcp_ports.contains(&port),
             Transport::Udp => self.udp_ports.contains(&port),
+            Transport::Other(_) => false,
         }
     }
 }

@@ -243,7 +243,7 @@ impl Dnp3Flow {
     }
 
     /// True when a direction showed no valid frame at its start.
-    pub fn not_dnp3(&self) -> bool {
+    pub fn not_this_protocol(&self) -> bool {
         self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
     }
 
@@ -550,6 +550,6 @@ impl crate::flow::FlowParser for Dnp3Flow {
     }
 
     fn give_up(&self) -> Option<&'static str> {
-        self.not_dnp3().then_some("not_dnp3")
+        self.not_this_protocol().then_some("not_dnp3")
     }
 }

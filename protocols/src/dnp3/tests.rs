@@ -410,7 +410,7 @@ fn not_dnp3_is_recognised() {
         &[b"SSH-2.0-OpenSSH_9.6\r\n"],
         &mut out,
     );
-    assert!(flow.not_dnp3());
+    assert!(flow.not_this_protocol());
     assert_eq!(probe(b"SSH-2.0-OpenSSH_9.6\r\n", false), Some(false));
     assert_eq!(probe(&hex(DO_REQ), false), Some(true));
     assert_eq!(probe(&hex(DO_REQ)[..4], false), None);

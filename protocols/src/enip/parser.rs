@@ -382,7 +382,7 @@ fn cip_fields(i: &[u8]) -> IResult<&[u8], Cip<'_>> {
         let (i, words) = byte(i)?;
         let (i, path) = take(usize::from(words) * 2)(i)?;
         Ok((
-            &i[i.len()..],
+            &[][..],
             Cip::Request {
                 service: sc,
                 path: epath(path),
@@ -401,7 +401,7 @@ fn cip_fields(i: &[u8]) -> IResult<&[u8], Cip<'_>> {
             i = r;
         }
         Ok((
-            &i[i.len()..],
+            &[][..],
             Cip::Response {
                 service: sc & 0x7F,
                 status,

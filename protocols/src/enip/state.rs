@@ -179,7 +179,7 @@ impl EnipFlow {
     }
 
     /// True when a direction has shown only bytes that are not EtherNet/IP.
-    pub fn not_enip(&self) -> bool {
+    pub fn not_this_protocol(&self) -> bool {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
     }
 
@@ -686,7 +686,7 @@ impl crate::flow::FlowParser for EnipFlow {
     }
 
     fn give_up(&self) -> Option<&'static str> {
-        self.not_enip().then_some("not_enip")
+        self.not_this_protocol().then_some("not_enip")
     }
 }
 

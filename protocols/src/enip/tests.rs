@@ -171,7 +171,7 @@ fn a_reply_without_request_is_flagged_and_other_bytes_are_not_enip() {
         0,
         &mut |_| {},
     );
-    assert!(flow.not_enip());
+    assert!(flow.not_this_protocol());
 }
 
 proptest! {

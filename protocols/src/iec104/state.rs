@@ -67,7 +67,7 @@ pub struct Iec104Flow {
 
 impl Iec104Flow {
     /// True when a direction has shown only octets that are not IEC 104.
-    pub fn not_iec104(&self) -> bool {
+    pub fn not_this_protocol(&self) -> bool {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
     }
 
@@ -244,7 +244,7 @@ impl crate::flow::FlowParser for Iec104Flow {
     }
 
     fn give_up(&self) -> Option<&'static str> {
-        self.not_iec104().then_some("not_iec104")
+        self.not_this_protocol().then_some("not_iec104")
     }
 }
 

@@ -56,11 +56,7 @@ fn handle(ctx: &mut dyn Sink, e: Event<'_>) {
             }
         }
         Event::Malformed(_, err) => {
-            let what = match err {
-                modbus::Error::BadProtocolId(_) => "bad_protocol_id",
-                modbus::Error::BadLength(_) => "bad_length",
-                modbus::Error::Nom(_) => "malformed_adu",
-            };
+            let what = err.as_str();
             ctx.parse_error("modbus", what);
             ctx.counters().bump(what);
         }

@@ -40,7 +40,7 @@ impl Error {
         match self {
             Error::BadProtocolId(_) => "bad_protocol_id",
             Error::BadLength(_) => "bad_length",
-            Error::Nom(_) => "malformed",
+            Error::Nom(_) => "malformed_adu",
         }
     }
 }
@@ -519,10 +519,7 @@ fn diagnostics<'a>(i: &'a [u8], flags: &mut Flags) -> R<'a, Body<'a>> {
     if codes::diagnostic_name(sub_function).is_none() {
         flags.insert(Flags::UNKNOWN_SUB_FUNCTION);
     }
-    Ok((
-        &data[data.len()..],
-        Body::Diagnostics { sub_function, data },
-    ))
+    Ok((&[][..], Body::Diagnostics { sub_function, data }))
 }
 
 // Get Comm Event Log response (12): byte count u8 @0 | status u16 @1 | event count u16 @3 |
@@ -572,7 +569,7 @@ fn file_sub_request(fc: u8, b: &[u8]) -> R<'_, FileRecord<'_>> {
     let (b, data) = if fc == FunctionCode::WRITE_FILE_RECORD {
         take(usize::from(length) * 2)(b)?
     } else {
-        (b, &b[..0])
+        (b, &[][..])
     };
     Ok((
         b,
@@ -680,7 +677,7 @@ fn mei<'a>(dir: Direction, i: &'a [u8], flags: &mut Flags) -> R<'a, Body<'a>> {
             flags.insert(Flags::UNKNOWN_SUB_FUNCTION);
         }
         return Ok((
-            &rest[rest.len()..],
+            &[][..],
             Body::Mei {
                 mei_type,
                 data: rest,
@@ -710,7 +707,7 @@ fn mei<'a>(dir: Direction, i: &'a [u8], flags: &mut Flags) -> R<'a, Body<'a>> {
             }
             Err(_) => {
                 flags.insert(Flags::TRUNCATED);
-                rest = &rest[rest.len()..];
+                rest = &[];
                 break;
             }
         }
@@ -731,7 +728,7 @@ fn mei<'a>(dir: Direction, i: &'a [u8], flags: &mut Flags) -> R<'a, Body<'a>> {
 fn umas(i: &[u8]) -> R<'_, Body<'_>> {
     let (data, (session, code)) = (be_u8, be_u8).parse(i)?;
     Ok((
-        &data[data.len()..],
+        &[][..],
         Body::Umas {
             session,
             code,
@@ -789,7 +786,7 @@ fn body<'a>(fc: u8, dir: Direction, i: &'a [u8], flags: &mut Flags) -> R<'a, Bod
         (24, Response) => fifo_response(i, flags),
         (43, _) => mei(dir, i, flags),
         (90, _) => umas(i),
-        _ => Ok((&i[i.len()..], Body::Raw(i))),
+        _ => Ok((&[][..], Body::Raw(i))),
     }
 }
 
@@ -864,5 +861,5 @@ pub fn bits(data: &[u8], count: usize) -> impl Iterator<Item = bool> + '_ {
 /// Iterates big-endian 16-bit registers.
 pub fn registers(data: &[u8]) -> impl Iterator<Item = u16> + '_ {
     data.chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .map(|c| u16::from_be_bytes(c.try_into().unwrap_or_default()))
 }

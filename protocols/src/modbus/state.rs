@@ -266,7 +266,7 @@ impl ModbusFlow {
     }
 
     /// True when a direction has shown only non-Modbus bytes.
-    pub fn not_modbus(&self) -> bool {
+    pub fn not_this_protocol(&self) -> bool {
         self.framers.iter().any(|f| f.not_this_protocol(&RULES))
     }
 
@@ -328,7 +328,7 @@ impl crate::flow::FlowParser for ModbusFlow {
     }
 
     fn give_up(&self) -> Option<&'static str> {
-        self.not_modbus().then_some("not_modbus")
+        self.not_this_protocol().then_some("not_modbus")
     }
 }
 

@@ -165,7 +165,7 @@ fn a_stream_that_is_not_modbus_is_recognised() {
         },
     );
     assert_eq!(pdus, 0);
-    assert!(flow.not_modbus());
+    assert!(flow.not_this_protocol());
     assert_eq!(probe(b"GET / HTTP/1.1\r\n", false, false), Some(false));
     assert_eq!(probe(&hex(FRAME2_READ_INPUT), true, false), Some(true));
     assert_eq!(probe(&hex(FRAME2_READ_INPUT)[..5], true, false), None);

@@ -182,7 +182,8 @@ pub fn probe(data: &[u8], strict: bool) -> Option<bool> {
         // TPKT/COTP, carries a cookie instead).
         let tpkt_len = data
             .get(2..4)
-            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            .and_then(|l| <[u8; 2]>::try_from(l).ok())
+            .map_or(0, |l| usize::from(u16::from_be_bytes(l)));
         let payload = data
             .get(TPKT_LEN..tpkt_len.min(data.len()))
             .unwrap_or_default();
@@ -203,7 +204,7 @@ impl S7Flow {
     }
 
     /// True when a direction did not start with TPKT.
-    pub fn not_tpkt(&self) -> bool {
+    pub fn not_this_protocol(&self) -> bool {
         self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
     }
 
@@ -434,7 +435,7 @@ impl crate::flow::FlowParser for S7Flow {
 
     /// A stream that is not TPKT, or ISO-on-TCP carrying something else (IEC 61850 MMS, ...).
     fn give_up(&self) -> Option<&'static str> {
-        if self.not_tpkt() {
+        if self.not_this_protocol() {
             Some("not_tpkt")
         } else if self.foreign_payload {
             Some("cotp_payload_not_s7")

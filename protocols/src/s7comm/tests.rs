@@ -308,7 +308,7 @@ fn other_traffic_on_102_is_recognised() {
         0,
         &mut |_| {},
     );
-    assert!(flow.not_tpkt());
+    assert!(flow.not_this_protocol());
     assert_eq!(probe(&hex(READ), true), Some(true));
     assert_eq!(
         probe(

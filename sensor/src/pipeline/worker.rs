@@ -330,6 +330,8 @@ impl AppEnv<'_> {
         match t {
             Transport::Tcp => self.stats.unidentified_tcp += 1,
             Transport::Udp => self.stats.unidentified_udp += 1,
+            // Never offered to a parser.
+            Transport::Other(_) => {}
         }
     }
 
@@ -522,17 +524,10 @@ impl Worker {
 
     /// Decides which end of a new flow is the client.
     fn client_is_src(&self, s: &Summary) -> bool {
-        let t = match s.proto {
-            ipproto::TCP => {
-                let syn = s.flags & tcpflags::SYN != 0;
-                let ack = s.flags & tcpflags::ACK != 0;
-                if syn {
-                    return !ack;
-                }
-                Transport::Tcp
-            }
-            ipproto::UDP => Transport::Udp,
-            _ => return true,
+        let t = match Transport::of(s.proto) {
+            Transport::Tcp if s.flags & tcpflags::SYN != 0 => return s.flags & tcpflags::ACK == 0,
+            Transport::Other(_) => return true,
+            t => t,
         };
         let (src_known, dst_known) = (
             self.registry.is_known_port(t, s.sport),
@@ -576,17 +571,12 @@ impl Worker {
             zones.lookup(client.ip, s.vlan, iface),
             zones.lookup(server.ip, s.vlan, iface),
         );
-        let transport = if s.proto == ipproto::UDP {
-            self.stats.flows_udp += 1;
-            Transport::Udp
-        } else {
-            if s.proto == ipproto::TCP {
-                self.stats.flows_tcp += 1;
-            } else {
-                self.stats.flows_other += 1;
-            }
-            Transport::Tcp
-        };
+        let transport = Transport::of(s.proto);
+        *match transport {
+            Transport::Tcp => &mut self.stats.flows_tcp,
+            Transport::Udp => &mut self.stats.flows_udp,
+            Transport::Other(_) => &mut self.stats.flows_other,
+        } += 1;
         let flow = Flow {
             info: FlowInfo {
                 id: p.index,
@@ -614,10 +604,7 @@ impl Worker {
             reported: ([0; 2], [0; 2]),
         };
         // Opened in the capture: a SYN without ACK, or any first datagram.
-        let opened = match s.proto {
-            ipproto::TCP => s.flags & 0x12 == 0x02,
-            _ => true,
-        };
+        let opened = s.proto != ipproto::TCP || s.is_syn();
         self.detector.flow_started(
             &flow.info.view(),
             p.ts,
@@ -644,8 +631,7 @@ impl Worker {
         let s = &p.sum;
         let (key, src_is_lo) = FlowKey::of(s);
         let now = p.clock.as_nanos();
-        let is_syn =
-            s.proto == ipproto::TCP && s.flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
+        let is_syn = s.is_syn();
         let mut id = self.table.get(&key);
         if let Some(fid) = id {
             let reuse = is_syn && self.table.value_mut(fid).tcp_closed;
@@ -852,13 +838,7 @@ fn observation<'a>(
     FlowObservation {
         client: ep(&flow.info.client),
         server: ep(&flow.info.server),
-        transport: match flow.proto {
-            ipproto::TCP => "tcp",
-            ipproto::UDP => "udp",
-            ipproto::ICMP => "icmp",
-            ipproto::ICMPV6 => "icmpv6",
-            _ => "ip",
-        },
+        transport: flow.info.transport.as_str(),
         vlan: flow.info.vlan,
         app_protocol,
         first_seen: flow.first_ts,
