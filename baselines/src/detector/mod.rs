@@ -7,7 +7,6 @@
 //! reports an [`Observation`] for every message that deviates, and the sensor's single output
 //! thread aggregates them into alerts in input order.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,20 +15,26 @@ use std::sync::{Arc, RwLock};
 use dashmap::DashMap;
 use serde_json::json;
 
-use otsensor_protocols::{Direction, Operation};
+use otsensor_protocols::Direction;
 
-use crate::alert::{
-    alert_hash, AlertEndpoint, Evidence, Fact, FactKind, Observation, Repeat, Rule, Signal,
-};
+use crate::alert::{AlertEndpoint, Evidence, Fact, FactKind, Observation, Rule, Signal};
 use crate::assets::{is_engineering, message_ends, AssetInventory};
-use crate::baseline::{EdgeKey, Learner, Lesson, Seen, State};
+use crate::baseline::{EdgeKey, Learner};
 use crate::message::{Message, Peer};
 use crate::rules;
 use crate::time::Timestamp;
-use crate::zones::{Violation, ZoneId, ZoneMap};
+use crate::zones::{ZoneId, ZoneMap};
 
+mod deviation;
+mod facts;
+mod findings;
+mod learn;
 mod operational;
+mod policy;
 mod protocol;
+#[cfg(test)]
+mod testing;
+mod timing;
 
 /// Learning or detecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,110 +225,13 @@ impl Shared {
     pub fn enabled(&self, r: &Rule) -> bool {
         self.policy().enabled(r)
     }
-
-    /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
-    /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
-    /// `now`. Call once at the end of a run (or periodically when capturing).
-    pub fn stopped_polls(&self, now: Timestamp) -> Vec<Observation> {
-        let policy = self.policy();
-        if self.mode != Mode::Detect || !policy.enabled(&rules::POLL_STOPPED) {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        let mut polls: Vec<((EdgeKey, u16), Timestamp)> = self
-            .last_poll
-            .iter()
-            .map(|e| (e.key().clone(), *e.value()))
-            .collect();
-        polls.sort_by(|a, b| a.0.cmp(&b.0));
-        let learning_end = self.learner.last_seen();
-        for ((edge, code), last) in polls {
-            let Some((timing, name, zones, learned_last)) = self
-                .learner
-                .with_edge(&edge, |e| {
-                    let f = e.functions.get(&code)?;
-                    if f.state == State::Suppressed || e.state == State::Suppressed {
-                        return None;
-                    }
-                    Some((
-                        f.timing.clone()?,
-                        f.name.clone(),
-                        (e.src_zone.clone(), e.dst_zone.clone()),
-                        f.seen.last_seen,
-                    ))
-                })
-                .flatten()
-            else {
-                continue;
-            };
-            if timing.samples < policy.cfg.min_timing_samples {
-                continue;
-            }
-            let silent_ms = now.nanos_since(last) / 1_000_000;
-            let limit = (timing.period_ms as f64 * policy.cfg.poll_stop_periods).max(1000.0);
-            // Only a poll still running when learning ended can stop now.
-            let tail_ms = learning_end.map_or(0, |end| end.nanos_since(learned_last) / 1_000_000);
-            if tail_ms as f64 > limit {
-                continue;
-            }
-            if silent_ms as f64 > limit {
-                let ep = |ip, zone: &str| AlertEndpoint {
-                    ip,
-                    port: None,
-                    mac: None,
-                    zone: Some(std::sync::Arc::from(zone)),
-                    asset: self.assets.label(&ip).map(std::borrow::Cow::Owned),
-                };
-                out.push(Observation {
-                    rule: &rules::POLL_STOPPED,
-                    key: format!("{}#{code}", edge.label()),
-                    ts: now,
-                    src: Some(ep(edge.src, &zones.0)),
-                    dst: Some(ep(edge.dst, &zones.1)),
-                    protocol: proto_static(&edge.protocol),
-                    transport: None,
-                    operation: None,
-                    function: Some(name.clone()),
-                    details: format!(
-                        "{name} on {} polled every {} ms while learning; none for {} ms",
-                        edge.label(),
-                        timing.period_ms,
-                        silent_ms
-                    ),
-                    evidence: Evidence {
-                        observed: json!({ "last_request": last, "silent_ms": silent_ms }),
-                        expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
-                    },
-                    severity: policy.severity_override(&rules::POLL_STOPPED),
-                });
-            }
-        }
-        out
-    }
-}
-
-fn proto_static(p: &str) -> Option<&'static str> {
-    otsensor_protocols::descriptor(p).map(|d| d.name)
-}
-
-/// Timing and rate of one function's requests on one connection.
-#[derive(Debug, Default, Clone, Copy)]
-struct FlowFn {
-    last: Option<Timestamp>,
-    minute: i64,
-    in_minute: u64,
-    spiked: bool,
-    /// Last request seen while detecting, and the last time published to
-    /// [`Shared::last_poll`] (at most once a second of capture time, and at flow end).
-    poll: Option<Timestamp>,
-    published: Option<Timestamp>,
 }
 
 /// A worker's state for one flow.
 #[derive(Debug, Default)]
 struct FlowLocal {
-    /// Per function code (a connection uses a handful).
-    fns: Vec<(u16, FlowFn)>,
+    /// Timing and rate per function code.
+    fns: timing::Functions,
     /// The (client, protocol) whose roles the asset inventory has recorded.
     roles: Option<(IpAddr, &'static str)>,
     /// The flow's edge and its label, built once.
@@ -331,86 +239,12 @@ struct FlowLocal {
     label: String,
     /// While detecting: whether both ends are in the (read-only) baseline.
     known: Option<bool>,
-    /// While learning: the flow's messages not yet added to its two assets, and the ends.
-    asset_seen: Option<Seen>,
-    ends: Option<(IpAddr, IpAddr, ZoneId, ZoneId)>,
-    /// Unit ids and SZL ids already reported to the anomaly engine (bounded), and whether a
-    /// write was.
-    units: Vec<u32>,
-    szls: Vec<u16>,
-    wrote: bool,
-    /// Alerts (by [`alert_hash`]) whose full observation this flow has sent: later ones
-    /// go as light [`Repeat`]s (bounded).
+    /// While learning: the flow's sightings not yet added to its two assets.
+    pending: learn::PendingAssets,
+    /// What the flow reported to the anomaly engine.
+    reported: facts::Reported,
+    /// Alerts this flow sent in full (see [`findings::Findings`]).
     sent: Vec<u64>,
-}
-
-/// Most alerts a flow remembers having sent in full.
-const MAX_SENT_PER_FLOW: usize = 16;
-
-/// Sends a [`Repeat`] when this flow already sent the full observation of the alert
-/// (rule, `key` parts) and says so; otherwise remembers that it is about to.
-fn repeated(
-    sent: &mut Vec<u64>,
-    out: &mut Vec<Signal>,
-    rule: &'static Rule,
-    key: &[&str],
-    ts: Timestamp,
-) -> bool {
-    let id = alert_hash(rule.id, key);
-    if sent.contains(&id) {
-        out.push(Signal::Repeat(Repeat { rule, id, ts }));
-        return true;
-    }
-    if sent.len() < MAX_SENT_PER_FLOW {
-        sent.push(id);
-    }
-    false
-}
-
-/// Most unit or SZL ids a flow reports to the anomaly engine.
-const MAX_FACTS_PER_FLOW: usize = 64;
-
-/// Adds a flow's batched sightings to both of its assets.
-fn flush_assets(
-    sh: &Shared,
-    zones: &ZoneMap,
-    pending: &mut Option<Seen>,
-    client: IpAddr,
-    server: IpAddr,
-    client_zone: ZoneId,
-    server_zone: ZoneId,
-) {
-    if let Some(s) = pending.take() {
-        sh.learner
-            .learn_asset_seen(client, zones.name(client_zone), &s);
-        sh.learner
-            .learn_asset_seen(server, zones.name(server_zone), &s);
-    }
-}
-
-/// The state of function `code` among a flow's.
-fn function(fns: &mut Vec<(u16, FlowFn)>, code: u16) -> &mut FlowFn {
-    let i = match fns.iter().position(|(c, _)| *c == code) {
-        Some(i) => i,
-        None => {
-            fns.push((code, FlowFn::default()));
-            fns.len() - 1
-        }
-    };
-    &mut fns[i].1
-}
-
-/// Publishes a request time to the shared last-poll table.
-fn publish_poll(sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
-    let key = (edge.clone(), code);
-    if let Some(mut t) = sh.last_poll.get_mut(&key) {
-        *t = (*t).max(ts);
-        return;
-    }
-    sh.last_poll
-        .entry(key)
-        .and_modify(|t| *t = (*t).max(ts))
-        .or_insert(ts);
 }
 
 /// One worker's detector.
@@ -461,24 +295,9 @@ impl Detector {
         let Some(mut fl) = self.flows.remove(&flow_id) else {
             return;
         };
-        if let Some((c, s, cz, sz)) = fl.ends {
-            flush_assets(
-                &self.shared,
-                &self.policy.zones,
-                &mut fl.asset_seen,
-                c,
-                s,
-                cz,
-                sz,
-            );
-        }
-        let Some(edge) = &fl.edge else {
-            return;
-        };
-        for (code, st) in &fl.fns {
-            if let Some(ts) = st.poll.filter(|ts| Some(*ts) != st.published) {
-                publish_poll(&self.shared, edge, *code, ts);
-            }
+        fl.pending.flush(&self.shared, &self.policy.zones);
+        if let Some(edge) = &fl.edge {
+            fl.fns.publish_last(&self.shared, edge);
         }
     }
 
@@ -598,399 +417,69 @@ impl Detector {
         }));
     }
 
-    /// Checks and learns one message; deviations go to `out`.
+    /// Checks and learns one message; what it raises goes to `out`, in this order: asset
+    /// roles, facts for the anomaly engine, operational, protocol and policy rules, then
+    /// (learning) the baseline lesson or (detecting) the baseline rules.
     pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Signal>) {
-        let sh: &Shared = &self.shared;
-        let pol: &Policy = &self.policy;
-        let FlowLocal {
-            fns,
-            roles,
-            edge,
-            label,
-            known,
-            asset_seen,
-            ends,
-            units,
-            szls,
-            wrote,
-            sent,
-        } = self.flows.entry(f.id).or_default();
-        *ends = Some((f.client.ip, f.server.ip, f.client_zone, f.server_zone));
-        // Roles once per flow; engineering and identity when a message shows them.
-        let (client, server) = message_ends(m);
-        if *roles != Some((client, m.protocol)) {
-            sh.assets.record_roles(client, server, m.protocol);
-            *roles = Some((client, m.protocol));
-        }
-        if is_engineering(m.operation) {
-            sh.assets.record_engineering(client);
-        }
-        if let Some(id) = &m.identity {
-            sh.assets.record_identity(m.src.ip, id);
-        }
-        if edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {
+        let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
+        let fl = self.flows.entry(f.id).or_default();
+        fl.pending.set_ends_of(f);
+        record_roles(sh, m, &mut fl.roles);
+        if fl.edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {
             let e = EdgeKey {
                 src: f.client.ip,
                 dst: f.server.ip,
                 protocol: m.protocol.to_string(),
             };
-            *label = e.label();
-            *edge = Some(e);
-            *known = None;
+            fl.label = e.label();
+            fl.edge = Some(e);
+            fl.known = None;
         }
-        let label: &str = label;
-        let Some(edge) = edge.as_ref() else {
+        let FlowLocal {
+            fns,
+            edge: Some(edge),
+            label,
+            known,
+            pending,
+            reported,
+            sent,
+            ..
+        } = fl
+        else {
             return;
         };
-        let request = m.direction == Direction::Request;
-        // Facts for the anomaly engine: new unit ids, SZL reads and writes on this flow.
-        if request {
-            let mut fact = |kind| out.push(pol.fact(f, m.ts, kind));
-            if let Some(u) = m.unit {
-                if !units.contains(&u) && units.len() < MAX_FACTS_PER_FLOW {
-                    units.push(u);
-                    fact(FactKind::Unit {
-                        protocol: m.protocol,
-                        unit: u,
-                    });
-                }
-            }
-            if let (Some(id), Some("read_szl")) = (m.sub_function, m.function.as_deref()) {
-                if !szls.contains(&id) && szls.len() < MAX_FACTS_PER_FLOW {
-                    szls.push(id);
-                    fact(FactKind::Szl { id });
-                }
-            }
-            let writes = matches!(
-                m.operation,
-                Operation::Write | Operation::Control | Operation::ProgramDownload
-            );
-            if writes && !*wrote {
-                *wrote = true;
-                fact(FactKind::Write {
-                    protocol: m.protocol,
-                });
-            }
-        }
-        // Protocol rules; malformed PDUs and exceptions are counted across flows by the
-        // anomaly engine.
-        let mut found = Vec::new();
-        let counted = protocol::check(m, &mut found);
-        let facts = [
-            counted.malformed.map(|what| FactKind::Malformed {
-                protocol: m.protocol,
-                what,
-            }),
-            counted.exception.then_some(FactKind::Exception {
-                protocol: m.protocol,
-            }),
-        ];
-        for kind in facts.into_iter().flatten() {
-            out.push(pol.fact(f, m.ts, kind));
-        }
-        // An observation of `rule` under the key made of `key`'s parts; `full` gives its
-        // details and evidence, built only when the record is sent (not for a repeat).
-        let mut obs = |rule: &'static Rule,
-                       key: &[&str],
-                       out: &mut Vec<Signal>,
-                       full: &dyn Fn() -> (String, Evidence)| {
-            if !pol.enabled(rule) || repeated(sent, out, rule, key, m.ts) {
-                return;
-            }
-            let (details, evidence) = full();
-            out.push(Signal::Obs(Observation {
-                rule,
-                key: key.concat(),
-                ts: m.ts,
-                src: Some(pol.endpoint(f.client, f.client_zone)),
-                dst: Some(pol.endpoint(f.server, f.server_zone)),
-                protocol: Some(m.protocol),
-                transport: Some(f.transport),
-                operation: Some(m.operation),
-                function: m.function.as_ref().map(|s| s.to_string()),
-                details,
-                evidence,
-                severity: pol.severity_override(rule),
-            }));
+        let cx = findings::Ctx { m, f, pol, label };
+        let fx = &mut findings::Findings { out, sent };
+        facts::check(&cx, reported, fx);
+        protocol::count(&cx, fx);
+        operational::check(&cx, fx);
+        protocol::check(&cx, fx);
+        policy::check(&cx, fx);
+        let request = match (m.direction, m.function_code) {
+            (Direction::Request, Some(c)) => Some(fns.request(m, c)),
+            _ => None,
         };
-        // Operational and protocol rules, in every mode.
-        for o in operational::check(m).into_iter().chain(found) {
-            obs(o.rule, &[label, &o.key], out, &|| {
-                (o.details.clone(), o.evidence.clone())
-            });
-        }
-        // Policy: zones and conduits, learning or not.
-        if let Some(v) = pol
-            .zones
-            .check(f.client_zone, f.server_zone, m.protocol, m.operation)
-        {
-            let (cz, sz) = (pol.zones.name(f.client_zone), pol.zones.name(f.server_zone));
-            let rule = match v {
-                Violation::NoConduit => &rules::NO_CONDUIT,
-                Violation::ProtocolNotAllowed => &rules::PROTOCOL_NOT_ALLOWED,
-                Violation::OperationNotAllowed => &rules::OPERATION_NOT_ALLOWED,
-            };
-            obs(rule, &[label], out, &|| {
-                (
-                    format!("{} {} from zone {cz} to zone {sz}", m.protocol, m.operation),
-                    Evidence {
-                        observed: json!({ "from": cz, "to": sz, "protocol": m.protocol, "operation": m.operation }),
-                        expected: json!({ "conduit": v_text(v) }),
-                    },
-                )
-            });
-        }
-        let code = m.function_code;
-        // Flow-local timing and rate of requests per function.
-        let (mut interval_ms, mut minute_done, mut in_minute) = (None, None, 0);
-        let mut fn_state = None;
-        if let (true, Some(c)) = (request, code) {
-            let st = function(fns, c);
-            if let Some(last) = st.last {
-                let d = m.ts.nanos_since(last);
-                if d > 0 {
-                    interval_ms = Some((d / 1_000_000) as u64);
-                }
-            }
-            st.last = Some(m.ts);
-            let minute = m.ts.as_nanos().div_euclid(60_000_000_000);
-            if minute != st.minute {
-                if st.in_minute > 0 {
-                    minute_done = Some(st.in_minute);
-                }
-                st.minute = minute;
-                st.in_minute = 0;
-                st.spiked = false;
-            }
-            st.in_minute += 1;
-            in_minute = st.in_minute;
-            fn_state = Some(st);
-        }
-        let zone_names = (pol.zones.name(f.client_zone), pol.zones.name(f.server_zone));
         match pol.cfg.mode {
             Mode::PolicyOnly => {}
-            Mode::Learn => {
-                // Both ends' sightings are batched per flow (see `flush_assets`).
-                match asset_seen {
-                    Some(s) => s.add(m.ts),
-                    None => *asset_seen = Some(Seen::at(m.ts)),
-                }
-                if asset_seen.is_some_and(|s| m.ts.nanos_since(s.first_seen) >= 1_000_000_000) {
-                    flush_assets(
-                        sh,
-                        &pol.zones,
-                        asset_seen,
-                        f.client.ip,
-                        f.server.ip,
-                        f.client_zone,
-                        f.server_zone,
-                    );
-                }
-                sh.learner.learn(&Lesson {
-                    packet: m.packet,
-                    key: Cow::Borrowed(edge),
-                    src_zone: zone_names.0,
-                    dst_zone: zone_names.1,
-                    ts: m.ts,
-                    operation: m.operation,
-                    function: code.map(|c| (c, m.function.as_deref().unwrap_or(""))),
-                    unit: m.unit,
-                    ranges: Cow::Borrowed(&m.addresses),
-                    timing: (request && code.is_some()).then(|| {
-                        let peak = minute_done.map(|n| n.max(in_minute));
-                        (interval_ms, peak.or(Some(in_minute)))
-                    }),
-                });
-            }
-            Mode::Detect => {
-                let mut new_asset = false;
-                let ends = [(f.client, f.client_zone), (f.server, f.server_zone)];
-                let check = if *known == Some(true) {
-                    &[][..]
-                } else {
-                    &ends[..]
-                };
-                for &(p, z) in check {
-                    if !sh.learner.has_asset(&p.ip) {
-                        new_asset = true;
-                        let zn = pol.zones.name(z);
-                        obs(&rules::NEW_ASSET, &[&p.ip.to_string()], out, &|| {
-                            (
-                                format!("{} (zone {zn}) is not in the baseline", p.ip),
-                                Evidence {
-                                    observed: json!({ "ip": p.ip, "mac": p.mac, "protocol": m.protocol }),
-                                    expected: json!({ "assets": "learned" }),
-                                },
-                            )
-                        });
-                    }
-                }
-                // A new asset is in its own learning window for the rest of the run: its
-                // traffic raises no other baseline alert.
-                if new_asset {
-                    return;
-                }
-                *known = Some(true);
-                if let (Some(c), Some(st)) = (code, fn_state.as_deref_mut()) {
-                    st.poll = Some(m.ts);
-                    // Published at most once a second of capture time (and at flow end).
-                    let due = st
-                        .published
-                        .is_none_or(|p| m.ts.nanos_since(p) >= 1_000_000_000);
-                    if due {
-                        publish_poll(sh, edge, c, m.ts);
-                        st.published = Some(m.ts);
-                    }
-                }
-                let verdicts = sh.learner.with_edge(edge, |e| {
-                    if e.state == State::Suppressed {
-                        return Vec::new();
-                    }
-                    let mut v: Vec<(&'static Rule, String, String, Evidence)> = Vec::new();
-                    if !e.operations.contains_key(&m.operation) {
-                        v.push((
-                            &rules::NEW_OPERATION,
-                            format!("{label}#{}", m.operation),
-                            format!("{} on {label}, which only saw {}", m.operation, join(e.operations.keys())),
-                            Evidence {
-                                observed: json!(m.operation),
-                                expected: json!(e.operations.keys().collect::<Vec<_>>()),
-                            },
-                        ));
-                    }
-                    if let Some(c) = code {
-                        match e.functions.get(&c) {
-                            None => v.push((
-                                &rules::NEW_FUNCTION,
-                                format!("{label}#{c}"),
-                                format!(
-                                    "function {c} ({}) on {label}",
-                                    m.function.as_deref().unwrap_or("?")
-                                ),
-                                Evidence {
-                                    observed: json!(c),
-                                    expected: json!(e.functions.keys().collect::<Vec<_>>()),
-                                },
-                            )),
-                            Some(fe) if fe.state == State::Suppressed => return v,
-                            Some(fe) => {
-                                if let (Some(ms), Some(t)) = (interval_ms, fe.timing.as_ref()) {
-                                    if t.samples >= pol.cfg.min_timing_samples && t.deviates(ms, pol.cfg.timing_factor) {
-                                        v.push((
-                                            &rules::TIMING_DEVIATION,
-                                            format!("{label}#{c}"),
-                                            format!(
-                                                "{} after {ms} ms on {label}; learned intervals {}..={} ms (period {} ms), factor {}",
-                                                fe.name, t.min_ms, t.max_ms, t.period_ms, pol.cfg.timing_factor
-                                            ),
-                                            Evidence {
-                                                observed: json!({ "interval_ms": ms }),
-                                                expected: json!({
-                                                    "min_ms": t.min_ms,
-                                                    "max_ms": t.max_ms,
-                                                    "period_ms": t.period_ms,
-                                                    "jitter_ms": t.jitter_ms,
-                                                    "factor": pol.cfg.timing_factor,
-                                                }),
-                                            },
-                                        ));
-                                    }
-                                }
-                                let peak = fe.peak_per_minute;
-                                if request
-                                    && peak > 0
-                                    && in_minute >= pol.cfg.min_rate_per_minute
-                                    && in_minute as f64 > peak as f64 * pol.cfg.rate_factor
-                                {
-                                    v.push((
-                                        &rules::RATE_SPIKE,
-                                        format!("{label}#{c}"),
-                                        format!("{in_minute} {} requests in a minute on one connection of {label}; learned peak {peak}", fe.name),
-                                        Evidence {
-                                            observed: json!({ "per_minute": in_minute }),
-                                            expected: json!({ "peak_per_minute": peak }),
-                                        },
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    if let Some(u) = m.unit {
-                        if !e.units.is_empty() && !e.units.contains(&u) {
-                            v.push((
-                                &rules::NEW_UNIT,
-                                format!("{label}#unit{u}"),
-                                format!("unit {u} on {label}"),
-                                Evidence {
-                                    observed: json!(u),
-                                    expected: json!(e.units),
-                                },
-                            ));
-                        }
-                    }
-                    for a in &m.addresses {
-                        if a.count == 0 {
-                            continue;
-                        }
-                        let end = a.start.saturating_add(a.count - 1);
-                        let known = e.ranges.get(a.area.as_ref());
-                        if !known.is_some_and(|iv| iv.contains(a.start, end)) {
-                            v.push((
-                                &rules::ADDRESS_OUT_OF_RANGE,
-                                format!("{label}#{}", a.area),
-                                format!("{} {}..={end} on {label} is outside the learned ranges", a.area, a.start),
-                                Evidence {
-                                    observed: json!({ "area": a.area, "start": a.start, "end": end }),
-                                    expected: json!({ "ranges": known }),
-                                },
-                            ));
-                        }
-                    }
-                    v
-                });
-                match verdicts {
-                    None => obs(&rules::NEW_EDGE, &[label], out, &|| {
-                        (
-                            format!(
-                                "{} from {} to {} was never seen while learning",
-                                m.protocol, f.client.ip, f.server.ip
-                            ),
-                            Evidence {
-                                observed: json!({ "protocol": m.protocol, "operation": m.operation }),
-                                expected: json!({ "edges": "learned" }),
-                            },
-                        )
-                    }),
-                    Some(v) => {
-                        for (rule, key, details, ev) in v {
-                            // Rate spikes: one observation per connection and minute.
-                            if rule.id == rules::RATE_SPIKE.id {
-                                if let Some(st) = fn_state.as_deref_mut() {
-                                    if st.spiked {
-                                        continue;
-                                    }
-                                    st.spiked = true;
-                                }
-                            }
-                            obs(rule, &[&key], out, &|| (details.clone(), ev.clone()));
-                        }
-                    }
-                }
-            }
+            Mode::Learn => learn::learn(&cx, sh, edge, pending, request.map(|(t, _)| t)),
+            Mode::Detect => deviation::check(&cx, sh, edge, known, request, fx),
         }
     }
 }
 
-fn v_text(v: Violation) -> &'static str {
-    match v {
-        Violation::NoConduit => "none between these zones",
-        Violation::ProtocolNotAllowed => "does not list this protocol",
-        Violation::OperationNotAllowed => "does not list this operation",
+/// Roles once per flow (and protocol); engineering and identity when a message shows them.
+fn record_roles(sh: &Shared, m: &Message, roles: &mut Option<(IpAddr, &'static str)>) {
+    let (client, server) = message_ends(m);
+    if *roles != Some((client, m.protocol)) {
+        sh.assets.record_roles(client, server, m.protocol);
+        *roles = Some((client, m.protocol));
     }
-}
-
-fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
-    ops.map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+    if is_engineering(m.operation) {
+        sh.assets.record_engineering(client);
+    }
+    if let Some(id) = &m.identity {
+        sh.assets.record_identity(m.src.ip, id);
+    }
 }
 
 #[cfg(test)]

@@ -12,55 +12,55 @@ use crate::alert::{Evidence, Rule};
 use crate::message::Message;
 use crate::rules;
 
-/// What an operational rule found: the rule, a key suffix (appended to the edge label) and
-/// the details.
-pub struct Finding {
-    /// The rule.
-    pub rule: &'static Rule,
-    /// Distinguishes alerts of one rule on one edge (e.g. the S7 PI service).
-    pub key: String,
-    /// Human-readable details.
-    pub details: String,
-    /// Observed and expected.
-    pub evidence: Evidence,
+use super::findings::{Ctx, Findings};
+
+/// What the message carried, for the evidence.
+fn observed(m: &Message) -> Evidence {
+    Evidence {
+        observed: json!({
+            "protocol": m.protocol,
+            "function_code": m.function_code,
+            "function": m.function,
+            "sub_function": m.sub_function,
+            "sub_function_name": m.sub_function_name,
+            "packet": m.packet,
+        }),
+        expected: serde_json::Value::Null,
+    }
 }
 
-fn finding(rule: &'static Rule, m: &Message, what: &str) -> Finding {
-    let function = m.function.as_deref().unwrap_or("?");
-    Finding {
-        rule,
-        key: String::new(),
-        details: format!(
-            "{what} ({} {function}) from {} to {}",
-            m.protocol, m.src.ip, m.dst.ip
-        ),
-        evidence: Evidence {
-            observed: json!({
-                "protocol": m.protocol,
-                "function_code": m.function_code,
-                "function": m.function,
-                "sub_function": m.sub_function,
-                "sub_function_name": m.sub_function_name,
-                "packet": m.packet,
-            }),
-            expected: serde_json::Value::Null,
-        },
-    }
+/// Raises `rule` on the edge, described as `what`.
+fn raise(cx: &Ctx<'_>, fx: &mut Findings<'_>, rule: &'static Rule, what: &str) {
+    let m = cx.m;
+    fx.raise(cx, rule, &[cx.label], || {
+        let function = m.function.as_deref().unwrap_or("?");
+        (
+            format!(
+                "{what} ({} {function}) from {} to {}",
+                m.protocol, m.src.ip, m.dst.ip
+            ),
+            observed(m),
+        )
+    });
 }
 
 /// The operational rule a request triggers, if any. Responses never do: the request is the
 /// act (and a response without its request was already counted when the request was seen).
 /// The protocol's descriptor knows its dangerous functions; the rules by operation apply to
 /// the rest.
-pub fn check(m: &Message) -> Option<Finding> {
+pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
+    let m = cx.m;
     if m.flags.contains(&"password_sent") {
-        return Some(finding(&rules::PASSWORD_IN_CLEAR, m, "PLC password sent"));
+        return raise(cx, fx, &rules::PASSWORD_IN_CLEAR, "PLC password sent");
     }
     if m.direction != Direction::Request {
-        return None;
+        return;
     }
+    let Some(function_code) = m.function_code else {
+        return;
+    };
     let request = Request {
-        function_code: m.function_code?,
+        function_code,
         sub_function: m.sub_function,
         sub_function_name: m.sub_function_name.as_deref(),
     };
@@ -70,32 +70,72 @@ pub fn check(m: &Message) -> Option<Finding> {
             rule,
             what,
             service: None,
-        }) => Some(finding(rule, m, &what)),
+        }) => raise(cx, fx, rule, &what),
         Some(Dangerous {
             rule,
             what,
             service: Some(service),
         }) => {
             // One alert per service on the edge.
-            let mut f = finding(rule, m, &what);
-            f.details = format!("{what} from {} to {}", m.src.ip, m.dst.ip);
-            f.key = format!("#{service}");
-            Some(f)
+            fx.raise(cx, rule, &[cx.label, "#", &service], || {
+                (
+                    format!("{what} from {} to {}", m.src.ip, m.dst.ip),
+                    observed(m),
+                )
+            });
         }
-        None => generic(m),
+        None => generic(cx, fx),
     }
 }
 
 /// Rules by normalized operation, for every protocol.
-fn generic(m: &Message) -> Option<Finding> {
-    match m.operation {
-        Operation::ProgramDownload => Some(finding(
-            &rules::PROGRAM_DOWNLOAD_RULE,
-            m,
-            "Program download",
-        )),
-        Operation::ProgramUpload => Some(finding(&rules::PROGRAM_UPLOAD_RULE, m, "Program upload")),
-        Operation::Restart => Some(finding(&rules::DEVICE_RESTART_RULE, m, "Restart")),
-        _ => None,
+fn generic(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
+    let (rule, what) = match cx.m.operation {
+        Operation::ProgramDownload => (&rules::PROGRAM_DOWNLOAD_RULE, "Program download"),
+        Operation::ProgramUpload => (&rules::PROGRAM_UPLOAD_RULE, "Program upload"),
+        Operation::Restart => (&rules::DEVICE_RESTART_RULE, "Restart"),
+        _ => return,
+    };
+    raise(cx, fx, rule, what);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{run, MessageBuilder};
+    use super::*;
+
+    #[test]
+    fn a_plc_stop_request_raises_once_per_flow_and_its_response_never() {
+        let stop = MessageBuilder::s7_job(0x29, "plc_stop").operation(Operation::Control);
+        let ids =
+            |fired: &[(String, String)]| fired.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        let fired = run(check, &[stop.clone().build(), stop.clone().build()]);
+        assert_eq!(ids(&fired.full), ["operational.plc_stop"]);
+        assert_eq!(fired.repeats, 1, "the second STOP on the flow is a repeat");
+        assert!(fired.full[0].1.contains("PLC STOP"), "{:?}", fired.full);
+        let fired = run(check, &[stop.response().build()]);
+        assert!(fired.full.is_empty() && fired.repeats == 0);
+    }
+
+    #[test]
+    fn program_download_and_passwords_by_operation_and_flag() {
+        let dl = MessageBuilder::modbus(90).operation(Operation::ProgramDownload);
+        let fired = run(check, &[dl.build()]);
+        assert_eq!(fired.full[0].0, "operational.program_download");
+        let pw = MessageBuilder::modbus(3).flag("password_sent");
+        assert_eq!(
+            run(check, &[pw.build()]).full[0].0,
+            "operational.password_in_clear"
+        );
+        let read = MessageBuilder::modbus(3).operation(Operation::Read);
+        assert!(run(check, &[read.build()]).full.is_empty());
+    }
+
+    #[test]
+    fn a_disabled_rule_raises_nothing_and_builds_nothing() {
+        let stop = MessageBuilder::s7_job(0x29, "plc_stop").operation(Operation::Control);
+        let fired =
+            super::super::testing::run_with(check, &[stop.build()], &["operational.plc_stop"]);
+        assert!(fired.full.is_empty() && fired.repeats == 0);
     }
 }

@@ -6,9 +6,10 @@ use serde_json::json;
 
 use otsensor_protocols::Direction;
 
-use crate::alert::Evidence;
-use crate::message::Message;
+use crate::alert::{Evidence, FactKind};
 use crate::rules;
+
+use super::findings::{Ctx, Findings};
 
 /// Parser flags that mean a PDU broke its protocol's specification.
 pub const MALFORMED_FLAGS: &[&str] = &[
@@ -49,63 +50,74 @@ pub const ILLEGAL_FUNCTION_FLAGS: &[&str] = &[
     "unknown_link_function",
 ];
 
-pub use super::operational::Finding;
-
-/// What a message says that the anomaly engine counts across flows.
-#[derive(Debug, Default)]
-pub struct Counted {
-    /// The malformed-PDU flag it carries, if any.
-    pub malformed: Option<&'static str>,
-    /// Whether it is an exception response.
-    pub exception: bool,
-}
-
-/// The protocol rules one message triggers by itself; what must be counted across flows
-/// (malformed PDUs, exceptions) is returned.
-pub fn check(m: &Message, out: &mut Vec<Finding>) -> Counted {
-    let mut counted = Counted::default();
-    let function = m.function.as_deref().unwrap_or("?");
-    if let Some(f) = m.flags.iter().find(|f| ILLEGAL_FUNCTION_FLAGS.contains(*f)) {
-        let code = m.function_code.map_or(-1, i64::from);
-        out.push(Finding {
-            rule: &rules::ILLEGAL_FUNCTION,
-            key: String::new(),
-            details: format!("{} function {code} ({function}): {f}", m.protocol),
-            evidence: Evidence {
-                observed: json!({
-                    "function_code": m.function_code,
-                    "sub_function": m.sub_function,
-                    "flag": f,
-                }),
-                expected: json!({ "functions": "defined by the protocol specification" }),
-            },
-        });
-    }
-    counted.malformed = m
+/// What a message says that the anomaly engine counts across flows (malformed PDUs over a
+/// threshold, exception storms), as facts.
+pub(super) fn count(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
+    let m = cx.m;
+    if let Some(what) = m
         .flags
         .iter()
         .copied()
-        .find(|f| MALFORMED_FLAGS.contains(f));
-    if let Some(f) = m.flags.iter().find(|f| OVERSIZED_FLAGS.contains(*f)) {
-        out.push(Finding {
-            rule: &rules::OVERSIZED,
-            key: String::new(),
-            details: format!("{} {function} {f}", m.protocol),
-            evidence: Evidence {
-                observed: json!({ "flag": f, "packet": m.packet }),
-                expected: json!({ "within": "the protocol's size limits" }),
+        .find(|f| MALFORMED_FLAGS.contains(f))
+    {
+        fx.fact(
+            cx,
+            FactKind::Malformed {
+                protocol: m.protocol,
+                what,
             },
+        );
+    }
+    if m.exception_code.is_some() && m.direction == Direction::Response {
+        fx.fact(
+            cx,
+            FactKind::Exception {
+                protocol: m.protocol,
+            },
+        );
+    }
+}
+
+/// The protocol rules one message triggers by itself.
+pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
+    let m = cx.m;
+    let function = || m.function.as_deref().unwrap_or("?");
+    if let Some(f) = m.flags.iter().find(|f| ILLEGAL_FUNCTION_FLAGS.contains(*f)) {
+        fx.raise(cx, &rules::ILLEGAL_FUNCTION, &[cx.label], || {
+            let code = m.function_code.map_or(-1, i64::from);
+            (
+                format!("{} function {code} ({}): {f}", m.protocol, function()),
+                Evidence {
+                    observed: json!({
+                        "function_code": m.function_code,
+                        "sub_function": m.sub_function,
+                        "flag": f,
+                    }),
+                    expected: json!({ "functions": "defined by the protocol specification" }),
+                },
+            )
+        });
+    }
+    if let Some(f) = m.flags.iter().find(|f| OVERSIZED_FLAGS.contains(*f)) {
+        fx.raise(cx, &rules::OVERSIZED, &[cx.label], || {
+            (
+                format!("{} {} {f}", m.protocol, function()),
+                Evidence {
+                    observed: json!({ "flag": f, "packet": m.packet }),
+                    expected: json!({ "within": "the protocol's size limits" }),
+                },
+            )
         });
     }
     if m.flags.contains(&"request_flood") {
-        out.push(Finding {
-            rule: &rules::REQUEST_FLOOD,
-            key: String::new(),
-            details: format!("{} requests left unanswered in bulk", m.protocol),
-            evidence: Evidence {
-                observed: json!({ "flag": "request_flood" }),
-                expected: json!({ "outstanding": "answered in turn" }),
-            },
+        fx.raise(cx, &rules::REQUEST_FLOOD, &[cx.label], || {
+            (
+                format!("{} requests left unanswered in bulk", m.protocol),
+                Evidence {
+                    observed: json!({ "flag": "request_flood" }),
+                    expected: json!({ "outstanding": "answered in turn" }),
+                },
+            )
         });
     }
     if let Some(f) = m
@@ -113,34 +125,67 @@ pub fn check(m: &Message, out: &mut Vec<Finding>) -> Counted {
         .iter()
         .find(|f| **f == "bad_block_crc" || **f == "bad_header_crc")
     {
-        out.push(Finding {
-            rule: &rules::BAD_CRC,
-            key: String::new(),
-            details: format!("DNP3 frame with a bad CRC ({f})"),
-            evidence: Evidence {
-                observed: json!({ "flag": f, "packet": m.packet }),
-                expected: serde_json::Value::Null,
-            },
+        fx.raise(cx, &rules::BAD_CRC, &[cx.label], || {
+            (
+                format!("DNP3 frame with a bad CRC ({f})"),
+                Evidence {
+                    observed: json!({ "flag": f, "packet": m.packet }),
+                    expected: serde_json::Value::Null,
+                },
+            )
         });
     }
     if let (Some(code), Direction::Response) = (m.exception_code, m.direction) {
         let name = m.exception.unwrap_or("unnamed");
-        // S7 errors are class and code in one 16-bit value: hex reads as the manuals do.
-        let shown = if code > 0xff {
-            format!("{code:#06x}")
-        } else {
-            code.to_string()
-        };
-        out.push(Finding {
-            rule: &rules::EXCEPTION,
-            key: format!("#{code}"),
-            details: format!("{} exception {shown} ({name}) to {function}", m.protocol),
-            evidence: Evidence {
-                observed: json!({ "exception_code": code, "exception": name, "function": function }),
-                expected: serde_json::Value::Null,
-            },
+        fx.raise(cx, &rules::EXCEPTION, &[cx.label, "#", &code.to_string()], || {
+            // S7 errors are class and code in one 16-bit value: hex reads as the manuals do.
+            let shown = if code > 0xff {
+                format!("{code:#06x}")
+            } else {
+                code.to_string()
+            };
+            (
+                format!("{} exception {shown} ({name}) to {}", m.protocol, function()),
+                Evidence {
+                    observed: json!({ "exception_code": code, "exception": name, "function": function() }),
+                    expected: serde_json::Value::Null,
+                },
+            )
         });
-        counted.exception = true;
     }
-    counted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{run, MessageBuilder};
+    use super::*;
+
+    #[test]
+    fn flags_raise_their_rules_and_malformed_pdus_are_counted_as_facts() {
+        let m = MessageBuilder::modbus(3)
+            .flag("unassigned_function")
+            .flag("truncated")
+            .flag("pdu_too_long");
+        let fired = run(check, &[m.clone().build()]);
+        let ids: Vec<&str> = fired.full.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(ids, ["protocol.illegal_function", "protocol.oversized"]);
+        assert!(fired.full[0].1.contains("function 3"), "{:?}", fired.full);
+        // The malformed flag is counted across flows, not raised here.
+        assert_eq!(run(count, &[m.build()]).facts, 1);
+    }
+
+    #[test]
+    fn exceptions_raise_per_code_and_count() {
+        let e = |code| MessageBuilder::modbus(3).exception(code, "illegal_data_address");
+        let fired = run(check, &[e(2).build(), e(2).build(), e(3).build()]);
+        assert_eq!(fired.full.len(), 2, "one alert per code: {:?}", fired.full);
+        assert_eq!(fired.repeats, 1);
+        assert!(fired.full[0]
+            .1
+            .contains("exception 2 (illegal_data_address)"));
+        assert_eq!(run(count, &[e(2).build()]).facts, 1);
+        // An S7 error class and code reads in hex.
+        let s7 = MessageBuilder::s7_job(4, "read_var").exception(0x8104, "e");
+        assert!(run(check, &[s7.build()]).full[0].1.contains("0x8104"));
+    }
 }

@@ -1,0 +1,122 @@
+//! Facts for the anomaly engine from a flow's requests: the first time the flow addresses a
+//! unit id, reads an SZL list, or writes (scans, enumeration and new masters are judged
+//! across flows by the engine).
+
+use otsensor_protocols::{Direction, Operation};
+
+use crate::alert::FactKind;
+
+use super::findings::{Ctx, Findings};
+
+/// Most unit or SZL ids a flow reports to the anomaly engine.
+const MAX_FACTS_PER_FLOW: usize = 64;
+
+/// What a flow has already reported.
+#[derive(Debug, Default)]
+pub(super) struct Reported {
+    units: Vec<u32>,
+    szls: Vec<u16>,
+    wrote: bool,
+}
+
+/// Reports what the request shows for the first time on its flow.
+pub(super) fn check(cx: &Ctx<'_>, seen: &mut Reported, fx: &mut Findings<'_>) {
+    let m = cx.m;
+    if m.direction != Direction::Request {
+        return;
+    }
+    if let Some(u) = m.unit {
+        if !seen.units.contains(&u) && seen.units.len() < MAX_FACTS_PER_FLOW {
+            seen.units.push(u);
+            fx.fact(
+                cx,
+                FactKind::Unit {
+                    protocol: m.protocol,
+                    unit: u,
+                },
+            );
+        }
+    }
+    if let (Some(id), Some("read_szl")) = (m.sub_function, m.function.as_deref()) {
+        if !seen.szls.contains(&id) && seen.szls.len() < MAX_FACTS_PER_FLOW {
+            seen.szls.push(id);
+            fx.fact(cx, FactKind::Szl { id });
+        }
+    }
+    let writes = matches!(
+        m.operation,
+        Operation::Write | Operation::Control | Operation::ProgramDownload
+    );
+    if writes && !seen.wrote {
+        seen.wrote = true;
+        fx.fact(
+            cx,
+            FactKind::Write {
+                protocol: m.protocol,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{run, MessageBuilder};
+    use super::*;
+
+    fn check_fresh(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
+        check(cx, &mut Reported::default(), fx);
+    }
+
+    #[test]
+    fn each_unit_szl_and_the_first_write_once_per_flow() {
+        let mut seen = Reported::default();
+        let msgs = [
+            MessageBuilder::modbus(3).unit(1).build(),
+            MessageBuilder::modbus(3).unit(1).build(),
+            MessageBuilder::modbus(16)
+                .unit(2)
+                .operation(Operation::Write)
+                .build(),
+            MessageBuilder::modbus(6)
+                .unit(2)
+                .operation(Operation::Write)
+                .build(),
+            MessageBuilder::modbus(3).unit(3).response().build(),
+        ];
+        let (mut out, mut sent) = (Vec::new(), Vec::new());
+        let pol = super::super::Policy::default();
+        for m in &msgs {
+            let (c, s) = (
+                super::super::testing::client(),
+                super::super::testing::server(502),
+            );
+            let f = super::super::FlowView {
+                id: 1,
+                client: &c,
+                server: &s,
+                client_zone: 0,
+                server_zone: 0,
+                transport: "tcp",
+            };
+            let cx = Ctx {
+                m,
+                f: &f,
+                pol: &pol,
+                label: "l",
+            };
+            check(
+                &cx,
+                &mut seen,
+                &mut Findings {
+                    out: &mut out,
+                    sent: &mut sent,
+                },
+            );
+        }
+        // Unit 1, unit 2, the first write; nothing for the repeat, the second write or the
+        // response.
+        assert_eq!(super::super::testing::fired(&out).facts, 3);
+        let szl = MessageBuilder::s7_job(4, "read_szl").sub_function(0x11);
+        assert_eq!(run(check_fresh, &[szl.build()]).facts, 1);
+    }
+}

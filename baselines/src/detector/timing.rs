@@ -1,0 +1,228 @@
+//! Poll timing: per connection and function, the interval since the previous request and the
+//! requests per minute (for the baseline's timing and rate rules); per edge and function, the
+//! last request of the run (for stopped polls, judged at the end or periodically).
+
+use serde_json::json;
+
+use crate::alert::{AlertEndpoint, Evidence, Observation};
+use crate::baseline::{EdgeKey, State};
+use crate::message::Message;
+use crate::rules;
+use crate::time::Timestamp;
+
+use super::{Mode, Shared};
+
+/// Timing and rate of one function's requests on one connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct FlowFn {
+    last: Option<Timestamp>,
+    minute: i64,
+    in_minute: u64,
+    /// A rate spike was raised this minute.
+    pub spiked: bool,
+    /// Last request seen while detecting, and the last time published to
+    /// [`Shared::last_poll`] (at most once a second of capture time, and at flow end).
+    poll: Option<Timestamp>,
+    published: Option<Timestamp>,
+}
+
+/// What one request says about its function's timing on its connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Timing {
+    /// Milliseconds since the previous request of the function.
+    pub interval_ms: Option<u64>,
+    /// Requests in the minute that just ended, when this request began a new one.
+    pub minute_done: Option<u64>,
+    /// Requests so far in this minute, this one included.
+    pub in_minute: u64,
+}
+
+/// A connection's functions (a connection uses a handful).
+#[derive(Debug, Default)]
+pub(super) struct Functions(Vec<(u16, FlowFn)>);
+
+impl Functions {
+    /// The state of function `code`.
+    fn get(&mut self, code: u16) -> &mut FlowFn {
+        let i = match self.0.iter().position(|(c, _)| *c == code) {
+            Some(i) => i,
+            None => {
+                self.0.push((code, FlowFn::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Counts a request of function `code` at `m.ts`; its timing and the function's state.
+    pub fn request(&mut self, m: &Message, code: u16) -> (Timing, &mut FlowFn) {
+        let st = self.get(code);
+        let mut t = Timing::default();
+        if let Some(last) = st.last {
+            let d = m.ts.nanos_since(last);
+            if d > 0 {
+                t.interval_ms = Some((d / 1_000_000) as u64);
+            }
+        }
+        st.last = Some(m.ts);
+        let minute = m.ts.as_nanos().div_euclid(60_000_000_000);
+        if minute != st.minute {
+            if st.in_minute > 0 {
+                t.minute_done = Some(st.in_minute);
+            }
+            st.minute = minute;
+            st.in_minute = 0;
+            st.spiked = false;
+        }
+        st.in_minute += 1;
+        t.in_minute = st.in_minute;
+        (t, st)
+    }
+
+    /// At flow end: publishes the last polls not yet published.
+    pub fn publish_last(&self, sh: &Shared, edge: &EdgeKey) {
+        for (code, st) in &self.0 {
+            if let Some(ts) = st.poll.filter(|ts| Some(*ts) != st.published) {
+                publish_poll(sh, edge, *code, ts);
+            }
+        }
+    }
+}
+
+impl FlowFn {
+    /// While detecting: a request of the function at `ts` on `edge`, published to the shared
+    /// last-poll table at most once a second of capture time (and at flow end).
+    pub fn polled(&mut self, sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
+        self.poll = Some(ts);
+        if self
+            .published
+            .is_none_or(|p| ts.nanos_since(p) >= 1_000_000_000)
+        {
+            publish_poll(sh, edge, code, ts);
+            self.published = Some(ts);
+        }
+    }
+}
+
+/// Publishes a request time to the shared last-poll table.
+fn publish_poll(sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
+    let key = (edge.clone(), code);
+    if let Some(mut t) = sh.last_poll.get_mut(&key) {
+        *t = (*t).max(ts);
+        return;
+    }
+    sh.last_poll
+        .entry(key)
+        .and_modify(|t| *t = (*t).max(ts))
+        .or_insert(ts);
+}
+
+fn proto_static(p: &str) -> Option<&'static str> {
+    otsensor_protocols::descriptor(p).map(|d| d.name)
+}
+
+impl Shared {
+    /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
+    /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
+    /// `now`. Call once at the end of a run (or periodically when capturing).
+    pub fn stopped_polls(&self, now: Timestamp) -> Vec<Observation> {
+        let policy = self.policy();
+        if self.mode != Mode::Detect || !policy.enabled(&rules::POLL_STOPPED) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut polls: Vec<((EdgeKey, u16), Timestamp)> = self
+            .last_poll
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect();
+        polls.sort_by(|a, b| a.0.cmp(&b.0));
+        let learning_end = self.learner.last_seen();
+        for ((edge, code), last) in polls {
+            let Some((timing, name, zones, learned_last)) = self
+                .learner
+                .with_edge(&edge, |e| {
+                    let f = e.functions.get(&code)?;
+                    if f.state == State::Suppressed || e.state == State::Suppressed {
+                        return None;
+                    }
+                    Some((
+                        f.timing.clone()?,
+                        f.name.clone(),
+                        (e.src_zone.clone(), e.dst_zone.clone()),
+                        f.seen.last_seen,
+                    ))
+                })
+                .flatten()
+            else {
+                continue;
+            };
+            if timing.samples < policy.cfg.min_timing_samples {
+                continue;
+            }
+            let silent_ms = now.nanos_since(last) / 1_000_000;
+            let limit = (timing.period_ms as f64 * policy.cfg.poll_stop_periods).max(1000.0);
+            // Only a poll still running when learning ended can stop now.
+            let tail_ms = learning_end.map_or(0, |end| end.nanos_since(learned_last) / 1_000_000);
+            if tail_ms as f64 > limit {
+                continue;
+            }
+            if silent_ms as f64 > limit {
+                let ep = |ip, zone: &str| AlertEndpoint {
+                    ip,
+                    port: None,
+                    mac: None,
+                    zone: Some(std::sync::Arc::from(zone)),
+                    asset: self.assets.label(&ip).map(std::borrow::Cow::Owned),
+                };
+                out.push(Observation {
+                    rule: &rules::POLL_STOPPED,
+                    key: format!("{}#{code}", edge.label()),
+                    ts: now,
+                    src: Some(ep(edge.src, &zones.0)),
+                    dst: Some(ep(edge.dst, &zones.1)),
+                    protocol: proto_static(&edge.protocol),
+                    transport: None,
+                    operation: None,
+                    function: Some(name.clone()),
+                    details: format!(
+                        "{name} on {} polled every {} ms while learning; none for {} ms",
+                        edge.label(),
+                        timing.period_ms,
+                        silent_ms
+                    ),
+                    evidence: Evidence {
+                        observed: json!({ "last_request": last, "silent_ms": silent_ms }),
+                        expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
+                    },
+                    severity: policy.severity_override(&rules::POLL_STOPPED),
+                });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::MessageBuilder;
+    use super::*;
+
+    #[test]
+    fn intervals_and_requests_per_minute() {
+        let mut fns = Functions::default();
+        let at = |s| MessageBuilder::modbus(3).at_secs(s).build();
+        let (t, _) = fns.request(&at(0.0), 3);
+        assert_eq!((t.interval_ms, t.in_minute), (None, 1));
+        let (t, _) = fns.request(&at(0.25), 3);
+        assert_eq!((t.interval_ms, t.in_minute), (Some(250), 2));
+        // Another function keeps its own time.
+        assert_eq!(fns.request(&at(0.5), 4).0.interval_ms, None);
+        // The minute turns: the finished minute's count is reported once.
+        let base = 1_700_000_000.0f64;
+        let next_minute = (base / 60.0).floor() * 60.0 + 60.0 - base;
+        let (t, st) = fns.request(&at(next_minute + 1.0), 3);
+        assert_eq!((t.minute_done, t.in_minute), (Some(2), 1));
+        assert!(!st.spiked);
+    }
+}
