@@ -313,242 +313,307 @@ impl AnomalyEngine {
     /// Correlates one fact; the rules it fires go to `out`. `known` says whether an alert (by
     /// [`alert_hash`]) was already raised: its observation then carries no details.
     pub fn observe(&mut self, f: &Fact, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
-        let (c, s) = (f.client.ip, f.server.ip);
-        let (w, cfg) = (self.window_ns, self.cfg);
         self.expire(f.ts);
         match f.kind {
+            // A connection picked up midstream says nothing about when it was opened.
             FactKind::FlowStart { transport, opened } => {
-                if !opened {
-                    // A connection picked up midstream says nothing about when it was opened.
-                    return;
-                }
-                {
-                    let d = slot(&mut self.hosts, c, f.ts, &mut self.evicted);
-                    let n = d.add(s, f.ts, w, cfg.host_scan);
-                    if n >= cfg.host_scan {
-                        fire(
-                            known,
-                            out,
-                            &rules::HOST_SCAN,
-                            &c.to_string(),
-                            f,
-                            None,
-                            None,
-                            || {
-                                (
-                                    format!(
-                                        "{c} opened flows to {n} hosts within {} s",
-                                        cfg.window_secs
-                                    ),
-                                    json!({ "hosts": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
-                                    json!({ "below": cfg.host_scan }),
-                                )
-                            },
-                        );
-                    }
-                }
-                let port = f.server.port.unwrap_or(0);
-                let (pair, ev) = self.pairs.entry((c, s), f.ts.as_nanos(), Pair::new);
-                self.evicted += u64::from(ev.is_some());
-                {
-                    let d = &mut pair.ports;
-                    let n = d.add((transport, port), f.ts, w, cfg.port_scan);
-                    if n >= cfg.port_scan {
-                        fire(
-                            known,
-                            out,
-                            &rules::PORT_SCAN,
-                            &format!("{c}>{s}"),
-                            f,
-                            Some(&f.server),
-                            None,
-                            || {
-                                (
-                                    format!(
-                                        "{c} probed {n} ports of {s} within {} s",
-                                        cfg.window_secs
-                                    ),
-                                    json!({ "ports": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|p| p.1).collect::<Vec<_>>() }),
-                                    json!({ "below": cfg.port_scan }),
-                                )
-                            },
-                        );
-                    }
-                }
-                if transport == 6 {
-                    let q = &mut pair.sessions;
-                    q.push_back(f.ts);
-                    while q.front().is_some_and(|t| f.ts.nanos_since(*t) >= w) {
-                        q.pop_front();
-                    }
-                    // Only the count matters beyond the threshold.
-                    while q.len() > cfg.sessions.saturating_mul(2).max(2) {
-                        q.pop_front();
-                    }
-                    let n = q.len();
-                    self.floods(f, port, out, known);
-                    self.sweep(f, port, out, known);
-                    if n >= cfg.sessions {
-                        fire(
-                            known,
-                            out,
-                            &rules::EXCESSIVE_SESSIONS,
-                            &format!("{c}>{s}"),
-                            f,
-                            Some(&f.server),
-                            None,
-                            || {
-                                (
-                                    format!(
-                                        "{c} opened {n} connections to {s} within {} s",
-                                        cfg.window_secs
-                                    ),
-                                    json!({ "connections": n, "window_secs": cfg.window_secs }),
-                                    json!({ "below": cfg.sessions }),
-                                )
-                            },
-                        );
-                    }
+                if opened {
+                    self.flow_start(f, transport, out, known);
                 }
             }
-            FactKind::Unit { protocol, unit } => {
-                let d = slot(&mut self.units, (c, s, protocol), f.ts, &mut self.evicted);
-                let n = d.add(unit, f.ts, w, cfg.unit_scan);
-                if n >= cfg.unit_scan {
-                    fire(
-                        known,
-                        out,
-                        &rules::UNIT_SCAN,
-                        &format!("{c}>{s}/{protocol}"),
-                        f,
-                        Some(&f.server),
-                        Some(protocol),
-                        || {
-                            (
-                                format!(
-                                    "{c} addressed {n} {protocol} unit ids on {s} within {} s",
-                                    cfg.window_secs
-                                ),
-                                json!({ "units": n, "window_secs": cfg.window_secs, "sample": d.sample() }),
-                                json!({ "below": cfg.unit_scan }),
-                            )
-                        },
-                    );
-                }
-            }
-            FactKind::Szl { id } => {
-                let d = slot(&mut self.szls, c, f.ts, &mut self.evicted);
-                let n = d.add(id, f.ts, w, cfg.szl_enumeration);
-                if n >= cfg.szl_enumeration {
-                    fire(
-                        known,
-                        out,
-                        &rules::SZL_ENUMERATION,
-                        &c.to_string(),
-                        f,
-                        Some(&f.server),
-                        Some(otsensor_protocols::s7comm::DESCRIPTOR.name),
-                        || {
-                            (
-                                format!("{c} read {n} SZL lists within {} s", cfg.window_secs),
-                                json!({ "szl_ids": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|i| format!("{i:#06x}")).collect::<Vec<_>>() }),
-                                json!({ "below": cfg.szl_enumeration }),
-                            )
-                        },
-                    );
-                }
-            }
-            FactKind::Malformed { protocol, what } => {
-                let window = secs_ns(cfg.count_window_secs);
-                let n = count(
-                    &mut self.malformed,
-                    (c, s, protocol),
-                    f.ts,
-                    window,
-                    &mut self.evicted,
+            FactKind::Unit { protocol, unit } => self.unit_scan(f, protocol, unit, out, known),
+            FactKind::Szl { id } => self.szl_enumeration(f, id, out, known),
+            FactKind::Malformed { protocol, what } => self.malformed(f, protocol, what, out, known),
+            FactKind::Exception { protocol } => self.exception_storm(f, protocol, out, known),
+            FactKind::Write { protocol } => self.new_master(f, protocol, out, known),
+        }
+    }
+
+    /// One source opening flows to many hosts.
+    fn host_scan(&mut self, f: &Fact, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let d = slot(&mut self.hosts, c, f.ts, &mut self.evicted);
+        let n = d.add(s, f.ts, w, cfg.host_scan);
+        if n >= cfg.host_scan {
+            fire(
+                known,
+                out,
+                &rules::HOST_SCAN,
+                &c.to_string(),
+                f,
+                None,
+                None,
+                || {
+                    (
+                        format!("{c} opened flows to {n} hosts within {} s", cfg.window_secs),
+                        json!({ "hosts": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|ip| ip.to_string()).collect::<Vec<_>>() }),
+                        json!({ "below": cfg.host_scan }),
+                    )
+                },
+            );
+        }
+    }
+
+    /// A flow opened: host and port scans, sessions, floods and sweeps.
+    fn flow_start(
+        &mut self,
+        f: &Fact,
+        transport: u8,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        self.host_scan(f, out, known);
+        let (c, s) = (f.client.ip, f.server.ip);
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let port = f.server.port.unwrap_or(0);
+        let (pair, ev) = self.pairs.entry((c, s), f.ts.as_nanos(), Pair::new);
+        self.evicted += u64::from(ev.is_some());
+        {
+            let d = &mut pair.ports;
+            let n = d.add((transport, port), f.ts, w, cfg.port_scan);
+            if n >= cfg.port_scan {
+                fire(
+                    known,
+                    out,
+                    &rules::PORT_SCAN,
+                    &format!("{c}>{s}"),
+                    f,
+                    Some(&f.server),
+                    None,
+                    || {
+                        (
+                            format!("{c} probed {n} ports of {s} within {} s", cfg.window_secs),
+                            json!({ "ports": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|p| p.1).collect::<Vec<_>>() }),
+                            json!({ "below": cfg.port_scan }),
+                        )
+                    },
                 );
-                if n >= cfg.malformed {
-                    fire(
-                        known,
-                        out,
-                        &rules::MALFORMED,
-                        &format!("{c}>{s}/{protocol}"),
-                        f,
-                        Some(&f.server),
-                        Some(protocol),
-                        || {
-                            (
- format!(
-                            "{n} malformed {protocol} PDUs from {c} to {s} within {} s (latest: {what})",
+            }
+        }
+        if transport == 6 {
+            let q = &mut pair.sessions;
+            q.push_back(f.ts);
+            while q.front().is_some_and(|t| f.ts.nanos_since(*t) >= w) {
+                q.pop_front();
+            }
+            // Only the count matters beyond the threshold.
+            while q.len() > cfg.sessions.saturating_mul(2).max(2) {
+                q.pop_front();
+            }
+            let n = q.len();
+            self.floods(f, port, out, known);
+            self.sweep(f, port, out, known);
+            if n >= cfg.sessions {
+                fire(
+                    known,
+                    out,
+                    &rules::EXCESSIVE_SESSIONS,
+                    &format!("{c}>{s}"),
+                    f,
+                    Some(&f.server),
+                    None,
+                    || {
+                        (
+                            format!(
+                                "{c} opened {n} connections to {s} within {} s",
+                                cfg.window_secs
+                            ),
+                            json!({ "connections": n, "window_secs": cfg.window_secs }),
+                            json!({ "below": cfg.sessions }),
+                        )
+                    },
+                );
+            }
+        }
+    }
+
+    /// A client addressed a unit id for the first time on a flow: unit id scans.
+    fn unit_scan(
+        &mut self,
+        f: &Fact,
+        protocol: &'static str,
+        unit: u32,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let d = slot(&mut self.units, (c, s, protocol), f.ts, &mut self.evicted);
+        let n = d.add(unit, f.ts, w, cfg.unit_scan);
+        if n >= cfg.unit_scan {
+            fire(
+                known,
+                out,
+                &rules::UNIT_SCAN,
+                &format!("{c}>{s}/{protocol}"),
+                f,
+                Some(&f.server),
+                Some(protocol),
+                || {
+                    (
+                        format!(
+                            "{c} addressed {n} {protocol} unit ids on {s} within {} s",
+                            cfg.window_secs
+                        ),
+                        json!({ "units": n, "window_secs": cfg.window_secs, "sample": d.sample() }),
+                        json!({ "below": cfg.unit_scan }),
+                    )
+                },
+            );
+        }
+    }
+
+    /// A client read an SZL list for the first time on a flow: SZL enumeration.
+    fn szl_enumeration(
+        &mut self,
+        f: &Fact,
+        id: u16,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        let c = f.client.ip;
+        let (w, cfg) = (self.window_ns, self.cfg);
+        let d = slot(&mut self.szls, c, f.ts, &mut self.evicted);
+        let n = d.add(id, f.ts, w, cfg.szl_enumeration);
+        if n >= cfg.szl_enumeration {
+            fire(
+                known,
+                out,
+                &rules::SZL_ENUMERATION,
+                &c.to_string(),
+                f,
+                Some(&f.server),
+                Some(otsensor_protocols::s7comm::DESCRIPTOR.name),
+                || {
+                    (
+                        format!("{c} read {n} SZL lists within {} s", cfg.window_secs),
+                        json!({ "szl_ids": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|i| format!("{i:#06x}")).collect::<Vec<_>>() }),
+                        json!({ "below": cfg.szl_enumeration }),
+                    )
+                },
+            );
+        }
+    }
+
+    /// A malformed PDU: counted per client, server and protocol.
+    fn malformed(
+        &mut self,
+        f: &Fact,
+        protocol: &'static str,
+        what: &'static str,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let cfg = self.cfg;
+        let window = secs_ns(cfg.count_window_secs);
+        let n = count(
+            &mut self.malformed,
+            (c, s, protocol),
+            f.ts,
+            window,
+            &mut self.evicted,
+        );
+        if n >= cfg.malformed {
+            fire(
+                known,
+                out,
+                &rules::MALFORMED,
+                &format!("{c}>{s}/{protocol}"),
+                f,
+                Some(&f.server),
+                Some(protocol),
+                || {
+                    (
+                        format!(
+                    "{n} malformed {protocol} PDUs from {c} to {s} within {} s (latest: {what})",
+                    cfg.count_window_secs
+                ),
+                        json!({ "malformed": n, "latest": what, "window_secs": cfg.count_window_secs }),
+                        json!({ "below": cfg.malformed }),
+                    )
+                },
+            );
+        }
+    }
+
+    /// An exception response: exception storms.
+    fn exception_storm(
+        &mut self,
+        f: &Fact,
+        protocol: &'static str,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let cfg = self.cfg;
+        let window = secs_ns(cfg.count_window_secs);
+        let n = count(
+            &mut self.exceptions,
+            (c, s, protocol),
+            f.ts,
+            window,
+            &mut self.evicted,
+        );
+        if n >= cfg.exception_storm {
+            fire(
+                known,
+                out,
+                &rules::EXCEPTION_STORM,
+                &format!("{c}>{s}/{protocol}"),
+                f,
+                Some(&f.server),
+                Some(protocol),
+                || {
+                    (
+                        format!(
+                            "{n} {protocol} exceptions between {c} and {s} within {} s",
                             cfg.count_window_secs
                         ),
- json!({ "malformed": n, "latest": what, "window_secs": cfg.count_window_secs }),
- json!({ "below": cfg.malformed }),
- )
-                        },
-                    );
-                }
-            }
-            FactKind::Exception { protocol } => {
-                let window = secs_ns(cfg.count_window_secs);
-                let n = count(
-                    &mut self.exceptions,
-                    (c, s, protocol),
-                    f.ts,
-                    window,
-                    &mut self.evicted,
-                );
-                if n >= cfg.exception_storm {
-                    fire(
-                        known,
-                        out,
-                        &rules::EXCEPTION_STORM,
-                        &format!("{c}>{s}/{protocol}"),
-                        f,
-                        Some(&f.server),
-                        Some(protocol),
-                        || {
-                            (
-                                format!(
-                                    "{n} {protocol} exceptions between {c} and {s} within {} s",
-                                    cfg.count_window_secs
-                                ),
-                                json!({ "exceptions": n, "window_secs": cfg.count_window_secs }),
-                                json!({ "below": cfg.exception_storm }),
-                            )
-                        },
-                    );
-                }
-            }
-            FactKind::Write { protocol } => {
-                let key = (s, protocol);
-                match self.masters.touch(&key, f.ts.as_nanos()).copied() {
-                    Some(first) if first != c => {
-                        fire(
-                            known,
-                            out,
-                            &rules::NEW_MASTER_WRITE,
-                            &format!("{c}>{s}/{protocol}"),
-                            f,
-                            Some(&f.server),
-                            Some(protocol),
-                            || {
-                                (
-                                    format!(
+                        json!({ "exceptions": n, "window_secs": cfg.count_window_secs }),
+                        json!({ "below": cfg.exception_storm }),
+                    )
+                },
+            );
+        }
+    }
+
+    /// A client wrote to a device: a writer other than the device's first master.
+    fn new_master(
+        &mut self,
+        f: &Fact,
+        protocol: &'static str,
+        out: &mut Vec<Signal>,
+        known: &dyn Fn(u64) -> bool,
+    ) {
+        let (c, s) = (f.client.ip, f.server.ip);
+        let key = (s, protocol);
+        match self.masters.touch(&key, f.ts.as_nanos()).copied() {
+            Some(first) if first != c => {
+                fire(
+                    known,
+                    out,
+                    &rules::NEW_MASTER_WRITE,
+                    &format!("{c}>{s}/{protocol}"),
+                    f,
+                    Some(&f.server),
+                    Some(protocol),
+                    || {
+                        (
+                            format!(
                                 "{c} writes to {s} over {protocol}; its master so far was {first}"
                             ),
-                                    json!({ "writer": c, "protocol": protocol }),
-                                    json!({ "master": first }),
-                                )
-                            },
-                        );
-                    }
-                    Some(_) => {}
-                    None => {
-                        let ev = self.masters.insert(key, c, f.ts.as_nanos());
-                        self.evicted += u64::from(ev.is_some());
-                    }
-                }
+                            json!({ "writer": c, "protocol": protocol }),
+                            json!({ "master": first }),
+                        )
+                    },
+                );
+            }
+            Some(_) => {}
+            None => {
+                let ev = self.masters.insert(key, c, f.ts.as_nanos());
+                self.evicted += u64::from(ev.is_some());
             }
         }
     }
