@@ -22,10 +22,13 @@ use crate::lru::Lru;
 use crate::rules;
 use crate::time::Timestamp;
 
-/// Thresholds, all within one sliding window.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Thresholds, all within one sliding window: the config's `[detection]` section, read as is
+/// (its key names in the file are the serde names).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AnomalyConfig {
     /// The window, seconds.
+    #[serde(rename = "anomaly_window_secs")]
     pub window_secs: u64,
     /// Distinct hosts one source opens flows to.
     pub host_scan: usize,
@@ -46,10 +49,12 @@ pub struct AnomalyConfig {
     pub distributed_scan: usize,
     /// Malformed PDUs (and parse errors) from one client to one server, over all their
     /// connections, within `count_window_secs`.
+    #[serde(rename = "malformed_threshold")]
     pub malformed: u64,
     /// Exception responses between one client and one server within `count_window_secs`.
     pub exception_storm: u64,
     /// The window of the malformed and exception counts, seconds.
+    #[serde(rename = "exception_window_secs")]
     pub count_window_secs: u64,
     /// Most keys tracked per table.
     pub max_tracked: usize,

@@ -24,8 +24,10 @@ use crate::time::Timestamp;
 /// Version of the file format this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// Caps that bound a baseline's size (memory and file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Caps that bound a baseline's size (memory and file); the config's `[baseline]` keys of the
+/// same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Caps {
     /// Most edges.
     pub max_edges: usize,
@@ -42,6 +44,19 @@ pub struct Caps {
     /// Most (edge, function) timing histograms held in memory while learning (about 8 KiB
     /// each); functions beyond are learned without timing.
     pub max_timings: usize,
+}
+
+impl Caps {
+    /// The field names (the config keys), for a section that holds these and more.
+    pub const KEYS: &'static [&'static str] = &[
+        "max_edges",
+        "max_assets",
+        "max_functions",
+        "max_units",
+        "max_areas",
+        "max_ranges",
+        "max_timings",
+    ];
 }
 
 impl Default for Caps {

@@ -101,14 +101,9 @@ struct Session {
 
 /// The detector settings of a config (what a reload can change, besides zones).
 fn detector_config(cfg: &Config, mode: Mode) -> DetectorConfig {
-    let b = &cfg.baseline;
     DetectorConfig {
         mode,
-        timing_factor: b.timing_factor,
-        min_timing_samples: b.min_timing_samples,
-        rate_factor: b.rate_factor,
-        min_rate_per_minute: b.min_rate_per_minute,
-        poll_stop_periods: b.poll_stop_periods,
+        thresholds: cfg.baseline.thresholds,
         disabled: cfg.rules.disabled.clone(),
         severity: cfg
             .rules
@@ -140,7 +135,7 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
         }
         _ => Baseline::default(),
     };
-    let mut learner = Learner::from_baseline(baseline, cfg.baseline.caps());
+    let mut learner = Learner::from_baseline(baseline, cfg.baseline.caps);
     if mode == Mode::Learn {
         learner.add_sensor(&cfg.sensor.id);
     }
@@ -222,7 +217,7 @@ impl Session {
                 cfg.alerts.update_interval_secs,
                 cfg.alerts.max_alerts,
             ),
-            AnomalyEngine::new(cfg.detection.anomaly()),
+            AnomalyEngine::new(cfg.detection),
             shared.clone(),
             alert_sinks(&cfg, common)?,
         );
@@ -559,7 +554,7 @@ impl Periodic<'_> {
         let s = self.session;
         s.shared
             .reload(zone_map(&new), detector_config(&new, s.shared.mode));
-        let _ = self.control.send(Control::Anomaly(new.detection.anomaly()));
+        let _ = self.control.send(Control::Anomaly(new.detection));
         *self
             .health_cfg
             .lock()
@@ -576,7 +571,7 @@ impl Periodic<'_> {
             ("alerts", old.alerts != new.alerts),
             (
                 "baseline caps",
-                old.baseline.caps() != new.baseline.caps()
+                old.baseline.caps != new.baseline.caps
                     || old.baseline.save_interval_secs != new.baseline.save_interval_secs,
             ),
         ]

@@ -10,6 +10,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use otsensor_baselines::anomaly::AnomalyConfig;
+use otsensor_baselines::baseline::Caps;
+use otsensor_baselines::detector::Thresholds;
 use otsensor_baselines::zones::{ConduitConfig, ZoneConfig};
 
 use crate::flow::ReassemblyConfig;
@@ -43,8 +46,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Where alerts (and, for Kafka, assets) go; with none (and no `--alerts`), stdout.
     pub sinks: Vec<SinkConfig>,
-    /// Protocol-violation and anomaly thresholds.
-    pub detection: DetectionConfig,
+    /// Protocol-violation and anomaly thresholds (the anomaly engine's own settings).
+    pub detection: AnomalyConfig,
     /// The sensor's own health alerts (`otsensor capture`).
     pub health: HealthConfig,
     /// Prometheus metrics and the health endpoint.
@@ -118,83 +121,6 @@ impl MetricsConfig {
     }
 }
 
-/// Thresholds of the protocol and anomaly rules.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectionConfig {
-    /// Malformed PDUs (and parse errors) from one client to one server within
-    /// `exception_window_secs` before `protocol.malformed`.
-    pub malformed_threshold: u64,
-    /// Exception responses between one client and one server within
-    /// `exception_window_secs` that make a storm.
-    pub exception_storm: u64,
-    /// The window of the malformed and exception counts.
-    pub exception_window_secs: u64,
-    /// The window of the scan and session rules.
-    pub anomaly_window_secs: u64,
-    /// Distinct hosts one source opens flows to.
-    pub host_scan: usize,
-    /// Distinct ports one source opens flows to on one host.
-    pub port_scan: usize,
-    /// Distinct unit ids one client addresses on one server.
-    pub unit_scan: usize,
-    /// Distinct SZL lists one client reads.
-    pub szl_enumeration: usize,
-    /// TCP connections one client opens to one server.
-    pub sessions: usize,
-    /// TCP connection attempts to one server port within the anomaly window (SYN flood).
-    pub syn_flood: u64,
-    /// Distinct sources connecting to one server port within the anomaly window.
-    pub connection_flood: usize,
-    /// Distinct sources and hosts, both, of connections on one industrial protocol port
-    /// within the anomaly window (a distributed scan).
-    pub distributed_scan: usize,
-    /// Most keys each anomaly table tracks; beyond, the least recently active is evicted.
-    pub max_tracked: usize,
-}
-
-impl Default for DetectionConfig {
-    fn default() -> Self {
-        let a = otsensor_baselines::anomaly::AnomalyConfig::default();
-        DetectionConfig {
-            malformed_threshold: a.malformed,
-            exception_storm: a.exception_storm,
-            exception_window_secs: a.count_window_secs,
-            anomaly_window_secs: a.window_secs,
-            host_scan: a.host_scan,
-            port_scan: a.port_scan,
-            unit_scan: a.unit_scan,
-            szl_enumeration: a.szl_enumeration,
-            sessions: a.sessions,
-            syn_flood: a.syn_flood,
-            connection_flood: a.connection_flood,
-            distributed_scan: a.distributed_scan,
-            max_tracked: a.max_tracked,
-        }
-    }
-}
-
-impl DetectionConfig {
-    /// The anomaly engine's thresholds.
-    pub fn anomaly(&self) -> otsensor_baselines::anomaly::AnomalyConfig {
-        otsensor_baselines::anomaly::AnomalyConfig {
-            window_secs: self.anomaly_window_secs,
-            host_scan: self.host_scan,
-            port_scan: self.port_scan,
-            unit_scan: self.unit_scan,
-            szl_enumeration: self.szl_enumeration,
-            sessions: self.sessions,
-            syn_flood: self.syn_flood,
-            connection_flood: self.connection_flood,
-            distributed_scan: self.distributed_scan,
-            malformed: self.malformed_threshold,
-            exception_storm: self.exception_storm,
-            count_window_secs: self.exception_window_secs,
-            max_tracked: self.max_tracked,
-        }
-    }
-}
-
 /// Sensor identity.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -244,72 +170,62 @@ impl Default for PolicyConfig {
     }
 }
 
-/// Baseline settings.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// Baseline settings: the save interval, and the detector's thresholds and the baseline's
+/// caps as those components define them (each default lives with its component). One flat
+/// `[baseline]` table in the file; each key goes to the part that owns it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct BaselineSettings {
-    /// A poll interval deviates when further from the learned period than this many jitters
-    /// (at least 5% of the period).
-    pub timing_factor: f64,
-    /// Intervals a function needs before its timing is used.
-    pub min_timing_samples: u64,
-    /// A connection's requests per minute spike above this many times the learned peak...
-    pub rate_factor: f64,
-    /// ... and at least this many per minute.
-    pub min_rate_per_minute: u64,
-    /// A periodic poll has stopped after this many periods without it.
-    pub poll_stop_periods: f64,
     /// Seconds between saves of the baseline while learning from a live capture.
     pub save_interval_secs: u64,
-    /// Most edges kept.
-    pub max_edges: usize,
-    /// Most assets kept.
-    pub max_assets: usize,
-    /// Most function codes per edge.
-    pub max_functions: usize,
-    /// Most unit ids per edge.
-    pub max_units: usize,
-    /// Most address areas per edge.
-    pub max_areas: usize,
-    /// Most merged intervals per area.
-    pub max_ranges: usize,
-    /// Most poll-timing histograms in memory while learning (about 8 KiB each).
-    pub max_timings: usize,
+    /// Deviation thresholds ([`Thresholds::KEYS`]).
+    pub thresholds: Thresholds,
+    /// Size caps ([`Caps::KEYS`]).
+    pub caps: Caps,
 }
 
 impl Default for BaselineSettings {
     fn default() -> Self {
-        let c = otsensor_baselines::baseline::Caps::default();
         BaselineSettings {
-            timing_factor: 4.0,
-            min_timing_samples: 10,
-            rate_factor: 4.0,
-            min_rate_per_minute: 60,
-            poll_stop_periods: 10.0,
             save_interval_secs: 300,
-            max_edges: c.max_edges,
-            max_assets: c.max_assets,
-            max_functions: c.max_functions,
-            max_units: c.max_units,
-            max_areas: c.max_areas,
-            max_ranges: c.max_ranges,
-            max_timings: c.max_timings,
+            thresholds: Thresholds::default(),
+            caps: Caps::default(),
         }
     }
 }
 
-impl BaselineSettings {
-    /// The baseline caps.
-    pub fn caps(&self) -> otsensor_baselines::baseline::Caps {
-        otsensor_baselines::baseline::Caps {
-            max_edges: self.max_edges,
-            max_assets: self.max_assets,
-            max_functions: self.max_functions,
-            max_units: self.max_units,
-            max_areas: self.max_areas,
-            max_ranges: self.max_ranges,
-            max_timings: self.max_timings,
+impl<'de> Deserialize<'de> for BaselineSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let named = |k: &str, e: toml::de::Error| {
+            D::Error::custom(format!("baseline.{k}: {}", e.message()))
+        };
+        let mut out = BaselineSettings::default();
+        let (mut thresholds, mut caps) = (toml::Table::new(), toml::Table::new());
+        for (k, v) in toml::Table::deserialize(d)? {
+            if k == "save_interval_secs" {
+                out.save_interval_secs = v.try_into().map_err(|e| named(&k, e))?;
+            } else if Thresholds::KEYS.contains(&k.as_str()) {
+                thresholds.insert(k, v);
+            } else if Caps::KEYS.contains(&k.as_str()) {
+                caps.insert(k, v);
+            } else {
+                return Err(D::Error::custom(format!("unknown key `baseline.{k}`")));
+            }
         }
+        // One key at a time, so that an error names its key.
+        for (k, v) in thresholds.iter() {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            Thresholds::deserialize(toml::Value::Table(one)).map_err(|e| named(k, e))?;
+        }
+        for (k, v) in caps.iter() {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            Caps::deserialize(toml::Value::Table(one)).map_err(|e| named(k, e))?;
+        }
+        out.thresholds = Thresholds::deserialize(toml::Value::Table(thresholds))
+            .map_err(|e| D::Error::custom(e.message()))?;
+        out.caps = Caps::deserialize(toml::Value::Table(caps))
+            .map_err(|e| D::Error::custom(e.message()))?;
+        Ok(out)
     }
 }
 
@@ -997,28 +913,41 @@ impl Config {
             ));
         }
         let b = &self.baseline;
-        if !(b.timing_factor > 0.0 && b.rate_factor > 0.0 && b.poll_stop_periods > 0.0) {
-            return Err(bad("baseline", "factors must be positive"));
+        let t = &b.thresholds;
+        for (key, v) in [
+            ("baseline.timing_factor", t.timing_factor),
+            ("baseline.rate_factor", t.rate_factor),
+            ("baseline.poll_stop_periods", t.poll_stop_periods),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(bad(key, "must be a positive number"));
+            }
         }
         for s in &self.sinks {
             s.validate(origin)?;
         }
         let d = &self.detection;
-        if d.malformed_threshold == 0 || d.exception_storm == 0 || d.syn_flood == 0 {
-            return Err(bad("detection", "thresholds must be at least 1"));
+        for (key, v) in [
+            ("detection.malformed_threshold", d.malformed),
+            ("detection.exception_storm", d.exception_storm),
+            ("detection.syn_flood", d.syn_flood),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
         }
-        if [
-            d.host_scan,
-            d.port_scan,
-            d.unit_scan,
-            d.szl_enumeration,
-            d.sessions,
-            d.connection_flood,
-            d.distributed_scan,
-        ]
-        .contains(&0)
-        {
-            return Err(bad("detection", "thresholds must be at least 1"));
+        for (key, v) in [
+            ("detection.host_scan", d.host_scan),
+            ("detection.port_scan", d.port_scan),
+            ("detection.unit_scan", d.unit_scan),
+            ("detection.szl_enumeration", d.szl_enumeration),
+            ("detection.sessions", d.sessions),
+            ("detection.connection_flood", d.connection_flood),
+            ("detection.distributed_scan", d.distributed_scan),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
         }
         if !(1..=10_000_000).contains(&d.max_tracked) {
             return Err(bad(
@@ -1026,8 +955,13 @@ impl Config {
                 "must be between 1 and 10000000",
             ));
         }
-        if d.exception_window_secs == 0 || d.anomaly_window_secs == 0 {
-            return Err(bad("detection", "windows must be at least 1 second"));
+        for (key, v) in [
+            ("detection.exception_window_secs", d.count_window_secs),
+            ("detection.anomaly_window_secs", d.window_secs),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1 second"));
+            }
         }
         Ok(())
     }
@@ -1049,6 +983,24 @@ fn one_line(e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn baseline_keys_go_to_the_part_that_owns_them() {
+        for k in Thresholds::KEYS.iter().chain(Caps::KEYS) {
+            let c = Config::parse(&format!("[baseline]\n{k} = 7\n"), "t")
+                .unwrap_or_else(|e| panic!("{k}: {e}"));
+            assert_ne!(c.baseline, BaselineSettings::default(), "{k} was not read");
+        }
+        let c = Config::parse("[baseline]\nmax_edges = 9\nrate_factor = 2.5\n", "t").unwrap();
+        assert_eq!(
+            (c.baseline.caps.max_edges, c.baseline.thresholds.rate_factor),
+            (9, 2.5)
+        );
+        let e = Config::parse("[baseline]\nmax_edges = \"x\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("baseline.max_edges"), "{e}");
+        let e = Config::parse("[baseline]\nmax_edgez = 1\n", "t").unwrap_err();
+        assert!(e.to_string().contains("baseline.max_edgez"), "{e}");
+    }
 
     #[test]
     fn empty_config_is_all_defaults() {

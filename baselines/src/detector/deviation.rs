@@ -175,7 +175,7 @@ fn function_rules(
     request: Request<'_>,
     fx: &mut Findings<'_>,
 ) {
-    let (m, label, cfg) = (cx.m, cx.label, &cx.pol.cfg);
+    let (m, label, cfg) = (cx.m, cx.label, &cx.pol.cfg.thresholds);
     let Some((t, st)) = request else {
         return;
     };

@@ -37,50 +37,69 @@ mod testing;
 mod timing;
 
 /// Learning or detecting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Learn the baseline; policy alerts still fire, baseline alerts do not.
     Learn,
     /// Alert on deviations from the loaded baseline (which is not changed).
     Detect,
     /// No baseline: policy alerts only.
+    #[default]
     PolicyOnly,
 }
 
-/// Detection settings (the config's `[baseline]` and `[rules]`).
-#[derive(Debug, Clone)]
-pub struct DetectorConfig {
-    /// Mode.
-    pub mode: Mode,
-    /// A poll interval deviates when further from the learned period than this many jitters.
+/// How far a message may stray from the learned baseline: the config's `[baseline]` keys of
+/// the same names.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// A poll interval deviates when further from the learned period than this many jitters
+    /// (at least 5 % of the period).
     pub timing_factor: f64,
     /// Intervals a function needs before its timing is trusted.
     pub min_timing_samples: u64,
-    /// A connection's requests per minute spike when above this many times the learned peak.
+    /// A connection's requests per minute spike when above this many times the learned peak...
     pub rate_factor: f64,
     /// ... and at least this many.
     pub min_rate_per_minute: u64,
     /// A periodic poll has stopped after this many periods without it.
     pub poll_stop_periods: f64,
-    /// Rules switched off.
-    pub disabled: Vec<String>,
-    /// Severity overrides.
-    pub severity: HashMap<String, u8>,
 }
 
-impl Default for DetectorConfig {
+impl Thresholds {
+    /// The field names (the config keys), for a section that holds these and more.
+    pub const KEYS: &'static [&'static str] = &[
+        "timing_factor",
+        "min_timing_samples",
+        "rate_factor",
+        "min_rate_per_minute",
+        "poll_stop_periods",
+    ];
+}
+
+impl Default for Thresholds {
     fn default() -> Self {
-        DetectorConfig {
-            mode: Mode::PolicyOnly,
+        Thresholds {
             timing_factor: 4.0,
             min_timing_samples: 10,
             rate_factor: 4.0,
             min_rate_per_minute: 60,
             poll_stop_periods: 10.0,
-            disabled: Vec::new(),
-            severity: HashMap::new(),
         }
     }
+}
+
+/// Detection settings (the config's `[baseline]` thresholds and `[rules]`).
+#[derive(Debug, Clone, Default)]
+pub struct DetectorConfig {
+    /// Mode.
+    pub mode: Mode,
+    /// Deviation thresholds.
+    pub thresholds: Thresholds,
+    /// Rules switched off.
+    pub disabled: Vec<String>,
+    /// Severity overrides.
+    pub severity: HashMap<String, u8>,
 }
 
 /// The flow a message belongs to.

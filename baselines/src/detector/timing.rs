@@ -157,11 +157,12 @@ impl Shared {
             else {
                 continue;
             };
-            if timing.samples < policy.cfg.min_timing_samples {
+            if timing.samples < policy.cfg.thresholds.min_timing_samples {
                 continue;
             }
             let silent_ms = now.nanos_since(last) / 1_000_000;
-            let limit = (timing.period_ms as f64 * policy.cfg.poll_stop_periods).max(1000.0);
+            let limit =
+                (timing.period_ms as f64 * policy.cfg.thresholds.poll_stop_periods).max(1000.0);
             // Only a poll still running when learning ended can stop now.
             let tail_ms = learning_end.map_or(0, |end| end.nanos_since(learned_last) / 1_000_000);
             if tail_ms as f64 > limit {
