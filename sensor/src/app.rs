@@ -18,7 +18,7 @@ use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
-use crate::config::{Config, HealthConfig, SinkKind};
+use crate::config::{Config, HealthConfig, SinkConfig};
 use crate::output::alerts::Control;
 use crate::output::sink::Sink;
 use crate::output::{open_writer, write_assets, write_json, write_json_atomic};
@@ -151,14 +151,14 @@ fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
     let default_format = common.alert_format.unwrap_or(cfg.alerts.format);
     let mut sinks = Vec::new();
     for s in &cfg.sinks {
-        let format = s.format.unwrap_or(default_format);
-        sinks.push(match (s.kind, &s.path) {
-            (SinkKind::File, Some(p)) => Sink::file(p, format, s.max_bytes, s.max_files)
+        let format = s.format().unwrap_or(default_format);
+        sinks.push(match s {
+            SinkConfig::File(f) => Sink::file(&f.path, format, f.max_bytes, f.max_files)
                 .map_err(|e| BadInput(format!("{e:#}")))?,
-            (SinkKind::Kafka, _) => {
-                Sink::kafka(s, format, &cfg.sensor.id).map_err(|e| BadInput(format!("{e:#}")))?
+            SinkConfig::Kafka(k) => {
+                Sink::kafka(k, format, &cfg.sensor.id).map_err(|e| BadInput(format!("{e:#}")))?
             }
-            _ => Sink::writer("stdout", Box::new(std::io::stdout()), format),
+            SinkConfig::Stdout(_) => Sink::writer("stdout", Box::new(std::io::stdout()), format),
         });
     }
     match &common.alerts {

@@ -118,7 +118,7 @@ pub struct CommonArgs {
 
     /// Alert format for `--alerts` and for configured sinks that name none.
     #[arg(long, value_name = "FORMAT", value_enum)]
-    pub alert_format: Option<crate::config::AlertFormat>,
+    pub alert_format: Option<crate::output::format::AlertFormat>,
     /// Worker threads (default: the config's, else one per CPU core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,

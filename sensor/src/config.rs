@@ -15,6 +15,9 @@ use otsensor_baselines::baseline::Caps;
 use otsensor_baselines::detector::Thresholds;
 use otsensor_baselines::zones::{ConduitConfig, ZoneConfig};
 
+pub use crate::output::format::AlertFormat;
+use crate::output::kafka::config::KafkaSinkConfig;
+
 use crate::flow::ReassemblyConfig;
 
 /// The whole configuration file.
@@ -263,178 +266,119 @@ impl Default for AlertsConfig {
     }
 }
 
-/// Alert record formats.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertFormat {
-    /// The native record, one JSON object per line.
-    #[default]
-    Json,
-    /// OCSF 1.5.0 Detection Finding (class 2004), one JSON object per line.
-    Ocsf,
-    /// ArcSight CEF:0 with standard extension keys (Microsoft Sentinel CommonSecurityLog).
-    Cef,
-    /// IBM QRadar LEEF:2.0, `^`-delimited attributes.
-    Leef,
+/// One destination of alerts (and, for Kafka, of assets): `type = "stdout"`, `"file"` or
+/// `"kafka"`, with that kind's own keys (a key of another kind is refused by name).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkConfig {
+    /// Standard output.
+    Stdout(StdoutSinkConfig),
+    /// A file, appended to, rotated by size.
+    File(FileSinkConfig),
+    /// A Kafka topic (or an Azure event hub), with a disk spool: configured and checked by
+    /// the Kafka sink (boxed: it is much larger than the others).
+    Kafka(Box<KafkaSinkConfig>),
 }
 
-/// One destination of alerts (and, for Kafka, of assets).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut t = toml::Table::deserialize(d)?;
+        let kind = match t.remove("type") {
+            Some(toml::Value::String(k)) => k,
+            Some(_) => return Err(D::Error::custom("sinks.type: must be a string")),
+            None => {
+                return Err(D::Error::custom(
+                    "sinks.type: missing (stdout, file or kafka)",
+                ))
+            }
+        };
+        // The kind's own keys; an error names the key (serde's internally tagged enums
+        // would lose it).
+        fn part<T: serde::de::DeserializeOwned>(kind: &str, v: toml::Value) -> Result<T, String> {
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                let m = e.inner().message().trim().replace('\n', " ");
+                // A missing key is reported at the table: name it.
+                let missing = m
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.strip_suffix('`'));
+                match (e.path().to_string().as_str(), missing) {
+                    (".", Some(key)) => format!("sinks.{key} ({kind}): missing"),
+                    (".", None) => format!("sinks ({kind}): {m}"),
+                    (key, _) => format!("sinks.{key} ({kind}): {m}"),
+                }
+            })
+        }
+        let v = toml::Value::Table(t);
+        match kind.as_str() {
+            "stdout" => part(&kind, v).map(SinkConfig::Stdout),
+            "file" => part(&kind, v).map(SinkConfig::File),
+            "kafka" => part(&kind, v).map(|k| SinkConfig::Kafka(Box::new(k))),
+            other => Err(format!(
+                "sinks.type: unknown sink {other:?} (stdout, file or kafka)"
+            )),
+        }
+        .map_err(D::Error::custom)
+    }
+}
+
+/// A stdout sink.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct SinkConfig {
-    /// `stdout`, `file` or `kafka`.
-    #[serde(rename = "type")]
-    pub kind: SinkKind,
+pub struct StdoutSinkConfig {
     /// Format; absent = `alerts.format`.
     #[serde(default)]
     pub format: Option<AlertFormat>,
-    /// File path (`file` sinks).
+}
+
+/// A file sink.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    /// Format; absent = `alerts.format`.
     #[serde(default)]
-    pub path: Option<std::path::PathBuf>,
-    /// Rotate a file sink when it would grow past this many bytes (0 = never).
+    pub format: Option<AlertFormat>,
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Rotate when the file would grow past this many bytes (0 = never).
     #[serde(default)]
     pub max_bytes: u64,
     /// Rotated files kept (`path.1` newest ... `path.N`).
     #[serde(default = "default_max_files")]
     pub max_files: u32,
-    /// Kafka bootstrap servers, `host:port,...` (`kafka` sinks; not with `event_hubs`).
-    #[serde(default)]
-    pub brokers: Option<String>,
-    /// Kafka topic of the alerts (for Event Hubs: the event hub's name).
-    #[serde(default)]
-    pub topic: Option<String>,
-    /// Kafka topic of the asset records with their risk scores.
-    #[serde(default)]
-    pub assets_topic: Option<String>,
-    /// Kafka security: SASL and TLS.
-    #[serde(default)]
-    pub security: Option<KafkaSecurity>,
-    /// The Azure Event Hubs preset (for Microsoft Sentinel and Defender).
-    #[serde(default)]
-    pub event_hubs: Option<EventHubsConfig>,
-    /// librdkafka options passed through (`"linger.ms" = "50"`); one that contradicts a
-    /// setting otsensor makes is an error.
-    #[serde(default)]
-    pub librdkafka: std::collections::BTreeMap<String, String>,
-    /// Directory of the disk spool that holds alerts while the brokers are unreachable.
-    #[serde(default)]
-    pub spool_dir: Option<std::path::PathBuf>,
-    /// Most bytes the spool may hold; beyond, new records are dropped (counted, logged).
-    #[serde(default = "default_spool_max_bytes")]
-    pub spool_max_bytes: u64,
-    /// Seconds to wait at exit for outstanding deliveries before spooling them.
-    #[serde(default = "default_flush_secs")]
-    pub flush_timeout_secs: u64,
 }
 
 fn default_max_files() -> u32 {
     5
 }
 
-fn default_spool_max_bytes() -> u64 {
-    1 << 30
-}
-
-fn default_flush_secs() -> u64 {
-    10
-}
-
-/// SASL / TLS settings of a Kafka sink.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaSecurity {
-    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
-    pub protocol: String,
-    /// SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
-    #[serde(default)]
-    pub mechanism: Option<String>,
-    /// SASL user name.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// Environment variable holding the SASL password (never put the password in the file).
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// File holding the SASL password.
-    #[serde(default)]
-    pub password_file: Option<std::path::PathBuf>,
-}
-
-/// The Azure Event Hubs preset: everything comes from a namespace connection string.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct EventHubsConfig {
-    /// Environment variable holding the connection string.
-    #[serde(default)]
-    pub connection_string_env: Option<String>,
-    /// File holding the connection string.
-    #[serde(default)]
-    pub connection_string_file: Option<std::path::PathBuf>,
-}
-
 impl SinkConfig {
+    /// The sink's format, if it names one.
+    pub fn format(&self) -> Option<AlertFormat> {
+        match self {
+            SinkConfig::Stdout(s) => s.format,
+            SinkConfig::File(f) => f.format,
+            SinkConfig::Kafka(k) => k.format,
+        }
+    }
+
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let bad = |key: &'static str, message: &str| ConfigError::Invalid {
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
             path: origin.to_string(),
             key,
-            message: message.to_string(),
+            message,
         };
-        let kafka_only = self.brokers.is_some()
-            || self.topic.is_some()
-            || self.assets_topic.is_some()
-            || self.security.is_some()
-            || self.event_hubs.is_some()
-            || !self.librdkafka.is_empty()
-            || self.spool_dir.is_some();
-        match self.kind {
-            SinkKind::File if self.path.is_none() => {
-                return Err(bad("sinks.path", "a file sink needs a path"))
+        match self {
+            SinkConfig::Stdout(_) => Ok(()),
+            SinkConfig::File(f) if f.max_files == 0 => {
+                Err(invalid("sinks.max_files", "must be at least 1".into()))
             }
-            SinkKind::Stdout if self.path.is_some() => {
-                return Err(bad("sinks.path", "a stdout sink takes no path"))
+            SinkConfig::File(f) if f.path.as_os_str().is_empty() => {
+                Err(invalid("sinks.path", "must not be empty".into()))
             }
-            SinkKind::Kafka if self.path.is_some() => {
-                return Err(bad("sinks.path", "a kafka sink takes no path (spool_dir?)"))
-            }
-            SinkKind::Stdout | SinkKind::File if kafka_only => {
-                return Err(bad("sinks", "Kafka settings on a sink that is not kafka"))
-            }
-            SinkKind::Kafka => {
-                if self.topic.as_deref().is_none_or(str::is_empty) {
-                    return Err(bad("sinks.topic", "a kafka sink needs a topic"));
-                }
-                if self.event_hubs.is_none() && self.brokers.as_deref().is_none_or(str::is_empty) {
-                    return Err(bad(
-                        "sinks.brokers",
-                        "a kafka sink needs brokers (or the event_hubs preset)",
-                    ));
-                }
-                if let Err(e) = crate::output::kafka::settings::validate(self) {
-                    return Err(ConfigError::Invalid {
-                        path: origin.to_string(),
-                        key: "sinks",
-                        message: e,
-                    });
-                }
-            }
-            _ => {}
+            SinkConfig::File(_) => Ok(()),
+            SinkConfig::Kafka(k) => k.validate().map_err(|(key, m)| invalid(key, m)),
         }
-        if self.max_files == 0 {
-            return Err(bad("sinks.max_files", "must be at least 1"));
-        }
-        Ok(())
     }
-}
-
-/// Kinds of sinks.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SinkKind {
-    /// Standard output.
-    Stdout,
-    /// A file, appended to, rotated by size.
-    File,
-    /// A Kafka topic (or an Azure event hub), with a disk spool.
-    Kafka,
 }
 
 /// What the reader does when a worker's queue is full.

@@ -379,7 +379,7 @@ mod tests {
         let sink = Sink::writer(
             "test",
             Box::new(Buf(buf.clone())),
-            crate::config::AlertFormat::Json,
+            crate::output::format::AlertFormat::Json,
         );
         let mut out = AlertOutput::new(
             AlertStore::new(SensorInfo::default(), 60),

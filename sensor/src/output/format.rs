@@ -12,7 +12,20 @@ use serde_json::{json, Value};
 use otsensor_baselines::alert::{Alert, AlertEndpoint, Technique};
 use otsensor_baselines::time::Timestamp;
 
-use crate::config::AlertFormat;
+/// Alert record formats.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFormat {
+    /// The native record, one JSON object per line.
+    #[default]
+    Json,
+    /// OCSF 1.5.0 Detection Finding (class 2004), one JSON object per line.
+    Ocsf,
+    /// ArcSight CEF:0 with standard extension keys (Microsoft Sentinel CommonSecurityLog).
+    Cef,
+    /// IBM QRadar LEEF:2.0, `^`-delimited attributes.
+    Leef,
+}
 
 /// Vendor and product in CEF, LEEF and OCSF metadata.
 pub const VENDOR: &str = "otsensor";

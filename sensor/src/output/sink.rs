@@ -8,8 +8,9 @@ use anyhow::Context;
 
 use otsensor_baselines::alert::Alert;
 
-use crate::config::{AlertFormat, SinkConfig};
 use crate::output::format;
+use crate::output::format::AlertFormat;
+use crate::output::kafka::config::KafkaSinkConfig;
 use crate::output::kafka::{KafkaReport, KafkaSink};
 use crate::service::telemetry::SinkStatus;
 
@@ -132,7 +133,7 @@ impl Sink {
     }
 
     /// A Kafka topic (or Azure event hub), with its spool.
-    pub fn kafka(s: &SinkConfig, format: AlertFormat, sensor: &str) -> anyhow::Result<Sink> {
+    pub fn kafka(s: &KafkaSinkConfig, format: AlertFormat, sensor: &str) -> anyhow::Result<Sink> {
         let k = KafkaSink::new(s, format, sensor)?;
         Ok(Sink {
             name: k.name().to_string(),

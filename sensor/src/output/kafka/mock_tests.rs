@@ -16,9 +16,8 @@ use super::*;
 const TOPIC: &str = "alerts";
 
 fn sink(brokers: &str, spool: &std::path::Path) -> KafkaSink {
-    let cfg: SinkConfig = toml::from_str(&format!(
-        r#"type = "kafka"
-brokers = "{brokers}"
+    let cfg: KafkaSinkConfig = toml::from_str(&format!(
+        r#"brokers = "{brokers}"
 topic = "{TOPIC}"
 spool_dir = "{}"
 flush_timeout_secs = 10

@@ -10,6 +10,7 @@
 //! a record may be delivered twice (with the same key and content), never not at all — unless
 //! the spool is full, which is a counted drop logged at error level.
 
+pub mod config;
 pub mod settings;
 pub mod spool;
 
@@ -27,7 +28,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 use serde::Serialize;
 
-use crate::config::{AlertFormat, SinkConfig};
+use crate::output::format::AlertFormat;
+use config::KafkaSinkConfig;
 
 use self::spool::{Record, Spool};
 
@@ -119,7 +121,11 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     /// Connects (lazily: librdkafka connects in the background) and checks the brokers.
-    pub fn new(s: &SinkConfig, format: AlertFormat, sensor: &str) -> anyhow::Result<KafkaSink> {
+    pub fn new(
+        s: &KafkaSinkConfig,
+        format: AlertFormat,
+        sensor: &str,
+    ) -> anyhow::Result<KafkaSink> {
         let options = settings::client_options(s, sensor, &settings::SystemSecrets)
             .map_err(|e| anyhow::anyhow!("kafka sink: {e}"))?;
         let mut cfg = ClientConfig::new();
@@ -130,7 +136,7 @@ impl KafkaSink {
             .create_with_context(Reports::default())
             .map_err(|e| anyhow::anyhow!("kafka sink: {e}"))?;
         let client_config = cfg.clone();
-        let topic = s.topic.clone().unwrap_or_default();
+        let topic = s.topic.clone();
         let brokers = options
             .get("bootstrap.servers")
             .cloned()

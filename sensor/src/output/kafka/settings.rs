@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::SinkConfig;
+use super::config::KafkaSinkConfig;
 
 /// librdkafka options, in order of precedence: required ones, then defaults, then raw
 /// pass-through options that did not conflict.
@@ -37,7 +37,7 @@ impl Secrets for SystemSecrets {
 }
 
 /// Structural checks that need no secrets (for `config check`).
-pub fn validate(s: &SinkConfig) -> Result<(), String> {
+pub fn validate(s: &KafkaSinkConfig) -> Result<(), String> {
     if let Some(eh) = &s.event_hubs {
         if s.brokers.is_some() {
             return Err(
@@ -73,7 +73,7 @@ pub fn validate(s: &SinkConfig) -> Result<(), String> {
 
 /// The librdkafka options of a sink.
 pub fn client_options(
-    s: &SinkConfig,
+    s: &KafkaSinkConfig,
     sensor_id: &str,
     secrets: &dyn Secrets,
 ) -> Result<ClientOptions, String> {
@@ -113,7 +113,7 @@ fn is_secret(k: &str) -> bool {
 const EVENT_HUBS_MAX_BYTES: &str = "1000000";
 
 fn required_options(
-    s: &SinkConfig,
+    s: &KafkaSinkConfig,
     sensor_id: &str,
     secrets: &dyn Secrets,
 ) -> Result<ClientOptions, String> {
@@ -161,7 +161,7 @@ fn required_options(
     Ok(o)
 }
 
-fn defaults(s: &SinkConfig, sensor_id: &str) -> ClientOptions {
+fn defaults(s: &KafkaSinkConfig, sensor_id: &str) -> ClientOptions {
     let mut o = ClientOptions::new();
     let mut set = |k: &str, v: &str| {
         o.insert(k.to_string(), v.to_string());
@@ -183,7 +183,7 @@ fn defaults(s: &SinkConfig, sensor_id: &str) -> ClientOptions {
 }
 
 fn security_options(
-    sec: &crate::config::KafkaSecurity,
+    sec: &super::config::KafkaSecurity,
     secrets: &dyn Secrets,
 ) -> Result<ClientOptions, String> {
     let mut o = ClientOptions::new();
@@ -296,8 +296,11 @@ mod tests {
         }
     }
 
-    fn sink(toml: &str) -> SinkConfig {
-        Config::parse(toml, "t").unwrap().sinks.remove(0)
+    fn sink(toml: &str) -> KafkaSinkConfig {
+        match Config::parse(toml, "t").unwrap().sinks.remove(0) {
+            crate::config::SinkConfig::Kafka(k) => *k,
+            other => panic!("not a kafka sink: {other:?}"),
+        }
     }
 
     #[test]
