@@ -12,6 +12,8 @@ old_workers=${OLD_WORKERS:-2} new_workers=${NEW_WORKERS:-2}
 old=$1 new=$2
 corpus=${3:-$(dirname "$0")/../../shared/pcaps}
 work=${4:-$(mktemp -d)}
+# A baseline left by an earlier run would be learned on top of: start clean.
+rm -rf "$work/old" "$work/new"
 cfg=$(dirname "$0")/../config/plant1-zones.toml
 strip_stats() { python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))

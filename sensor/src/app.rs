@@ -17,12 +17,13 @@ use otsensor_baselines::detector::{DetectorConfig, Mode, Shared};
 use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
+pub use crate::cli::{BadInput, Outcome};
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
 use crate::config::{Config, HealthConfig, SinkConfig};
+use crate::output::alerts::AlertOutput;
 use crate::output::alerts::Control;
 use crate::output::sink::Sink;
 use crate::output::{open_writer, write_assets, write_json, write_json_atomic};
-use crate::pipeline::output::AlertOutput;
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
 use crate::service::health::Monitor;
@@ -30,20 +31,6 @@ use crate::service::metrics::Server;
 use crate::service::privileges;
 use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
 use crate::stats::Stats;
-
-/// Bad usage, config or input: exit code 2, with this one-line reason.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
-
-/// How a command ended when it did not fail outright.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything was read and processed.
-    Clean,
-    /// The run completed, but some input could not be read in full (exit code 2).
-    InputErrors(Vec<String>),
-}
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

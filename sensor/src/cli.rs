@@ -164,3 +164,17 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub immediate: bool,
 }
+
+/// Bad usage, config or input: exit code 2, with this one-line reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was read and processed.
+    Clean,
+    /// The run completed, but some input could not be read in full (exit code 2).
+    InputErrors(Vec<String>),
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use otsensor_baselines::baseline::{Baseline, Caps, EdgeEntry, State};
 use otsensor_baselines::rules;
 
-use crate::app::BadInput;
+use crate::cli::BadInput;
 use crate::cli::BaselineCommand;
 
 fn load(p: &Path) -> anyhow::Result<Baseline> {

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod curate;
 pub mod decode;
+pub mod events;
 pub mod flow;
 pub mod output;
 pub mod pipeline;

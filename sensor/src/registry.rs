@@ -20,7 +20,7 @@ pub use otsensor_protocols::flow::{
 };
 use otsensor_protocols::Direction;
 
-use crate::pipeline::events::EventSink;
+use crate::events::EventSink;
 
 /// One end of a flow: address, port (0 when the transport has none) and the Ethernet source
 /// address of this end's frames, when known.

@@ -114,7 +114,7 @@ pub struct Stats {
     /// Event lines written (`--events`).
     pub events: u64,
     /// Alerts.
-    pub alerts: crate::pipeline::AlertsReport,
+    pub alerts: crate::output::alerts::AlertsReport,
     /// Baseline updates refused because a cap was reached.
     pub baseline_capped: u64,
     /// Every loss, by reason: packets, flows, bytes or events the sensor could not process.

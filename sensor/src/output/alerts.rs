@@ -11,10 +11,56 @@ use otsensor_baselines::detector::{Mode, Shared};
 use otsensor_baselines::time::Timestamp;
 
 use crate::output::sink::Sink;
-use crate::pipeline::output::OutputReport;
-use crate::pipeline::AlertsReport;
-use crate::service::health::HealthSignal;
-use crate::service::telemetry::OutputSnapshot;
+use crate::output::OutputReport;
+use crate::output::OutputSnapshot;
+
+/// A health condition's state, for the output thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSignal {
+    /// The rule (engine `sensor`).
+    pub rule: &'static otsensor_baselines::alert::Rule,
+    /// What it is about: an interface, a sink, `pipeline`, `baseline`, `config`.
+    pub subject: String,
+    /// Raised (or still there) or cleared.
+    pub active: bool,
+    /// When.
+    pub ts: Timestamp,
+    /// One sentence.
+    pub details: String,
+    /// What was measured.
+    pub observed: serde_json::Value,
+    /// The threshold.
+    pub expected: serde_json::Value,
+}
+
+/// What became of alerts.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct AlertsReport {
+    /// Distinct alerts raised.
+    pub distinct: u64,
+    /// Alerts evicted from the alert store at its cap (`alerts.max_alerts`), their final state
+    /// written first.
+    pub alerts_evicted: u64,
+    /// Alert records written (first sight, updates, final states).
+    pub records_written: u64,
+    /// Rule observations aggregated into them.
+    pub observations: u64,
+    /// Distinct alerts per rule.
+    pub by_rule: std::collections::BTreeMap<&'static str, u64>,
+    /// Operational, protocol and anomaly observations recorded into the baseline (learning).
+    pub learned: u64,
+    /// Observations not raised because the baseline learned them (detecting).
+    pub known: u64,
+    /// Keys the anomaly engine evicted from its full tables while they were still within
+    /// their window (state shed under a flood of new hosts).
+    pub anomaly_evicted: u64,
+    /// Kafka delivery counters, per Kafka sink.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kafka: Vec<crate::output::kafka::KafkaReport>,
+    /// The first error writing alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
 
 /// What other threads tell the output thread while it runs.
 #[derive(Debug)]

@@ -7,6 +7,51 @@ pub mod kafka;
 pub mod risk;
 pub mod sink;
 
+/// One alert sink's delivery state.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+pub struct SinkStatus {
+    /// Sink name (file path, `stdout`, `brokers/topic`).
+    pub name: String,
+    /// `stdout`, `file` or `kafka`.
+    pub kind: &'static str,
+    /// Alert and asset records handed to it.
+    pub records: u64,
+    /// Records it could not write (files) or deliver (Kafka, then spooled).
+    pub failed: u64,
+    /// Seconds it has been failing to deliver, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded_secs: Option<u64>,
+    /// Bytes waiting in its spool (Kafka).
+    pub spool_bytes: u64,
+    /// The last error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// What the output thread publishes (read by the metrics and health endpoints).
+#[derive(Debug, Clone, Default)]
+pub struct OutputSnapshot {
+    /// Events written and lost.
+    pub events: OutputReport,
+    /// Alerts so far.
+    pub alerts: alerts::AlertsReport,
+    /// Distinct alerts by (rule, severity level).
+    pub by_severity: std::collections::BTreeMap<(&'static str, &'static str), u64>,
+    /// Each sink's state.
+    pub sinks: Vec<SinkStatus>,
+}
+
+/// What the event-line writer (the output thread) did.
+#[derive(Debug, Default, Clone)]
+pub struct OutputReport {
+    /// Event lines written.
+    pub events_written: u64,
+    /// The first write error, after which events were discarded (and counted).
+    pub error: Option<String>,
+    /// Event lines discarded after a write error.
+    pub events_lost: u64,
+}
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -12,7 +12,7 @@ use crate::output::format;
 use crate::output::format::AlertFormat;
 use crate::output::kafka::config::KafkaSinkConfig;
 use crate::output::kafka::{KafkaReport, KafkaSink};
-use crate::service::telemetry::SinkStatus;
+use crate::output::SinkStatus;
 
 /// One destination with its format.
 pub struct Sink {

@@ -15,8 +15,7 @@
 
 pub mod batch;
 pub mod dispatch;
-pub mod events;
-pub mod output;
+pub mod merge;
 pub mod worker;
 
 use std::io::Write;
@@ -30,14 +29,17 @@ use otsensor_baselines::detector::Shared;
 use otsensor_baselines::time::Timestamp;
 
 use crate::config::Config;
+use crate::output::OutputSnapshot;
 use crate::registry::Registry;
-use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
 
 use self::batch::Batch;
 use self::dispatch::{DispatchStats, Dispatcher};
-use self::events::OutBatch;
-use self::output::{merge_rounds, AlertOutput, OutputReport};
+use self::merge::merge_rounds;
 use self::worker::{Worker, WorkerConfig, WorkerStats};
+use crate::events::OutBatch;
+use crate::output::alerts::AlertOutput;
+use crate::output::alerts::AlertsReport;
+use crate::output::OutputReport;
 
 /// Everything the pipeline counted, once it has drained.
 #[derive(Debug)]
@@ -54,35 +56,6 @@ pub struct PipelineReport {
     pub alerts: AlertsReport,
 }
 
-/// What became of alerts.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct AlertsReport {
-    /// Distinct alerts raised.
-    pub distinct: u64,
-    /// Alerts evicted from the alert store at its cap (`alerts.max_alerts`), their final state
-    /// written first.
-    pub alerts_evicted: u64,
-    /// Alert records written (first sight, updates, final states).
-    pub records_written: u64,
-    /// Rule observations aggregated into them.
-    pub observations: u64,
-    /// Distinct alerts per rule.
-    pub by_rule: std::collections::BTreeMap<&'static str, u64>,
-    /// Operational, protocol and anomaly observations recorded into the baseline (learning).
-    pub learned: u64,
-    /// Observations not raised because the baseline learned them (detecting).
-    pub known: u64,
-    /// Keys the anomaly engine evicted from its full tables while they were still within
-    /// their window (state shed under a flood of new hosts).
-    pub anomaly_evicted: u64,
-    /// Kafka delivery counters, per Kafka sink.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kafka: Vec<crate::output::kafka::KafkaReport>,
-    /// The first error writing alerts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// A running pipeline. Feed packets through [`Pipeline::dispatcher`], then [`Pipeline::finish`].
 pub struct Pipeline {
     dispatcher: Mutex<Dispatcher>,
@@ -91,6 +64,19 @@ pub struct Pipeline {
     worker_count: usize,
     shared: Arc<Shared>,
 }
+
+/// Where the pipeline's threads publish their counters while running: the service's
+/// telemetry (metrics, health), or nothing. A trait so that the pipeline does not depend on
+/// what reads them.
+pub trait Publish: Send + Sync {
+    /// Worker `i`'s counters and its flow count.
+    fn worker(&self, i: usize, s: (WorkerStats, usize));
+    /// The output thread's snapshot.
+    fn output(&self, o: OutputSnapshot);
+}
+
+/// How often a busy thread publishes its counters (an idle one publishes at once).
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Pipeline {
     /// Starts `workers` worker threads and the output thread. `interfaces` are the capture
@@ -105,7 +91,7 @@ impl Pipeline {
         events: Option<Box<dyn Write + Send>>,
         mut alerts: AlertOutput,
         interfaces: Vec<String>,
-        telemetry: Arc<Telemetry>,
+        telemetry: Arc<dyn Publish>,
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
         let mut wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
@@ -134,7 +120,7 @@ impl Pipeline {
                         // Counters go out while busy every PUBLISH_EVERY, and on every idle
                         // round, so that a quiet sensor's published counters are exact.
                         if b.pkts.is_empty() || published.elapsed() >= PUBLISH_EVERY {
-                            tel.publish_worker(i, worker.snapshot());
+                            tel.worker(i, worker.snapshot());
                             published = std::time::Instant::now();
                         }
                         let ob = worker.take_events(b.round, rec_rx.try_recv().unwrap_or_default());
@@ -154,7 +140,7 @@ impl Pipeline {
         let output = std::thread::Builder::new()
             .name("otsensor-output".into())
             .spawn(move || {
-                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts, &tel);
+                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts, &*tel);
                 (rep, alerts)
             })
             .context("cannot start the output thread")?;

@@ -13,10 +13,10 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
+use crate::events::{EventSink, OutBatch};
 use crate::flow::table::{Class, Limits};
 use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
 use crate::pipeline::batch::{Batch, Pkt};
-use crate::pipeline::events::{EventSink, OutBatch};
 use crate::registry::{
     AppCtx, EndpointInfo, FlowInfo, Handler, Identified, ProtoCounters, Registry, Transport,
     Verdict,

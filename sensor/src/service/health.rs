@@ -21,27 +21,8 @@ use otsensor_baselines::time::Timestamp;
 
 use crate::capture::live::CaptureStats;
 use crate::config::HealthConfig;
-use crate::output::alerts::Control;
+use crate::output::alerts::{Control, HealthSignal};
 use crate::service::telemetry::Telemetry;
-
-/// A health condition's state, for the output thread.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HealthSignal {
-    /// The rule (engine `sensor`).
-    pub rule: &'static Rule,
-    /// What it is about: an interface, a sink, `pipeline`, `baseline`, `config`.
-    pub subject: String,
-    /// Raised (or still there) or cleared.
-    pub active: bool,
-    /// When.
-    pub ts: Timestamp,
-    /// One sentence.
-    pub details: String,
-    /// What was measured.
-    pub observed: Value,
-    /// The threshold.
-    pub expected: Value,
-}
 
 #[derive(Debug)]
 struct Condition {

@@ -5,63 +5,27 @@
 //! touches no shared cache line); it copies them here at most every [`PUBLISH_EVERY`], and on
 //! every idle round, so a quiet sensor's published counters are exact.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use prometheus_client::metrics::histogram::Histogram;
-use serde::Serialize;
 
 use crate::capture::live::Interface;
 use crate::capture::InputReport;
+use crate::output::OutputSnapshot;
 use crate::pipeline::dispatch::DispatchStats;
-use crate::pipeline::output::OutputReport;
 use crate::pipeline::worker::WorkerStats;
-use crate::pipeline::{AlertsReport, PipelineReport};
+use crate::pipeline::PipelineReport;
 use crate::registry::Registry;
 use crate::stats::Stats;
 
 /// How often a busy thread publishes its counters.
-pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+pub use crate::pipeline::PUBLISH_EVERY;
 
 /// Buckets of the packet-to-alert latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
-
-/// One alert sink's delivery state.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct SinkStatus {
-    /// Sink name (file path, `stdout`, `brokers/topic`).
-    pub name: String,
-    /// `stdout`, `file` or `kafka`.
-    pub kind: &'static str,
-    /// Alert and asset records handed to it.
-    pub records: u64,
-    /// Records it could not write (files) or deliver (Kafka, then spooled).
-    pub failed: u64,
-    /// Seconds it has been failing to deliver, if it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub degraded_secs: Option<u64>,
-    /// Bytes waiting in its spool (Kafka).
-    pub spool_bytes: u64,
-    /// The last error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-/// What the output thread publishes.
-#[derive(Debug, Clone, Default)]
-pub struct OutputSnapshot {
-    /// Events written and lost.
-    pub events: OutputReport,
-    /// Alerts so far.
-    pub alerts: AlertsReport,
-    /// Distinct alerts by (rule, severity level).
-    pub by_severity: BTreeMap<(&'static str, &'static str), u64>,
-    /// Each sink's state.
-    pub sinks: Vec<SinkStatus>,
-}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -248,5 +212,15 @@ impl Telemetry {
             inputs,
             self.started.elapsed().as_secs_f64(),
         )
+    }
+}
+
+impl crate::pipeline::Publish for Telemetry {
+    fn worker(&self, i: usize, s: (WorkerStats, usize)) {
+        self.publish_worker(i, s);
+    }
+
+    fn output(&self, o: OutputSnapshot) {
+        self.publish_output(o);
     }
 }

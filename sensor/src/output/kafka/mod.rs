@@ -456,13 +456,13 @@ impl KafkaSink {
 
     /// The delivery state for health and metrics: records produced and failed, since when the
     /// sink has been spooling (unable to deliver), the spool's size and the last error.
-    pub fn status(&mut self) -> crate::service::telemetry::SinkStatus {
+    pub fn status(&mut self) -> crate::output::SinkStatus {
         if !self.spooling {
             self.degraded_since = None;
         } else if self.degraded_since.is_none() {
             self.degraded_since = Some(Instant::now());
         }
-        crate::service::telemetry::SinkStatus {
+        crate::output::SinkStatus {
             name: self.name.clone(),
             kind: "kafka",
             records: self.report.produced,

@@ -6,7 +6,7 @@
 //! writes them. A worker whose batch for a round was dropped (queue full) simply has its
 //! next round waiting, which sorts later.
 //!
-//! [`EventKey`]: crate::pipeline::events::EventKey
+//! [`EventKey`]: crate::events::EventKey
 
 use std::io::Write;
 
@@ -14,20 +14,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use otsensor_baselines::alert::Signal;
 
-pub use crate::output::alerts::AlertOutput;
-use crate::pipeline::events::{EventKey, EventMark, OutBatch};
-use crate::service::telemetry::{Telemetry, PUBLISH_EVERY};
-
-/// What the output thread did.
-#[derive(Debug, Default, Clone)]
-pub struct OutputReport {
-    /// Event lines written.
-    pub events_written: u64,
-    /// The first write error, after which events were discarded (and counted).
-    pub error: Option<String>,
-    /// Event lines discarded after a write error.
-    pub events_lost: u64,
-}
+use crate::events::{EventKey, EventMark, OutBatch};
+use crate::output::alerts::AlertOutput;
+use crate::output::OutputReport;
+use crate::pipeline::{Publish, PUBLISH_EVERY};
 
 /// Hands every signal of the lanes to `f` in key order, moving each once: a stable merge
 /// (each lane stably sorted first, in case it is not yet; ties go to the earlier lane), so the
@@ -61,7 +51,7 @@ pub fn merge_rounds(
     recycle: Vec<Sender<OutBatch>>,
     mut writer: Option<Box<dyn Write + Send>>,
     alerts: &mut AlertOutput,
-    telemetry: &Telemetry,
+    telemetry: &dyn Publish,
 ) -> OutputReport {
     let mut published = std::time::Instant::now();
     let n = rxs.len();
@@ -122,7 +112,7 @@ pub fn merge_rounds(
             }
         }
         if idle || published.elapsed() >= PUBLISH_EVERY {
-            telemetry.publish_output(alerts.snapshot(&report));
+            telemetry.output(alerts.snapshot(&report));
             published = std::time::Instant::now();
         }
     }
@@ -137,7 +127,7 @@ pub fn merge_rounds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::events::EventSink;
+    use crate::events::EventSink;
     use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
 
@@ -216,7 +206,7 @@ mod tests {
             vec![r0, r1],
             Some(Box::new(out.clone())),
             &mut alerts,
-            &Telemetry::new("replay", 2, Vec::new()),
+            &crate::service::telemetry::Telemetry::new("replay", 2, Vec::new()),
         );
         assert_eq!(rep.events_written, 8);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
