@@ -681,31 +681,48 @@ impl Config {
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let bad = |key, message: &str| ConfigError::Invalid {
+        let invalid = |(key, message): (&'static str, String)| ConfigError::Invalid {
             path: origin.to_string(),
             key,
-            message: message.to_string(),
+            message,
         };
+        self.check_sizes().map_err(invalid)?;
+        self.check_capture().map_err(invalid)?;
+        self.check_service().map_err(invalid)?;
+        self.check_zones().map_err(invalid)?;
+        self.check_rules().map_err(invalid)?;
+        self.check_thresholds().map_err(invalid)?;
+        for s in &self.sinks {
+            s.validate(origin)?;
+        }
+        Ok(())
+    }
+
+    /// Queue, table and store sizes, and the flows' timeouts.
+    fn check_sizes(&self) -> Result<(), (&'static str, String)> {
         if self.pipeline.queue_batches == 0 {
-            return Err(bad("pipeline.queue_batches", "must be at least 1"));
+            return Err(("pipeline.queue_batches", "must be at least 1".into()));
         }
         if !(1..=65_536).contains(&self.pipeline.batch_packets) {
-            return Err(bad("pipeline.batch_packets", "must be between 1 and 65536"));
+            return Err((
+                "pipeline.batch_packets",
+                "must be between 1 and 65536".into(),
+            ));
         }
         if self.pipeline.workers > 256 {
-            return Err(bad("pipeline.workers", "must be at most 256"));
+            return Err(("pipeline.workers", "must be at most 256".into()));
         }
         if self.flows.max_flows == 0 {
-            return Err(bad("flows.max_flows", "must be at least 1"));
+            return Err(("flows.max_flows", "must be at least 1".into()));
         }
         if !(1..=10_000_000).contains(&self.alerts.max_alerts) {
-            return Err(bad("alerts.max_alerts", "must be between 1 and 10000000"));
+            return Err(("alerts.max_alerts", "must be between 1 and 10000000".into()));
         }
         if !(1..=10_000_000).contains(&self.assets.max_assets) {
-            return Err(bad("assets.max_assets", "must be between 1 and 10000000"));
+            return Err(("assets.max_assets", "must be between 1 and 10000000".into()));
         }
         if self.flows.max_half_open == 0 {
-            return Err(bad("flows.max_half_open", "must be at least 1"));
+            return Err(("flows.max_half_open", "must be at least 1".into()));
         }
         for (key, v) in [
             (
@@ -734,78 +751,80 @@ impl Config {
             ),
         ] {
             if v == 0 || v > 365 * 86_400 {
-                return Err(bad(key, "must be between 1 second and one year"));
+                return Err((key, "must be between 1 second and one year".into()));
             }
         }
         if self.reassembly.max_ooo_segments == 0 {
-            return Err(bad("reassembly.max_ooo_segments", "must be at least 1"));
+            return Err(("reassembly.max_ooo_segments", "must be at least 1".into()));
         }
+        Ok(())
+    }
+
+    /// Live capture settings, per interface.
+    fn check_capture(&self) -> Result<(), (&'static str, String)> {
         let defaults = self.capture.defaults();
         let mut settings = vec![defaults.clone()];
         let mut ifaces = std::collections::BTreeSet::new();
         for e in self.capture.entries() {
             if e.interface.is_empty() {
-                return Err(bad("capture.interface", "must not be empty"));
+                return Err(("capture.interface", "must not be empty".into()));
             }
             if !ifaces.insert(e.interface.as_str()) {
-                return Err(ConfigError::Invalid {
-                    path: origin.to_string(),
-                    key: "capture.interface",
-                    message: format!("interface {:?} is listed twice", e.interface),
-                });
+                return Err((
+                    "capture.interface",
+                    format!("interface {:?} is listed twice", e.interface),
+                ));
             }
             settings.push(e.settings(&defaults));
         }
         for c in &settings {
             if c.snaplen < 64 {
-                return Err(bad("capture.snaplen", "must be at least 64 bytes"));
+                return Err(("capture.snaplen", "must be at least 64 bytes".into()));
             }
             if c.timeout_ms == 0 || c.timeout_ms > 10_000 {
-                return Err(bad("capture.timeout_ms", "must be between 1 and 10000"));
+                return Err(("capture.timeout_ms", "must be between 1 and 10000".into()));
             }
         }
+        Ok(())
+    }
+
+    /// Health thresholds, the metrics address and the service user.
+    fn check_service(&self) -> Result<(), (&'static str, String)> {
         let h = &self.health;
         if h.interval_secs == 0 || h.interval_secs > 86_400 {
-            return Err(bad("health.interval_secs", "must be between 1 and 86400"));
+            return Err(("health.interval_secs", "must be between 1 and 86400".into()));
         }
         if !(0.0..=1.0).contains(&h.max_loss_ratio) {
-            return Err(bad("health.max_loss_ratio", "must be between 0 and 1"));
+            return Err(("health.max_loss_ratio", "must be between 0 and 1".into()));
         }
         if h.silent_secs == 0 || h.silent_secs > 30 * 86_400 {
-            return Err(bad("health.silent_secs", "must be between 1 and 2592000"));
+            return Err(("health.silent_secs", "must be between 1 and 2592000".into()));
         }
         if h.sink_secs == 0 || h.sink_secs > 30 * 86_400 {
-            return Err(bad("health.sink_secs", "must be between 1 and 2592000"));
+            return Err(("health.sink_secs", "must be between 1 and 2592000".into()));
         }
         if let Err(e) = self.metrics.listen_addr() {
-            return Err(ConfigError::Invalid {
-                path: origin.to_string(),
-                key: "metrics.listen",
-                message: e,
-            });
+            return Err(("metrics.listen", e));
         }
         if self.sensor.user.as_deref() == Some("") {
-            return Err(bad("sensor.user", "must not be empty"));
+            return Err(("sensor.user", "must not be empty".into()));
         }
-        let owned = |key: &'static str, message: String| ConfigError::Invalid {
-            path: origin.to_string(),
-            key,
-            message,
-        };
+        Ok(())
+    }
+
+    /// Zones, the default zone and conduits.
+    fn check_zones(&self) -> Result<(), (&'static str, String)> {
         let mut names = std::collections::BTreeSet::new();
         for z in &self.zones {
             if z.name.is_empty() {
-                return Err(bad("zones.name", "must not be empty"));
+                return Err(("zones.name", "must not be empty".into()));
             }
             if !names.insert(z.name.as_str()) {
-                return Err(owned(
-                    "zones.name",
-                    format!("zone {:?} is defined twice", z.name),
-                ));
+                return Err(("zones.name", format!("zone {:?} is defined twice", z.name)));
             }
         }
         if names.contains(self.policy.default_zone.as_str()) {
-            return Err(owned(
+            return Err((
                 "policy.default_zone",
                 format!("{:?} is also a configured zone", self.policy.default_zone),
             ));
@@ -817,18 +836,21 @@ impl Config {
         for c in &self.conduits {
             for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {
                 if !names.contains(z.as_str()) && *z != self.policy.default_zone {
-                    return Err(owned(key, format!("unknown zone {z:?}")));
+                    return Err((key, format!("unknown zone {z:?}")));
                 }
             }
             if c.protocols.is_empty() {
-                return Err(bad("conduits.protocols", "must list at least one protocol"));
+                return Err((
+                    "conduits.protocols",
+                    "must list at least one protocol".into(),
+                ));
             }
             if let Some(p) = c
                 .protocols
                 .iter()
                 .find(|p| !known_protocols.contains(&p.as_str()))
             {
-                return Err(owned(
+                return Err((
                     "conduits.protocols",
                     format!(
                         "unknown protocol {p:?} (expected one of {})",
@@ -837,9 +859,14 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Rule switches and severities.
+    fn check_rules(&self) -> Result<(), (&'static str, String)> {
         for id in self.rules.disabled.iter().chain(self.rules.severity.keys()) {
             if otsensor_baselines::rules::by_id(id).is_none() {
-                return Err(owned(
+                return Err((
                     "rules",
                     format!("unknown rule id {id:?} (see otsensor rules)"),
                 ));
@@ -851,11 +878,16 @@ impl Config {
             .iter()
             .find(|(_, s)| !(1..=10).contains(*s))
         {
-            return Err(owned(
+            return Err((
                 "rules.severity",
                 format!("{id}: severity {s} is not within 1..=10"),
             ));
         }
+        Ok(())
+    }
+
+    /// Baseline deviation and detection thresholds.
+    fn check_thresholds(&self) -> Result<(), (&'static str, String)> {
         let b = &self.baseline;
         let t = &b.thresholds;
         for (key, v) in [
@@ -864,11 +896,8 @@ impl Config {
             ("baseline.poll_stop_periods", t.poll_stop_periods),
         ] {
             if !(v > 0.0 && v.is_finite()) {
-                return Err(bad(key, "must be a positive number"));
+                return Err((key, "must be a positive number".into()));
             }
-        }
-        for s in &self.sinks {
-            s.validate(origin)?;
         }
         let d = &self.detection;
         for (key, v) in [
@@ -877,7 +906,7 @@ impl Config {
             ("detection.syn_flood", d.syn_flood),
         ] {
             if v == 0 {
-                return Err(bad(key, "must be at least 1"));
+                return Err((key, "must be at least 1".into()));
             }
         }
         for (key, v) in [
@@ -890,13 +919,13 @@ impl Config {
             ("detection.distributed_scan", d.distributed_scan),
         ] {
             if v == 0 {
-                return Err(bad(key, "must be at least 1"));
+                return Err((key, "must be at least 1".into()));
             }
         }
         if !(1..=10_000_000).contains(&d.max_tracked) {
-            return Err(bad(
+            return Err((
                 "detection.max_tracked",
-                "must be between 1 and 10000000",
+                "must be between 1 and 10000000".into(),
             ));
         }
         for (key, v) in [
@@ -904,7 +933,7 @@ impl Config {
             ("detection.anomaly_window_secs", d.window_secs),
         ] {
             if v == 0 {
-                return Err(bad(key, "must be at least 1 second"));
+                return Err((key, "must be at least 1 second".into()));
             }
         }
         Ok(())
