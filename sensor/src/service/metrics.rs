@@ -56,6 +56,26 @@ fn i(v: u64) -> i64 {
 pub fn render(s: &Stats, t: &Telemetry) -> String {
     let mut reg = Metrics::with_prefix("otsensor");
     let mut m = Families { reg: &mut reg };
+
+    inputs(&mut m, s);
+    decoding(&mut m, s);
+    flow_families(&mut m, s, t);
+    alert_families(&mut m, s, t);
+    state_families(&mut m, t);
+    reg.register(
+        "alert_latency_seconds",
+        "Seconds from a packet's capture to the first write of the alert it raised.",
+        t.latency.clone(),
+    );
+    let mut text = String::new();
+    if encode(&mut text, &reg).is_err() {
+        text.clear();
+    }
+    text
+}
+
+/// Packets, bytes and capture counters per input and interface.
+fn inputs(m: &mut Families<'_>, s: &Stats) {
     let one = |k: &str, v: &str| labels(&[(k, v)]);
     m.counter(
         "packets",
@@ -104,6 +124,11 @@ pub fn render(s: &Stats, t: &Telemetry) -> String {
         "Times the interface went down, disappeared or errored (it is then reopened).",
         failures,
     );
+}
+
+/// Drops, undecodable frames, PDUs and parse errors.
+fn decoding(m: &mut Families<'_>, s: &Stats) {
+    let one = |k: &str, v: &str| labels(&[(k, v)]);
     m.counter(
         "drops",
         "Everything the sensor lost, by reason (the drops of --stats).",
@@ -136,6 +161,11 @@ pub fn render(s: &Stats, t: &Telemetry) -> String {
             .map(|(k, v)| (one("protocol", k), *v))
             .collect(),
     );
+}
+
+/// Flows held, created and ended, and event lines.
+fn flow_families(m: &mut Families<'_>, s: &Stats, t: &Telemetry) {
+    let one = |k: &str, v: &str| labels(&[(k, v)]);
     m.gauge(
         "flows_active",
         "Flows held now.",
@@ -164,6 +194,11 @@ pub fn render(s: &Stats, t: &Telemetry) -> String {
         "Event lines written (--events).",
         vec![(Vec::new(), s.events)],
     );
+}
+
+/// Alerts, alert records and each sink's delivery.
+fn alert_families(m: &mut Families<'_>, s: &Stats, t: &Telemetry) {
+    let one = |k: &str, v: &str| labels(&[(k, v)]);
     let out = t.output();
     m.counter(
         "alerts",
@@ -218,6 +253,11 @@ pub fn render(s: &Stats, t: &Telemetry) -> String {
         spool,
     );
     m.gauge("sink_degraded", "1 while a sink cannot deliver.", degraded);
+}
+
+/// Queues, the baseline in memory and health.
+fn state_families(m: &mut Families<'_>, t: &Telemetry) {
+    let one = |k: &str, v: &str| labels(&[(k, v)]);
     m.gauge(
         "worker_queue_depth",
         "Batches waiting in each worker's queue.",
@@ -246,16 +286,6 @@ pub fn render(s: &Stats, t: &Telemetry) -> String {
         "1 while a health condition (engine sensor) is active.",
         vec![(Vec::new(), i64::from(!t.health().is_empty()))],
     );
-    reg.register(
-        "alert_latency_seconds",
-        "Seconds from a packet's capture to the first write of the alert it raised.",
-        t.latency.clone(),
-    );
-    let mut text = String::new();
-    if encode(&mut text, &reg).is_err() {
-        text.clear();
-    }
-    text
 }
 
 /// The `/health` document and its HTTP status.
