@@ -32,6 +32,151 @@ struct Session {
 }
 
 impl Session {
+    /// Handshake, STARTDT and a general interrogation of the station's points.
+    fn open(&mut self) {
+        let s = self;
+        s.segment(true, "S", &[]);
+        s.segment(false, "SA", &[]);
+        s.u(true, 0x07); // STARTDT act
+        s.u(false, 0x0B); // STARTDT con
+                          // General interrogation: act, actcon, the station's points, actterm.
+        s.i(true, 100, ACT, false, &[(0, vec![20])]);
+        s.i(false, 100, ACTCON, false, &[(0, vec![20])]);
+        s.i(
+            false,
+            1,
+            INROGEN,
+            true,
+            &(0..8)
+                .map(|p| (100 + p, vec![u8::from(p % 3 == 0)]))
+                .collect::<Vec<_>>(),
+        );
+        s.i(
+            false,
+            3,
+            INROGEN,
+            false,
+            &[(200, vec![0x02]), (201, vec![0x01])],
+        );
+        s.i(
+            false,
+            13,
+            INROGEN,
+            false,
+            &(0..4)
+                .map(|p| (300 + p, float(49.9 + p as f32, 0)))
+                .collect::<Vec<_>>(),
+        );
+        s.i(false, 100, ACTTERM, false, &[(0, vec![20])]);
+        s.s(true);
+    }
+
+    /// `rounds` rounds of spontaneous events, with acknowledgements and test frames.
+    fn events(&mut self, rounds: u32) {
+        let s = self;
+        for r in 0..rounds {
+            let m = (r % 60) as u8;
+            s.i(
+                false,
+                30,
+                SPONT,
+                false,
+                &[(100 + r % 8, {
+                    let mut e = vec![u8::from(r % 2 == 0)];
+                    e.extend(cp56(m, 7));
+                    e
+                })],
+            );
+            s.i(
+                false,
+                36,
+                SPONT,
+                false,
+                &[(300, {
+                    let mut e = float(50.0 + r as f32 / 10.0, 0);
+                    e.extend(cp56(m, 8));
+                    e
+                })],
+            );
+            if r % 4 == 3 {
+                s.i(
+                    false,
+                    37,
+                    SPONT,
+                    false,
+                    &[(400, {
+                        let mut e = (r as i32 * 10).to_le_bytes().to_vec();
+                        e.push(r as u8 & 0x1F);
+                        e.extend(cp56(m, 9));
+                        e
+                    })],
+                );
+            }
+            if r % 8 == 7 {
+                s.s(true);
+                s.u(true, 0x43); // TESTFR act
+                s.u(false, 0x83); // TESTFR con
+            }
+        }
+    }
+
+    /// Commands (select-before-operate, set point, time-tagged command), clock sync, counter interrogation, reset, then STOPDT and FIN.
+    fn commands_and_close(&mut self) {
+        let s = self;
+        // Select-before-operate of a breaker: select, confirmation, execute, confirmation,
+        // termination.
+        s.i(true, 45, ACT, false, &[(500, vec![0x81])]);
+        s.i(false, 45, ACTCON, false, &[(500, vec![0x81])]);
+        s.i(true, 45, ACT, false, &[(500, vec![0x01])]);
+        s.i(false, 45, ACTCON, false, &[(500, vec![0x01])]);
+        s.i(false, 45, ACTTERM, false, &[(500, vec![0x01])]);
+        // A set point (short float) and a time-tagged double command.
+        s.i(true, 50, ACT, false, &[(600, float(12.5, 0))]);
+        s.i(false, 50, ACTCON, false, &[(600, float(12.5, 0))]);
+        s.i(
+            true,
+            59,
+            ACT,
+            false,
+            &[(700, {
+                let mut e = vec![0x02];
+                e.extend(cp56(30, 1));
+                e
+            })],
+        );
+        s.i(
+            false,
+            59,
+            ACTCON,
+            false,
+            &[(700, {
+                let mut e = vec![0x02];
+                e.extend(cp56(30, 1));
+                e
+            })],
+        );
+        // Clock synchronisation, counter interrogation, reset process.
+        s.i(true, 103, ACT, false, &[(0, cp56(31, 0))]);
+        s.i(false, 103, ACTCON, false, &[(0, cp56(31, 0))]);
+        s.i(true, 101, ACT, false, &[(0, vec![5])]);
+        s.i(false, 101, ACTCON, false, &[(0, vec![5])]);
+        s.i(
+            false,
+            15,
+            REQCOGEN,
+            false,
+            &[(400, vec![10, 0, 0, 0, 1]), (401, vec![20, 0, 0, 0, 2])],
+        );
+        s.i(false, 101, ACTTERM, false, &[(0, vec![5])]);
+        s.i(true, 105, ACT, false, &[(0, vec![1])]);
+        s.i(false, 105, ACTCON, false, &[(0, vec![1])]);
+        s.s(true);
+        s.u(true, 0x13); // STOPDT act
+        s.u(false, 0x23); // STOPDT con
+        s.segment(true, "FA", &[]);
+        s.segment(false, "FA", &[]);
+    }
+
     fn segment(&mut self, from_master: bool, flags: &str, payload: &[u8]) {
         let (i, j) = if from_master { (0, 1) } else { (1, 0) };
         let (from, to) = if from_master {
@@ -134,136 +279,9 @@ pub fn sessions(stations: u8, rounds: u32) -> (Vec<Frame>, BTreeMap<u8, u64>) {
             asdus: BTreeMap::new(),
             ca: u16::from(k) + 1,
         };
-        s.segment(true, "S", &[]);
-        s.segment(false, "SA", &[]);
-        s.u(true, 0x07); // STARTDT act
-        s.u(false, 0x0B); // STARTDT con
-                          // General interrogation: act, actcon, the station's points, actterm.
-        s.i(true, 100, ACT, false, &[(0, vec![20])]);
-        s.i(false, 100, ACTCON, false, &[(0, vec![20])]);
-        s.i(
-            false,
-            1,
-            INROGEN,
-            true,
-            &(0..8)
-                .map(|p| (100 + p, vec![u8::from(p % 3 == 0)]))
-                .collect::<Vec<_>>(),
-        );
-        s.i(
-            false,
-            3,
-            INROGEN,
-            false,
-            &[(200, vec![0x02]), (201, vec![0x01])],
-        );
-        s.i(
-            false,
-            13,
-            INROGEN,
-            false,
-            &(0..4)
-                .map(|p| (300 + p, float(49.9 + p as f32, 0)))
-                .collect::<Vec<_>>(),
-        );
-        s.i(false, 100, ACTTERM, false, &[(0, vec![20])]);
-        s.s(true);
-        for r in 0..rounds {
-            let m = (r % 60) as u8;
-            s.i(
-                false,
-                30,
-                SPONT,
-                false,
-                &[(100 + r % 8, {
-                    let mut e = vec![u8::from(r % 2 == 0)];
-                    e.extend(cp56(m, 7));
-                    e
-                })],
-            );
-            s.i(
-                false,
-                36,
-                SPONT,
-                false,
-                &[(300, {
-                    let mut e = float(50.0 + r as f32 / 10.0, 0);
-                    e.extend(cp56(m, 8));
-                    e
-                })],
-            );
-            if r % 4 == 3 {
-                s.i(
-                    false,
-                    37,
-                    SPONT,
-                    false,
-                    &[(400, {
-                        let mut e = (r as i32 * 10).to_le_bytes().to_vec();
-                        e.push(r as u8 & 0x1F);
-                        e.extend(cp56(m, 9));
-                        e
-                    })],
-                );
-            }
-            if r % 8 == 7 {
-                s.s(true);
-                s.u(true, 0x43); // TESTFR act
-                s.u(false, 0x83); // TESTFR con
-            }
-        }
-        // Select-before-operate of a breaker: select, confirmation, execute, confirmation,
-        // termination.
-        s.i(true, 45, ACT, false, &[(500, vec![0x81])]);
-        s.i(false, 45, ACTCON, false, &[(500, vec![0x81])]);
-        s.i(true, 45, ACT, false, &[(500, vec![0x01])]);
-        s.i(false, 45, ACTCON, false, &[(500, vec![0x01])]);
-        s.i(false, 45, ACTTERM, false, &[(500, vec![0x01])]);
-        // A set point (short float) and a time-tagged double command.
-        s.i(true, 50, ACT, false, &[(600, float(12.5, 0))]);
-        s.i(false, 50, ACTCON, false, &[(600, float(12.5, 0))]);
-        s.i(
-            true,
-            59,
-            ACT,
-            false,
-            &[(700, {
-                let mut e = vec![0x02];
-                e.extend(cp56(30, 1));
-                e
-            })],
-        );
-        s.i(
-            false,
-            59,
-            ACTCON,
-            false,
-            &[(700, {
-                let mut e = vec![0x02];
-                e.extend(cp56(30, 1));
-                e
-            })],
-        );
-        // Clock synchronisation, counter interrogation, reset process.
-        s.i(true, 103, ACT, false, &[(0, cp56(31, 0))]);
-        s.i(false, 103, ACTCON, false, &[(0, cp56(31, 0))]);
-        s.i(true, 101, ACT, false, &[(0, vec![5])]);
-        s.i(false, 101, ACTCON, false, &[(0, vec![5])]);
-        s.i(
-            false,
-            15,
-            REQCOGEN,
-            false,
-            &[(400, vec![10, 0, 0, 0, 1]), (401, vec![20, 0, 0, 0, 2])],
-        );
-        s.i(false, 101, ACTTERM, false, &[(0, vec![5])]);
-        s.i(true, 105, ACT, false, &[(0, vec![1])]);
-        s.i(false, 105, ACTCON, false, &[(0, vec![1])]);
-        s.s(true);
-        s.u(true, 0x13); // STOPDT act
-        s.u(false, 0x23); // STOPDT con
-        s.segment(true, "FA", &[]);
-        s.segment(false, "FA", &[]);
+        s.open();
+        s.events(rounds);
+        s.commands_and_close();
         frames.extend(s.frames);
         for (t, n) in s.asdus {
             *asdus.entry(t).or_default() += n;

@@ -525,99 +525,28 @@ fn objects<'a>(
         match size {
             ObjSize::Empty => {}
             ObjSize::Bits(bits) => {
-                let need = (u64::from(count) * u64::from(bits)).div_ceil(8) as usize;
-                match rest.get(..need) {
-                    Some(d) => {
-                        at = need;
-                        for k in 0..count as usize {
-                            if decoded >= caps.max_decoded_points {
-                                break;
-                            }
-                            let bit = k * usize::from(bits);
-                            let v = d
-                                .get(bit / 8)
-                                .map_or(0, |b| (b >> (bit % 8)) & ((1 << bits) - 1));
-                            let value = if bits == 1 {
-                                Value::Bit(v == 1)
-                            } else {
-                                Value::DoubleBit(v)
-                            };
-                            obj.points.push(Point {
-                                index: first_index.saturating_add(k as u32),
-                                value,
-                                flags: None,
-                                time_ms: None,
-                                status: None,
-                            });
-                            decoded += 1;
-                        }
-                    }
+                let budget = caps.max_decoded_points.saturating_sub(decoded);
+                match packed_points(rest, count, bits, first_index, budget, &mut obj.points) {
+                    Some(used) => at = used,
                     None => ok = false,
                 }
+                decoded += obj.points.len();
             }
             ObjSize::Fixed(_) | ObjSize::Attribute | ObjSize::Prefixed => {
-                for k in 0..count {
-                    let mut index = first_index.saturating_add(k);
-                    if index_len > 0 {
-                        match rest.get(at..).map(|r| uint(r, index_len)) {
-                            Some(Ok((_, v))) => index = v,
-                            _ => {
-                                ok = false;
-                                break;
-                            }
-                        }
-                        at += index_len;
-                    }
-                    let len = if size_len > 0 {
-                        match rest.get(at..).map(|r| uint(r, size_len)) {
-                            Some(Ok((_, v))) => {
-                                at += size_len;
-                                v as usize
-                            }
-                            _ => {
-                                ok = false;
-                                break;
-                            }
-                        }
-                    } else {
-                        match size {
-                            ObjSize::Fixed(n) => n,
-                            // Attribute: data type u8, length u8, value.
-                            ObjSize::Attribute => match rest.get(at + 1) {
-                                Some(&l) => 2 + usize::from(l),
-                                None => {
-                                    ok = false;
-                                    break;
-                                }
-                            },
-                            _ => {
-                                // A size-prefixed group without a size prefix.
-                                flags.insert(Flags::BAD_QUALIFIER);
-                                ok = false;
-                                break;
-                            }
-                        }
-                    };
-                    let Some(b) = rest.get(at..at + len) else {
-                        ok = false;
-                        break;
-                    };
-                    at += len;
-                    if decoded < caps.max_decoded_points {
-                        let p = match size {
-                            ObjSize::Fixed(_) => decode_point(group, variation, index, b),
-                            _ => Point {
-                                index,
-                                value: Value::Bytes(b),
-                                flags: None,
-                                time_ms: None,
-                                status: None,
-                            },
-                        };
-                        obj.points.push(p);
-                        decoded += 1;
-                    }
-                }
+                let layout = Layout {
+                    group,
+                    variation,
+                    size,
+                    first_index,
+                    index_len,
+                    size_len,
+                };
+                let budget = caps.max_decoded_points.saturating_sub(decoded);
+                let (used, complete) =
+                    prefixed_points(rest, count, &layout, budget, &mut obj.points, flags);
+                at = used;
+                ok = complete;
+                decoded += obj.points.len();
             }
             ObjSize::Unknown => {
                 flags.insert(Flags::UNKNOWN_OBJECT);
@@ -637,6 +566,112 @@ fn objects<'a>(
         out.push(obj);
     }
     out
+}
+
+/// Packed points of `bits` bits each (binary inputs and outputs, double-bit inputs), at most
+/// `budget` decoded: the octets they take, or `None` when the data is short.
+fn packed_points<'a>(
+    rest: &'a [u8],
+    count: u32,
+    bits: u8,
+    first_index: u32,
+    budget: usize,
+    points: &mut Vec<Point<'a>>,
+) -> Option<usize> {
+    let need = (u64::from(count) * u64::from(bits)).div_ceil(8) as usize;
+    let d = rest.get(..need)?;
+    for k in 0..(count as usize).min(budget) {
+        let bit = k * usize::from(bits);
+        let v = d
+            .get(bit / 8)
+            .map_or(0, |b| (b >> (bit % 8)) & ((1 << bits) - 1));
+        let value = if bits == 1 {
+            Value::Bit(v == 1)
+        } else {
+            Value::DoubleBit(v)
+        };
+        points.push(Point {
+            index: first_index.saturating_add(k as u32),
+            value,
+            flags: None,
+            time_ms: None,
+            status: None,
+        });
+    }
+    Some(need)
+}
+
+/// How an object's points lie: index and size prefixes, fixed or attribute size.
+struct Layout {
+    group: u8,
+    variation: u8,
+    size: ObjSize,
+    first_index: u32,
+    index_len: usize,
+    size_len: usize,
+}
+
+/// Points of fixed, attribute or prefixed size, each with its index and size prefixes, at
+/// most `budget` decoded: the octets read, and whether all `count` were there.
+fn prefixed_points<'a>(
+    rest: &'a [u8],
+    count: u32,
+    l: &Layout,
+    budget: usize,
+    points: &mut Vec<Point<'a>>,
+    flags: &mut Flags,
+) -> (usize, bool) {
+    let mut at = 0usize;
+    for k in 0..count {
+        let mut index = l.first_index.saturating_add(k);
+        if l.index_len > 0 {
+            match rest.get(at..).map(|r| uint(r, l.index_len)) {
+                Some(Ok((_, v))) => index = v,
+                _ => return (at, false),
+            }
+            at += l.index_len;
+        }
+        let len = if l.size_len > 0 {
+            match rest.get(at..).map(|r| uint(r, l.size_len)) {
+                Some(Ok((_, v))) => {
+                    at += l.size_len;
+                    v as usize
+                }
+                _ => return (at, false),
+            }
+        } else {
+            match l.size {
+                ObjSize::Fixed(n) => n,
+                // Attribute: data type u8, length u8, value.
+                ObjSize::Attribute => match rest.get(at + 1) {
+                    Some(&n) => 2 + usize::from(n),
+                    None => return (at, false),
+                },
+                _ => {
+                    // A size-prefixed group without a size prefix.
+                    flags.insert(Flags::BAD_QUALIFIER);
+                    return (at, false);
+                }
+            }
+        };
+        let Some(b) = rest.get(at..at + len) else {
+            return (at, false);
+        };
+        at += len;
+        if points.len() < budget {
+            points.push(match l.size {
+                ObjSize::Fixed(_) => decode_point(l.group, l.variation, index, b),
+                _ => Point {
+                    index,
+                    value: Value::Bytes(b),
+                    flags: None,
+                    time_ms: None,
+                    status: None,
+                },
+            });
+        }
+    }
+    (at, true)
 }
 
 // Application header: control u8 @0 | function u8 @1 | IIN u16 (responses 129–131) @2 | objects

@@ -701,42 +701,15 @@ impl Worker {
                 if flow.tcp_closed {
                     return;
                 }
-                let Flow {
-                    tcp,
-                    app,
-                    info,
-                    pending_gap,
-                    probes,
-                    ..
-                } = flow;
-                let [req, resp] = tcp;
-                let (mine, peer) = if d == 0 { (req, resp) } else { (resp, req) };
-                // The acknowledgement first: data it releases in the other direction was sent
-                // before this segment (a request released here precedes its answer).
-                if s.flags & tcpflags::ACK != 0 {
-                    peer.on_peer_ack(s.ack, &mut stats.tcp, &mut |ev| {
-                        env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
-                    });
-                }
-                mine.on_segment(
-                    s.seq,
-                    s.flags,
+                closed_now = tcp_segment(
+                    flow,
+                    &mut env,
+                    s,
                     payload,
+                    dir,
                     &cfg.reassembly,
                     &mut stats.tcp,
-                    &mut |ev| env.stream(app, info, pending_gap, probes, dir, ev),
                 );
-                let rst = s.flags & tcpflags::RST != 0;
-                if rst || (mine.is_closed() && peer.is_closed()) {
-                    for (st, sd) in [(&mut *mine, dir), (&mut *peer, dir.reverse())] {
-                        st.flush(&mut stats.tcp, &mut |ev| {
-                            env.stream(app, info, pending_gap, probes, sd, ev)
-                        });
-                    }
-                    flow.tcp_closed = true;
-                    flow.tcp_rst |= rst;
-                    closed_now = true;
-                }
             }
             ipproto::UDP if !payload.is_empty() => env.datagram(flow, dir, payload),
             _ => {}
@@ -807,6 +780,56 @@ impl Worker {
             );
         }
     }
+}
+
+/// A TCP segment of `flow` sent in direction `dir`: the acknowledgement it carries releases
+/// the peer's data, its payload goes through reassembly, and a RST (or FIN both ways) closes
+/// the connection, flushing what is buffered. True when it closed now.
+fn tcp_segment(
+    flow: &mut Flow,
+    env: &mut AppEnv<'_>,
+    s: &Summary,
+    payload: &[u8],
+    dir: Direction,
+    reassembly: &ReassemblyConfig,
+    counters: &mut TcpCounters,
+) -> bool {
+    let Flow {
+        tcp,
+        app,
+        info,
+        pending_gap,
+        probes,
+        ..
+    } = flow;
+    let [req, resp] = tcp;
+    let (mine, peer) = if dir == Direction::Request {
+        (req, resp)
+    } else {
+        (resp, req)
+    };
+    // The acknowledgement first: data it releases in the other direction was sent before
+    // this segment (a request released here precedes its answer).
+    if s.flags & tcpflags::ACK != 0 {
+        peer.on_peer_ack(s.ack, counters, &mut |ev| {
+            env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
+        });
+    }
+    mine.on_segment(s.seq, s.flags, payload, reassembly, counters, &mut |ev| {
+        env.stream(app, info, pending_gap, probes, dir, ev)
+    });
+    let rst = s.flags & tcpflags::RST != 0;
+    if !(rst || (mine.is_closed() && peer.is_closed())) {
+        return false;
+    }
+    for (st, sd) in [(&mut *mine, dir), (&mut *peer, dir.reverse())] {
+        st.flush(counters, &mut |ev| {
+            env.stream(app, info, pending_gap, probes, sd, ev)
+        });
+    }
+    flow.tcp_closed = true;
+    flow.tcp_rst |= rst;
+    true
 }
 
 fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {
