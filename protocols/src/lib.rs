@@ -45,6 +45,8 @@ pub mod message;
 pub mod modbus;
 pub mod rule;
 pub mod s7comm;
+#[cfg(test)]
+mod testing;
 pub mod time;
 
 /// Every protocol otsensor parses, in probe order. Adding a protocol: its directory, and

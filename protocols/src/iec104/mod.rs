@@ -25,3 +25,6 @@ pub mod state;
 
 pub use descriptor::DESCRIPTOR;
 pub use state::{Event, Iec104Flow};
+
+#[cfg(test)]
+mod tests;

@@ -540,3 +540,58 @@ proptest! {
         prop_assert_eq!(&whole, &all_pdus(&bytewise));
     }
 }
+
+/// The adapter: a read and its answer become two messages (the answer paired), two event
+/// lines and counters; an exception answer carries its code; a broken header is a parse error.
+#[test]
+fn adapter_reports_messages_events_and_errors() {
+    use crate::testing::run_stream;
+    let req = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0x10, 0, 2];
+    let resp = [0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 1, 0, 2];
+    let req2 = [0, 2, 0, 0, 0, 6, 1, 3, 0x27, 0x10, 0, 2];
+    let exc = [0, 2, 0, 0, 0, 3, 1, 0x83, 2];
+    let r = run_stream(
+        "modbus",
+        502,
+        &[
+            (Direction::Request, &req),
+            (Direction::Response, &resp),
+            (Direction::Request, &req2),
+            (Direction::Response, &exc),
+        ],
+    );
+    let m = &r.messages;
+    assert_eq!(m.len(), 4, "{m:#?}");
+    assert_eq!(m[0].function_code, Some(3));
+    assert_eq!(m[0].operation, crate::Operation::Read);
+    assert_eq!(m[0].unit, Some(1));
+    assert_eq!(
+        (
+            m[0].addresses[0].area.as_ref(),
+            m[0].addresses[0].start,
+            m[0].addresses[0].count
+        ),
+        ("holding_registers", 16, 2)
+    );
+    assert_eq!(m[1].direction, Direction::Response);
+    assert!(
+        m[1].request.is_some(),
+        "the answer is paired with its request"
+    );
+    assert_eq!(
+        (m[3].exception_code, m[3].exception),
+        (Some(2), Some("illegal_data_address"))
+    );
+    assert_eq!(r.events.len(), 4);
+    assert_eq!(r.events[0]["protocol"], "modbus");
+    assert_eq!(r.counters.pdus, 4);
+    assert!(r.errors.is_empty());
+    // A header with a protocol id other than 0, on a flow that was Modbus: a parse error.
+    let bad = [0, 3, 0, 9, 0, 6, 1, 3, 0, 0, 0, 1];
+    let r = run_stream(
+        "modbus",
+        502,
+        &[(Direction::Request, &req), (Direction::Request, &bad)],
+    );
+    assert_eq!(r.errors, [("modbus", "bad_protocol_id")]);
+}

@@ -1,0 +1,86 @@
+//! Test helpers: a [`Sink`] that records what a protocol's adapter reports, and a runner that
+//! drives a protocol's handler (from its descriptor) over the two directions of a stream.
+
+use serde_json::Value;
+
+use crate::flow::{FlowEnds, ProtoCounters, Sink, StreamEvent};
+use crate::message::{Message, Peer};
+use crate::time::Timestamp;
+use crate::Direction;
+
+/// Everything an adapter reported.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Messages handed to the detector.
+    pub messages: Vec<Message>,
+    /// Event lines, parsed back.
+    pub events: Vec<Value>,
+    /// Parse errors (protocol, what).
+    pub errors: Vec<(&'static str, &'static str)>,
+    /// The protocol's counters.
+    pub counters: ProtoCounters,
+    client: Option<Peer>,
+    server: Option<Peer>,
+    packet: u64,
+}
+
+impl Sink for Recorder {
+    fn flow(&self) -> FlowEnds<'_> {
+        FlowEnds {
+            id: 1,
+            client: self.client.as_ref().unwrap_or(&CLIENT),
+            server: self.server.as_ref().unwrap_or(&CLIENT),
+        }
+    }
+    fn ts(&self) -> Timestamp {
+        Timestamp::from_nanos(1_700_000_000_000_000_000 + self.packet as i64 * 1_000_000)
+    }
+    fn packet_index(&self) -> u64 {
+        self.packet
+    }
+    fn counters(&mut self) -> &mut ProtoCounters {
+        &mut self.counters
+    }
+    fn observe(&mut self, m: &Message) {
+        self.messages.push(m.clone());
+    }
+    fn parse_error(&mut self, protocol: &'static str, what: &'static str) {
+        self.errors.push((protocol, what));
+    }
+    fn events_enabled(&self) -> bool {
+        true
+    }
+    fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
+        let mut buf = Vec::new();
+        write(&mut buf).unwrap();
+        self.events.push(serde_json::from_slice(&buf).unwrap());
+    }
+}
+
+const CLIENT: Peer = Peer {
+    ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+    port: 40000,
+    mac: None,
+};
+
+/// Feeds `segments` (direction, bytes), one packet each, to the handler of `protocol` on a
+/// TCP flow from 10.0.0.1 to 10.0.0.2:`port`; ends the flow; returns what it reported.
+pub fn run_stream(protocol: &str, port: u16, segments: &[(Direction, &[u8])]) -> Recorder {
+    let d = crate::descriptor(protocol).unwrap();
+    let mut h = (d.parser.unwrap().new_handler)();
+    let mut r = Recorder {
+        client: Some(CLIENT),
+        server: Some(Peer {
+            ip: "10.0.0.2".parse().unwrap(),
+            port,
+            mac: None,
+        }),
+        ..Recorder::default()
+    };
+    for (dir, bytes) in segments {
+        r.packet += 1;
+        h.on_stream(&mut r, *dir, StreamEvent::Data(bytes));
+    }
+    h.on_end(&mut r);
+    r
+}
