@@ -66,6 +66,21 @@ pub struct Evidence {
     pub expected: serde_json::Value,
 }
 
+/// An alert's evidence: what its first observation saw and expected, and the capture file of
+/// the packets behind it (`evidence.dir`), once written, with its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvidence {
+    /// Observed and expected.
+    #[serde(flatten)]
+    pub found: Evidence,
+    /// File name of the evidence capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcap: Option<String>,
+    /// SHA-256 of that file, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
 /// What a worker reports when a rule fires; the output thread aggregates these into alerts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
@@ -243,8 +258,8 @@ pub struct Alert {
     pub function: Option<String>,
     /// Details.
     pub details: String,
-    /// Evidence (of the first observation).
-    pub evidence: Evidence,
+    /// Evidence (of the first observation), and the packets behind the alert once written.
+    pub evidence: AlertEvidence,
     /// ATT&CK mapping.
     pub attack: Attack,
     /// Sensor.
@@ -386,7 +401,11 @@ impl AlertStore {
             operation: o.operation,
             function: o.function,
             details: o.details,
-            evidence: o.evidence,
+            evidence: AlertEvidence {
+                found: o.evidence,
+                pcap: None,
+                sha256: None,
+            },
             attack: Attack {
                 framework: ATTACK_FRAMEWORK,
                 techniques: o.rule.techniques,
@@ -451,7 +470,7 @@ impl AlertStore {
         a.last_seen = a.last_seen.max(ts);
         a.ts = a.last_seen;
         a.details = details;
-        a.evidence = evidence;
+        a.evidence.found = evidence;
         a.status = status;
         e.last_emit = a.last_seen;
         e.dirty = false;
@@ -463,6 +482,22 @@ impl AlertStore {
         if let Some(e) = self.alerts.touch(&id, i64::MIN) {
             e.alert.status = status;
         }
+    }
+
+    /// Records the evidence capture of the alert with hash `id`, once: false when the alert
+    /// is not held or already has one. The next update (the final one at the latest) carries
+    /// it.
+    pub fn set_evidence_file(&mut self, id: u64, pcap: String, sha256: String) -> bool {
+        let Some(e) = self.alerts.touch(&id, i64::MIN) else {
+            return false;
+        };
+        if e.alert.evidence.pcap.is_some() {
+            return false;
+        }
+        e.alert.evidence.pcap = Some(pcap);
+        e.alert.evidence.sha256 = Some(sha256);
+        e.dirty = true;
+        true
     }
 
     /// Whether the alert with hash `id` is held.

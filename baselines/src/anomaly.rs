@@ -319,32 +319,30 @@ impl AnomalyEngine {
     /// [`alert_hash`]) was already raised: its observation then carries no details.
     pub fn observe(&mut self, f: &Fact, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
         self.expire(f.ts);
+        let fx = &mut Fire { out, known };
         match f.kind {
             // A connection picked up midstream says nothing about when it was opened.
             FactKind::FlowStart { transport, opened } => {
                 if opened {
-                    self.flow_start(f, transport, out, known);
+                    self.flow_start(f, transport, fx);
                 }
             }
-            FactKind::Unit { protocol, unit } => self.unit_scan(f, protocol, unit, out, known),
-            FactKind::Szl { id } => self.szl_enumeration(f, id, out, known),
-            FactKind::Malformed { protocol, what } => self.malformed(f, protocol, what, out, known),
-            FactKind::Exception { protocol } => self.exception_storm(f, protocol, out, known),
-            FactKind::Write { protocol } => self.new_master(f, protocol, out, known),
+            FactKind::Unit { protocol, unit } => self.unit_scan(f, protocol, unit, fx),
+            FactKind::Szl { id } => self.szl_enumeration(f, id, fx),
+            FactKind::Malformed { protocol, what } => self.malformed(f, protocol, what, fx),
+            FactKind::Exception { protocol } => self.exception_storm(f, protocol, fx),
+            FactKind::Write { protocol } => self.new_master(f, protocol, fx),
         }
     }
 
     /// One source opening flows to many hosts.
-    fn host_scan(&mut self, f: &Fact, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+    fn host_scan(&mut self, f: &Fact, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let d = slot(&mut self.hosts, c, f.ts, &mut self.evicted);
         let n = d.add(s, f.ts, w, cfg.host_scan);
         if n >= cfg.host_scan {
-            fire(
-                known,
-                out,
-                &rules::HOST_SCAN,
+            fx.fire(&rules::HOST_SCAN,
                 &c.to_string(),
                 f,
                 None,
@@ -361,14 +359,8 @@ impl AnomalyEngine {
     }
 
     /// A flow opened: host and port scans, sessions, floods and sweeps.
-    fn flow_start(
-        &mut self,
-        f: &Fact,
-        transport: u8,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
-        self.host_scan(f, out, known);
+    fn flow_start(&mut self, f: &Fact, transport: u8, fx: &mut Fire<'_>) {
+        self.host_scan(f, fx);
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let port = f.server.port.unwrap_or(0);
@@ -378,10 +370,7 @@ impl AnomalyEngine {
             let d = &mut pair.ports;
             let n = d.add((transport, port), f.ts, w, cfg.port_scan);
             if n >= cfg.port_scan {
-                fire(
-                    known,
-                    out,
-                    &rules::PORT_SCAN,
+                fx.fire(&rules::PORT_SCAN,
                     &format!("{c}>{s}"),
                     f,
                     Some(&f.server),
@@ -407,12 +396,10 @@ impl AnomalyEngine {
                 q.pop_front();
             }
             let n = q.len();
-            self.floods(f, port, out, known);
-            self.sweep(f, port, out, known);
+            self.floods(f, port, fx);
+            self.sweep(f, port, fx);
             if n >= cfg.sessions {
-                fire(
-                    known,
-                    out,
+                fx.fire(
                     &rules::EXCESSIVE_SESSIONS,
                     &format!("{c}>{s}"),
                     f,
@@ -434,22 +421,13 @@ impl AnomalyEngine {
     }
 
     /// A client addressed a unit id for the first time on a flow: unit id scans.
-    fn unit_scan(
-        &mut self,
-        f: &Fact,
-        protocol: &'static str,
-        unit: u32,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
+    fn unit_scan(&mut self, f: &Fact, protocol: &'static str, unit: u32, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let d = slot(&mut self.units, (c, s, protocol), f.ts, &mut self.evicted);
         let n = d.add(unit, f.ts, w, cfg.unit_scan);
         if n >= cfg.unit_scan {
-            fire(
-                known,
-                out,
+            fx.fire(
                 &rules::UNIT_SCAN,
                 &format!("{c}>{s}/{protocol}"),
                 f,
@@ -470,22 +448,13 @@ impl AnomalyEngine {
     }
 
     /// A client read an SZL list for the first time on a flow: SZL enumeration.
-    fn szl_enumeration(
-        &mut self,
-        f: &Fact,
-        id: u16,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
+    fn szl_enumeration(&mut self, f: &Fact, id: u16, fx: &mut Fire<'_>) {
         let c = f.client.ip;
         let (w, cfg) = (self.window_ns, self.cfg);
         let d = slot(&mut self.szls, c, f.ts, &mut self.evicted);
         let n = d.add(id, f.ts, w, cfg.szl_enumeration);
         if n >= cfg.szl_enumeration {
-            fire(
-                known,
-                out,
-                &rules::SZL_ENUMERATION,
+            fx.fire(&rules::SZL_ENUMERATION,
                 &c.to_string(),
                 f,
                 Some(&f.server),
@@ -507,8 +476,7 @@ impl AnomalyEngine {
         f: &Fact,
         protocol: &'static str,
         what: &'static str,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
+        fx: &mut Fire<'_>,
     ) {
         let (c, s) = (f.client.ip, f.server.ip);
         let cfg = self.cfg;
@@ -521,10 +489,7 @@ impl AnomalyEngine {
             &mut self.evicted,
         );
         if n >= cfg.malformed {
-            fire(
-                known,
-                out,
-                &rules::MALFORMED,
+            fx.fire(&rules::MALFORMED,
                 &format!("{c}>{s}/{protocol}"),
                 f,
                 Some(&f.server),
@@ -544,13 +509,7 @@ impl AnomalyEngine {
     }
 
     /// An exception response: exception storms.
-    fn exception_storm(
-        &mut self,
-        f: &Fact,
-        protocol: &'static str,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
+    fn exception_storm(&mut self, f: &Fact, protocol: &'static str, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let cfg = self.cfg;
         let window = secs_ns(cfg.count_window_secs);
@@ -562,9 +521,7 @@ impl AnomalyEngine {
             &mut self.evicted,
         );
         if n >= cfg.exception_storm {
-            fire(
-                known,
-                out,
+            fx.fire(
                 &rules::EXCEPTION_STORM,
                 &format!("{c}>{s}/{protocol}"),
                 f,
@@ -585,20 +542,12 @@ impl AnomalyEngine {
     }
 
     /// A client wrote to a device: a writer other than the device's first master.
-    fn new_master(
-        &mut self,
-        f: &Fact,
-        protocol: &'static str,
-        out: &mut Vec<Signal>,
-        known: &dyn Fn(u64) -> bool,
-    ) {
+    fn new_master(&mut self, f: &Fact, protocol: &'static str, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let key = (s, protocol);
         match self.masters.touch(&key, f.ts.as_nanos()).copied() {
             Some(first) if first != c => {
-                fire(
-                    known,
-                    out,
+                fx.fire(
                     &rules::NEW_MASTER_WRITE,
                     &format!("{c}>{s}/{protocol}"),
                     f,
@@ -627,7 +576,7 @@ impl AnomalyEngine {
 impl AnomalyEngine {
     /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
     /// and distributed connection floods (distinct sources), per server port.
-    fn floods(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+    fn floods(&mut self, f: &Fact, port: u16, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let (inb, ev) = self
@@ -645,32 +594,20 @@ impl AnomalyEngine {
             _ => format!("{s}:{port}"),
         };
         if attempts >= cfg.syn_flood {
-            fire(
-                known,
-                out,
-                &rules::SYN_FLOOD,
-                &key,
-                f,
-                Some(&f.server),
-                None,
-                || {
-                    (
-                        format!(
-                            "{attempts} TCP connection attempts to {s} port {port} within {} s",
-                            cfg.window_secs
-                        ),
-                        json!({ "attempts": attempts, "port": port, "window_secs": cfg.window_secs }),
-                        json!({ "below": cfg.syn_flood }),
-                    )
-                },
-            );
+            fx.fire(&rules::SYN_FLOOD, &key, f, Some(&f.server), None, || {
+                (
+                    format!(
+                        "{attempts} TCP connection attempts to {s} port {port} within {} s",
+                        cfg.window_secs
+                    ),
+                    json!({ "attempts": attempts, "port": port, "window_secs": cfg.window_secs }),
+                    json!({ "below": cfg.syn_flood }),
+                )
+            });
         }
         if sources >= cfg.connection_flood {
             let d = &inb.sources;
-            fire(
-                known,
-                out,
-                &rules::CONNECTION_FLOOD,
+            fx.fire(&rules::CONNECTION_FLOOD,
                 &key,
                 f,
                 Some(&f.server),
@@ -692,7 +629,7 @@ impl AnomalyEngine {
 
     /// A distributed sweep of an industrial service: connections on its port from many
     /// sources to many hosts (each source may touch only one, below `host_scan`).
-    fn sweep(&mut self, f: &Fact, port: u16, out: &mut Vec<Signal>, known: &dyn Fn(u64) -> bool) {
+    fn sweep(&mut self, f: &Fact, port: u16, fx: &mut Fire<'_>) {
         let Some(sw) = self.sweeps.get_mut(&port) else {
             return;
         };
@@ -704,10 +641,7 @@ impl AnomalyEngine {
             return;
         }
         let sw = &*sw;
-        fire(
-            known,
-            out,
-            &rules::DISTRIBUTED_SCAN,
+        fx.fire(&rules::DISTRIBUTED_SCAN,
             &sw.key,
             f,
             None,
@@ -817,44 +751,51 @@ fn slot<'m, K: Hash + Eq + Copy, T: Hash + Eq + Copy + Ord>(
     d
 }
 
-/// Reports `rule` under `key`: a full observation for an alert the output has not seen yet
-/// (`known` answers by alert hash), else a light [`Repeat`] — a flood fires a rule on every
-/// fact, and only the first observation's record is kept.
-#[allow(clippy::too_many_arguments)]
-fn fire(
-    known: &dyn Fn(u64) -> bool,
-    out: &mut Vec<Signal>,
-    rule: &'static Rule,
-    key: &str,
-    f: &Fact,
-    dst: Option<&AlertEndpoint>,
-    protocol: Option<&'static str>,
-    full: impl FnOnce() -> (String, serde_json::Value, serde_json::Value),
-) {
-    let id = alert_hash(rule.id, &[key]);
-    if known(id) {
-        out.push(Signal::Repeat(Repeat { rule, id, ts: f.ts }));
-        return;
+/// Where the engine's rules report: the worker signals, and whether an alert (by
+/// [`alert_hash`]) was already raised.
+struct Fire<'a> {
+    out: &'a mut Vec<Signal>,
+    known: &'a dyn Fn(u64) -> bool,
+}
+
+impl Fire<'_> {
+    /// Reports `rule` under `key`: a full observation for an alert the output has not seen yet
+    /// (`known` answers by alert hash), else a light [`Repeat`] — a flood fires a rule on every
+    /// fact, and only the first observation's record is kept.
+    fn fire(
+        &mut self,
+        rule: &'static Rule,
+        key: &str,
+        f: &Fact,
+        dst: Option<&AlertEndpoint>,
+        protocol: Option<&'static str>,
+        full: impl FnOnce() -> (String, serde_json::Value, serde_json::Value),
+    ) {
+        let id = alert_hash(rule.id, &[key]);
+        if (self.known)(id) {
+            self.out.push(Signal::Repeat(Repeat { rule, id, ts: f.ts }));
+            return;
+        }
+        let (details, observed, expected) = full();
+        self.out.push(Signal::Obs(Observation {
+            rule,
+            key: key.to_string(),
+            ts: f.ts,
+            src: Some(f.client.clone()),
+            dst: dst.cloned(),
+            protocol,
+            transport: match f.kind {
+                FactKind::FlowStart { transport: 6, .. } => Some("tcp"),
+                FactKind::FlowStart { transport: 17, .. } => Some("udp"),
+                _ => None,
+            },
+            operation: None,
+            function: None,
+            details,
+            evidence: Evidence { observed, expected },
+            severity: None,
+        }));
     }
-    let (details, observed, expected) = full();
-    out.push(Signal::Obs(Observation {
-        rule,
-        key: key.to_string(),
-        ts: f.ts,
-        src: Some(f.client.clone()),
-        dst: dst.cloned(),
-        protocol,
-        transport: match f.kind {
-            FactKind::FlowStart { transport: 6, .. } => Some("tcp"),
-            FactKind::FlowStart { transport: 17, .. } => Some("udp"),
-            _ => None,
-        },
-        operation: None,
-        function: None,
-        details,
-        evidence: Evidence { observed, expected },
-        severity: None,
-    }));
 }
 
 #[cfg(test)]

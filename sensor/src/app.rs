@@ -213,6 +213,11 @@ impl Session {
             alerts.latency = Some(telemetry.latency.clone());
         }
         alerts.control = control;
+        if let Some(dir) = &cfg.evidence.dir {
+            let w = crate::output::evidence::EvidenceWriter::open(dir, cfg.evidence.max_bytes)
+                .map_err(|e| BadInput(format!("evidence.dir: {}: {e}", dir.display())))?;
+            alerts.evidence = Some(w);
+        }
         let registry = Arc::new(Registry::builtin());
         let pipeline = Pipeline::start(
             &cfg,

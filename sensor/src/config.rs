@@ -57,6 +57,41 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The asset inventory.
     pub assets: AssetsConfig,
+    /// Packets behind alerts: a capture file per alert.
+    pub evidence: EvidenceConfig,
+}
+
+/// Evidence captures: for the first observation of an alert on a flow, the flow's last
+/// `packets_before` packets (the one that raised it included) and its next `packets_after`,
+/// written to `dir/<alert id>.pcap`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Directory of the capture files; none = no evidence (and no per-flow packet copies).
+    pub dir: Option<std::path::PathBuf>,
+    /// Packets kept per flow, before and with the packet that raised an alert.
+    pub packets_before: usize,
+    /// Packets of the flow captured after it.
+    pub packets_after: usize,
+    /// Most bytes kept per flow (older packets go first).
+    pub max_flow_bytes: usize,
+    /// Most bytes kept over all flows, per worker; beyond, packets are not kept (counted).
+    pub max_memory_bytes: usize,
+    /// Most bytes of capture files in `dir`; beyond, the oldest file is deleted (counted).
+    pub max_bytes: u64,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            dir: None,
+            packets_before: 16,
+            packets_after: 16,
+            max_flow_bytes: 256 * 1024,
+            max_memory_bytes: 64 << 20,
+            max_bytes: 1 << 30,
+        }
+    }
 }
 
 /// The asset inventory's bound.
@@ -692,8 +727,44 @@ impl Config {
         self.check_zones().map_err(invalid)?;
         self.check_rules().map_err(invalid)?;
         self.check_thresholds().map_err(invalid)?;
+        self.check_evidence().map_err(invalid)?;
         for s in &self.sinks {
             s.validate(origin)?;
+        }
+        Ok(())
+    }
+
+    /// Evidence captures: bounded counts and sizes, a directory that exists.
+    fn check_evidence(&self) -> Result<(), (&'static str, String)> {
+        let e = &self.evidence;
+        if e.packets_before > 10_000 {
+            return Err(("evidence.packets_before", "must be at most 10000".into()));
+        }
+        if e.packets_after > 10_000 {
+            return Err(("evidence.packets_after", "must be at most 10000".into()));
+        }
+        if !(1024..=64 << 20).contains(&e.max_flow_bytes) {
+            return Err((
+                "evidence.max_flow_bytes",
+                "must be between 1024 and 67108864".into(),
+            ));
+        }
+        if !(1 << 20..=16 << 30).contains(&e.max_memory_bytes) {
+            return Err((
+                "evidence.max_memory_bytes",
+                "must be between 1 MiB and 16 GiB".into(),
+            ));
+        }
+        if e.max_bytes < 1 << 20 {
+            return Err(("evidence.max_bytes", "must be at least 1 MiB".into()));
+        }
+        if let Some(d) = &e.dir {
+            if !d.is_dir() {
+                return Err((
+                    "evidence.dir",
+                    format!("{} is not a directory", d.display()),
+                ));
+            }
         }
         Ok(())
     }

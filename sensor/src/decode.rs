@@ -82,6 +82,19 @@ impl LinkType {
         }
     }
 
+    /// The link type to write in a capture file of these frames (LINKTYPE_RAW for raw IP).
+    pub fn dlt(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+            LinkType::RawIp => 101,
+            LinkType::Unsupported(d) => u32::try_from(d).unwrap_or(0),
+        }
+    }
+
     /// Name used in stats.
     pub fn name(self) -> String {
         match self {

@@ -40,6 +40,33 @@ pub struct OutBatch {
     pub marks: Vec<EventMark>,
     /// Rule observations and anomaly facts, for the output thread to handle in input order.
     pub alerts: Vec<(EventKey, Signal)>,
+    /// Evidence captures of alerts first raised on a flow (`[evidence]`).
+    pub evidence: Vec<(EventKey, EvidenceCapture)>,
+}
+
+/// One captured frame kept as evidence.
+#[derive(Debug, Clone)]
+pub struct EvidencePacket {
+    /// Capture time.
+    pub ts: otsensor_baselines::time::Timestamp,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// The link type (libpcap DLT) of the frame.
+    pub dlt: u32,
+    /// The frame as captured.
+    pub data: Box<[u8]>,
+}
+
+/// The packets of a flow around the first observation of an alert on it: the last
+/// `packets_before` (the one that raised it included) and the next `packets_after`.
+#[derive(Debug, Clone)]
+pub struct EvidenceCapture {
+    /// The alert's hash (its id).
+    pub alert_id: u64,
+    /// The rule.
+    pub rule: &'static str,
+    /// The packets, in order.
+    pub packets: Vec<EvidencePacket>,
 }
 
 impl OutBatch {
@@ -48,6 +75,7 @@ impl OutBatch {
         self.buf.clear();
         self.marks.clear();
         self.alerts.clear();
+        self.evidence.clear();
     }
 }
 
@@ -62,6 +90,9 @@ pub struct EventSink {
     /// Events that failed to serialize (a bug; counted, never silent).
     pub failed: u64,
     scratch: Vec<Signal>,
+    /// With evidence on: the alerts (flow id, alert hash, rule) whose full observation was
+    /// committed since the worker last took them.
+    full: Option<Vec<(u64, u64, &'static str)>>,
 }
 
 impl EventSink {
@@ -126,6 +157,14 @@ impl EventSink {
 
     /// Moves the observations in the scratch buffer into the batch, keyed like events.
     pub fn commit_alerts(&mut self, pkt_index: u64, flow_id: u64) {
+        if let Some(full) = &mut self.full {
+            for s in &self.scratch {
+                if let Signal::Obs(o) = s {
+                    let id = otsensor_baselines::alert::alert_hash(o.rule.id, &[&o.key]);
+                    full.push((flow_id, id, o.rule.id));
+                }
+            }
+        }
         for o in self.scratch.drain(..) {
             self.seq += 1;
             self.batch.alerts.push((
@@ -137,6 +176,29 @@ impl EventSink {
                 o,
             ));
         }
+    }
+
+    /// Records the full observations committed from now on, for evidence captures.
+    pub fn want_evidence(&mut self) {
+        self.full = Some(Vec::new());
+    }
+
+    /// The full observations committed since the last call (see [`EventSink::want_evidence`]).
+    pub fn take_full(&mut self) -> Vec<(u64, u64, &'static str)> {
+        self.full.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Hands an evidence capture to the output thread, ordered with the signals.
+    pub fn evidence(&mut self, pkt_index: u64, flow_id: u64, capture: EvidenceCapture) {
+        self.seq += 1;
+        self.batch.evidence.push((
+            EventKey {
+                pkt_index,
+                flow_id,
+                seq: self.seq,
+            },
+            capture,
+        ));
     }
 
     /// Hands over what was emitted since the last call, swapping in `fresh` (a recycled

@@ -8,6 +8,7 @@ mod baseline;
 mod detections;
 mod dnp3;
 mod enip;
+mod evidence;
 mod floods;
 mod formats;
 mod iec104;

@@ -60,6 +60,9 @@ pub struct AlertsReport {
     /// The first error writing alerts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Evidence files, with `[evidence]` on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::output::evidence::EvidenceReport>,
 }
 
 /// What other threads tell the output thread while it runs.
@@ -104,6 +107,8 @@ pub struct AlertOutput {
     pub control: Option<crossbeam_channel::Receiver<Control>>,
     /// Packet-to-alert latency, observed at an alert's first write (live capture).
     pub latency: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// Writes the packets behind alerts, with `[evidence]` on.
+    pub evidence: Option<crate::output::evidence::EvidenceWriter>,
 }
 
 enum RepeatOf {
@@ -140,6 +145,36 @@ impl AlertOutput {
             ),
             control: None,
             latency: None,
+            evidence: None,
+        }
+    }
+
+    /// The packets behind an alert first raised on a flow: written once per alert (the first
+    /// capture to arrive, in input order), its file name and hash then carried by the alert's
+    /// next record. Captures of alerts not raised (learned, known, switched off) are dropped.
+    pub fn evidence(&mut self, c: crate::events::EvidenceCapture) {
+        let Some(w) = self.evidence.as_mut() else {
+            return;
+        };
+        let name = match self.store.get(c.alert_id) {
+            Some(a) if a.evidence.pcap.is_none() && !c.packets.is_empty() => a.id.clone(),
+            _ => {
+                w.report.captures_unused += 1;
+                return;
+            }
+        };
+        match w.write(&name, &c) {
+            Ok((file, sha)) => {
+                self.store.set_evidence_file(c.alert_id, file, sha);
+            }
+            Err(e) => {
+                if w.report.write_failures == 0 {
+                    tracing::error!(
+                        "Cannot write evidence file {name}.pcap: {e} (counted in alerts.evidence.write_failures)."
+                    );
+                }
+                w.report.write_failures += 1;
+            }
         }
     }
 
@@ -165,6 +200,7 @@ impl AlertOutput {
             anomaly_evicted: self.anomaly.evicted,
             kafka,
             error: self.error.clone(),
+            evidence: self.evidence.as_ref().map(|w| w.report.clone()),
         }
     }
 

@@ -136,6 +136,11 @@ pub fn cef(a: &Alert) -> String {
         ext.push(("dvchost", a.sensor.id.clone()));
         ext.push(("deviceExternalId", a.sensor.id.clone()));
     }
+    // The evidence capture: CEF's file name and hash (Sentinel's FileName, FileHash).
+    if let (Some(f), Some(h)) = (&a.evidence.pcap, &a.evidence.sha256) {
+        ext.push(("fname", f.clone()));
+        ext.push(("fileHash", h.clone()));
+    }
     let custom = [
         ("cs1", "rule", Some(a.rule.to_string())),
         (
@@ -298,7 +303,7 @@ pub fn leef(a: &Alert) -> String {
         attrs.push(("proto", t.to_ascii_uppercase()));
     }
     let opt = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let more: [(&str, Option<String>); 17] = [
+    let more: [(&str, Option<String>); 19] = [
         ("alertId", Some(a.id.clone())),
         ("title", Some(a.title.to_string())),
         ("details", Some(a.details.clone())),
@@ -342,6 +347,8 @@ pub fn leef(a: &Alert) -> String {
             "site",
             Some(a.sensor.site.clone()).filter(|s| !s.is_empty()),
         ),
+        ("evidencePcap", a.evidence.pcap.clone()),
+        ("evidenceSha256", a.evidence.sha256.clone()),
     ];
     attrs.extend(more.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     let mut line = format!(
@@ -421,12 +428,21 @@ pub fn ocsf(a: &Alert) -> Value {
         _ => ((2, "Update"), (1, "New")),
     };
     let (severity_id, severity) = ocsf_severity(a.severity.score);
-    let mut evidence = json!({ "data": a.evidence.observed });
+    let mut evidence = json!({ "data": a.evidence.found.observed });
     if let Some(s) = &a.src {
         evidence["src_endpoint"] = ocsf_endpoint(s);
     }
     if let Some(d) = &a.dst {
         evidence["dst_endpoint"] = ocsf_endpoint(d);
+    }
+    if let (Some(f), Some(h)) = (&a.evidence.pcap, &a.evidence.sha256) {
+        // The packets behind the alert: a file with its SHA-256 (algorithm_id 3).
+        evidence["file"] = json!({
+            "name": f,
+            "type_id": 1,
+            "type": "Regular File",
+            "hashes": [{ "algorithm_id": 3, "algorithm": "SHA-256", "value": h }],
+        });
     }
     if let Some(t) = a.transport {
         evidence["connection_info"] = json!({
@@ -438,7 +454,7 @@ pub fn ocsf(a: &Alert) -> Value {
     let mut unmapped = json!({
         "rule": a.rule,
         "engine": engine(a),
-        "expected": a.evidence.expected,
+        "expected": a.evidence.found.expected,
         "attack_framework": a.attack.framework,
     });
     if let Some(p) = a.protocol {

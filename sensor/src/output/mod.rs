@@ -2,6 +2,7 @@
 //! asset inventory and stats.
 
 pub mod alerts;
+pub mod evidence;
 pub mod format;
 pub mod kafka;
 pub mod risk;

@@ -20,6 +20,10 @@ pub struct Pkt {
     pub wire_len: u32,
     /// Decoded headers; the payload is `data[payload_off..payload_off + payload_len]`.
     pub sum: Summary,
+    /// With evidence on: the whole frame is `frames[frame.0..frame.0 + frame.1]`.
+    pub frame: (u32, u32),
+    /// The frame's link type (libpcap DLT), with evidence on.
+    pub dlt: u32,
 }
 
 /// The packets of one round for one worker. Only transport payloads are copied; the headers
@@ -36,6 +40,8 @@ pub struct Batch {
     pub data: Vec<u8>,
     /// The packets.
     pub pkts: Vec<Pkt>,
+    /// Whole frames back to back, only with evidence on.
+    pub frames: Vec<u8>,
 }
 
 impl Batch {
@@ -43,6 +49,7 @@ impl Batch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.pkts.clear();
+        self.frames.clear();
     }
 
     /// Adds a packet, copying its payload.
@@ -67,7 +74,27 @@ impl Batch {
             clock,
             wire_len,
             sum,
+            frame: (0, 0),
+            dlt: 0,
         });
+    }
+
+    /// Keeps the whole frame of the packet just pushed (for evidence captures).
+    pub fn attach_frame(&mut self, frame: &[u8], dlt: u32) {
+        let off = self.frames.len() as u32;
+        self.frames.extend_from_slice(frame);
+        if let Some(p) = self.pkts.last_mut() {
+            p.frame = (off, frame.len() as u32);
+            p.dlt = dlt;
+        }
+    }
+
+    /// The whole frame of a packet of this batch (empty unless kept).
+    pub fn frame(&self, p: &Pkt) -> &[u8] {
+        let start = p.frame.0 as usize;
+        self.frames
+            .get(start..start + p.frame.1 as usize)
+            .unwrap_or_default()
     }
 
     /// The payload of a packet of this batch.

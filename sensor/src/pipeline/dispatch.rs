@@ -69,6 +69,8 @@ pub struct Dispatcher {
     undecodable: [u64; 8],
     /// Counters so far.
     pub stats: DispatchStats,
+    /// Whole frames go to the workers too (evidence captures).
+    keep_frames: bool,
 }
 
 fn undecodable_index(u: Undecodable) -> usize {
@@ -117,7 +119,13 @@ impl Dispatcher {
             other_ethertypes: Vec::new(),
             undecodable: [0; 8],
             stats: DispatchStats::default(),
+            keep_frames: false,
         }
+    }
+
+    /// Hands the workers whole frames too (for evidence captures), not only payloads.
+    pub fn keep_frames(&mut self) {
+        self.keep_frames = true;
     }
 
     /// Packets read so far.
@@ -186,6 +194,9 @@ impl Dispatcher {
                     .unwrap_or_default();
                 if let Some(b) = self.pending.get_mut(w) {
                     b.push(index, iface, ts, self.now, wire_len, sum, payload);
+                    if self.keep_frames {
+                        b.attach_frame(data, link.dlt());
+                    }
                 }
             }
             Err(NotFlow::Arp) => self.stats.arp += 1,

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use otsensor_baselines::alert::Signal;
 
-use crate::events::{EventKey, EventMark, OutBatch};
+use crate::events::{EventKey, EventMark, EvidenceCapture, OutBatch};
 use crate::output::alerts::AlertOutput;
 use crate::output::OutputReport;
 use crate::pipeline::{Publish, PUBLISH_EVERY};
@@ -73,13 +73,17 @@ pub fn merge_rounds(
         };
         order.clear();
         let mut lanes: Vec<&mut Vec<(EventKey, Signal)>> = Vec::with_capacity(n);
+        let mut captures: Vec<&mut Vec<(EventKey, EvidenceCapture)>> = Vec::new();
         for (i, slot) in slots.iter_mut().enumerate() {
             if let Some(b) = slot.as_mut().filter(|b| b.round == round) {
                 order.extend(b.marks.iter().map(|m| (*m, i)));
                 lanes.push(&mut b.alerts);
+                captures.push(&mut b.evidence);
             }
         }
         merge_by_key(&mut lanes, |s| alerts.signal(s));
+        // After the round's signals: the alerts the captures belong to are raised by now.
+        merge_by_key(&mut captures, |c| alerts.evidence(c));
         alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {

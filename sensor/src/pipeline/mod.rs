@@ -15,6 +15,7 @@
 
 pub mod batch;
 pub mod dispatch;
+pub mod evidence;
 pub mod merge;
 pub mod worker;
 
@@ -145,12 +146,18 @@ impl Pipeline {
             })
             .context("cannot start the output thread")?;
         Ok(Pipeline {
-            dispatcher: Mutex::new(Dispatcher::new(
-                in_txs,
-                pool_rx,
-                cfg.pipeline.on_full,
-                cfg.pipeline.batch_packets,
-            )),
+            dispatcher: Mutex::new({
+                let mut d = Dispatcher::new(
+                    in_txs,
+                    pool_rx,
+                    cfg.pipeline.on_full,
+                    cfg.pipeline.batch_packets,
+                );
+                if cfg.evidence.dir.is_some() {
+                    d.keep_frames();
+                }
+                d
+            }),
             workers: handles,
             output,
             worker_count: n,

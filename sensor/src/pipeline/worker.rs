@@ -13,10 +13,11 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
-use crate::events::{EventSink, OutBatch};
-use crate::flow::table::{Class, Limits};
+use crate::events::{EventSink, EvidenceCapture, OutBatch};
+use crate::flow::table::{Class, FlowId, Limits};
 use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
 use crate::pipeline::batch::{Batch, Pkt};
+use crate::pipeline::evidence::{FlowRing, Rings};
 use crate::registry::{
     AppCtx, EndpointInfo, FlowInfo, Handler, Identified, ProtoCounters, Registry, Transport,
     Verdict,
@@ -38,6 +39,8 @@ pub struct WorkerConfig {
     pub events: bool,
     /// Capture interfaces (live capture) by index, for zones defined by interface.
     pub interfaces: Vec<String>,
+    /// Evidence rings, when `[evidence]` has a directory.
+    pub evidence: Option<super::evidence::Settings>,
 }
 
 impl WorkerConfig {
@@ -69,6 +72,16 @@ impl WorkerConfig {
             reassembly: cfg.reassembly.to_reassembly(),
             events,
             interfaces: Vec::new(),
+            evidence: cfg
+                .evidence
+                .dir
+                .as_ref()
+                .map(|_| super::evidence::Settings {
+                    before: cfg.evidence.packets_before,
+                    after: cfg.evidence.packets_after,
+                    max_flow_bytes: cfg.evidence.max_flow_bytes,
+                    max_worker_bytes: cfg.evidence.max_memory_bytes / n,
+                }),
         }
     }
 }
@@ -228,6 +241,8 @@ struct Flow {
     assets_held: [bool; 2],
     /// Packets and bytes per direction already reported to the asset inventory.
     reported: ([u64; 2], [u64; 2]),
+    /// The flow's last packets, with evidence on.
+    evidence: Option<Box<FlowRing>>,
 }
 
 /// What app dispatch needs besides the flow: split from [`Worker`] so that the flow (borrowed
@@ -415,6 +430,9 @@ pub struct Worker {
     ended: Vec<(FlowKey, Flow)>,
     now: Timestamp,
     upto: u64,
+    /// Evidence rings, with evidence on; completed captures wait in `captures`.
+    rings: Option<Rings>,
+    captures: Vec<EvidenceCapture>,
 }
 
 impl Worker {
@@ -422,10 +440,14 @@ impl Worker {
     pub fn new(cfg: WorkerConfig, registry: Arc<Registry>, shared: Arc<Shared>) -> Worker {
         let n = registry.protocols().len();
         let assets = Arc::clone(&shared.assets);
+        let mut sink = EventSink::new(cfg.events);
+        if cfg.evidence.is_some() {
+            sink.want_evidence();
+        }
         Worker {
             detector: Detector::new(shared),
             table: FlowTable::new(cfg.limits),
-            sink: EventSink::new(cfg.events),
+            sink,
             stats: WorkerStats {
                 app: AppStats {
                     protocols: vec![ProtoCounters::default(); n],
@@ -436,6 +458,8 @@ impl Worker {
             ended: Vec::new(),
             now: Timestamp::default(),
             upto: 0,
+            rings: cfg.evidence.map(Rings::new),
+            captures: Vec::new(),
             cfg,
             registry,
             assets,
@@ -448,7 +472,7 @@ impl Worker {
             self.rezone();
         }
         for p in &batch.pkts {
-            self.packet(p, batch.payload(p));
+            self.packet(p, batch.payload(p), batch.frame(p));
         }
         self.stats.packets += batch.pkts.len() as u64;
         self.now = self.now.max(batch.now);
@@ -602,6 +626,7 @@ impl Worker {
             probes: 0,
             assets_held: [true; 2],
             reported: ([0; 2], [0; 2]),
+            evidence: self.rings.as_ref().map(|_| Box::default()),
         };
         // Opened in the capture: a SYN without ACK, or any first datagram.
         let opened = s.proto != ipproto::TCP || s.is_syn();
@@ -627,7 +652,33 @@ impl Worker {
         id
     }
 
-    fn packet(&mut self, p: &Pkt, payload: &[u8]) {
+    fn packet(&mut self, p: &Pkt, payload: &[u8], frame: &[u8]) {
+        let fid = self.flow_packet(p, payload, frame);
+        if self.rings.is_some() {
+            self.arm_evidence(fid, p.index);
+        }
+    }
+
+    /// An alert first raised on the flow by this packet starts an evidence capture.
+    fn arm_evidence(&mut self, fid: FlowId, pkt_index: u64) {
+        let full = self.sink.take_full();
+        let (Some(rings), flow) = (self.rings.as_mut(), self.table.value_mut(fid)) else {
+            return;
+        };
+        if let Some(fr) = flow.evidence.as_deref_mut() {
+            for (flow_id, id, rule) in full {
+                if flow_id == flow.info.id {
+                    rings.arm(fr, id, rule, &mut self.captures);
+                }
+            }
+        }
+        for c in self.captures.drain(..) {
+            self.sink.evidence(pkt_index, flow.info.id, c);
+        }
+    }
+
+    /// Counts, reassembles and parses a packet of its flow; returns the flow.
+    fn flow_packet(&mut self, p: &Pkt, payload: &[u8], frame: &[u8]) -> FlowId {
         let s = &p.sum;
         let (key, src_is_lo) = FlowKey::of(s);
         let now = p.clock.as_nanos();
@@ -659,9 +710,17 @@ impl Worker {
             cfg,
             detector,
             assets,
+            rings,
+            captures,
             ..
         } = self;
         let flow = table.value_mut(fid);
+        if let (Some(r), Some(fr)) = (rings.as_mut(), flow.evidence.as_deref_mut()) {
+            r.packet(fr, p.ts, p.wire_len, p.dlt, frame, captures);
+            for c in captures.drain(..) {
+                sink.evidence(p.index, flow.info.id, c);
+            }
+        }
         let dir = if src_is_lo == flow.client_is_lo {
             Direction::Request
         } else {
@@ -699,7 +758,7 @@ impl Worker {
         match s.proto {
             ipproto::TCP => {
                 if flow.tcp_closed {
-                    return;
+                    return fid;
                 }
                 closed_now = tcp_segment(
                     flow,
@@ -724,6 +783,7 @@ impl Worker {
                 table.set_class(fid, Class::Open);
             }
         }
+        fid
     }
 
     fn end_flow(&mut self, mut flow: Flow, reason: EndReason, ts: Timestamp, pkt_index: u64) {
@@ -771,6 +831,20 @@ impl Worker {
             }
         }
         self.detector.end_flow(flow.info.id);
+        if let (Some(rings), Some(fr)) = (self.rings.as_mut(), flow.evidence.take()) {
+            // Alerts raised at its end start captures of what the ring holds; every capture
+            // in progress is complete now.
+            let mut fr = *fr;
+            for (flow_id, id, rule) in self.sink.take_full() {
+                if flow_id == flow.info.id {
+                    rings.arm(&mut fr, id, rule, &mut self.captures);
+                }
+            }
+            rings.end(fr, &mut self.captures);
+            for c in self.captures.drain(..) {
+                self.sink.evidence(pkt_index, flow.info.id, c);
+            }
+        }
         // Only what the report at the start did not say: nothing, for a flow of one packet.
         if flow.packets != flow.reported.0 || app_protocol.is_some() {
             let zones = zones_of(&self.detector, &flow);
