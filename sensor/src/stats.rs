@@ -177,6 +177,9 @@ impl Stats {
         drops.insert("events_unserializable", w.event_errors);
         drops.insert("events_write_failed", report.output.events_lost);
         drops.insert("undecodable_packets", d.undecodable.values().sum());
+        if let Some(n) = w.evidence_refused {
+            drops.insert("evidence_packets_not_kept", n);
+        }
         if let Some(c) = &capture {
             drops.insert("capture_kernel", c.dropped);
             drops.insert("capture_interface", c.if_dropped);

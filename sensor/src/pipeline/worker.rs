@@ -152,6 +152,9 @@ pub struct WorkerStats {
     pub events: u64,
     /// Events lost to serialization errors.
     pub event_errors: u64,
+    /// With evidence on: packets not kept in a flow's ring (the worker's budget was spent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_refused: Option<u64>,
 }
 
 impl WorkerStats {
@@ -179,6 +182,9 @@ impl WorkerStats {
         self.app.add(&o.app);
         self.events += o.events;
         self.event_errors += o.event_errors;
+        if let Some(n) = o.evidence_refused {
+            *self.evidence_refused.get_or_insert(0) += n;
+        }
     }
 }
 
@@ -496,6 +502,7 @@ impl Worker {
     /// The counters so far, and the number of flows held now.
     pub fn snapshot(&self) -> (WorkerStats, usize) {
         let mut s = self.stats.clone();
+        s.evidence_refused = self.rings.as_ref().map(|r| r.refused);
         s.events = self.sink.emitted;
         s.event_errors = self.sink.failed;
         (s, self.table.len())
@@ -515,6 +522,7 @@ impl Worker {
         }
         self.stats.events = self.sink.emitted;
         self.stats.event_errors = self.sink.failed;
+        self.stats.evidence_refused = self.rings.as_ref().map(|r| r.refused);
         self.stats.clone()
     }
 
