@@ -10,7 +10,10 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 python3 seeds.py corpus >/dev/null
-cargo +nightly fuzz build -O "${targets[@]}" 2>&1 | tail -1 || true
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t"   # targets without seeds (tcp_reassembly) start empty
+  cargo +nightly fuzz build -O "$t" 2>&1 | tail -1
+done
 mkdir -p logs
 run() {
   cargo +nightly fuzz run -O "$1" "corpus/$1" -- -max_total_time="$secs" -print_final_stats=1 \
