@@ -218,6 +218,9 @@ pub const ATTACK_FRAMEWORK: &str = "MITRE ATT&CK for ICS v19";
 pub struct Alert {
     /// Stable for the same rule and key, so a SIEM updates rather than duplicates.
     pub id: String,
+    /// What the alert is about: its edge or host (with the rule, what the id is made of; a
+    /// decision taken on the record names it).
+    pub key: String,
     /// Time of this version of the alert (its last observation).
     pub ts: Timestamp,
     /// First observation.
@@ -385,6 +388,7 @@ impl AlertStore {
         self.raised += 1;
         let a = Alert {
             id: format!("{id:016x}"),
+            key: o.key.clone(),
             ts: o.ts,
             first_seen: o.ts,
             last_seen: o.ts,

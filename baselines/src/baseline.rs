@@ -341,6 +341,9 @@ pub struct Baseline {
     /// key): detection does not raise them again. (Schema 2; absent in schema 1 files.)
     #[serde(default)]
     pub alerts: Vec<LearnedAlert>,
+    /// Decisions taken on alerts (learn, mute): who, when, why, which alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::triage::Decision>,
 }
 
 /// An alert raised while learning, accepted as normal for its edge or host.
@@ -367,6 +370,7 @@ impl Default for Baseline {
             assets: BTreeMap::new(),
             edges: Vec::new(),
             alerts: Vec::new(),
+            decisions: Vec::new(),
         }
     }
 }
@@ -591,6 +595,8 @@ pub struct Learner {
     edges: DashMap<EdgeKey, EdgeEntry, Keyed>,
     assets: DashMap<IpAddr, AssetEntry, Keyed>,
     alerts: DashMap<(String, String), LearnedAlert, Keyed>,
+    /// Alert ids muted by a decision.
+    muted: std::collections::HashSet<u64>,
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,
@@ -609,6 +615,7 @@ impl Learner {
         let alerts = std::mem::take(&mut b.alerts);
         let l = Learner {
             caps,
+            muted: crate::triage::muted(&b),
             base: b,
             ..Learner::default()
         };
@@ -666,6 +673,11 @@ impl Learner {
                     .insert((a.rule.clone(), a.key.clone()), a.clone());
             }
         }
+    }
+
+    /// Whether a decision muted the alert with hash `id`.
+    pub fn is_muted(&self, id: u64) -> bool {
+        self.muted.contains(&id)
     }
 
     /// Records an alert raised while learning.

@@ -66,6 +66,36 @@ pub enum BaselineCommand {
         /// Which entries.
         selector: String,
     },
+    /// Learn from an alert: add to the baseline what the alert said was missing (asset, edge,
+    /// operation, function, unit, address range, timing bounds) as approved entries, or an
+    /// operational, protocol or anomaly alert as known. Recorded with who, when and why.
+    Learn {
+        /// The baseline file (rewritten in place).
+        file: PathBuf,
+        /// The alert: a file of JSON alert records (one per line; the last of each id counts),
+        /// or `-` for standard input.
+        alert: String,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Mute an alert: detection never raises it again (that rule on that edge or host).
+    /// Recorded with who, when and why.
+    Mute {
+        /// The baseline file (rewritten in place).
+        file: PathBuf,
+        /// The alert: its id (16 hex digits), a file of JSON alert records, or `-` for stdin.
+        alert: String,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Merge baselines (e.g. of several sensors) into OUT.
     Merge {
         /// Output file.

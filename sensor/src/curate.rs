@@ -6,6 +6,8 @@ use std::path::Path;
 
 use otsensor_baselines::baseline::{Baseline, Caps, EdgeEntry, State};
 use otsensor_baselines::rules;
+use otsensor_baselines::time::Timestamp;
+use otsensor_baselines::triage::{self, Action, AlertRef};
 
 use crate::cli::BadInput;
 use crate::cli::BaselineCommand;
@@ -26,6 +28,18 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
         BaselineCommand::Suppress { file, selector } => {
             set_state(&file, &selector, State::Suppressed)?
         }
+        BaselineCommand::Learn {
+            file,
+            alert,
+            by,
+            reason,
+        } => decide(&file, &alert, Action::Learn, by, &reason)?,
+        BaselineCommand::Mute {
+            file,
+            alert,
+            by,
+            reason,
+        } => decide(&file, &alert, Action::Mute, by, &reason)?,
         BaselineCommand::Merge { output, inputs } => {
             let mut merged = Baseline::default();
             let mut left_out = 0;
@@ -48,6 +62,58 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The alerts named by `arg`: an id, `-` (standard input) or a file of JSON records, one per
+/// line (the last record of each id counts: a SIEM export holds an alert's updates too).
+fn alerts_of(arg: &str) -> anyhow::Result<Vec<AlertRef>> {
+    if let Ok(a) = AlertRef::parse(arg) {
+        if a.record.is_none() {
+            return Ok(vec![a]);
+        }
+    }
+    let text = if arg == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(arg).map_err(|e| BadInput(format!("cannot read {arg}: {e}")))?
+    };
+    let mut by_id: Vec<AlertRef> = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let a = AlertRef::parse(line).map_err(|e| BadInput(format!("{arg}:{}: {e}", i + 1)))?;
+        match by_id.iter_mut().find(|x| x.id == a.id) {
+            Some(x) => *x = a,
+            None => by_id.push(a),
+        }
+    }
+    if by_id.is_empty() {
+        return Err(BadInput(format!("{arg}: no alert")).into());
+    }
+    Ok(by_id)
+}
+
+fn decide(
+    file: &Path,
+    alert: &str,
+    action: Action,
+    by: Option<String>,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let by = by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "otsensor".into());
+    let mut b = load(file)?;
+    for a in alerts_of(alert)? {
+        let (next, what) = triage::apply(b, &a, action, &by, reason, Timestamp::now())
+            .map_err(|e| BadInput(format!("alert {}: {e}", a.id)))?;
+        b = next;
+        println!("{}: {what}", file.display());
+    }
+    b.save(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
 
@@ -155,7 +221,29 @@ pub fn show(b: &Baseline) -> String {
             );
         }
     }
+    if !b.decisions.is_empty() {
+        let _ = writeln!(s, "\nDECISIONS (audit trail)");
+        for d in &b.decisions {
+            let _ = writeln!(s, "{}", decision_line(d));
+        }
+    }
     s
+}
+
+/// One decision, for `show` and `diff`.
+fn decision_line(d: &triage::Decision) -> String {
+    let action = match d.action {
+        Action::Learn => "learn",
+        Action::Mute => "mute",
+    };
+    let mut line = format!("{} {action} alert {} by {}", d.at, d.alert_id, d.by);
+    if !d.rule.is_empty() {
+        let _ = write!(line, ": {} {}", d.rule, d.key);
+    }
+    if !d.reason.is_empty() {
+        let _ = write!(line, " ({})", d.reason);
+    }
+    line
 }
 
 /// Address intervals as `1-99 399-400 2258`.
@@ -314,6 +402,12 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
     }
     for (rule, key) in ab.difference(&aa) {
         let _ = writeln!(s, "+ alert {rule} {key}");
+    }
+    for d in b.decisions.iter().filter(|d| !a.decisions.contains(d)) {
+        let _ = writeln!(s, "+ decision {}", decision_line(d));
+    }
+    for d in a.decisions.iter().filter(|d| !b.decisions.contains(d)) {
+        let _ = writeln!(s, "- decision {}", decision_line(d));
     }
     if s.is_empty() {
         s.push_str("no differences\n");

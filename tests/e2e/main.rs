@@ -20,4 +20,5 @@ mod package;
 mod replay;
 mod s7comm;
 mod service;
+mod triage;
 mod util;

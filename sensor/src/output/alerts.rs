@@ -63,6 +63,13 @@ pub struct AlertsReport {
     /// Evidence files, with `[evidence]` on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::output::evidence::EvidenceReport>,
+    /// Observations not raised because a decision muted their alert.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub muted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What other threads tell the output thread while it runs.
@@ -92,6 +99,8 @@ pub struct AlertOutput {
     pub learned: u64,
     /// Observations not raised because the baseline learned them.
     pub known: u64,
+    /// Observations not raised because a decision muted their alert.
+    pub muted: u64,
     /// Kafka delivery counters, per Kafka sink (at finish).
     pub kafka: Vec<crate::output::kafka::KafkaReport>,
     /// Sensor id, stamped on asset records.
@@ -136,6 +145,7 @@ impl AlertOutput {
             error: None,
             learned: 0,
             known: 0,
+            muted: 0,
             kafka: Vec::new(),
             sensor: String::new(),
             assets_published: std::time::Instant::now(),
@@ -201,6 +211,7 @@ impl AlertOutput {
             kafka,
             error: self.error.clone(),
             evidence: self.evidence.as_ref().map(|w| w.report.clone()),
+            muted: self.muted,
         }
     }
 
@@ -271,7 +282,10 @@ impl AlertOutput {
                 let mut found = std::mem::take(&mut self.scratch);
                 let (store, repeats) = (&self.store, &self.repeats);
                 // Known alerts (raised, or learned) need no details: only the first is kept.
-                let known = |id: u64| store.contains(id) || repeats.get(&id).is_some();
+                let learner = &self.shared.learner;
+                let known = |id: u64| {
+                    store.contains(id) || repeats.get(&id).is_some() || learner.is_muted(id)
+                };
                 let shed = self.anomaly.evicted;
                 self.anomaly.observe(&f, &mut found, &known);
                 if shed == 0 && self.anomaly.evicted > 0 {
@@ -301,9 +315,14 @@ impl AlertOutput {
     /// and anomaly alerts raised while learning are recorded in the baseline; detection does
     /// not raise them again. (Policy alerts come from configuration and are never learned.)
     pub fn observe(&mut self, o: Observation) {
+        let id = alert_hash(o.rule.id, &[&o.key]);
+        if self.shared.learner.is_muted(id) {
+            // A decision muted it (learn mode included: muted means never raised).
+            self.muted += 1;
+            return;
+        }
         if o.rule.engine.learnable() {
             let learner = &self.shared.learner;
-            let id = alert_hash(o.rule.id, &[&o.key]);
             match self.shared.mode {
                 Mode::Learn => {
                     learner.learn_alert(o.rule.id, &o.key, o.ts);
@@ -330,6 +349,10 @@ impl AlertOutput {
 
     /// One more sighting of an alert whose full observation came earlier from the same flow.
     fn repeat(&mut self, r: Repeat) {
+        if self.shared.learner.is_muted(r.id) {
+            self.muted += 1;
+            return;
+        }
         if r.rule.engine.learnable() {
             match self.repeats.get(&r.id) {
                 Some(RepeatOf::Known) => {
