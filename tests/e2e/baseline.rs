@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -49,19 +48,6 @@ fn read_alerts(p: &Path) -> BTreeMap<String, Value> {
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
-}
-
-/// Runs `otsensor baseline ...`; returns (exit code, stdout, stderr).
-fn baseline_cmd(args: &[&OsStr]) -> (i32, String, String) {
-    let out = run_with_timeout(
-        Command::new(bin()).arg("baseline").args(args),
-        Duration::from_secs(60),
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `--learn` into `baseline`; returns the alerts raised while learning.

@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -44,16 +42,10 @@ fn replay_alerts(
     (last, json(&stats))
 }
 
-fn baseline_cmd(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = run_with_timeout(
-        Command::new(bin()).arg("baseline").args(args),
-        Duration::from_secs(60),
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Learns a baseline that knows nothing of the Modbus plant (one CIP packet).
+fn seed(s: &Scratch, base: &Path) {
+    let cap = own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap");
+    replay_alerts(s, &cap, base, true, "seed");
 }
 
 fn write_records(p: &Path, alerts: &[&Value]) {
@@ -65,14 +57,7 @@ fn write_records(p: &Path, alerts: &[&Value]) {
 fn learning_each_alert_from_its_record_quiets_detection_and_leaves_an_audit_trail() {
     let s = Scratch::new("triage-learn");
     let base = s.path("b.json");
-    // A baseline that knows nothing of the Modbus plant.
-    replay_alerts(
-        &s,
-        &own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap"),
-        &base,
-        true,
-        "seed",
-    );
+    seed(&s, &base);
     let first = std::fs::read_to_string(&base).unwrap();
     let plant = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
     let mut rounds = Vec::new();
@@ -135,13 +120,7 @@ fn learning_each_alert_from_its_record_quiets_detection_and_leaves_an_audit_trai
 fn a_muted_alert_is_not_raised_again_and_others_are() {
     let s = Scratch::new("triage-mute");
     let base = s.path("b.json");
-    replay_alerts(
-        &s,
-        &own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap"),
-        &base,
-        true,
-        "seed",
-    );
+    seed(&s, &base);
     let plant = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
     let (before, _) = replay_alerts(&s, &plant, &base, false, "before");
     assert!(before.len() >= 2, "{before:?}");

@@ -250,3 +250,16 @@ pub fn replay_events(cap: &Path) -> (Vec<serde_json::Value>, serde_json::Value) 
         .collect();
     (evs, json(&stats))
 }
+
+/// Runs `otsensor baseline ...`; returns (exit code, stdout, stderr).
+pub fn baseline_cmd(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = run_with_timeout(
+        Command::new(bin()).arg("baseline").args(args),
+        Duration::from_secs(60),
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
