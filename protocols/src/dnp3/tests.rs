@@ -488,3 +488,22 @@ fn full_u32_range_does_not_overflow() {
     assert_eq!(f.objects[0].count, u32::MAX);
     assert!(f.flags.contains(Flags::TOO_MANY_POINTS));
 }
+
+/// The adapter: a direct operate and its response become a paired request and response with
+/// the CROB's point, and event lines.
+#[test]
+fn adapter_reports_the_operate_and_its_answer() {
+    use crate::testing::run_stream;
+    let (req, resp) = (hex(DO_REQ), hex(DO_RESP));
+    let r = run_stream(
+        "dnp3",
+        20000,
+        &[(Direction::Request, &req), (Direction::Response, &resp)],
+    );
+    assert_eq!(r.messages.len(), 2, "{:#?}", r.messages);
+    assert_eq!(r.messages[0].operation, crate::Operation::Control);
+    assert_eq!(r.messages[1].direction, Direction::Response);
+    assert!(r.messages[1].request.is_some());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.events.len(), 2);
+}

@@ -197,3 +197,20 @@ proptest! {
         flow.finish();
     }
 }
+
+/// The adapter: a connected CIP Stop of the controller (class 0x8E) becomes a control message
+/// and an event line.
+#[test]
+fn adapter_reports_the_stop_request() {
+    use crate::testing::run_stream;
+    let b = hex("70001c0001002a00000000000000000000000000000000000000000001000200a1000400224095ffb100080006010702208e2401");
+    let r = run_stream("enip", 44818, &[(Direction::Request, &b)]);
+    let stop = r
+        .messages
+        .iter()
+        .find(|m| m.protocol == "cip")
+        .unwrap_or_else(|| panic!("{:#?}", r.messages));
+    assert_eq!(stop.function_code, Some(0x07));
+    assert_eq!(stop.operation, crate::Operation::Control);
+    assert!(r.events.iter().any(|e| e["protocol"] == "cip"));
+}

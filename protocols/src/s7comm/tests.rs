@@ -375,3 +375,59 @@ proptest! {
         prop_assert_eq!(&whole, &functions_of(&[&stream[..at], &stream[at..]]));
     }
 }
+
+/// The adapter: a COTP connection, setup, a read and a write with their answers become paired
+/// messages with their operations and address ranges, and event lines.
+#[test]
+fn adapter_reports_paired_reads_and_writes() {
+    use crate::testing::run_stream;
+    let (cr, setup, read, read_resp, write, write_resp) = (
+        hex(CR),
+        hex(SETUP),
+        hex(READ),
+        hex(READ_RESP),
+        hex(WRITE),
+        hex(WRITE_RESP),
+    );
+    let r = run_stream(
+        "s7comm",
+        102,
+        &[
+            (Direction::Request, &cr),
+            (Direction::Request, &setup),
+            (Direction::Request, &read),
+            (Direction::Response, &read_resp),
+            (Direction::Request, &write),
+            (Direction::Response, &write_resp),
+        ],
+    );
+    let ops: Vec<_> = r
+        .messages
+        .iter()
+        .map(|m| (m.direction, m.operation))
+        .collect();
+    assert!(
+        ops.contains(&(Direction::Request, crate::Operation::Read)),
+        "{ops:?}"
+    );
+    assert!(
+        ops.contains(&(Direction::Request, crate::Operation::Write)),
+        "{ops:?}"
+    );
+    let write_msg = r
+        .messages
+        .iter()
+        .find(|m| m.operation == crate::Operation::Write && m.direction == Direction::Request)
+        .unwrap();
+    assert!(!write_msg.addresses.is_empty(), "{write_msg:?}");
+    // The write's ack (same PDU reference) is paired with it; the read's sample answer comes
+    // from another exchange of the capture (another reference) and is not.
+    let write_ack = r
+        .messages
+        .iter()
+        .find(|m| m.direction == Direction::Response && m.operation == crate::Operation::Write)
+        .unwrap_or_else(|| panic!("{:#?}", r.messages));
+    assert!(write_ack.request.is_some());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.events.len(), r.messages.len());
+}
