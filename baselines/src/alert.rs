@@ -139,6 +139,8 @@ pub struct Repeat {
 pub struct Fact {
     /// When.
     pub ts: Timestamp,
+    /// The flow it is about (its id: the index of its first packet).
+    pub flow_id: u64,
     /// The flow's client.
     pub client: AlertEndpoint,
     /// The flow's server.

@@ -844,6 +844,7 @@ mod tests {
 
     fn start(secs: i64, dst: u8, port: u16) -> Fact {
         Fact {
+            flow_id: 0,
             ts: Timestamp::from_nanos(secs * 1_000_000_000),
             client: ep([10, 0, 0, 1], 40000),
             server: ep([10, 0, 1, dst], port),

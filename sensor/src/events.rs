@@ -44,6 +44,19 @@ pub struct OutBatch {
     pub evidence: Vec<(EventKey, EvidenceCapture)>,
 }
 
+/// The output thread asks the worker that owns a flow for an evidence capture of it: an
+/// alert the anomaly engine raised from a fact of that flow (the flow that crossed the
+/// threshold).
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureRequest {
+    /// The flow (its id).
+    pub flow_id: u64,
+    /// The alert's hash.
+    pub alert_id: u64,
+    /// The rule.
+    pub rule: &'static str,
+}
+
 /// One captured frame kept as evidence.
 #[derive(Debug, Clone)]
 pub struct EvidencePacket {

@@ -147,6 +147,30 @@ fn writes_through_a_read_only_conduit_come_with_their_packets_once_per_alert() {
 }
 
 #[test]
+fn a_syn_flood_alert_carries_a_syn_of_the_flow_that_crossed_the_threshold() {
+    let s = Scratch::new("evidence-flood");
+    let cap = own_pcaps().join("synthetic/syn-flood-in-plant/syn-flood-in-plant.pcap");
+    let (alerts, dir, _) = run(&s, &cap, "");
+    files_match_records(&alerts, &dir);
+    let flood = alerts
+        .values()
+        .find(|a| a["rule"] == "anomaly.syn_flood")
+        .expect("a SYN flood alert");
+    let file = dir.join(
+        flood["evidence"]["pcap"]
+            .as_str()
+            .expect("the anomaly engine's alert has its packets"),
+    );
+    let Some(syns) = tshark(
+        &file,
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 502",
+    ) else {
+        return;
+    };
+    assert!(!syns.is_empty(), "{}", file.display());
+}
+
+#[test]
 fn an_evidence_directory_that_does_not_exist_is_refused_by_name() {
     let s = Scratch::new("evidence-bad");
     let cfg = s.path("c.toml");

@@ -161,6 +161,7 @@ impl Policy {
     fn fact(&self, f: &FlowView<'_>, ts: Timestamp, kind: FactKind) -> Signal {
         Signal::Fact(Fact {
             ts,
+            flow_id: f.id,
             client: self.endpoint(f.client, f.client_zone),
             server: self.endpoint(f.server, f.server_zone),
             kind,

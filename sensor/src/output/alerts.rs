@@ -118,6 +118,8 @@ pub struct AlertOutput {
     pub latency: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Writes the packets behind alerts, with `[evidence]` on.
     pub evidence: Option<crate::output::evidence::EvidenceWriter>,
+    /// With evidence on: where to ask each worker for a capture of one of its flows.
+    pub capture_requests: Vec<crossbeam_channel::Sender<crate::events::CaptureRequest>>,
 }
 
 enum RepeatOf {
@@ -156,6 +158,18 @@ impl AlertOutput {
             control: None,
             latency: None,
             evidence: None,
+            capture_requests: Vec::new(),
+        }
+    }
+
+    /// Asks worker `worker` for an evidence capture of flow `flow_id` for a new alert.
+    fn request_capture(&mut self, worker: usize, flow_id: u64, alert_id: u64, rule: &'static str) {
+        if let Some(tx) = self.capture_requests.get(worker) {
+            let _ = tx.send(crate::events::CaptureRequest {
+                flow_id,
+                alert_id,
+                rule,
+            });
         }
     }
 
@@ -275,6 +289,12 @@ impl AlertOutput {
 
     /// Handles one signal from a worker.
     pub fn signal(&mut self, s: Signal) {
+        self.signal_from(0, s);
+    }
+
+    /// Handles one signal from worker `worker` (which owns the flow of a fact: asked for an
+    /// evidence capture when the fact raises an alert).
+    pub fn signal_from(&mut self, worker: usize, s: Signal) {
         match s {
             Signal::Obs(o) => self.observe(o),
             Signal::Repeat(r) => self.repeat(r),
@@ -299,7 +319,13 @@ impl AlertOutput {
                         match s {
                             Signal::Obs(mut o) if policy.enabled(o.rule) => {
                                 o.severity = policy.severity_override(o.rule);
+                                let id = alert_hash(o.rule.id, &[&o.key]);
+                                let rule = o.rule.id;
+                                let new = !self.store.contains(id);
                                 self.observe(o);
+                                if new && self.store.contains(id) {
+                                    self.request_capture(worker, f.flow_id, id, rule);
+                                }
                             }
                             Signal::Repeat(r) if policy.enabled(r.rule) => self.repeat(r),
                             _ => {}

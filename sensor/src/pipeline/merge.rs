@@ -22,7 +22,7 @@ use crate::pipeline::{Publish, PUBLISH_EVERY};
 /// Hands every signal of the lanes to `f` in key order, moving each once: a stable merge
 /// (each lane stably sorted first, in case it is not yet; ties go to the earlier lane), so the
 /// order is that of a stable sort of the lanes one after the other, whatever their number.
-fn merge_by_key<T>(lanes: &mut [&mut Vec<(EventKey, T)>], mut f: impl FnMut(T)) {
+fn merge_by_key<T>(lanes: &mut [&mut Vec<(EventKey, T)>], mut f: impl FnMut(usize, T)) {
     for lane in lanes.iter_mut() {
         if !lane.is_sorted_by_key(|(k, _)| *k) {
             lane.sort_by_key(|(k, _)| *k);
@@ -40,7 +40,7 @@ fn merge_by_key<T>(lanes: &mut [&mut Vec<(EventKey, T)>], mut f: impl FnMut(T)) 
         }
         let Some((i, _)) = best else { break };
         if let Some((_, v)) = its.get_mut(i).and_then(Iterator::next) {
-            f(v);
+            f(i, v);
         }
     }
 }
@@ -74,16 +74,21 @@ pub fn merge_rounds(
         order.clear();
         let mut lanes: Vec<&mut Vec<(EventKey, Signal)>> = Vec::with_capacity(n);
         let mut captures: Vec<&mut Vec<(EventKey, EvidenceCapture)>> = Vec::new();
+        // The worker of each lane.
+        let mut workers: Vec<usize> = Vec::with_capacity(n);
         for (i, slot) in slots.iter_mut().enumerate() {
             if let Some(b) = slot.as_mut().filter(|b| b.round == round) {
                 order.extend(b.marks.iter().map(|m| (*m, i)));
                 lanes.push(&mut b.alerts);
                 captures.push(&mut b.evidence);
+                workers.push(i);
             }
         }
-        merge_by_key(&mut lanes, |s| alerts.signal(s));
+        merge_by_key(&mut lanes, |lane, s| {
+            alerts.signal_from(workers.get(lane).copied().unwrap_or(0), s)
+        });
         // After the round's signals: the alerts the captures belong to are raised by now.
-        merge_by_key(&mut captures, |c| alerts.evidence(c));
+        merge_by_key(&mut captures, |_, c| alerts.evidence(c));
         alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
@@ -158,7 +163,7 @@ mod tests {
             let want: Vec<_> = want.into_iter().map(|(_, v)| v).collect();
             let mut got = Vec::new();
             let mut refs: Vec<&mut Vec<_>> = keyed.iter_mut().collect();
-            merge_by_key(&mut refs, |v| got.push(v));
+            merge_by_key(&mut refs, |_, v| got.push(v));
             prop_assert_eq!(got, want);
             prop_assert!(keyed.iter().all(Vec::is_empty));
         }

@@ -110,6 +110,11 @@ impl Pipeline {
             out_rxs.push(out_rx);
             recycle_txs.push(rec_tx);
             let mut worker = Worker::new(wcfg.clone(), registry.clone(), shared.clone());
+            if wcfg.evidence.is_some() {
+                let (tx, rx) = unbounded();
+                alerts.capture_requests.push(tx);
+                worker.capture_requests = Some(rx);
+            }
             let pool = pool_tx.clone();
             let tel = telemetry.clone();
             let h = std::thread::Builder::new()

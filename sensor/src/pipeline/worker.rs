@@ -13,7 +13,7 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
-use crate::events::{EventSink, EvidenceCapture, OutBatch};
+use crate::events::{CaptureRequest, EventSink, EvidenceCapture, OutBatch};
 use crate::flow::table::{Class, FlowId, Limits};
 use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
 use crate::pipeline::batch::{Batch, Pkt};
@@ -439,6 +439,8 @@ pub struct Worker {
     /// Evidence rings, with evidence on; completed captures wait in `captures`.
     rings: Option<Rings>,
     captures: Vec<EvidenceCapture>,
+    /// Captures the output thread asks for (alerts of the anomaly engine), with evidence on.
+    pub capture_requests: Option<crossbeam_channel::Receiver<CaptureRequest>>,
 }
 
 impl Worker {
@@ -466,6 +468,7 @@ impl Worker {
             upto: 0,
             rings: cfg.evidence.map(Rings::new),
             captures: Vec::new(),
+            capture_requests: None,
             cfg,
             registry,
             assets,
@@ -477,6 +480,7 @@ impl Worker {
         if self.detector.refresh() {
             self.rezone();
         }
+        self.answer_capture_requests();
         for p in &batch.pkts {
             self.packet(p, batch.payload(p), batch.frame(p));
         }
@@ -515,6 +519,7 @@ impl Worker {
 
     /// Ends every flow (end of input) and returns the final counters.
     pub fn finish(&mut self) -> WorkerStats {
+        self.answer_capture_requests();
         // One flow at a time, oldest first: no second copy of the table.
         let (now, idx) = (self.now, u64::MAX);
         while let Some((_, flow)) = self.table.pop_oldest() {
@@ -664,6 +669,32 @@ impl Worker {
         let fid = self.flow_packet(p, payload, frame);
         if self.rings.is_some() {
             self.arm_evidence(fid, p.index);
+        }
+    }
+
+    /// Starts the captures the output thread asked for, on the flows still held (a flow that
+    /// ended meanwhile has none).
+    fn answer_capture_requests(&mut self) {
+        let Some(rx) = &self.capture_requests else {
+            return;
+        };
+        let reqs: Vec<CaptureRequest> = rx.try_iter().collect();
+        let Some(rings) = self.rings.as_mut() else {
+            return;
+        };
+        for r in reqs {
+            let (captures, sink, upto) = (&mut self.captures, &mut self.sink, self.upto);
+            self.table.for_each_mut(|f| {
+                if f.info.id != r.flow_id {
+                    return;
+                }
+                if let Some(fr) = f.evidence.as_deref_mut() {
+                    rings.arm(fr, r.alert_id, r.rule, captures);
+                    for c in captures.drain(..) {
+                        sink.evidence(upto, f.info.id, c);
+                    }
+                }
+            });
         }
     }
 
