@@ -320,6 +320,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
     // the time of replaying the first four.
     let mut total = 0u64;
     for p in &args.pcaps {
+        if offline::is_stream(p) {
+            continue;
+        }
         offline::open(p).map_err(BadInput)?;
         total += std::fs::metadata(p).map(|m| m.len()).unwrap_or_default();
     }

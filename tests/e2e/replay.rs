@@ -417,3 +417,45 @@ fn sigint_stops_cleanly_and_writes_stats() {
     assert!(n > 0 && n < 15387, "stopped partway, got {n} packets");
     assert!(json(&assets)["assets"].as_array().is_some());
 }
+
+/// `-` reads a capture from standard input and a FIFO is read as a stream: both end cleanly
+/// at the end of the stream, with the same packets as the file.
+#[test]
+fn standard_input_and_a_fifo_are_read_to_the_end() {
+    use std::io::Write;
+    let cap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    let bytes = std::fs::read(&cap).unwrap();
+    let s = Scratch::new("stream");
+    let packets = |stats: &std::path::Path| json(stats)["packets"].as_u64().unwrap();
+    let (file_stats, stdin_stats, fifo_stats) = (
+        s.path("file.json"),
+        s.path("stdin.json"),
+        s.path("fifo.json"),
+    );
+    let (code, _, err) = replay(&[cap.as_os_str(), "--stats".as_ref(), file_stats.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    let mut child = std::process::Command::new(bin())
+        .args(["replay", "-", "--stats"])
+        .arg(&stdin_stats)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(packets(&stdin_stats), packets(&file_stats));
+    let fifo = s.path("capture.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), bytes.clone());
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (code, _, err) = replay(&[fifo.as_os_str(), "--stats".as_ref(), fifo_stats.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    writer.join().unwrap();
+    assert_eq!(packets(&fifo_stats), packets(&file_stats));
+}

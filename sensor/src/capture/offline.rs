@@ -16,10 +16,13 @@ use crate::pipeline::dispatch::Dispatcher;
 /// Bytes of per-record overhead assumed for progress (pcap record header).
 const RECORD_OVERHEAD: u64 = 16;
 
-/// Opens a capture file, with one-line errors that name the file.
+/// Opens a capture file, with one-line errors that name the file. `-` is standard input
+/// (libpcap reads it as a stream, as it does a FIFO): both end at the end of the stream.
 pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
-    if let Err(e) = std::fs::File::open(path) {
-        return Err(format!("cannot open {}: {e}", path.display()));
+    if !is_stream(path) {
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(format!("cannot open {}: {e}", path.display()));
+        }
     }
     Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
         format!(
@@ -28,6 +31,12 @@ pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
             one_line(&e.to_string())
         )
     })
+}
+
+/// Standard input (`-`) or a FIFO: readable once, so not opened ahead to check it.
+pub fn is_stream(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
 }
 
 fn one_line(s: &str) -> String {
