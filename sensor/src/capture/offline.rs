@@ -19,18 +19,107 @@ const RECORD_OVERHEAD: u64 = 16;
 /// Opens a capture file, with one-line errors that name the file. `-` is standard input
 /// (libpcap reads it as a stream, as it does a FIFO): both end at the end of the stream.
 pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
+    open_streaming(path).map(|(cap, _)| cap)
+}
+
+/// The decompressing thread of a compressed capture: its error, if the file broke.
+type Feeder = std::thread::JoinHandle<Result<(), String>>;
+
+/// As [`open`], with the thread that decompresses a compressed capture (join it after the
+/// last packet, the capture dropped, for a decompression error).
+fn open_streaming(path: &Path) -> Result<(Capture<Offline>, Option<Feeder>), String> {
     if !is_stream(path) {
         if let Err(e) = std::fs::File::open(path) {
             return Err(format!("cannot open {}: {e}", path.display()));
         }
+        if let Some(c) = compression_of(path) {
+            // libpcap reads the decompressed stream from a pipe (no temporary file).
+            let (reader, fd_path, feeder) = decompressing(path, c)?;
+            let cap = Capture::from_file_with_precision(&fd_path, Precision::Nano);
+            drop(reader);
+            return cap.map(|cap| (cap, Some(feeder))).map_err(|e| {
+                format!(
+                    "cannot read {} ({c:?}): {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                )
+            });
+        }
     }
-    Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            path.display(),
-            one_line(&e.to_string())
-        )
-    })
+    Capture::from_file_with_precision(path, Precision::Nano)
+        .map(|cap| (cap, None))
+        .map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                path.display(),
+                one_line(&e.to_string())
+            )
+        })
+}
+
+/// Compressions a capture file may come in, recognised by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (`.pcap.gz`), members concatenated as `zcat` reads them.
+    Gzip,
+    /// Zstandard.
+    Zstd,
+    /// xz.
+    Xz,
+}
+
+/// The compression of a regular file, from its first bytes.
+pub fn compression_of(path: &Path) -> Option<Compression> {
+    use std::io::Read;
+    let mut head = [0u8; 6];
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(&mut head).ok()?;
+    match head.get(..n)? {
+        [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Some(Compression::Xz),
+        _ => None,
+    }
+}
+
+/// Starts a thread that decompresses `path` into a pipe; returns the pipe's read end (keep
+/// it until libpcap has opened it), its `/dev/fd` path and the thread. A decompression error
+/// ends the stream there; the thread returns it.
+fn decompressing(
+    path: &Path,
+    c: Compression,
+) -> Result<(std::io::PipeReader, std::path::PathBuf, Feeder), String> {
+    use std::os::fd::AsRawFd;
+    let err = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::io::BufReader::new(std::fs::File::open(path).map_err(err)?);
+    let (reader, mut writer) = std::io::pipe().map_err(err)?;
+    let feeder = std::thread::Builder::new()
+        .name("otsensor-decompress".into())
+        .spawn(move || {
+            let mut file = file;
+            let done = match c {
+                Compression::Gzip => {
+                    std::io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut writer)
+                        .map(drop)
+                }
+                Compression::Zstd => ruzstd::decoding::StreamingDecoder::new(file)
+                    .map_err(std::io::Error::other)
+                    .and_then(|mut d| std::io::copy(&mut d, &mut writer).map(drop)),
+                Compression::Xz => {
+                    lzma_rs::xz_decompress(&mut file, &mut writer).map_err(std::io::Error::other)
+                }
+            };
+            match done {
+                // A reader that stopped early (an error, or a stop) is not the file's fault.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("cannot decompress ({c:?}): {e}"))
+                }
+                _ => Ok(()),
+            }
+        })
+        .map_err(err)?;
+    let fd_path = std::path::PathBuf::from(format!("/dev/fd/{}", reader.as_raw_fd()));
+    Ok((reader, fd_path, feeder))
 }
 
 /// Standard input (`-`) or a FIFO: readable once, so not opened ahead to check it.
@@ -102,7 +191,7 @@ pub fn replay_file(
         source: path.display().to_string(),
         ..InputReport::default()
     };
-    let mut cap = match open(path) {
+    let (mut cap, feeder) = match open_streaming(path) {
         Ok(c) => c,
         Err(e) => {
             rep.error = Some(e);
@@ -145,5 +234,14 @@ pub fn replay_file(
         }
     }
     opts.progress.inc(done_bytes);
+    drop(cap);
+    if let Some(Ok(Err(e))) = feeder.map(std::thread::JoinHandle::join) {
+        // A compressed capture that broke: processed up to the break, like a cut file.
+        rep.error.get_or_insert(format!(
+            "{}: {e} after {} packets",
+            path.display(),
+            rep.packets
+        ));
+    }
     rep
 }
