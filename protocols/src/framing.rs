@@ -81,6 +81,24 @@ pub trait Frames {
     }
 }
 
+/// Runs `run` with the framer `slot` picks taken out of its owner, so that the consumer of
+/// its frames may borrow the owner (the flow), then puts it back. Nothing runs when there is
+/// no such framer.
+pub fn with_framer<O>(
+    owner: &mut O,
+    slot: impl Fn(&mut O) -> Option<&mut Framer>,
+    run: impl FnOnce(&mut Framer, &mut O),
+) {
+    let Some(s) = slot(owner) else {
+        return;
+    };
+    let mut framer = std::mem::take(s);
+    run(&mut framer, owner);
+    if let Some(s) = slot(owner) {
+        *s = framer;
+    }
+}
+
 /// One direction's framing state.
 #[derive(Debug, Default)]
 pub struct Framer {

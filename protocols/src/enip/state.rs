@@ -635,23 +635,22 @@ impl crate::flow::FlowParser for EnipFlow {
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
         let i = dir.index();
-        let Some(framer) = self.framers.get_mut(i) else {
-            return;
-        };
-        let mut framer = std::mem::take(framer);
-        framer.feed(
-            &RULES,
-            data,
-            &mut Messages {
-                flow: self,
-                dir,
-                now_ns,
-                f,
+        crate::framing::with_framer(
+            self,
+            |fl: &mut EnipFlow| fl.framers.get_mut(i),
+            |framer, flow| {
+                framer.feed(
+                    &RULES,
+                    data,
+                    &mut Messages {
+                        flow,
+                        dir,
+                        now_ns,
+                        f,
+                    },
+                )
             },
         );
-        if let Some(slot) = self.framers.get_mut(i) {
-            *slot = framer;
-        }
     }
 
     fn gap(&mut self, dir: Direction) {

@@ -192,23 +192,22 @@ impl crate::flow::FlowParser for Iec104Flow {
     /// Feeds stream octets of one direction.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event)) {
         let i = dir.index();
-        let Some(framer) = self.framers.get_mut(i) else {
-            return;
-        };
-        let mut framer = std::mem::take(framer);
-        framer.feed(
-            &RULES,
-            data,
-            &mut Apdus {
-                flow: self,
-                dir,
-                now_ns,
-                f,
+        crate::framing::with_framer(
+            self,
+            |fl: &mut Iec104Flow| fl.framers.get_mut(i),
+            |framer, flow| {
+                framer.feed(
+                    &RULES,
+                    data,
+                    &mut Apdus {
+                        flow,
+                        dir,
+                        now_ns,
+                        f,
+                    },
+                )
             },
         );
-        if let Some(slot) = self.framers.get_mut(i) {
-            *slot = framer;
-        }
     }
 
     fn gap(&mut self, dir: Direction) {

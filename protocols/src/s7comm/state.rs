@@ -384,23 +384,22 @@ impl crate::flow::FlowParser for S7Flow {
     /// Feeds stream bytes of one direction captured at `now_ns`.
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event<'_>)) {
         let i = dir.index();
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let mut framer = std::mem::take(&mut d.framer);
-        framer.feed(
-            &RULES,
-            data,
-            &mut Tpkts {
-                flow: self,
-                dir,
-                now_ns,
-                f,
+        crate::framing::with_framer(
+            self,
+            |fl: &mut S7Flow| fl.dirs.get_mut(i).map(|d| &mut d.framer),
+            |framer, flow| {
+                framer.feed(
+                    &RULES,
+                    data,
+                    &mut Tpkts {
+                        flow,
+                        dir,
+                        now_ns,
+                        f,
+                    },
+                )
             },
         );
-        if let Some(d) = self.dirs.get_mut(i) {
-            d.framer = framer;
-        }
     }
 
     /// Bytes are missing in `dir`.
