@@ -113,8 +113,9 @@ pub struct Observation {
 /// What the detector hands the output thread, in input order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Signal {
-    /// A rule fired.
-    Obs(Observation),
+    /// A rule fired (boxed: an observation is large and rare, the other signals small and
+    /// many, and every signal is moved through the worker batches and the merge).
+    Obs(Box<Observation>),
     /// A rule fired again on a flow that already sent the full observation of this alert.
     Repeat(Repeat),
     /// A fact the anomaly engine correlates across flows.

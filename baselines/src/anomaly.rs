@@ -364,8 +364,9 @@ impl AnomalyEngine {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let port = f.server.port.unwrap_or(0);
-        let (pair, ev) = self.pairs.entry((c, s), f.ts.as_nanos(), Pair::new);
-        self.evicted += u64::from(ev.is_some());
+        let pair = self
+            .pairs
+            .entry_counting((c, s), f.ts.as_nanos(), Pair::new, &mut self.evicted);
         {
             let d = &mut pair.ports;
             let n = d.add((transport, port), f.ts, w, cfg.port_scan);
@@ -579,10 +580,12 @@ impl AnomalyEngine {
     fn floods(&mut self, f: &Fact, port: u16, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
-        let (inb, ev) = self
-            .ports_in
-            .entry((s, port), f.ts.as_nanos(), Inbound::new);
-        self.evicted += u64::from(ev.is_some());
+        let inb = self.ports_in.entry_counting(
+            (s, port),
+            f.ts.as_nanos(),
+            Inbound::new,
+            &mut self.evicted,
+        );
         let attempts = inb.attempts.add(f.ts, w);
         let sources = inb.sources.add(c, f.ts, w, cfg.connection_flood);
         if attempts < cfg.syn_flood && sources < cfg.connection_flood {
@@ -733,9 +736,8 @@ fn count<K: Hash + Eq + Copy>(
     window: i64,
     evicted: &mut u64,
 ) -> u64 {
-    let (c, ev) = map.entry(k, ts.as_nanos(), Counter::default);
-    *evicted += u64::from(ev.is_some());
-    c.add(ts, window)
+    map.entry_counting(k, ts.as_nanos(), Counter::default, evicted)
+        .add(ts, window)
 }
 
 /// The table entry for `k` (made if absent; a full table evicts its least recently touched
@@ -746,9 +748,7 @@ fn slot<'m, K: Hash + Eq + Copy, T: Hash + Eq + Copy + Ord>(
     ts: Timestamp,
     evicted: &mut u64,
 ) -> &'m mut Distinct<T> {
-    let (d, ev) = map.entry(k, ts.as_nanos(), Distinct::new);
-    *evicted += u64::from(ev.is_some());
-    d
+    map.entry_counting(k, ts.as_nanos(), Distinct::new, evicted)
 }
 
 /// Where the engine's rules report: the worker signals, and whether an alert (by
@@ -777,7 +777,7 @@ impl Fire<'_> {
             return;
         }
         let (details, observed, expected) = full();
-        self.out.push(Signal::Obs(Observation {
+        self.out.push(Signal::Obs(Box::new(Observation {
             rule,
             key: key.to_string(),
             ts: f.ts,
@@ -794,7 +794,7 @@ impl Fire<'_> {
             details,
             evidence: Evidence { observed, expected },
             severity: None,
-        }));
+        })));
     }
 }
 
@@ -826,7 +826,7 @@ mod tests {
     fn full(out: &[Signal]) -> Vec<&Observation> {
         out.iter()
             .filter_map(|s| match s {
-                Signal::Obs(o) => Some(o),
+                Signal::Obs(o) => Some(&**o),
                 _ => None,
             })
             .collect()

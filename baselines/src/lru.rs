@@ -120,34 +120,69 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     /// make room, if one was. One hash of the key; on a miss that evicts, one more look-up
     /// in the index (by slot number, not key).
     pub fn entry(&mut self, k: K, ts: i64, make: impl FnOnce() -> V) -> (&mut V, Option<(K, V)>) {
+        let mut evicted = None;
+        let v = self.entry_with(k, ts, make, |k, v| evicted = Some((k, v)));
+        (v, evicted)
+    }
+
+    /// [`Lru::entry`] for callers that only count evictions: the evicted value is dropped
+    /// where it lies and its slot reused for the new key (no moves of the value).
+    pub fn entry_counting(
+        &mut self,
+        k: K,
+        ts: i64,
+        make: impl FnOnce() -> V,
+        evicted: &mut u64,
+    ) -> &mut V {
+        self.entry_with(k, ts, make, |_, _| *evicted += 1)
+    }
+
+    fn entry_with(
+        &mut self,
+        k: K,
+        ts: i64,
+        make: impl FnOnce() -> V,
+        on_evict: impl FnOnce(K, V),
+    ) -> &mut V {
         let hash = self.hasher.hash_one(k);
         if let Some(i) = self.find(hash, &k) {
             return match self.touch_slot(i, ts) {
-                Some(v) => (v, None),
+                Some(v) => v,
                 None => unreachable!("an indexed node holds a value"),
             };
         }
-        let evicted = if self.index.len() >= self.cap {
-            self.pop_oldest()
-        } else {
-            None
-        };
-        let node = Node {
-            key: k,
-            hash,
-            value: Some(make()),
-            touched: ts,
-            prev: NIL,
-            next: NIL,
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
+        let i = if self.index.len() >= self.cap && self.tail != NIL {
+            // Full: the least recently touched node gives up its slot.
+            let i = self.tail;
+            self.unindex(i);
+            self.unlink(i);
+            let n = &mut self.nodes[i as usize];
+            if let Some(old) = n.value.take() {
+                on_evict(n.key, old);
             }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+            n.key = k;
+            n.hash = hash;
+            n.touched = ts;
+            n.value = Some(make());
+            i
+        } else {
+            let node = Node {
+                key: k,
+                hash,
+                value: Some(make()),
+                touched: ts,
+                prev: NIL,
+                next: NIL,
+            };
+            match self.free.pop() {
+                Some(i) => {
+                    self.nodes[i as usize] = node;
+                    i
+                }
+                None => {
+                    self.nodes.push(node);
+                    (self.nodes.len() - 1) as u32
+                }
             }
         };
         self.link_front(i);
@@ -155,8 +190,18 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         self.index
             .insert_unique(hash, i, |&j| nodes.get(j as usize).map_or(0, |n| n.hash));
         match self.nodes[i as usize].value.as_mut() {
-            Some(v) => (v, evicted),
+            Some(v) => v,
             None => unreachable!("a node just made holds a value"),
+        }
+    }
+
+    /// Takes slot `i` out of the index (found by its hash and slot number).
+    fn unindex(&mut self, i: u32) {
+        let Some(hash) = self.nodes.get(i as usize).map(|n| n.hash) else {
+            return;
+        };
+        if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
+            e.remove();
         }
     }
 
@@ -168,10 +213,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
 
     /// Removes the node in slot `i` (found in the index by its hash and slot number).
     fn remove_slot(&mut self, i: u32) -> Option<(K, V)> {
-        let hash = self.nodes.get(i as usize)?.hash;
-        if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
-            e.remove();
-        }
+        self.unindex(i);
         self.unlink(i);
         self.free.push(i);
         let n = self.nodes.get_mut(i as usize)?;
@@ -255,6 +297,26 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn entry_counting_reuses_the_least_recent_slot() {
+        let mut m: Lru<u8, String> = Lru::new(2);
+        let mut evicted = 0;
+        m.entry_counting(1, 10, || "a".into(), &mut evicted);
+        m.entry_counting(2, 20, || "b".into(), &mut evicted);
+        m.touch(&1, 30);
+        let v = m.entry_counting(3, 40, || "c".into(), &mut evicted);
+        assert_eq!(v, "c");
+        assert_eq!(evicted, 1);
+        assert_eq!(m.get(&2), None);
+        assert_eq!(m.get(&1).map(String::as_str), Some("a"));
+        // A present key is touched, not made again.
+        m.entry_counting(1, 50, || unreachable!(), &mut evicted);
+        assert_eq!(evicted, 1);
+        let order: Vec<u8> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(order, vec![1, 3]);
+        assert_eq!(m.pop_idle(45), vec![(3, "c".to_string())]);
+    }
 
     proptest! {
         /// The map agrees with a reference model: a vector in touch order, capped.

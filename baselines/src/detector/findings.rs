@@ -48,7 +48,7 @@ impl Findings<'_> {
         }
         let (details, evidence) = full();
         let (m, f, pol) = (cx.m, cx.f, cx.pol);
-        self.out.push(Signal::Obs(Observation {
+        self.out.push(Signal::Obs(Box::new(Observation {
             rule,
             key: key.concat(),
             ts: m.ts,
@@ -61,7 +61,7 @@ impl Findings<'_> {
             details,
             evidence,
             severity: pol.severity_override(rule),
-        }));
+        })));
     }
 
     /// A fact about the message's flow for the anomaly engine.

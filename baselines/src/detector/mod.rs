@@ -421,7 +421,7 @@ impl Detector {
             Some(p) => format!("{}>{}/{p}", f.client.ip, f.server.ip),
             None => format!("{}>{}:{}", f.client.ip, f.server.ip, f.server.port),
         };
-        out.push(Signal::Obs(Observation {
+        out.push(Signal::Obs(Box::new(Observation {
             rule,
             key: label,
             ts,
@@ -434,7 +434,7 @@ impl Detector {
             details,
             evidence,
             severity: sh.severity_override(rule),
-        }));
+        })));
     }
 
     /// Checks and learns one message; what it raises goes to `out`, in this order: asset

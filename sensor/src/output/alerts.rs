@@ -296,7 +296,7 @@ impl AlertOutput {
     /// evidence capture when the fact raises an alert).
     pub fn signal_from(&mut self, worker: usize, s: Signal) {
         match s {
-            Signal::Obs(o) => self.observe(o),
+            Signal::Obs(o) => self.observe(*o),
             Signal::Repeat(r) => self.repeat(r),
             Signal::Fact(f) => {
                 let mut found = std::mem::take(&mut self.scratch);
@@ -322,7 +322,7 @@ impl AlertOutput {
                                 let id = alert_hash(o.rule.id, &[&o.key]);
                                 let rule = o.rule.id;
                                 let new = !self.store.contains(id);
-                                self.observe(o);
+                                self.observe(*o);
                                 if new && self.store.contains(id) {
                                     self.request_capture(worker, f.flow_id, id, rule);
                                 }
