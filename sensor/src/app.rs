@@ -42,6 +42,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             println!("{}: ok", file.display());
             Ok(Outcome::Clean)
         }
+        Command::Config(ConfigCommand::Keys) => {
+            crate::curate::emit(&crate::config::keys::markdown())?;
+            Ok(Outcome::Clean)
+        }
         Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
         Command::Rules => {
             crate::curate::emit(&crate::curate::rules_table())?;

@@ -115,6 +115,8 @@ pub enum ConfigCommand {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Print every config key with its type, default and allowed values (a Markdown table).
+    Keys,
 }
 
 /// Options shared by replay and capture.

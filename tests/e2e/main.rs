@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod baseline;
+mod config;
 mod detections;
 mod dnp3;
 mod enip;

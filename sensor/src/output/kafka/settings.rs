@@ -296,8 +296,9 @@ mod tests {
         }
     }
 
-    fn sink(toml: &str) -> KafkaSinkConfig {
-        match Config::parse(toml, "t").unwrap().sinks.remove(0) {
+    /// The sink as read from the file (not validated: the secrets come from `Fake`).
+    fn sink(text: &str) -> KafkaSinkConfig {
+        match toml::from_str::<Config>(text).unwrap().sinks.remove(0) {
             crate::config::SinkConfig::Kafka(k) => *k,
             other => panic!("not a kafka sink: {other:?}"),
         }

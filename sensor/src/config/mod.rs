@@ -20,6 +20,9 @@ use crate::output::kafka::config::KafkaSinkConfig;
 
 use crate::flow::ReassemblyConfig;
 
+mod check;
+pub mod keys;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -396,22 +399,31 @@ impl SinkConfig {
         }
     }
 
-    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
-            path: origin.to_string(),
-            key,
-            message,
-        };
+    /// The sink's own checks: a file sink's directory exists; a Kafka sink's settings hold
+    /// together and its secrets are there (what the run would find missing).
+    fn validate(&self) -> Result<(), (&'static str, String)> {
         match self {
             SinkConfig::Stdout(_) => Ok(()),
-            SinkConfig::File(f) if f.max_files == 0 => {
-                Err(invalid("sinks.max_files", "must be at least 1".into()))
+            SinkConfig::File(f) => {
+                if f.path.as_os_str().is_empty() {
+                    return Err(("sinks.path", "must not be empty".into()));
+                }
+                let dir = match f.path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                if !dir.is_dir() {
+                    return Err((
+                        "sinks.path",
+                        format!("directory {} does not exist", dir.display()),
+                    ));
+                }
+                if f.path.is_dir() {
+                    return Err(("sinks.path", format!("{} is a directory", f.path.display())));
+                }
+                Ok(())
             }
-            SinkConfig::File(f) if f.path.as_os_str().is_empty() => {
-                Err(invalid("sinks.path", "must not be empty".into()))
-            }
-            SinkConfig::File(_) => Ok(()),
-            SinkConfig::Kafka(k) => k.validate().map_err(|(key, m)| invalid(key, m)),
+            SinkConfig::Kafka(k) => k.validate(),
         }
     }
 }
@@ -688,7 +700,7 @@ pub enum ConfigError {
         /// The file.
         path: String,
         /// The offending key, dotted.
-        key: &'static str,
+        key: String,
         /// Why.
         message: String,
     },
@@ -705,323 +717,73 @@ impl Config {
         Config::parse(&text, &p)
     }
 
-    /// Parses and validates config text; `origin` names it in errors.
+    /// Parses and validates config text; `origin` names it in errors. Values are checked
+    /// against their key's range ([`keys`]) before the file is read into a [`Config`], then
+    /// the rules that relate keys ([`check`]) run on the result.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_error = |message: String| ConfigError::Parse {
             path: origin.to_string(),
-            message: one_line(&e),
-        })?;
-        cfg.validate(origin)?;
-        Ok(cfg)
-    }
-
-    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |(key, message): (&'static str, String)| ConfigError::Invalid {
+            message,
+        };
+        let table: toml::Table = text.parse().map_err(|e| parse_error(located(&e, text)))?;
+        let doc = toml::Value::Table(table);
+        keys::check(&doc).map_err(|(key, message)| ConfigError::Invalid {
             path: origin.to_string(),
             key,
             message,
-        };
-        self.check_sizes().map_err(invalid)?;
-        self.check_capture().map_err(invalid)?;
-        self.check_service().map_err(invalid)?;
-        self.check_zones().map_err(invalid)?;
-        self.check_rules().map_err(invalid)?;
-        self.check_thresholds().map_err(invalid)?;
-        self.check_evidence().map_err(invalid)?;
-        for s in &self.sinks {
-            s.validate(origin)?;
-        }
-        Ok(())
-    }
-
-    /// Evidence captures: bounded counts and sizes, a directory that exists.
-    fn check_evidence(&self) -> Result<(), (&'static str, String)> {
-        let e = &self.evidence;
-        if e.packets_before > 10_000 {
-            return Err(("evidence.packets_before", "must be at most 10000".into()));
-        }
-        if e.packets_after > 10_000 {
-            return Err(("evidence.packets_after", "must be at most 10000".into()));
-        }
-        if !(1024..=64 << 20).contains(&e.max_flow_bytes) {
-            return Err((
-                "evidence.max_flow_bytes",
-                "must be between 1024 and 67108864".into(),
-            ));
-        }
-        if !(1 << 20..=16 << 30).contains(&e.max_memory_bytes) {
-            return Err((
-                "evidence.max_memory_bytes",
-                "must be between 1 MiB and 16 GiB".into(),
-            ));
-        }
-        if e.max_bytes < 1 << 20 {
-            return Err(("evidence.max_bytes", "must be at least 1 MiB".into()));
-        }
-        if let Some(d) = &e.dir {
-            if !d.is_dir() {
-                return Err((
-                    "evidence.dir",
-                    format!("{} is not a directory", d.display()),
-                ));
+        })?;
+        let cfg: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let m = e.inner().message().trim().replace('\n', " ");
+            let path = e.path().to_string();
+            let first = path.split(['.', '[']).next().unwrap_or_default();
+            // The sections with their own readers name the key already.
+            if path == "." || m.starts_with(&format!("{first}.")) {
+                parse_error(m)
+            } else {
+                parse_error(format!("{}: {m}", keys::display(&path)))
             }
-        }
-        Ok(())
-    }
-
-    /// Queue, table and store sizes, and the flows' timeouts.
-    fn check_sizes(&self) -> Result<(), (&'static str, String)> {
-        if self.pipeline.queue_batches == 0 {
-            return Err(("pipeline.queue_batches", "must be at least 1".into()));
-        }
-        if !(1..=65_536).contains(&self.pipeline.batch_packets) {
-            return Err((
-                "pipeline.batch_packets",
-                "must be between 1 and 65536".into(),
-            ));
-        }
-        if self.pipeline.workers > 256 {
-            return Err(("pipeline.workers", "must be at most 256".into()));
-        }
-        if self.flows.max_flows == 0 {
-            return Err(("flows.max_flows", "must be at least 1".into()));
-        }
-        if !(1..=10_000_000).contains(&self.alerts.max_alerts) {
-            return Err(("alerts.max_alerts", "must be between 1 and 10000000".into()));
-        }
-        if !(1..=10_000_000).contains(&self.assets.max_assets) {
-            return Err(("assets.max_assets", "must be between 1 and 10000000".into()));
-        }
-        if self.flows.max_half_open == 0 {
-            return Err(("flows.max_half_open", "must be at least 1".into()));
-        }
-        for (key, v) in [
-            (
-                "flows.tcp_idle_timeout_secs",
-                self.flows.tcp_idle_timeout_secs,
-            ),
-            (
-                "flows.tcp_closed_timeout_secs",
-                self.flows.tcp_closed_timeout_secs,
-            ),
-            (
-                "flows.udp_idle_timeout_secs",
-                self.flows.udp_idle_timeout_secs,
-            ),
-            (
-                "flows.other_idle_timeout_secs",
-                self.flows.other_idle_timeout_secs,
-            ),
-            (
-                "flows.tcp_half_open_timeout_secs",
-                self.flows.tcp_half_open_timeout_secs,
-            ),
-            (
-                "flows.emergency_timeout_secs",
-                self.flows.emergency_timeout_secs,
-            ),
-        ] {
-            if v == 0 || v > 365 * 86_400 {
-                return Err((key, "must be between 1 second and one year".into()));
-            }
-        }
-        if self.reassembly.max_ooo_segments == 0 {
-            return Err(("reassembly.max_ooo_segments", "must be at least 1".into()));
-        }
-        Ok(())
-    }
-
-    /// Live capture settings, per interface.
-    fn check_capture(&self) -> Result<(), (&'static str, String)> {
-        let defaults = self.capture.defaults();
-        let mut settings = vec![defaults.clone()];
-        let mut ifaces = std::collections::BTreeSet::new();
-        for e in self.capture.entries() {
-            if e.interface.is_empty() {
-                return Err(("capture.interface", "must not be empty".into()));
-            }
-            if !ifaces.insert(e.interface.as_str()) {
-                return Err((
-                    "capture.interface",
-                    format!("interface {:?} is listed twice", e.interface),
-                ));
-            }
-            settings.push(e.settings(&defaults));
-        }
-        for c in &settings {
-            if c.snaplen < 64 {
-                return Err(("capture.snaplen", "must be at least 64 bytes".into()));
-            }
-            if c.timeout_ms == 0 || c.timeout_ms > 10_000 {
-                return Err(("capture.timeout_ms", "must be between 1 and 10000".into()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Health thresholds, the metrics address and the service user.
-    fn check_service(&self) -> Result<(), (&'static str, String)> {
-        let h = &self.health;
-        if h.interval_secs == 0 || h.interval_secs > 86_400 {
-            return Err(("health.interval_secs", "must be between 1 and 86400".into()));
-        }
-        if !(0.0..=1.0).contains(&h.max_loss_ratio) {
-            return Err(("health.max_loss_ratio", "must be between 0 and 1".into()));
-        }
-        if h.silent_secs == 0 || h.silent_secs > 30 * 86_400 {
-            return Err(("health.silent_secs", "must be between 1 and 2592000".into()));
-        }
-        if h.sink_secs == 0 || h.sink_secs > 30 * 86_400 {
-            return Err(("health.sink_secs", "must be between 1 and 2592000".into()));
-        }
-        if let Err(e) = self.metrics.listen_addr() {
-            return Err(("metrics.listen", e));
-        }
-        if self.sensor.user.as_deref() == Some("") {
-            return Err(("sensor.user", "must not be empty".into()));
-        }
-        Ok(())
-    }
-
-    /// Zones, the default zone and conduits.
-    fn check_zones(&self) -> Result<(), (&'static str, String)> {
-        let mut names = std::collections::BTreeSet::new();
-        for z in &self.zones {
-            if z.name.is_empty() {
-                return Err(("zones.name", "must not be empty".into()));
-            }
-            if !names.insert(z.name.as_str()) {
-                return Err(("zones.name", format!("zone {:?} is defined twice", z.name)));
-            }
-        }
-        if names.contains(self.policy.default_zone.as_str()) {
-            return Err((
-                "policy.default_zone",
-                format!("{:?} is also a configured zone", self.policy.default_zone),
-            ));
-        }
-        let known_protocols: Vec<&str> = otsensor_protocols::PROTOCOLS
-            .iter()
-            .map(|d| d.name)
-            .collect();
-        for c in &self.conduits {
-            for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {
-                if !names.contains(z.as_str()) && *z != self.policy.default_zone {
-                    return Err((key, format!("unknown zone {z:?}")));
-                }
-            }
-            if c.protocols.is_empty() {
-                return Err((
-                    "conduits.protocols",
-                    "must list at least one protocol".into(),
-                ));
-            }
-            if let Some(p) = c
-                .protocols
-                .iter()
-                .find(|p| !known_protocols.contains(&p.as_str()))
-            {
-                return Err((
-                    "conduits.protocols",
-                    format!(
-                        "unknown protocol {p:?} (expected one of {})",
-                        known_protocols.join(", ")
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Rule switches and severities.
-    fn check_rules(&self) -> Result<(), (&'static str, String)> {
-        for id in self.rules.disabled.iter().chain(self.rules.severity.keys()) {
-            if otsensor_baselines::rules::by_id(id).is_none() {
-                return Err((
-                    "rules",
-                    format!("unknown rule id {id:?} (see otsensor rules)"),
-                ));
-            }
-        }
-        if let Some((id, s)) = self
-            .rules
-            .severity
-            .iter()
-            .find(|(_, s)| !(1..=10).contains(*s))
-        {
-            return Err((
-                "rules.severity",
-                format!("{id}: severity {s} is not within 1..=10"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Baseline deviation and detection thresholds.
-    fn check_thresholds(&self) -> Result<(), (&'static str, String)> {
-        let b = &self.baseline;
-        let t = &b.thresholds;
-        for (key, v) in [
-            ("baseline.timing_factor", t.timing_factor),
-            ("baseline.rate_factor", t.rate_factor),
-            ("baseline.poll_stop_periods", t.poll_stop_periods),
-        ] {
-            if !(v > 0.0 && v.is_finite()) {
-                return Err((key, "must be a positive number".into()));
-            }
-        }
-        let d = &self.detection;
-        for (key, v) in [
-            ("detection.malformed_threshold", d.malformed),
-            ("detection.exception_storm", d.exception_storm),
-            ("detection.syn_flood", d.syn_flood),
-        ] {
-            if v == 0 {
-                return Err((key, "must be at least 1".into()));
-            }
-        }
-        for (key, v) in [
-            ("detection.host_scan", d.host_scan),
-            ("detection.port_scan", d.port_scan),
-            ("detection.unit_scan", d.unit_scan),
-            ("detection.szl_enumeration", d.szl_enumeration),
-            ("detection.sessions", d.sessions),
-            ("detection.connection_flood", d.connection_flood),
-            ("detection.distributed_scan", d.distributed_scan),
-        ] {
-            if v == 0 {
-                return Err((key, "must be at least 1".into()));
-            }
-        }
-        if !(1..=10_000_000).contains(&d.max_tracked) {
-            return Err((
-                "detection.max_tracked",
-                "must be between 1 and 10000000".into(),
-            ));
-        }
-        for (key, v) in [
-            ("detection.exception_window_secs", d.count_window_secs),
-            ("detection.anomaly_window_secs", d.window_secs),
-        ] {
-            if v == 0 {
-                return Err((key, "must be at least 1 second".into()));
-            }
-        }
-        Ok(())
+        })?;
+        check::all(&cfg).map_err(|(key, message)| ConfigError::Invalid {
+            path: origin.to_string(),
+            key: key.to_string(),
+            message,
+        })?;
+        Ok(cfg)
     }
 }
 
-/// toml's error text spans several lines (with a caret under the offending text); keep the
-/// first line and the message so the error is one line naming the key.
-fn one_line(e: &toml::de::Error) -> String {
-    let msg = e.message().trim().to_string();
-    let first = e.to_string();
-    let loc = first.lines().next().unwrap_or_default().trim().to_string();
-    if loc.is_empty() || loc.contains(&msg) {
-        msg
-    } else {
-        format!("{} ({msg})", loc.trim_end_matches(':'))
+/// A TOML syntax error as one line: the line it is on, and for a duplicate key the key
+/// (with its table), which toml's message leaves out.
+fn located(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    let before = text.get(..span.start).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    if !msg.contains("duplicate key") {
+        return format!("line {line}: {msg}");
     }
+    let key = text
+        .get(span.clone())
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('"')
+        .to_string();
+    // The table the key is in: the last header before it.
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let full = match table {
+        Some(t) if !key.is_empty() && !before.trim_end().ends_with(']') => format!("{t}.{key}"),
+        Some(t) if key.is_empty() || key.starts_with('[') => t,
+        Some(t) => format!("{t}.{key}"),
+        None => key,
+    };
+    format!("{full}: duplicate key (line {line})")
 }
 
 #[cfg(test)]
@@ -1177,7 +939,7 @@ mod example_tests {
     /// The shipped example documents the defaults; it must not drift from them.
     #[test]
     fn example_config_equals_defaults() {
-        let text = include_str!("../../config/example.toml");
+        let text = include_str!("../../../config/example.toml");
         assert_eq!(
             Config::parse(text, "example.toml").unwrap(),
             Config::default()
