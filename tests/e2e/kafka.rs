@@ -499,17 +499,34 @@ fn broker_stopped_mid_run_loses_nothing() {
     broker = Broker::start(&tansu_bin, port);
     broker.create_topic(&topic);
     broker.create_topic(&format!("{topic}-assets"));
-    let start = Instant::now();
+    // The alerts raised until the broker came back (during the outage among them) must be
+    // delivered while the run goes on: within seconds, not at its end or in the next run.
+    let back = Instant::now();
+    let raised_before: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(dir.path("alerts.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let mut got = std::collections::BTreeSet::new();
+    let mut caught_up: Option<Duration> = None;
     let status = loop {
+        while let Ok(v) = rx.try_recv() {
+            got.insert(v);
+        }
+        if caught_up.is_none() && raised_before.is_subset(&got) {
+            caught_up = Some(back.elapsed());
+        }
         if let Some(s) = sensor.try_wait().unwrap() {
             break s;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(150),
+            back.elapsed() < Duration::from_secs(150),
             "the sensor did not finish"
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    let run_left = back.elapsed();
     let mut err = String::new();
     use std::io::Read;
     let _ = sensor.stderr.take().unwrap().read_to_string(&mut err);
@@ -520,7 +537,6 @@ fn broker_stopped_mid_run_loses_nothing() {
             .lines()
             .map(str::to_string)
             .collect();
-    let mut got = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !file.is_subset(&got) && Instant::now() < deadline {
         if let Ok(v) = rx.recv_timeout(Duration::from_millis(500)) {
@@ -543,5 +559,53 @@ fn broker_stopped_mid_run_loses_nothing() {
         file.len()
     );
     assert_eq!(k["dropped"], 0, "{k}");
+    let caught_up = caught_up.unwrap_or_else(|| {
+        panic!(
+            "the {} alerts raised before the broker came back were not all delivered during the run ({run_left:?} after it came back)\nstats: {k}\n{err}",
+            raised_before.len()
+        )
+    });
+    assert!(
+        caught_up < Duration::from_secs(20),
+        "delivered {caught_up:?} after the broker came back\nstats: {k}"
+    );
+    eprintln!(
+        "broker restart: {} alerts raised before it delivered {caught_up:?} after it came back; {k}",
+        raised_before.len()
+    );
     broker.stop();
+}
+
+/// A topic that does not exist is named as such, not reported as unreachable brokers; the
+/// alerts wait in the spool.
+#[test]
+fn a_missing_topic_is_named() {
+    let Some(b) = broker() else { return };
+    let dir = Scratch::new("kafka-missing-topic");
+    let topic = format!("never-created-{}", std::process::id());
+    let cfg = config(&dir, &b.brokers(), &topic, "flush_timeout_secs = 2\n")
+        .to_string_lossy()
+        .into_owned();
+    // `config` sets flush_timeout_secs already: keep the file's own value.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "flush_timeout_secs = 20\nflush_timeout_secs = 2\n",
+        "flush_timeout_secs = 2\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let stats = dir.path("stats.json");
+    let (code, _, err) = replay(&[
+        "-c".as_ref(),
+        cfg.as_ref(),
+        recon().as_os_str(),
+        "--stats".as_ref(),
+        stats.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("topic {topic} does not exist")) && !err.contains("unreachable"),
+        "{err}"
+    );
+    let k = &json(&stats)["alerts"]["kafka"][0];
+    assert!(k["spool_left_bytes"].as_u64().unwrap() > 0, "{k}");
+    assert_eq!(k["acknowledged"], 0, "{k}");
 }

@@ -164,6 +164,70 @@ fn refused_deliveries_are_spooled_and_retried() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A broker that lost the producer's state (restarted without it) refuses its records with
+/// UNKNOWN_PRODUCER_ID, which librdkafka retries internally until the messages time out. The
+/// sink replaces the producer on the first sign of it (librdkafka's log or error callback,
+/// or a delivery report) and delivers at once, spooling what the old producer held. (The
+/// mock cluster cannot refuse one producer id and accept the next: the sign is given here as
+/// the callback gives it; `tests/e2e/kafka.rs` restarts a real broker.)
+#[test]
+fn a_producer_the_broker_forgot_is_replaced_at_once() {
+    let (_cluster, brokers, dir) = setup("forgotten");
+    let mut s = sink(&brokers, &dir);
+    s.send_alert("before", "{}");
+    tick_until(&mut s, "first acknowledged", |s| s.report.acknowledged == 1);
+    s.send_alert("held", "{}");
+    // What librdkafka logs when a broker answers a produce request with the error.
+    s.producer.context().log(
+        rdkafka::config::RDKafkaLogLevel::Warning,
+        "PRODUCE",
+        "[thrd:127.0.0.1:9092/1]: 127.0.0.1:9092/1: alerts [0]: ProduceRequest failed: Broker: Unknown Producer Id (UNKNOWN_PRODUCER_ID)",
+    );
+    s.tick();
+    assert_eq!(s.report.producer_restarts, 1, "{:?}", s.report);
+    assert!(s.spooling, "what the old producer held is spooled");
+    let start = Instant::now();
+    tick_until(&mut s, "delivered by the new producer", |s| {
+        !s.spooling && s.pending.is_empty()
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let r = s.finish();
+    assert_eq!(
+        (r.dropped, r.spool_left_bytes, r.producer_restarts),
+        (0, 0, 1),
+        "{r:?}"
+    );
+    let keys = keys_on_topic(&brokers);
+    assert!(
+        keys.contains_key("before") && keys.contains_key("held"),
+        "{keys:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn producer_state_errors_are_recognised() {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as C;
+    assert!(is_producer_state(&KafkaError::MessageProduction(
+        C::UnknownProducerId
+    )));
+    assert!(is_producer_state(&KafkaError::MessageProduction(
+        C::OutOfOrderSequenceNumber
+    )));
+    assert!(!is_producer_state(&KafkaError::MessageProduction(
+        C::MessageTimedOut
+    )));
+    assert!(says_producer_state(
+        "Broker: Unknown Producer Id (UNKNOWN_PRODUCER_ID)"
+    ));
+    assert!(!says_producer_state("Connection refused"));
+}
+
 #[test]
 fn a_spool_left_by_a_run_goes_first_in_the_next() {
     let (cluster, brokers, dir) = setup("next-run");

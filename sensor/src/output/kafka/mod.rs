@@ -55,6 +55,8 @@ pub struct KafkaReport {
     pub dropped: u64,
     /// Messages left in the spool at exit (delivered by a later run).
     pub spool_left_bytes: u64,
+    /// Producers replaced (a fatal error, or brokers that no longer knew the producer).
+    pub producer_restarts: u64,
 }
 
 /// Where a produced message came from.
@@ -69,19 +71,82 @@ struct Pending {
     origin: Origin,
 }
 
+/// A failed delivery: the error, and whether it is about the producer's own state on the
+/// broker (its id or sequence numbers, lost when a broker restarts without its state): the
+/// producer will not recover by retrying and must be replaced.
+struct Failure {
+    error: String,
+    producer_state: bool,
+}
+
 /// Delivery reports, collected by librdkafka's callback during `poll`.
 #[derive(Default)]
 struct Reports {
-    done: Mutex<Vec<(u64, Option<String>)>>,
+    done: Mutex<Vec<(u64, Option<Failure>)>>,
+    /// librdkafka said (in its log or error callback) that a broker refused this producer's
+    /// state: it retries such requests internally until the message times out, so a delivery
+    /// report alone would say so only much later.
+    stale: std::sync::atomic::AtomicBool,
 }
 
-impl ClientContext for Reports {}
+/// librdkafka's words for a broker that does not know the producer (its log lines name the
+/// error code or its description).
+fn says_producer_state(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "unknown_producer_id",
+        "unknown producer id",
+        "unknownproducerid",
+        "out_of_order_sequence",
+        "out of order sequence",
+        "invalid_producer_epoch",
+        "producer_fenced",
+        "invalid_producer_id_mapping",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
+
+/// Errors that say the broker no longer knows the producer (a restarted broker that lost its
+/// state): an idempotent producer retries them forever, or until the message times out.
+fn is_producer_state(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::UnknownProducerId
+                | C::OutOfOrderSequenceNumber
+                | C::InvalidProducerEpoch
+                | C::InvalidProducerIdMapping
+                | C::ProducerFenced
+        )
+    )
+}
+
+impl ClientContext for Reports {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        if says_producer_state(message) {
+            self.stale.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::debug!(target: "librdkafka", "{level:?} {fac} {message}");
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if is_producer_state(&error) || says_producer_state(reason) {
+            self.stale.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::debug!(target: "librdkafka", "error {error}: {reason}");
+    }
+}
 
 impl ProducerContext for Reports {
     type DeliveryOpaque = Box<u64>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: Box<u64>) {
-        let err = result.as_ref().err().map(|(e, _)| e.to_string());
+        let err = result.as_ref().err().map(|(e, _)| Failure {
+            error: e.to_string(),
+            producer_state: is_producer_state(e),
+        });
         if let Ok(mut d) = self.done.lock() {
             d.push((*seq, err));
         }
@@ -106,10 +171,12 @@ pub struct KafkaSink {
     spooling: bool,
     /// The spool segment being replayed: (segment, records not yet acknowledged, failed).
     replaying: Option<(u64, usize, bool)>,
-    /// Replay attempts in a row that delivered nothing.
-    failed_replays: u32,
     last_probe: Option<Instant>,
-    /// Time between probes while the brokers fail: 2 s, doubling up to 30 s.
+    /// A probe failed since the last one that answered.
+    brokers_were_down: bool,
+    /// Time between probes while the brokers fail: 1 s, doubling up to [`MAX_PROBE_EVERY`]
+    /// (a probe is one metadata request: cheap, and the spool goes out soon after the
+    /// brokers are back).
     probe_every: Duration,
     flush_timeout: Duration,
     report: KafkaReport,
@@ -161,9 +228,9 @@ impl KafkaSink {
             pending: HashMap::new(),
             next_seq: 0,
             replaying: None,
-            failed_replays: 0,
             last_probe: None,
-            probe_every: Duration::from_secs(2),
+            brokers_were_down: false,
+            probe_every: Duration::from_secs(1),
             flush_timeout: Duration::from_secs(s.flush_timeout_secs),
             report: KafkaReport {
                 sink: name,
@@ -183,11 +250,18 @@ impl KafkaSink {
         }
         // Startup health check: say so when the brokers cannot be reached; keep going.
         if let Err(e) = sink.probe(Duration::from_secs(5)) {
-            tracing::warn!(
-                "{}: brokers unreachable ({e}); alerts are spooled to {} until they answer.",
-                sink.name,
-                sink.spool_dir.display()
-            );
+            match e {
+                ProbeError::TopicMissing(t) => tracing::warn!(
+                    "{}: the brokers answer but topic {t} does not exist (create it, or let the brokers create topics); alerts are spooled to {} until it does.",
+                    sink.name,
+                    sink.spool_dir.display()
+                ),
+                ProbeError::Unreachable(e) => tracing::warn!(
+                    "{}: brokers unreachable ({e}); alerts are spooled to {} until they answer.",
+                    sink.name,
+                    sink.spool_dir.display()
+                ),
+            }
             sink.spooling = true;
         }
         Ok(sink)
@@ -208,25 +282,34 @@ impl KafkaSink {
         self.assets_topic.as_deref()
     }
 
-    fn probe(&mut self, timeout: Duration) -> Result<(), String> {
+    fn probe(&mut self, timeout: Duration) -> Result<(), ProbeError> {
         self.last_probe = Some(Instant::now());
         let r = self.fetch_topic(timeout);
         if let Err(e) = &r {
-            self.last_error = Some(e.clone());
+            self.last_error = Some(e.to_string());
         }
         r
     }
 
-    fn fetch_topic(&self, timeout: Duration) -> Result<(), String> {
+    fn fetch_topic(&self, timeout: Duration) -> Result<(), ProbeError> {
         let md = self
             .producer
             .client()
             .fetch_metadata(Some(&self.topic), timeout)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ProbeError::Unreachable(e.to_string()))?;
+        let missing = || ProbeError::TopicMissing(self.topic.clone());
         match md.topics().iter().find(|t| t.name() == self.topic) {
             Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
-            Some(t) => Err(format!("topic {}: {:?}", self.topic, t.error())),
-            None => Err(format!("topic {} not found", self.topic)),
+            Some(t) => match t.error() {
+                Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                | None => Err(missing()),
+                Some(e) => Err(ProbeError::Unreachable(format!(
+                    "topic {}: {}",
+                    self.topic,
+                    rdkafka::types::RDKafkaErrorCode::from(e)
+                ))),
+            },
+            None => Err(missing()),
         }
     }
 
@@ -361,6 +444,7 @@ impl KafkaSink {
                 self.spool_record(p.record);
             }
         }
+        self.report.producer_restarts += 1;
         match self
             .client_config
             .create_with_context::<Reports, BaseProducer<Reports>>(Reports::default())
@@ -381,10 +465,19 @@ impl KafkaSink {
             .lock()
             .map(|mut d| std::mem::take(&mut *d))
             .unwrap_or_default();
+        let mut stale_producer = self
+            .producer
+            .context()
+            .stale
+            .swap(false, std::sync::atomic::Ordering::Relaxed);
         for (seq, err) in done {
             let Some(p) = self.pending.remove(&seq) else {
                 continue;
             };
+            let err = err.map(|f| {
+                stale_producer |= f.producer_state;
+                f.error
+            });
             match (err, p.origin) {
                 (None, origin) => {
                     self.report.acknowledged += 1;
@@ -407,6 +500,18 @@ impl KafkaSink {
                     self.replay_answered(n, Some(e));
                 }
             }
+        }
+        if stale_producer {
+            // Retrying cannot help: the broker lost this producer's state. A new producer (new
+            // id) gets it at once, and the spool goes out as soon as a probe answers.
+            tracing::warn!(
+                "{}: the brokers no longer know this producer ({}); restarting it.",
+                self.name,
+                self.last_error.as_deref().unwrap_or("producer state lost")
+            );
+            self.restart_producer();
+            self.last_probe = None;
+            self.probe_every = Duration::from_secs(1);
         }
     }
 
@@ -437,21 +542,17 @@ impl KafkaSink {
         let failed = *failed;
         self.replaying = None;
         if !failed {
-            self.failed_replays = 0;
             if let Err(e) = self.spool.remove(n) {
                 tracing::error!("{}: cannot remove a spool segment: {e}.", self.name);
             }
             return;
         }
-        self.failed_replays += 1;
-        // The brokers answer metadata requests but deliveries keep failing: a producer whose
-        // broker restarted can stay stuck on stale state (its producer id, cached leaders).
-        // Start a new one.
-        if self.failed_replays >= 2 {
-            tracing::warn!("{}: restarting the producer.", self.name);
-            self.failed_replays = 0;
-            self.restart_producer();
-        }
+        // The brokers answered the probe but the replay failed: a producer whose broker
+        // restarted can stay stuck on stale state (its producer id, cached leaders). Start a
+        // new one now (cheap) rather than after more failed replays.
+        tracing::warn!("{}: restarting the producer.", self.name);
+        self.restart_producer();
+        self.last_probe = None;
     }
 
     /// The delivery state for health and metrics: records produced and failed, since when the
@@ -496,10 +597,21 @@ impl KafkaSink {
         }
         // A short probe: this runs on the output thread.
         if self.probe(Duration::from_millis(300)).is_err() {
-            self.probe_every = (self.probe_every * 2).min(Duration::from_secs(30));
+            self.probe_every = (self.probe_every * 2).min(MAX_PROBE_EVERY);
+            self.brokers_were_down = true;
             return;
         }
-        self.probe_every = Duration::from_secs(2);
+        self.probe_every = Duration::from_secs(1);
+        if std::mem::take(&mut self.brokers_were_down) {
+            // Brokers back after an outage may have restarted without this producer's state
+            // (its id, sequence numbers): a new producer delivers at once, where the old one
+            // could retry until its messages time out.
+            tracing::info!(
+                "{}: brokers answer again; starting a new producer.",
+                self.name
+            );
+            self.restart_producer();
+        }
         self.replay_next();
     }
 
@@ -586,6 +698,27 @@ impl KafkaSink {
         }
         self.report.dropped = self.report.dropped.max(self.spool.dropped);
         self.report.clone()
+    }
+}
+
+/// The longest wait between probes of failing brokers.
+const MAX_PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// Why a probe of the brokers failed.
+#[derive(Debug)]
+enum ProbeError {
+    /// No answer (or an error other than a missing topic).
+    Unreachable(String),
+    /// The brokers answer; the topic does not exist.
+    TopicMissing(String),
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeError::Unreachable(e) => f.write_str(e),
+            ProbeError::TopicMissing(t) => write!(f, "topic {t} does not exist"),
+        }
     }
 }
 
