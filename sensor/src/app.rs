@@ -144,11 +144,18 @@ fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
     for s in &cfg.sinks {
         let format = s.format().unwrap_or(default_format);
         sinks.push(match s {
+            // The run's errors name the key, like `config check`'s.
             SinkConfig::File(f) => Sink::file(&f.path, format, f.max_bytes, f.max_files)
-                .map_err(|e| BadInput(format!("{e:#}")))?,
-            SinkConfig::Kafka(k) => {
-                Sink::kafka(k, format, &cfg.sensor.id).map_err(|e| BadInput(format!("{e:#}")))?
-            }
+                .map_err(|e| BadInput(format!("sinks.path (file): {e:#}")))?,
+            SinkConfig::Kafka(k) => Sink::kafka(k, format, &cfg.sensor.id).map_err(|e| {
+                let e = format!("{e:#}");
+                let key = if e.starts_with("kafka spool") {
+                    "sinks.spool_dir"
+                } else {
+                    "sinks"
+                };
+                BadInput(format!("{key} (kafka): {e}"))
+            })?,
             SinkConfig::Stdout(_) => Sink::writer("stdout", Box::new(std::io::stdout()), format),
         });
     }

@@ -117,3 +117,23 @@ fn bounds_are_accepted() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What only the run can find (a file that cannot be created in a directory that exists) is
+/// refused by the run with the key named too.
+#[test]
+fn the_run_names_the_key_of_what_it_cannot_open() {
+    let d = Scratch::new("run-only-config");
+    let cfg = d.path("sink.toml");
+    std::fs::write(
+        &cfg,
+        "[[sinks]]\ntype = \"file\"\npath = \"/proc/otsensor-cannot-create.json\"\n",
+    )
+    .unwrap();
+    let pcap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    let (code, _, stderr) = replay(&["-c".as_ref(), cfg.as_os_str(), pcap.as_os_str()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("sinks.path (file): cannot open"),
+        "{stderr}"
+    );
+}

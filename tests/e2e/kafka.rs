@@ -121,8 +121,9 @@ impl Drop for Broker {
     }
 }
 
-/// The shared broker of `scripts/test.sh` (`$OTSENSOR_KAFKA_BROKERS`), else one of our own.
-fn broker() -> Option<Broker> {
+/// The shared broker of `scripts/test.sh` (`$OTSENSOR_KAFKA_BROKERS`), else one of our own
+/// on a port of this test's (`slot`: tests run in parallel in one process).
+fn broker(slot: u16) -> Option<Broker> {
     let Some(bin) = tansu() else {
         skip("tansu not installed (scripts/test.sh installs it)");
         return None;
@@ -137,7 +138,7 @@ fn broker() -> Option<Broker> {
             bin,
         });
     }
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let port = 20_000 + (std::process::id() % 20_000) as u16 + slot;
     Some(Broker::start(&bin, port))
 }
 
@@ -289,7 +290,7 @@ fn recon() -> PathBuf {
 /// file holds; asset records carry risk scores.
 #[test]
 fn alerts_and_assets_read_back_by_real_consumers() {
-    let Some(broker) = broker() else { return };
+    let Some(broker) = broker(0) else { return };
     let topic = format!("alerts-{}", std::process::id());
     broker.create_topic(&topic);
     broker.create_topic(&format!("{topic}-assets"));
@@ -580,7 +581,7 @@ fn broker_stopped_mid_run_loses_nothing() {
 /// alerts wait in the spool.
 #[test]
 fn a_missing_topic_is_named() {
-    let Some(b) = broker() else { return };
+    let Some(b) = broker(17) else { return };
     let dir = Scratch::new("kafka-missing-topic");
     let topic = format!("never-created-{}", std::process::id());
     let cfg = config(&dir, &b.brokers(), &topic, "flush_timeout_secs = 2\n")
