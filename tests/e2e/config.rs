@@ -54,6 +54,7 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("evidence packets 1e6", "[evidence]\npackets_before = 1000000\n", "evidence.packets_before"),
     ("assets 0", "[assets]\nmax_assets = 0\n", "assets.max_assets"),
     ("baseline cap 0", "[baseline]\nmax_edges = 0\n", "baseline.max_edges"),
+    ("unknown service user", "[sensor]\nuser = \"no-such-user-otsensor\"\n", "sensor.user"),
     ("stats every 1e9 s", "[sensor]\nstats_interval_secs = 1000000000\n", "sensor.stats_interval_secs"),
 ];
 

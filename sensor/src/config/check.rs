@@ -53,15 +53,21 @@ fn capture(cfg: &Config) -> Checked {
     Ok(())
 }
 
-/// The metrics address and the service user.
+/// The metrics address and the service user (who must exist).
 fn service(cfg: &Config) -> Checked {
     if let Err(e) = cfg.metrics.listen_addr() {
         return Err(("metrics.listen", e));
     }
-    if cfg.sensor.user.as_deref() == Some("") {
-        return Err(("sensor.user", "must not be empty".into()));
+    match cfg.sensor.user.as_deref() {
+        Some("") => Err(("sensor.user", "must not be empty".into())),
+        // What the capture will look up when it drops root.
+        Some(name) => match nix::unistd::User::from_name(name) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(("sensor.user", format!("no user {name:?} on this system"))),
+            Err(e) => Err(("sensor.user", format!("cannot look up user {name:?}: {e}"))),
+        },
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Zones: named once, each matching something, no CIDR, VLAN or interface in two zones (the
