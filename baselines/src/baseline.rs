@@ -595,8 +595,10 @@ pub struct Learner {
     edges: DashMap<EdgeKey, EdgeEntry, Keyed>,
     assets: DashMap<IpAddr, AssetEntry, Keyed>,
     alerts: DashMap<(String, String), LearnedAlert, Keyed>,
-    /// Alert ids muted by a decision.
-    muted: std::collections::HashSet<u64>,
+    /// Alert ids muted by a decision (decisions arrive while the sensor runs).
+    muted: std::sync::RwLock<std::collections::HashSet<u64>>,
+    /// The decisions' audit trail, the file's and those taken since.
+    decisions: std::sync::Mutex<Vec<crate::triage::Decision>>,
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,
@@ -613,9 +615,11 @@ impl Learner {
         let edges = std::mem::take(&mut b.edges);
         let assets = std::mem::take(&mut b.assets);
         let alerts = std::mem::take(&mut b.alerts);
+        let decisions = std::mem::take(&mut b.decisions);
         let l = Learner {
             caps,
-            muted: crate::triage::muted(&b),
+            muted: crate::triage::muted(&decisions).into(),
+            decisions: decisions.into(),
             base: b,
             ..Learner::default()
         };
@@ -677,7 +681,70 @@ impl Learner {
 
     /// Whether a decision muted the alert with hash `id`.
     pub fn is_muted(&self, id: u64) -> bool {
-        self.muted.contains(&id)
+        self.muted.read().is_ok_and(|m| m.contains(&id))
+    }
+
+    /// Records a decision (the audit trail) and mutes or unmutes its alert.
+    pub fn decide(&self, d: crate::triage::Decision) {
+        use crate::triage::Action;
+        if let (Ok(id), Ok(mut m)) = (u64::from_str_radix(&d.alert_id, 16), self.muted.write()) {
+            match d.action {
+                Action::Mute => {
+                    m.insert(id);
+                }
+                Action::Unmute => {
+                    m.remove(&id);
+                }
+                Action::Learn => {}
+            }
+        }
+        if let Ok(mut v) = self.decisions.lock() {
+            v.push(d);
+        }
+    }
+
+    /// Approves a known alert (operational, protocol, anomaly): detection will not raise it.
+    pub fn approve_alert(&self, rule: &str, key: &str) -> bool {
+        match self.alerts.get_mut(&(rule.to_string(), key.to_string())) {
+            Some(mut a) => {
+                a.state = State::Approved;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Approves an asset and the edges it is an end of.
+    pub fn approve_asset(&self, ip: IpAddr) {
+        if let Some(mut a) = self.assets.get_mut(&ip) {
+            a.state = State::Approved;
+        }
+        for mut e in self.edges.iter_mut() {
+            if e.src == ip || e.dst == ip {
+                set_edge(&mut e, State::Approved);
+            }
+        }
+    }
+
+    /// Approves an edge and its functions.
+    pub fn approve_edge(&self, k: &EdgeKey) -> bool {
+        match self.edges.get_mut(k) {
+            Some(mut e) => {
+                set_edge(&mut e, State::Approved);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs `f` on function `code` of the edge, if known.
+    pub fn with_function_mut<R>(
+        &self,
+        k: &EdgeKey,
+        code: u16,
+        f: impl FnOnce(&mut FunctionEntry) -> R,
+    ) -> Option<R> {
+        self.edges.get_mut(k)?.functions.get_mut(&code).map(f)
     }
 
     /// Records an alert raised while learning.
@@ -910,6 +977,7 @@ impl Learner {
         let mut alerts: Vec<LearnedAlert> = self.alerts.iter().map(|e| e.value().clone()).collect();
         alerts.sort_by(|a, c| (&a.rule, &a.key).cmp(&(&c.rule, &c.key)));
         b.alerts = alerts;
+        b.decisions = self.decisions.lock().map(|d| d.clone()).unwrap_or_default();
         b
     }
 

@@ -26,6 +26,8 @@ pub enum Action {
     Learn,
     /// Never raise this alert again.
     Mute,
+    /// Raise it again (undoes a mute).
+    Unmute,
 }
 
 /// A decision, as recorded in the baseline (its audit trail).
@@ -130,7 +132,7 @@ impl AlertRef {
 }
 
 /// Applies `action` on `alert` to `b`, recording the decision; returns what changed, in a
-/// sentence.
+/// sentence. (`otsensor baseline learn|mute`.)
 pub fn apply(
     b: Baseline,
     alert: &AlertRef,
@@ -139,15 +141,31 @@ pub fn apply(
     reason: &str,
     now: Timestamp,
 ) -> Result<(Baseline, String), String> {
-    let (mut b, what) = match (action, &alert.record) {
-        (Action::Mute, _) => (b, format!("alert {} muted", alert.id)),
+    let l = Learner::from_baseline(b, Caps::default());
+    let what = apply_to(&l, alert, action, by, reason, now)?;
+    Ok((l.to_baseline(), what))
+}
+
+/// Applies `action` on `alert` to the baseline in `l` (the running sensor's, which detection
+/// reads at once), recording the decision; returns what changed, in a sentence.
+pub fn apply_to(
+    l: &Learner,
+    alert: &AlertRef,
+    action: Action,
+    by: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<String, String> {
+    let what = match (action, &alert.record) {
+        (Action::Mute, _) => format!("alert {} muted", alert.id),
+        (Action::Unmute, _) => format!("alert {} unmuted", alert.id),
         (Action::Learn, None) => {
             return Err("learning needs the alert's record (JSON), not only its id".into())
         }
-        (Action::Learn, Some(r)) => learn(b, r)?,
+        (Action::Learn, Some(r)) => learn(l, r)?,
     };
     let rec = alert.record.as_ref();
-    b.decisions.push(Decision {
+    l.decide(Decision {
         alert_id: alert.id.clone(),
         action,
         rule: rec.map(|r| r.rule.clone()).unwrap_or_default(),
@@ -156,33 +174,36 @@ pub fn apply(
         at: now,
         reason: reason.to_string(),
     });
-    Ok((b, what))
+    Ok(what)
 }
 
-/// The alert ids muted in `b`.
-pub fn muted(b: &Baseline) -> std::collections::HashSet<u64> {
-    b.decisions
-        .iter()
-        .filter(|d| d.action == Action::Mute)
-        .filter_map(|d| u64::from_str_radix(&d.alert_id, 16).ok())
-        .collect()
+/// The alert ids muted by `decisions` (in order: an unmute undoes an earlier mute).
+pub fn muted(decisions: &[Decision]) -> std::collections::HashSet<u64> {
+    let mut m = std::collections::HashSet::new();
+    for d in decisions {
+        let Ok(id) = u64::from_str_radix(&d.alert_id, 16) else {
+            continue;
+        };
+        match d.action {
+            Action::Mute => {
+                m.insert(id);
+            }
+            Action::Unmute => {
+                m.remove(&id);
+            }
+            Action::Learn => {}
+        }
+    }
+    m
 }
 
-fn learn(b: Baseline, r: &Record) -> Result<(Baseline, String), String> {
+fn learn(l: &Learner, r: &Record) -> Result<String, String> {
     let rule = crate::rules::by_id(&r.rule).ok_or_else(|| format!("unknown rule {:?}", r.rule))?;
     if rule.engine.learnable() {
         // Operational, protocol and anomaly alerts: known for their edge or host.
-        let l = Learner::from_baseline(b, Caps::default());
         l.learn_alert(&r.rule, &r.key, r.ts);
-        let mut b = l.to_baseline();
-        if let Some(a) = b
-            .alerts
-            .iter_mut()
-            .find(|a| a.rule == r.rule && a.key == r.key)
-        {
-            a.state = State::Approved;
-        }
-        return Ok((b, format!("{} on {} is now known", r.rule, r.key)));
+        l.approve_alert(&r.rule, &r.key);
+        return Ok(format!("{} on {} is now known", r.rule, r.key));
     }
     if !r.rule.starts_with("baseline.") {
         return Err(format!(
@@ -190,11 +211,11 @@ fn learn(b: Baseline, r: &Record) -> Result<(Baseline, String), String> {
             r.rule
         ));
     }
-    learn_deviation(b, r)
+    learn_deviation(l, r)
 }
 
 /// A baseline rule: add what was missing.
-fn learn_deviation(b: Baseline, r: &Record) -> Result<(Baseline, String), String> {
+fn learn_deviation(l: &Learner, r: &Record) -> Result<String, String> {
     let ((src, src_zone), (dst, dst_zone)) = match (&r.src, &r.dst) {
         (Some(s), Some(d)) => (s.clone(), d.clone()),
         _ => return Err(format!("alert {}: no source or destination", r.key)),
@@ -224,7 +245,6 @@ fn learn_deviation(b: Baseline, r: &Record) -> Result<(Baseline, String), String
         timing: None,
     };
     let name = r.function.clone().unwrap_or_default();
-    let l = Learner::from_baseline(b, Caps::default());
     let what = match r.rule.as_str() {
         "baseline.new_asset" => {
             let ip: IpAddr = obs
@@ -234,9 +254,8 @@ fn learn_deviation(b: Baseline, r: &Record) -> Result<(Baseline, String), String
                 .ok_or("new_asset without its address")?;
             let zone = if ip == src { &src_zone } else { &dst_zone };
             l.learn_asset(ip, zone, r.ts);
-            let mut b = l.to_baseline();
-            b.set_state(&format!("asset={ip}"), State::Approved)?;
-            return Ok((b, format!("asset {ip} learned")));
+            l.approve_asset(ip);
+            return Ok(format!("asset {ip} learned"));
         }
         "baseline.new_edge" | "baseline.new_operation" => {
             format!("{} on {}", lesson.operation, edge.label())
@@ -279,51 +298,46 @@ fn learn_deviation(b: Baseline, r: &Record) -> Result<(Baseline, String), String
         }
         "baseline.timing_deviation" | "baseline.rate_spike" | "baseline.poll_stopped" => {
             let code = code_from_key().ok_or("no function code in the alert's key")?;
-            let mut b = l.to_baseline();
-            let f = b
-                .edges
-                .iter_mut()
-                .find(|e| e.src == src && e.dst == dst && e.protocol == protocol)
-                .and_then(|e| e.functions.get_mut(&code))
-                .ok_or_else(|| {
-                    format!("function {code} of {} is not in the baseline", edge.label())
-                })?;
-            f.state = State::Approved;
             let n = |k: &str| obs.get(k).and_then(Value::as_u64);
-            let what = match (r.rule.as_str(), f.timing.as_mut()) {
-                ("baseline.timing_deviation", Some(t)) => {
-                    let ms = n("interval_ms").ok_or("timing_deviation without its interval")?;
-                    t.min_ms = t.min_ms.min(ms);
-                    t.max_ms = t.max_ms.max(ms);
-                    format!(
-                        "intervals of function {code} on {} now {}..={} ms",
-                        edge.label(),
-                        t.min_ms,
-                        t.max_ms
-                    )
-                }
-                ("baseline.rate_spike", _) => {
-                    let per = n("per_minute").ok_or("rate_spike without its rate")?;
-                    f.peak_per_minute = f.peak_per_minute.max(per);
-                    format!(
-                        "peak of function {code} on {} now {per} a minute",
-                        edge.label()
-                    )
-                }
-                _ => {
-                    // A poll that stopped: its period is no longer expected.
-                    f.timing = None;
-                    format!("function {code} on {} no longer polled", edge.label())
-                }
-            };
-            return Ok((b, what));
+            let rule = r.rule.as_str();
+            let label = edge.label();
+            return l
+                .with_function_mut(&edge, code, |f| {
+                    f.state = State::Approved;
+                    match (rule, f.timing.as_mut()) {
+                        ("baseline.timing_deviation", Some(t)) => {
+                            let ms =
+                                n("interval_ms").ok_or("timing_deviation without its interval")?;
+                            t.min_ms = t.min_ms.min(ms);
+                            t.max_ms = t.max_ms.max(ms);
+                            Ok(format!(
+                                "intervals of function {code} on {label} now {}..={} ms",
+                                t.min_ms, t.max_ms
+                            ))
+                        }
+                        ("baseline.rate_spike", _) => {
+                            let per = n("per_minute").ok_or("rate_spike without its rate")?;
+                            f.peak_per_minute = f.peak_per_minute.max(per);
+                            Ok(format!(
+                                "peak of function {code} on {label} now {per} a minute"
+                            ))
+                        }
+                        _ => {
+                            // A poll that stopped: its period is no longer expected.
+                            f.timing = None;
+                            Ok(format!("function {code} on {label} no longer polled"))
+                        }
+                    }
+                })
+                .unwrap_or_else(|| {
+                    Err(format!("function {code} of {label} is not in the baseline"))
+                });
         }
         other => return Err(format!("{other} cannot be learned; mute it")),
     };
     l.learn(&lesson);
-    let mut b = l.to_baseline();
-    b.set_state(&format!("edge={src}>{dst}/{protocol}"), State::Approved)?;
-    Ok((b, format!("{what} learned")))
+    l.approve_edge(&edge);
+    Ok(format!("{what} learned"))
 }
 
 #[cfg(test)]
@@ -410,7 +424,41 @@ mod tests {
         )
         .unwrap();
         let expected = u64::from_str_radix(v["id"].as_str().unwrap(), 16).unwrap();
-        assert!(muted(&b).contains(&expected));
-        assert!(Learner::from_baseline(b, Caps::default()).is_muted(expected));
+        assert!(muted(&b.decisions).contains(&expected));
+        let l = Learner::from_baseline(b, Caps::default());
+        assert!(l.is_muted(expected));
+        // Live (the running sensor's learner): an unmute undoes it, and both are recorded.
+        apply_to(&l, &id, Action::Unmute, "t", "", Timestamp::from_nanos(1)).unwrap();
+        assert!(!l.is_muted(expected));
+        let b = l.to_baseline();
+        assert_eq!(b.decisions.len(), 2);
+        assert!(!muted(&b.decisions).contains(&expected));
+    }
+
+    #[test]
+    fn learning_live_is_seen_by_detection_at_once() {
+        let l = Learner::from_baseline(Baseline::default(), Caps::default());
+        let key = "10.0.0.1>10.0.0.2/modbus";
+        let a = AlertRef::from_record(&record("baseline.new_edge", key, json!({}))).unwrap();
+        apply_to(
+            &l,
+            &a,
+            Action::Learn,
+            "soc",
+            "expected",
+            Timestamp::from_nanos(0),
+        )
+        .unwrap();
+        let edge = EdgeKey {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            protocol: "modbus".into(),
+        };
+        assert_eq!(l.with_edge(&edge, |e| e.state), Some(State::Approved));
+        let op = json!("operational.plc_stop");
+        let a =
+            AlertRef::from_record(&record(op.as_str().unwrap(), "10.0.0.2", json!({}))).unwrap();
+        apply_to(&l, &a, Action::Learn, "soc", "", Timestamp::from_nanos(0)).unwrap();
+        assert!(l.knows_alert("operational.plc_stop", "10.0.0.2"));
     }
 }

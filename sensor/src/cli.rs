@@ -96,6 +96,19 @@ pub enum BaselineCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Unmute an alert muted earlier: detection raises it again. Recorded like a mute.
+    Unmute {
+        /// The baseline file (rewritten in place).
+        file: PathBuf,
+        /// The alert: its id (16 hex digits), a file of JSON alert records, or `-` for stdin.
+        alert: String,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Merge baselines (e.g. of several sensors) into OUT.
     Merge {
         /// Output file.

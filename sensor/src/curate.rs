@@ -40,6 +40,12 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
             by,
             reason,
         } => decide(&file, &alert, Action::Mute, by, &reason)?,
+        BaselineCommand::Unmute {
+            file,
+            alert,
+            by,
+            reason,
+        } => decide(&file, &alert, Action::Unmute, by, &reason)?,
         BaselineCommand::Merge { output, inputs } => {
             let mut merged = Baseline::default();
             let mut left_out = 0;
@@ -235,6 +241,7 @@ fn decision_line(d: &triage::Decision) -> String {
     let action = match d.action {
         Action::Learn => "learn",
         Action::Mute => "mute",
+        Action::Unmute => "unmute",
     };
     let mut line = format!("{} {action} alert {} by {}", d.at, d.alert_id, d.by);
     if !d.rule.is_empty() {
