@@ -599,6 +599,8 @@ pub struct Learner {
     muted: std::sync::RwLock<std::collections::HashSet<u64>>,
     /// The decisions' audit trail, the file's and those taken since.
     decisions: std::sync::Mutex<Vec<crate::triage::Decision>>,
+    /// How many of them came with the file.
+    decisions_loaded: usize,
     caps: Caps,
     /// Updates refused because a cap was reached.
     pub capped: std::sync::atomic::AtomicU64,
@@ -618,6 +620,7 @@ impl Learner {
         let decisions = std::mem::take(&mut b.decisions);
         let l = Learner {
             caps,
+            decisions_loaded: decisions.len(),
             muted: crate::triage::muted(&decisions).into(),
             decisions: decisions.into(),
             base: b,
@@ -701,6 +704,14 @@ impl Learner {
         if let Ok(mut v) = self.decisions.lock() {
             v.push(d);
         }
+    }
+
+    /// Whether decisions were taken since the baseline was loaded (it needs saving, also
+    /// when detecting).
+    pub fn has_new_decisions(&self) -> bool {
+        self.decisions
+            .lock()
+            .is_ok_and(|d| d.len() > self.decisions_loaded)
     }
 
     /// Approves a known alert (operational, protocol, anomaly): detection will not raise it.

@@ -137,6 +137,35 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
         Arc::new(AssetInventory::with_cap(cfg.assets.max_assets)),
     )))
 }
+/// The readers of the Kafka sinks' `decisions_topic`s, feeding the output thread.
+fn decision_consumers(
+    cfg: &Config,
+    common: &CommonArgs,
+) -> anyhow::Result<crate::output::triage::Decisions> {
+    use crate::output::kafka::decisions::DecisionConsumer;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut consumers = Vec::new();
+    for s in &cfg.sinks {
+        let SinkConfig::Kafka(k) = s else { continue };
+        let Some(topic) = &k.decisions_topic else {
+            continue;
+        };
+        consumers.push(
+            DecisionConsumer::start(k, topic, &cfg.sensor.id, tx.clone())
+                .map_err(|e| BadInput(format!("sinks.decisions_topic (kafka): {e:#}")))?,
+        );
+    }
+    if consumers.is_empty() {
+        return Ok(Default::default());
+    }
+    if common.baseline.is_none() {
+        tracing::warn!(
+            "A decisions_topic is read but no --baseline is given: decisions apply until the sensor stops, and are not saved."
+        );
+    }
+    Ok(crate::output::triage::Decisions::new(rx, consumers))
+}
+
 /// The configured alert sinks, plus `--alerts`; standard output when there are none.
 fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
     let default_format = common.alert_format.unwrap_or(cfg.alerts.format);
@@ -220,6 +249,7 @@ impl Session {
             alert_sinks(&cfg, common)?,
         );
         alerts.sensor = cfg.sensor.id.clone();
+        alerts.decisions = decision_consumers(&cfg, common)?;
         if control.is_some() {
             alerts.latency = Some(telemetry.latency.clone());
         }
@@ -251,8 +281,11 @@ impl Session {
     }
 
     /// Saves the baseline being learned (atomically), if learning.
+    /// Saves the baseline being learned, or the one detection runs on once the SOC's
+    /// decisions changed it.
     fn save_baseline(shared: &Shared, common: &CommonArgs) -> anyhow::Result<()> {
-        if let (Mode::Learn, Some(p)) = (shared.mode, &common.baseline) {
+        let changed = shared.mode == Mode::Learn || shared.learner.has_new_decisions();
+        if let (true, Some(p)) = (changed, &common.baseline) {
             shared
                 .learner
                 .to_baseline()
@@ -497,7 +530,9 @@ impl Periodic<'_> {
         }
         // While learning, save the baseline every `save_interval_secs` so a crash loses little.
         let every = Duration::from_secs(self.cfg.baseline.save_interval_secs.max(1));
-        if s.shared.mode == Mode::Learn && self.last_save.elapsed() >= every {
+        // Detecting, the SOC's decisions are saved the same way.
+        let save = s.shared.mode == Mode::Learn || s.shared.learner.has_new_decisions();
+        if save && self.last_save.elapsed() >= every {
             self.last_save = Instant::now();
             let r = Session::save_baseline(&s.shared, self.common).map_err(|e| format!("{e:#}"));
             s.telemetry.baseline_saved(r);

@@ -610,3 +610,188 @@ fn a_missing_topic_is_named() {
     assert!(k["spool_left_bytes"].as_u64().unwrap() > 0, "{k}");
     assert_eq!(k["acknowledged"], 0, "{k}");
 }
+
+/// The SOC decides on live alerts from its SIEM: a confluent-kafka producer posts to the
+/// decisions topic a mute for the host scan and a learn for the port scan while the sensor
+/// runs (real time); each is acknowledged on the alert stream (`status` muted / learned) and
+/// the alert does not grow after it; a malformed message and an unknown id are counted, not
+/// applied. Run again on the saved baseline, neither alert is raised.
+#[test]
+fn decisions_from_the_siem_apply_at_once_and_hold_after_a_restart() {
+    let Some(b) = broker(23) else { return };
+    let py = root().join("target/test-tools/venv/bin/python");
+    if !py.is_file() {
+        skip("confluent-kafka not installed in target/test-tools/venv");
+        return;
+    }
+    let dir = Scratch::new("kafka-decisions");
+    let topic = format!("decided-{}", std::process::id());
+    let decisions = format!("{topic}-decisions");
+    for t in [&topic, &format!("{topic}-assets"), &decisions] {
+        b.create_topic(t);
+    }
+    let cfg = config(
+        &dir,
+        &b.brokers(),
+        &topic,
+        &format!("decisions_topic = \"{decisions}\"\n"),
+    );
+    // A baseline to detect against (and to keep the decisions in).
+    let baseline = dir.path("baseline.json");
+    let (code, _, err) = replay(&[
+        "--learn".as_ref(),
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+        own_pcaps()
+            .join("modbus/iti-modbustcp/ModbusTCP.pcap")
+            .as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let stats = dir.path("stats.json");
+    let mut sensor = Command::new(bin())
+        .args(["replay", "--realtime", "-c"])
+        .arg(&cfg)
+        .arg("--baseline")
+        .arg(&baseline)
+        .arg(recon())
+        .arg("--stats")
+        .arg(&stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The host scan is raised at 10 s, the port scan at 20 s (of 91).
+    let alerts = dir.path("alerts.jsonl");
+    let records = || -> Vec<Value> {
+        std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let id_of = |rule: &str| {
+        records()
+            .iter()
+            .find(|r| r["rule"] == rule)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+    };
+    let start = Instant::now();
+    let (host_scan, port_scan) = loop {
+        if let (Some(h), Some(p)) = (id_of("anomaly.host_scan"), id_of("anomaly.port_scan")) {
+            break (h, p);
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no scans raised");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let posted = format!(
+        "{{\"alert_id\": \"{host_scan}\", \"action\": \"mute\", \"by\": \"analyst@soc\", \"reason\": \"pentest\"}}\n\
+         not a decision\n\
+         {{\"alert_id\": \"00000000deadbeef\", \"action\": \"mute\", \"by\": \"analyst@soc\"}}\n\
+         {{\"alert_id\": \"{port_scan}\", \"action\": \"learn\", \"by\": \"analyst@soc\", \"reason\": \"asset discovery tool\"}}\n"
+    );
+    let mut post = Command::new(&py)
+        .arg(root().join("tests/tools/post_decision.py"))
+        .args([&b.brokers(), &decisions])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    post.stdin
+        .take()
+        .unwrap()
+        .write_all(posted.as_bytes())
+        .unwrap();
+    assert!(
+        post.wait().unwrap().success(),
+        "posting the decisions failed"
+    );
+    let status = loop {
+        if let Some(s) = sensor.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "the sensor did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = sensor.stderr.take().unwrap().read_to_string(&mut err);
+    assert_eq!(status.code(), Some(0), "{err}");
+    let all = records();
+    for (id, ack) in [(&host_scan, "muted"), (&port_scan, "learned")] {
+        let mine: Vec<&Value> = all.iter().filter(|r| r["id"] == **id).collect();
+        let at = mine
+            .iter()
+            .position(|r| r["status"] == ack)
+            .unwrap_or_else(|| panic!("no {ack} acknowledgement of {id}: {mine:?}\n{err}"));
+        let count = mine[at]["count"].as_u64().unwrap();
+        for later in &mine[at..] {
+            assert_eq!(later["status"], ack, "{later}");
+            assert_eq!(
+                later["count"].as_u64().unwrap(),
+                count,
+                "{id} grew after {ack}: {later}"
+            );
+        }
+    }
+    let d = &json(&stats)["alerts"]["decisions"];
+    assert_eq!(
+        (
+            &d["received"],
+            &d["malformed"],
+            &d["unknown"],
+            &d["applied"]
+        ),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(2)
+        ),
+        "{d}\n{err}"
+    );
+    assert!(
+        err.contains("holds no such alert") && err.contains("ignored"),
+        "{err}"
+    );
+    // The decisions were saved with the baseline; a new run on it raises neither alert.
+    let saved = std::fs::read_to_string(&baseline).unwrap();
+    assert!(
+        saved.contains(&host_scan) && saved.contains("analyst@soc"),
+        "{saved}"
+    );
+    let again = dir.path("again.jsonl");
+    let stats2 = dir.path("stats2.json");
+    let (code, _, err) = replay(&[
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+        recon().as_os_str(),
+        "--alerts".as_ref(),
+        again.as_os_str(),
+        "--stats".as_ref(),
+        stats2.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&again).unwrap();
+    assert!(
+        !text.contains(&host_scan) && !text.contains(&port_scan),
+        "{text}"
+    );
+    assert!(
+        text.contains("anomaly.excessive_sessions"),
+        "other alerts still raised: {text}"
+    );
+    let s2 = json(&stats2);
+    assert!(
+        s2["alerts"]["muted"].as_u64().unwrap() > 0,
+        "{}",
+        s2["alerts"]
+    );
+    assert!(
+        s2["alerts"]["known"].as_u64().unwrap() > 0,
+        "{}",
+        s2["alerts"]
+    );
+}

@@ -41,7 +41,7 @@ mod timing;
 pub enum Mode {
     /// Learn the baseline; policy alerts still fire, baseline alerts do not.
     Learn,
-    /// Alert on deviations from the loaded baseline (which is not changed).
+    /// Alert on deviations from the loaded baseline (changed only by the SOC's decisions on alerts).
     Detect,
     /// No baseline: policy alerts only.
     #[default]

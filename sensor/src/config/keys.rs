@@ -243,6 +243,12 @@ pub const KEYS: &[Key] = &[
     text("sinks[kafka].topic", "string", "—", "not empty"),
     text("sinks[kafka].assets_topic", "string", "—", "a topic"),
     text(
+        "sinks[kafka].decisions_topic",
+        "string",
+        "—",
+        "a topic the SOC posts decisions to (learn, mute, unmute)",
+    ),
+    text(
         "sinks[kafka].security.protocol",
         "string",
         "—",

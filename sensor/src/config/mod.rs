@@ -896,11 +896,12 @@ mod tests {
     #[test]
     fn health_metrics_and_sensor_keys() {
         let c = Config::parse(
-            "[sensor]\nuser = \"otsensor\"\nstats_interval_secs = 5\n[health]\nsilent_secs = 3\n[metrics]\nlisten = \"127.0.0.1:9477\"\n",
+            // A user that exists on the machine (the check looks it up).
+            "[sensor]\nuser = \"nobody\"\nstats_interval_secs = 5\n[health]\nsilent_secs = 3\n[metrics]\nlisten = \"127.0.0.1:9477\"\n",
             "t",
         )
         .unwrap();
-        assert_eq!(c.sensor.user.as_deref(), Some("otsensor"));
+        assert_eq!(c.sensor.user.as_deref(), Some("nobody"));
         assert_eq!(c.health.silent_secs, 3);
         assert_eq!(
             c.metrics.listen_addr(),

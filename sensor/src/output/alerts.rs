@@ -66,6 +66,9 @@ pub struct AlertsReport {
     /// Observations not raised because a decision muted their alert.
     #[serde(skip_serializing_if = "is_zero")]
     pub muted: u64,
+    /// Decisions of the SOC read from Kafka (`decisions_topic`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<crate::output::triage::DecisionsReport>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -111,7 +114,7 @@ pub struct AlertOutput {
     scratch: Vec<Signal>,
     /// What a [`Repeat`] of a non-policy alert needs: its key while learning, or that the
     /// baseline knows it while detecting.
-    repeats: otsensor_baselines::lru::Lru<u64, RepeatOf>,
+    pub(crate) repeats: otsensor_baselines::lru::Lru<u64, RepeatOf>,
     /// Health signals and reloads from other threads (live capture).
     pub control: Option<crossbeam_channel::Receiver<Control>>,
     /// Packet-to-alert latency, observed at an alert's first write (live capture).
@@ -120,9 +123,11 @@ pub struct AlertOutput {
     pub evidence: Option<crate::output::evidence::EvidenceWriter>,
     /// With evidence on: where to ask each worker for a capture of one of its flows.
     pub capture_requests: Vec<crossbeam_channel::Sender<crate::events::CaptureRequest>>,
+    /// The SOC's decisions on alerts (Kafka `decisions_topic`), and what became of them.
+    pub decisions: crate::output::triage::Decisions,
 }
 
-enum RepeatOf {
+pub(crate) enum RepeatOf {
     Learning(String),
     Known,
 }
@@ -159,6 +164,7 @@ impl AlertOutput {
             latency: None,
             evidence: None,
             capture_requests: Vec::new(),
+            decisions: Default::default(),
         }
     }
 
@@ -226,6 +232,7 @@ impl AlertOutput {
             error: self.error.clone(),
             evidence: self.evidence.as_ref().map(|w| w.report.clone()),
             muted: self.muted,
+            decisions: self.decisions.report(),
         }
     }
 
@@ -424,6 +431,9 @@ impl AlertOutput {
                 Control::Anomaly(cfg) => self.anomaly.set_config(cfg),
             }
         }
+        for d in self.decisions.pending() {
+            self.decide(d);
+        }
         for s in &mut self.sinks {
             s.tick();
         }
@@ -465,6 +475,9 @@ impl AlertOutput {
     /// Writes the final state of every alert updated since it was last written, publishes
     /// the assets, and finishes every sink.
     pub fn finish(&mut self) {
+        for d in self.decisions.stop() {
+            self.decide(d);
+        }
         for a in self.store.flush() {
             self.write(&a);
         }

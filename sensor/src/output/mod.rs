@@ -7,6 +7,7 @@ pub mod format;
 pub mod kafka;
 pub mod risk;
 pub mod sink;
+pub mod triage;
 
 /// One alert sink's delivery state.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]

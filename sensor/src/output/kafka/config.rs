@@ -20,6 +20,10 @@ pub struct KafkaSinkConfig {
     /// Kafka topic of the asset records with their risk scores.
     #[serde(default)]
     pub assets_topic: Option<String>,
+    /// Topic the SOC posts its decisions on alerts to (learn, mute, unmute), read by the
+    /// running sensor on the same brokers.
+    #[serde(default)]
+    pub decisions_topic: Option<String>,
     /// Kafka security: SASL and TLS.
     #[serde(default)]
     pub security: Option<KafkaSecurity>,

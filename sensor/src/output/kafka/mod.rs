@@ -11,6 +11,7 @@
 //! the spool is full, which is a counted drop logged at error level.
 
 pub mod config;
+pub mod decisions;
 pub mod settings;
 pub mod spool;
 
