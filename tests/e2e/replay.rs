@@ -496,3 +496,177 @@ fn compressed_captures_are_read_as_the_plain_file() {
     let n = packets(&stats);
     assert!(n > 0 && n < packets(&file_stats), "{n}");
 }
+
+/// The frames of a legacy pcap (microseconds, little-endian): (microseconds, bytes).
+fn pcap_frames(p: &Path) -> Vec<(u64, Vec<u8>)> {
+    let b = std::fs::read(p).unwrap();
+    assert_eq!(
+        &b[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "{}: not a little-endian µs pcap",
+        p.display()
+    );
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= b.len() {
+        let u = |o: usize| u32::from_le_bytes(b[i + o..i + o + 4].try_into().unwrap());
+        let (sec, usec, cap) = (u(0), u(4), u(8) as usize);
+        out.push((
+            u64::from(sec) * 1_000_000 + u64::from(usec),
+            b[i + 16..i + 16 + cap].to_vec(),
+        ));
+        i += 16 + cap;
+    }
+    out
+}
+
+/// A pcapng block: type, body (padded to 32 bits), both lengths.
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let pad = (4 - body.len() % 4) % 4;
+    let len = (12 + body.len() + pad) as u32;
+    let mut b = Vec::new();
+    b.extend(kind.to_le_bytes());
+    b.extend(len.to_le_bytes());
+    b.extend(body);
+    b.extend(vec![0; pad]);
+    b.extend(len.to_le_bytes());
+    b
+}
+
+fn section_header() -> Vec<u8> {
+    let mut body = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+    body.extend(1u16.to_le_bytes());
+    body.extend(0u16.to_le_bytes());
+    body.extend((-1i64).to_le_bytes());
+    block(0x0A0D_0D0A, &body)
+}
+
+/// An interface: link type, snaplen, and options if_tsresol (code 9) and if_tsoffset (14).
+fn interface(link: u16, tsresol: Option<u8>, tsoffset: Option<i64>) -> Vec<u8> {
+    let mut body = link.to_le_bytes().to_vec();
+    body.extend(0u16.to_le_bytes());
+    body.extend(262_144u32.to_le_bytes());
+    if let Some(r) = tsresol {
+        body.extend(9u16.to_le_bytes());
+        body.extend(1u16.to_le_bytes());
+        body.extend([r, 0, 0, 0]);
+    }
+    if let Some(o) = tsoffset {
+        body.extend(14u16.to_le_bytes());
+        body.extend(8u16.to_le_bytes());
+        body.extend(o.to_le_bytes());
+    }
+    if tsresol.is_some() || tsoffset.is_some() {
+        body.extend([0u8; 4]); // opt_endofopt
+    }
+    block(1, &body)
+}
+
+fn packet(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = iface.to_le_bytes().to_vec();
+    body.extend(((ticks >> 32) as u32).to_le_bytes());
+    body.extend((ticks as u32).to_le_bytes());
+    body.extend((data.len() as u32).to_le_bytes());
+    body.extend((data.len() as u32).to_le_bytes());
+    body.extend(data);
+    block(6, &body)
+}
+
+/// Events without MAC addresses (a raw-IP interface has none).
+fn events_without_macs(cap: &Path) -> Vec<Value> {
+    let (mut events, _) = replay_events(cap);
+    for e in &mut events {
+        for end in ["src", "dst"] {
+            if let Some(o) = e.get_mut(end).and_then(Value::as_object_mut) {
+                o.remove("mac");
+            }
+        }
+    }
+    events
+}
+
+/// What Wireshark writes when capturing on several interfaces, and libpcap refuses: pcapng
+/// with two sections, each with an Ethernet and a raw-IP interface (in a different order),
+/// microsecond and nanosecond clocks and a timestamp offset. Every frame of the plant capture
+/// is in it once, on one interface or the other: the events are those of the plain file.
+#[test]
+fn pcapng_with_several_link_types_sections_and_clocks() {
+    let d = Scratch::new("pcapng-multi");
+    let src = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    let frames = pcap_frames(&src);
+    let half = frames.len() / 2;
+    let mut f = section_header();
+    // Section 1: 0 = Ethernet (µs, the default), 1 = raw IPv4 in nanoseconds.
+    f.extend(interface(1, None, None));
+    f.extend(interface(228, Some(9), None));
+    for (i, (us, data)) in frames[..half].iter().enumerate() {
+        if i % 2 == 0 {
+            f.extend(packet(0, *us, data));
+        } else {
+            f.extend(packet(1, us * 1000, &data[14..]));
+        }
+    }
+    // Section 2: interfaces numbered again: 0 = raw IPv4 in ns with a 1000 s offset,
+    // 1 = Ethernet in µs (if_tsresol given) with an offset of -5 s.
+    f.extend(section_header());
+    f.extend(interface(228, Some(9), Some(1000)));
+    f.extend(interface(1, Some(6), Some(-5)));
+    for (i, (us, data)) in frames[half..].iter().enumerate() {
+        if i % 2 == 0 {
+            f.extend(packet(0, (us - 1_000_000_000) * 1000, &data[14..]));
+        } else {
+            f.extend(packet(1, us + 5_000_000, data));
+        }
+    }
+    let multi = d.path("multi.pcapng");
+    std::fs::write(&multi, f).unwrap();
+    let stats = d.path("stats.json");
+    let (code, _, err) = replay(&[multi.as_os_str(), "--stats".as_ref(), stats.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    let s = json(&stats);
+    assert_eq!(s["packets"], frames.len(), "{s}");
+    assert_eq!(s["inputs"][0]["link_type"], "ethernet+raw_ip", "{s}");
+    assert_eq!(events_without_macs(&multi), events_without_macs(&src));
+}
+
+/// Captures of three link types merged by Wireshark's mergecap (one pcapng, three
+/// interfaces) read as the three files one after the other.
+#[test]
+fn mergecap_output_of_three_link_types() {
+    let d = Scratch::new("mergecap");
+    let parts = [
+        own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap"),
+        own_pcaps().join("dnp3/suricata-verify-dnp3-flood/input.pcap"),
+        own_pcaps().join("s7comm-plus/icsnpp-s7comm-plus/s7comm_plus.pcap"),
+    ];
+    let merged = d.path("merged.pcapng");
+    let out = std::process::Command::new("mergecap")
+        .arg("-w")
+        .arg(&merged)
+        .args(&parts)
+        .output();
+    let Ok(out) = out else {
+        skip("mergecap not installed (scripts/test.sh installs tshark)");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = |args: &[&OsStr], name: &str| {
+        let p = d.path(name);
+        let mut a = args.to_vec();
+        a.extend(["--stats".as_ref(), p.as_os_str()]);
+        let (code, _, err) = replay(&a);
+        assert_eq!(code, 0, "{err}");
+        json(&p)
+    };
+    let one = stats(&[merged.as_os_str()], "merged.json");
+    let each: Vec<&OsStr> = parts.iter().map(|p| p.as_os_str()).collect();
+    let all = stats(&each, "each.json");
+    assert_eq!(one["packets"], all["packets"]);
+    assert_eq!(one["pdus"], all["pdus"], "{}\n{}", one["pdus"], all["pdus"]);
+    assert_eq!(one["inputs"][0]["link_type"], "ethernet+raw_ip+linux_sll");
+    assert_eq!(one["undecodable"], all["undecodable"]);
+}

@@ -1,6 +1,8 @@
-//! Packet sources: pcap/pcapng files (replay) and live interfaces (capture), both through
-//! libpcap, both feeding the same [`Dispatcher`](crate::pipeline::dispatch::Dispatcher).
+//! Packet sources: pcap/pcapng files (replay, read by [`file::CaptureReader`]) and live
+//! interfaces (capture, through libpcap), both feeding the same
+//! [`Dispatcher`](crate::pipeline::dispatch::Dispatcher).
 
+pub mod file;
 pub mod live;
 pub mod offline;
 

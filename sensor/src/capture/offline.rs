@@ -1,24 +1,25 @@
-//! Replay of pcap and pcapng files, streamed packet by packet through libpcap.
+//! Replay of pcap and pcapng files (plain, compressed, or streamed from standard input or a
+//! FIFO), read packet by packet by [`CaptureReader`] (not libpcap, which refuses pcapng
+//! files with several link types).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use pcap::{Capture, Offline, Precision};
 
 use otsensor_baselines::time::Timestamp;
 
-use super::{ts_of, InputReport};
-use crate::decode::LinkType;
+use super::file::CaptureReader;
+use super::InputReport;
 use crate::pipeline::dispatch::Dispatcher;
 
 /// Bytes of per-record overhead assumed for progress (pcap record header).
 const RECORD_OVERHEAD: u64 = 16;
 
 /// Opens a capture file, with one-line errors that name the file. `-` is standard input
-/// (libpcap reads it as a stream, as it does a FIFO): both end at the end of the stream.
-pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
+/// (read as a stream, as a FIFO is): both end at the end of the stream.
+pub fn open(path: &Path) -> Result<CaptureReader, String> {
     open_streaming(path).map(|(cap, _)| cap)
 }
 
@@ -26,35 +27,29 @@ pub fn open(path: &Path) -> Result<Capture<Offline>, String> {
 type Feeder = std::thread::JoinHandle<Result<(), String>>;
 
 /// As [`open`], with the thread that decompresses a compressed capture (join it after the
-/// last packet, the capture dropped, for a decompression error).
-fn open_streaming(path: &Path) -> Result<(Capture<Offline>, Option<Feeder>), String> {
+/// last packet, the reader dropped, for a decompression error).
+fn open_streaming(path: &Path) -> Result<(CaptureReader, Option<Feeder>), String> {
+    let unreadable = |e: String| format!("cannot read {}: {e}", path.display());
+    if path.as_os_str() == "-" {
+        return CaptureReader::new(std::io::stdin())
+            .map(|r| (r, None))
+            .map_err(unreadable);
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     if !is_stream(path) {
-        if let Err(e) = std::fs::File::open(path) {
-            return Err(format!("cannot open {}: {e}", path.display()));
-        }
         if let Some(c) = compression_of(path) {
-            // libpcap reads the decompressed stream from a pipe (no temporary file).
-            let (reader, fd_path, feeder) = decompressing(path, c)?;
-            let cap = Capture::from_file_with_precision(&fd_path, Precision::Nano);
-            drop(reader);
-            return cap.map(|cap| (cap, Some(feeder))).map_err(|e| {
-                format!(
-                    "cannot read {} ({c:?}): {}",
-                    path.display(),
-                    one_line(&e.to_string())
-                )
-            });
+            drop(file);
+            // Decompressed by a thread into a pipe (no temporary file).
+            let (reader, feeder) = decompressing(path, c)?;
+            return CaptureReader::new(reader)
+                .map(|r| (r, Some(feeder)))
+                .map_err(|e| format!("cannot read {} ({c:?}): {e}", path.display()));
         }
     }
-    Capture::from_file_with_precision(path, Precision::Nano)
-        .map(|cap| (cap, None))
-        .map_err(|e| {
-            format!(
-                "cannot read {}: {}",
-                path.display(),
-                one_line(&e.to_string())
-            )
-        })
+    CaptureReader::new(file)
+        .map(|r| (r, None))
+        .map_err(unreadable)
 }
 
 /// Compressions a capture file may come in, recognised by their magic bytes.
@@ -82,14 +77,9 @@ pub fn compression_of(path: &Path) -> Option<Compression> {
     }
 }
 
-/// Starts a thread that decompresses `path` into a pipe; returns the pipe's read end (keep
-/// it until libpcap has opened it), its `/dev/fd` path and the thread. A decompression error
-/// ends the stream there; the thread returns it.
-fn decompressing(
-    path: &Path,
-    c: Compression,
-) -> Result<(std::io::PipeReader, std::path::PathBuf, Feeder), String> {
-    use std::os::fd::AsRawFd;
+/// Starts a thread that decompresses `path` into a pipe; returns the pipe's read end and the
+/// thread. A decompression error ends the stream there; the thread returns it.
+fn decompressing(path: &Path, c: Compression) -> Result<(std::io::PipeReader, Feeder), String> {
     let err = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let file = std::io::BufReader::new(std::fs::File::open(path).map_err(err)?);
     let (reader, mut writer) = std::io::pipe().map_err(err)?;
@@ -118,18 +108,13 @@ fn decompressing(
             }
         })
         .map_err(err)?;
-    let fd_path = std::path::PathBuf::from(format!("/dev/fd/{}", reader.as_raw_fd()));
-    Ok((reader, fd_path, feeder))
+    Ok((reader, feeder))
 }
 
 /// Standard input (`-`) or a FIFO: readable once, so not opened ahead to check it.
 pub fn is_stream(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
-}
-
-fn one_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().trim().to_string()
 }
 
 /// Paces replay to the recorded timestamps (`--realtime`).
@@ -198,41 +183,42 @@ pub fn replay_file(
             return rep;
         }
     };
-    let link = LinkType::from_dlt(cap.get_datalink().0);
-    rep.link_type = link.name();
     pacer.reset();
     let mut done_bytes = 0u64;
     loop {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        match cap.next_packet() {
-            Ok(p) => {
-                let ts = ts_of(p.header);
-                if opts.realtime {
-                    pacer.wait(ts, opts.stop, disp);
-                }
-                disp.packet(link, ts, p.data, p.header.len);
+        let mut len = 0u64;
+        let next = cap.next_frame(|f| {
+            if opts.realtime {
+                pacer.wait(f.ts, opts.stop, disp);
+            }
+            disp.packet(f.link, f.ts, f.data, f.wire_len);
+            len = f.data.len() as u64;
+        });
+        match next {
+            Ok(true) => {
                 rep.packets += 1;
-                rep.bytes += p.data.len() as u64;
-                done_bytes += p.data.len() as u64 + RECORD_OVERHEAD;
+                rep.bytes += len;
+                done_bytes += len + RECORD_OVERHEAD;
                 if rep.packets.is_multiple_of(4096) {
                     opts.progress.inc(done_bytes);
                     done_bytes = 0;
                 }
             }
-            Err(pcap::Error::NoMorePackets) => break,
+            Ok(false) => break,
             Err(e) => {
                 rep.error = Some(format!(
-                    "{}: read error after {} packets: {}",
+                    "{}: read error after {} packets: {e}",
                     path.display(),
                     rep.packets,
-                    one_line(&e.to_string())
                 ));
                 break;
             }
         }
     }
+    rep.link_type = cap.link_names();
     opts.progress.inc(done_bytes);
     drop(cap);
     if let Some(Ok(Err(e))) = feeder.map(std::thread::JoinHandle::join) {
