@@ -157,6 +157,9 @@ pub enum Flood {
     Short,
     /// Distinct sources each probing one host of 10.1.0.0/16 on port 502 (a SYN each).
     Scan,
+    /// As `Short` without the RST: established connections that all stay open to the end
+    /// (concurrent flows, 4 packets each).
+    Open,
 }
 
 impl std::str::FromStr for Flood {
@@ -166,14 +169,19 @@ impl std::str::FromStr for Flood {
             "syn" => Ok(Flood::Syn),
             "short" => Ok(Flood::Short),
             "scan" => Ok(Flood::Scan),
-            _ => Err(format!("unknown flood {s:?} (syn, short, scan)")),
+            "open" => Ok(Flood::Open),
+            _ => Err(format!("unknown flood {s:?} (syn, short, scan, open)")),
         }
     }
 }
 
 /// `n` units of `kind`, the first at `ts_us`, one unit every `gap_us`.
 pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
-    let per = if kind == Flood::Short { 5 } else { 1 };
+    let per = match kind {
+        Flood::Short => 5,
+        Flood::Open => 4,
+        _ => 1,
+    };
     let mut out = Vec::with_capacity(n as usize * per);
     for i in 0..n {
         let ts = ts_us + u64::from(i) * gap_us;
@@ -192,7 +200,7 @@ pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
                     data: frame((src, sport), (dst, 502), seq, None, "S", &[]),
                 });
             }
-            Flood::Short => {
+            Flood::Short | Flood::Open => {
                 let c = Conn {
                     client: src,
                     server: [10, 1, 0, 1],
@@ -211,7 +219,7 @@ pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
                     c.down(ss, Some(cs.wrapping_add(req.len() as u32)), "P", &resp),
                     c.up(cs.wrapping_add(req.len() as u32), None, "R", &[]),
                 ];
-                for (k, data) in frames.into_iter().enumerate() {
+                for (k, data) in frames.into_iter().take(per).enumerate() {
                     out.push(Frame {
                         ts_us: ts + k as u64,
                         data,
@@ -275,4 +283,39 @@ pub fn load_pcap(path: &Path) -> anyhow::Result<(i32, Vec<Frame>)> {
         }
     }
     Ok((dlt, v))
+}
+
+/// XORs the third octet of both IPv4 addresses of an Ethernet frame (after any VLAN tags)
+/// with `k` and recomputes the IPv4 header checksum; other frames are left alone.
+pub fn renumber_ipv4(frame: &mut [u8], k: u8) {
+    if k == 0 {
+        return;
+    }
+    let mut at = 12;
+    while frame.get(at..at + 2) == Some(&[0x81, 0x00]) {
+        at += 4;
+    }
+    if frame.get(at..at + 2) != Some(&[0x08, 0x00]) {
+        return;
+    }
+    let ip = at + 2;
+    let Some(ihl) = frame.get(ip).map(|b| usize::from(b & 0x0f) * 4) else {
+        return;
+    };
+    if ihl < 20 || frame.len() < ip + ihl {
+        return;
+    }
+    frame[ip + 14] ^= k;
+    frame[ip + 18] ^= k;
+    frame[ip + 10] = 0;
+    frame[ip + 11] = 0;
+    let mut sum: u32 = frame[ip..ip + ihl]
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    frame[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
 }

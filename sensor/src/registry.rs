@@ -52,6 +52,8 @@ pub struct FlowInfo {
 pub struct AppCtx<'a> {
     /// The flow.
     pub flow: &'a FlowInfo,
+    /// The detector's state of the flow.
+    pub det: &'a mut otsensor_baselines::detector::FlowLocal,
     /// Capture time of the packet that carried this data (or of the flow's end).
     pub ts: Timestamp,
     /// Index of that packet in the input (orders events deterministically).
@@ -101,7 +103,8 @@ impl Sink for AppCtx<'_> {
 
     fn observe(&mut self, msg: &Message) {
         let scratch = self.events.alert_scratch();
-        self.detector.observe(msg, &self.flow.view(), scratch);
+        self.detector
+            .observe(msg, &self.flow.view(), self.det, scratch);
         self.events.commit_alerts(self.pkt_index, self.flow.id);
     }
 

@@ -253,7 +253,12 @@ mod tests {
         ))
     }
 
-    fn observe(d: &mut Detector, flow: u64, msgs: &[Message]) -> Vec<crate::alert::Signal> {
+    fn observe(
+        d: &mut Detector,
+        fl: &mut super::super::FlowLocal,
+        flow: u64,
+        msgs: &[Message],
+    ) -> Vec<crate::alert::Signal> {
         let mut out = Vec::new();
         for m in msgs {
             let (c, s) = (client(), server(502));
@@ -266,7 +271,7 @@ mod tests {
                 server_zone: 0,
                 transport: "tcp",
             };
-            d.observe(m, &f, &mut out);
+            d.observe(m, &f, fl, &mut out);
         }
         out
     }
@@ -285,18 +290,20 @@ mod tests {
         let learning = shared(Mode::Learn, Learner::default());
         let mut d = Detector::new(learning.clone());
         let polls: Vec<Message> = (0..20).map(|i| read(f64::from(i), 0)).collect();
-        observe(&mut d, 1, &polls);
-        d.end_flow(1);
+        let mut one = super::super::FlowLocal::default();
+        observe(&mut d, &mut one, 1, &polls);
+        d.end_flow(one);
         let b = learning.learner.to_baseline();
         let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
         let mut d = Detector::new(detecting);
+        let (mut two, mut three) = Default::default();
         let ids = |out: &[crate::alert::Signal]| {
             fired(out).full.into_iter().map(|f| f.0).collect::<Vec<_>>()
         };
         // The learned poll: nothing.
-        assert!(ids(&observe(&mut d, 2, &[read(20.0, 0)])).is_empty());
+        assert!(ids(&observe(&mut d, &mut two, 2, &[read(20.0, 0)])).is_empty());
         // Outside the learned range, twice: one alert, then a repeat.
-        let out = observe(&mut d, 2, &[read(21.0, 100), read(22.0, 100)]);
+        let out = observe(&mut d, &mut two, 2, &[read(21.0, 100), read(22.0, 100)]);
         assert_eq!(ids(&out), ["baseline.address_out_of_range"]);
         assert_eq!(fired(&out).repeats, 1);
         // A write: new operation and new function; another unit.
@@ -306,7 +313,7 @@ mod tests {
             .at_secs(23.0)
             .build();
         assert_eq!(
-            ids(&observe(&mut d, 2, &[write])),
+            ids(&observe(&mut d, &mut two, 2, &[write])),
             ["baseline.new_operation", "baseline.new_function"]
         );
         let other_unit = MessageBuilder::modbus(3)
@@ -315,14 +322,14 @@ mod tests {
             .at_secs(24.0)
             .build();
         assert_eq!(
-            ids(&observe(&mut d, 2, &[other_unit])),
+            ids(&observe(&mut d, &mut two, 2, &[other_unit])),
             ["baseline.new_unit"]
         );
         // A client the baseline never saw: a new asset, and nothing else about its traffic.
         let mut stranger = read(25.0, 100);
         stranger.src.ip = "10.0.0.9".parse().unwrap();
         assert_eq!(
-            ids(&observe(&mut d, 3, &[stranger])),
+            ids(&observe(&mut d, &mut three, 3, &[stranger])),
             ["baseline.new_asset"]
         );
     }

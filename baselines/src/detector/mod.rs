@@ -247,9 +247,11 @@ impl Shared {
     }
 }
 
-/// A worker's state for one flow.
+/// The detector's state for one flow, kept with the flow by its owner (the worker's flow
+/// table: no second table of flows) and handed to [`Detector::observe`] with each message and
+/// to [`Detector::end_flow`] at its end.
 #[derive(Debug, Default)]
-struct FlowLocal {
+pub struct FlowLocal {
     /// Timing and rate per function code.
     fns: timing::Functions,
     /// The (client, protocol) whose roles the asset inventory has recorded.
@@ -273,7 +275,6 @@ pub struct Detector {
     shared: std::sync::Arc<Shared>,
     policy: Arc<Policy>,
     generation: u64,
-    flows: HashMap<u64, FlowLocal>,
 }
 
 impl Detector {
@@ -283,7 +284,6 @@ impl Detector {
             policy: shared.policy(),
             generation: shared.generation(),
             shared,
-            flows: HashMap::new(),
         }
     }
 
@@ -310,11 +310,9 @@ impl Detector {
         true
     }
 
-    /// Forgets a flow's state (call when the flow ends), publishing its last polls.
-    pub fn end_flow(&mut self, flow_id: u64) {
-        let Some(mut fl) = self.flows.remove(&flow_id) else {
-            return;
-        };
+    /// A flow's state at its end (or when its parser gave up): its pending asset sightings
+    /// and its last polls are published.
+    pub fn end_flow(&mut self, mut fl: FlowLocal) {
         fl.pending.flush(&self.shared, &self.policy.zones);
         if let Some(edge) = &fl.edge {
             fl.fns.publish_last(&self.shared, edge);
@@ -440,9 +438,14 @@ impl Detector {
     /// Checks and learns one message; what it raises goes to `out`, in this order: asset
     /// roles, facts for the anomaly engine, operational, protocol and policy rules, then
     /// (learning) the baseline lesson or (detecting) the baseline rules.
-    pub fn observe(&mut self, m: &Message, f: &FlowView<'_>, out: &mut Vec<Signal>) {
+    pub fn observe(
+        &mut self,
+        m: &Message,
+        f: &FlowView<'_>,
+        fl: &mut FlowLocal,
+        out: &mut Vec<Signal>,
+    ) {
         let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
-        let fl = self.flows.entry(f.id).or_default();
         fl.pending.set_ends_of(f);
         record_roles(sh, m, &mut fl.roles);
         if fl.edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {

@@ -47,6 +47,9 @@ impl Functions {
         let i = match self.0.iter().position(|(c, _)| *c == code) {
             Some(i) => i,
             None => {
+                // One at a time: most connections use one to three functions, and a flood
+                // of connections should not cost four slots each.
+                self.0.reserve_exact(1);
                 self.0.push((code, FlowFn::default()));
                 self.0.len() - 1
             }

@@ -1,13 +1,14 @@
 //! Writes a flood capture for the flood benchmarks (benches/flood-bench.sh):
-//! `gen-flood OUT.pcap syn|short|scan N [PLANT.pcap]` — N half-open SYNs from distinct
-//! sources, N short Modbus connections (5 packets each) or N distinct scanning hosts, one
+//! `gen-flood OUT.pcap syn|short|scan|open N [PLANT.pcap]` — N half-open SYNs from distinct
+//! sources, N short Modbus connections (5 packets each), N distinct scanning hosts or N
+//! Modbus connections left open (4 packets each: concurrent flows), one
 //! every microsecond; with PLANT.pcap (Ethernet), the flood is spread over the plant
 //! capture's time span and interleaved with it by timestamp.
 
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
-    let usage = "usage: gen-flood OUT.pcap syn|short|scan N [PLANT.pcap]";
+    let usage = "usage: gen-flood OUT.pcap syn|short|scan|open N [PLANT.pcap]";
     let mut args = std::env::args().skip(1);
     let out = PathBuf::from(args.next().ok_or_else(|| anyhow::anyhow!(usage))?);
     let kind: otsensor_benches::Flood = args

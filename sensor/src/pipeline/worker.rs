@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use otsensor_baselines::assets::{AssetInventory, Endpoint, FlowObservation};
-use otsensor_baselines::detector::{Detector, Shared};
+use otsensor_baselines::detector::{Detector, FlowLocal, Shared};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::Direction;
 
@@ -217,10 +217,11 @@ impl AppStats {
 enum AppState {
     /// No payload yet, or not enough to decide.
     Pending,
-    /// A protocol's handler owns the flow.
+    /// A protocol's handler owns the flow; the detector's state of the flow goes with it.
     Active {
         index: usize,
         handler: Box<dyn Handler>,
+        det: Box<FlowLocal>,
     },
     /// No protocol matched (or the handler gave up).
     Done,
@@ -263,9 +264,15 @@ struct AppEnv<'a> {
 }
 
 impl AppEnv<'_> {
-    fn ctx<'c>(&'c mut self, flow: &'c FlowInfo, index: usize) -> Option<AppCtx<'c>> {
+    fn ctx<'c>(
+        &'c mut self,
+        flow: &'c FlowInfo,
+        det: &'c mut FlowLocal,
+        index: usize,
+    ) -> Option<AppCtx<'c>> {
         Some(AppCtx {
             flow,
+            det,
             ts: self.ts,
             pkt_index: self.pkt_index,
             events: self.sink,
@@ -294,6 +301,7 @@ impl AppEnv<'_> {
                     return false;
                 };
                 let mut handler = (spec.new_handler)();
+                let mut det = Box::<FlowLocal>::default();
                 if let Some(c) = self.stats.protocols.get_mut(index) {
                     c.flows += 1;
                     c.flows_on_other_ports += u64::from(!on_its_port);
@@ -308,14 +316,18 @@ impl AppEnv<'_> {
                 self.sink.commit_alerts(self.pkt_index, info.id);
                 for d in [Direction::Request, Direction::Response] {
                     if pending_gap[d.index()] {
-                        if let Some(mut ctx) = self.ctx(info, index) {
+                        if let Some(mut ctx) = self.ctx(info, &mut det, index) {
                             ctx.counters.gaps += 1;
                             let _ =
                                 handler.on_stream(&mut ctx, d, StreamEvent::Gap(Gap::Midstream));
                         }
                     }
                 }
-                *app = AppState::Active { index, handler };
+                *app = AppState::Active {
+                    index,
+                    handler,
+                    det,
+                };
                 true
             }
             Identified::Undecided => {
@@ -363,7 +375,10 @@ impl AppEnv<'_> {
                     *c.abandoned.entry(reason).or_default() += 1;
                 }
             }
-            *app = AppState::Done;
+            // No more messages: the detector's state of the flow is published now.
+            if let AppState::Active { det, .. } = std::mem::replace(app, AppState::Done) {
+                self.detector.end_flow(*det);
+            }
         }
     }
 
@@ -389,8 +404,13 @@ impl AppEnv<'_> {
                 }
             }
         }
-        if let AppState::Active { index, handler } = app {
-            let Some(mut ctx) = self.ctx(info, *index) else {
+        if let AppState::Active {
+            index,
+            handler,
+            det,
+        } = app
+        {
+            let Some(mut ctx) = self.ctx(info, det, *index) else {
                 return;
             };
             if matches!(ev, StreamEvent::Gap(_)) {
@@ -414,8 +434,13 @@ impl AppEnv<'_> {
                 return;
             }
         }
-        if let AppState::Active { index, handler } = &mut flow.app {
-            let Some(mut ctx) = self.ctx(&flow.info, *index) else {
+        if let AppState::Active {
+            index,
+            handler,
+            det,
+        } = &mut flow.app
+        {
+            let Some(mut ctx) = self.ctx(&flow.info, det, *index) else {
                 return;
             };
             let verdict = handler.on_datagram(&mut ctx, dir, data);
@@ -863,13 +888,20 @@ impl Worker {
             }
         }
         let mut app_protocol = None;
-        if let AppState::Active { index, handler } = &mut flow.app {
+        if let AppState::Active {
+            index,
+            handler,
+            det,
+        } = &mut flow.app
+        {
             app_protocol = registry.protocols().get(*index).map(|p| p.name);
-            if let Some(mut ctx) = env.ctx(&flow.info, *index) {
+            if let Some(mut ctx) = env.ctx(&flow.info, det, *index) {
                 handler.on_end(&mut ctx);
             }
         }
-        self.detector.end_flow(flow.info.id);
+        if let AppState::Active { det, .. } = std::mem::replace(&mut flow.app, AppState::Done) {
+            self.detector.end_flow(*det);
+        }
         if let (Some(rings), Some(fr)) = (self.rings.as_mut(), flow.evidence.take()) {
             // Alerts raised at its end start captures of what the ring holds; every capture
             // in progress is complete now.
