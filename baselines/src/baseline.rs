@@ -689,17 +689,8 @@ impl Learner {
 
     /// Records a decision (the audit trail) and mutes or unmutes its alert.
     pub fn decide(&self, d: crate::triage::Decision) {
-        use crate::triage::Action;
-        if let (Ok(id), Ok(mut m)) = (u64::from_str_radix(&d.alert_id, 16), self.muted.write()) {
-            match d.action {
-                Action::Mute => {
-                    m.insert(id);
-                }
-                Action::Unmute => {
-                    m.remove(&id);
-                }
-                Action::Learn => {}
-            }
+        if let Ok(mut m) = self.muted.write() {
+            d.apply_to_muted(&mut m);
         }
         if let Ok(mut v) = self.decisions.lock() {
             v.push(d);

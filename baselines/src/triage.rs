@@ -181,20 +181,27 @@ pub fn apply_to(
 pub fn muted(decisions: &[Decision]) -> std::collections::HashSet<u64> {
     let mut m = std::collections::HashSet::new();
     for d in decisions {
-        let Ok(id) = u64::from_str_radix(&d.alert_id, 16) else {
-            continue;
+        d.apply_to_muted(&mut m);
+    }
+    m
+}
+
+impl Decision {
+    /// Mutes or unmutes its alert in `muted` (a learn changes nothing there).
+    pub fn apply_to_muted(&self, muted: &mut std::collections::HashSet<u64>) {
+        let Ok(id) = u64::from_str_radix(&self.alert_id, 16) else {
+            return;
         };
-        match d.action {
+        match self.action {
             Action::Mute => {
-                m.insert(id);
+                muted.insert(id);
             }
             Action::Unmute => {
-                m.remove(&id);
+                muted.remove(&id);
             }
             Action::Learn => {}
         }
     }
-    m
 }
 
 fn learn(l: &Learner, r: &Record) -> Result<String, String> {

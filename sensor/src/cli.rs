@@ -68,47 +68,14 @@ pub enum BaselineCommand {
     },
     /// Learn from an alert: add to the baseline what the alert said was missing (asset, edge,
     /// operation, function, unit, address range, timing bounds) as approved entries, or an
-    /// operational, protocol or anomaly alert as known. Recorded with who, when and why.
-    Learn {
-        /// The baseline file (rewritten in place).
-        file: PathBuf,
-        /// The alert: a file of JSON alert records (one per line; the last of each id counts),
-        /// or `-` for standard input.
-        alert: String,
-        /// Who decided (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-        /// Why.
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
+    /// operational, protocol or anomaly alert as known. Recorded with who, when and why. The
+    /// alert must be given as its JSON record(s).
+    Learn(Decide),
     /// Mute an alert: detection never raises it again (that rule on that edge or host).
     /// Recorded with who, when and why.
-    Mute {
-        /// The baseline file (rewritten in place).
-        file: PathBuf,
-        /// The alert: its id (16 hex digits), a file of JSON alert records, or `-` for stdin.
-        alert: String,
-        /// Who decided (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-        /// Why.
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
+    Mute(Decide),
     /// Unmute an alert muted earlier: detection raises it again. Recorded like a mute.
-    Unmute {
-        /// The baseline file (rewritten in place).
-        file: PathBuf,
-        /// The alert: its id (16 hex digits), a file of JSON alert records, or `-` for stdin.
-        alert: String,
-        /// Who decided (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-        /// Why.
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
+    Unmute(Decide),
     /// Merge baselines (e.g. of several sensors) into OUT.
     Merge {
         /// Output file.
@@ -118,6 +85,22 @@ pub enum BaselineCommand {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
+}
+
+/// A decision on an alert (`baseline learn|mute|unmute`).
+#[derive(Debug, Args)]
+pub struct Decide {
+    /// The baseline file (rewritten in place).
+    pub file: PathBuf,
+    /// The alert: its id (16 hex digits; not for learn), a file of JSON alert records (one per
+    /// line; the last of each id counts), or `-` for standard input.
+    pub alert: String,
+    /// Who decided (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why.
+    #[arg(long, default_value = "")]
+    pub reason: String,
 }
 
 /// `otsensor config ...`

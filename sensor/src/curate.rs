@@ -28,24 +28,9 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
         BaselineCommand::Suppress { file, selector } => {
             set_state(&file, &selector, State::Suppressed)?
         }
-        BaselineCommand::Learn {
-            file,
-            alert,
-            by,
-            reason,
-        } => decide(&file, &alert, Action::Learn, by, &reason)?,
-        BaselineCommand::Mute {
-            file,
-            alert,
-            by,
-            reason,
-        } => decide(&file, &alert, Action::Mute, by, &reason)?,
-        BaselineCommand::Unmute {
-            file,
-            alert,
-            by,
-            reason,
-        } => decide(&file, &alert, Action::Unmute, by, &reason)?,
+        BaselineCommand::Learn(d) => decide(&d.file, &d.alert, Action::Learn, d.by, &d.reason)?,
+        BaselineCommand::Mute(d) => decide(&d.file, &d.alert, Action::Mute, d.by, &d.reason)?,
+        BaselineCommand::Unmute(d) => decide(&d.file, &d.alert, Action::Unmute, d.by, &d.reason)?,
         BaselineCommand::Merge { output, inputs } => {
             let mut merged = Baseline::default();
             let mut left_out = 0;
