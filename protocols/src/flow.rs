@@ -214,11 +214,40 @@ pub trait Sink {
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>);
 }
 
+/// An event line: the fields of its [`Message`], then the protocol's own (the event struct
+/// skips its message field when serialized; [`write_event`] puts the two together).
+pub trait Event: Serialize {
+    /// The message the event is about.
+    fn message(&self) -> &Message;
+}
+
 /// Appends `ev` as an event line, if event lines are wanted.
-pub fn emit<T: Serialize + ?Sized>(sink: &mut dyn Sink, ev: &T) {
+pub fn emit<T: Event>(sink: &mut dyn Sink, ev: &T) {
     if sink.events_enabled() {
-        sink.event(&mut |buf| serde_json::to_writer(buf, ev));
+        sink.event(&mut |buf| write_event(buf, ev.message(), ev));
     }
+}
+
+/// Writes one JSON object: the message's fields, then `extra`'s — what `#[serde(flatten)]`
+/// writes, without its cost (serde's flatten goes through a map serializer field by field).
+pub fn write_event<X: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    msg: &Message,
+    extra: &X,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(&mut *buf, msg)?;
+    // `{...}` without its `}`: the extra fields follow.
+    buf.pop();
+    let at = buf.len();
+    serde_json::to_writer(&mut *buf, extra)?;
+    if buf.len() - at <= 2 {
+        // `{}`: no fields of its own.
+        buf.truncate(at);
+        buf.push(b'}');
+    } else if let Some(b) = buf.get_mut(at) {
+        *b = b',';
+    }
+    Ok(())
 }
 
 /// Sender and receiver of a PDU travelling in `dir` on the flow.

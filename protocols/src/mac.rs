@@ -56,9 +56,29 @@ impl std::str::FromStr for MacAddr {
     }
 }
 
+impl MacAddr {
+    /// `aa:bb:cc:dd:ee:ff`, into a fixed buffer (what `Display` writes, without `write!`).
+    fn text(&self) -> [u8; 17] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = *b"00:00:00:00:00:00";
+        for (i, o) in self.0.iter().enumerate() {
+            let digits = [HEX.get(usize::from(o >> 4)), HEX.get(usize::from(o & 15))];
+            for (k, d) in digits.into_iter().enumerate() {
+                if let (Some(slot), Some(d)) = (b.get_mut(i * 3 + k), d) {
+                    *slot = *d;
+                }
+            }
+        }
+        b
+    }
+}
+
 impl Serialize for MacAddr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match std::str::from_utf8(&self.text()) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.collect_str(self),
+        }
     }
 }
 

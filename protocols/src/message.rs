@@ -15,12 +15,49 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Peer {
     /// IP address.
+    #[serde(serialize_with = "ip_text")]
     pub ip: IpAddr,
     /// Transport port.
     pub port: u16,
     /// Ethernet address of this end's frames, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacAddr>,
+}
+
+/// An IP address as text; IPv4 digit by digit (the address of every event line, twice),
+/// IPv6 as the standard library writes it.
+fn ip_text<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+    let IpAddr::V4(v4) = ip else {
+        return ip.serialize(s);
+    };
+    let mut b = [0u8; 15];
+    let mut n = 0;
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            if let Some(c) = b.get_mut(n) {
+                *c = b'.';
+            }
+            n += 1;
+        }
+        let digits = [o / 100, (o / 10) % 10, o % 10];
+        let skip = if o >= 100 {
+            0
+        } else if o >= 10 {
+            1
+        } else {
+            2
+        };
+        for d in digits.into_iter().skip(skip) {
+            if let Some(c) = b.get_mut(n) {
+                *c = b'0' + d;
+            }
+            n += 1;
+        }
+    }
+    match b.get(..n).map(std::str::from_utf8) {
+        Some(Ok(text)) => s.serialize_str(text),
+        _ => ip.serialize(s),
+    }
 }
 
 /// A range of addresses a message reads or writes, in one protocol area.
@@ -147,4 +184,22 @@ pub struct Message {
     /// What the sender says about itself, when the PDU carries identification.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// IPv4 digit by digit, IPv6 and MAC addresses: what `Display` writes.
+        #[test]
+        fn addresses_as_display_writes_them(v4 in any::<u32>(), v6 in any::<u128>(), mac in any::<[u8; 6]>()) {
+            for ip in [IpAddr::from(std::net::Ipv4Addr::from(v4)), IpAddr::from(std::net::Ipv6Addr::from(v6))] {
+                let p = Peer { ip, port: 1, mac: Some(MacAddr(mac)) };
+                let json = serde_json::to_string(&p).unwrap();
+                prop_assert_eq!(json, format!("{{\"ip\":\"{ip}\",\"port\":1,\"mac\":\"{}\"}}", MacAddr(mac)));
+            }
+        }
+    }
 }

@@ -670,3 +670,97 @@ fn mergecap_output_of_three_link_types() {
     assert_eq!(one["inputs"][0]["link_type"], "ethernet+raw_ip+linux_sll");
     assert_eq!(one["undecodable"], all["undecodable"]);
 }
+
+/// Every event line follows `schemas/event.schema.json` (JSON Schema 2020-12, validated by
+/// Python's jsonschema with formats checked): all events of the project's own captures, and
+/// the first 100 of every capture of the shared corpus when it is there.
+#[test]
+fn every_event_follows_the_schema() {
+    let py = root().join("target/test-tools/venv/bin/python");
+    if !py.is_file() {
+        skip("jsonschema not installed in target/test-tools/venv (scripts/test.sh installs it)");
+        return;
+    }
+    let d = Scratch::new("schema");
+    let all = d.path("events.jsonl");
+    let mut out = std::fs::File::create(&all).unwrap();
+    let mut caps: Vec<(PathBuf, usize)> = Vec::new();
+    let mut walk = vec![own_pcaps()];
+    while let Some(dir) = walk.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk.push(p);
+            } else if p.to_string_lossy().contains(".pcap") {
+                caps.push((p, usize::MAX));
+            }
+        }
+    }
+    if let Some(shared) = shared_pcaps() {
+        let mut walk = vec![shared];
+        while let Some(dir) = walk.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk.push(p);
+                } else if p.to_string_lossy().contains(".pcap")
+                    || p.to_string_lossy().ends_with(".cap")
+                {
+                    caps.push((p, 100));
+                }
+            }
+        }
+    }
+    let mut protocols = std::collections::BTreeSet::new();
+    for (cap, n) in &caps {
+        let ev = d.path("one.jsonl");
+        let (_, _, err) = replay(&[
+            cap.as_os_str(),
+            "--events".as_ref(),
+            ev.as_os_str(),
+            "--alerts".as_ref(),
+            "/dev/null".as_ref(),
+        ]);
+        let text =
+            std::fs::read_to_string(&ev).unwrap_or_else(|e| panic!("{}: {e} {err}", cap.display()));
+        for line in text.lines().take(*n) {
+            if let Some(p) = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v["protocol"].as_str().map(str::to_string))
+            {
+                protocols.insert(p);
+            }
+            use std::io::Write;
+            writeln!(out, "{line}").unwrap();
+        }
+    }
+    drop(out);
+    for p in [
+        "modbus",
+        "dnp3",
+        "s7comm",
+        "s7comm_plus",
+        "enip",
+        "cip",
+        "iec104",
+    ] {
+        assert!(
+            protocols.contains(p),
+            "no {p} event to validate: {protocols:?}"
+        );
+    }
+    let res = run_with_timeout(
+        std::process::Command::new(&py)
+            .arg(root().join("tests/tools/validate_events.py"))
+            .arg(root().join("schemas/event.schema.json"))
+            .arg(&all),
+        Duration::from_secs(600),
+    );
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let n: usize = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap();
+    assert!(n > 40_000, "only {n} events validated");
+}

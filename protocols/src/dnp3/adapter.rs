@@ -221,7 +221,7 @@ struct AppControlOut {
 /// application fields.
 #[derive(Serialize)]
 struct Dnp3Event<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     link_src: u16,
     link_dst: u16,
@@ -311,5 +311,11 @@ impl<'a> Dnp3Event<'a> {
             .confirms_unsolicited
             .map(|u| if u { "unsolicited" } else { "response" });
         ev
+    }
+}
+
+impl crate::flow::Event for Dnp3Event<'_> {
+    fn message(&self) -> &Message {
+        self.msg
     }
 }

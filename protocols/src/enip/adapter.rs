@@ -270,7 +270,7 @@ impl Device<'_> {
 /// One `--events` line for an encapsulation message.
 #[derive(Serialize)]
 struct EncapEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     session: u32,
     status: u32,
@@ -316,7 +316,7 @@ impl ConnectionEvent {
 /// One `--events` line for a CIP message.
 #[derive(Serialize)]
 struct CipEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     /// The encapsulation command that carried it.
     command: u16,
@@ -353,8 +353,26 @@ fn is_zero(v: &u8) -> bool {
 /// The first implicit I/O datagram of a connection.
 #[derive(Serialize)]
 struct IoEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     connection_id: u32,
     sequence: u32,
+}
+
+impl crate::flow::Event for EncapEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
+    }
+}
+
+impl crate::flow::Event for CipEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
+    }
+}
+
+impl crate::flow::Event for IoEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
+    }
 }

@@ -140,7 +140,7 @@ struct ObjectEvent {
 /// One `--events` line for an APDU.
 #[derive(Serialize)]
 struct Iec104Event<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     /// `i`, `s` or `u`.
     format: &'static str,
@@ -148,8 +148,6 @@ struct Iec104Event<'a> {
     send_seq: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recv_seq: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    common_address: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     originator: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,7 +173,6 @@ impl<'a> Iec104Event<'a> {
             format,
             send_seq: send,
             recv_seq: recv,
-            common_address: a.map(|a| a.common_address),
             originator: a.map(|a| a.originator),
             sequence: a.map(|a| a.sequence),
             objects_count: a.map(|a| a.count),
@@ -201,5 +198,11 @@ impl<'a> Iec104Event<'a> {
                 })
                 .unwrap_or_default(),
         }
+    }
+}
+
+impl crate::flow::Event for Iec104Event<'_> {
+    fn message(&self) -> &Message {
+        self.msg
     }
 }

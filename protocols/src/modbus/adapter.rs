@@ -189,20 +189,12 @@ impl Values {
 /// One `--events` line for a Modbus PDU: the normalized message plus Modbus fields.
 #[derive(Serialize)]
 struct ModbusEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     transaction_id: u16,
-    unit_id: u8,
+    /// The table a response's values belong to (a request names it in `addresses`).
     #[serde(skip_serializing_if = "Option::is_none")]
     table: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    address: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    quantity: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    write_address: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    write_quantity: Option<u16>,
     #[serde(skip_serializing_if = "Values::is_empty")]
     values: Values,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -221,12 +213,12 @@ impl<'a> ModbusEvent<'a> {
         let mut ev = ModbusEvent {
             msg,
             transaction_id: rec.header.transaction_id,
-            unit_id: rec.header.unit_id,
-            table: pdu.function.table().map(Table::as_str),
-            address: None,
-            quantity: None,
-            write_address: None,
-            write_quantity: None,
+            // The unit is the message's `unit`, a request's ranges its `addresses`.
+            table: pdu
+                .function
+                .table()
+                .map(Table::as_str)
+                .filter(|_| msg.addresses.is_empty()),
             values: Values::Registers(Vec::new()),
             values_truncated: false,
             device_identification: None,
@@ -239,16 +231,6 @@ impl<'a> ModbusEvent<'a> {
                 0xFD => "error".to_string(),
                 other => format!("{other:#04x}"),
             });
-        }
-        let (read, write) = ranges(rec);
-        if pdu.function.raw == codes::FunctionCode::READ_WRITE_MULTIPLE_REGISTERS {
-            ev.address = read.map(|r| r.1);
-            ev.quantity = read.map(|r| r.2);
-            ev.write_address = write.map(|r| r.1);
-            ev.write_quantity = write.map(|r| r.2);
-        } else if let Some((_, a, q)) = read.or(write) {
-            ev.address = Some(a);
-            ev.quantity = Some(q);
         }
         ev.values = match &pdu.body {
             Body::ReadResponse { data, .. } => {
@@ -309,5 +291,11 @@ impl<'a> ModbusEvent<'a> {
             );
         }
         ev
+    }
+}
+
+impl crate::flow::Event for ModbusEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
     }
 }

@@ -294,7 +294,7 @@ struct SetupOut {
 /// One `--events` line for an S7comm PDU.
 #[derive(Serialize)]
 struct S7Event<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     rosctr: &'static str,
     rosctr_code: u8,
@@ -450,7 +450,7 @@ impl<'a> S7Event<'a> {
 /// One `--events` line for an S7comm-plus PDU.
 #[derive(Serialize)]
 struct PlusEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     version: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -485,7 +485,7 @@ impl<'a> PlusEvent<'a> {
 /// One `--events` line for a COTP connect or disconnect.
 #[derive(Serialize)]
 struct CotpEvent<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     msg: &'a Message,
     cotp_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -535,5 +535,23 @@ impl<'a> CotpEvent<'a> {
             _ => {}
         }
         ev
+    }
+}
+
+impl crate::flow::Event for S7Event<'_> {
+    fn message(&self) -> &Message {
+        self.msg
+    }
+}
+
+impl crate::flow::Event for PlusEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
+    }
+}
+
+impl crate::flow::Event for CotpEvent<'_> {
+    fn message(&self) -> &Message {
+        self.msg
     }
 }
