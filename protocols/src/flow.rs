@@ -235,7 +235,7 @@ pub fn write_event<X: Serialize + ?Sized>(
     msg: &Message,
     extra: &X,
 ) -> serde_json::Result<()> {
-    serde_json::to_writer(&mut *buf, msg)?;
+    msg.write_json(buf)?;
     // `{...}` without its `}`: the extra fields follow.
     buf.pop();
     let at = buf.len();

@@ -58,7 +58,7 @@ impl std::str::FromStr for MacAddr {
 
 impl MacAddr {
     /// `aa:bb:cc:dd:ee:ff`, into a fixed buffer (what `Display` writes, without `write!`).
-    fn text(&self) -> [u8; 17] {
+    pub(crate) fn text(&self) -> [u8; 17] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut b = *b"00:00:00:00:00:00";
         for (i, o) in self.0.iter().enumerate() {

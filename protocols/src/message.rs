@@ -24,12 +24,8 @@ pub struct Peer {
     pub mac: Option<MacAddr>,
 }
 
-/// An IP address as text; IPv4 digit by digit (the address of every event line, twice),
-/// IPv6 as the standard library writes it.
-fn ip_text<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
-    let IpAddr::V4(v4) = ip else {
-        return ip.serialize(s);
-    };
+/// An IPv4 address as text, digit by digit: (bytes, length).
+fn ipv4_text(v4: std::net::Ipv4Addr) -> ([u8; 15], usize) {
     let mut b = [0u8; 15];
     let mut n = 0;
     for (i, o) in v4.octets().into_iter().enumerate() {
@@ -54,6 +50,16 @@ fn ip_text<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
             n += 1;
         }
     }
+    (b, n)
+}
+
+/// An IP address as text; IPv4 digit by digit (the address of every event line, twice),
+/// IPv6 as the standard library writes it.
+fn ip_text<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+    let IpAddr::V4(v4) = ip else {
+        return ip.serialize(s);
+    };
+    let (b, n) = ipv4_text(*v4);
     match b.get(..n).map(std::str::from_utf8) {
         Some(Ok(text)) => s.serialize_str(text),
         _ => ip.serialize(s),
@@ -186,12 +192,222 @@ pub struct Message {
     pub identity: Option<Identity>,
 }
 
+impl Message {
+    /// Writes the message as its JSON object — byte for byte what its `Serialize` writes —
+    /// without going through serde for the envelope: keys are constants, numbers written with
+    /// `itoa`, times and addresses digit by digit; strings are still escaped by serde_json.
+    /// Every event line starts with this, so it is the hot path of `--events`.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut num = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"ts\":");
+        write_ts(out, self.ts)?;
+        out.extend_from_slice(b",\"protocol\":");
+        serde_json::to_writer(&mut *out, self.protocol)?;
+        out.extend_from_slice(b",\"direction\":");
+        serde_json::to_writer(&mut *out, &self.direction)?;
+        out.extend_from_slice(b",\"flow_id\":");
+        out.extend_from_slice(num.format(self.flow_id).as_bytes());
+        out.extend_from_slice(b",\"packet\":");
+        out.extend_from_slice(num.format(self.packet).as_bytes());
+        out.extend_from_slice(b",\"src\":");
+        write_peer(out, &self.src)?;
+        out.extend_from_slice(b",\"dst\":");
+        write_peer(out, &self.dst)?;
+        if let Some(c) = self.function_code {
+            out.extend_from_slice(b",\"function_code\":");
+            out.extend_from_slice(num.format(c).as_bytes());
+        }
+        if let Some(f) = &self.function {
+            out.extend_from_slice(b",\"function\":");
+            serde_json::to_writer(&mut *out, f.as_ref())?;
+        }
+        if let Some(c) = self.sub_function {
+            out.extend_from_slice(b",\"sub_function\":");
+            out.extend_from_slice(num.format(c).as_bytes());
+        }
+        if let Some(f) = &self.sub_function_name {
+            out.extend_from_slice(b",\"sub_function_name\":");
+            serde_json::to_writer(&mut *out, f.as_ref())?;
+        }
+        out.extend_from_slice(b",\"operation\":");
+        serde_json::to_writer(&mut *out, &self.operation)?;
+        if let Some(u) = self.unit {
+            out.extend_from_slice(b",\"unit\":");
+            out.extend_from_slice(num.format(u).as_bytes());
+        }
+        if !self.addresses.is_empty() {
+            out.extend_from_slice(b",\"addresses\":[");
+            for (i, a) in self.addresses.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"area\":");
+                serde_json::to_writer(&mut *out, a.area.as_ref())?;
+                out.extend_from_slice(b",\"start\":");
+                out.extend_from_slice(num.format(a.start).as_bytes());
+                out.extend_from_slice(b",\"count\":");
+                out.extend_from_slice(num.format(a.count).as_bytes());
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        if let Some(c) = self.exception_code {
+            out.extend_from_slice(b",\"exception_code\":");
+            out.extend_from_slice(num.format(c).as_bytes());
+        }
+        if let Some(e) = self.exception {
+            out.extend_from_slice(b",\"exception\":");
+            serde_json::to_writer(&mut *out, e)?;
+        }
+        if !self.flags.is_empty() {
+            out.extend_from_slice(b",\"flags\":");
+            serde_json::to_writer(&mut *out, &self.flags)?;
+        }
+        if let Some(r) = &self.request {
+            out.extend_from_slice(b",\"request\":{\"ts\":");
+            write_ts(out, r.ts)?;
+            out.extend_from_slice(b",\"latency_us\":");
+            out.extend_from_slice(num.format(r.latency_us).as_bytes());
+            out.push(b'}');
+        }
+        if let Some(i) = &self.identity {
+            out.extend_from_slice(b",\"identity\":");
+            serde_json::to_writer(&mut *out, i)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> serde_json::Result<()> {
+    match ts.rfc3339() {
+        Some(b) => {
+            out.push(b'"');
+            out.extend_from_slice(&b);
+            out.push(b'"');
+            Ok(())
+        }
+        None => serde_json::to_writer(&mut *out, &ts),
+    }
+}
+
+fn write_peer(out: &mut Vec<u8>, p: &Peer) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"ip\":");
+    match p.ip {
+        IpAddr::V4(v4) => {
+            let (b, n) = ipv4_text(v4);
+            out.push(b'"');
+            out.extend_from_slice(b.get(..n).unwrap_or_default());
+            out.push(b'"');
+        }
+        IpAddr::V6(_) => serde_json::to_writer(&mut *out, &p.ip)?,
+    }
+    out.extend_from_slice(b",\"port\":");
+    out.extend_from_slice(itoa::Buffer::new().format(p.port).as_bytes());
+    if let Some(m) = p.mac {
+        out.extend_from_slice(b",\"mac\":\"");
+        out.extend_from_slice(&m.text());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn full(function: &str, v6: bool, times: (i64, i64)) -> Message {
+        let ip = |last: u8| -> IpAddr {
+            if v6 {
+                IpAddr::from(std::net::Ipv6Addr::new(
+                    0xfe80,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    u16::from(last),
+                ))
+            } else {
+                IpAddr::from([10, 0, 0, last])
+            }
+        };
+        Message {
+            ts: Timestamp::from_nanos(times.0),
+            protocol: "modbus",
+            direction: Direction::Response,
+            flow_id: u64::MAX,
+            packet: 7,
+            src: Peer {
+                ip: ip(2),
+                port: 502,
+                mac: Some(MacAddr([0, 0x1b, 0xab, 0xcd, 0xef, 0xff])),
+            },
+            dst: Peer {
+                ip: ip(1),
+                port: 40000,
+                mac: None,
+            },
+            function_code: Some(65535),
+            function: Some(Cow::Owned(function.to_string())),
+            sub_function: Some(0),
+            sub_function_name: Some(Cow::Borrowed("sub \"quoted\"")),
+            operation: Operation::ProgramDownload,
+            unit: Some(u32::MAX),
+            addresses: vec![
+                AddressRange {
+                    area: Cow::Borrowed("holding_registers"),
+                    start: 0,
+                    count: 125,
+                },
+                AddressRange {
+                    area: Cow::Owned("DB12\n".into()),
+                    start: u32::MAX,
+                    count: 1,
+                },
+            ],
+            exception_code: Some(2),
+            exception: Some("illegal_data_address"),
+            flags: vec!["unpaired_response", "request_flood"],
+            request: Some(RequestRef {
+                ts: Timestamp::from_nanos(times.1),
+                latency_us: -5,
+            }),
+            identity: Some(Identity {
+                vendor: Some("Schneider".into()),
+                serial: Some("é\u{1}".into()),
+                ..Identity::default()
+            }),
+        }
+    }
+
     proptest! {
+        /// The hand-written envelope is byte for byte what serde writes.
+        #[test]
+        fn written_json_equals_serde(function in ".{0,12}", v6 in any::<bool>(), t in any::<(i64, i64)>(), bare in any::<bool>()) {
+            let mut m = full(&function, v6, t);
+            if bare {
+                m.function_code = None;
+                m.function = None;
+                m.sub_function = None;
+                m.sub_function_name = None;
+                m.unit = None;
+                m.addresses.clear();
+                m.exception_code = None;
+                m.exception = None;
+                m.flags.clear();
+                m.request = None;
+                m.identity = None;
+                m.src.mac = None;
+            }
+            let mut ours = Vec::new();
+            m.write_json(&mut ours).unwrap();
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&m).unwrap());
+        }
+
         /// IPv4 digit by digit, IPv6 and MAC addresses: what `Display` writes.
         #[test]
         fn addresses_as_display_writes_them(v4 in any::<u32>(), v6 in any::<u128>(), mac in any::<[u8; 6]>()) {

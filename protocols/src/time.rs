@@ -72,13 +72,13 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Length of [`Timestamp::rfc3339`]'s text.
-const RFC3339_LEN: usize = 27;
+pub(crate) const RFC3339_LEN: usize = 27;
 
 impl Timestamp {
     /// The RFC 3339 text (as [`fmt::Display`] writes it) into a fixed buffer, digit by digit:
     /// an event line carries two or three of them, and `write!` costs several times more.
     /// `None` for years outside 0..=9999 (written by `Display`'s general path).
-    fn rfc3339(&self) -> Option<[u8; RFC3339_LEN]> {
+    pub(crate) fn rfc3339(&self) -> Option<[u8; RFC3339_LEN]> {
         let secs = self.0.div_euclid(1_000_000_000);
         let micros = self.0.rem_euclid(1_000_000_000) / 1000;
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));

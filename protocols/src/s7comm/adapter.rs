@@ -345,10 +345,15 @@ struct S7Event<'a> {
 }
 
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len().min(MAX_VALUE_BYTES) * 2);
     for x in b.iter().take(MAX_VALUE_BYTES) {
-        let _ = write!(s, "{x:02x}");
+        // Two digits a byte, without `write!` (values of every data item of every event).
+        for d in [x >> 4, x & 15] {
+            s.push(char::from(
+                DIGITS.get(usize::from(d)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     s
 }
