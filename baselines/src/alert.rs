@@ -192,6 +192,11 @@ pub enum FactKind {
         /// Protocol.
         protocol: &'static str,
     },
+    /// A client set a device's clock (time synchronization) for the first time on this flow.
+    TimeSync {
+        /// Protocol.
+        protocol: &'static str,
+    },
 }
 
 /// The sensor that raised an alert.

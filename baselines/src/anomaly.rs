@@ -239,7 +239,9 @@ pub struct AnomalyEngine {
     pairs: Lru<(IpAddr, IpAddr), Pair>,
     units: Lru<(IpAddr, IpAddr, &'static str), Distinct<u32>>,
     szls: Lru<IpAddr, Distinct<u16>>,
-    masters: Lru<(IpAddr, &'static str), IpAddr>,
+    /// The first client that wrote to (false) or set the clock of (true) a device, per
+    /// device and protocol.
+    masters: Lru<(IpAddr, &'static str, bool), IpAddr>,
     malformed: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     exceptions: Lru<(IpAddr, IpAddr, &'static str), Counter>,
     /// Per server port: connection attempts, and their distinct sources.
@@ -331,7 +333,8 @@ impl AnomalyEngine {
             FactKind::Szl { id } => self.szl_enumeration(f, id, fx),
             FactKind::Malformed { protocol, what } => self.malformed(f, protocol, what, fx),
             FactKind::Exception { protocol } => self.exception_storm(f, protocol, fx),
-            FactKind::Write { protocol } => self.new_master(f, protocol, fx),
+            FactKind::Write { protocol } => self.new_master(f, protocol, false, fx),
+            FactKind::TimeSync { protocol } => self.new_master(f, protocol, true, fx),
         }
     }
 
@@ -542,25 +545,29 @@ impl AnomalyEngine {
         }
     }
 
-    /// A client wrote to a device: a writer other than the device's first master.
-    fn new_master(&mut self, f: &Fact, protocol: &'static str, fx: &mut Fire<'_>) {
+    /// A client wrote to a device (or, `time`, set its clock): a client other than the one
+    /// that did so first.
+    fn new_master(&mut self, f: &Fact, protocol: &'static str, time: bool, fx: &mut Fire<'_>) {
         let (c, s) = (f.client.ip, f.server.ip);
-        let key = (s, protocol);
+        let key = (s, protocol, time);
+        let (rule, verb, role) = if time {
+            (&rules::NEW_TIME_MASTER, "sets the clock of", "time master")
+        } else {
+            (&rules::NEW_MASTER_WRITE, "writes to", "master")
+        };
         match self.masters.touch(&key, f.ts.as_nanos()).copied() {
             Some(first) if first != c => {
                 fx.fire(
-                    &rules::NEW_MASTER_WRITE,
+                    rule,
                     &format!("{c}>{s}/{protocol}"),
                     f,
                     Some(&f.server),
                     Some(protocol),
                     || {
                         (
-                            format!(
-                                "{c} writes to {s} over {protocol}; its master so far was {first}"
-                            ),
-                            json!({ "writer": c, "protocol": protocol }),
-                            json!({ "master": first }),
+                            format!("{c} {verb} {s} over {protocol}; its {role} so far was {first}"),
+                            json!({ if time { "time_source" } else { "writer" }: c, "protocol": protocol }),
+                            json!({ role.replace(' ', "_"): first }),
                         )
                     },
                 );
@@ -898,6 +905,28 @@ mod tests {
             e.observe(&f, &mut out, &|_| false);
         }
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn second_clock_setter_is_a_new_time_master_apart_from_writers() {
+        let mut e = AnomalyEngine::new(AnomalyConfig::default());
+        let mut out = Vec::new();
+        let mut f = start(0, 1, 2404);
+        f.kind = FactKind::TimeSync { protocol: "iec104" };
+        e.observe(&f, &mut out, &|_| false);
+        // Another client writing is a matter for the writers' table, not the clock's.
+        let mut w = f.clone();
+        w.client = ep([10, 0, 0, 66], 40000);
+        w.kind = FactKind::Write { protocol: "iec104" };
+        e.observe(&w, &mut out, &|_| false);
+        assert!(out.is_empty());
+        let mut t = f.clone();
+        t.client = ep([10, 0, 0, 77], 40000);
+        e.observe(&t, &mut out, &|_| false);
+        let got = full(&out);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].rule.id, "anomaly.new_time_master");
+        assert_eq!(got[0].evidence.expected["time_master"], json!("10.0.0.1"));
     }
 
     #[test]

@@ -283,6 +283,16 @@ pub static NEW_MASTER_WRITE: Rule = Rule {
     rationale: "A device written to by a client other than its usual master: a rogue master, or a compromised workstation.",
 };
 
+/// A device's clock set by a client other than the one that set it first.
+pub static NEW_TIME_MASTER: Rule = Rule {
+    id: "anomaly.new_time_master",
+    title: "New time master setting a device's clock",
+    engine: Engine::Anomaly,
+    severity: 6,
+    techniques: &[ROGUE_MASTER, UNAUTH_COMMAND],
+    rationale: "Clock synchronization from a station that never did it: a rogue master shifting time stamps (sequence of events, interlocks with time windows) or a misconfigured station.",
+};
+
 /// Many sessions between one client and one server.
 pub static EXCESSIVE_SESSIONS: Rule = Rule {
     id: "anomaly.excessive_sessions",
@@ -428,6 +438,7 @@ pub fn all() -> &'static [&'static Rule] {
             &UNIT_SCAN,
             &SZL_ENUMERATION,
             &NEW_MASTER_WRITE,
+            &NEW_TIME_MASTER,
             &EXCESSIVE_SESSIONS,
             &SYN_FLOOD,
             &CONNECTION_FLOOD,

@@ -17,6 +17,7 @@ pub(super) struct Reported {
     units: Vec<u32>,
     szls: Vec<u16>,
     wrote: bool,
+    synced: bool,
 }
 
 /// Reports what the request shows for the first time on its flow.
@@ -56,6 +57,15 @@ pub(super) fn check(cx: &Ctx<'_>, seen: &mut Reported, fx: &mut Findings<'_>) {
             },
         );
     }
+    if m.operation == Operation::TimeSync && !seen.synced {
+        seen.synced = true;
+        fx.fact(
+            cx,
+            FactKind::TimeSync {
+                protocol: m.protocol,
+            },
+        );
+    }
 }
 
 #[cfg(test)]
@@ -68,7 +78,7 @@ mod tests {
     }
 
     #[test]
-    fn each_unit_szl_and_the_first_write_once_per_flow() {
+    fn each_unit_szl_the_first_write_and_clock_setting_once_per_flow() {
         let mut seen = Reported::default();
         let msgs = [
             MessageBuilder::modbus(3).unit(1).build(),
@@ -82,6 +92,15 @@ mod tests {
                 .operation(Operation::Write)
                 .build(),
             MessageBuilder::modbus(3).unit(3).response().build(),
+            // Setting the clock: a fact of its own (not a write), once.
+            MessageBuilder::modbus(8)
+                .unit(2)
+                .operation(Operation::TimeSync)
+                .build(),
+            MessageBuilder::modbus(8)
+                .unit(2)
+                .operation(Operation::TimeSync)
+                .build(),
         ];
         let (mut out, mut sent) = (Vec::new(), Vec::new());
         let pol = super::super::Policy::default();
@@ -113,9 +132,9 @@ mod tests {
                 },
             );
         }
-        // Unit 1, unit 2, the first write; nothing for the repeat, the second write or the
-        // response.
-        assert_eq!(super::super::testing::fired(&out).facts, 3);
+        // Unit 1, unit 2, the first write, the first clock setting; nothing for the repeat,
+        // the second write, the response or the second clock setting.
+        assert_eq!(super::super::testing::fired(&out).facts, 4);
         let szl = MessageBuilder::s7_job(4, "read_szl").sub_function(0x11);
         assert_eq!(run(check_fresh, &[szl.build()]).facts, 1);
     }
