@@ -142,8 +142,9 @@ fn decision_consumers(
     cfg: &Config,
     common: &CommonArgs,
 ) -> anyhow::Result<crate::output::triage::Decisions> {
-    use crate::output::kafka::decisions::DecisionConsumer;
-    let (tx, rx) = crossbeam_channel::unbounded();
+    use crate::output::kafka::decisions::{DecisionConsumer, PENDING_DECISIONS};
+    // Bounded: a flood on the topic waits in Kafka, not in the sensor's memory.
+    let (tx, rx) = crossbeam_channel::bounded(PENDING_DECISIONS);
     let mut consumers = Vec::new();
     for s in &cfg.sinks {
         let SinkConfig::Kafka(k) = s else { continue };

@@ -18,6 +18,10 @@ use otsensor_baselines::triage::Action;
 use super::config::KafkaSinkConfig;
 use super::settings;
 
+/// Decisions read and not yet applied by the output thread; beyond, the consumer waits (and
+/// the topic keeps them).
+pub const PENDING_DECISIONS: usize = 1024;
+
 /// One decision as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionMsg {
@@ -163,7 +167,7 @@ fn read(
                 received.messages.fetch_add(1, Ordering::Relaxed);
                 match parse(m.payload().unwrap_or_default()) {
                     Ok(d) => {
-                        if tx.send(d).is_err() {
+                        if !hand_over(tx, d, stop) {
                             return;
                         }
                     }
@@ -181,9 +185,48 @@ fn read(
     }
 }
 
+/// Passes a decision to the output thread, waiting while its queue is full; false when the
+/// output thread is gone or the consumer is being stopped (which must not wait on a queue
+/// the stopping thread no longer drains).
+fn hand_over(
+    tx: &crossbeam_channel::Sender<DecisionMsg>,
+    d: DecisionMsg,
+    stop: &AtomicBool,
+) -> bool {
+    let mut d = d;
+    loop {
+        match tx.send_timeout(d, Duration::from_millis(200)) {
+            Ok(()) => return true,
+            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => return false,
+            Err(crossbeam_channel::SendTimeoutError::Timeout(back)) => {
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                d = back;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_queue_waits_and_a_stop_ends_the_wait() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let stop = AtomicBool::new(false);
+        let d = parse(br#"{"alert_id": "00ab00cd00ef0012", "action": "mute"}"#).unwrap();
+        assert!(hand_over(&tx, d.clone(), &stop));
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            !hand_over(&tx, d.clone(), &stop),
+            "full and stopping: gives up"
+        );
+        assert_eq!(rx.try_iter().count(), 1);
+        drop(rx);
+        assert!(!hand_over(&tx, d, &AtomicBool::new(false)), "no receiver");
+    }
 
     #[test]
     fn decisions_are_read_strictly() {
