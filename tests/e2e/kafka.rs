@@ -425,6 +425,29 @@ fn spool_survives_an_outage_and_a_restart() {
     broker.stop();
 }
 
+/// `otsensor replay --realtime -c CFG [EXTRA] recon.pcap --stats STATS`, its stderr kept.
+fn realtime_recon(cfg: &Path, extra: &[&OsStr], stats: &Path) -> std::process::Child {
+    Command::new(bin())
+        .args(["replay", "--realtime", "-c"])
+        .arg(cfg)
+        .args(extra)
+        .arg(recon())
+        .arg("--stats")
+        .arg(stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// What an ended child wrote to its (piped) stderr.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    err
+}
+
 /// Reads `topic` continuously (across a broker restart) until `stop`, sending every value.
 fn consume_forever(
     brokers: String,
@@ -484,16 +507,7 @@ fn broker_stopped_mid_run_loses_nothing() {
     // recon.pcap spans 91 s: the host scan at 10 s, the port scan at 20 s, the unit scan at
     // 30 s, the rogue write at 40 s, the session burst at 50 s, the SZL reads at 60 s.
     let stats = dir.path("stats.json");
-    let mut sensor = Command::new(bin())
-        .args(["replay", "--realtime", "-c"])
-        .arg(&cfg)
-        .arg(recon())
-        .arg("--stats")
-        .arg(&stats)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sensor = realtime_recon(&cfg, &[], &stats);
     std::thread::sleep(Duration::from_secs(15));
     broker.stop();
     std::thread::sleep(Duration::from_secs(20));
@@ -528,9 +542,7 @@ fn broker_stopped_mid_run_loses_nothing() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let run_left = back.elapsed();
-    let mut err = String::new();
-    use std::io::Read;
-    let _ = sensor.stderr.take().unwrap().read_to_string(&mut err);
+    let err = stderr_of(&mut sensor);
     assert_eq!(status.code(), Some(0), "{err}");
     let file: std::collections::BTreeSet<String> =
         std::fs::read_to_string(dir.path("alerts.jsonl"))
@@ -648,18 +660,7 @@ fn decisions_from_the_siem_apply_at_once_and_hold_after_a_restart() {
     ]);
     assert_eq!(code, 0, "{err}");
     let stats = dir.path("stats.json");
-    let mut sensor = Command::new(bin())
-        .args(["replay", "--realtime", "-c"])
-        .arg(&cfg)
-        .arg("--baseline")
-        .arg(&baseline)
-        .arg(recon())
-        .arg("--stats")
-        .arg(&stats)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sensor = realtime_recon(&cfg, &["--baseline".as_ref(), baseline.as_os_str()], &stats);
     // The host scan is raised at 10 s, the port scan at 20 s (of 91).
     let alerts = dir.path("alerts.jsonl");
     let records = || -> Vec<Value> {
@@ -715,9 +716,7 @@ fn decisions_from_the_siem_apply_at_once_and_hold_after_a_restart() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    let mut err = String::new();
-    use std::io::Read;
-    let _ = sensor.stderr.take().unwrap().read_to_string(&mut err);
+    let err = stderr_of(&mut sensor);
     assert_eq!(status.code(), Some(0), "{err}");
     let all = records();
     for (id, ack) in [(&host_scan, "muted"), (&port_scan, "learned")] {
