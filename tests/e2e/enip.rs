@@ -161,6 +161,14 @@ fn attack_captures_raise_their_rules() {
             "iti-ics__EIP-ChangePortConfigurationAttempt.pcap",
             &["operational.cip_network_configuration"],
         ),
+        (
+            "iti-ics__EIP-LockPLCAttempt.pcap",
+            &["operational.cip_controller_lock"],
+        ),
+        (
+            "iti-ics__cip_unlock_cpu.pcap",
+            &["operational.cip_controller_lock"],
+        ),
     ] {
         assert_rules(&dir.join("enip-cip").join(file), rules);
     }

@@ -166,6 +166,10 @@ pub mod class {
     pub const LOGIX_SYMBOL: u32 = 0x6B;
     /// Logix template (user-defined types).
     pub const LOGIX_TEMPLATE: u32 = 0x6C;
+    /// The Logix controller's change lock: RSLogix takes it (service 0x4B) before it changes a
+    /// controller and releases it (0x4C) after. Not published by Rockwell: read from the
+    /// public captures (`EIP-LockPLCAttempt`, `cip_unlock_cpu`, `EIP-RemoteModeChangeAttempt`).
+    pub const LOGIX_LOCK: u32 = 0x74;
     /// Time Sync (wall clock).
     pub const WALL_CLOCK_TIME: u32 = 0x8B;
     /// Logix controller (run/program mode, keyswitch, lock).
@@ -196,6 +200,7 @@ pub fn class_name(c: u32) -> Option<&'static str> {
         class::LOGIX_ROUTINE => "logix_routine",
         class::LOGIX_SYMBOL => "logix_symbol",
         class::LOGIX_TEMPLATE => "logix_template",
+        class::LOGIX_LOCK => "logix_lock",
         class::WALL_CLOCK_TIME => "wall_clock_time",
         class::LOGIX_CONTROLLER => "logix_controller",
         class::NON_VOLATILE_STORAGE => "non_volatile_storage",
@@ -254,6 +259,8 @@ pub fn service_name(sc: u8, class: Option<u32>) -> Option<&'static str> {
         (0x51, Some(class::FILE)) => "clear_file",
         (0x4F, Some(class::LOGIX_ROUTINE | class::LOGIX_PROGRAM)) => "logix_read_code",
         (0x50, Some(class::LOGIX_ROUTINE | class::LOGIX_PROGRAM)) => "logix_write_code",
+        (0x4B, Some(class::LOGIX_LOCK)) => "lock_acquire",
+        (0x4C, Some(class::LOGIX_LOCK)) => "lock_release",
         (READ_TAG, _) => "read_tag",
         (WRITE_TAG, _) => "write_tag",
         (READ_MODIFY_WRITE_TAG, _) => "read_modify_write_tag",
@@ -281,6 +288,7 @@ pub fn operation(sc: u8, class: Option<u32>) -> Operation {
         (0x4C | 0x4E | 0x50 | 0x51, Some(class::FILE)) => Operation::FileTransfer,
         // Logix program upload and download: routine code read and written, program
         // objects (tags, routines, types) created and deleted.
+        (0x4B | 0x4C, Some(class::LOGIX_LOCK)) => Operation::Configuration,
         (0x4F, Some(class::LOGIX_ROUTINE | class::LOGIX_PROGRAM)) => Operation::ProgramUpload,
         (0x50, Some(class::LOGIX_ROUTINE | class::LOGIX_PROGRAM)) => Operation::ProgramDownload,
         (

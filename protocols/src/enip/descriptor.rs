@@ -37,7 +37,7 @@ pub static CIP_DESCRIPTOR: Descriptor = Descriptor {
     udp_ports: &[],
     parser: None,
     roles: ROLES,
-    rules: &[&CIP_NETWORK_CONFIGURATION],
+    rules: &[&CIP_NETWORK_CONFIGURATION, &CIP_CONTROLLER_LOCK],
     dangerous,
 };
 
@@ -49,6 +49,16 @@ pub static CIP_NETWORK_CONFIGURATION: Rule = Rule {
     severity: 7,
     techniques: &[MODIFY_PARAMETER, UNAUTH_COMMAND],
     rationale: "Changing a device's IP address or Ethernet link settings can cut it off from its controller or move it where an attacker waits.",
+};
+
+/// A Logix controller's change lock taken or released.
+pub static CIP_CONTROLLER_LOCK: Rule = Rule {
+    id: "operational.cip_controller_lock",
+    title: "Logix controller locked for changes",
+    engine: Engine::Operational,
+    severity: 6,
+    techniques: &[UNAUTH_COMMAND],
+    rationale: "RSLogix locks a controller (class 0x74, service 0x4B) before it changes it — mode changes, restarts, configuration, also ones the sensor cannot decode — and unlocks it (0x4C) after: who locks a controller is who is about to change it. Read from public captures of lock attempts and mode changes: Rockwell does not publish this object.",
 };
 
 fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
@@ -71,6 +81,14 @@ fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
         (0x4D, Some(class::NON_VOLATILE_STORAGE)) => {
             Some(Dangerous::new(&FIRMWARE_UPDATE, "Firmware image transfer"))
         }
+        (0x4B, Some(class::LOGIX_LOCK)) => Some(Dangerous::new(
+            &CIP_CONTROLLER_LOCK,
+            "Controller locked for changes",
+        )),
+        (0x4C, Some(class::LOGIX_LOCK)) => Some(Dangerous::new(
+            &CIP_CONTROLLER_LOCK,
+            "Controller change lock released",
+        )),
         (_, Some(class::TCP_IP_INTERFACE | class::ETHERNET_LINK | class::PORT)) if set => Some(
             Dangerous::new(&CIP_NETWORK_CONFIGURATION, "Network configuration change"),
         ),
