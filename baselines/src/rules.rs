@@ -210,6 +210,27 @@ pub static BAD_CRC: Rule = Rule {
         "DNP3 protects every block with a CRC; over TCP bad CRCs mean crafted or corrupted frames.",
 };
 
+/// A control operated without the select that select-before-operate requires, or with other
+/// objects or values than were selected.
+pub static SELECT_BEFORE_OPERATE: Rule = Rule {
+    id: "protocol.select_before_operate",
+    title: "Select-before-operate violated",
+    engine: Engine::Protocol,
+    severity: 7,
+    techniques: &[UNAUTH_COMMAND, MODIFY_PARAMETER],
+    rationale: "Select-before-operate makes a control take two matching steps; an operate without its select, or differing from it, is a tool or an attacker skipping the check a legitimate master always makes.",
+};
+
+/// Application sequence numbers that skip or repeat on a stream that lost nothing.
+pub static SEQUENCE_ANOMALY: Rule = Rule {
+    id: "protocol.sequence_anomaly",
+    title: "Protocol sequence numbers skipped or repeated",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[ADVERSARY_IN_THE_MIDDLE, UNAUTH_COMMAND],
+    rationale: "On a TCP stream the sensor saw whole, frames numbered out of turn were not lost on the SPAN port: frames injected into or replayed on the session, or a broken protocol stack.",
+};
+
 /// An industrial protocol on a port that is not its own.
 pub static NONSTANDARD_PORT: Rule = Rule {
     id: "protocol.nonstandard_port",
@@ -431,6 +452,8 @@ pub fn all() -> &'static [&'static Rule] {
             &EXCEPTION_STORM,
             &REQUEST_FLOOD,
             &BAD_CRC,
+            &SELECT_BEFORE_OPERATE,
+            &SEQUENCE_ANOMALY,
             &NONSTANDARD_PORT,
             &NON_OT_ON_OT_PORT,
             &HOST_SCAN,

@@ -120,6 +120,8 @@ pub mod attack {
         "T1692.001",
         "Unauthorized Message: Command Message"
     );
+    /// T0830 Adversary-in-the-Middle.
+    pub const ADVERSARY_IN_THE_MIDDLE: Technique = t!("T0830", "Adversary-in-the-Middle");
     /// T0836 Modify Parameter.
     pub const MODIFY_PARAMETER: Technique = t!("T0836", "Modify Parameter");
     /// T0848 Rogue Master.

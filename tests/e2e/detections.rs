@@ -257,10 +257,16 @@ fn attack_captures_raise_the_expected_alerts() {
         (
             // Fuzzed Operate requests: broken headers, truncated objects, and point counts
             // past what a fragment can hold.
+            // Fuzzed OPERATEs, none after a SELECT.
             "dnp3/iti-ics__DNP3-Malformed.pcap",
             &[
                 ("protocol.malformed", "192.168.0.1", "192.168.0.2"),
                 ("protocol.oversized", "192.168.0.1", "192.168.0.2"),
+                (
+                    "protocol.select_before_operate",
+                    "192.168.0.1",
+                    "192.168.0.2",
+                ),
             ],
             "protocol.malformed",
             &["T0866", "T0814"],

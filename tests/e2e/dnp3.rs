@@ -345,3 +345,50 @@ fn non_standard_port_found_by_probe() {
         .collect();
     assert_eq!(fcs, vec![1, 129]);
 }
+
+/// Select-before-operate on the opendnp3 conformance captures: an OPERATE executing its
+/// SELECT carries the delay; a retry of that OPERATE (same sequence number) is the same
+/// execution; a second OPERATE (new sequence number, which the outstation refuses with
+/// NO_SELECT) is flagged and raises `protocol.select_before_operate`.
+#[test]
+fn operates_pair_with_their_selects() {
+    let run = |case: &str| {
+        let cap = own_pcaps().join(format!("dnp3/opendnp3-conformance-{case}/dump.pcap"));
+        let scratch = Scratch::new(&format!("dnp3-sbo-{case}"));
+        let (events, alerts) = (scratch.path("events.jsonl"), scratch.path("alerts.jsonl"));
+        let (code, _, stderr) = replay(&[
+            cap.as_os_str(),
+            std::ffi::OsStr::new("--events"),
+            events.as_os_str(),
+            std::ffi::OsStr::new("--alerts"),
+            alerts.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let operates: Vec<(Option<i64>, bool)> = jsonl(&events)
+            .iter()
+            .filter(|e| e["function_code"] == 4)
+            .map(|e| {
+                (
+                    e["select_delay_us"].as_i64(),
+                    flags_of(std::slice::from_ref(e)).contains_key("operate_without_select"),
+                )
+            })
+            .collect();
+        let raised = jsonl(&alerts)
+            .iter()
+            .filter(|a| a["rule"] == "protocol.select_before_operate")
+            .count();
+        (operates, raised)
+    };
+    let (ops, raised) = run("8.2.1.2.13");
+    assert!(
+        ops.iter()
+            .all(|(delay, flagged)| delay.is_some() && !flagged),
+        "{ops:?}"
+    );
+    assert_eq!((ops.len(), raised), (2, 0));
+    let (ops, raised) = run("8.2.1.2.14");
+    assert!(ops[0].0.is_some() && !ops[0].1, "{ops:?}");
+    assert!(ops[1].0.is_none() && ops[1].1, "{ops:?}");
+    assert_eq!((ops.len(), raised), (2, 1));
+}

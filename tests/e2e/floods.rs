@@ -31,14 +31,6 @@ fn events(p: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn a_syn_flood_inside_the_plant_changes_nothing_of_the_plant() {
     let plant = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
@@ -73,7 +65,7 @@ fn a_syn_flood_inside_the_plant_changes_nothing_of_the_plant() {
         args.extend_from_slice(extra);
         let (code, _, err) = replay(&args);
         assert_eq!(code, 0, "{tag}: {err}");
-        (events(&ev), json(&assets), lines(&alerts), json(&stats))
+        (events(&ev), json(&assets), jsonl(&alerts), json(&stats))
     };
     let baseline = s.path("plant-baseline.json");
     let (plant_events, plant_assets, _, _) = run(
@@ -142,7 +134,7 @@ fn a_syn_flood_inside_the_plant_changes_nothing_of_the_plant() {
         detect.as_os_str(),
     ]);
     assert_eq!(code, 0, "{err}");
-    for a in lines(&detect) {
+    for a in jsonl(&detect) {
         let ends = [&a["src"]["ip"], &a["dst"]["ip"]];
         assert!(
             !ends

@@ -140,3 +140,47 @@ fn synthetic_sessions_match_tshark() {
         String::from_utf8_lossy(&malformed.stdout)
     );
 }
+
+/// Select-before-operate on the corpus capture: every execute of a selected point carries
+/// its select's delay, the double command sent without a select (a point never selected) is
+/// a legitimate direct execute, and nothing is flagged or raised.
+#[test]
+fn executes_pair_with_their_selects() {
+    let cap = own_pcaps().join("iec104/iti-090813-diverse/090813_diverse.pcap");
+    let (events, stats) = replay_events(&cap);
+    let executes: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["protocol"] == "iec104"
+                && e["direction"] == "request"
+                && e["sub_function"] == 6
+                && e["function_code"]
+                    .as_u64()
+                    .is_some_and(|t| (45..=64).contains(&t))
+                && !e["objects"][0]["quality"]
+                    .as_array()
+                    .is_some_and(|q| q.iter().any(|x| x == "select"))
+        })
+        .collect();
+    let paired = executes
+        .iter()
+        .filter(|e| e["select_delay_us"].is_i64())
+        .count();
+    let direct: Vec<u64> = executes
+        .iter()
+        .filter(|e| e["select_delay_us"].is_null())
+        .map(|e| e["function_code"].as_u64().unwrap())
+        .collect();
+    assert_eq!((paired, direct), (8, vec![46, 46]), "{executes:?}");
+    assert!(
+        executes.iter().all(|e| e["flags"].is_null()),
+        "{executes:?}"
+    );
+    // (Counters at zero are left out.)
+    assert!(
+        stats["protocols"]["iec104"]["other"]
+            .get("selects_not_executed")
+            .is_none(),
+        "{stats}"
+    );
+}

@@ -231,6 +231,15 @@ pub fn compare_with_tshark(field: &str, protocol: &str, key: &str, pinned: &[Pin
     );
 }
 
+/// The JSON lines of a file (none when it is missing).
+pub fn jsonl(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Replays one capture with `--events` and `--stats`; returns (events, stats).
 pub fn replay_events(cap: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
     let scratch = Scratch::new("ev");
@@ -243,12 +252,7 @@ pub fn replay_events(cap: &Path) -> (Vec<serde_json::Value>, serde_json::Value) 
         stats.as_os_str(),
     ]);
     assert_eq!(code, 0, "{}: {stderr}", cap.display());
-    let evs = std::fs::read_to_string(&events)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (evs, json(&stats))
+    (jsonl(&events), json(&stats))
 }
 
 /// Runs `otsensor baseline ...`; returns (exit code, stdout, stderr).

@@ -50,6 +50,16 @@ pub const ILLEGAL_FUNCTION_FLAGS: &[&str] = &[
     "unknown_link_function",
 ];
 
+/// Parser flags for a control that broke select-before-operate: operated with no select of
+/// the same objects before it (DNP3 OPERATE; an IEC 104 execute on a point this connection
+/// selects first), or differing from what was selected.
+pub const SELECT_BEFORE_OPERATE_FLAGS: &[&str] =
+    &["operate_without_select", "operate_differs_from_select"];
+
+/// Parser flags for application sequence numbers out of turn on a stream without capture
+/// loss (the parsers forget the expected number at a TCP gap).
+pub const SEQUENCE_FLAGS: &[&str] = &["sequence_gap", "sequence_duplicate"];
+
 /// What a message says that the anomaly engine counts across flows (malformed PDUs over a
 /// threshold, exception storms), as facts.
 pub(super) fn count(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
@@ -135,6 +145,56 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             )
         });
     }
+    if let Some(f) = m
+        .flags
+        .iter()
+        .find(|f| SELECT_BEFORE_OPERATE_FLAGS.contains(*f))
+    {
+        fx.raise(
+            cx,
+            &rules::SELECT_BEFORE_OPERATE,
+            &[cx.label, "#", f],
+            || {
+                let what = if *f == "operate_without_select" {
+                    "without a select of the same objects before it"
+                } else {
+                    "with other objects or values than were selected"
+                };
+                (
+                    format!("{} {} {what}", m.protocol, function()),
+                    Evidence {
+                        observed: json!({
+                            "flag": f,
+                            "function_code": m.function_code,
+                            "addresses": m.addresses,
+                            "packet": m.packet,
+                        }),
+                        expected: json!({ "select": "the same objects and values, selected first" }),
+                    },
+                )
+            },
+        );
+    }
+    if let Some(f) = m.flags.iter().find(|f| SEQUENCE_FLAGS.contains(*f)) {
+        fx.raise(cx, &rules::SEQUENCE_ANOMALY, &[cx.label], || {
+            (
+                format!(
+                    "{} {} with a {} send sequence number on a stream that lost nothing",
+                    m.protocol,
+                    function(),
+                    if *f == "sequence_gap" {
+                        "skipped"
+                    } else {
+                        "repeated"
+                    }
+                ),
+                Evidence {
+                    observed: json!({ "flag": f, "packet": m.packet }),
+                    expected: json!({ "sequence": "each frame numbered one after the last" }),
+                },
+            )
+        });
+    }
     if let (Some(code), Direction::Response) = (m.exception_code, m.direction) {
         let name = m.exception.unwrap_or("unnamed");
         fx.raise(cx, &rules::EXCEPTION, &[cx.label, "#", &code.to_string()], || {
@@ -172,6 +232,59 @@ mod tests {
         assert!(fired.full[0].1.contains("function 3"), "{:?}", fired.full);
         // The malformed flag is counted across flows, not raised here.
         assert_eq!(run(count, &[m.build()]).facts, 1);
+    }
+
+    /// An operate without its select and one differing from it are two alerts per edge; a
+    /// repeat of either is a repeat. Sequence numbers out of turn raise their own rule.
+    #[test]
+    fn select_before_operate_and_sequence_flags_raise_their_rules() {
+        let op = |f| {
+            MessageBuilder::new("dnp3", 20000)
+                .function(4, "operate")
+                .flag(f)
+                .build()
+        };
+        let fired = run(
+            check,
+            &[
+                op("operate_without_select"),
+                op("operate_without_select"),
+                op("operate_differs_from_select"),
+            ],
+        );
+        let ids: Vec<&str> = fired.full.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "protocol.select_before_operate",
+                "protocol.select_before_operate"
+            ]
+        );
+        assert_eq!(fired.repeats, 1);
+        assert!(
+            fired.full[0].1.contains("dnp3 operate without a select"),
+            "{:?}",
+            fired.full
+        );
+        assert!(
+            fired.full[1].1.contains("other objects or values"),
+            "{:?}",
+            fired.full
+        );
+        let gap = MessageBuilder::new("iec104", 2404)
+            .function(45, "C_SC_NA_1")
+            .flag("sequence_gap");
+        let fired = run(check, &[gap.build()]);
+        assert_eq!(fired.full.len(), 1);
+        assert_eq!(fired.full[0].0, "protocol.sequence_anomaly");
+        assert!(
+            fired.full[0].1.contains("skipped send sequence number"),
+            "{:?}",
+            fired.full
+        );
+        // Neither flag is counted as malformed.
+        let plain = MessageBuilder::new("iec104", 2404).flag("sequence_duplicate");
+        assert_eq!(run(count, &[plain.build()]).facts, 0);
     }
 
     #[test]

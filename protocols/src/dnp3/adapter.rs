@@ -248,6 +248,9 @@ struct Dnp3Event<'a> {
     secure_authentication: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     confirms: Option<&'static str>,
+    /// For an OPERATE that executes its SELECT: microseconds since the SELECT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    select_delay_us: Option<i64>,
 }
 
 impl<'a> Dnp3Event<'a> {
@@ -271,6 +274,7 @@ impl<'a> Dnp3Event<'a> {
             points_truncated: false,
             secure_authentication: false,
             confirms: None,
+            select_delay_us: None,
         }
     }
 
@@ -310,6 +314,9 @@ impl<'a> Dnp3Event<'a> {
         ev.confirms = rec
             .confirms_unsolicited
             .map(|u| if u { "unsolicited" } else { "response" });
+        ev.select_delay_us = rec
+            .select_ts_ns
+            .map(|t| msg.ts.as_nanos().saturating_sub(t) / 1000);
         ev
     }
 }

@@ -295,8 +295,12 @@ impl Flags {
     pub const FRAGMENT_TOO_SHORT: Flags = Flags(1 << 13);
     /// A response whose function does not fit its request (e.g. a confirm answered).
     pub const RESPONSE_MISMATCH: Flags = Flags(1 << 14);
+    /// An OPERATE with no SELECT before it (none, or already operated).
+    pub const OPERATE_WITHOUT_SELECT: Flags = Flags(1 << 15);
+    /// An OPERATE whose objects differ from its SELECT's (IEEE 1815 requires them identical).
+    pub const OPERATE_DIFFERS_FROM_SELECT: Flags = Flags(1 << 16);
 
-    const NAMES: [(Flags, &'static str); 15] = [
+    const NAMES: [(Flags, &'static str); 17] = [
         (Flags::BAD_BLOCK_CRC, "bad_block_crc"),
         (Flags::UNKNOWN_LINK_FUNCTION, "unknown_link_function"),
         (Flags::OUT_OF_SEQUENCE, "out_of_sequence"),
@@ -312,6 +316,11 @@ impl Flags {
         (Flags::REQUEST_FLOOD, "request_flood"),
         (Flags::FRAGMENT_TOO_SHORT, "fragment_too_short"),
         (Flags::RESPONSE_MISMATCH, "response_mismatch"),
+        (Flags::OPERATE_WITHOUT_SELECT, "operate_without_select"),
+        (
+            Flags::OPERATE_DIFFERS_FROM_SELECT,
+            "operate_differs_from_select",
+        ),
     ];
 }
 

@@ -68,6 +68,8 @@ pub struct FragmentRecord<'a> {
     pub request: Option<RequestInfo>,
     /// For a confirm: whether it confirms an unsolicited response.
     pub confirms_unsolicited: Option<bool>,
+    /// For an OPERATE: when the SELECT it executes was captured (ns).
+    pub select_ts_ns: Option<i64>,
 }
 
 impl FragmentRecord<'_> {
@@ -130,12 +132,71 @@ struct DirState {
     reassembly: Vec<Reassembly>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Pending {
     master: u16,
     outstation: u16,
     info: Option<RequestInfo>,
     in_a_row: u32,
+    selected: Selected,
+}
+
+/// The last SELECT from a master to an outstation, until an OPERATE executes it.
+#[derive(Debug, Default, Clone)]
+struct Selected {
+    active: bool,
+    /// Executed by an OPERATE (kept to know that OPERATE's retries).
+    operated: bool,
+    /// The SELECT's sequence number, then its OPERATE's.
+    seq: u8,
+    ts_ns: i64,
+    /// The SELECT's object headers and data.
+    objects: Vec<u8>,
+}
+
+impl Selected {
+    /// Select-before-operate (IEEE 1815 4.4.3): an OPERATE executes the last SELECT, with
+    /// identical objects, once; an application-layer retry of that OPERATE (same sequence
+    /// number and objects) is not a second execution. Returns the SELECT's time for an
+    /// OPERATE that executes it; flags one that has no SELECT or differs from it.
+    fn request(
+        &mut self,
+        fc: u8,
+        seq: u8,
+        objects: &[u8],
+        now_ns: i64,
+        flags: &mut Flags,
+    ) -> Option<i64> {
+        match fc {
+            3 => {
+                *self = Selected {
+                    active: true,
+                    operated: false,
+                    seq,
+                    ts_ns: now_ns,
+                    objects: std::mem::take(&mut self.objects),
+                };
+                self.objects.clear();
+                self.objects.extend_from_slice(objects);
+                None
+            }
+            4 if self.active && self.objects == objects && (!self.operated || self.seq == seq) => {
+                self.operated = true;
+                self.seq = seq;
+                Some(self.ts_ns)
+            }
+            4 => {
+                flags.insert(if self.active && !self.operated {
+                    Flags::OPERATE_DIFFERS_FROM_SELECT
+                } else {
+                    Flags::OPERATE_WITHOUT_SELECT
+                });
+                self.active = false;
+                None
+            }
+            _ => None,
+        }
+    }
 }
 
 /// DNP3 state of one connection (or UDP flow).
@@ -395,7 +456,13 @@ impl Dnp3Flow {
         let buf = std::mem::take(&mut r.buf);
         let mut fragment = parse_fragment(&buf, &cfg.caps);
         fragment.flags.insert(frag_flags);
-        let record = self.pair(h, segments, fragment, now_ns);
+        let record = self.pair(
+            h,
+            segments,
+            fragment,
+            buf.get(2..).unwrap_or_default(),
+            now_ns,
+        );
         f(Event::Fragment(record));
         // Give the buffer back for the next fragment of this pair.
         if let Some(r) = self
@@ -414,6 +481,7 @@ impl Dnp3Flow {
         h: LinkHeader,
         segments: u32,
         mut fragment: Fragment<'a>,
+        objects: &[u8],
         now_ns: i64,
     ) -> FragmentRecord<'a> {
         let fc = fragment.function;
@@ -443,6 +511,7 @@ impl Dnp3Flow {
         };
         let mut request = None;
         let mut confirms_unsolicited = None;
+        let mut select_ts_ns = None;
         if let Some(pend) = self.pairs.get_mut(p) {
             let seq = fragment.control.seq;
             match fc {
@@ -482,6 +551,9 @@ impl Dnp3Flow {
                         seq,
                         ts_ns: now_ns,
                     });
+                    select_ts_ns =
+                        pend.selected
+                            .request(fc, seq, objects, now_ns, &mut fragment.flags);
                 }
                 _ => {}
             }
@@ -497,6 +569,7 @@ impl Dnp3Flow {
             fragment,
             request,
             confirms_unsolicited,
+            select_ts_ns,
         }
     }
 }

@@ -158,6 +158,9 @@ struct Iec104Event<'a> {
     test: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     objects: Vec<ObjectEvent>,
+    /// For a command executed after its select: microseconds since the select.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    select_delay_us: Option<i64>,
 }
 
 impl<'a> Iec104Event<'a> {
@@ -197,6 +200,9 @@ impl<'a> Iec104Event<'a> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            select_delay_us: rec
+                .select_ts_ns
+                .map(|t| msg.ts.as_nanos().saturating_sub(t) / 1000),
         }
     }
 }

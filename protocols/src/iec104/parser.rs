@@ -39,8 +39,13 @@ impl Flags {
     pub const NO_OBJECTS: Flags = Flags(1 << 8);
     /// The negative confirmation bit is set (the command was refused).
     pub const NEGATIVE: Flags = Flags(1 << 9);
+    /// A command executed without a select, on a point this connection selects before it
+    /// operates (select-before-operate skipped).
+    pub const OPERATE_WITHOUT_SELECT: Flags = Flags(1 << 10);
+    /// A command executed with another type or value than its select.
+    pub const OPERATE_DIFFERS_FROM_SELECT: Flags = Flags(1 << 11);
 
-    const NAMES: [(Flags, &'static str); 10] = [
+    const NAMES: [(Flags, &'static str); 12] = [
         (Flags::TRUNCATED, "truncated"),
         (Flags::TRAILING_BYTES, "trailing_bytes"),
         (Flags::UNKNOWN_TYPE, "unknown_function"),
@@ -51,6 +56,11 @@ impl Flags {
         (Flags::UNKNOWN_U_FUNCTION, "unknown_sub_function"),
         (Flags::NO_OBJECTS, "no_objects"),
         (Flags::NEGATIVE, "negative_confirmation"),
+        (Flags::OPERATE_WITHOUT_SELECT, "operate_without_select"),
+        (
+            Flags::OPERATE_DIFFERS_FROM_SELECT,
+            "operate_differs_from_select",
+        ),
     ];
 }
 

@@ -2,7 +2,10 @@
 //! [`crate::framing`]), send sequence numbers checked per direction (gaps and duplicates
 //! flagged), ASDUs decoded.
 
-use super::parser::{asdu, frame, plausible_header, Asdu, Control, Flags, FrameError, APCI_LEN};
+use super::codes::is_command;
+use super::parser::{
+    asdu, frame, plausible_header, Asdu, Control, Flags, FrameError, Value, APCI_LEN,
+};
 use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::Direction;
 
@@ -11,6 +14,8 @@ pub const NOT_IEC104_AFTER: usize = 1024;
 /// Most activations awaiting their confirmation per connection; one more drops the oldest
 /// (counted unanswered).
 pub const MAX_OUTSTANDING: usize = 64;
+/// Most points remembered per connection as operated with select-before-operate.
+pub const MAX_SBO_POINTS: usize = 256;
 /// Causes of transmission: activation, its confirmation, deactivation, its confirmation.
 const ACT: u8 = 6;
 const ACTCON: u8 = 7;
@@ -36,6 +41,8 @@ pub struct Record {
     pub asdu: Option<Asdu>,
     /// For a confirmation (actcon, deactcon), when its activation was captured (ns).
     pub request_ts_ns: Option<i64>,
+    /// For a command executed after its select: when the select was captured (ns).
+    pub select_ts_ns: Option<i64>,
     /// Out-of-spec conditions of the APDU (sequence, control octets) and its ASDU.
     pub flags: Flags,
 }
@@ -63,6 +70,22 @@ pub struct Iec104Flow {
     pending: Vec<(u8, u16, u32, i64)>,
     /// Activations never confirmed.
     pub unanswered: u64,
+    /// Commands selected and not executed yet.
+    selects: Vec<Select>,
+    /// Points (common address, IOA) this connection selected before operating them.
+    sbo_points: Vec<(u16, u32)>,
+    /// Selects never executed (cancelled, replaced, refused or open at the end).
+    pub selects_not_executed: u64,
+}
+
+/// A command selected (S/E = 1), awaiting its execute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Select {
+    point: (u16, u32),
+    type_id: u8,
+    /// The command's value, as bits (compared, not computed with).
+    value: u64,
+    ts_ns: i64,
 }
 
 impl Iec104Flow {
@@ -81,6 +104,7 @@ impl Iec104Flow {
     ) -> Record {
         let mut decoded = None;
         let mut request_ts_ns = None;
+        let mut select_ts_ns = None;
         if let Control::I { send, .. } = control {
             let i = dir.index();
             if let Some(slot) = self.next_send.get_mut(i) {
@@ -102,6 +126,9 @@ impl Iec104Flow {
             let a = asdu(body);
             flags.insert(a.flags);
             request_ts_ns = self.pair(dir, &a, now_ns);
+            if is_command(a.type_id) {
+                select_ts_ns = self.select_execute(dir, &a, now_ns, &mut flags);
+            }
             decoded = Some(a);
         }
         Record {
@@ -109,7 +136,76 @@ impl Iec104Flow {
             control,
             asdu: decoded,
             request_ts_ns,
+            select_ts_ns,
             flags,
+        }
+    }
+
+    /// Select-before-operate (IEC 60870-5-101 7.2.6.26: the S/E bit of a command's
+    /// qualifier): an activation with S/E = 1 selects a point, the next activation with
+    /// S/E = 0 on it executes the select, with the same type and value; a deactivation or a
+    /// refused select cancels it. Direct execution (no select) is allowed, except that a point
+    /// this connection has selected before, executed without a select, is flagged. Returns the
+    /// select's time for an execute of it.
+    fn select_execute(
+        &mut self,
+        dir: Direction,
+        a: &Asdu,
+        now_ns: i64,
+        flags: &mut Flags,
+    ) -> Option<i64> {
+        let o = a.objects.first()?;
+        let point = (a.common_address, o.ioa);
+        let selecting = o.quality.contains(&"select");
+        let pos = self.selects.iter().position(|s| s.point == point);
+        match (dir, a.cause) {
+            (Direction::Request, ACT) if selecting => {
+                if let Some(k) = pos {
+                    self.selects.remove(k);
+                    self.selects_not_executed += 1;
+                }
+                if self.selects.len() >= MAX_OUTSTANDING {
+                    self.selects.remove(0);
+                    self.selects_not_executed += 1;
+                }
+                self.selects.push(Select {
+                    point,
+                    type_id: a.type_id,
+                    value: value_bits(&o.value),
+                    ts_ns: now_ns,
+                });
+                if !self.sbo_points.contains(&point) {
+                    if self.sbo_points.len() >= MAX_SBO_POINTS {
+                        self.sbo_points.remove(0);
+                    }
+                    self.sbo_points.push(point);
+                }
+                None
+            }
+            (Direction::Request, ACT) => {
+                let Some(k) = pos else {
+                    if self.sbo_points.contains(&point) {
+                        flags.insert(Flags::OPERATE_WITHOUT_SELECT);
+                    }
+                    return None;
+                };
+                let s = self.selects.remove(k);
+                if (s.type_id, s.value) != (a.type_id, value_bits(&o.value)) {
+                    flags.insert(Flags::OPERATE_DIFFERS_FROM_SELECT);
+                }
+                Some(s.ts_ns)
+            }
+            // Cancelled by the master, or refused by the station.
+            (Direction::Request, DEACT) | (Direction::Response, ACTCON)
+                if pos.is_some() && (a.cause == DEACT || (a.negative && selecting)) =>
+            {
+                if let Some(k) = pos {
+                    self.selects.remove(k);
+                    self.selects_not_executed += 1;
+                }
+                None
+            }
+            _ => None,
         }
     }
 
@@ -134,6 +230,15 @@ impl Iec104Flow {
             }
             _ => None,
         }
+    }
+}
+
+/// A command's value as bits, to compare a select's with its execute's.
+fn value_bits(v: &Value) -> u64 {
+    match *v {
+        Value::Number(v) => v.to_bits(),
+        Value::Bits(b) => u64::from(b),
+        Value::None => 0,
     }
 }
 
@@ -235,11 +340,14 @@ impl crate::flow::FlowParser for Iec104Flow {
     fn finish(&mut self) {
         self.unanswered += self.pending.len() as u64;
         self.pending.clear();
+        self.selects_not_executed += self.selects.len() as u64;
+        self.selects.clear();
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
         f("sequence_gaps", self.sequence_gaps);
         f("unanswered_requests", self.unanswered);
+        f("selects_not_executed", self.selects_not_executed);
     }
 
     fn give_up(&self) -> Option<&'static str> {
@@ -352,6 +460,86 @@ mod tests {
         assert_eq!(seen, vec![None, None, Some(1_000), None]);
         flow.finish();
         assert_eq!(flow.unanswered, 1);
+    }
+
+    /// Select-before-operate: an execute of a select carries the select's time; an execute
+    /// differing from its select, or without one on a point selected before, is flagged; a
+    /// point never selected may be executed directly; a select never executed is counted.
+    #[test]
+    fn selects_pair_with_their_executes() {
+        // C_SC_NA_1 (45) activation on IOA `ioa`, SCO `sco` (bit 7: select, bit 0: state).
+        let cmd = |cause: u8, ioa: u8, sco: u8| {
+            vec![
+                0x68, 0x0e, 0, 0, 0, 0, 45, 1, cause, 0, 1, 0, ioa, 0, 0, sco,
+            ]
+        };
+        let mut flow = Iec104Flow::default();
+        let mut seen = Vec::new();
+        for (b, t) in [
+            (cmd(6, 5, 0x81), 1_000),  // select IOA 5 ON
+            (cmd(6, 5, 0x01), 3_000),  // execute ON: paired
+            (cmd(6, 5, 0x01), 4_000),  // execute again without select: flagged
+            (cmd(6, 7, 0x01), 5_000),  // IOA 7 never selected: direct execute is fine
+            (cmd(6, 5, 0x81), 6_000),  // select IOA 5 ON
+            (cmd(6, 5, 0x00), 7_000),  // execute OFF: differs
+            (cmd(6, 9, 0x81), 8_000),  // select IOA 9 ...
+            (cmd(8, 9, 0x81), 9_000),  // ... deactivated
+            (cmd(6, 9, 0x01), 10_000), // execute without select on a selected point
+            (cmd(6, 5, 0x81), 11_000), // select never executed
+        ] {
+            flow.feed(Direction::Request, &b, t, &mut |e| {
+                if let Event::Apdu(r) = e {
+                    seen.push((
+                        r.select_ts_ns,
+                        r.flags.contains(Flags::OPERATE_WITHOUT_SELECT),
+                        r.flags.contains(Flags::OPERATE_DIFFERS_FROM_SELECT),
+                    ));
+                }
+            });
+        }
+        let n = (None, false, false);
+        assert_eq!(
+            seen,
+            vec![
+                n,
+                (Some(1_000), false, false),
+                (None, true, false),
+                n,
+                n,
+                (Some(6_000), false, true),
+                n,
+                n,
+                (None, true, false),
+                n,
+            ]
+        );
+        flow.finish();
+        assert_eq!(
+            flow.selects_not_executed, 2,
+            "the cancelled select and the last"
+        );
+    }
+
+    /// A select the station refuses (negative confirmation) is not waiting any more.
+    #[test]
+    fn a_refused_select_is_dropped() {
+        let apdu =
+            |cause: u8, sco: u8| vec![0x68, 0x0e, 0, 0, 0, 0, 46, 1, cause, 0, 1, 0, 3, 0, 0, sco];
+        let mut flow = Iec104Flow::default();
+        let mut flags = Vec::new();
+        for (dir, b) in [
+            (Direction::Request, apdu(6, 0x82)),
+            (Direction::Response, apdu(0x47, 0x82)),
+            (Direction::Request, apdu(6, 0x02)),
+        ] {
+            flow.feed(dir, &b, 0, &mut |e| {
+                if let Event::Apdu(r) = e {
+                    flags.push(r.flags.contains(Flags::OPERATE_WITHOUT_SELECT));
+                }
+            });
+        }
+        assert_eq!(flags, vec![false, false, true]);
+        assert_eq!(flow.selects_not_executed, 1);
     }
 
     proptest! {
