@@ -80,16 +80,28 @@ impl Default for AnomalyConfig {
     }
 }
 
-/// Values a [`Distinct`] keeps inline before it needs a map (a flood's sources mostly have one).
+/// Values a [`Distinct`] keeps inline before it needs a list (a flood's sources mostly have
+/// one).
 const FEW: usize = 4;
 
+/// Values a [`Distinct`] keeps in a list, searched in order, before it needs a map: a scan of
+/// a few contiguous values costs less than hashing, and holds them in a quarter of the space.
+const LIST: usize = 32;
+
+/// Where a [`Distinct`] keeps its values past [`FEW`].
+#[derive(Debug)]
+enum Spill<T> {
+    List(Vec<(T, Timestamp)>),
+    Map(HashMap<T, Timestamp, ahash::RandomState>),
+}
+
 /// Distinct values seen within the window, keeping at most `2 × threshold` of them: the
-/// first [`FEW`] inline (no allocation for the many keys that see one or two values), then
-/// in a map.
+/// first [`FEW`] inline (no allocation for the many keys that see one or two values), up to
+/// [`LIST`] in a list, then in a map.
 #[derive(Debug)]
 struct Distinct<T> {
     few: [Option<(T, Timestamp)>; FEW],
-    many: Option<HashMap<T, Timestamp, ahash::RandomState>>,
+    many: Option<Spill<T>>,
     pruned: Timestamp,
     last: Timestamp,
 }
@@ -106,21 +118,24 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
 
     fn len(&self) -> usize {
         match &self.many {
-            Some(m) => m.len(),
+            Some(Spill::List(l)) => l.len(),
+            Some(Spill::Map(m)) => m.len(),
             None => self.few.iter().flatten().count(),
         }
     }
 
     fn contains(&self, v: &T) -> bool {
         match &self.many {
-            Some(m) => m.contains_key(v),
+            Some(Spill::List(l)) => l.iter().any(|(x, _)| x == v),
+            Some(Spill::Map(m)) => m.contains_key(v),
             None => self.few.iter().flatten().any(|(x, _)| x == v),
         }
     }
 
     fn retain(&mut self, keep: impl Fn(&Timestamp) -> bool) {
         match &mut self.many {
-            Some(m) => m.retain(|_, t| keep(t)),
+            Some(Spill::List(l)) => l.retain(|(_, t)| keep(t)),
+            Some(Spill::Map(m)) => m.retain(|_, t| keep(t)),
             None => {
                 for e in &mut self.few {
                     if e.is_some_and(|(_, t)| !keep(&t)) {
@@ -133,9 +148,26 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
 
     /// Sets the time of `v` (added if absent).
     fn put(&mut self, v: T, ts: Timestamp) {
-        if let Some(m) = &mut self.many {
-            m.insert(v, ts);
-            return;
+        match &mut self.many {
+            Some(Spill::Map(m)) => {
+                m.insert(v, ts);
+                return;
+            }
+            Some(Spill::List(l)) => {
+                if let Some((_, t)) = l.iter_mut().find(|(x, _)| *x == v) {
+                    *t = ts;
+                } else if l.len() < LIST {
+                    l.push((v, ts));
+                } else {
+                    let mut m =
+                        HashMap::with_capacity_and_hasher(LIST * 2, ahash::RandomState::new());
+                    m.extend(l.drain(..));
+                    m.insert(v, ts);
+                    self.many = Some(Spill::Map(m));
+                }
+                return;
+            }
+            None => {}
         }
         if let Some((_, t)) = self.few.iter_mut().flatten().find(|(x, _)| *x == v) {
             *t = ts;
@@ -145,10 +177,10 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
             *e = Some((v, ts));
             return;
         }
-        let mut m = HashMap::with_capacity_and_hasher(FEW * 2, ahash::RandomState::new());
-        m.extend(self.few.iter_mut().filter_map(Option::take));
-        m.insert(v, ts);
-        self.many = Some(m);
+        let mut l = Vec::with_capacity(FEW * 2);
+        l.extend(self.few.iter_mut().filter_map(Option::take));
+        l.push((v, ts));
+        self.many = Some(Spill::List(l));
     }
 
     /// Adds `v` at `ts`; returns how many distinct values the window holds.
@@ -171,7 +203,8 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
 
     fn sample(&self) -> Vec<T> {
         let mut v: Vec<T> = match &self.many {
-            Some(m) => m.keys().copied().collect(),
+            Some(Spill::List(l)) => l.iter().map(|(x, _)| *x).collect(),
+            Some(Spill::Map(m)) => m.keys().copied().collect(),
             None => self.few.iter().flatten().map(|(x, _)| *x).collect(),
         };
         v.sort_unstable();
@@ -945,7 +978,7 @@ mod tests {
     }
 
     #[test]
-    fn distinct_values_move_from_inline_to_a_map_and_expire_alike() {
+    fn distinct_values_move_from_inline_to_a_list_to_a_map_and_expire_alike() {
         let w = 10_000_000_000;
         let at = |s: i64| Timestamp::from_nanos(s * 1_000_000_000);
         let mut d: Distinct<u16> = Distinct::new();
@@ -959,8 +992,16 @@ mod tests {
             "a value seen again is not new"
         );
         assert_eq!(d.add(99, at(2), w, 100), FEW + 1);
-        assert!(d.many.is_some());
+        assert!(matches!(d.many, Some(Spill::List(_))));
         assert_eq!(d.sample(), vec![0, 1, 2, 3, 99]);
+        // Past the list's length, a map; the same values either way.
+        let mut m: Distinct<u16> = Distinct::new();
+        for v in 0..=LIST as u16 {
+            assert_eq!(m.add(v, at(0), w, 100), usize::from(v) + 1);
+            assert_eq!(m.add(v, at(0), w, 100), usize::from(v) + 1);
+        }
+        assert!(matches!(m.many, Some(Spill::Map(_))));
+        assert_eq!(m.sample(), (0..10).collect::<Vec<u16>>());
         // At the threshold, values older than the window go (0 was seen again at 1 s).
         assert_eq!(d.add(7, at(10), w, 3), 3);
         assert_eq!(d.sample(), vec![0, 7, 99]);
