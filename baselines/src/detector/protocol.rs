@@ -158,7 +158,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
                 let what = if *f == "operate_without_select" {
                     "without a select of the same objects before it"
                 } else {
-                    "with other objects or values than were selected"
+                    "differing from its select (objects, values or sequence)"
                 };
                 (
                     format!("{} {} {what}", m.protocol, function()),
@@ -267,7 +267,7 @@ mod tests {
             fired.full
         );
         assert!(
-            fired.full[1].1.contains("other objects or values"),
+            fired.full[1].1.contains("differing from its select"),
             "{:?}",
             fired.full
         );

@@ -297,7 +297,8 @@ impl Flags {
     pub const RESPONSE_MISMATCH: Flags = Flags(1 << 14);
     /// An OPERATE with no SELECT before it (none, or already operated).
     pub const OPERATE_WITHOUT_SELECT: Flags = Flags(1 << 15);
-    /// An OPERATE whose objects differ from its SELECT's (IEEE 1815 requires them identical).
+    /// An OPERATE whose objects differ from its SELECT's, or whose sequence number is not the
+    /// next one (IEEE 1815 requires both).
     pub const OPERATE_DIFFERS_FROM_SELECT: Flags = Flags(1 << 16);
 
     const NAMES: [(Flags, &'static str); 17] = [

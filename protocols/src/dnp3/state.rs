@@ -156,8 +156,8 @@ struct Selected {
 
 impl Selected {
     /// Select-before-operate (IEEE 1815 4.4.3): an OPERATE executes the last SELECT, with
-    /// identical objects, once; an application-layer retry of that OPERATE (same sequence
-    /// number and objects) is not a second execution. Returns the SELECT's time for an
+    /// identical objects and the next sequence number, once; an application-layer retry of
+    /// that OPERATE (same sequence number and objects) is not a second execution. Returns the SELECT's time for an
     /// OPERATE that executes it; flags one that has no SELECT or differs from it.
     fn request(
         &mut self,
@@ -180,7 +180,14 @@ impl Selected {
                 self.objects.extend_from_slice(objects);
                 None
             }
-            4 if self.active && self.objects == objects && (!self.operated || self.seq == seq) => {
+            4 if self.active
+                && self.objects == objects
+                && if self.operated {
+                    self.seq == seq
+                } else {
+                    seq == self.seq.wrapping_add(1) & 0x0F
+                } =>
+            {
                 self.operated = true;
                 self.seq = seq;
                 Some(self.ts_ns)
@@ -624,5 +631,52 @@ impl crate::flow::FlowParser for Dnp3Flow {
 
     fn give_up(&self) -> Option<&'static str> {
         self.not_this_protocol().then_some("not_dnp3")
+    }
+}
+
+#[cfg(test)]
+mod select_tests {
+    use super::*;
+
+    /// The cases of the opendnp3 select/operate conformance tests (8.2.1.2.x): the outcome is
+    /// what the outstation answered there (status 0, or NO_SELECT).
+    #[test]
+    fn an_operate_executes_its_select_once_with_the_next_sequence_number() {
+        let crob = [12, 1, 0x17, 1, 0, 3, 1, 100, 0, 0, 0, 200, 0, 0, 0, 0];
+        let mut other = crob;
+        other[4] = 1; // point 1, not 0
+        let run = |steps: &[(u8, u8, &[u8])]| {
+            let mut sel = Selected::default();
+            steps
+                .iter()
+                .map(|&(fc, seq, objects)| {
+                    let mut flags = Flags::default();
+                    let paired = sel.request(fc, seq, objects, i64::from(seq), &mut flags);
+                    (
+                        paired.is_some(),
+                        flags.contains(Flags::OPERATE_WITHOUT_SELECT),
+                        flags.contains(Flags::OPERATE_DIFFERS_FROM_SELECT),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let (sel, ok) = ((false, false, false), (true, false, false));
+        // Select, operate; the same operate again (a retry); a new operate.
+        assert_eq!(
+            run(&[(3, 0, &crob), (4, 1, &crob), (4, 1, &crob), (4, 2, &crob)]),
+            vec![sel, ok, ok, (false, true, false)]
+        );
+        // Another point, or a sequence number that is not the next one.
+        assert_eq!(
+            run(&[(3, 0, &crob), (4, 1, &other)]),
+            vec![sel, (false, false, true)]
+        );
+        assert_eq!(
+            run(&[(3, 0, &crob), (4, 2, &crob), (4, 1, &crob)]),
+            vec![sel, (false, false, true), (false, true, false)]
+        );
+        // No select at all; sequence numbers wrap at 16.
+        assert_eq!(run(&[(4, 0, &crob)]), vec![(false, true, false)]);
+        assert_eq!(run(&[(3, 15, &crob), (4, 0, &crob)]), vec![sel, ok]);
     }
 }
