@@ -132,7 +132,7 @@ struct DirState {
     reassembly: Vec<Reassembly>,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Pending {
     master: u16,
     outstation: u16,
@@ -142,7 +142,7 @@ struct Pending {
 }
 
 /// The last SELECT from a master to an outstation, until an OPERATE executes it.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Selected {
     active: bool,
     /// Executed by an OPERATE (kept to know that OPERATE's retries).
@@ -150,8 +150,18 @@ struct Selected {
     /// The SELECT's sequence number, then its OPERATE's.
     seq: u8,
     ts_ns: i64,
-    /// The SELECT's object headers and data.
-    objects: Vec<u8>,
+    /// The SELECT's object headers and data, as their length and a digest: 16 bytes per
+    /// master/outstation pair whatever the fragment's size.
+    objects: (usize, u64),
+}
+
+/// The length and a digest of a request's objects, to compare an OPERATE's with its
+/// SELECT's.
+fn digest(objects: &[u8]) -> (usize, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    objects.hash(&mut h);
+    (objects.len(), h.finish())
 }
 
 impl Selected {
@@ -174,14 +184,12 @@ impl Selected {
                     operated: false,
                     seq,
                     ts_ns: now_ns,
-                    objects: std::mem::take(&mut self.objects),
+                    objects: digest(objects),
                 };
-                self.objects.clear();
-                self.objects.extend_from_slice(objects);
                 None
             }
             4 if self.active
-                && self.objects == objects
+                && self.objects == digest(objects)
                 && if self.operated {
                     self.seq == seq
                 } else {
