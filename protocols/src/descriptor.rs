@@ -27,6 +27,9 @@ pub struct Request<'a> {
     pub sub_function: Option<u16>,
     /// Name of the sub-function or service (e.g. an S7 PI service name).
     pub sub_function_name: Option<&'a str>,
+    /// Name of the function, where the parser names it more finely than its code (a PCCC
+    /// command carried by CIP's Execute PCCC).
+    pub function: Option<&'a str>,
 }
 
 /// A dangerous request: the operational rule it raises.
@@ -104,6 +107,7 @@ mod tests {
             function_code: code,
             sub_function: sub,
             sub_function_name: name,
+            function: None,
         };
         (d.dangerous)(&r).map(|d| d.rule.id)
     }
@@ -136,6 +140,7 @@ mod tests {
             function_code: 0x29,
             sub_function: None,
             sub_function_name: None,
+            function: None,
         };
         assert_eq!(no_dangerous_functions(&any), None);
     }
@@ -183,6 +188,7 @@ mod tests {
             function_code: 0x28,
             sub_function: None,
             sub_function_name: Some("_GARB"),
+            function: None,
         })
         .expect("a PI service");
         assert_eq!(

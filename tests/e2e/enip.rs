@@ -135,6 +135,11 @@ fn attack_captures_raise_their_rules() {
         &own.join("iti-eip-software-upload/EIP-SoftwareUpload.pcap"),
         &["operational.program_upload"],
     );
+    // A MicroLogix set to program mode, then run mode, over PCCC.
+    assert_rules(
+        &own.join("iti-cip-only/cip_only.pcap"),
+        &["operational.plc_stop", "operational.plc_start"],
+    );
     let Some(dir) = shared_pcaps() else { return };
     for (file, rules) in [
         (
@@ -211,4 +216,49 @@ fn list_identity_fills_the_asset() {
         .filter_map(Value::as_str)
         .collect();
     assert!(roles.contains(&"cip_adapter"), "{roles:?}");
+}
+
+/// PCCC inside Execute PCCC: commands and functions per message equal tshark's
+/// (`cip.pccc.cmd.code`, `cip.pccc.fnc.code_06`/`_0f` on the capture: 4,664 diagnostic
+/// status, 4,655 of the undocumented 0x0F/0xA3, 103 typed reads, 4 masked writes, 2 mode
+/// changes; replies 0x46 and 0x4F), each named, with its operation and data-table address.
+#[test]
+fn pccc_commands_match_tshark() {
+    let cap = own_pcaps().join("enip/iti-cip-only/cip_only.pcap");
+    let (events, _) = replay_events(&cap);
+    let mut got: BTreeMap<(String, u64, Option<u64>), u64> = BTreeMap::new();
+    for e in events.iter().filter(|e| e["pccc"].is_object()) {
+        let p = &e["pccc"];
+        *got.entry((
+            e["direction"].as_str().unwrap().to_string(),
+            p["command"].as_u64().unwrap(),
+            p["function"].as_u64(),
+        ))
+        .or_default() += 1;
+    }
+    let want: BTreeMap<(String, u64, Option<u64>), u64> = [
+        ("request", 0x06, Some(0x03), 4664),
+        ("request", 0x0F, Some(0x80), 2),
+        ("request", 0x0F, Some(0xA2), 103),
+        ("request", 0x0F, Some(0xA3), 4655),
+        ("request", 0x0F, Some(0xAB), 4),
+        ("response", 0x46, None, 4630),
+        ("response", 0x4F, None, 4722),
+    ]
+    .into_iter()
+    .map(|(d, c, f, n)| ((d.to_string(), c, f), n))
+    .collect();
+    assert_eq!(got, want);
+    let named = |name: &str| events.iter().filter(|e| e["function"] == name).count();
+    assert_eq!(named("pccc_diagnostic_status"), 4664);
+    assert_eq!(named("pccc_protected_typed_logical_read_3"), 103);
+    assert_eq!(named("pccc_change_cpu_mode_program"), 1);
+    assert_eq!(named("pccc_change_cpu_mode_run"), 1);
+    let read = events
+        .iter()
+        .find(|e| e["function"] == "pccc_protected_typed_logical_read_3")
+        .unwrap();
+    assert_eq!(read["operation"], "read", "{read}");
+    assert!(read["addresses"][0]["area"].is_string(), "{read}");
+    assert!(read["pccc"]["file_type"].is_u64(), "{read}");
 }

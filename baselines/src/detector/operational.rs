@@ -63,6 +63,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
         function_code,
         sub_function: m.sub_function,
         sub_function_name: m.sub_function_name.as_deref(),
+        function: m.function.as_deref(),
     };
     let danger = otsensor_protocols::descriptor(m.protocol).and_then(|d| (d.dangerous)(&request));
     match danger {

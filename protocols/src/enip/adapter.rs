@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::codes;
 use super::parser::{Cip, Connection, Flags, Identity as CipIdentity, Path};
+use super::pccc::{self, Pccc};
 use super::state::{CipRecord, EncapRecord, EnipFlow, Event};
 use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
 use crate::message::{AddressRange, Identity, Message, RequestRef};
@@ -191,6 +192,14 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
         m.addresses = addresses(p);
     }
     m.unit = rec.connection;
+    let pccc = decode_pccc(rec, service, class);
+    if let (Some(p), Cip::Request { .. }) = (&pccc, &rec.cip) {
+        m.operation = p.operation();
+        m.function = Some(Cow::Owned(p.message_name()));
+        if let Some(a) = p.address {
+            m.addresses = vec![data_table_address(&a)];
+        }
+    }
     if let Cip::Response { status: s, .. } = &rec.cip {
         // Partial transfer is how fragmented services go on, not a failure.
         if !matches!(s, 0x00 | 0x06) {
@@ -233,8 +242,103 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
             extended_status,
             connection: rec.connection_info.as_ref().map(ConnectionEvent::of),
             device: rec.identity.as_ref().map(Device::of),
+            pccc: pccc.as_ref().map(PcccEvent::of),
         },
     );
+}
+
+/// The PCCC command or reply an Execute PCCC message carries (a reply only when CIP
+/// carried it successfully).
+fn decode_pccc(rec: &CipRecord<'_>, service: u8, class: Option<u32>) -> Option<Pccc> {
+    if (service, class) != (codes::service::EXECUTE_PCCC, Some(codes::class::PCCC)) {
+        return None;
+    }
+    match &rec.cip {
+        Cip::Request { data, .. } => pccc::request(data),
+        Cip::Response {
+            status: 0, data, ..
+        } => pccc::reply(data),
+        Cip::Response { .. } => None,
+    }
+}
+
+/// A PCCC data-table address as the programming software writes it (`N7`, element 0):
+/// the file's type letter and number, the element, and how many elements the bytes span.
+fn data_table_address(a: &pccc::Address) -> AddressRange {
+    // (letter, bytes per element) of the SLC/MicroLogix file types.
+    let (letter, size) = match a.file_type {
+        0x82 => ("O", 2),
+        0x83 => ("I", 2),
+        0x84 => ("S", 2),
+        0x85 => ("B", 2),
+        0x86 => ("T", 6),
+        0x87 => ("C", 6),
+        0x89 => ("N", 2),
+        0x8A => ("F", 4),
+        0x22 => ("program", 1),
+        _ => ("", 1),
+    };
+    AddressRange {
+        area: Cow::Owned(if letter.is_empty() {
+            format!("file{}_type{:#04x}", a.file, a.file_type)
+        } else {
+            format!("{letter}{}", a.file)
+        }),
+        start: u32::from(a.element),
+        count: u32::from(a.bytes).div_ceil(size).max(1),
+    }
+}
+
+/// An Execute PCCC message's PCCC part in an event.
+#[derive(Serialize)]
+struct PcccEvent {
+    command: u8,
+    status: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ext_status: Option<u8>,
+    tns: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    element: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_element: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_mode: Option<u8>,
+    requestor_vendor: u16,
+    requestor_serial: u32,
+}
+
+impl PcccEvent {
+    fn of(p: &Pccc) -> PcccEvent {
+        PcccEvent {
+            command: p.command,
+            status: p.status,
+            status_name: pccc::status_name(p.status),
+            ext_status: p.ext_status,
+            tns: p.tns,
+            function: p.function,
+            function_name: p.function_name(),
+            file: p.address.map(|a| a.file),
+            file_type: p.address.map(|a| a.file_type),
+            element: p.address.map(|a| a.element),
+            sub_element: p.address.and_then(|a| a.sub_element),
+            bytes: p.address.map(|a| a.bytes),
+            cpu_mode: p.cpu_mode,
+            requestor_vendor: p.vendor,
+            requestor_serial: p.serial,
+        }
+    }
 }
 
 /// What a device said about itself, as the identity object has it.
@@ -344,6 +448,8 @@ struct CipEvent<'a> {
     connection: Option<ConnectionEvent>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<Device<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pccc: Option<PcccEvent>,
 }
 
 fn is_zero(v: &u8) -> bool {

@@ -81,6 +81,19 @@ fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
         (0x4D, Some(class::NON_VOLATILE_STORAGE)) => {
             Some(Dangerous::new(&FIRMWARE_UPDATE, "Firmware image transfer"))
         }
+        (service::EXECUTE_PCCC, Some(class::PCCC)) => match r.function? {
+            "pccc_change_cpu_mode_program" => Some(Dangerous::new(
+                &PLC_STOP,
+                "PCCC change to (remote) program mode",
+            )),
+            "pccc_change_cpu_mode_run" => Some(Dangerous::new(
+                &PLC_START,
+                "PCCC change to (remote) run mode",
+            )),
+            "pccc_shutdown" => Some(Dangerous::new(&PLC_STOP, "PCCC shutdown")),
+            // Downloads, uploads and restarts go by their operation.
+            _ => None,
+        },
         (0x4B, Some(class::LOGIX_LOCK)) => Some(Dangerous::new(
             &CIP_CONTROLLER_LOCK,
             "Controller locked for changes",

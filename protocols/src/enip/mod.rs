@@ -13,12 +13,14 @@
 //!
 //! Not supported: pairing implicit I/O with the Forward Open that set it up (they travel in
 //! different flows); fragmented tag services are reported per fragment, not reassembled;
-//! CIP Security (TLS/DTLS) is not decrypted; PCCC payloads (Execute PCCC) are not decoded.
+//! CIP Security (TLS/DTLS) is not decrypted. PCCC carried by Execute PCCC is decoded (see
+//! [`pccc`]).
 
 pub mod adapter;
 pub mod codes;
 pub mod descriptor;
 pub mod parser;
+pub mod pccc;
 pub mod state;
 #[cfg(test)]
 mod tests;
