@@ -95,27 +95,35 @@ fn typed_address(i: &[u8], three: bool) -> IResult<&[u8], Address> {
     ))
 }
 
+/// The requestor id and the command header every command and reply starts with.
+fn header(i: &[u8]) -> IResult<&[u8], Pccc> {
+    let (i, (vendor, serial)) = requestor(i)?;
+    let (i, command) = byte(i)?;
+    let (i, status) = byte(i)?;
+    let (i, tns) = le_u16(i)?;
+    Ok((
+        i,
+        Pccc {
+            vendor,
+            serial,
+            command,
+            status,
+            ext_status: None,
+            tns,
+            function: None,
+            address: None,
+            cpu_mode: None,
+        },
+    ))
+}
+
 /// Parses the data of an Execute PCCC request; `None` when it is too short for its command.
 pub fn request(data: &[u8]) -> Option<Pccc> {
-    let (i, (vendor, serial)) = requestor(data).ok()?;
-    let (i, command) = byte::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let (i, status) = byte::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let (i, tns) = le_u16::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let mut p = Pccc {
-        vendor,
-        serial,
-        command,
-        status,
-        ext_status: None,
-        tns,
-        function: None,
-        address: None,
-        cpu_mode: None,
-    };
-    if matches!(command, 0x06 | 0x07 | 0x0F) {
-        let (i, fnc) = byte::<_, nom::error::Error<&[u8]>>(i).ok()?;
+    let (i, mut p) = header(data).ok()?;
+    if matches!(p.command, 0x06 | 0x07 | 0x0F) {
+        let (&fnc, i) = i.split_first()?;
         p.function = Some(fnc);
-        if command == 0x0F {
+        if p.command == 0x0F {
             match fnc {
                 0xA1 | 0xA9 => p.address = typed_address(i, false).ok().map(|(_, a)| a),
                 0xA2 | 0xAA | 0xAB => p.address = typed_address(i, true).ok().map(|(_, a)| a),
@@ -129,22 +137,9 @@ pub fn request(data: &[u8]) -> Option<Pccc> {
 
 /// Parses the data of an Execute PCCC reply.
 pub fn reply(data: &[u8]) -> Option<Pccc> {
-    let (i, (vendor, serial)) = requestor(data).ok()?;
-    let (i, command) = byte::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let (i, status) = byte::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let (i, tns) = le_u16::<_, nom::error::Error<&[u8]>>(i).ok()?;
-    let ext_status = (status == EXT_STS).then(|| i.first().copied()).flatten();
-    Some(Pccc {
-        vendor,
-        serial,
-        command,
-        status,
-        ext_status,
-        tns,
-        function: None,
-        address: None,
-        cpu_mode: None,
-    })
+    let (i, mut p) = header(data).ok()?;
+    p.ext_status = (p.status == EXT_STS).then(|| i.first().copied()).flatten();
+    Some(p)
 }
 
 /// File types of the data table whose contents are the controller's program.
