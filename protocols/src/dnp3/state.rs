@@ -410,11 +410,14 @@ impl Dnp3Flow {
                 if d.reassembly.len() >= cfg.max_reassemblies {
                     d.reassembly.remove(0);
                 }
-                d.reassembly.push(Reassembly {
-                    src: h.source,
-                    dst: h.destination,
-                    ..Reassembly::default()
-                });
+                crate::common::push_first_one(
+                    &mut d.reassembly,
+                    Reassembly {
+                        src: h.source,
+                        dst: h.destination,
+                        ..Reassembly::default()
+                    },
+                );
                 d.reassembly.len() - 1
             }
         };
@@ -516,11 +519,14 @@ impl Dnp3Flow {
                 if self.pairs.len() >= 64 {
                     self.pairs.remove(0);
                 }
-                self.pairs.push(Pending {
-                    master,
-                    outstation,
-                    ..Pending::default()
-                });
+                crate::common::push_first_one(
+                    &mut self.pairs,
+                    Pending {
+                        master,
+                        outstation,
+                        ..Pending::default()
+                    },
+                );
                 self.pairs.len() - 1
             }
         };

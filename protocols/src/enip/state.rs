@@ -351,11 +351,14 @@ impl EnipFlow {
                 }
                 self.emit(top, m.clone(), 0, None, flags, f);
                 self.nested_requests(top, &m, 1, &mut inner, f);
-                self.pending.push(Pending {
-                    key: top.key,
-                    info,
-                    inner,
-                });
+                crate::common::push_first_one(
+                    &mut self.pending,
+                    Pending {
+                        key: top.key,
+                        info,
+                        inner,
+                    },
+                );
             }
             Cip::Response { service, .. } => {
                 let found = self.pending.iter().position(|p| p.key == top.key);

@@ -221,7 +221,7 @@ impl Iec104Flow {
                     self.pending.remove(0);
                     self.unanswered += 1;
                 }
-                self.pending.push((key.0, key.1, key.2, now_ns));
+                crate::common::push_first_one(&mut self.pending, (key.0, key.1, key.2, now_ns));
                 None
             }
             (Direction::Response, ACTCON | DEACTCON) => {

@@ -165,7 +165,7 @@ impl Pairing {
             self.unanswered += 1;
             flags.insert(Flags::REQUEST_FLOOD);
         }
-        self.pending.push(info);
+        crate::common::push_first_one(&mut self.pending, info);
         flags
     }
 

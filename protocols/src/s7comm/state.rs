@@ -349,12 +349,15 @@ impl S7Flow {
                     self.pending.remove(0);
                     self.unanswered += 1;
                 }
-                self.pending.push(RequestInfo {
-                    pdu_ref: h.pdu_ref,
-                    function: pdu.function,
-                    operation: pdu.operation(),
-                    ts_ns: now_ns,
-                });
+                crate::common::push_first_one(
+                    &mut self.pending,
+                    RequestInfo {
+                        pdu_ref: h.pdu_ref,
+                        function: pdu.function,
+                        operation: pdu.operation(),
+                        ts_ns: now_ns,
+                    },
+                );
             }
             2 | 3 => match self.pending.iter().position(|r| r.pdu_ref == h.pdu_ref) {
                 Some(k) => request = Some(self.pending.remove(k)),
