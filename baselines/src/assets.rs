@@ -5,7 +5,7 @@
 //! services it answered on, the application protocols it spoke, traffic volume and when it
 //! was seen) is plain data that serializes to JSON and CSV.
 
-use std::collections::BTreeSet;
+use crate::sorted_set::SortedSet;
 use std::net::IpAddr;
 
 use dashmap::DashMap;
@@ -82,7 +82,7 @@ pub struct Asset {
     /// The host's IP address.
     pub ip: IpAddr,
     /// Source MACs seen on its frames (capped at [`MAX_MACS_PER_ASSET`]).
-    pub macs: BTreeSet<MacAddr>,
+    pub macs: SortedSet<MacAddr>,
     /// Vendor of its (first) MAC address, from the IEEE OUI registry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac_vendor: Option<String>,
@@ -91,12 +91,12 @@ pub struct Asset {
     pub zone: Option<String>,
     /// Roles inferred from traffic (modbus_client, dnp3_outstation, s7_plc,
     /// engineering_station, ...).
-    pub roles: BTreeSet<String>,
+    pub roles: SortedSet<String>,
     /// What the device says about itself.
     #[serde(skip_serializing_if = "Identity::is_empty")]
     pub identity: Identity,
     /// VLAN ids its traffic was tagged with.
-    pub vlans: BTreeSet<u16>,
+    pub vlans: SortedSet<u16>,
     /// First packet to or from it.
     pub first_seen: Timestamp,
     /// Last packet to or from it (updated when flows end).
@@ -114,24 +114,24 @@ pub struct Asset {
     /// Bytes sent to it.
     pub bytes_received: u64,
     /// Services it answered on.
-    pub services: BTreeSet<Service>,
+    pub services: SortedSet<Service>,
     /// Application protocols it spoke, as client or server.
-    pub protocols: BTreeSet<String>,
+    pub protocols: SortedSet<String>,
     /// Zones, other than its own, of clients that opened flows to it (its exposure).
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub peer_zones: BTreeSet<String>,
+    #[serde(skip_serializing_if = "SortedSet::is_empty")]
+    pub peer_zones: SortedSet<String>,
 }
 
 impl Asset {
     fn new(ip: IpAddr, ts: Timestamp) -> Asset {
         Asset {
             ip,
-            macs: BTreeSet::new(),
+            macs: SortedSet::new(),
             mac_vendor: None,
             zone: None,
-            roles: BTreeSet::new(),
+            roles: SortedSet::new(),
             identity: Identity::default(),
-            vlans: BTreeSet::new(),
+            vlans: SortedSet::new(),
             first_seen: ts,
             last_seen: ts,
             flows_initiated: 0,
@@ -140,9 +140,9 @@ impl Asset {
             packets_received: 0,
             bytes_sent: 0,
             bytes_received: 0,
-            services: BTreeSet::new(),
-            protocols: BTreeSet::new(),
-            peer_zones: BTreeSet::new(),
+            services: SortedSet::new(),
+            protocols: SortedSet::new(),
+            peer_zones: SortedSet::new(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod intervals;
 pub mod lru;
 pub mod oui;
 pub mod rules;
+pub mod sorted_set;
 pub mod triage;
 pub mod zones;
 

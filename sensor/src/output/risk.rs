@@ -84,7 +84,7 @@ pub fn score(assets: &[Asset], alerts: &[&Alert]) -> BTreeMap<IpAddr, Risk> {
                     alerts: n,
                     max_severity: max_sev,
                     dangerous_operations: dangerous,
-                    exposed_to_zones: asset.peer_zones.clone(),
+                    exposed_to_zones: asset.peer_zones.iter().cloned().collect(),
                 },
             )
         })
