@@ -167,8 +167,9 @@ fn digest(objects: &[u8]) -> (usize, u64) {
 impl Selected {
     /// Select-before-operate (IEEE 1815 4.4.3): an OPERATE executes the last SELECT, with
     /// identical objects and the next sequence number, once; an application-layer retry of
-    /// that OPERATE (same sequence number and objects) is not a second execution. Returns the SELECT's time for an
-    /// OPERATE that executes it; flags one that has no SELECT or differs from it.
+    /// that OPERATE (same sequence number and objects) is not a second execution. Returns
+    /// the SELECT's time for an OPERATE that executes it; flags one that has no SELECT or
+    /// differs from it.
     fn request(
         &mut self,
         fc: u8,
