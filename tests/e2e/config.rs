@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::util::{bin, own_pcaps, replay, run_with_timeout, Scratch};
+use crate::util::{bin, config_check, own_pcaps, replay, run_with_timeout, Scratch};
 
 /// (what, file, the key the error must name)
 const REFUSED: &[(&str, &str, &str)] = &[
@@ -105,12 +105,7 @@ fn bounds_are_accepted() {
          [[zones]]\nname = \"c\"\ncidrs = [\"10.1.0.0/16\"]\n[[conduits]]\nfrom = \"c\"\nto = \"b\"\nprotocols = [\"modbus\"]\n",
     )
     .unwrap();
-    let out = run_with_timeout(
-        std::process::Command::new(bin())
-            .args(["config", "check"])
-            .arg(&cfg),
-        Duration::from_secs(20),
-    );
+    let out = config_check(&cfg);
     assert_eq!(
         out.status.code(),
         Some(0),

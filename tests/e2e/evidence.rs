@@ -179,10 +179,7 @@ fn an_evidence_directory_that_does_not_exist_is_refused_by_name() {
         "[evidence]\ndir = \"/nonexistent/otsensor-evidence\"\n",
     )
     .unwrap();
-    let out = run_with_timeout(
-        Command::new(bin()).args(["config", "check"]).arg(&cfg),
-        std::time::Duration::from_secs(30),
-    );
+    let out = config_check(&cfg);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("evidence.dir"));
 }

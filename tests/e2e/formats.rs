@@ -185,10 +185,7 @@ fn several_sinks_and_rotation() {
     // A file sink needs a path: config check names the key.
     let bad = dir.path("bad.toml");
     std::fs::write(&bad, "[[sinks]]\ntype = \"file\"\n").unwrap();
-    let out = run_with_timeout(
-        Command::new(bin()).args(["config", "check"]).arg(&bad),
-        Duration::from_secs(30),
-    );
+    let out = config_check(&bad);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sinks.path"));
 }

@@ -314,25 +314,11 @@ fn config_check_names_the_key() {
     let d = Scratch::new("cfg");
     let good = d.path("good.toml");
     std::fs::write(&good, "[pipeline]\nworkers = 2\non_full = \"drop\"\n").unwrap();
-    let out = run_with_timeout(
-        std::process::Command::new(bin()).args([
-            "config".as_ref(),
-            "check".as_ref(),
-            good.as_os_str(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let out = config_check(&good);
     assert_eq!(out.status.code(), Some(0));
     let bad = d.path("bad.toml");
     std::fs::write(&bad, "[capture]\nsnaplen = 10\n").unwrap();
-    let out = run_with_timeout(
-        std::process::Command::new(bin()).args([
-            "config".as_ref(),
-            "check".as_ref(),
-            bad.as_os_str(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let out = config_check(&bad);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("capture.snaplen"));
 }
@@ -368,14 +354,7 @@ fn several_files_are_read_in_order_and_assets_written_as_csv() {
 #[test]
 fn example_config_is_valid_and_matches_defaults() {
     let example = root().join("config/example.toml");
-    let out = run_with_timeout(
-        std::process::Command::new(bin()).args([
-            "config".as_ref(),
-            "check".as_ref(),
-            example.as_os_str(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let out = config_check(&example);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -255,6 +255,14 @@ pub fn replay_events(cap: &Path) -> (Vec<serde_json::Value>, serde_json::Value) 
     (jsonl(&events), json(&stats))
 }
 
+/// Runs `otsensor config check CFG`.
+pub fn config_check(cfg: &Path) -> Output {
+    run_with_timeout(
+        Command::new(bin()).args(["config", "check"]).arg(cfg),
+        Duration::from_secs(30),
+    )
+}
+
 /// Runs `otsensor baseline ...`; returns (exit code, stdout, stderr).
 pub fn baseline_cmd(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     let out = run_with_timeout(
