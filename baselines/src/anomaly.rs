@@ -264,6 +264,62 @@ impl Pair {
             sessions: Times::default(),
         }
     }
+
+    /// Counts a flow opened: returns the distinct ports and the TCP connections (0 for
+    /// another transport) within the window.
+    fn open(&mut self, o: &Opened, window_ns: i64, cfg: &AnomalyConfig) -> (usize, usize) {
+        let ports = self
+            .ports
+            .add((o.transport, o.port), o.ts, window_ns, cfg.port_scan);
+        if o.transport != 6 {
+            return (ports, 0);
+        }
+        let q = &mut self.sessions;
+        q.push_back(o.ts);
+        while q.front().is_some_and(|t| o.ts.nanos_since(*t) >= window_ns) {
+            q.pop_front();
+        }
+        // Only the count matters beyond the threshold.
+        while q.len() > cfg.sessions.saturating_mul(2).max(2) {
+            q.pop_front();
+        }
+        (ports, q.len())
+    }
+}
+
+/// A flow opened, as a [`Pair`] counts it.
+#[derive(Debug, Clone, Copy)]
+struct Opened {
+    server: IpAddr,
+    transport: u8,
+    port: u16,
+    ts: Timestamp,
+}
+
+/// What the engine keeps per source: the distinct hosts it opened flows to and, until it
+/// opens a second one, its first flow. A scan's or flood's many one-flow sources then cost
+/// one table entry each, not two: their [`Pair`] is made when a second flow needs it.
+#[derive(Debug)]
+struct Host {
+    servers: Distinct<IpAddr>,
+    first: First,
+}
+
+/// A source's first flow: not seen yet, waiting for a second flow, or counted in its pair.
+#[derive(Debug)]
+enum First {
+    None,
+    Waiting(Opened),
+    Counted,
+}
+
+impl Host {
+    fn new() -> Host {
+        Host {
+            servers: Distinct::new(),
+            first: First::None,
+        }
+    }
 }
 
 /// The engine.
@@ -271,7 +327,7 @@ impl Pair {
 pub struct AnomalyEngine {
     cfg: AnomalyConfig,
     window_ns: i64,
-    hosts: Lru<IpAddr, Distinct<IpAddr>>,
+    hosts: Lru<IpAddr, Host>,
     /// Per client and server: the ports probed, and the TCP connections opened.
     pairs: Lru<(IpAddr, IpAddr), Pair>,
     units: Lru<(IpAddr, IpAddr, &'static str), Distinct<u32>>,
@@ -375,12 +431,25 @@ impl AnomalyEngine {
         }
     }
 
-    /// One source opening flows to many hosts.
-    fn host_scan(&mut self, f: &Fact, fx: &mut Fire<'_>) {
+    /// One source opening flows to many hosts. Returns the source's first flow when `o` is
+    /// its second (to be counted in its pair now), or `None` when `o` is its first and waits.
+    fn host_scan(&mut self, f: &Fact, o: Opened, fx: &mut Fire<'_>) -> Option<Option<Opened>> {
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
-        let d = slot(&mut self.hosts, c, f.ts, &mut self.evicted);
-        let n = d.add(s, f.ts, w, cfg.host_scan);
+        let h = self
+            .hosts
+            .entry_counting(c, f.ts.as_nanos(), Host::new, &mut self.evicted);
+        // A first flow can wait only when one flow alone fires no pair rule.
+        let first = match std::mem::replace(&mut h.first, First::Counted) {
+            First::None if cfg.port_scan > 1 && cfg.sessions > 1 => {
+                h.first = First::Waiting(o);
+                None
+            }
+            First::Waiting(p) => Some(Some(p)),
+            First::None | First::Counted => Some(None),
+        };
+        let n = h.servers.add(s, f.ts, w, cfg.host_scan);
+        let d = &h.servers;
         if n >= cfg.host_scan {
             fx.fire(&rules::HOST_SCAN,
                 &c.to_string(),
@@ -396,47 +465,57 @@ impl AnomalyEngine {
                 },
             );
         }
+        first
     }
 
     /// A flow opened: host and port scans, sessions, floods and sweeps.
     fn flow_start(&mut self, f: &Fact, transport: u8, fx: &mut Fire<'_>) {
-        self.host_scan(f, fx);
         let (c, s) = (f.client.ip, f.server.ip);
         let (w, cfg) = (self.window_ns, self.cfg);
         let port = f.server.port.unwrap_or(0);
+        let o = Opened {
+            server: s,
+            transport,
+            port,
+            ts: f.ts,
+        };
+        let Some(first) = self.host_scan(f, o, fx) else {
+            // The source's first flow, counted in its pair if a second one comes.
+            if transport == 6 {
+                self.floods(f, port, fx);
+                self.sweep(f, port, fx);
+            }
+            return;
+        };
+        let now = f.ts.as_nanos();
+        if let Some(p) = first {
+            // One flow fires no pair rule (`host_scan` waits only then).
+            self.pairs
+                .entry_counting((c, p.server), now, Pair::new, &mut self.evicted)
+                .open(&p, w, &cfg);
+        }
         let pair = self
             .pairs
-            .entry_counting((c, s), f.ts.as_nanos(), Pair::new, &mut self.evicted);
-        {
-            let d = &mut pair.ports;
-            let n = d.add((transport, port), f.ts, w, cfg.port_scan);
-            if n >= cfg.port_scan {
-                fx.fire(&rules::PORT_SCAN,
-                    &format!("{c}>{s}"),
-                    f,
-                    Some(&f.server),
-                    None,
-                    || {
-                        (
-                            format!("{c} probed {n} ports of {s} within {} s", cfg.window_secs),
-                            json!({ "ports": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|p| p.1).collect::<Vec<_>>() }),
-                            json!({ "below": cfg.port_scan }),
-                        )
-                    },
-                );
-            }
+            .entry_counting((c, s), now, Pair::new, &mut self.evicted);
+        let (n, sessions) = pair.open(&o, w, &cfg);
+        if n >= cfg.port_scan {
+            let d = &pair.ports;
+            fx.fire(&rules::PORT_SCAN,
+                &format!("{c}>{s}"),
+                f,
+                Some(&f.server),
+                None,
+                || {
+                    (
+                        format!("{c} probed {n} ports of {s} within {} s", cfg.window_secs),
+                        json!({ "ports": n, "window_secs": cfg.window_secs, "sample": d.sample().iter().map(|p| p.1).collect::<Vec<_>>() }),
+                        json!({ "below": cfg.port_scan }),
+                    )
+                },
+            );
         }
         if transport == 6 {
-            let q = &mut pair.sessions;
-            q.push_back(f.ts);
-            while q.front().is_some_and(|t| f.ts.nanos_since(*t) >= w) {
-                q.pop_front();
-            }
-            // Only the count matters beyond the threshold.
-            while q.len() > cfg.sessions.saturating_mul(2).max(2) {
-                q.pop_front();
-            }
-            let n = q.len();
+            let n = sessions;
             self.floods(f, port, fx);
             self.sweep(f, port, fx);
             if n >= cfg.sessions {
@@ -942,6 +1021,45 @@ mod tests {
             e.observe(&f, &mut out, &|_| false);
         }
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_first_flow_waits_in_its_host_and_counts_when_a_second_comes() {
+        let cfg = AnomalyConfig {
+            port_scan: 2,
+            sessions: 2,
+            ..AnomalyConfig::default()
+        };
+        let mut e = AnomalyEngine::new(cfg);
+        let mut out = Vec::new();
+        e.observe(&start(0, 9, 21), &mut out, &|_| false);
+        // One flow: no pair yet, and nothing fired.
+        assert_eq!((e.hosts.len(), e.pairs.len()), (1, 0));
+        assert!(out.is_empty());
+        // The second flow counts the first in its pair: two ports, two connections.
+        e.observe(&start(1, 9, 22), &mut out, &|_| false);
+        assert_eq!(e.pairs.len(), 1);
+        let ids: Vec<_> = full(&out).iter().map(|s| s.rule.id).collect();
+        assert_eq!(ids, ["anomaly.port_scan", "anomaly.excessive_sessions"]);
+        assert_eq!(full(&out)[0].evidence.observed["sample"], json!([21, 22]));
+        // A second flow to another server makes both pairs.
+        let mut e = AnomalyEngine::new(cfg);
+        e.observe(&start(0, 9, 21), &mut out, &|_| false);
+        e.observe(&start(1, 8, 21), &mut out, &|_| false);
+        assert_eq!(e.pairs.len(), 2);
+        // A first flow past the window counts no more.
+        let mut e = AnomalyEngine::new(cfg);
+        out.clear();
+        e.observe(&start(0, 9, 21), &mut out, &|_| false);
+        e.observe(&start(61, 9, 22), &mut out, &|_| false);
+        assert!(out.is_empty(), "{out:?}");
+        // With a threshold of one, a first flow fires at once.
+        let mut e = AnomalyEngine::new(AnomalyConfig {
+            port_scan: 1,
+            ..AnomalyConfig::default()
+        });
+        e.observe(&start(0, 9, 21), &mut out, &|_| false);
+        assert_eq!(full(&out)[0].rule.id, "anomaly.port_scan");
     }
 
     #[test]
