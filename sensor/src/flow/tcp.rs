@@ -112,9 +112,16 @@ pub struct TcpStream {
     closed: bool,
     /// Highest sequence number the peer acknowledged.
     peer_acked: Option<u32>,
-    /// Buffered out-of-order segments, sorted by sequence number relative to `next`.
-    ooo: Vec<Segment>,
-    ooo_bytes: usize,
+    /// Buffered out-of-order segments, if any: boxed, since most streams never need them
+    /// and a flow table holds a million streams.
+    ooo: Option<Box<OutOfOrder>>,
+}
+
+/// Out-of-order segments, sorted by sequence number relative to the stream's `next`.
+#[derive(Debug, Default)]
+struct OutOfOrder {
+    segments: Vec<Segment>,
+    bytes: usize,
 }
 
 impl TcpStream {
@@ -125,7 +132,12 @@ impl TcpStream {
 
     /// Bytes buffered out of order.
     pub fn buffered_bytes(&self) -> usize {
-        self.ooo_bytes
+        self.ooo.as_ref().map_or(0, |o| o.bytes)
+    }
+
+    /// The first buffered segment.
+    fn first(&self) -> Option<&Segment> {
+        self.ooo.as_ref().and_then(|o| o.segments.first())
     }
 
     /// Processes one segment sent in this direction.
@@ -189,7 +201,11 @@ impl TcpStream {
         } else if !payload.is_empty() {
             c.out_of_order_segments += 1;
             self.insert(data_seq, payload);
-            if self.ooo_bytes > cfg.max_ooo_bytes || self.ooo.len() > cfg.max_ooo_segments {
+            let (bytes, segments) = self
+                .ooo
+                .as_ref()
+                .map_or((0, 0), |o| (o.bytes, o.segments.len()));
+            if bytes > cfg.max_ooo_bytes || segments > cfg.max_ooo_segments {
                 c.ooo_buffer_full += 1;
                 self.skip_to_first(c, emit);
             } else if self.hole_acked() {
@@ -222,7 +238,7 @@ impl TcpStream {
 
     /// Ends the stream: skips every remaining hole so buffered data is delivered.
     pub fn flush(&mut self, c: &mut TcpCounters, emit: &mut dyn FnMut(StreamEvent<'_>)) {
-        while !self.ooo.is_empty() {
+        while self.first().is_some() {
             c.gaps_at_close += 1;
             self.skip_to_first(c, emit);
         }
@@ -232,7 +248,7 @@ impl TcpStream {
     /// True when the peer acknowledged bytes at or past the first buffered segment, i.e. the
     /// hole before it was received by the peer but never captured.
     fn hole_acked(&self) -> bool {
-        match (self.peer_acked, self.ooo.first()) {
+        match (self.peer_acked, self.first()) {
             (Some(acked), Some(first)) => seq_diff(acked, first.seq) >= 0,
             _ => false,
         }
@@ -242,8 +258,7 @@ impl TcpStream {
         if let (Some(f), Some(n)) = (self.fin, self.next) {
             if seq_diff(n, f) >= 0 {
                 self.closed = true;
-                self.ooo.clear();
-                self.ooo_bytes = 0;
+                self.ooo = None;
             }
         }
     }
@@ -278,9 +293,10 @@ impl TcpStream {
     fn insert(&mut self, seq: u32, payload: &[u8]) {
         let next = self.next.unwrap_or(seq);
         let key = seq_diff(seq, next);
-        let pos = self.ooo.partition_point(|s| seq_diff(s.seq, next) <= key);
-        self.ooo_bytes += payload.len();
-        self.ooo.insert(
+        let o = self.ooo.get_or_insert_default();
+        let pos = o.segments.partition_point(|s| seq_diff(s.seq, next) <= key);
+        o.bytes += payload.len();
+        o.segments.insert(
             pos,
             Segment {
                 seq,
@@ -291,13 +307,18 @@ impl TcpStream {
 
     /// Delivers buffered segments that have become contiguous.
     fn drain(&mut self, c: &mut TcpCounters, emit: &mut dyn FnMut(StreamEvent<'_>)) {
-        while let (Some(next), Some(first)) = (self.next, self.ooo.first()) {
+        while let (Some(next), Some(o)) = (self.next, self.ooo.as_mut()) {
+            let Some(first) = o.segments.first() else {
+                // Emptied: the buffer goes until the next segment out of order.
+                self.ooo = None;
+                break;
+            };
             let rel = seq_diff(first.seq, next);
             if rel > 0 {
                 break;
             }
-            let seg = self.ooo.remove(0);
-            self.ooo_bytes -= seg.data.len();
+            let seg = o.segments.remove(0);
+            o.bytes -= seg.data.len();
             let skip = rel.unsigned_abs() as usize;
             if skip >= seg.data.len() {
                 c.retransmitted_segments += 1;
@@ -312,7 +333,7 @@ impl TcpStream {
 
     /// Skips the hole before the first buffered segment and delivers what follows.
     fn skip_to_first(&mut self, c: &mut TcpCounters, emit: &mut dyn FnMut(StreamEvent<'_>)) {
-        let (Some(next), Some(first)) = (self.next, self.ooo.first()) else {
+        let (Some(next), Some(first)) = (self.next, self.first()) else {
             return;
         };
         let hole = seq_diff(first.seq, next);
