@@ -311,8 +311,9 @@ pub struct EdgeKey {
     pub src: IpAddr,
     /// Server.
     pub dst: IpAddr,
-    /// Protocol.
-    pub protocol: String,
+    /// Protocol: borrowed from the protocol's descriptor when the key comes from traffic (no
+    /// allocation per connection), owned when it comes from a baseline file.
+    pub protocol: std::borrow::Cow<'static, str>,
 }
 
 impl EdgeKey {
@@ -471,7 +472,7 @@ impl Baseline {
     pub fn edge(&self, k: &EdgeKey) -> Option<&EdgeEntry> {
         self.edges
             .binary_search_by(|e| {
-                (e.src, e.dst, e.protocol.as_str()).cmp(&(k.src, k.dst, k.protocol.as_str()))
+                (e.src, e.dst, &*e.protocol).cmp(&(k.src, k.dst, &*k.protocol))
             })
             .ok()
             .and_then(|i| self.edges.get(i))
@@ -636,7 +637,7 @@ impl Learner {
             let k = EdgeKey {
                 src: e.src,
                 dst: e.dst,
-                protocol: e.protocol.clone(),
+                protocol: e.protocol.clone().into(),
             };
             // A hand-edited file may repeat an edge: merge rather than lose one.
             match l.edges.get_mut(&k) {
@@ -794,7 +795,7 @@ impl Learner {
             let k = EdgeKey {
                 src: e.src,
                 dst: e.dst,
-                protocol: e.protocol.clone(),
+                protocol: e.protocol.clone().into(),
             };
             match self.edges.get_mut(&k) {
                 Some(mut x) => merge_edge(&mut x, e, &self.caps),
@@ -855,7 +856,7 @@ impl Learner {
                 .or_insert_with(|| EdgeEntry {
                     src: l.key.src,
                     dst: l.key.dst,
-                    protocol: l.key.protocol.clone(),
+                    protocol: l.key.protocol.to_string(),
                     src_zone: l.src_zone.to_string(),
                     dst_zone: l.dst_zone.to_string(),
                     state: State::Learning,
@@ -1260,7 +1261,7 @@ mod tests {
             for base in [one.to_baseline(), merged] {
                 prop_assert_eq!(base.edges.len(), model.len());
                 for e in &base.edges {
-                    let k = EdgeKey { src: e.src, dst: e.dst, protocol: e.protocol.clone() };
+                    let k = EdgeKey { src: e.src, dst: e.dst, protocol: e.protocol.clone().into() };
                     let m = &model[&k];
                     prop_assert_eq!(e.seen.count, m.0);
                     prop_assert_eq!(&e.functions.keys().copied().collect::<BTreeSet<_>>(), &m.1);

@@ -231,7 +231,7 @@ fn learn_deviation(l: &Learner, r: &Record) -> Result<String, String> {
     let edge = EdgeKey {
         src,
         dst,
-        protocol: protocol.clone(),
+        protocol: protocol.clone().into(),
     };
     let obs = &r.observed;
     let code_from_key = || {

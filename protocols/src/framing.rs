@@ -107,13 +107,21 @@ pub struct Framer {
     lost: bool,
     /// At least one valid frame was seen.
     seen_valid: bool,
-    /// Bytes skipped since the last valid frame.
-    skipped: usize,
+    /// Bytes skipped since the last valid frame (saturating: 32 bits keep a connection's
+    /// framers small).
+    skipped: u32,
     /// The stream's first bytes were not a frame.
     bad_start: bool,
 }
 
 impl Framer {
+    /// Counts `n` bytes skipped.
+    fn skip(&mut self, n: usize) {
+        self.skipped = self
+            .skipped
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
     /// Bytes are missing before the next data: drop the partial frame and resync.
     pub fn gap(&mut self) {
         self.buf.clear();
@@ -123,7 +131,7 @@ impl Framer {
     /// True when this stream has shown it is not the protocol: no valid frame, and either its
     /// first bytes were not one or `give_up_after` bytes were scanned in vain.
     pub fn not_this_protocol(&self, rules: &Rules) -> bool {
-        !self.seen_valid && (self.bad_start || self.skipped >= rules.give_up_after)
+        !self.seen_valid && (self.bad_start || self.skipped as usize >= rules.give_up_after)
     }
 
     /// A datagram ended: what did not frame in it is dropped, and the next datagram starts
@@ -148,7 +156,7 @@ impl Framer {
         if buf.len() > rules.max_buffer {
             // Cannot happen with a correct protocol (a partial frame is smaller), but the cap
             // holds whatever the input: drop and resync.
-            self.skipped += buf.len();
+            self.skip(buf.len());
             p.problem(Problem::Skipped(buf.len()));
             buf.clear();
             self.lost = true;
@@ -168,7 +176,7 @@ impl Framer {
                 match found {
                     Some(off) => {
                         if off > 0 {
-                            self.skipped += off;
+                            self.skip(off);
                             p.problem(Problem::Skipped(off));
                         }
                         pos += off;
@@ -177,7 +185,7 @@ impl Framer {
                     None => {
                         let skip = rest.len() - rest.len().min(rules.keep);
                         if skip > 0 {
-                            self.skipped += skip;
+                            self.skip(skip);
                             p.problem(Problem::Skipped(skip));
                         }
                         return pos + skip;
@@ -200,7 +208,7 @@ impl Framer {
                         return input.len();
                     }
                     self.lost = true;
-                    self.skipped += 1;
+                    self.skip(1);
                     pos += 1;
                 }
             }

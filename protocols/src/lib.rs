@@ -33,7 +33,7 @@
 mod flags;
 mod common;
 
-pub use common::{Direction, Operation, UnknownOperation};
+pub use common::{push_first_one, Direction, Operation, UnknownOperation};
 pub mod descriptor;
 pub mod dnp3;
 pub mod enip;

@@ -292,7 +292,16 @@ mod tests {
         let polls: Vec<Message> = (0..20).map(|i| read(f64::from(i), 0)).collect();
         let mut one = super::super::FlowLocal::default();
         observe(&mut d, &mut one, 1, &polls);
-        d.end_flow(one);
+        let (c, s) = (client(), server(502));
+        let f = FlowView {
+            id: 1,
+            client: &c,
+            server: &s,
+            client_zone: 0,
+            server_zone: 0,
+            transport: "tcp",
+        };
+        d.end_flow(&f, one);
         let b = learning.learner.to_baseline();
         let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
         let mut d = Detector::new(detecting);

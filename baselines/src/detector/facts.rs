@@ -11,13 +11,34 @@ use super::findings::{Ctx, Findings};
 /// Most unit or SZL ids a flow reports to the anomaly engine.
 const MAX_FACTS_PER_FLOW: usize = 64;
 
-/// What a flow has already reported.
+/// What a flow has already reported: unit and SZL ids in one list (a flow that reports one
+/// unit then costs one small allocation, not a list's room for four), and two flags.
 #[derive(Debug, Default)]
 pub(super) struct Reported {
-    units: Vec<u32>,
-    szls: Vec<u16>,
+    ids: Vec<Reported1>,
     wrote: bool,
     synced: bool,
+}
+
+/// A unit or SZL id a flow reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported1 {
+    Unit(u32),
+    Szl(u16),
+}
+
+impl Reported {
+    /// Notes `id`; true when it is new and the flow has room for it.
+    fn first(&mut self, id: Reported1) -> bool {
+        let kind = |r: &Reported1| std::mem::discriminant(r);
+        if self.ids.contains(&id)
+            || self.ids.iter().filter(|r| kind(r) == kind(&id)).count() >= MAX_FACTS_PER_FLOW
+        {
+            return false;
+        }
+        otsensor_protocols::push_first_one(&mut self.ids, id);
+        true
+    }
 }
 
 /// Reports what the request shows for the first time on its flow.
@@ -27,8 +48,7 @@ pub(super) fn check(cx: &Ctx<'_>, seen: &mut Reported, fx: &mut Findings<'_>) {
         return;
     }
     if let Some(u) = m.unit {
-        if !seen.units.contains(&u) && seen.units.len() < MAX_FACTS_PER_FLOW {
-            seen.units.push(u);
+        if seen.first(Reported1::Unit(u)) {
             fx.fact(
                 cx,
                 FactKind::Unit {
@@ -39,8 +59,7 @@ pub(super) fn check(cx: &Ctx<'_>, seen: &mut Reported, fx: &mut Findings<'_>) {
         }
     }
     if let (Some(id), Some("read_szl")) = (m.sub_function, m.function.as_deref()) {
-        if !seen.szls.contains(&id) && seen.szls.len() < MAX_FACTS_PER_FLOW {
-            seen.szls.push(id);
+        if seen.first(Reported1::Szl(id)) {
             fx.fact(cx, FactKind::Szl { id });
         }
     }

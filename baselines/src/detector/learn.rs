@@ -2,10 +2,9 @@
 //! ranges and timing; both ends' asset sightings are batched per flow.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use crate::baseline::{EdgeKey, Lesson, Seen};
-use crate::zones::{ZoneId, ZoneMap};
+use crate::zones::ZoneMap;
 
 use super::findings::Ctx;
 use super::timing::Timing;
@@ -15,23 +14,19 @@ use super::{FlowView, Shared};
 #[derive(Debug, Default)]
 pub(super) struct PendingAssets {
     seen: Option<Seen>,
-    /// The flow's ends and their zones, once a message was seen.
-    ends: Option<(IpAddr, IpAddr, ZoneId, ZoneId)>,
 }
 
 impl PendingAssets {
-    /// Notes the flow's ends (every message: a reload may have moved their zones).
-    pub fn set_ends_of(&mut self, f: &FlowView<'_>) {
-        self.ends = Some((f.client.ip, f.server.ip, f.client_zone, f.server_zone));
-    }
-
-    /// Adds what is pending to both assets.
-    pub fn flush(&mut self, sh: &Shared, zones: &ZoneMap) {
-        let (Some(s), Some((client, server, cz, sz))) = (self.seen.take(), self.ends) else {
+    /// Adds what is pending to both ends of flow `f` (in their zones now: a reload may have
+    /// moved them).
+    pub fn flush(&mut self, sh: &Shared, zones: &ZoneMap, f: &FlowView<'_>) {
+        let Some(s) = self.seen.take() else {
             return;
         };
-        sh.learner.learn_asset_seen(client, zones.name(cz), &s);
-        sh.learner.learn_asset_seen(server, zones.name(sz), &s);
+        sh.learner
+            .learn_asset_seen(f.client.ip, zones.name(f.client_zone), &s);
+        sh.learner
+            .learn_asset_seen(f.server.ip, zones.name(f.server_zone), &s);
     }
 }
 
@@ -54,7 +49,7 @@ pub(super) fn learn(
         .seen
         .is_some_and(|s| m.ts.nanos_since(s.first_seen) >= 1_000_000_000)
     {
-        pending.flush(sh, zones);
+        pending.flush(sh, zones, cx.f);
     }
     let code = m.function_code;
     sh.learner.learn(&Lesson {

@@ -258,7 +258,7 @@ pub struct FlowLocal {
     roles: Option<(IpAddr, &'static str)>,
     /// The flow's edge and its label, built once.
     edge: Option<EdgeKey>,
-    label: String,
+    label: Box<str>,
     /// While detecting: whether both ends are in the (read-only) baseline.
     known: Option<bool>,
     /// While learning: the flow's sightings not yet added to its two assets.
@@ -312,8 +312,8 @@ impl Detector {
 
     /// A flow's state at its end (or when its parser gave up): its pending asset sightings
     /// and its last polls are published.
-    pub fn end_flow(&mut self, mut fl: FlowLocal) {
-        fl.pending.flush(&self.shared, &self.policy.zones);
+    pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal) {
+        fl.pending.flush(&self.shared, &self.policy.zones, f);
         if let Some(edge) = &fl.edge {
             fl.fns.publish_last(&self.shared, edge);
         }
@@ -446,15 +446,14 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
-        fl.pending.set_ends_of(f);
         record_roles(sh, m, &mut fl.roles);
         if fl.edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {
             let e = EdgeKey {
                 src: f.client.ip,
                 dst: f.server.ip,
-                protocol: m.protocol.to_string(),
+                protocol: m.protocol.into(),
             };
-            fl.label = e.label();
+            fl.label = e.label().into_boxed_str();
             fl.edge = Some(e);
             fl.known = None;
         }

@@ -16,8 +16,10 @@ use super::{Mode, Shared};
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct FlowFn {
     last: Option<Timestamp>,
-    minute: i64,
-    in_minute: u64,
+    /// The minute (of capture time) of the last request, and the requests in it: 32 bits
+    /// each keep a connection's entry small (a minute number fits until the year 6000).
+    minute: i32,
+    in_minute: u32,
     /// A rate spike was raised this minute.
     pub spiked: bool,
     /// Last request seen while detecting, and the last time published to
@@ -68,17 +70,17 @@ impl Functions {
             }
         }
         st.last = Some(m.ts);
-        let minute = m.ts.as_nanos().div_euclid(60_000_000_000);
+        let minute = i32::try_from(m.ts.as_nanos().div_euclid(60_000_000_000)).unwrap_or(i32::MAX);
         if minute != st.minute {
             if st.in_minute > 0 {
-                t.minute_done = Some(st.in_minute);
+                t.minute_done = Some(u64::from(st.in_minute));
             }
             st.minute = minute;
             st.in_minute = 0;
             st.spiked = false;
         }
-        st.in_minute += 1;
-        t.in_minute = st.in_minute;
+        st.in_minute = st.in_minute.saturating_add(1);
+        t.in_minute = u64::from(st.in_minute);
         (t, st)
     }
 

@@ -368,7 +368,7 @@ impl AppEnv<'_> {
         }
     }
 
-    fn finish_verdict(&mut self, app: &mut AppState, verdict: Verdict) {
+    fn finish_verdict(&mut self, app: &mut AppState, info: &FlowInfo, verdict: Verdict) {
         if let Verdict::Abandon(reason) = verdict {
             if let AppState::Active { index, .. } = app {
                 if let Some(c) = self.stats.protocols.get_mut(*index) {
@@ -377,7 +377,7 @@ impl AppEnv<'_> {
             }
             // No more messages: the detector's state of the flow is published now.
             if let AppState::Active { det, .. } = std::mem::replace(app, AppState::Done) {
-                self.detector.end_flow(*det);
+                self.detector.end_flow(&info.view(), *det);
             }
         }
     }
@@ -417,7 +417,7 @@ impl AppEnv<'_> {
                 ctx.counters.gaps += 1;
             }
             let verdict = handler.on_stream(&mut ctx, dir, ev);
-            self.finish_verdict(app, verdict);
+            self.finish_verdict(app, info, verdict);
         }
     }
 
@@ -444,7 +444,7 @@ impl AppEnv<'_> {
                 return;
             };
             let verdict = handler.on_datagram(&mut ctx, dir, data);
-            self.finish_verdict(&mut flow.app, verdict);
+            self.finish_verdict(&mut flow.app, &flow.info, verdict);
         }
     }
 }
@@ -900,7 +900,7 @@ impl Worker {
             }
         }
         if let AppState::Active { det, .. } = std::mem::replace(&mut flow.app, AppState::Done) {
-            self.detector.end_flow(*det);
+            self.detector.end_flow(&flow.info.view(), *det);
         }
         if let (Some(rings), Some(fr)) = (self.rings.as_mut(), flow.evidence.take()) {
             // Alerts raised at its end start captures of what the ring holds; every capture
