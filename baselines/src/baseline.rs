@@ -471,9 +471,7 @@ impl Baseline {
     /// The edge with this key.
     pub fn edge(&self, k: &EdgeKey) -> Option<&EdgeEntry> {
         self.edges
-            .binary_search_by(|e| {
-                (e.src, e.dst, &*e.protocol).cmp(&(k.src, k.dst, &*k.protocol))
-            })
+            .binary_search_by(|e| (e.src, e.dst, &*e.protocol).cmp(&(k.src, k.dst, &*k.protocol)))
             .ok()
             .and_then(|i| self.edges.get(i))
     }

@@ -256,8 +256,9 @@ pub struct FlowLocal {
     fns: timing::Functions,
     /// The (client, protocol) whose roles the asset inventory has recorded.
     roles: Option<(IpAddr, &'static str)>,
-    /// The flow's edge and its label, built once.
-    edge: Option<EdgeKey>,
+    /// The protocol of the flow's edge (its ends are the flow's), and the edge's label,
+    /// built once.
+    protocol: Option<&'static str>,
     label: Box<str>,
     /// While detecting: whether both ends are in the (read-only) baseline.
     known: Option<bool>,
@@ -314,8 +315,8 @@ impl Detector {
     /// and its last polls are published.
     pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal) {
         fl.pending.flush(&self.shared, &self.policy.zones, f);
-        if let Some(edge) = &fl.edge {
-            fl.fns.publish_last(&self.shared, edge);
+        if let Some(protocol) = fl.protocol {
+            fl.fns.publish_last(&self.shared, &edge_of(f, protocol));
         }
     }
 
@@ -447,29 +448,22 @@ impl Detector {
     ) {
         let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
         record_roles(sh, m, &mut fl.roles);
-        if fl.edge.as_ref().is_none_or(|e| e.protocol != m.protocol) {
-            let e = EdgeKey {
-                src: f.client.ip,
-                dst: f.server.ip,
-                protocol: m.protocol.into(),
-            };
-            fl.label = e.label().into_boxed_str();
-            fl.edge = Some(e);
+        let edge = edge_of(f, m.protocol);
+        if fl.protocol != Some(m.protocol) {
+            fl.label = edge.label().into_boxed_str();
+            fl.protocol = Some(m.protocol);
             fl.known = None;
         }
         let FlowLocal {
             fns,
-            edge: Some(edge),
             label,
             known,
             pending,
             reported,
             sent,
             ..
-        } = fl
-        else {
-            return;
-        };
+        } = fl;
+        let edge = &edge;
         let cx = findings::Ctx { m, f, pol, label };
         let fx = &mut findings::Findings { out, sent };
         facts::check(&cx, reported, fx);
@@ -486,6 +480,15 @@ impl Detector {
             Mode::Learn => learn::learn(&cx, sh, edge, pending, request.map(|(t, _)| t)),
             Mode::Detect => deviation::check(&cx, sh, edge, known, request, fx),
         }
+    }
+}
+
+/// The edge of flow `f` in `protocol` (no allocation: the name is borrowed).
+fn edge_of(f: &FlowView<'_>, protocol: &'static str) -> EdgeKey {
+    EdgeKey {
+        src: f.client.ip,
+        dst: f.server.ip,
+        protocol: protocol.into(),
     }
 }
 

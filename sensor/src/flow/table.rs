@@ -77,10 +77,8 @@ impl Limits {
 
 #[derive(Debug)]
 struct Slot<V> {
+    /// The key (its hash is computed again when the index needs it: 8 bytes a flow saved).
     key: FlowKey,
-    /// The key's hash: the index finds the slot again (to remove it) by hash and slot number,
-    /// without comparing keys.
-    hash: u64,
     value: Option<V>,
     last_seen: i64,
     class: Class,
@@ -215,7 +213,6 @@ impl<V> FlowTable<V> {
         let hash = self.hasher.hash_one(key);
         let slot = Slot {
             key,
-            hash,
             value: Some(value),
             last_seen: now,
             class,
@@ -233,9 +230,10 @@ impl<V> FlowTable<V> {
             }
         };
         self.link_front(id);
-        let slots = &self.slots;
-        self.map
-            .insert_unique(hash, id, |&j| slots.get(j as usize).map_or(0, |s| s.hash));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.map.insert_unique(hash, id, |&j| {
+            slots.get(j as usize).map_or(0, |s| hasher.hash_one(s.key))
+        });
         self.update_emergency();
         (id, evicted)
     }
@@ -300,8 +298,9 @@ impl<V> FlowTable<V> {
         let Some(v) = s.value.take() else {
             unreachable!("flow id {id} removed twice")
         };
-        let (key, hash) = (s.key, s.hash);
-        if let Ok(e) = self.map.find_entry(hash, |&j| j == id) {
+        let key = s.key;
+        // Found by hash and slot number, without comparing keys.
+        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(key), |&j| j == id) {
             e.remove();
         }
         self.free.push(id);

@@ -219,7 +219,8 @@ enum AppState {
     Pending,
     /// A protocol's handler owns the flow; the detector's state of the flow goes with it.
     Active {
-        index: usize,
+        /// The protocol's index in the registry (16 bits: a flow table holds a million flows).
+        index: u16,
         handler: Box<dyn Handler>,
         det: Box<FlowLocal>,
     },
@@ -297,7 +298,9 @@ impl AppEnv<'_> {
             .identify(info.transport, info.server.port, dir, data, midstream)
         {
             Identified::Protocol { index, on_its_port } => {
-                let Some(spec) = self.registry.protocols().get(index) else {
+                let (Some(spec), Ok(index16)) =
+                    (self.registry.protocols().get(index), u16::try_from(index))
+                else {
                     return false;
                 };
                 let mut handler = (spec.new_handler)();
@@ -324,7 +327,7 @@ impl AppEnv<'_> {
                     }
                 }
                 *app = AppState::Active {
-                    index,
+                    index: index16,
                     handler,
                     det,
                 };
@@ -371,7 +374,7 @@ impl AppEnv<'_> {
     fn finish_verdict(&mut self, app: &mut AppState, info: &FlowInfo, verdict: Verdict) {
         if let Verdict::Abandon(reason) = verdict {
             if let AppState::Active { index, .. } = app {
-                if let Some(c) = self.stats.protocols.get_mut(*index) {
+                if let Some(c) = self.stats.protocols.get_mut(usize::from(*index)) {
                     *c.abandoned.entry(reason).or_default() += 1;
                 }
             }
@@ -410,7 +413,7 @@ impl AppEnv<'_> {
             det,
         } = app
         {
-            let Some(mut ctx) = self.ctx(info, det, *index) else {
+            let Some(mut ctx) = self.ctx(info, det, usize::from(*index)) else {
                 return;
             };
             if matches!(ev, StreamEvent::Gap(_)) {
@@ -440,7 +443,7 @@ impl AppEnv<'_> {
             det,
         } = &mut flow.app
         {
-            let Some(mut ctx) = self.ctx(&flow.info, det, *index) else {
+            let Some(mut ctx) = self.ctx(&flow.info, det, usize::from(*index)) else {
                 return;
             };
             let verdict = handler.on_datagram(&mut ctx, dir, data);
@@ -894,8 +897,11 @@ impl Worker {
             det,
         } = &mut flow.app
         {
-            app_protocol = registry.protocols().get(*index).map(|p| p.name);
-            if let Some(mut ctx) = env.ctx(&flow.info, det, *index) {
+            app_protocol = registry
+                .protocols()
+                .get(usize::from(*index))
+                .map(|p| p.name);
+            if let Some(mut ctx) = env.ctx(&flow.info, det, usize::from(*index)) {
                 handler.on_end(&mut ctx);
             }
         }
