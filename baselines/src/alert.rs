@@ -197,6 +197,30 @@ pub enum FactKind {
         /// Protocol.
         protocol: &'static str,
     },
+    /// A cyclic I/O connection was opened (EtherNet/IP Forward Open answered with success).
+    IoOpened {
+        /// Protocol.
+        protocol: &'static str,
+        /// The originator (scanner): it produces the O→T data and consumes the T→O data.
+        originator: IpAddr,
+        /// The target (adapter).
+        target: IpAddr,
+        /// Originator to target connection id.
+        o_t: u32,
+        /// Target to originator connection id.
+        t_o: u32,
+    },
+    /// The first datagram of a cyclic I/O connection id on this flow.
+    IoData {
+        /// Protocol.
+        protocol: &'static str,
+        /// Its sender.
+        producer: IpAddr,
+        /// Its receiver.
+        consumer: IpAddr,
+        /// Connection id.
+        id: u32,
+    },
 }
 
 /// The sensor that raised an alert.

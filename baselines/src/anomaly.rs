@@ -217,6 +217,25 @@ impl<T: Hash + Eq + Copy + Ord> Distinct<T> {
     }
 }
 
+/// Cyclic I/O connection ids seen (each first datagram of an id on a flow), by how they
+/// paired with the opening of their connection.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IoPairing {
+    /// Sent by the host the connection was opened with.
+    pub paired: u64,
+    /// Opened before the capture began (or sent to a multicast group).
+    pub unpaired: u64,
+    /// Sent by another host than the one the connection was opened with (alerted).
+    pub mismatched: u64,
+}
+
+impl IoPairing {
+    /// True when no I/O was seen.
+    pub fn is_empty(&self) -> bool {
+        *self == IoPairing::default()
+    }
+}
+
 /// What the engine keeps per client and server.
 #[derive(Debug)]
 struct Pair {
@@ -343,6 +362,11 @@ pub struct AnomalyEngine {
     sweeps: HashMap<u16, Sweep, ahash::RandomState>,
     /// The last flooded server port and its alert key.
     flood_key: (Option<(IpAddr, u16)>, String),
+    /// Cyclic I/O connections opened, by consumer and connection id: the host that produces
+    /// their data. Kept until evicted at the cap (a connection lives as long as the plant runs).
+    io: Lru<(IpAddr, u32), IpAddr>,
+    /// Cyclic I/O connection ids seen, by how they paired with an opening.
+    pub io_pairing: IoPairing,
     /// Keys evicted from full tables while still within their window: state the engine shed.
     pub evicted: u64,
 }
@@ -369,6 +393,8 @@ impl AnomalyEngine {
                 .flat_map(|d| d.tcp_ports.iter().map(|&p| (p, Sweep::new(p))))
                 .collect(),
             flood_key: (None, String::new()),
+            io: Lru::new(cfg.max_tracked),
+            io_pairing: IoPairing::default(),
             evicted: 0,
         }
     }
@@ -383,6 +409,7 @@ impl AnomalyEngine {
             + self.malformed.len()
             + self.exceptions.len()
             + self.ports_in.len()
+            + self.io.len()
     }
 
     /// Drops the keys idle past their window (nothing in them could count any more): O(1)
@@ -428,6 +455,26 @@ impl AnomalyEngine {
             FactKind::Exception { protocol } => self.exception_storm(f, protocol, fx),
             FactKind::Write { protocol } => self.new_master(f, protocol, false, fx),
             FactKind::TimeSync { protocol } => self.new_master(f, protocol, true, fx),
+            FactKind::IoOpened {
+                originator,
+                target,
+                o_t,
+                t_o,
+                ..
+            } => {
+                // Each end consumes the direction it chose the id of.
+                let ts = f.ts.as_nanos();
+                for (key, producer) in [((target, o_t), originator), ((originator, t_o), target)] {
+                    let ev = self.io.insert(key, producer, ts);
+                    self.evicted += u64::from(ev.is_some());
+                }
+            }
+            FactKind::IoData {
+                protocol,
+                producer,
+                consumer,
+                id,
+            } => self.io_data(f, protocol, (producer, consumer, id), fx),
         }
     }
 
@@ -698,6 +745,46 @@ impl AnomalyEngine {
 }
 
 impl AnomalyEngine {
+    /// The first datagram of cyclic I/O connection `id` on a flow: paired with the opening
+    /// of the connection when the sensor saw it, and raised when another host produces it.
+    fn io_data(
+        &mut self,
+        f: &Fact,
+        protocol: &'static str,
+        (producer, consumer, id): (IpAddr, IpAddr, u32),
+        fx: &mut Fire<'_>,
+    ) {
+        match self.io.touch(&(consumer, id), f.ts.as_nanos()).copied() {
+            Some(opened_by) if opened_by == producer => self.io_pairing.paired += 1,
+            Some(opened_by) => {
+                self.io_pairing.mismatched += 1;
+                let dst = if f.server.ip == consumer {
+                    &f.server
+                } else {
+                    &f.client
+                };
+                fx.fire(
+                    &rules::IO_PRODUCER_MISMATCH,
+                    &format!("{producer}>{consumer}/{protocol}#{id:#010x}"),
+                    f,
+                    Some(dst),
+                    Some(protocol),
+                    || {
+                        (
+                            format!(
+                                "{producer} sends cyclic I/O to {consumer} on connection {id:#010x}, which {consumer} opened with {opened_by}"
+                            ),
+                            json!({ "producer": producer, "connection_id": id }),
+                            json!({ "producer": opened_by }),
+                        )
+                    },
+                );
+            }
+            // Opened before the capture began, or multicast (its consumers are a group).
+            None => self.io_pairing.unpaired += 1,
+        }
+    }
+
     /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
     /// and distributed connection floods (distinct sources), per server port.
     fn floods(&mut self, f: &Fact, port: u16, fx: &mut Fire<'_>) {
@@ -1060,6 +1147,63 @@ mod tests {
         });
         e.observe(&start(0, 9, 21), &mut out, &|_| false);
         assert_eq!(full(&out)[0].rule.id, "anomaly.port_scan");
+    }
+
+    #[test]
+    fn cyclic_io_pairs_with_its_opening_and_another_producer_is_raised() {
+        let mut e = AnomalyEngine::new(AnomalyConfig::default());
+        let mut out = Vec::new();
+        let (scanner, adapter, rogue) = (
+            IpAddr::from([10, 0, 0, 1]),
+            IpAddr::from([10, 0, 1, 7]),
+            IpAddr::from([10, 0, 0, 66]),
+        );
+        let mut f = start(0, 7, 44818);
+        f.kind = FactKind::IoOpened {
+            protocol: "enip",
+            originator: scanner,
+            target: adapter,
+            o_t: 0x100,
+            t_o: 0x200,
+        };
+        e.observe(&f, &mut out, &|_| false);
+        let io = |producer, consumer, id| {
+            let mut f = start(1, 7, 2222);
+            f.kind = FactKind::IoData {
+                protocol: "enip",
+                producer,
+                consumer,
+                id,
+            };
+            f
+        };
+        // Both directions as opened; an id never opened (before the capture).
+        for f in [
+            io(scanner, adapter, 0x100),
+            io(adapter, scanner, 0x200),
+            io(adapter, scanner, 0x300),
+        ] {
+            e.observe(&f, &mut out, &|_| false);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // The adapter's O→T id from another host; the scanner's T→O id from it too.
+        e.observe(&io(rogue, adapter, 0x100), &mut out, &|_| false);
+        e.observe(&io(rogue, scanner, 0x200), &mut out, &|_| false);
+        let hits = full(&out);
+        assert_eq!(hits.len(), 2);
+        assert!(hits
+            .iter()
+            .all(|o| o.rule.id == "anomaly.io_producer_mismatch"));
+        assert_eq!(hits[0].evidence.expected["producer"], json!(scanner));
+        assert_eq!(hits[1].evidence.expected["producer"], json!(adapter));
+        assert_eq!(
+            e.io_pairing,
+            IoPairing {
+                paired: 2,
+                unpaired: 1,
+                mismatched: 2
+            }
+        );
     }
 
     #[test]

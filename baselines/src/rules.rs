@@ -314,6 +314,17 @@ pub static NEW_TIME_MASTER: Rule = Rule {
     rationale: "Clock synchronization from a station that never did it: a rogue master shifting time stamps (sequence of events, interlocks with time windows) or a misconfigured station.",
 };
 
+/// Cyclic I/O data on a connection the sensor saw opened, sent by another host than the one
+/// the connection was opened with.
+pub static IO_PRODUCER_MISMATCH: Rule = Rule {
+    id: "anomaly.io_producer_mismatch",
+    title: "Cyclic I/O data from a host that did not open the connection",
+    engine: Engine::Anomaly,
+    severity: 8,
+    techniques: &[SPOOF_REPORTING, UNAUTH_COMMAND, ADVERSARY_IN_THE_MIDDLE],
+    rationale: "A device takes cyclic I/O (EtherNet/IP implicit messaging) by connection id: a host that injects datagrams with the id of a connection opened by another sets the outputs of an adapter (spoofed commands) or the inputs its scanner sees (spoofed reporting).",
+};
+
 /// Many sessions between one client and one server.
 pub static EXCESSIVE_SESSIONS: Rule = Rule {
     id: "anomaly.excessive_sessions",
@@ -462,6 +473,7 @@ pub fn all() -> &'static [&'static Rule] {
             &SZL_ENUMERATION,
             &NEW_MASTER_WRITE,
             &NEW_TIME_MASTER,
+            &IO_PRODUCER_MISMATCH,
             &EXCESSIVE_SESSIONS,
             &SYN_FLOOD,
             &CONNECTION_FLOOD,

@@ -287,6 +287,7 @@ pub fn message(
         flags: Vec::new(),
         request: None,
         identity: None,
+        io: None,
     }
 }
 

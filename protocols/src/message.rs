@@ -190,6 +190,30 @@ pub struct Message {
     /// What the sender says about itself, when the PDU carries identification.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// The cyclic (implicit) I/O connection the PDU opens or carries, for the pairing of a
+    /// connection's data with the exchange that opened it (another flow). Not in the event:
+    /// the protocol's own fields show it there.
+    #[serde(skip)]
+    pub io: Option<IoLink>,
+}
+
+/// A cyclic (implicit) I/O connection, as one PDU shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoLink {
+    /// The connection was opened (an EtherNet/IP Forward Open answered with success, sent by
+    /// the target to the originator): the ids the data of each direction will carry.
+    Opened {
+        /// Originator to target (the target consumes it).
+        o_t: u32,
+        /// Target to originator (the originator consumes it).
+        t_o: u32,
+    },
+    /// The first datagram of connection `id` on its flow, from the message's `src` (the
+    /// producer) to its `dst` (the consumer).
+    Data {
+        /// Connection id.
+        id: u32,
+    },
 }
 
 impl Message {
@@ -381,6 +405,7 @@ mod tests {
                 serial: Some("é\u{1}".into()),
                 ..Identity::default()
             }),
+            io: None,
         }
     }
 

@@ -170,6 +170,8 @@ pub mod attack {
     /// T0888 Remote System Information Discovery.
     pub const REMOTE_SYSTEM_INFO_DISCOVERY: Technique =
         t!("T0888", "Remote System Information Discovery");
+    /// T0856 Spoof Reporting Message.
+    pub const SPOOF_REPORTING: Technique = t!("T0856", "Spoof Reporting Message");
 }
 
 use attack::*;

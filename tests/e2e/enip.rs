@@ -262,3 +262,46 @@ fn pccc_commands_match_tshark() {
     assert!(read["addresses"][0]["area"].is_string(), "{read}");
     assert!(read["pccc"]["file_type"].is_u64(), "{read}");
 }
+
+/// Implicit I/O paired with the Forward Open that opened it, across flows and for any worker
+/// count: the synthetic capture's two connections opened in it (4 ids paired), one opened
+/// before it (2 unpaired), and a rogue producer of the first adapter's O→T id (1 mismatched,
+/// one alert naming the expected producer).
+#[test]
+fn implicit_io_pairs_with_its_forward_open() {
+    let cap = own_pcaps().join("enip/synthetic-io/io.pcap");
+    for workers in ["1", "2", "3"] {
+        let scratch = Scratch::new("enip-io");
+        let (alerts, stats) = (scratch.path("alerts.jsonl"), scratch.path("stats.json"));
+        let (code, _, stderr) = replay(&[
+            cap.as_os_str(),
+            "--workers".as_ref(),
+            workers.as_ref(),
+            "--alerts".as_ref(),
+            alerts.as_os_str(),
+            "--stats".as_ref(),
+            stats.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let stats = json(&stats);
+        assert_eq!(
+            stats["alerts"]["io_connections"],
+            serde_json::json!({ "paired": 4, "unpaired": 2, "mismatched": 1 }),
+            "workers {workers}"
+        );
+        let raised: Vec<Value> = jsonl(&alerts);
+        let hits: Vec<&Value> = raised
+            .iter()
+            .filter(|a| a["rule"] == "anomaly.io_producer_mismatch")
+            .collect();
+        assert_eq!(hits.len(), 1, "workers {workers}: {raised:?}");
+        let a = hits[0];
+        assert_eq!(a["evidence"]["observed"]["producer"], "10.0.5.66", "{a}");
+        assert_eq!(
+            a["evidence"]["observed"]["connection_id"], 0x1000_0001,
+            "{a}"
+        );
+        assert_eq!(a["evidence"]["expected"]["producer"], "10.0.5.10", "{a}");
+        assert_eq!(a["protocol"], "enip", "{a}");
+    }
+}

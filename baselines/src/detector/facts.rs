@@ -2,6 +2,7 @@
 //! unit id, reads an SZL list, or writes (scans, enumeration and new masters are judged
 //! across flows by the engine).
 
+use otsensor_protocols::message::IoLink;
 use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::FactKind;
@@ -44,6 +45,30 @@ impl Reported {
 /// Reports what the request shows for the first time on its flow.
 pub(super) fn check(cx: &Ctx<'_>, seen: &mut Reported, fx: &mut Findings<'_>) {
     let m = cx.m;
+    // Cyclic I/O, in either direction: paired across flows by the engine.
+    match m.io {
+        // Answered by the target, to the originator.
+        Some(IoLink::Opened { o_t, t_o }) => fx.fact(
+            cx,
+            FactKind::IoOpened {
+                protocol: m.protocol,
+                originator: m.dst.ip,
+                target: m.src.ip,
+                o_t,
+                t_o,
+            },
+        ),
+        Some(IoLink::Data { id }) => fx.fact(
+            cx,
+            FactKind::IoData {
+                protocol: m.protocol,
+                producer: m.src.ip,
+                consumer: m.dst.ip,
+                id,
+            },
+        ),
+        None => {}
+    }
     if m.direction != Direction::Request {
         return;
     }

@@ -58,6 +58,7 @@ impl MessageBuilder {
             flags: Vec::new(),
             request: None,
             identity: None,
+            io: None,
         })
     }
 

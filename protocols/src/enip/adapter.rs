@@ -14,7 +14,7 @@ use super::parser::{Cip, Connection, Flags, Identity as CipIdentity, Path};
 use super::pccc::{self, Pccc};
 use super::state::{CipRecord, EncapRecord, EnipFlow, Event};
 use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
-use crate::message::{AddressRange, Identity, Message, RequestRef};
+use crate::message::{AddressRange, Identity, IoLink, Message, RequestRef};
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
 
@@ -62,6 +62,7 @@ impl Adapter for Enip {
                 let mut m = message(ENIP, ctx, direction, Operation::Other);
                 m.function = Some(Cow::Borrowed("implicit_io"));
                 m.unit = Some(connection);
+                m.io = Some(IoLink::Data { id: connection });
                 ctx.observe(&m);
                 if ctx.events_enabled() {
                     emit(
@@ -192,6 +193,26 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
         m.addresses = addresses(p);
     }
     m.unit = rec.connection;
+    // A Forward Open answered with success: the ids its I/O data will carry.
+    if let (
+        Cip::Response { .. },
+        Some(Connection {
+            o_t_id: Some(o_t),
+            t_o_id: Some(t_o),
+            ..
+        }),
+    ) = (&rec.cip, &rec.connection_info)
+    {
+        if matches!(
+            service,
+            codes::service::FORWARD_OPEN | codes::service::LARGE_FORWARD_OPEN
+        ) {
+            m.io = Some(IoLink::Opened {
+                o_t: *o_t,
+                t_o: *t_o,
+            });
+        }
+    }
     let pccc = decode_pccc(rec, service, class);
     if let (Some(p), Cip::Request { .. }) = (&pccc, &rec.cip) {
         m.operation = p.operation();

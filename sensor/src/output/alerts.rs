@@ -54,6 +54,10 @@ pub struct AlertsReport {
     /// Keys the anomaly engine evicted from its full tables while they were still within
     /// their window (state shed under a flood of new hosts).
     pub anomaly_evicted: u64,
+    /// Cyclic I/O connection ids (EtherNet/IP implicit messaging) paired with the Forward
+    /// Open that opened them, unpaired, or sent by another host (`anomaly.io_producer_mismatch`).
+    #[serde(skip_serializing_if = "otsensor_baselines::anomaly::IoPairing::is_empty")]
+    pub io_connections: otsensor_baselines::anomaly::IoPairing,
     /// Kafka delivery counters, per Kafka sink.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kafka: Vec<crate::output::kafka::KafkaReport>,
@@ -228,6 +232,7 @@ impl AlertOutput {
             learned: self.learned,
             known: self.known,
             anomaly_evicted: self.anomaly.evicted,
+            io_connections: self.anomaly.io_pairing,
             kafka,
             error: self.error.clone(),
             evidence: self.evidence.as_ref().map(|w| w.report.clone()),
