@@ -9,7 +9,8 @@
 # SENDERS senders at once. Prints the rate the senders achieved and what the sensor's kernel
 # ring counted ("received", drops included) and dropped (kernel and interface drops from
 # libpcap). Removes the namespace at the end.
-# Usage: [SENDER=tcpreplay|netsniff-ng] [RATES="200 500 top"] [SENDERS=1] [LOOPS=10] benches/live-bench.sh
+# Usage: [SENDER=tcpreplay|netsniff-ng] [RATES="200 500 top"] [SENDERS=1] [LOOPS=10] [DRAIN=1]
+#        benches/live-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p otsensor -p otsensor-benches
@@ -76,3 +77,43 @@ got = c['received'] - c['dropped']
 print(f"{rate:<8} {senders:>8} {pps:>12.0f} {mbps:>12.1f} {c['received']:>10} {c['dropped'] + c['if_dropped']:>10} {cpu / max(got, 1) * 1e6:>12.2f}")
 PY
 done
+# DRAIN=1 (with SENDER=netsniff-ng): the capture path's capacity with no sender competing for
+# the cores. The sensor (2 GiB capture ring) is stopped while the senders fill its ring, then
+# resumed; the time it takes to process every packet (its packet counter, polled on its
+# metrics endpoint) gives packets/s. The kernel's drop counter says whether the ring held them.
+if [ "${DRAIN:-0}" = 1 ] && [ "$sender" = netsniff-ng ]; then
+  port=$((20000 + $$ % 20000))
+  printf '[capture]\nbuffer_size = 2147483647\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$port" \
+    >"$work/drain.toml"
+  "$bin" capture -c "$work/drain.toml" -i "$host" --stats "$work/stats.json" --alerts /dev/null \
+    >/dev/null 2>"$work/err" &
+  sensor=$!
+  # Ready when the metrics answer; the 2 GiB ring takes a moment more to map.
+  until curl -sf "127.0.0.1:$port/metrics" >/dev/null; do sleep 0.2; done
+  sleep 3
+  kill -STOP "$sensor"
+  pids=()
+  for s in $(seq "${SENDERS:-1}"); do
+    ip netns exec "$ns" netsniff-ng -A -m -k 100 -S 64MiB -s --in "$cap" --out "$peer" \
+      >"$work/ns$s" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  total=$(( $(capinfos -c -M "$cap" | awk '/Number of packets/ {print $NF}') * ${SENDERS:-1} ))
+  bytes=$(( $(capinfos -d -M "$cap" | awk '/Data size/ {print $(NF-1)}') * ${SENDERS:-1} ))
+  t0=$(date +%s.%N)
+  kill -CONT "$sensor"
+  until [ "$(curl -s "127.0.0.1:$port/metrics" |
+    awk '/^otsensor_packets_total/ {s += $2} END {print s + 0}')" -ge "$total" ]; do
+    sleep 0.02
+  done
+  t1=$(date +%s.%N)
+  kill -INT "$sensor"; wait "$sensor" || true
+  python3 - "$work/stats.json" "$total" "$(echo "$t1 - $t0" | bc -l)" "$bytes" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))["capture"]; n = int(sys.argv[2]); s = float(sys.argv[3])
+b = int(sys.argv[4])
+print(f"drain: {n} packets processed in {s:.2f} s after the sensor resumed: {n / s:,.0f} packets/s "
+      f"({b * 8 / s / 1e6:,.0f} Mbit/s of this mix); kernel drops {c['dropped'] + c['if_dropped']}")
+PY
+fi
