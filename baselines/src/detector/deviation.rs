@@ -233,7 +233,7 @@ fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::testing::{client, fired, server, MessageBuilder};
+    use super::super::testing::{client, fired, server, view, MessageBuilder};
     use super::super::{Detector, DetectorConfig, FlowView, Mode};
     use super::*;
     use crate::assets::AssetInventory;
@@ -293,15 +293,7 @@ mod tests {
         let mut one = super::super::FlowLocal::default();
         observe(&mut d, &mut one, 1, &polls);
         let (c, s) = (client(), server(502));
-        let f = FlowView {
-            id: 1,
-            client: &c,
-            server: &s,
-            client_zone: 0,
-            server_zone: 0,
-            transport: "tcp",
-        };
-        d.end_flow(&f, one);
+        d.end_flow(&view(&c, &s), one);
         let b = learning.learner.to_baseline();
         let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
         let mut d = Detector::new(detecting);

@@ -153,14 +153,7 @@ mod tests {
                 super::super::testing::client(),
                 super::super::testing::server(502),
             );
-            let f = super::super::FlowView {
-                id: 1,
-                client: &c,
-                server: &s,
-                client_zone: 0,
-                server_zone: 0,
-                transport: "tcp",
-            };
+            let f = super::super::testing::view(&c, &s);
             let cx = Ctx {
                 m,
                 f: &f,

@@ -31,6 +31,18 @@ pub fn server(port: u16) -> Peer {
     }
 }
 
+/// The test flow (id 1, TCP, zone 0 at both ends) between `client` and `server`.
+pub fn view<'a>(client: &'a Peer, server: &'a Peer) -> FlowView<'a> {
+    FlowView {
+        id: 1,
+        client,
+        server,
+        client_zone: 0,
+        server_zone: 0,
+        transport: "tcp",
+    }
+}
+
 /// Builds a message of the test flow: a request from [`client`] unless turned around.
 #[derive(Debug, Clone)]
 pub struct MessageBuilder(Message);
