@@ -1,10 +1,12 @@
-//! Synthetic EtherNet/IP cyclic I/O (`gen-enip-io`): a scanner opens class 1 I/O connections
+//! Synthetic EtherNet/IP (`gen-enip-io`). Cyclic I/O: a scanner opens class 1 I/O connections
 //! to two adapters with Forward Open (TCP 44818: RegisterSession, then SendRRData to the
 //! Connection Manager) and exchanges implicit I/O with them on UDP 2222 in both directions;
 //! it also exchanges I/O with a third adapter whose connection was opened before the capture
 //! began, and a rogue host injects O→T data to the first adapter with that adapter's
-//! connection id. Written after the ODVA CIP and EtherNet/IP specifications (Vol 1 3-5.4,
-//! Vol 2 2-3 and 2-6).
+//! connection id. Fragmented tag services: a workstation reads a 1,200-byte Logix tag with
+//! Read_Tag_Fragmented and writes an 800-byte one with Write_Tag_Fragmented. Written after
+//! the ODVA CIP and EtherNet/IP specifications (Vol 1 3-5.4, Vol 2 2-3 and 2-6) and Logix5000
+//! Data Access (1756-PM020).
 
 use etherparse::PacketBuilder;
 
@@ -205,4 +207,63 @@ pub fn io_sessions(rounds: u32) -> Vec<Frame> {
     }
     frames.sort_by_key(|f| f.ts_us);
     frames
+}
+
+/// A Logix symbolic path to `tag` in a request: service, path size in words, the ANSI
+/// extended symbol segment (padded to a word).
+fn tag_request(service: u8, tag: &str) -> Vec<u8> {
+    let mut path = vec![0x91, tag.len() as u8];
+    path.extend(tag.as_bytes());
+    if path.len() % 2 == 1 {
+        path.push(0);
+    }
+    let mut v = vec![service, (path.len() / 2) as u8];
+    v.extend(path);
+    v
+}
+
+/// A workstation reading `Recipe` (DINT[300], 1,200 bytes) in fragments of 480 bytes, then
+/// writing `Setpoints` (REAL[200], 800 bytes) in two fragments, over SendRRData.
+pub fn fragmented() -> Vec<Frame> {
+    let session = 0x0BAD_CAFE;
+    let mut tcp = Tcp {
+        client: ([10, 0, 6, 10], 51_000),
+        server: ([10, 0, 6, 20], 44818),
+        seq: [5_000, 90_000],
+        ts_us: 1_732_000_000_000_000,
+        frames: Vec::new(),
+    };
+    tcp.open();
+    tcp.exchange(
+        &encap(0x65, 0, 1, &[1, 0, 0, 0]),
+        &encap(0x65, session, 1, &[1, 0, 0, 0]),
+    );
+    let mut context = 10u64;
+    let mut rr = |tcp: &mut Tcp, request: &[u8], reply: &[u8]| {
+        context += 1;
+        tcp.exchange(
+            &encap(0x6F, session, context, &rr_data(request)),
+            &encap(0x6F, session, context, &rr_data(reply)),
+        );
+    };
+    let data = |n: usize| (0..n).map(|i| i as u8).collect::<Vec<u8>>();
+    for offset in [0u32, 480, 960] {
+        let mut req = tag_request(0x52, "Recipe");
+        req.extend(300u16.to_le_bytes());
+        req.extend(offset.to_le_bytes());
+        let last = offset == 960;
+        let mut reply = vec![0xD2, 0, if last { 0x00 } else { 0x06 }, 0, 0xC4, 0x00];
+        reply.extend(data(if last { 240 } else { 480 }));
+        rr(&mut tcp, &req, &reply);
+    }
+    for (offset, n) in [(0u32, 480usize), (480, 320)] {
+        let mut req = tag_request(0x53, "Setpoints");
+        req.extend([0xCA, 0x00]);
+        req.extend(200u16.to_le_bytes());
+        req.extend(offset.to_le_bytes());
+        req.extend(data(n));
+        rr(&mut tcp, &req, &[0xD3, 0, 0, 0]);
+    }
+    tcp.close();
+    tcp.frames
 }

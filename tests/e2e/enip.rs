@@ -305,3 +305,57 @@ fn implicit_io_pairs_with_its_forward_open() {
         assert_eq!(a["protocol"], "enip", "{a}");
     }
 }
+
+/// Logix fragmented tag services: each fragment's offset and bytes, and the transfer
+/// reassembled on the message that completes it (a read at its final reply, status 0 after
+/// partial transfers; a write when all the elements of its atomic type are written).
+#[test]
+fn fragmented_tag_transfers_are_reassembled() {
+    let cap = own_pcaps().join("enip/synthetic-fragmented/fragmented.pcap");
+    let (events, _) = replay_events(&cap);
+    let cip: Vec<&Value> = events.iter().filter(|e| e["protocol"] == "cip").collect();
+    // A write's replies carry no fragment: its data went in the request.
+    let fragments: Vec<(&str, &str, u64, u64)> = cip
+        .iter()
+        .filter(|e| e["fragment"].is_object())
+        .map(|e| {
+            (
+                e["function"].as_str().unwrap(),
+                e["direction"].as_str().unwrap(),
+                e["fragment"]["offset"].as_u64().unwrap(),
+                e["fragment"]["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let read = "read_tag_fragmented";
+    let write = "write_tag_fragmented";
+    assert_eq!(
+        fragments,
+        [
+            (read, "request", 0, 0),
+            (read, "response", 0, 480),
+            (read, "request", 480, 0),
+            (read, "response", 480, 480),
+            (read, "request", 960, 0),
+            (read, "response", 960, 240),
+            (write, "request", 0, 480),
+            (write, "request", 480, 320),
+        ]
+    );
+    let done: Vec<(&str, &Value)> = cip
+        .iter()
+        .filter(|e| e["transfer"].is_object())
+        .map(|e| (e["function"].as_str().unwrap(), &e["transfer"]))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            (read, &serde_json::json!({ "fragments": 3, "bytes": 1200 })),
+            (write, &serde_json::json!({ "fragments": 2, "bytes": 800 })),
+        ]
+    );
+    assert!(cip
+        .iter()
+        .filter(|e| e["function"] == write)
+        .all(|e| e["operation"] == "write" && e["tag"] == "Setpoints"));
+}

@@ -264,6 +264,14 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
             connection: rec.connection_info.as_ref().map(ConnectionEvent::of),
             device: rec.identity.as_ref().map(Device::of),
             pccc: pccc.as_ref().map(PcccEvent::of),
+            fragment: rec.fragment.map(|f| FragmentEvent {
+                offset: f.offset,
+                bytes: f.bytes,
+            }),
+            transfer: rec
+                .fragment
+                .and_then(|f| f.transfer)
+                .map(|(fragments, bytes)| TransferEvent { fragments, bytes }),
         },
     );
 }
@@ -471,6 +479,24 @@ struct CipEvent<'a> {
     device: Option<Device<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pccc: Option<PcccEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fragment: Option<FragmentEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer: Option<TransferEvent>,
+}
+
+/// A fragment of a fragmented tag service (Logix Read/Write_Tag_Fragmented).
+#[derive(Serialize)]
+struct FragmentEvent {
+    offset: u32,
+    bytes: u32,
+}
+
+/// The fragmented transfer a message completed, reassembled.
+#[derive(Serialize)]
+struct TransferEvent {
+    fragments: u32,
+    bytes: u32,
 }
 
 fn is_zero(v: &u8) -> bool {

@@ -9,12 +9,13 @@
 //! Multiple Service Packet and Unconnected Send unwrapped, each inner service its own
 //! message; Forward Open, Large Forward Open and Forward Close (connection ids, serials,
 //! RPIs); identity answers (ListIdentity, Get_Attributes_All on the identity object);
-//! implicit I/O on UDP 2222 recognised per connection id and counted.
+//! implicit I/O on UDP 2222 recognised per connection id and counted (the message carries
+//! the connection it opens or carries, for the anomaly engine to pair them across flows);
+//! Logix fragmented tag services with each fragment's offset and bytes, and the transfer
+//! reassembled on the message that completes it. PCCC carried by Execute PCCC is decoded
+//! (see [`pccc`]).
 //!
-//! Not supported: pairing implicit I/O with the Forward Open that set it up (they travel in
-//! different flows); fragmented tag services are reported per fragment, not reassembled;
-//! CIP Security (TLS/DTLS) is not decrypted. PCCC carried by Execute PCCC is decoded (see
-//! [`pccc`]).
+//! Not supported: CIP Security (TLS/DTLS) is not decrypted.
 
 pub mod adapter;
 pub mod codes;

@@ -553,6 +553,77 @@ fn forward_open_reply_fields(i: &[u8]) -> IResult<&[u8], Connection> {
     ))
 }
 
+/// A Logix data type code: a structure's is followed by its 16-bit structure handle.
+const STRUCTURE: u16 = 0x02A0;
+
+/// Bytes of one element of a Logix atomic data type (`None` for a structure or a type this
+/// table does not hold).
+pub fn logix_type_size(code: u16) -> Option<u32> {
+    match code {
+        0xC1 | 0xC2 | 0xC6 => Some(1),        // BOOL, SINT, USINT
+        0xC3 | 0xC7 => Some(2),               // INT, UINT
+        0xC4 | 0xC8 | 0xCA | 0xD3 => Some(4), // DINT, UDINT, REAL, DWORD (BOOL array)
+        0xC5 | 0xC9 | 0xCB => Some(8),        // LINT, ULINT, LREAL
+        _ => None,
+    }
+}
+
+/// A data type field: the type code, and the bytes it took (4 for a structure, with its
+/// handle).
+fn data_type(i: &[u8]) -> IResult<&[u8], u16> {
+    let (i, t) = le_u16(i)?;
+    let (i, _) = take(if t == STRUCTURE { 2usize } else { 0 })(i)?;
+    Ok((i, t))
+}
+
+/// One fragment of a Logix Read_Tag_Fragmented (0x52) or Write_Tag_Fragmented (0x53)
+/// transfer, as its request shows it (Logix5000 Data Access, 1756-PM020).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentRequest {
+    /// Elements of the whole transfer.
+    pub elements: u16,
+    /// Byte offset of this fragment in the tag's data.
+    pub offset: u32,
+    /// Bytes written (a write's data; 0 for a read, whose reply carries them).
+    pub bytes: u32,
+    /// A write's data type.
+    pub data_type: Option<u16>,
+}
+
+/// Parses the data of a fragmented tag request (`write`: Write_Tag_Fragmented).
+pub fn fragment_request(data: &[u8], write: bool) -> Option<FragmentRequest> {
+    let fields = |i| -> IResult<&[u8], FragmentRequest> {
+        let (i, t) = if write {
+            let (i, t) = data_type(i)?;
+            (i, Some(t))
+        } else {
+            (i, None)
+        };
+        let (i, elements) = le_u16(i)?;
+        let (i, offset) = le_u32(i)?;
+        Ok((
+            &[],
+            FragmentRequest {
+                elements,
+                offset,
+                bytes: if write {
+                    u32::try_from(i.len()).unwrap_or(u32::MAX)
+                } else {
+                    0
+                },
+                data_type: t,
+            },
+        ))
+    };
+    fields(data).ok().map(|(_, r)| r)
+}
+
+/// The data bytes a Read_Tag(_Fragmented) reply carries after its data type.
+pub fn read_reply_bytes(data: &[u8]) -> Option<u32> {
+    let (rest, _) = data_type(data).ok()?;
+    u32::try_from(rest.len()).ok()
+}
+
 /// Parses a Forward Close request (or reply: the same leading fields after priority).
 pub fn forward_close(data: &[u8], request: bool) -> Option<Connection> {
     forward_close_fields(data, request).ok().map(|(_, c)| c)
@@ -749,5 +820,42 @@ mod tests {
             (1, 12, 58, (4, 3), 0x524d8e)
         );
         assert_eq!(id.product_name, "1756-ENBT/A");
+    }
+
+    #[test]
+    fn fragmented_tag_requests_and_replies() {
+        // Read_Tag_Fragmented: 300 elements from byte 480.
+        let read = [0x2C, 0x01, 0xE0, 0x01, 0x00, 0x00];
+        assert_eq!(
+            fragment_request(&read, false),
+            Some(FragmentRequest {
+                elements: 300,
+                offset: 480,
+                bytes: 0,
+                data_type: None
+            })
+        );
+        // Write_Tag_Fragmented of a structure (type 0x02A0, handle 0x1234): 2 elements from
+        // byte 8, 4 bytes of data.
+        let write = [
+            0xA0, 0x02, 0x34, 0x12, 0x02, 0x00, 0x08, 0, 0, 0, 1, 2, 3, 4,
+        ];
+        assert_eq!(
+            fragment_request(&write, true),
+            Some(FragmentRequest {
+                elements: 2,
+                offset: 8,
+                bytes: 4,
+                data_type: Some(0x02A0)
+            })
+        );
+        assert_eq!(logix_type_size(0x02A0), None);
+        assert_eq!(logix_type_size(0xCA), Some(4));
+        // Truncated: no offset.
+        assert_eq!(fragment_request(&read[..4], false), None);
+        // A reply's data after its type (DINT) or structure type and handle.
+        assert_eq!(read_reply_bytes(&[0xC4, 0x00, 1, 2, 3, 4]), Some(4));
+        assert_eq!(read_reply_bytes(&[0xA0, 0x02, 0x34, 0x12, 1, 2]), Some(2));
+        assert_eq!(read_reply_bytes(&[0xA0, 0x02, 0x34]), None);
     }
 }

@@ -6,8 +6,8 @@
 
 use super::codes::{command, item, service};
 use super::parser::{
-    self, cip, frame, multiple_service, plausible_header, Cip, Connection, Flags, FrameError,
-    Header, Identity, Path, HEADER_LEN,
+    self, cip, frame, multiple_service, plausible_header, Cip, Connection, Flags, FragmentRequest,
+    FrameError, Header, Identity, Path, HEADER_LEN,
 };
 use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::Direction;
@@ -40,7 +40,36 @@ pub struct RequestInfo {
     pub path: Path,
     /// Capture time of the request, ns.
     pub ts_ns: i64,
+    /// A fragmented tag service's fragment.
+    pub fragment: Option<FragmentRequest>,
 }
+
+/// Where a message stands in a fragmented tag transfer (Logix Read_Tag_Fragmented and
+/// Write_Tag_Fragmented): its fragment, and on the fragment that completes it, the whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// Byte offset of the fragment in the tag's data.
+    pub offset: u32,
+    /// Bytes it carries (a read request's are in its reply).
+    pub bytes: u32,
+    /// The transfer this fragment completed: fragments and bytes, reassembled.
+    pub transfer: Option<(u32, u32)>,
+}
+
+/// A fragmented transfer in progress on a connection.
+#[derive(Debug)]
+struct Transfer {
+    service: u8,
+    path: Path,
+    /// The offset the next fragment continues at.
+    next: u32,
+    fragments: u32,
+    bytes: u32,
+}
+
+/// Fragmented transfers a connection tracks at once (a client reads or writes one tag at a
+/// time; the cap bounds a misbehaving one).
+const MAX_TRANSFERS: usize = 8;
 
 /// One encapsulation message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +110,8 @@ pub struct CipRecord<'a> {
     pub identity: Option<Identity>,
     /// What a Forward Open or Forward Close says about the connection.
     pub connection_info: Option<Connection>,
+    /// A fragmented tag service's fragment.
+    pub fragment: Option<Fragment>,
     /// Out-of-spec conditions.
     pub flags: Flags,
 }
@@ -148,6 +179,8 @@ pub struct EnipFlow {
     io_connections: Vec<u32>,
     /// Implicit I/O datagrams seen.
     pub io_packets: u64,
+    /// Fragmented tag transfers in progress.
+    transfers: Vec<Transfer>,
 }
 
 impl EnipFlow {
@@ -329,6 +362,7 @@ impl EnipFlow {
                     request: None,
                     identity: None,
                     connection_info: None,
+                    fragment: None,
                     flags,
                 };
                 f(Event::Cip(rec));
@@ -342,6 +376,7 @@ impl EnipFlow {
                     service: *service,
                     path: path.clone(),
                     ts_ns: top.now_ns,
+                    fragment: fragment_of(&m),
                 };
                 let mut flags = Flags::default();
                 if self.pending.len() >= MAX_OUTSTANDING {
@@ -461,6 +496,7 @@ impl EnipFlow {
                             service: *service,
                             path: path.clone(),
                             ts_ns: top.now_ns,
+                            fragment: fragment_of(&r),
                         });
                     }
                     self.emit(top, r.clone(), depth, None, Flags::default(), f);
@@ -524,6 +560,7 @@ impl EnipFlow {
             }
             _ => {}
         }
+        let fragment = self.fragment(&m, request.as_ref());
         f(Event::Cip(CipRecord {
             direction: top.dir,
             command: top.command,
@@ -534,8 +571,103 @@ impl EnipFlow {
             request,
             identity,
             connection_info,
+            fragment,
             flags,
         }));
+    }
+
+    /// The fragment a fragmented tag message carries, and the transfer it completes: a
+    /// write's fragments are counted at their requests (complete when the elements of an
+    /// atomic type are all written), a read's at their replies (complete at the reply with
+    /// status 0 rather than 0x06, partial transfer).
+    fn fragment(&mut self, m: &Cip<'_>, request: Option<&RequestInfo>) -> Option<Fragment> {
+        match m {
+            Cip::Request { service, path, .. } => {
+                let fr = fragment_of(m)?;
+                if *service != service::WRITE_TAG_FRAGMENTED {
+                    return Some(Fragment {
+                        offset: fr.offset,
+                        bytes: 0,
+                        transfer: None,
+                    });
+                }
+                let total = fr
+                    .data_type
+                    .and_then(parser::logix_type_size)
+                    .map(|size| size.saturating_mul(u32::from(fr.elements)));
+                let transfer = self.track(*service, path, fr.offset, fr.bytes, |next| {
+                    total.is_some_and(|t| next >= t)
+                });
+                Some(Fragment {
+                    offset: fr.offset,
+                    bytes: fr.bytes,
+                    transfer,
+                })
+            }
+            Cip::Response {
+                service,
+                status: status @ (0x00 | 0x06),
+                data,
+                ..
+            } if *service == service::READ_TAG_FRAGMENTED => {
+                let r = request?;
+                let fr = r.fragment?;
+                let bytes = parser::read_reply_bytes(data)?;
+                let last = *status == 0;
+                let transfer = self.track(*service, &r.path, fr.offset, bytes, |_| last);
+                Some(Fragment {
+                    offset: fr.offset,
+                    bytes,
+                    transfer,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds a fragment to its transfer (started at offset 0, or wherever a fragment does
+    /// not continue the last one); returns (fragments, bytes) when `done` says the transfer
+    /// is complete.
+    fn track(
+        &mut self,
+        service: u8,
+        path: &Path,
+        offset: u32,
+        bytes: u32,
+        done: impl Fn(u32) -> bool,
+    ) -> Option<(u32, u32)> {
+        let found = self
+            .transfers
+            .iter()
+            .position(|t| t.service == service && t.path == *path);
+        let i = match found {
+            Some(i) if offset != 0 && self.transfers[i].next == offset => i,
+            _ => {
+                if let Some(i) = found {
+                    self.transfers.remove(i);
+                }
+                if self.transfers.len() >= MAX_TRANSFERS {
+                    self.transfers.remove(0);
+                }
+                self.transfers.push(Transfer {
+                    service,
+                    path: path.clone(),
+                    next: offset,
+                    fragments: 0,
+                    bytes: 0,
+                });
+                self.transfers.len() - 1
+            }
+        };
+        let t = &mut self.transfers[i];
+        t.next = offset.saturating_add(bytes);
+        t.fragments += 1;
+        t.bytes = t.bytes.saturating_add(bytes);
+        if !done(t.next) {
+            return None;
+        }
+        let t = self.transfers.remove(i);
+        Some((t.fragments, t.bytes))
     }
 
     fn emit_malformed(
@@ -560,6 +692,7 @@ impl EnipFlow {
             request: None,
             identity: None,
             connection_info: None,
+            fragment: None,
             flags,
         }));
     }
@@ -701,4 +834,25 @@ pub fn is_io(data: &[u8]) -> bool {
 /// The little-endian u32 at the start of `b`.
 fn le32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// A fragmented tag service request's fragment (0x52 and 0x53 on a tag; on the Connection
+/// Manager 0x52 is Unconnected Send).
+fn fragment_of(m: &Cip<'_>) -> Option<FragmentRequest> {
+    let Cip::Request {
+        service,
+        path,
+        data,
+    } = m
+    else {
+        return None;
+    };
+    if path.class == Some(super::codes::class::CONNECTION_MANAGER) {
+        return None;
+    }
+    match *service {
+        service::READ_TAG_FRAGMENTED => parser::fragment_request(data, false),
+        service::WRITE_TAG_FRAGMENTED => parser::fragment_request(data, true),
+        _ => None,
+    }
 }
