@@ -640,34 +640,30 @@ impl EnipFlow {
             .transfers
             .iter()
             .position(|t| t.service == service && t.path == *path);
-        let i = match found {
-            Some(i) if offset != 0 && self.transfers[i].next == offset => i,
+        // Taken out while it is updated; put back unless complete.
+        let mut t = match found.map(|i| self.transfers.remove(i)) {
+            Some(t) if offset != 0 && t.next == offset => t,
             _ => {
-                if let Some(i) = found {
-                    self.transfers.remove(i);
-                }
                 if self.transfers.len() >= MAX_TRANSFERS {
                     self.transfers.remove(0);
                 }
-                self.transfers.push(Transfer {
+                Transfer {
                     service,
                     path: path.clone(),
                     next: offset,
                     fragments: 0,
                     bytes: 0,
-                });
-                self.transfers.len() - 1
+                }
             }
         };
-        let t = &mut self.transfers[i];
         t.next = offset.saturating_add(bytes);
         t.fragments += 1;
         t.bytes = t.bytes.saturating_add(bytes);
-        if !done(t.next) {
-            return None;
+        if done(t.next) {
+            return Some((t.fragments, t.bytes));
         }
-        let t = self.transfers.remove(i);
-        Some((t.fragments, t.bytes))
+        self.transfers.push(t);
+        None
     }
 
     fn emit_malformed(
