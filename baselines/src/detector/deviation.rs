@@ -102,9 +102,11 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
         );
     }
     if let Some(c) = m.function_code {
-        let code = c.to_string();
+        // On the stack: every message with a function code comes here.
+        let mut digits = itoa::Buffer::new();
+        let code = digits.format(c);
         match e.functions.get(&c) {
-            None => fx.raise(cx, &rules::NEW_FUNCTION, &[label, "#", &code], || {
+            None => fx.raise(cx, &rules::NEW_FUNCTION, &[label, "#", code], || {
                 (
                     format!(
                         "function {c} ({}) on {label}",
@@ -118,7 +120,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
             }),
             // Suppressed: nothing more on this message.
             Some(fe) if fe.state == State::Suppressed => return,
-            Some(fe) => function_rules(cx, fe, &code, request, fx),
+            Some(fe) => function_rules(cx, fe, code, request, fx),
         }
     }
     if let Some(u) = m.unit {
