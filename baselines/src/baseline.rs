@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use dashmap::DashMap;
@@ -202,10 +204,16 @@ impl Timing {
     /// polls of one function at different addresses interleave, so the distribution of a
     /// function's intervals is often multi-modal; its range is what is robust.)
     pub fn deviates(&self, ms: u64, factor: f64) -> bool {
-        // Intervals are recorded from 1 ms (see `MAX_INTERVAL_MS` for the top).
-        let ms = ms.clamp(1, MAX_INTERVAL_MS) as f64;
-        ms > self.max_ms as f64 * factor || ms * factor < self.min_ms as f64
+        interval_deviates(ms, self.min_ms, self.max_ms, factor)
     }
+}
+
+/// Whether an interval of `ms` is more than `factor` times `max_ms` or less than `min_ms`
+/// divided by `factor` (see [`Timing::deviates`]).
+pub fn interval_deviates(ms: u64, min_ms: u64, max_ms: u64, factor: f64) -> bool {
+    // Intervals are recorded from 1 ms (see `MAX_INTERVAL_MS` for the top).
+    let ms = ms.clamp(1, MAX_INTERVAL_MS) as f64;
+    ms > max_ms as f64 * factor || ms * factor < min_ms as f64
 }
 
 /// A function code seen on an edge.
@@ -591,7 +599,12 @@ pub type Keyed = ahash::RandomState;
 #[derive(Debug, Default)]
 pub struct Learner {
     base: Baseline,
-    edges: DashMap<EdgeKey, EdgeEntry, Keyed>,
+    /// Each entry shared, so a detecting flow can keep the one of its edge (see
+    /// [`Learner::edges_generation`]); changed copy-on-write.
+    edges: DashMap<EdgeKey, Arc<EdgeEntry>, Keyed>,
+    /// Moves after every change to the edges made while detecting (the SOC's decisions, a
+    /// merged baseline): a flow's kept entry is current while this has not moved.
+    edges_changed: AtomicU64,
     assets: DashMap<IpAddr, AssetEntry, Keyed>,
     alerts: DashMap<(String, String), LearnedAlert, Keyed>,
     /// Alert ids muted by a decision (decisions arrive while the sensor runs).
@@ -639,9 +652,9 @@ impl Learner {
             };
             // A hand-edited file may repeat an edge: merge rather than lose one.
             match l.edges.get_mut(&k) {
-                Some(mut x) => merge_edge(&mut x, &e, &caps),
+                Some(mut x) => merge_edge(Arc::make_mut(&mut x), &e, &caps),
                 None => {
-                    l.edges.insert(k, e);
+                    l.edges.insert(k, Arc::new(e));
                 }
             }
         }
@@ -722,20 +735,25 @@ impl Learner {
         }
         for mut e in self.edges.iter_mut() {
             if e.src == ip || e.dst == ip {
-                set_edge(&mut e, State::Approved);
+                set_edge(Arc::make_mut(&mut e), State::Approved);
             }
         }
+        self.edges_touched();
     }
 
     /// Approves an edge and its functions.
+    /// Also the end of every change a decision makes to an edge (after [`Learner::learn`]):
+    /// detecting flows look their edge up again.
     pub fn approve_edge(&self, k: &EdgeKey) -> bool {
-        match self.edges.get_mut(k) {
+        let found = match self.edges.get_mut(k) {
             Some(mut e) => {
-                set_edge(&mut e, State::Approved);
+                set_edge(Arc::make_mut(&mut e), State::Approved);
                 true
             }
             None => false,
-        }
+        };
+        self.edges_touched();
+        found
     }
 
     /// Runs `f` on function `code` of the edge, if known.
@@ -745,7 +763,12 @@ impl Learner {
         code: u16,
         f: impl FnOnce(&mut FunctionEntry) -> R,
     ) -> Option<R> {
-        self.edges.get_mut(k)?.functions.get_mut(&code).map(f)
+        let r = self
+            .edges
+            .get_mut(k)
+            .and_then(|mut e| Arc::make_mut(&mut e).functions.get_mut(&code).map(f));
+        self.edges_touched();
+        r
     }
 
     /// Records an alert raised while learning.
@@ -796,13 +819,14 @@ impl Learner {
                 protocol: e.protocol.clone().into(),
             };
             match self.edges.get_mut(&k) {
-                Some(mut x) => merge_edge(&mut x, e, &self.caps),
+                Some(mut x) => merge_edge(Arc::make_mut(&mut x), e, &self.caps),
                 None if self.edges.len() >= self.caps.max_edges => self.cap_hit(),
                 None => {
-                    self.edges.insert(k, e.clone());
+                    self.edges.insert(k, Arc::new(e.clone()));
                 }
             }
         }
+        self.edges_touched();
     }
 
     /// Whether the baseline knows this asset.
@@ -813,6 +837,24 @@ impl Learner {
     /// Runs `f` on the edge, if known.
     pub fn with_edge<R>(&self, k: &EdgeKey, f: impl FnOnce(&EdgeEntry) -> R) -> Option<R> {
         self.edges.get(k).map(|e| f(&e))
+    }
+
+    /// The edge's entry as it is now, if known: current while [`Learner::edges_generation`]
+    /// has not moved (read the generation first).
+    pub fn edge_entry(&self, k: &EdgeKey) -> Option<Arc<EdgeEntry>> {
+        self.edges.get(k).map(|e| Arc::clone(&e))
+    }
+
+    /// The generation of the edges: it moves after each change made while detecting
+    /// ([`Learner::approve_edge`], [`Learner::approve_asset`], [`Learner::with_function_mut`],
+    /// [`Learner::absorb`]). Learning ([`Learner::learn`], [`Learner::learn_timing`]) does not
+    /// move it: nothing keeps entries then.
+    pub fn edges_generation(&self) -> u64 {
+        self.edges_changed.load(Ordering::Acquire)
+    }
+
+    fn edges_touched(&self) {
+        self.edges_changed.fetch_add(1, Ordering::Release);
     }
 
     /// Records an asset seen once at `ts`.
@@ -848,26 +890,29 @@ impl Learner {
             self.cap_hit();
             return;
         }
-        let mut e = existing.unwrap_or_else(|| {
+        let mut slot = existing.unwrap_or_else(|| {
             self.edges
                 .entry(l.key.clone().into_owned())
-                .or_insert_with(|| EdgeEntry {
-                    src: l.key.src,
-                    dst: l.key.dst,
-                    protocol: l.key.protocol.to_string(),
-                    src_zone: l.src_zone.to_string(),
-                    dst_zone: l.dst_zone.to_string(),
-                    state: State::Learning,
-                    seen: Seen {
-                        count: 0,
-                        ..Seen::at(l.ts)
-                    },
-                    operations: BTreeMap::new(),
-                    functions: BTreeMap::new(),
-                    units: BTreeSet::new(),
-                    ranges: BTreeMap::new(),
+                .or_insert_with(|| {
+                    Arc::new(EdgeEntry {
+                        src: l.key.src,
+                        dst: l.key.dst,
+                        protocol: l.key.protocol.to_string(),
+                        src_zone: l.src_zone.to_string(),
+                        dst_zone: l.dst_zone.to_string(),
+                        state: State::Learning,
+                        seen: Seen {
+                            count: 0,
+                            ..Seen::at(l.ts)
+                        },
+                        operations: BTreeMap::new(),
+                        functions: BTreeMap::new(),
+                        units: BTreeSet::new(),
+                        ranges: BTreeMap::new(),
+                    })
                 })
         });
+        let e = Arc::make_mut(&mut slot);
         e.seen.add(l.ts);
         *e.operations.entry(l.operation).or_default() += 1;
         if let Some((code, name)) = l.function {
@@ -938,7 +983,7 @@ impl Learner {
         per_minute: Option<u64>,
     ) {
         if let Some(mut e) = self.edges.get_mut(k) {
-            if let Some(f) = e.functions.get_mut(&code) {
+            if let Some(f) = Arc::make_mut(&mut e).functions.get_mut(&code) {
                 if self.may_time(f) {
                     f.record_timing(interval_ms, per_minute);
                 }
@@ -959,7 +1004,7 @@ impl Learner {
             .edges
             .iter()
             .map(|e| {
-                let mut x = e.value().clone();
+                let mut x = EdgeEntry::clone(e.value());
                 for f in x.functions.values_mut() {
                     f.finalize();
                     f.hist = None;

@@ -2,12 +2,16 @@
 //! addresses outside the learned ranges, poll intervals off the learned timing, and request
 //! rate spikes. The baseline is read, never changed.
 
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
 use serde_json::json;
 
 use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::Evidence;
-use crate::baseline::{EdgeEntry, EdgeKey, State};
+use crate::baseline::{interval_deviates, EdgeEntry, EdgeKey, Learner, State};
+use crate::message::Message;
 use crate::rules;
 
 use super::findings::{Ctx, Findings};
@@ -17,13 +21,90 @@ use super::Shared;
 /// A request's timing and its function's state on the connection.
 pub(super) type Request<'a> = Option<(Timing, &'a mut FlowFn)>;
 
+/// Most message shapes a flow remembers as clean on its edge (a poll cycle of one
+/// connection rarely has more).
+const MAX_CLEAN_SHAPES: usize = 32;
+
+/// What a detecting flow between two baseline assets keeps of its edge, so that a message
+/// like one already judged costs neither a look-up in the shared map (nor a lock of its
+/// shard) nor the walk through the entry's tables:
+/// - the entry (or that the baseline has none);
+/// - the shapes of the messages (operation, function, unit, addresses) that no rule of the
+///   entry's tables objected to: a later message of the same shape can only meet the timing
+///   and rate rules of its function;
+/// - those rules' limits per function.
+///
+/// All of it is dropped when the SOC's decisions change the edges (the learner's edge
+/// generation moves).
+#[derive(Debug, Default)]
+pub(super) struct EdgeCache {
+    /// The edges' generation the entry belongs to, plus one (0: not looked up).
+    valid: u64,
+    entry: Option<Arc<EdgeEntry>>,
+    /// Fingerprints of the clean shapes: a hash keyed per process (see [`shape_of`]), so a
+    /// sender cannot choose a message that passes for another.
+    clean: Vec<u64>,
+    /// Per function code: its timing and rate limits (none when the entry has no such
+    /// function, or suppressed it).
+    limits: Vec<(u16, Option<Limits>)>,
+}
+
+impl EdgeCache {
+    /// Looks the edge up again if the edges changed since.
+    fn refresh(&mut self, l: &Learner, k: &EdgeKey) {
+        let g = l.edges_generation().wrapping_add(1);
+        if self.valid != g {
+            self.entry = l.edge_entry(k);
+            self.valid = g;
+            self.clean.clear();
+            self.limits.clear();
+        }
+    }
+}
+
+/// What the timing and rate rules need of a learned function.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Learned intervals: samples, shortest, longest, period and jitter (ms).
+    timing: Option<[u64; 5]>,
+    peak_per_minute: u64,
+}
+
+impl Limits {
+    /// The limits of function `code` on `e`; none when it has no rules there.
+    fn of(e: &EdgeEntry, code: u16) -> Option<Limits> {
+        if e.state == State::Suppressed {
+            return None;
+        }
+        let fe = e.functions.get(&code)?;
+        (fe.state != State::Suppressed).then(|| Limits {
+            timing: fe
+                .timing
+                .as_ref()
+                .map(|t| [t.samples, t.min_ms, t.max_ms, t.period_ms, t.jitter_ms]),
+            peak_per_minute: fe.peak_per_minute,
+        })
+    }
+}
+
+/// The fingerprint of a message's shape: what the rules of an edge's tables look at.
+fn shape_of(sh: &Shared, m: &Message) -> u64 {
+    let mut h = sh.shapes.build_hasher();
+    (m.operation, m.function_code, m.unit, m.addresses.len()).hash(&mut h);
+    for a in &m.addresses {
+        (a.area.as_ref(), a.start, a.count).hash(&mut h);
+    }
+    h.finish()
+}
+
 /// Judges one message on `edge` against the baseline. `known` remembers, per flow, that both
-/// ends are in the baseline.
+/// ends are in the baseline; `cached` what the flow keeps of its edge.
 pub(super) fn check(
     cx: &Ctx<'_>,
     sh: &Shared,
     edge: &EdgeKey,
     known: &mut Option<bool>,
+    cached: &mut Option<Box<EdgeCache>>,
     mut request: Request<'_>,
     fx: &mut Findings<'_>,
 ) {
@@ -56,10 +137,15 @@ pub(super) fn check(
     if let (Some(c), Some((_, st))) = (m.function_code, request.as_mut()) {
         st.polled(sh, edge, c, m.ts);
     }
-    let on_edge = sh
-        .learner
-        .with_edge(edge, |e| on_known_edge(cx, e, request, fx));
-    if on_edge.is_none() {
+    let cache = cached.get_or_insert_with(Box::default);
+    cache.refresh(&sh.learner, edge);
+    let EdgeCache {
+        entry,
+        clean,
+        limits,
+        ..
+    } = &mut **cache;
+    let Some(e) = entry.as_deref() else {
         fx.raise(cx, &rules::NEW_EDGE, &[cx.label], || {
             (
                 format!(
@@ -72,16 +158,41 @@ pub(super) fn check(
                 },
             )
         });
+        return;
+    };
+    let shape = shape_of(sh, m);
+    if clean.contains(&shape) {
+        let Some(c) = m.function_code.filter(|_| request.is_some()) else {
+            return;
+        };
+        let lim = match limits.iter().find(|(k, _)| *k == c) {
+            Some((_, lim)) => *lim,
+            None => {
+                let lim = Limits::of(e, c);
+                limits.push((c, lim));
+                lim
+            }
+        };
+        if let Some(lim) = lim {
+            function_rules(cx, e, c, lim, request, fx);
+        }
+        return;
+    }
+    if on_known_edge(cx, e, request, fx) && clean.len() < MAX_CLEAN_SHAPES {
+        clean.push(shape);
     }
 }
 
-/// The rules of a learned edge.
-fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Findings<'_>) {
+/// The rules of a learned edge. True when none of its tables' rules objected to the message
+/// (its shape is clean).
+fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Findings<'_>) -> bool {
     if e.state == State::Suppressed {
-        return;
+        return true;
     }
     let (m, label) = (cx.m, cx.label);
+    let mut clean = true;
     if !e.operations.contains_key(&m.operation) {
+        clean = false;
         fx.raise(
             cx,
             &rules::NEW_OPERATION,
@@ -102,29 +213,40 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
         );
     }
     if let Some(c) = m.function_code {
-        // On the stack: every message with a function code comes here.
-        let mut digits = itoa::Buffer::new();
-        let code = digits.format(c);
         match e.functions.get(&c) {
-            None => fx.raise(cx, &rules::NEW_FUNCTION, &[label, "#", code], || {
-                (
-                    format!(
-                        "function {c} ({}) on {label}",
-                        m.function.as_deref().unwrap_or("?")
-                    ),
-                    Evidence {
-                        observed: json!(c),
-                        expected: json!(e.functions.keys().collect::<Vec<_>>()),
+            None => {
+                clean = false;
+                let mut digits = itoa::Buffer::new();
+                fx.raise(
+                    cx,
+                    &rules::NEW_FUNCTION,
+                    &[label, "#", digits.format(c)],
+                    || {
+                        (
+                            format!(
+                                "function {c} ({}) on {label}",
+                                m.function.as_deref().unwrap_or("?")
+                            ),
+                            Evidence {
+                                observed: json!(c),
+                                expected: json!(e.functions.keys().collect::<Vec<_>>()),
+                            },
+                        )
                     },
-                )
-            }),
+                );
+            }
             // Suppressed: nothing more on this message.
-            Some(fe) if fe.state == State::Suppressed => return,
-            Some(fe) => function_rules(cx, fe, code, request, fx),
+            Some(fe) if fe.state == State::Suppressed => return clean,
+            Some(_) => {
+                if let Some(lim) = Limits::of(e, c) {
+                    function_rules(cx, e, c, lim, request, fx);
+                }
+            }
         }
     }
     if let Some(u) = m.unit {
         if !e.units.is_empty() && !e.units.contains(&u) {
+            clean = false;
             fx.raise(
                 cx,
                 &rules::NEW_UNIT,
@@ -148,6 +270,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
         let end = a.start.saturating_add(a.count - 1);
         let known = e.ranges.get(a.area.as_ref());
         if !known.is_some_and(|iv| iv.contains(a.start, end)) {
+            clean = false;
             fx.raise(
                 cx,
                 &rules::ADDRESS_OUT_OF_RANGE,
@@ -167,13 +290,15 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
             );
         }
     }
+    clean
 }
 
-/// Timing and rate of a learned function.
+/// Timing and rate of a learned function (`code` on `e`, with limits `lim`).
 fn function_rules(
     cx: &Ctx<'_>,
-    fe: &crate::baseline::FunctionEntry,
-    code: &str,
+    e: &EdgeEntry,
+    code: u16,
+    lim: Limits,
     request: Request<'_>,
     fx: &mut Findings<'_>,
 ) {
@@ -181,21 +306,30 @@ fn function_rules(
     let Some((t, st)) = request else {
         return;
     };
-    if let (Some(ms), Some(learned)) = (t.interval_ms, fe.timing.as_ref()) {
-        if learned.samples >= cfg.min_timing_samples && learned.deviates(ms, cfg.timing_factor) {
-            fx.raise(cx, &rules::TIMING_DEVIATION, &[label, "#", code], || {
+    // The function's name, for the details of an alert.
+    let name = || e.functions.get(&code).map_or("?", |fe| fe.name.as_str());
+    // On the stack: every request comes here.
+    let mut digits = itoa::Buffer::new();
+    let c = digits.format(code);
+    if let (Some(ms), Some([samples, min_ms, max_ms, period_ms, jitter_ms])) =
+        (t.interval_ms, lim.timing)
+    {
+        if samples >= cfg.min_timing_samples
+            && interval_deviates(ms, min_ms, max_ms, cfg.timing_factor)
+        {
+            fx.raise(cx, &rules::TIMING_DEVIATION, &[label, "#", c], || {
                 (
                     format!(
-                        "{} after {ms} ms on {label}; learned intervals {}..={} ms (period {} ms), factor {}",
-                        fe.name, learned.min_ms, learned.max_ms, learned.period_ms, cfg.timing_factor
+                        "{} after {ms} ms on {label}; learned intervals {min_ms}..={max_ms} ms (period {period_ms} ms), factor {}",
+                        name(), cfg.timing_factor
                     ),
                     Evidence {
                         observed: json!({ "interval_ms": ms }),
                         expected: json!({
-                            "min_ms": learned.min_ms,
-                            "max_ms": learned.max_ms,
-                            "period_ms": learned.period_ms,
-                            "jitter_ms": learned.jitter_ms,
+                            "min_ms": min_ms,
+                            "max_ms": max_ms,
+                            "period_ms": period_ms,
+                            "jitter_ms": jitter_ms,
                             "factor": cfg.timing_factor,
                         }),
                     },
@@ -203,7 +337,7 @@ fn function_rules(
             });
         }
     }
-    let (peak, n) = (fe.peak_per_minute, t.in_minute);
+    let (peak, n) = (lim.peak_per_minute, t.in_minute);
     // One observation per connection and minute.
     if m.direction == Direction::Request
         && peak > 0
@@ -212,11 +346,11 @@ fn function_rules(
         && !st.spiked
     {
         st.spiked = true;
-        fx.raise(cx, &rules::RATE_SPIKE, &[label, "#", code], || {
+        fx.raise(cx, &rules::RATE_SPIKE, &[label, "#", c], || {
             (
                 format!(
                     "{n} {} requests in a minute on one connection of {label}; learned peak {peak}",
-                    fe.name
+                    name()
                 ),
                 Evidence {
                     observed: json!({ "per_minute": n }),
@@ -335,5 +469,57 @@ mod tests {
             ids(&observe(&mut d, &mut three, 3, &[stranger])),
             ["baseline.new_asset"]
         );
+    }
+
+    #[test]
+    fn a_flow_keeps_its_edge_until_a_decision_changes_it() {
+        let learning = shared(Mode::Learn, Learner::default());
+        let mut d = Detector::new(learning.clone());
+        let polls: Vec<Message> = (0..20).map(|i| read(f64::from(i), 0)).collect();
+        let mut one = super::super::FlowLocal::default();
+        observe(&mut d, &mut one, 1, &polls);
+        let (c, s) = (client(), server(502));
+        d.end_flow(&view(&c, &s), one);
+        let b = learning.learner.to_baseline();
+        let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
+        let mut d = Detector::new(detecting.clone());
+        let mut two = super::super::FlowLocal::default();
+        let ids = |out: &[crate::alert::Signal]| {
+            fired(out).full.into_iter().map(|f| f.0).collect::<Vec<_>>()
+        };
+        // The learned poll, again and again: judged once, then known clean.
+        let again: Vec<Message> = (20..30).map(|i| read(f64::from(i), 0)).collect();
+        assert!(ids(&observe(&mut d, &mut two, 2, &again)).is_empty());
+        // A clean shape still meets its function's timing: 30 s after the last poll.
+        assert_eq!(
+            ids(&observe(&mut d, &mut two, 2, &[read(59.0, 0)])),
+            ["baseline.timing_deviation"]
+        );
+        // Outside the learned range: raised on every such message.
+        let out = observe(&mut d, &mut two, 2, &[read(60.0, 100), read(61.0, 100)]);
+        assert_eq!(ids(&out), ["baseline.address_out_of_range"]);
+        assert_eq!(fired(&out).repeats, 1);
+        // The SOC learns the range (what a decision on the alert does): the same flow sees
+        // the edge as changed.
+        let key = EdgeKey {
+            src: c.ip,
+            dst: s.ip,
+            protocol: "modbus".into(),
+        };
+        detecting.learner.learn(&crate::baseline::Lesson {
+            key: std::borrow::Cow::Borrowed(&key),
+            src_zone: "unzoned",
+            dst_zone: "unzoned",
+            ts: read(62.0, 100).ts,
+            packet: 0,
+            operation: Operation::Read,
+            function: None,
+            unit: None,
+            ranges: std::borrow::Cow::Owned(read(62.0, 100).addresses),
+            timing: None,
+        });
+        detecting.learner.approve_edge(&key);
+        let out = observe(&mut d, &mut two, 2, &[read(62.0, 100), read(63.0, 0)]);
+        assert!(ids(&out).is_empty() && fired(&out).repeats == 0);
     }
 }

@@ -182,8 +182,11 @@ pub struct Shared {
     pub learner: Learner,
     /// The asset inventory.
     pub assets: std::sync::Arc<AssetInventory>,
-    /// Latest request per (edge, function) in this run (detection: stopped polls).
-    last_poll: DashMap<(EdgeKey, u16), Timestamp, crate::baseline::Keyed>,
+    /// Latest request per (edge, function) in this run, in nanoseconds (detection: stopped
+    /// polls). Each connection keeps its entries and moves them forward itself.
+    last_poll: DashMap<(EdgeKey, u16), Arc<std::sync::atomic::AtomicI64>, crate::baseline::Keyed>,
+    /// Keys the fingerprints of message shapes (detection), per process.
+    shapes: crate::baseline::Keyed,
 }
 
 impl Default for Shared {
@@ -213,6 +216,7 @@ impl Shared {
             learner,
             assets,
             last_poll: DashMap::default(),
+            shapes: crate::baseline::Keyed::new(),
         }
     }
 
@@ -260,8 +264,10 @@ pub struct FlowLocal {
     /// built once.
     protocol: Option<&'static str>,
     label: Box<str>,
-    /// While detecting: whether both ends are in the (read-only) baseline.
+    /// While detecting: whether both ends are in the (read-only) baseline, and the edge's
+    /// entry in it.
     known: Option<bool>,
+    edge: Option<Box<deviation::EdgeCache>>,
     /// While learning: the flow's sightings not yet added to its two assets.
     pending: learn::PendingAssets,
     /// What the flow reported to the anomaly engine.
@@ -312,12 +318,9 @@ impl Detector {
     }
 
     /// A flow's state at its end (or when its parser gave up): its pending asset sightings
-    /// and its last polls are published.
+    /// are published.
     pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal) {
         fl.pending.flush(&self.shared, &self.policy.zones, f);
-        if let Some(protocol) = fl.protocol {
-            fl.fns.publish_last(&self.shared, &edge_of(f, protocol));
-        }
     }
 
     /// A flow began: a fact for the anomaly engine (scans, sessions).
@@ -453,11 +456,13 @@ impl Detector {
             fl.label = edge.label().into_boxed_str();
             fl.protocol = Some(m.protocol);
             fl.known = None;
+            fl.edge = None;
         }
         let FlowLocal {
             fns,
             label,
             known,
+            edge: cached,
             pending,
             reported,
             sent,
@@ -478,7 +483,7 @@ impl Detector {
         match pol.cfg.mode {
             Mode::PolicyOnly => {}
             Mode::Learn => learn::learn(&cx, sh, edge, pending, request.map(|(t, _)| t)),
-            Mode::Detect => deviation::check(&cx, sh, edge, known, request, fx),
+            Mode::Detect => deviation::check(&cx, sh, edge, known, cached, request, fx),
         }
     }
 }

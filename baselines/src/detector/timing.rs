@@ -2,6 +2,9 @@
 //! requests per minute (for the baseline's timing and rate rules); per edge and function, the
 //! last request of the run (for stopped polls, judged at the end or periodically).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::alert::{AlertEndpoint, Evidence, Observation};
@@ -13,7 +16,7 @@ use crate::time::Timestamp;
 use super::{Mode, Shared};
 
 /// Timing and rate of one function's requests on one connection.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct FlowFn {
     last: Option<Timestamp>,
     /// The minute (of capture time) of the last request, and the requests in it: 32 bits
@@ -22,10 +25,9 @@ pub(super) struct FlowFn {
     in_minute: u32,
     /// A rate spike was raised this minute.
     pub spiked: bool,
-    /// Last request seen while detecting, and the last time published to
-    /// [`Shared::last_poll`] (at most once a second of capture time, and at flow end).
-    poll: Option<Timestamp>,
-    published: Option<Timestamp>,
+    /// While detecting: the (edge, function)'s entry in [`Shared::last_poll`], which every
+    /// request moves forward (one look-up per connection and function, then an atomic max).
+    last_poll: Option<Arc<AtomicI64>>,
 }
 
 /// What one request says about its function's timing on its connection.
@@ -83,43 +85,26 @@ impl Functions {
         t.in_minute = u64::from(st.in_minute);
         (t, st)
     }
-
-    /// At flow end: publishes the last polls not yet published.
-    pub fn publish_last(&self, sh: &Shared, edge: &EdgeKey) {
-        for (code, st) in &self.0 {
-            if let Some(ts) = st.poll.filter(|ts| Some(*ts) != st.published) {
-                publish_poll(sh, edge, *code, ts);
-            }
-        }
-    }
 }
 
 impl FlowFn {
     /// While detecting: a request of the function at `ts` on `edge`, published to the shared
-    /// last-poll table at most once a second of capture time (and at flow end).
+    /// last-poll table (the latest of all its connections).
     pub fn polled(&mut self, sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
-        self.poll = Some(ts);
-        if self
-            .published
-            .is_none_or(|p| ts.nanos_since(p) >= 1_000_000_000)
-        {
-            publish_poll(sh, edge, code, ts);
-            self.published = Some(ts);
-        }
+        self.last_poll
+            .get_or_insert_with(|| {
+                let key = (edge.clone(), code);
+                match sh.last_poll.get(&key) {
+                    Some(slot) => Arc::clone(&slot),
+                    None => Arc::clone(
+                        &sh.last_poll
+                            .entry(key)
+                            .or_insert_with(|| Arc::new(AtomicI64::new(ts.as_nanos()))),
+                    ),
+                }
+            })
+            .fetch_max(ts.as_nanos(), Ordering::Relaxed);
     }
-}
-
-/// Publishes a request time to the shared last-poll table.
-fn publish_poll(sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
-    let key = (edge.clone(), code);
-    if let Some(mut t) = sh.last_poll.get_mut(&key) {
-        *t = (*t).max(ts);
-        return;
-    }
-    sh.last_poll
-        .entry(key)
-        .and_modify(|t| *t = (*t).max(ts))
-        .or_insert(ts);
 }
 
 fn proto_static(p: &str) -> Option<&'static str> {
@@ -139,7 +124,10 @@ impl Shared {
         let mut polls: Vec<((EdgeKey, u16), Timestamp)> = self
             .last_poll
             .iter()
-            .map(|e| (e.key().clone(), *e.value()))
+            .map(|e| {
+                let last = Timestamp::from_nanos(e.value().load(Ordering::Relaxed));
+                (e.key().clone(), last)
+            })
             .collect();
         polls.sort_by(|a, b| a.0.cmp(&b.0));
         let learning_end = self.learner.last_seen();
