@@ -97,19 +97,18 @@ fn shape_of(sh: &Shared, m: &Message) -> u64 {
     h.finish()
 }
 
-/// Judges one message on `edge` against the baseline. `known` remembers, per flow, that both
-/// ends are in the baseline; `cached` what the flow keeps of its edge.
+/// Judges one message on `edge` against the baseline. `cached` is what the flow keeps of its
+/// edge, made once both ends are known to be in the baseline.
 pub(super) fn check(
     cx: &Ctx<'_>,
     sh: &Shared,
     edge: &EdgeKey,
-    known: &mut Option<bool>,
     cached: &mut Option<Box<EdgeCache>>,
     mut request: Request<'_>,
     fx: &mut Findings<'_>,
 ) {
     let (m, f) = (cx.m, cx.f);
-    if *known != Some(true) {
+    if cached.is_none() {
         let mut new_asset = false;
         for (p, z) in [(f.client, f.client_zone), (f.server, f.server_zone)] {
             if sh.learner.has_asset(&p.ip) {
@@ -132,7 +131,6 @@ pub(super) fn check(
         if new_asset {
             return;
         }
-        *known = Some(true);
     }
     if let (Some(c), Some((_, st))) = (m.function_code, request.as_mut()) {
         st.polled(sh, edge, c, m.ts);

@@ -256,24 +256,70 @@ impl Shared {
 /// to [`Detector::end_flow`] at its end.
 #[derive(Debug, Default)]
 pub struct FlowLocal {
-    /// Timing and rate per function code.
-    fns: timing::Functions,
     /// The (client, protocol) whose roles the asset inventory has recorded.
     roles: Option<(IpAddr, &'static str)>,
-    /// The protocol of the flow's edge (its ends are the flow's), and the edge's label,
-    /// built once.
-    protocol: Option<&'static str>,
-    label: Box<str>,
-    /// While detecting: whether both ends are in the (read-only) baseline, and the edge's
-    /// entry in it.
-    known: Option<bool>,
-    edge: Option<Box<deviation::EdgeCache>>,
+    /// The state of the flow's edge (its first protocol's), and of its edges in other
+    /// protocols: an ENIP connection also carries CIP.
+    edge: Option<EdgeLocal>,
+    /// Boxed: a thin field, since a flow table holds a million flows and most have one
+    /// protocol.
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<EdgeLocal>>>,
     /// While learning: the flow's sightings not yet added to its two assets.
     pending: learn::PendingAssets,
     /// What the flow reported to the anomaly engine.
     reported: facts::Reported,
     /// Alerts this flow sent in full (see [`findings::Findings`]).
     sent: Vec<u64>,
+}
+
+/// The detector's state of one of a flow's edges (its ends are the flow's).
+#[derive(Debug)]
+struct EdgeLocal {
+    protocol: &'static str,
+    /// The edge's label, built once.
+    label: Box<str>,
+    /// Timing and rate per function code.
+    fns: timing::Functions,
+    /// While detecting, once both ends are known to be in the (read-only) baseline: what the
+    /// flow keeps of the edge's entry in it.
+    cache: Option<Box<deviation::EdgeCache>>,
+}
+
+impl EdgeLocal {
+    fn new(edge: &EdgeKey, protocol: &'static str) -> EdgeLocal {
+        EdgeLocal {
+            protocol,
+            label: edge.label().into_boxed_str(),
+            fns: timing::Functions::default(),
+            cache: None,
+        }
+    }
+}
+
+/// The state of `edge`, made on its first message.
+#[allow(clippy::box_collection)]
+fn edge_local<'a>(
+    first: &'a mut Option<EdgeLocal>,
+    more: &'a mut Option<Box<Vec<EdgeLocal>>>,
+    edge: &EdgeKey,
+    protocol: &'static str,
+) -> &'a mut EdgeLocal {
+    if first.is_none() {
+        return first.insert(EdgeLocal::new(edge, protocol));
+    }
+    if let Some(e) = first.as_mut().filter(|e| e.protocol == protocol) {
+        return e;
+    }
+    let more = more.get_or_insert_with(Box::default);
+    let i = match more.iter().position(|e| e.protocol == protocol) {
+        Some(i) => i,
+        None => {
+            more.push(EdgeLocal::new(edge, protocol));
+            more.len() - 1
+        }
+    };
+    &mut more[i]
 }
 
 /// One worker's detector.
@@ -451,24 +497,18 @@ impl Detector {
     ) {
         let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
         record_roles(sh, m, &mut fl.roles);
-        let edge = edge_of(f, m.protocol);
-        if fl.protocol != Some(m.protocol) {
-            fl.label = edge.label().into_boxed_str();
-            fl.protocol = Some(m.protocol);
-            fl.known = None;
-            fl.edge = None;
-        }
+        let edge = &edge_of(f, m.protocol);
         let FlowLocal {
-            fns,
-            label,
-            known,
-            edge: cached,
+            edge: first,
+            more,
             pending,
             reported,
             sent,
             ..
         } = fl;
-        let edge = &edge;
+        let EdgeLocal {
+            label, fns, cache, ..
+        } = edge_local(first, more, edge, m.protocol);
         let cx = findings::Ctx { m, f, pol, label };
         let fx = &mut findings::Findings { out, sent };
         facts::check(&cx, reported, fx);
@@ -483,7 +523,7 @@ impl Detector {
         match pol.cfg.mode {
             Mode::PolicyOnly => {}
             Mode::Learn => learn::learn(&cx, sh, edge, pending, request.map(|(t, _)| t)),
-            Mode::Detect => deviation::check(&cx, sh, edge, known, cached, request, fx),
+            Mode::Detect => deviation::check(&cx, sh, edge, cache, request, fx),
         }
     }
 }
@@ -516,6 +556,49 @@ fn record_roles(sh: &Shared, m: &Message, roles: &mut Option<(IpAddr, &'static s
 mod tests {
     use super::*;
     use crate::zones::{ConduitConfig, ZoneConfig};
+
+    #[test]
+    fn each_protocol_of_a_flow_keeps_its_own_edge_state() {
+        // An ENIP connection carries CIP too, and both have a function 1: each edge learns
+        // the intervals of its own requests (every 10 s), not those of the two interleaved.
+        let shared = Arc::new(Shared::new(
+            ZoneMap::default(),
+            Learner::default(),
+            DetectorConfig {
+                mode: Mode::Learn,
+                ..DetectorConfig::default()
+            },
+            Arc::new(AssetInventory::default()),
+        ));
+        let mut d = Detector::new(shared.clone());
+        let (c, s) = (testing::client(), testing::server(44818));
+        let f = testing::view(&c, &s);
+        let mut fl = FlowLocal::default();
+        let mut out = Vec::new();
+        for i in 0..30 {
+            let at = f64::from(i) * 10.0;
+            for (protocol, t) in [("enip", at), ("cip", at + 5.0)] {
+                let m = testing::MessageBuilder::new(protocol, 44818)
+                    .function(1, "f")
+                    .at_secs(t)
+                    .build();
+                d.observe(&m, &f, &mut fl, &mut out);
+            }
+        }
+        d.end_flow(&f, fl);
+        let b = shared.learner.to_baseline();
+        for protocol in ["enip", "cip"] {
+            let key = EdgeKey {
+                src: c.ip,
+                dst: s.ip,
+                protocol: protocol.into(),
+            };
+            let e = b.edge(&key).expect("edge learned");
+            let t = e.functions[&1].timing.as_ref().expect("timing learned");
+            // (The histogram keeps two significant digits; interleaved, they would be 5 s.)
+            assert!(t.min_ms > 9_900 && t.max_ms < 10_100, "{protocol}: {t:?}");
+        }
+    }
 
     #[test]
     fn a_reload_replaces_the_policy_keeps_the_mode_and_is_taken_once() {
