@@ -1,10 +1,12 @@
 //! Per-packet cost of the sensor core: decode, and decode + flow lookup + TCP reassembly +
-//! protocol dispatch (one worker, no threads), on a real capture and a synthetic one.
+//! protocol dispatch (one worker, no threads), on a real capture and a synthetic one; and the
+//! same learning a baseline, or detecting against the baseline learned from the same packets
+//! (so the cost of the baseline rules on traffic that conforms, as on a plant's normal day).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use otsensor::config::Config;
 use otsensor::decode::{decode, LinkType};
@@ -37,11 +39,11 @@ fn inputs() -> Vec<(String, LinkType, Vec<Frame>)> {
     v
 }
 
-/// The detector's shared state: no zones, an empty baseline, in `mode`.
-fn shared(mode: Mode) -> Arc<Shared> {
+/// The detector's shared state: no zones, baseline `b`, in `mode`.
+fn shared(mode: Mode, b: Baseline) -> Arc<Shared> {
     Arc::new(Shared::new(
         ZoneMap::default(),
-        Learner::from_baseline(Baseline::default(), Caps::default()),
+        Learner::from_baseline(b, Caps::default()),
         DetectorConfig {
             mode,
             ..DetectorConfig::default()
@@ -50,9 +52,9 @@ fn shared(mode: Mode) -> Arc<Shared> {
     ))
 }
 
-fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], mode: Mode) -> u64 {
+fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], sh: Arc<Shared>) -> u64 {
     let cfg = WorkerConfig::from_config(&Config::default(), 1, false);
-    let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), shared(mode));
+    let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), sh);
     let mut clock = Timestamp::default();
     let mut i = 0u64;
     for (chunk, batch) in frames.chunks(512).zip(batches.iter_mut()) {
@@ -91,16 +93,31 @@ fn bench(c: &mut Criterion) {
             .map(|_| Batch::default())
             .collect();
         // Parsers, assets and zone policy; no baseline.
+        let none = || shared(Mode::PolicyOnly, Baseline::default());
         g.bench_function("decode+flows+reassembly+parse", |b| {
-            b.iter(|| run_worker(link, &frames, &mut batches, Mode::PolicyOnly))
+            b.iter(|| run_worker(link, &frames, &mut batches, none()))
         });
         // The same, learning a baseline (edges, functions, ranges, timing histograms).
         g.bench_function("decode+flows+reassembly+parse+learn", |b| {
-            b.iter(|| run_worker(link, &frames, &mut batches, Mode::Learn))
+            b.iter(|| {
+                let sh = shared(Mode::Learn, Baseline::default());
+                run_worker(link, &frames, &mut batches, sh)
+            })
+        });
+        // Detecting against what that learned.
+        let learning = shared(Mode::Learn, Baseline::default());
+        run_worker(link, &frames, &mut batches, learning.clone());
+        let learned = learning.learner.to_baseline();
+        g.bench_function("decode+flows+reassembly+parse+detect", |b| {
+            b.iter_batched(
+                || shared(Mode::Detect, learned.clone()),
+                |sh| run_worker(link, &frames, &mut batches, sh),
+                BatchSize::SmallInput,
+            )
         });
         g.throughput(Throughput::Bytes(bytes));
         g.bench_function("decode+flows+reassembly+parse (bytes)", |b| {
-            b.iter(|| run_worker(link, &frames, &mut batches, Mode::PolicyOnly))
+            b.iter(|| run_worker(link, &frames, &mut batches, none()))
         });
         g.finish();
     }

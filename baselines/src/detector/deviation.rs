@@ -2,7 +2,7 @@
 //! addresses outside the learned ranges, poll intervals off the learned timing, and request
 //! rate spikes. The baseline is read, never changed.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -11,7 +11,7 @@ use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::Evidence;
 use crate::baseline::{interval_deviates, EdgeEntry, EdgeKey, Learner, State};
-use crate::message::Message;
+use crate::message::{AddressRange, Message};
 use crate::rules;
 
 use super::findings::{Ctx, Findings};
@@ -22,8 +22,16 @@ use super::Shared;
 pub(super) type Request<'a> = Option<(Timing, &'a mut FlowFn)>;
 
 /// Most message shapes a flow remembers as clean on its edge (a poll cycle of one
-/// connection rarely has more).
-const MAX_CLEAN_SHAPES: usize = 32;
+/// connection rarely has more) ...
+const MAX_CLEAN_SHAPES: usize = 16;
+
+/// Slots of a flow's index of clean shapes (a power of two, twice [`MAX_CLEAN_SHAPES`]).
+const INDEX_SLOTS: usize = 32;
+
+/// ... and all flows together: a flood of connections between baseline assets must not grow
+/// memory (~80 bytes a shape). A message whose shape is not remembered is judged in full:
+/// slower, never different.
+const MAX_CLEAN_SHAPES_TOTAL: usize = 131_072;
 
 /// What a detecting flow between two baseline assets keeps of its edge, so that a message
 /// like one already judged costs neither a look-up in the shared map (nor a lock of its
@@ -36,27 +44,95 @@ const MAX_CLEAN_SHAPES: usize = 32;
 ///
 /// All of it is dropped when the SOC's decisions change the edges (the learner's edge
 /// generation moves).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct EdgeCache {
     /// The edges' generation the entry belongs to, plus one (0: not looked up).
     valid: u64,
     entry: Option<Arc<EdgeEntry>>,
-    /// Fingerprints of the clean shapes: a hash keyed per process (see [`shape_of`]), so a
-    /// sender cannot choose a message that passes for another.
-    clean: Vec<u64>,
+    /// The clean shapes, and an index of them: open addressing by a hash of the first
+    /// range and the function (slot: position in `clean` plus one, 0 empty). The hash is
+    /// cheap and not keyed, and need not be: a shape is found by comparing it whole, and
+    /// there are at most [`MAX_CLEAN_SHAPES`] to walk past.
+    clean: Vec<Shape>,
+    index: [u8; INDEX_SLOTS],
     /// Per function code: its timing and rate limits (none when the entry has no such
     /// function, or suppressed it).
     limits: Vec<(u16, Option<Limits>)>,
+    /// Clean shapes remembered by all flows (see [`MAX_CLEAN_SHAPES_TOTAL`]).
+    total: Arc<AtomicUsize>,
+}
+
+impl Drop for EdgeCache {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.clean.len(), Ordering::Relaxed);
+    }
 }
 
 impl EdgeCache {
+    fn new(total: &Arc<AtomicUsize>) -> EdgeCache {
+        EdgeCache {
+            valid: 0,
+            entry: None,
+            clean: Vec::new(),
+            index: [0; INDEX_SLOTS],
+            limits: Vec::new(),
+            total: Arc::clone(total),
+        }
+    }
+
+    /// Remembers `m`'s shape as clean, if there is room.
+    fn remember(&mut self, m: &Message) {
+        let n = self.clean.len();
+        let Ok(tag) = u8::try_from(n + 1) else {
+            return;
+        };
+        if n >= MAX_CLEAN_SHAPES {
+            return;
+        }
+        if self.total.fetch_add(1, Ordering::Relaxed) >= MAX_CLEAN_SHAPES_TOTAL {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let mut i = slot(m);
+        // Fewer shapes than slots: an empty one is always found.
+        while self.index.get(i).is_some_and(|&t| t != 0) {
+            i = (i + 1) % INDEX_SLOTS;
+        }
+        if let Some(t) = self.index.get_mut(i) {
+            *t = tag;
+            self.clean.push(Shape::of(m));
+        }
+    }
+
+    /// Whether `m` has a clean shape.
+    fn find(&self, m: &Message) -> bool {
+        let mut i = slot(m);
+        for _ in 0..INDEX_SLOTS {
+            let tag = self.index.get(i).copied().unwrap_or(0);
+            if tag == 0 {
+                return false;
+            }
+            if self
+                .clean
+                .get(usize::from(tag) - 1)
+                .is_some_and(|s| s.fits(m))
+            {
+                return true;
+            }
+            i = (i + 1) % INDEX_SLOTS;
+        }
+        false
+    }
+
     /// Looks the edge up again if the edges changed since.
     fn refresh(&mut self, l: &Learner, k: &EdgeKey) {
         let g = l.edges_generation().wrapping_add(1);
         if self.valid != g {
             self.entry = l.edge_entry(k);
             self.valid = g;
+            self.total.fetch_sub(self.clean.len(), Ordering::Relaxed);
             self.clean.clear();
+            self.index = [0; INDEX_SLOTS];
             self.limits.clear();
         }
     }
@@ -87,14 +163,57 @@ impl Limits {
     }
 }
 
-/// The fingerprint of a message's shape: what the rules of an edge's tables look at.
-fn shape_of(sh: &Shared, m: &Message) -> u64 {
-    let mut h = sh.shapes.build_hasher();
-    (m.operation, m.function_code, m.unit, m.addresses.len()).hash(&mut h);
-    for a in &m.addresses {
-        (a.area.as_ref(), a.start, a.count).hash(&mut h);
+/// A message's shape: what the rules of an edge's tables look at.
+#[derive(Debug)]
+struct Shape {
+    operation: Operation,
+    function_code: Option<u16>,
+    unit: Option<u32>,
+    /// The first range's start and count, here as well: the polls of a connection differ
+    /// there, so most shapes that do not fit are told without reading `addresses`.
+    first: (u32, u32),
+    addresses: Box<[AddressRange]>,
+}
+
+/// A message's slot in a flow's index of clean shapes.
+fn slot(m: &Message) -> usize {
+    let (start, count) = first_range(m);
+    let code = m.function_code.unwrap_or(u16::MAX);
+    let x = (u64::from(start) << 32 | u64::from(count)) ^ u64::from(code).rotate_right(16);
+    // Fibonacci hashing: the top bits of the product.
+    (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - INDEX_SLOTS.trailing_zeros())) as usize
+}
+
+/// The start and count of a message's first address range.
+fn first_range(m: &Message) -> (u32, u32) {
+    m.addresses.first().map_or((0, 0), |a| (a.start, a.count))
+}
+
+impl Shape {
+    fn of(m: &Message) -> Shape {
+        Shape {
+            operation: m.operation,
+            function_code: m.function_code,
+            unit: m.unit,
+            first: first_range(m),
+            addresses: m.addresses.as_slice().into(),
+        }
     }
-    h.finish()
+
+    fn fits(&self, m: &Message) -> bool {
+        // The numbers first: polls of one connection differ in their addresses, and the
+        // area's name is the same.
+        self.first == first_range(m)
+            && self.function_code == m.function_code
+            && self.operation == m.operation
+            && self.unit == m.unit
+            && self.addresses.len() == m.addresses.len()
+            && self
+                .addresses
+                .iter()
+                .zip(&m.addresses)
+                .all(|(a, b)| a.start == b.start && a.count == b.count && a.area == b.area)
+    }
 }
 
 /// Judges one message on `edge` against the baseline. `cached` is what the flow keeps of its
@@ -135,14 +254,10 @@ pub(super) fn check(
     if let (Some(c), Some((_, st))) = (m.function_code, request.as_mut()) {
         st.polled(sh, edge, c, m.ts);
     }
-    let cache = cached.get_or_insert_with(Box::default);
+    let cache = cached.get_or_insert_with(|| Box::new(EdgeCache::new(&sh.clean_shapes)));
     cache.refresh(&sh.learner, edge);
-    let EdgeCache {
-        entry,
-        clean,
-        limits,
-        ..
-    } = &mut **cache;
+    let clean = cache.find(m);
+    let EdgeCache { entry, limits, .. } = &mut **cache;
     let Some(e) = entry.as_deref() else {
         fx.raise(cx, &rules::NEW_EDGE, &[cx.label], || {
             (
@@ -158,8 +273,7 @@ pub(super) fn check(
         });
         return;
     };
-    let shape = shape_of(sh, m);
-    if clean.contains(&shape) {
+    if clean {
         let Some(c) = m.function_code.filter(|_| request.is_some()) else {
             return;
         };
@@ -176,8 +290,8 @@ pub(super) fn check(
         }
         return;
     }
-    if on_known_edge(cx, e, request, fx) && clean.len() < MAX_CLEAN_SHAPES {
-        clean.push(shape);
+    if on_known_edge(cx, e, request, fx) {
+        cache.remember(m);
     }
 }
 
@@ -467,6 +581,31 @@ mod tests {
             ids(&observe(&mut d, &mut three, 3, &[stranger])),
             ["baseline.new_asset"]
         );
+    }
+
+    #[test]
+    fn clean_shapes_are_bounded_per_flow_and_in_all() {
+        let total = Arc::new(AtomicUsize::new(MAX_CLEAN_SHAPES_TOTAL - 20));
+        let mut a = EdgeCache::new(&total);
+        for i in 0..MAX_CLEAN_SHAPES as u32 + 5 {
+            a.remember(&read(0.0, i * 10));
+        }
+        assert_eq!(a.clean.len(), MAX_CLEAN_SHAPES);
+        for i in 0..MAX_CLEAN_SHAPES as u32 {
+            assert!(a.find(&read(1.0, i * 10)), "shape {i}");
+        }
+        assert!(!a.find(&read(1.0, 1000)) && !a.find(&read(1.0, 5)));
+        // The others share what is left.
+        let mut b = EdgeCache::new(&total);
+        for i in 0..10 {
+            b.remember(&read(0.0, i * 10));
+        }
+        assert_eq!(b.clean.len(), 20 - MAX_CLEAN_SHAPES);
+        assert_eq!(total.load(Ordering::Relaxed), MAX_CLEAN_SHAPES_TOTAL);
+        // A flow's end gives its room back.
+        drop(a);
+        drop(b);
+        assert_eq!(total.load(Ordering::Relaxed), MAX_CLEAN_SHAPES_TOTAL - 20);
     }
 
     #[test]

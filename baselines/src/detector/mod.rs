@@ -185,8 +185,8 @@ pub struct Shared {
     /// Latest request per (edge, function) in this run, in nanoseconds (detection: stopped
     /// polls). Each connection keeps its entries and moves them forward itself.
     last_poll: DashMap<(EdgeKey, u16), Arc<std::sync::atomic::AtomicI64>, crate::baseline::Keyed>,
-    /// Keys the fingerprints of message shapes (detection), per process.
-    shapes: crate::baseline::Keyed,
+    /// Message shapes the detecting flows remember as clean, all together (bounded).
+    clean_shapes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Shared {
@@ -216,7 +216,7 @@ impl Shared {
             learner,
             assets,
             last_poll: DashMap::default(),
-            shapes: crate::baseline::Keyed::new(),
+            clean_shapes: Arc::default(),
         }
     }
 
