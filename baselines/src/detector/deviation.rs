@@ -29,7 +29,7 @@ const MAX_CLEAN_SHAPES: usize = 16;
 const INDEX_SLOTS: usize = 32;
 
 /// ... and all flows together: a flood of connections between baseline assets must not grow
-/// memory (~80 bytes a shape). A message whose shape is not remembered is judged in full:
+/// memory (~120 bytes a shape). A message whose shape is not remembered is judged in full:
 /// slower, never different.
 const MAX_CLEAN_SHAPES_TOTAL: usize = 131_072;
 
@@ -40,7 +40,7 @@ const MAX_CLEAN_SHAPES_TOTAL: usize = 131_072;
 /// - the shapes of the messages (operation, function, unit, addresses) that no rule of the
 ///   entry's tables objected to: a later message of the same shape can only meet the timing
 ///   and rate rules of its function;
-/// - those rules' limits per function.
+/// - with each shape, its function's limits for those rules.
 ///
 /// All of it is dropped when the SOC's decisions change the edges (the learner's edge
 /// generation moves).
@@ -55,9 +55,6 @@ pub(super) struct EdgeCache {
     /// there are at most [`MAX_CLEAN_SHAPES`] to walk past.
     clean: Vec<Shape>,
     index: [u8; INDEX_SLOTS],
-    /// Per function code: its timing and rate limits (none when the entry has no such
-    /// function, or suppressed it).
-    limits: Vec<(u16, Option<Limits>)>,
     /// Clean shapes remembered by all flows (see [`MAX_CLEAN_SHAPES_TOTAL`]).
     total: Arc<AtomicUsize>,
 }
@@ -75,13 +72,12 @@ impl EdgeCache {
             entry: None,
             clean: Vec::new(),
             index: [0; INDEX_SLOTS],
-            limits: Vec::new(),
             total: Arc::clone(total),
         }
     }
 
-    /// Remembers `m`'s shape as clean, if there is room.
-    fn remember(&mut self, m: &Message) {
+    /// Remembers `m`'s shape as clean, if there is room, with its function's limits.
+    fn remember(&mut self, m: &Message, limits: Option<Limits>) {
         let n = self.clean.len();
         let Ok(tag) = u8::try_from(n + 1) else {
             return;
@@ -100,28 +96,25 @@ impl EdgeCache {
         }
         if let Some(t) = self.index.get_mut(i) {
             *t = tag;
-            self.clean.push(Shape::of(m));
+            self.clean.push(Shape::of(m, limits));
         }
     }
 
-    /// Whether `m` has a clean shape.
-    fn find(&self, m: &Message) -> bool {
+    /// The clean shape of `m`, if remembered.
+    fn find(&self, m: &Message) -> Option<&Shape> {
         let mut i = slot(m);
         for _ in 0..INDEX_SLOTS {
             let tag = self.index.get(i).copied().unwrap_or(0);
             if tag == 0 {
-                return false;
+                return None;
             }
-            if self
-                .clean
-                .get(usize::from(tag) - 1)
-                .is_some_and(|s| s.fits(m))
-            {
-                return true;
+            let s = self.clean.get(usize::from(tag) - 1)?;
+            if s.fits(m) {
+                return Some(s);
             }
             i = (i + 1) % INDEX_SLOTS;
         }
-        false
+        None
     }
 
     /// Looks the edge up again if the edges changed since.
@@ -133,7 +126,6 @@ impl EdgeCache {
             self.total.fetch_sub(self.clean.len(), Ordering::Relaxed);
             self.clean.clear();
             self.index = [0; INDEX_SLOTS];
-            self.limits.clear();
         }
     }
 }
@@ -169,10 +161,12 @@ struct Shape {
     operation: Operation,
     function_code: Option<u16>,
     unit: Option<u32>,
-    /// The first range's start and count, here as well: the polls of a connection differ
-    /// there, so most shapes that do not fit are told without reading `addresses`.
-    first: (u32, u32),
-    addresses: Box<[AddressRange]>,
+    /// The first address range, here (most messages have one, and the polls of a
+    /// connection differ there), and the others.
+    first: Option<AddressRange>,
+    rest: Box<[AddressRange]>,
+    /// The limits of its function's timing and rate rules (none: no such rules).
+    limits: Option<Limits>,
 }
 
 /// A message's slot in a flow's index of clean shapes.
@@ -190,30 +184,38 @@ fn first_range(m: &Message) -> (u32, u32) {
 }
 
 impl Shape {
-    fn of(m: &Message) -> Shape {
+    fn of(m: &Message, limits: Option<Limits>) -> Shape {
         Shape {
             operation: m.operation,
             function_code: m.function_code,
             unit: m.unit,
-            first: first_range(m),
-            addresses: m.addresses.as_slice().into(),
+            first: m.addresses.first().cloned(),
+            rest: m.addresses.get(1..).unwrap_or_default().into(),
+            limits,
         }
     }
 
     fn fits(&self, m: &Message) -> bool {
-        // The numbers first: polls of one connection differ in their addresses, and the
-        // area's name is the same.
-        self.first == first_range(m)
-            && self.function_code == m.function_code
+        let mut ranges = m.addresses.iter();
+        (match (&self.first, ranges.next()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same_range(a, b),
+            _ => false,
+        }) && self.function_code == m.function_code
             && self.operation == m.operation
             && self.unit == m.unit
-            && self.addresses.len() == m.addresses.len()
-            && self
-                .addresses
-                .iter()
-                .zip(&m.addresses)
-                .all(|(a, b)| a.start == b.start && a.count == b.count && a.area == b.area)
+            && self.rest.len() == ranges.len()
+            && self.rest.iter().zip(ranges).all(|(a, b)| same_range(a, b))
     }
+}
+
+/// Whether two ranges are the same: the numbers first (the polls of a connection differ
+/// there), then the area, whose name is most often the same static text.
+fn same_range(a: &AddressRange, b: &AddressRange) -> bool {
+    let (x, y): (&str, &str) = (&a.area, &b.area);
+    a.start == b.start
+        && a.count == b.count
+        && ((x.as_ptr() == y.as_ptr() && x.len() == y.len()) || x == y)
 }
 
 /// Judges one message on `edge` against the baseline. `cached` is what the flow keeps of its
@@ -256,9 +258,7 @@ pub(super) fn check(
     }
     let cache = cached.get_or_insert_with(|| Box::new(EdgeCache::new(&sh.clean_shapes)));
     cache.refresh(&sh.learner, edge);
-    let clean = cache.find(m);
-    let EdgeCache { entry, limits, .. } = &mut **cache;
-    let Some(e) = entry.as_deref() else {
+    let Some(e) = cache.entry.as_deref() else {
         fx.raise(cx, &rules::NEW_EDGE, &[cx.label], || {
             (
                 format!(
@@ -273,25 +273,15 @@ pub(super) fn check(
         });
         return;
     };
-    if clean {
-        let Some(c) = m.function_code.filter(|_| request.is_some()) else {
-            return;
-        };
-        let lim = match limits.iter().find(|(k, _)| *k == c) {
-            Some((_, lim)) => *lim,
-            None => {
-                let lim = Limits::of(e, c);
-                limits.push((c, lim));
-                lim
-            }
-        };
-        if let Some(lim) = lim {
+    if let Some(shape) = cache.find(m) {
+        if let (Some(c), Some(lim)) = (m.function_code, shape.limits) {
             function_rules(cx, e, c, lim, request, fx);
         }
         return;
     }
     if on_known_edge(cx, e, request, fx) {
-        cache.remember(m);
+        let limits = m.function_code.and_then(|c| Limits::of(e, c));
+        cache.remember(m, limits);
     }
 }
 
@@ -588,17 +578,17 @@ mod tests {
         let total = Arc::new(AtomicUsize::new(MAX_CLEAN_SHAPES_TOTAL - 20));
         let mut a = EdgeCache::new(&total);
         for i in 0..MAX_CLEAN_SHAPES as u32 + 5 {
-            a.remember(&read(0.0, i * 10));
+            a.remember(&read(0.0, i * 10), None);
         }
         assert_eq!(a.clean.len(), MAX_CLEAN_SHAPES);
         for i in 0..MAX_CLEAN_SHAPES as u32 {
-            assert!(a.find(&read(1.0, i * 10)), "shape {i}");
+            assert!(a.find(&read(1.0, i * 10)).is_some(), "shape {i}");
         }
-        assert!(!a.find(&read(1.0, 1000)) && !a.find(&read(1.0, 5)));
+        assert!(a.find(&read(1.0, 1000)).is_none() && a.find(&read(1.0, 5)).is_none());
         // The others share what is left.
         let mut b = EdgeCache::new(&total);
         for i in 0..10 {
-            b.remember(&read(0.0, i * 10));
+            b.remember(&read(0.0, i * 10), None);
         }
         assert_eq!(b.clean.len(), 20 - MAX_CLEAN_SHAPES);
         assert_eq!(total.load(Ordering::Relaxed), MAX_CLEAN_SHAPES_TOTAL);
