@@ -183,7 +183,8 @@ pub struct Shared {
     /// The asset inventory.
     pub assets: std::sync::Arc<AssetInventory>,
     /// Latest request per (edge, function) in this run, in nanoseconds (detection: stopped
-    /// polls). Each connection keeps its entries and moves them forward itself.
+    /// polls). Each connection keeps its entries and moves them forward itself (at most once
+    /// a second of capture time, and at its end).
     last_poll: DashMap<(EdgeKey, u16), Arc<std::sync::atomic::AtomicI64>, crate::baseline::Keyed>,
     /// Message shapes the detecting flows remember as clean, all together (bounded).
     clean_shapes: Arc<std::sync::atomic::AtomicUsize>,
@@ -364,9 +365,13 @@ impl Detector {
     }
 
     /// A flow's state at its end (or when its parser gave up): its pending asset sightings
-    /// are published.
+    /// and its last polls are published.
     pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal) {
         fl.pending.flush(&self.shared, &self.policy.zones, f);
+        let more = fl.more.iter().flat_map(|m| m.iter());
+        for e in fl.edge.iter().chain(more) {
+            e.fns.publish_last();
+        }
     }
 
     /// A flow began: a fact for the anomaly engine (scans, sessions).

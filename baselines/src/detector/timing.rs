@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 use super::{Mode, Shared};
 
 /// Timing and rate of one function's requests on one connection.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(super) struct FlowFn {
     last: Option<Timestamp>,
     /// The minute (of capture time) of the last request, and the requests in it: 32 bits
@@ -25,9 +25,24 @@ pub(super) struct FlowFn {
     in_minute: u32,
     /// A rate spike was raised this minute.
     pub spiked: bool,
-    /// While detecting: the (edge, function)'s entry in [`Shared::last_poll`], which every
-    /// request moves forward (one look-up per connection and function, then an atomic max).
+    /// While detecting: the (edge, function)'s entry in [`Shared::last_poll`] (looked up once
+    /// per connection and function), moved forward at most once a second of capture time
+    /// and at the flow's end, and the last time it was (ns).
     last_poll: Option<Arc<AtomicI64>>,
+    published: i64,
+}
+
+impl Default for FlowFn {
+    fn default() -> Self {
+        FlowFn {
+            last: None,
+            minute: 0,
+            in_minute: 0,
+            spiked: false,
+            last_poll: None,
+            published: i64::MIN,
+        }
+    }
 }
 
 /// What one request says about its function's timing on its connection.
@@ -61,6 +76,17 @@ impl Functions {
         &mut self.0[i].1
     }
 
+    /// At the flow's end (detecting): the last requests not yet published.
+    pub fn publish_last(&self) {
+        for (_, st) in &self.0 {
+            if let (Some(slot), Some(last)) = (&st.last_poll, st.last) {
+                if last.as_nanos() > st.published {
+                    slot.fetch_max(last.as_nanos(), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     /// Counts a request of function `code` at `m.ts`; its timing and the function's state.
     pub fn request(&mut self, m: &Message, code: u16) -> (Timing, &mut FlowFn) {
         let st = self.get(code);
@@ -91,6 +117,11 @@ impl FlowFn {
     /// While detecting: a request of the function at `ts` on `edge`, published to the shared
     /// last-poll table (the latest of all its connections).
     pub fn polled(&mut self, sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
+        let t = ts.as_nanos();
+        if t.saturating_sub(self.published) < 1_000_000_000 {
+            return;
+        }
+        self.published = t;
         self.last_poll
             .get_or_insert_with(|| {
                 let key = (edge.clone(), code);
@@ -103,7 +134,7 @@ impl FlowFn {
                     ),
                 }
             })
-            .fetch_max(ts.as_nanos(), Ordering::Relaxed);
+            .fetch_max(t, Ordering::Relaxed);
     }
 }
 
