@@ -523,8 +523,8 @@ mod tests {
             .build()
     }
 
-    #[test]
-    fn what_learning_did_not_see_is_raised_once_per_flow() {
+    /// Detection against a baseline learned from 20 polls a second apart (`read(i, 0)`).
+    fn detecting_after_polls() -> Arc<Shared> {
         let learning = shared(Mode::Learn, Learner::default());
         let mut d = Detector::new(learning.clone());
         let polls: Vec<Message> = (0..20).map(|i| read(f64::from(i), 0)).collect();
@@ -533,12 +533,18 @@ mod tests {
         let (c, s) = (client(), server(502));
         d.end_flow(&view(&c, &s), one);
         let b = learning.learner.to_baseline();
-        let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
-        let mut d = Detector::new(detecting);
+        shared(Mode::Detect, Learner::from_baseline(b, Caps::default()))
+    }
+
+    /// The rules whose full alert went out.
+    fn ids(out: &[crate::alert::Signal]) -> Vec<String> {
+        fired(out).full.into_iter().map(|f| f.0).collect()
+    }
+
+    #[test]
+    fn what_learning_did_not_see_is_raised_once_per_flow() {
+        let mut d = Detector::new(detecting_after_polls());
         let (mut two, mut three) = Default::default();
-        let ids = |out: &[crate::alert::Signal]| {
-            fired(out).full.into_iter().map(|f| f.0).collect::<Vec<_>>()
-        };
         // The learned poll: nothing.
         assert!(ids(&observe(&mut d, &mut two, 2, &[read(20.0, 0)])).is_empty());
         // Outside the learned range, twice: one alert, then a repeat.
@@ -600,20 +606,10 @@ mod tests {
 
     #[test]
     fn a_flow_keeps_its_edge_until_a_decision_changes_it() {
-        let learning = shared(Mode::Learn, Learner::default());
-        let mut d = Detector::new(learning.clone());
-        let polls: Vec<Message> = (0..20).map(|i| read(f64::from(i), 0)).collect();
-        let mut one = super::super::FlowLocal::default();
-        observe(&mut d, &mut one, 1, &polls);
-        let (c, s) = (client(), server(502));
-        d.end_flow(&view(&c, &s), one);
-        let b = learning.learner.to_baseline();
-        let detecting = shared(Mode::Detect, Learner::from_baseline(b, Caps::default()));
+        let detecting = detecting_after_polls();
         let mut d = Detector::new(detecting.clone());
         let mut two = super::super::FlowLocal::default();
-        let ids = |out: &[crate::alert::Signal]| {
-            fired(out).full.into_iter().map(|f| f.0).collect::<Vec<_>>()
-        };
+        let (c, s) = (client(), server(502));
         // The learned poll, again and again: judged once, then known clean.
         let again: Vec<Message> = (20..30).map(|i| read(f64::from(i), 0)).collect();
         assert!(ids(&observe(&mut d, &mut two, 2, &again)).is_empty());
