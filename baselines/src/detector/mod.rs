@@ -26,6 +26,7 @@ use crate::time::Timestamp;
 use crate::zones::{ZoneId, ZoneMap};
 
 mod deviation;
+mod edge_cache;
 mod facts;
 mod findings;
 mod learn;
@@ -284,7 +285,7 @@ struct EdgeLocal {
     fns: timing::Functions,
     /// While detecting, once both ends are known to be in the (read-only) baseline: what the
     /// flow keeps of the edge's entry in it.
-    cache: Option<Box<deviation::EdgeCache>>,
+    cache: Option<Box<edge_cache::EdgeCache>>,
 }
 
 impl EdgeLocal {
