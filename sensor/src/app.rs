@@ -252,7 +252,9 @@ impl Session {
         alerts.sensor = cfg.sensor.id.clone();
         alerts.decisions = decision_consumers(&cfg, common)?;
         if control.is_some() {
+            // Capturing.
             alerts.latency = Some(telemetry.latency.clone());
+            alerts.poll_checks = true;
         }
         alerts.control = control;
         if let Some(dir) = &cfg.evidence.dir {

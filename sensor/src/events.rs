@@ -34,6 +34,8 @@ pub struct EventMark {
 pub struct OutBatch {
     /// Round number (the reader's batch number); `u64::MAX` for the worker's final flush.
     pub round: u64,
+    /// The input's clock at the end of the round (capture time).
+    pub now: otsensor_baselines::time::Timestamp,
     /// JSON lines back to back.
     pub buf: Vec<u8>,
     /// One mark per line.
@@ -216,10 +218,16 @@ impl EventSink {
 
     /// Hands over what was emitted since the last call, swapping in `fresh` (a recycled
     /// batch) to collect the next round.
-    pub fn take(&mut self, round: u64, mut fresh: OutBatch) -> OutBatch {
+    pub fn take(
+        &mut self,
+        round: u64,
+        now: otsensor_baselines::time::Timestamp,
+        mut fresh: OutBatch,
+    ) -> OutBatch {
         fresh.clear();
         let mut out = std::mem::replace(&mut self.batch, fresh);
         out.round = round;
+        out.now = now;
         out
     }
 }
@@ -233,7 +241,10 @@ mod tests {
         let mut s = EventSink::new(false);
         s.emit(1, 1, &serde_json::json!({"a": 1}));
         assert_eq!(s.emitted, 0);
-        assert!(s.take(0, OutBatch::default()).buf.is_empty());
+        assert!(s
+            .take(0, Default::default(), OutBatch::default())
+            .buf
+            .is_empty());
     }
 
     #[test]
@@ -241,7 +252,7 @@ mod tests {
         let mut s = EventSink::new(true);
         s.emit(5, 2, &serde_json::json!({"a": 1}));
         s.emit(6, 2, &serde_json::json!({"b": 2}));
-        let b = s.take(3, OutBatch::default());
+        let b = s.take(3, Default::default(), OutBatch::default());
         assert_eq!(b.round, 3);
         assert_eq!(b.marks.len(), 2);
         let m = b.marks[1];

@@ -146,3 +146,84 @@ fn live_capture_between_namespaces() {
     assert_eq!(shape(&live), shape(&json(&offline)));
     assert_eq!(live["edges"].as_array().unwrap().len(), 13);
 }
+
+/// A poll that stops while the sensor captures is reported within seconds, while it runs (a
+/// replay judges stopped polls at its end; a sensor on a SPAN port runs for months).
+#[test]
+fn a_poll_that_stops_is_reported_while_capturing() {
+    let id = std::process::id();
+    let (plant, span) = (format!("ots-pp-{id}"), format!("ots-ps-{id}"));
+    let (v_plant, v_span) = (netns::dev("olp"), netns::dev("ols"));
+    let (v_plant, v_span) = (v_plant.as_str(), v_span.as_str());
+    let Some(_guard) = netns::create(&[&plant, &span]) else {
+        return;
+    };
+    netns::veth(&plant, v_plant, PLANT_MAC, &span, v_span, SPAN_MAC);
+    let src = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    let scratch = Scratch::new("live-polls");
+    let rewritten = scratch.path("rewritten.pcap");
+    netns::rewrite(
+        &src,
+        &rewritten,
+        "141.81.0.0/24:10.80.0.0/24",
+        PLANT_MAC,
+        SPAN_MAC,
+    );
+    // The baseline: the same polls, learned from the capture.
+    let baseline = scratch.path("baseline.json");
+    let (code, _, err) = replay(&[
+        rewritten.as_os_str(),
+        "--learn".as_ref(),
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let alerts = scratch.path("alerts.jsonl");
+    let sensor = Sensor::start(
+        &span,
+        &[
+            "-i".as_ref(),
+            v_span.as_ref(),
+            "--immediate".as_ref(),
+            "--snaplen".as_ref(),
+            "1600".as_ref(),
+            "--bpf".as_ref(),
+            "not ether proto 0x86dd".as_ref(),
+            "--baseline".as_ref(),
+            baseline.as_os_str(),
+            "--alerts".as_ref(),
+            alerts.as_os_str(),
+        ],
+        1,
+    );
+    netns::replay_into(&plant, v_plant, &rewritten, &["--pps=5000"]);
+    // The polls ended with the replay: within the period check (5 s), the silence limit
+    // (10 periods, at least 1 s) and the publication slack (1 s), they are reported.
+    let stopped = |p: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|a| a["rule"] == "baseline.poll_stopped")
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stopped(&alerts).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let live = stopped(&alerts);
+    assert!(
+        !live.is_empty(),
+        "no poll_stopped while capturing, 30 s after the polls ended"
+    );
+    let (code, log) = sensor.stop();
+    assert_eq!(code, Some(0), "{log:?}");
+    // Each silence once: not again at every check, nor at the stop.
+    for a in stopped(&alerts) {
+        assert_eq!(a["count"], 1, "{a}");
+        assert!(
+            a["src"]["ip"].as_str().unwrap().starts_with("10.80.0."),
+            "{a}"
+        );
+    }
+}

@@ -187,6 +187,8 @@ pub struct Shared {
     /// polls). Each connection keeps its entries and moves them forward itself (at most once
     /// a second of capture time, and at its end).
     last_poll: DashMap<(EdgeKey, u16), Arc<std::sync::atomic::AtomicI64>, crate::baseline::Keyed>,
+    /// The silences reported as stopped polls: the (edge, function)'s last request then.
+    stops_reported: std::sync::Mutex<HashMap<(EdgeKey, u16), Timestamp>>,
     /// Message shapes the detecting flows remember as clean, all together (bounded).
     clean_shapes: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -218,6 +220,7 @@ impl Shared {
             learner,
             assets,
             last_poll: DashMap::default(),
+            stops_reported: std::sync::Mutex::default(),
             clean_shapes: Arc::default(),
         }
     }

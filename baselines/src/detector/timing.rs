@@ -118,7 +118,7 @@ impl FlowFn {
     /// last-poll table (the latest of all its connections).
     pub fn polled(&mut self, sh: &Shared, edge: &EdgeKey, code: u16, ts: Timestamp) {
         let t = ts.as_nanos();
-        if t.saturating_sub(self.published) < 1_000_000_000 {
+        if t.saturating_sub(self.published) < PUBLISH_EVERY_MS * 1_000_000 {
             return;
         }
         self.published = t;
@@ -138,6 +138,10 @@ impl FlowFn {
     }
 }
 
+/// A connection publishes its last poll of a function at most this often (capture time), and
+/// at its end: while capturing, the shared table can be this far behind.
+const PUBLISH_EVERY_MS: i64 = 1000;
+
 fn proto_static(p: &str) -> Option<&'static str> {
     otsensor_protocols::descriptor(p).map(|d| d.name)
 }
@@ -145,8 +149,19 @@ fn proto_static(p: &str) -> Option<&'static str> {
 impl Shared {
     /// Periodic polls that stopped: for every (edge, function) polled in this run whose learned
     /// timing is trusted, if its last request is more than `poll_stop_periods` periods before
-    /// `now`. Call once at the end of a run (or periodically when capturing).
+    /// `now`. Call at the end of a run, when every connection has published its last polls.
+    /// A silence is reported once (until the poll runs again and stops again).
     pub fn stopped_polls(&self, now: Timestamp) -> Vec<Observation> {
+        self.stopped_polls_after(now, 0)
+    }
+
+    /// The same while capturing, with the clock of the input processed so far: connections
+    /// publish their polls at most once a second, so a silence must be that much longer.
+    pub fn stopped_polls_while_capturing(&self, now: Timestamp) -> Vec<Observation> {
+        self.stopped_polls_after(now, PUBLISH_EVERY_MS as u64)
+    }
+
+    fn stopped_polls_after(&self, now: Timestamp, slack_ms: u64) -> Vec<Observation> {
         let policy = self.policy();
         if self.mode != Mode::Detect || !policy.enabled(&rules::POLL_STOPPED) {
             return Vec::new();
@@ -162,10 +177,20 @@ impl Shared {
             .collect();
         polls.sort_by(|a, b| a.0.cmp(&b.0));
         let learning_end = self.learner.last_seen();
+        let mut reported = match self.stops_reported.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         for ((edge, code), last) in polls {
+            let key = (edge, code);
+            if reported.get(&key) == Some(&last) {
+                continue;
+            }
+            let (edge, code) = &key;
+            let (edge, code) = (edge, *code);
             let Some((timing, name, zones, learned_last)) = self
                 .learner
-                .with_edge(&edge, |e| {
+                .with_edge(edge, |e| {
                     let f = e.functions.get(&code)?;
                     if f.state == State::Suppressed || e.state == State::Suppressed {
                         return None;
@@ -192,7 +217,7 @@ impl Shared {
             if tail_ms as f64 > limit {
                 continue;
             }
-            if silent_ms as f64 > limit {
+            if silent_ms as f64 > limit + slack_ms as f64 {
                 let ep = |ip, zone: &str| AlertEndpoint {
                     ip,
                     port: None,
@@ -222,6 +247,7 @@ impl Shared {
                     },
                     severity: policy.severity_override(&rules::POLL_STOPPED),
                 });
+                reported.insert((edge.clone(), code), last);
             }
         }
         out

@@ -129,7 +129,14 @@ pub struct AlertOutput {
     pub capture_requests: Vec<crossbeam_channel::Sender<crate::events::CaptureRequest>>,
     /// The SOC's decisions on alerts (Kafka `decisions_topic`), and what became of them.
     pub decisions: crate::output::triage::Decisions,
+    /// While capturing: stopped polls are judged every [`POLL_CHECK_EVERY_SECS`] of capture
+    /// time (a replay judges them once, at its end), next at this time.
+    pub poll_checks: bool,
+    next_poll_check: Option<Timestamp>,
 }
+
+/// Capture time between two judgements of stopped polls while capturing.
+pub const POLL_CHECK_EVERY_SECS: i64 = 5;
 
 pub(crate) enum RepeatOf {
     Learning(String),
@@ -169,6 +176,24 @@ impl AlertOutput {
             evidence: None,
             capture_requests: Vec::new(),
             decisions: Default::default(),
+            poll_checks: false,
+            next_poll_check: None,
+        }
+    }
+
+    /// The input's clock after a round (capture time). While capturing, it judges stopped
+    /// polls periodically: a PLC whose HMI stopped polling it is reported within seconds,
+    /// not when the sensor stops.
+    pub fn clock(&mut self, now: Timestamp) {
+        if !self.poll_checks || self.next_poll_check.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_poll_check = Some(Timestamp::from_nanos(
+            now.as_nanos()
+                .saturating_add(POLL_CHECK_EVERY_SECS * 1_000_000_000),
+        ));
+        for o in self.shared.stopped_polls_while_capturing(now) {
+            self.observe(o);
         }
     }
 

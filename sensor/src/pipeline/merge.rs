@@ -89,6 +89,17 @@ pub fn merge_rounds(
         });
         // After the round's signals: the alerts the captures belong to are raised by now.
         merge_by_key(&mut captures, |_, c| alerts.evidence(c));
+        if round != u64::MAX {
+            let now = slots
+                .iter()
+                .flatten()
+                .filter(|b| b.round == round)
+                .map(|b| b.now)
+                .max();
+            if let Some(now) = now {
+                alerts.clock(now);
+            }
+        }
         alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
         for (m, i) in &order {
@@ -186,7 +197,7 @@ mod tests {
         for (pkt, flow) in events {
             s.emit(*pkt, *flow, &serde_json::json!({ "p": pkt }));
         }
-        s.take(round, OutBatch::default())
+        s.take(round, Default::default(), OutBatch::default())
     }
 
     #[test]

@@ -129,14 +129,17 @@ impl Pipeline {
                             tel.worker(i, worker.snapshot());
                             published = std::time::Instant::now();
                         }
-                        let ob = worker.take_events(b.round, rec_rx.try_recv().unwrap_or_default());
+                        let recycled = rec_rx.try_recv().unwrap_or_default();
+                        let ob = worker.take_events(b.round, b.now, recycled);
                         // If the output thread is gone its error is reported at finish.
                         let _ = out_tx.send(ob);
                         b.clear();
                         let _ = pool.send(b);
                     }
                     let stats = worker.finish();
-                    let _ = out_tx.send(worker.take_events(u64::MAX, OutBatch::default()));
+                    let last =
+                        worker.take_events(u64::MAX, Timestamp::default(), OutBatch::default());
+                    let _ = out_tx.send(last);
                     stats
                 })
                 .context("cannot start a worker thread")?;

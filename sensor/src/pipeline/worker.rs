@@ -541,8 +541,8 @@ impl Worker {
     }
 
     /// Hands over the events of the round.
-    pub fn take_events(&mut self, round: u64, recycled: OutBatch) -> OutBatch {
-        self.sink.take(round, recycled)
+    pub fn take_events(&mut self, round: u64, now: Timestamp, recycled: OutBatch) -> OutBatch {
+        self.sink.take(round, now, recycled)
     }
 
     /// Ends every flow (end of input) and returns the final counters.
