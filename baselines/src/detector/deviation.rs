@@ -380,6 +380,37 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_poll_is_reported_once_per_silence() {
+        let detecting = detecting_after_polls();
+        let mut d = Detector::new(detecting.clone());
+        let (c, s) = (client(), server(502));
+        let at = |secs: f64| read(secs, 0).ts;
+        let mut fl = super::super::FlowLocal::default();
+        let polls: Vec<Message> = (20..26).map(|i| read(f64::from(i), 0)).collect();
+        observe(&mut d, &mut fl, 2, &polls);
+        d.end_flow(&view(&c, &s), fl);
+        // Polled every second while learning: silent for more than 10 periods after 25 s.
+        assert!(detecting.stopped_polls(at(35.0)).is_empty());
+        let stops = detecting.stopped_polls(at(40.0));
+        assert_eq!(stops.len(), 1);
+        assert!(
+            stops[0].details.contains("none for 15000 ms"),
+            "{}",
+            stops[0].details
+        );
+        // Once per silence.
+        assert!(detecting.stopped_polls(at(50.0)).is_empty());
+        // The poll runs again and stops again. While capturing, the silence must be a second
+        // longer (connections publish their polls once a second).
+        let mut fl = super::super::FlowLocal::default();
+        observe(&mut d, &mut fl, 3, &[read(60.0, 0)]);
+        d.end_flow(&view(&c, &s), fl);
+        assert!(detecting.stopped_polls_while_capturing(at(70.5)).is_empty());
+        assert_eq!(detecting.stopped_polls_while_capturing(at(71.5)).len(), 1);
+        assert!(detecting.stopped_polls(at(80.0)).is_empty());
+    }
+
+    #[test]
     fn a_flow_keeps_its_edge_until_a_decision_changes_it() {
         let detecting = detecting_after_polls();
         let mut d = Detector::new(detecting.clone());
