@@ -15,27 +15,58 @@ use crate::util::*;
 const PLANT_MAC: &str = "02:00:00:77:00:01";
 const SPAN_MAC: &str = "02:00:00:77:00:02";
 
-#[test]
-fn live_capture_between_namespaces() {
+/// A plant namespace and a SPAN namespace joined by a veth pair, and the ModbusTCP capture
+/// rewritten onto test hosts `net` (`10.x.0.0/24`) with the pair's MACs.
+struct Lab {
+    _guard: netns::Netns,
+    plant: String,
+    span: String,
+    v_plant: String,
+    v_span: String,
+    scratch: Scratch,
+    rewritten: std::path::PathBuf,
+}
+
+/// The lab, named by `tag` (namespaces and devices of tests running at once must differ); `None`
+/// where namespaces are not permitted (a failure under CI).
+fn lab(tag: &str, net: &str) -> Option<Lab> {
     let id = std::process::id();
-    let (plant, span) = (format!("ots-plant-{id}"), format!("ots-span-{id}"));
-    let (v_plant, v_span) = (netns::dev("otp"), netns::dev("ots"));
-    let (v_plant, v_span) = (v_plant.as_str(), v_span.as_str());
-    let Some(_guard) = netns::create(&[&plant, &span]) else {
-        return;
-    };
-    netns::veth(&plant, v_plant, PLANT_MAC, &span, v_span, SPAN_MAC);
-    // The test hosts: the 14 Modbus devices of the capture, renumbered into 10.77.0.0/24.
+    let (plant, span) = (format!("ots-{tag}p-{id}"), format!("ots-{tag}s-{id}"));
+    let (v_plant, v_span) = (
+        netns::dev(&format!("o{tag}p")),
+        netns::dev(&format!("o{tag}s")),
+    );
+    let guard = netns::create(&[&plant, &span])?;
+    netns::veth(&plant, &v_plant, PLANT_MAC, &span, &v_span, SPAN_MAC);
     let src = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
-    let scratch = Scratch::new("live");
+    let scratch = Scratch::new(&format!("live-{tag}"));
     let rewritten = scratch.path("rewritten.pcap");
     netns::rewrite(
         &src,
         &rewritten,
-        "141.81.0.0/24:10.77.0.0/24",
+        &format!("141.81.0.0/24:{net}"),
         PLANT_MAC,
         SPAN_MAC,
     );
+    Some(Lab {
+        _guard: guard,
+        plant,
+        span,
+        v_plant,
+        v_span,
+        scratch,
+        rewritten,
+    })
+}
+
+#[test]
+fn live_capture_between_namespaces() {
+    // The test hosts: the 14 Modbus devices of the capture, renumbered into 10.77.0.0/24.
+    let Some(lab) = lab("t", "10.77.0.0/24") else {
+        return;
+    };
+    let (plant, span, scratch, rewritten) = (&lab.plant, &lab.span, &lab.scratch, &lab.rewritten);
+    let (v_plant, v_span) = (lab.v_plant.as_str(), lab.v_span.as_str());
     // Check with the sensor itself that only test-host addresses are on the wire.
     let assets = scratch.path("rewritten-assets.json");
     let (code, _, err) = replay(&[
@@ -57,7 +88,7 @@ fn live_capture_between_namespaces() {
     assert_eq!(hosts.len(), 14);
     for h in &hosts {
         in_ns(
-            &plant,
+            plant,
             &["ip", "addr", "add", &format!("{h}/24"), "dev", v_plant],
         )
         .unwrap();
@@ -68,7 +99,7 @@ fn live_capture_between_namespaces() {
     let (cfg, live_baseline) = (scratch.path("sensor.toml"), scratch.path("baseline.json"));
     std::fs::write(&cfg, "[baseline]\nsave_interval_secs = 1\n").unwrap();
     let sensor = Sensor::start(
-        &span,
+        span,
         &[
             "-i".as_ref(),
             v_span.as_ref(),
@@ -95,7 +126,7 @@ fn live_capture_between_namespaces() {
         ],
         1,
     );
-    netns::replay_into(&plant, v_plant, &rewritten, &["--pps=5000"]);
+    netns::replay_into(plant, v_plant, rewritten, &["--pps=5000"]);
     std::thread::sleep(Duration::from_millis(1500));
     // Saved periodically, before the sensor stops.
     let periodic = json(&live_baseline);
@@ -151,24 +182,11 @@ fn live_capture_between_namespaces() {
 /// replay judges stopped polls at its end; a sensor on a SPAN port runs for months).
 #[test]
 fn a_poll_that_stops_is_reported_while_capturing() {
-    let id = std::process::id();
-    let (plant, span) = (format!("ots-pp-{id}"), format!("ots-ps-{id}"));
-    let (v_plant, v_span) = (netns::dev("olp"), netns::dev("ols"));
-    let (v_plant, v_span) = (v_plant.as_str(), v_span.as_str());
-    let Some(_guard) = netns::create(&[&plant, &span]) else {
+    let Some(lab) = lab("l", "10.80.0.0/24") else {
         return;
     };
-    netns::veth(&plant, v_plant, PLANT_MAC, &span, v_span, SPAN_MAC);
-    let src = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
-    let scratch = Scratch::new("live-polls");
-    let rewritten = scratch.path("rewritten.pcap");
-    netns::rewrite(
-        &src,
-        &rewritten,
-        "141.81.0.0/24:10.80.0.0/24",
-        PLANT_MAC,
-        SPAN_MAC,
-    );
+    let (plant, span, scratch, rewritten) = (&lab.plant, &lab.span, &lab.scratch, &lab.rewritten);
+    let (v_plant, v_span) = (lab.v_plant.as_str(), lab.v_span.as_str());
     // The baseline: the same polls, learned from the capture.
     let baseline = scratch.path("baseline.json");
     let (code, _, err) = replay(&[
@@ -180,7 +198,7 @@ fn a_poll_that_stops_is_reported_while_capturing() {
     assert_eq!(code, 0, "{err}");
     let alerts = scratch.path("alerts.jsonl");
     let sensor = Sensor::start(
-        &span,
+        span,
         &[
             "-i".as_ref(),
             v_span.as_ref(),
@@ -196,7 +214,7 @@ fn a_poll_that_stops_is_reported_while_capturing() {
         ],
         1,
     );
-    netns::replay_into(&plant, v_plant, &rewritten, &["--pps=5000"]);
+    netns::replay_into(plant, v_plant, rewritten, &["--pps=5000"]);
     // The polls ended with the replay: within the period check (5 s), the silence limit
     // (10 periods, at least 1 s) and the publication slack (1 s), they are reported.
     let stopped = |p: &std::path::Path| -> Vec<serde_json::Value> {

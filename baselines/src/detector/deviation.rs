@@ -271,7 +271,7 @@ fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::testing::{client, fired, server, view, MessageBuilder};
+    use super::super::testing::{client, fired, read, server, view, MessageBuilder};
     use super::super::{Detector, DetectorConfig, FlowView, Mode};
     use super::*;
     use crate::assets::AssetInventory;
@@ -312,15 +312,6 @@ mod tests {
             d.observe(m, &f, fl, &mut out);
         }
         out
-    }
-
-    fn read(at: f64, start: u32) -> Message {
-        MessageBuilder::modbus(3)
-            .operation(Operation::Read)
-            .unit(1)
-            .addresses("holding_registers", start, 10)
-            .at_secs(at)
-            .build()
     }
 
     /// Detection against a baseline learned from 20 polls a second apart (`read(i, 0)`).

@@ -211,17 +211,8 @@ fn same_range(a: &AddressRange, b: &AddressRange) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::MessageBuilder;
+    use super::super::testing::read;
     use super::*;
-
-    fn read(at: f64, start: u32) -> Message {
-        MessageBuilder::modbus(3)
-            .operation(Operation::Read)
-            .unit(1)
-            .addresses("holding_registers", start, 10)
-            .at_secs(at)
-            .build()
-    }
 
     #[test]
     fn clean_shapes_are_bounded_per_flow_and_in_all() {

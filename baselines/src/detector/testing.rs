@@ -43,6 +43,17 @@ pub fn view<'a>(client: &'a Peer, server: &'a Peer) -> FlowView<'a> {
     }
 }
 
+/// The test flow's poll: read holding registers `start..start + 10` of unit 1 at `at`
+/// seconds.
+pub fn read(at: f64, start: u32) -> Message {
+    MessageBuilder::modbus(3)
+        .operation(Operation::Read)
+        .unit(1)
+        .addresses("holding_registers", start, 10)
+        .at_secs(at)
+        .build()
+}
+
 /// Builds a message of the test flow: a request from [`client`] unless turned around.
 #[derive(Debug, Clone)]
 pub struct MessageBuilder(Message);
