@@ -261,8 +261,6 @@ impl Shared {
 /// to [`Detector::end_flow`] at its end.
 #[derive(Debug, Default)]
 pub struct FlowLocal {
-    /// The (client, protocol) whose roles the asset inventory has recorded.
-    roles: Option<(IpAddr, &'static str)>,
     /// The state of the flow's edge (its first protocol's), and of its edges in other
     /// protocols: an ENIP connection also carries CIP.
     edge: Option<EdgeLocal>,
@@ -284,6 +282,8 @@ struct EdgeLocal {
     protocol: &'static str,
     /// The edge's label, built once.
     label: Box<str>,
+    /// The client whose role in the protocol the asset inventory has recorded.
+    roles: Option<IpAddr>,
     /// Timing and rate per function code.
     fns: timing::Functions,
     /// While detecting, once both ends are known to be in the (read-only) baseline: what the
@@ -296,6 +296,7 @@ impl EdgeLocal {
         EdgeLocal {
             protocol,
             label: edge.label().into_boxed_str(),
+            roles: None,
             fns: timing::Functions::default(),
             cache: None,
         }
@@ -505,7 +506,6 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         let (sh, pol): (&Shared, &Policy) = (&self.shared, &self.policy);
-        record_roles(sh, m, &mut fl.roles);
         let edge = &edge_of(f, m.protocol);
         let FlowLocal {
             edge: first,
@@ -516,8 +516,13 @@ impl Detector {
             ..
         } = fl;
         let EdgeLocal {
-            label, fns, cache, ..
+            label,
+            roles,
+            fns,
+            cache,
+            ..
         } = edge_local(first, more, edge, m.protocol);
+        record_roles(sh, m, roles);
         let cx = findings::Ctx { m, f, pol, label };
         let fx = &mut findings::Findings { out, sent };
         facts::check(&cx, reported, fx);
@@ -546,12 +551,13 @@ fn edge_of(f: &FlowView<'_>, protocol: &'static str) -> EdgeKey {
     }
 }
 
-/// Roles once per flow (and protocol); engineering and identity when a message shows them.
-fn record_roles(sh: &Shared, m: &Message, roles: &mut Option<(IpAddr, &'static str)>) {
+/// Roles once per flow and protocol (`roles`: the client recorded in the message's
+/// protocol); engineering and identity when a message shows them.
+fn record_roles(sh: &Shared, m: &Message, roles: &mut Option<IpAddr>) {
     let (client, server) = message_ends(m);
-    if *roles != Some((client, m.protocol)) {
+    if *roles != Some(client) {
         sh.assets.record_roles(client, server, m.protocol);
-        *roles = Some((client, m.protocol));
+        *roles = Some(client);
     }
     if is_engineering(m.operation) {
         sh.assets.record_engineering(client);
