@@ -59,14 +59,35 @@ fn lab(tag: &str, net: &str) -> Option<Lab> {
     })
 }
 
+impl Lab {
+    /// `otsensor capture` on the SPAN end, in immediate mode, IPv4 only, with `extra`.
+    fn sensor(&self, extra: &[&std::ffi::OsStr]) -> Sensor {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-i".as_ref(),
+            self.v_span.as_ref(),
+            "--immediate".as_ref(),
+            // In immediate mode libpcap's ring has fixed-size slots of about the snap length
+            // (64 KiB when the interface offloads): 32 MiB would hold only ~500 packets, and a
+            // test machine busy with other tests then drops some. 1600-byte slots hold the
+            // whole replay, so a stalled sensor still sees every packet.
+            "--snaplen".as_ref(),
+            "1600".as_ref(),
+            "--bpf".as_ref(),
+            "not ether proto 0x86dd".as_ref(),
+        ];
+        args.extend_from_slice(extra);
+        Sensor::start(&self.span, &args, 1)
+    }
+}
+
 #[test]
 fn live_capture_between_namespaces() {
     // The test hosts: the 14 Modbus devices of the capture, renumbered into 10.77.0.0/24.
     let Some(lab) = lab("t", "10.77.0.0/24") else {
         return;
     };
-    let (plant, span, scratch, rewritten) = (&lab.plant, &lab.span, &lab.scratch, &lab.rewritten);
-    let (v_plant, v_span) = (lab.v_plant.as_str(), lab.v_span.as_str());
+    let (plant, v_plant) = (lab.plant.as_str(), lab.v_plant.as_str());
+    let (scratch, rewritten) = (&lab.scratch, lab.rewritten.as_path());
     // Check with the sensor itself that only test-host addresses are on the wire.
     let assets = scratch.path("rewritten-assets.json");
     let (code, _, err) = replay(&[
@@ -98,34 +119,19 @@ fn live_capture_between_namespaces() {
     // Learn a baseline while capturing, saved every second.
     let (cfg, live_baseline) = (scratch.path("sensor.toml"), scratch.path("baseline.json"));
     std::fs::write(&cfg, "[baseline]\nsave_interval_secs = 1\n").unwrap();
-    let sensor = Sensor::start(
-        span,
-        &[
-            "-i".as_ref(),
-            v_span.as_ref(),
-            "--immediate".as_ref(),
-            // In immediate mode libpcap's ring has fixed-size slots of about the snap length
-            // (64 KiB when the interface offloads): 32 MiB would hold only ~500 packets, and a
-            // test machine busy with other tests then drops some. 1600-byte slots hold the
-            // whole replay, so a stalled sensor still sees every packet.
-            "--snaplen".as_ref(),
-            "1600".as_ref(),
-            "--workers".as_ref(),
-            "2".as_ref(),
-            "--bpf".as_ref(),
-            "not ether proto 0x86dd".as_ref(),
-            "--stats".as_ref(),
-            stats.as_os_str(),
-            "--assets".as_ref(),
-            live_assets.as_os_str(),
-            "-c".as_ref(),
-            cfg.as_os_str(),
-            "--learn".as_ref(),
-            "--baseline".as_ref(),
-            live_baseline.as_os_str(),
-        ],
-        1,
-    );
+    let sensor = lab.sensor(&[
+        "--workers".as_ref(),
+        "2".as_ref(),
+        "--stats".as_ref(),
+        stats.as_os_str(),
+        "--assets".as_ref(),
+        live_assets.as_os_str(),
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--learn".as_ref(),
+        "--baseline".as_ref(),
+        live_baseline.as_os_str(),
+    ]);
     netns::replay_into(plant, v_plant, rewritten, &["--pps=5000"]);
     std::thread::sleep(Duration::from_millis(1500));
     // Saved periodically, before the sensor stops.
@@ -185,8 +191,8 @@ fn a_poll_that_stops_is_reported_while_capturing() {
     let Some(lab) = lab("l", "10.80.0.0/24") else {
         return;
     };
-    let (plant, span, scratch, rewritten) = (&lab.plant, &lab.span, &lab.scratch, &lab.rewritten);
-    let (v_plant, v_span) = (lab.v_plant.as_str(), lab.v_span.as_str());
+    let (plant, v_plant) = (lab.plant.as_str(), lab.v_plant.as_str());
+    let (scratch, rewritten) = (&lab.scratch, lab.rewritten.as_path());
     // The baseline: the same polls, learned from the capture.
     let baseline = scratch.path("baseline.json");
     let (code, _, err) = replay(&[
@@ -197,23 +203,12 @@ fn a_poll_that_stops_is_reported_while_capturing() {
     ]);
     assert_eq!(code, 0, "{err}");
     let alerts = scratch.path("alerts.jsonl");
-    let sensor = Sensor::start(
-        span,
-        &[
-            "-i".as_ref(),
-            v_span.as_ref(),
-            "--immediate".as_ref(),
-            "--snaplen".as_ref(),
-            "1600".as_ref(),
-            "--bpf".as_ref(),
-            "not ether proto 0x86dd".as_ref(),
-            "--baseline".as_ref(),
-            baseline.as_os_str(),
-            "--alerts".as_ref(),
-            alerts.as_os_str(),
-        ],
-        1,
-    );
+    let sensor = lab.sensor(&[
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+        "--alerts".as_ref(),
+        alerts.as_os_str(),
+    ]);
     netns::replay_into(plant, v_plant, rewritten, &["--pps=5000"]);
     // The polls ended with the replay: within the period check (5 s), the silence limit
     // (10 periods, at least 1 s) and the publication slack (1 s), they are reported.
