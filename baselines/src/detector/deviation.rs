@@ -53,9 +53,6 @@ pub(super) fn check(
             return;
         }
     }
-    if let (Some(c), Some((_, st))) = (m.function_code, request.as_mut()) {
-        st.polled(sh, edge, c, m.ts);
-    }
     let cache = cached.get_or_insert_with(|| Box::new(EdgeCache::new(&sh.clean_shapes)));
     cache.refresh(&sh.learner, edge);
     let Some(e) = cache.entry.as_deref() else {
@@ -73,14 +70,23 @@ pub(super) fn check(
         });
         return;
     };
-    if let Some(shape) = cache.find(m) {
-        if let (Some(c), Some(lim)) = (m.function_code, shape.limits) {
+    // The shape's function limits, and whether its polls are timed: only functions of the
+    // baseline's edges (not suppressed) go into the shared last-poll table, which is thereby
+    // bounded by the baseline.
+    let (known, limits) = match cache.find(m) {
+        Some(shape) => (true, shape.limits),
+        None => (false, m.function_code.and_then(|c| Limits::of(e, c))),
+    };
+    if let (Some(c), Some((_, st)), true) = (m.function_code, request.as_mut(), limits.is_some()) {
+        st.polled(sh, edge, c, m.ts);
+    }
+    if known {
+        if let (Some(c), Some(lim)) = (m.function_code, limits) {
             function_rules(cx, e, c, lim, request, fx);
         }
         return;
     }
     if on_known_edge(cx, e, request, fx) {
-        let limits = m.function_code.and_then(|c| Limits::of(e, c));
         cache.remember(m, limits);
     }
 }
