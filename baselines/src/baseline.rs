@@ -24,7 +24,12 @@ use crate::message::AddressRange;
 use crate::time::Timestamp;
 
 /// Version of the file format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The first file format with learned conversations: a baseline of an older version has
+/// none, so detection does not judge conversations against it (relearn, or extend it with
+/// `--learn`, to have them).
+pub const CONVERSATIONS_SINCE: u32 = 3;
 
 /// Caps that bound a baseline's size (memory and file); the config's `[baseline]` keys of the
 /// same names.
@@ -353,6 +358,10 @@ pub struct Baseline {
     /// Decisions taken on alerts (learn, mute): who, when, why, which alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub decisions: Vec<crate::triage::Decision>,
+    /// Conversations (client, server, server port, transport, application label) of every
+    /// flow, sorted. (Schema 3; absent in older files.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversations: Vec<crate::conversations::ConversationEntry>,
 }
 
 /// An alert raised while learning, accepted as normal for its edge or host.
@@ -380,6 +389,7 @@ impl Default for Baseline {
             edges: Vec::new(),
             alerts: Vec::new(),
             decisions: Vec::new(),
+            conversations: Vec::new(),
         }
     }
 }
@@ -618,6 +628,8 @@ pub struct Learner {
     pub capped: std::sync::atomic::AtomicU64,
     /// Timing histograms in memory.
     timings: std::sync::atomic::AtomicUsize,
+    /// Conversations of every flow (bounded by `max_edges`).
+    conversations: crate::conversations::Conversations,
 }
 
 impl Learner {
@@ -630,6 +642,7 @@ impl Learner {
         let assets = std::mem::take(&mut b.assets);
         let alerts = std::mem::take(&mut b.alerts);
         let decisions = std::mem::take(&mut b.decisions);
+        let conversations = std::mem::take(&mut b.conversations);
         let l = Learner {
             caps,
             decisions_loaded: decisions.len(),
@@ -643,6 +656,9 @@ impl Learner {
         }
         for a in alerts {
             l.absorb_alert(&a);
+        }
+        for c in &conversations {
+            l.conversations.absorb(c, usize::MAX);
         }
         for e in edges {
             let k = EdgeKey {
@@ -795,8 +811,32 @@ impl Learner {
             .contains_key(&(rule.to_string(), key.to_string()))
     }
 
+    /// Records a flow of conversation `c` (learning); beyond `max_edges` conversations, new
+    /// ones are counted as capped.
+    pub fn learn_conversation(&self, c: &crate::conversations::Conversation, ts: Timestamp) {
+        if !self.conversations.learn(c, ts, self.caps.max_edges) {
+            self.cap_hit();
+        }
+    }
+
+    /// Whether the baseline knows conversation `c`, or judges no conversations at all (a
+    /// file older than [`CONVERSATIONS_SINCE`] has none): true means "do not alert".
+    pub fn knows_conversation(&self, c: &crate::conversations::Conversation) -> bool {
+        self.base.schema_version < CONVERSATIONS_SINCE || self.conversations.knows(c)
+    }
+
+    /// Number of learned conversations.
+    pub fn conversation_count(&self) -> usize {
+        self.conversations.len()
+    }
+
     /// Adds a whole baseline.
     pub fn absorb(&self, b: &Baseline) {
+        for c in &b.conversations {
+            if !self.conversations.absorb(c, self.caps.max_edges) {
+                self.cap_hit();
+            }
+        }
         for a in &b.alerts {
             self.absorb_alert(a);
         }
@@ -1024,6 +1064,7 @@ impl Learner {
         alerts.sort_by(|a, c| (&a.rule, &a.key).cmp(&(&c.rule, &c.key)));
         b.alerts = alerts;
         b.decisions = self.decisions.lock().map(|d| d.clone()).unwrap_or_default();
+        b.conversations = self.conversations.to_sorted();
         b
     }
 

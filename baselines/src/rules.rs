@@ -38,6 +38,36 @@ pub static OPERATION_NOT_ALLOWED: Rule = Rule {
     rationale: "The conduit allows the protocol but not this operation (e.g. a write through a read-only conduit).",
 };
 
+/// A control zone talks to the internet.
+pub static INTERNET_ACCESS: Rule = Rule {
+    id: "policy.internet_access",
+    title: "Control zone host talks to the internet",
+    engine: Engine::Policy,
+    severity: 8,
+    techniques: &[INTERNET_ACCESSIBLE_DEVICE, STD_APP_PROTOCOL],
+    rationale: "A host in a zone of Purdue level 0-3 opened a flow to a public address that is in no configured zone: command and control, exfiltration or an unmanaged update, unless a conduit allows it.",
+};
+
+/// Interactive remote access into a control zone.
+pub static REMOTE_ACCESS: Rule = Rule {
+    id: "policy.remote_access",
+    title: "Remote access into a control zone",
+    engine: Engine::Policy,
+    severity: 8,
+    techniques: &[EXTERNAL_REMOTE_SERVICES, REMOTE_SERVICES],
+    rationale: "RDP, VNC, SSH, Telnet or a remote-support tool reached a zone of Purdue level 0-2 from outside it, and no conduit lists the protocol: remote access belongs on a jump host, through a conduit that names it.",
+};
+
+/// A conversation the baseline does not know.
+pub static NEW_CONVERSATION: Rule = Rule {
+    id: "baseline.new_conversation",
+    title: "New conversation",
+    engine: Engine::Policy,
+    severity: 5,
+    techniques: &[REMOTE_SERVICES, STD_APP_PROTOCOL],
+    rationale: "A client opened a flow to a server, port and application it never used while the baseline was learned; remote access and file sharing into a control zone rank above a new name or time server.",
+};
+
 /// A host the baseline does not know.
 pub static NEW_ASSET: Rule = Rule {
     id: "baseline.new_asset",
@@ -433,7 +463,10 @@ pub fn all() -> &'static [&'static Rule] {
             &NO_CONDUIT,
             &PROTOCOL_NOT_ALLOWED,
             &OPERATION_NOT_ALLOWED,
+            &INTERNET_ACCESS,
+            &REMOTE_ACCESS,
             &NEW_ASSET,
+            &NEW_CONVERSATION,
             &NEW_EDGE,
             &NEW_OPERATION,
             &NEW_FUNCTION,

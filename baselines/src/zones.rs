@@ -164,6 +164,78 @@ pub struct ConduitConfig {
     /// always allowed when the protocol is.
     #[serde(default)]
     pub operations: Option<Vec<Operation>>,
+    /// Server ports allowed whatever the flow's application label (`tcp/8080`, `udp/161`,
+    /// `tcp/49152-65535`): flows only, not the operations of parsed protocols.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortRange>,
+}
+
+/// A transport and a range of server ports: `tcp/8080`, `udp/161`, `tcp/49152-65535`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    /// IP protocol number (6 TCP, 17 UDP).
+    pub proto: u8,
+    /// First port.
+    pub lo: u16,
+    /// Last port (inclusive).
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Whether a flow of IP protocol `proto` to server port `port` is in the range.
+    pub fn contains(&self, proto: u8, port: u16) -> bool {
+        self.proto == proto && (self.lo..=self.hi).contains(&port)
+    }
+}
+
+/// The text is not a port range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid port {0:?}: expected tcp/PORT, udp/PORT or tcp/FIRST-LAST")]
+pub struct ParsePortError(String);
+
+impl FromStr for PortRange {
+    type Err = ParsePortError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParsePortError(s.to_string());
+        let (t, p) = s.split_once('/').ok_or_else(err)?;
+        let proto = match t.trim() {
+            "tcp" => 6,
+            "udp" => 17,
+            _ => return Err(err()),
+        };
+        let (lo, hi) = p.split_once('-').unwrap_or((p, p));
+        let lo: u16 = lo.trim().parse().map_err(|_| err())?;
+        let hi: u16 = hi.trim().parse().map_err(|_| err())?;
+        if lo > hi {
+            return Err(err());
+        }
+        Ok(PortRange { proto, lo, hi })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = if self.proto == 6 { "tcp" } else { "udp" };
+        if self.lo == self.hi {
+            write!(f, "{t}/{}", self.lo)
+        } else {
+            write!(f, "{t}/{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+impl Serialize for PortRange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Why a flow between zones is not allowed.
@@ -308,6 +380,50 @@ impl ZoneMap {
         })
     }
 
+    /// Checks a flow labelled `label` (an application label or a parsed protocol's name),
+    /// of IP protocol `proto` to server port `port`, initiated in zone `from` towards zone
+    /// `to`: a conduit must list the label or the port. Traffic inside one zone is allowed.
+    pub fn check_flow(
+        &self,
+        from: ZoneId,
+        to: ZoneId,
+        label: &str,
+        proto: u8,
+        port: u16,
+    ) -> Option<Violation> {
+        if from == to || self.zones.is_empty() {
+            return None;
+        }
+        let (f, t) = (self.name(from), self.name(to));
+        let mut any = false;
+        for c in self.conduits.iter().filter(|c| c.from == f && c.to == t) {
+            any = true;
+            if c.protocols.iter().any(|p| p == label)
+                || c.ports.iter().any(|r| r.contains(proto, port))
+            {
+                return None;
+            }
+        }
+        Some(if any {
+            Violation::ProtocolNotAllowed
+        } else {
+            Violation::NoConduit
+        })
+    }
+
+    /// Whether a conduit from `from` to `to` lists `label` by name (not by port).
+    pub fn conduit_lists(&self, from: ZoneId, to: ZoneId, label: &str) -> bool {
+        let (f, t) = (self.name(from), self.name(to));
+        self.conduits
+            .iter()
+            .any(|c| c.from == f && c.to == t && c.protocols.iter().any(|p| p == label))
+    }
+
+    /// Whether `z` is the default zone (hosts in no configured zone).
+    pub fn is_default(&self, z: ZoneId) -> bool {
+        usize::from(z) >= self.zones.len()
+    }
+
     /// The configured zones.
     pub fn zones(&self) -> &[ZoneConfig] {
         &self.zones
@@ -342,6 +458,7 @@ mod tests {
                 to: "cell".into(),
                 protocols: vec!["modbus".into()],
                 operations: Some(vec![Operation::Read]),
+                ports: vec![],
             }],
             "unzoned",
         )
@@ -380,6 +497,52 @@ mod tests {
             Some(Violation::NoConduit)
         );
         assert_eq!(m.check(plant, plant, "dnp3", Operation::Write), None);
+    }
+
+    #[test]
+    fn flows_need_a_conduit_listing_their_label_or_port() {
+        let mut m = map();
+        m.conduits.push(ConduitConfig {
+            from: "hmi".into(),
+            to: "cell".into(),
+            protocols: vec!["http".into()],
+            operations: None,
+            ports: vec![
+                "udp/161".parse().unwrap(),
+                "tcp/49152-65535".parse().unwrap(),
+            ],
+        });
+        let z = |ip: &str| m.lookup(ip.parse().unwrap(), None, None);
+        let (hmi, cell, other) = (z("10.1.2.10"), z("10.1.2.11"), z("192.168.1.1"));
+        assert_eq!(m.check_flow(hmi, cell, "http", 6, 8080), None);
+        assert_eq!(m.check_flow(hmi, cell, "modbus", 6, 502), None);
+        assert_eq!(m.check_flow(hmi, cell, "snmp", 17, 161), None);
+        assert_eq!(m.check_flow(hmi, cell, "unknown", 6, 50000), None);
+        assert_eq!(
+            m.check_flow(hmi, cell, "smb", 6, 445),
+            Some(Violation::ProtocolNotAllowed)
+        );
+        assert_eq!(
+            m.check_flow(hmi, cell, "snmp", 6, 161),
+            Some(Violation::ProtocolNotAllowed)
+        );
+        assert_eq!(
+            m.check_flow(cell, hmi, "http", 6, 80),
+            Some(Violation::NoConduit)
+        );
+        assert_eq!(m.check_flow(cell, cell, "rdp", 6, 3389), None);
+        assert!(m.is_default(other) && !m.is_default(cell));
+        assert!(m.conduit_lists(hmi, cell, "http") && !m.conduit_lists(hmi, cell, "snmp"));
+    }
+
+    #[test]
+    fn port_ranges_parse_and_print() {
+        for ok in ["tcp/8080", "udp/161", "tcp/49152-65535"] {
+            assert_eq!(ok.parse::<PortRange>().unwrap().to_string(), ok);
+        }
+        for bad in ["8080", "sctp/1", "tcp/70000", "tcp/9-1", "tcp/", "udp/a"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod flags;
 mod common;
 
 pub use common::{push_first_one, Direction, Operation, UnknownOperation};
+pub mod applabel;
 pub mod descriptor;
 pub mod dnp3;
 pub mod enip;

@@ -111,6 +111,10 @@ pub mod attack {
 
     /// T0886 Remote Services.
     pub const REMOTE_SERVICES: Technique = t!("T0886", "Remote Services");
+    /// T0822 External Remote Services.
+    pub const EXTERNAL_REMOTE_SERVICES: Technique = t!("T0822", "External Remote Services");
+    /// T0883 Internet Accessible Device.
+    pub const INTERNET_ACCESSIBLE_DEVICE: Technique = t!("T0883", "Internet Accessible Device");
     /// T0869 Standard Application Layer Protocol.
     pub const STD_APP_PROTOCOL: Technique = t!("T0869", "Standard Application Layer Protocol");
     /// T0855 Unauthorized Command Message.

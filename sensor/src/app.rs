@@ -224,9 +224,15 @@ impl Session {
         control: Option<crossbeam_channel::Receiver<Control>>,
     ) -> anyhow::Result<Session> {
         let workers = telemetry.worker_count();
-        let events = match &common.events {
-            Some(p) => Some(open_writer(p).map_err(|e| BadInput(format!("{e:#}")))?),
-            None => None,
+        let open = |p: &Option<std::path::PathBuf>| match p {
+            Some(p) => open_writer(p)
+                .map(Some)
+                .map_err(|e| BadInput(format!("{e:#}"))),
+            None => Ok(None),
+        };
+        let writers = crate::pipeline::merge::Writers {
+            events: open(&common.events)?,
+            flows: open(&common.flows)?,
         };
         for p in [&common.stats, &common.assets, &common.baseline]
             .into_iter()
@@ -268,7 +274,7 @@ impl Session {
             workers,
             registry.clone(),
             shared.clone(),
-            events,
+            writers,
             alerts,
             interfaces,
             telemetry.clone(),
@@ -315,6 +321,9 @@ impl Session {
         }
         if let Some(e) = &report.output.error {
             anyhow::bail!("writing events failed: {e}");
+        }
+        if let Some(e) = &report.output.flows_error {
+            anyhow::bail!("writing flow records failed: {e}");
         }
         if let Some(e) = &report.alerts.error {
             anyhow::bail!("writing alerts failed: {e}");

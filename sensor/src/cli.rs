@@ -124,6 +124,10 @@ pub struct CommonArgs {
     /// Write one JSON line per application PDU to PATH (`-` for stdout).
     #[arg(long, value_name = "PATH|-")]
     pub events: Option<PathBuf>,
+    /// Write one JSON line per flow to PATH (`-` for stdout): at its end, and an interim
+    /// one every `flows.interim_secs` for long flows.
+    #[arg(long, value_name = "PATH|-")]
+    pub flows: Option<PathBuf>,
     /// Write final statistics (JSON) to PATH at exit (`-` for stdout).
     #[arg(long, value_name = "PATH")]
     pub stats: Option<PathBuf>,

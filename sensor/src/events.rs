@@ -44,6 +44,10 @@ pub struct OutBatch {
     pub alerts: Vec<(EventKey, Signal)>,
     /// Evidence captures of alerts first raised on a flow (`[evidence]`).
     pub evidence: Vec<(EventKey, EvidenceCapture)>,
+    /// Flow records (`--flows`) as JSON lines back to back.
+    pub flow_buf: Vec<u8>,
+    /// One mark per flow record.
+    pub flow_marks: Vec<EventMark>,
 }
 
 /// The output thread asks the worker that owns a flow for an evidence capture of it: an
@@ -91,6 +95,8 @@ impl OutBatch {
         self.marks.clear();
         self.alerts.clear();
         self.evidence.clear();
+        self.flow_buf.clear();
+        self.flow_marks.clear();
     }
 }
 
@@ -108,6 +114,12 @@ pub struct EventSink {
     /// With evidence on: the alerts (flow id, alert hash, rule) whose full observation was
     /// committed since the worker last took them.
     full: Option<Vec<(u64, u64, &'static str)>>,
+    /// Whether flow records are written (`--flows`).
+    flows: bool,
+    /// Full observations committed so far (a flow record counts those of its flow).
+    pub observations: u64,
+    /// Flow records written, and lost to serialization errors.
+    pub flow_records: u64,
 }
 
 impl EventSink {
@@ -116,6 +128,45 @@ impl EventSink {
         EventSink {
             enabled,
             ..EventSink::default()
+        }
+    }
+
+    /// Records flow records too (`--flows`).
+    pub fn want_flows(&mut self) {
+        self.flows = true;
+    }
+
+    /// Whether flow records are written.
+    pub fn flows_enabled(&self) -> bool {
+        self.flows
+    }
+
+    /// Appends one flow record as a JSON line, ordered like events.
+    pub fn flow_record<T: Serialize + ?Sized>(&mut self, pkt_index: u64, flow_id: u64, rec: &T) {
+        if !self.flows {
+            return;
+        }
+        let start = self.batch.flow_buf.len();
+        match serde_json::to_writer(&mut self.batch.flow_buf, rec) {
+            Ok(()) => {
+                self.batch.flow_buf.push(b'\n');
+                self.seq += 1;
+                self.flow_records += 1;
+                self.batch.flow_marks.push(EventMark {
+                    key: EventKey {
+                        pkt_index,
+                        flow_id,
+                        seq: self.seq,
+                    },
+                    start: start as u32,
+                    end: self.batch.flow_buf.len() as u32,
+                });
+            }
+            Err(e) => {
+                self.batch.flow_buf.truncate(start);
+                self.failed += 1;
+                tracing::error!("A flow record could not be serialized and was lost: {e}.");
+            }
         }
     }
 
@@ -181,6 +232,9 @@ impl EventSink {
             }
         }
         for o in self.scratch.drain(..) {
+            if let Signal::Obs(_) = o {
+                self.observations += 1;
+            }
             self.seq += 1;
             self.batch.alerts.push((
                 EventKey {

@@ -162,7 +162,7 @@ impl ProtocolSpec {
 
 /// The registry's decision on a flow's first payload(s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identified {
+pub enum Identified<'a> {
     /// Hand the flow to protocol `index`; `on_its_port` is false when found by content only.
     Protocol {
         /// Index in [`Registry::protocols`].
@@ -172,10 +172,13 @@ pub enum Identified {
     },
     /// Not enough bytes to decide yet.
     Undecided,
-    /// No protocol matches; `port_owner` names the protocol whose port this was, if any.
+    /// No parser matches; `port_owner` names the protocol whose port this was, if any, and
+    /// `app` the application the content shows, if a label's signature matched.
     Unknown {
         /// Index of the protocol that owns the server port, if one does.
         port_owner: Option<usize>,
+        /// The application the sensor labels but does not parse, recognised by content.
+        app: Option<otsensor_protocols::applabel::Found<'a>>,
     },
 }
 
@@ -214,20 +217,24 @@ impl Registry {
         &self.protocols
     }
 
-    /// True when some protocol owns this port (used to tell server from client midstream).
+    /// True when some protocol owns this port, parsed or labelled (used to tell server from
+    /// client midstream).
     pub fn is_known_port(&self, t: Transport, port: u16) -> bool {
         self.protocols.iter().any(|p| p.owns_port(t, port))
+            || otsensor_protocols::applabel::by_port(t, port).is_some()
     }
 
-    /// Decides which protocol a flow speaks from one payload.
-    pub fn identify(
+    /// Decides which protocol a flow speaks from one payload: the parsers that own the
+    /// server port first, then the IT signatures (content: SMB on 445 is SMB, whatever an
+    /// industrial probe would make of its header), then every parser's content probe.
+    pub fn identify<'a>(
         &self,
         t: Transport,
         server_port: u16,
         dir: Direction,
-        data: &[u8],
+        data: &'a [u8],
         midstream: bool,
-    ) -> Identified {
+    ) -> Identified<'a> {
         let mut port_owner = None;
         let mut undecided = false;
         for (index, p) in self.protocols.iter().enumerate() {
@@ -259,6 +266,12 @@ impl Registry {
                 Probe::NoMatch => port_owner = port_owner.or(Some(index)),
             }
         }
+        if let Some(found) = otsensor_protocols::applabel::probe_on_port(t, server_port, data) {
+            return Identified::Unknown {
+                port_owner,
+                app: Some(found),
+            };
+        }
         for (index, p) in self.protocols.iter().enumerate() {
             if p.owns_port(t, server_port) {
                 continue;
@@ -285,7 +298,10 @@ impl Registry {
         if undecided {
             Identified::Undecided
         } else {
-            Identified::Unknown { port_owner }
+            Identified::Unknown {
+                port_owner,
+                app: None,
+            }
         }
     }
 }
@@ -426,7 +442,8 @@ mod tests {
                 false
             ),
             Identified::Unknown {
-                port_owner: Some(0)
+                port_owner: Some(0),
+                app: None,
             }
         );
         assert_eq!(
@@ -437,9 +454,16 @@ mod tests {
                 b"GET / HTTP/1.1",
                 false
             ),
-            Identified::Unknown { port_owner: None }
+            Identified::Unknown {
+                port_owner: None,
+                app: None,
+            }
         );
         assert!(r.is_known_port(Transport::Tcp, 7));
         assert!(!r.is_known_port(Transport::Tcp, 8));
+        assert!(
+            r.is_known_port(Transport::Tcp, 3389),
+            "labelled ports count"
+        );
     }
 }

@@ -36,6 +36,12 @@ pub struct FlowStats {
     pub unidentified_tcp: u64,
     /// UDP flows with payload no protocol claimed.
     pub unidentified_udp: u64,
+    /// Flows per application label (parsed protocols, IT labels from content or port,
+    /// `unknown`), counted when the label is decided.
+    pub labels: BTreeMap<&'static str, u64>,
+    /// Flow records written (`--flows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
 }
 
 /// Network and transport layer counters.
@@ -222,6 +228,8 @@ impl Stats {
                 emergencies: w.flows_emergencies,
                 unidentified_tcp: w.app.unidentified_tcp,
                 unidentified_udp: w.app.unidentified_udp,
+                labels: w.app.labels.clone(),
+                records: (report.output.flows_written > 0).then_some(report.output.flows_written),
             },
             tcp: w.tcp.clone(),
             pdus,

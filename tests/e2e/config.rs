@@ -48,7 +48,7 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("loss ratio 2", "[health]\nmax_loss_ratio = 2.0\n", "health.max_loss_ratio"),
     ("severity 11", "[rules.severity]\n\"policy.no_conduit\" = 11\n", "rules.severity.policy.no_conduit"),
     ("unknown rule", "[rules]\ndisabled = [\"no.such.rule\"]\n", "rules.disabled"),
-    ("unknown protocol in a conduit", "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/8\"]\n[[conduits]]\nfrom = \"a\"\nto = \"unzoned\"\nprotocols = [\"http\"]\n", "conduits.protocols"),
+    ("unknown protocol in a conduit", "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/8\"]\n[[conduits]]\nfrom = \"a\"\nto = \"unzoned\"\nprotocols = [\"gopher\"]\n", "conduits.protocols"),
     ("metrics address", "[metrics]\nlisten = \"localhost\"\n", "metrics.listen"),
     ("evidence directory missing", "[evidence]\ndir = \"/nonexistent-otsensor\"\n", "evidence.dir"),
     ("evidence packets 1e6", "[evidence]\npackets_before = 1000000\n", "evidence.packets_before"),

@@ -11,6 +11,7 @@ mod dnp3;
 mod enip;
 mod evidence;
 mod floods;
+mod flows;
 mod formats;
 mod iec104;
 mod kafka;

@@ -25,10 +25,13 @@ use crate::rules;
 use crate::time::Timestamp;
 use crate::zones::{ZoneId, ZoneMap};
 
+pub use flows::{conversation_severity, is_public, Label};
+
 mod deviation;
 mod edge_cache;
 mod facts;
 mod findings;
+mod flows;
 mod learn;
 mod operational;
 mod policy;
@@ -643,6 +646,7 @@ mod tests {
                     to: "b".into(),
                     protocols: vec!["modbus".into()],
                     operations: None,
+                    ports: vec![],
                 }],
                 "unzoned",
             ),

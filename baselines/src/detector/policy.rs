@@ -64,6 +64,7 @@ mod tests {
                 to: "plc".into(),
                 protocols: vec!["modbus".into()],
                 operations: Some(vec![Operation::Read]),
+                ports: vec![],
             }],
             "unzoned",
         );

@@ -136,6 +136,12 @@ fn conduits(cfg: &Config) -> Checked {
     let protocols: Vec<&str> = otsensor_protocols::PROTOCOLS
         .iter()
         .map(|d| d.name)
+        .chain(
+            otsensor_protocols::applabel::App::ALL
+                .iter()
+                .map(|a| a.as_str()),
+        )
+        .chain(["icmp", "icmpv6", "ip", "unknown"])
         .collect();
     for c in &cfg.conduits {
         for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {
@@ -152,10 +158,10 @@ fn conduits(cfg: &Config) -> Checked {
                 ),
             ));
         }
-        if c.protocols.is_empty() {
+        if c.protocols.is_empty() && c.ports.is_empty() {
             return Err((
                 "conduits.protocols",
-                "must list at least one protocol".into(),
+                "must list at least one protocol or port".into(),
             ));
         }
         if let Some(p) = c

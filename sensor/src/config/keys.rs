@@ -98,6 +98,7 @@ pub const KEYS: &[Key] = &[
     int("flows.other_idle_timeout_secs", "60", 1, YEAR),
     int("flows.tcp_half_open_timeout_secs", "60", 1, YEAR),
     int("flows.emergency_timeout_secs", "5", 1, YEAR),
+    int("flows.interim_secs", "300", 1, YEAR),
     int("reassembly.max_ooo_bytes", "262144", 0, 16 << 20),
     int("reassembly.max_ooo_segments", "256", 1, 65_536),
     int("capture.snaplen", "65535", 64, 262_144),
@@ -182,7 +183,13 @@ pub const KEYS: &[Key] = &[
         "conduits[].protocols",
         "list of strings",
         "—",
-        "at least one protocol (`otsensor rules` lists them)",
+        "parsed protocols (`modbus`, `dnp3`, ...) and flow labels (`http`, `tls`, `ssh`, `rdp`, `smb`, `dns`, ..., `icmp`, `unknown`); with `ports`, at least one of the two",
+    ),
+    text(
+        "conduits[].ports",
+        "list of strings",
+        "none",
+        "server ports allowed whatever the label: `tcp/8080`, `udp/161`, `tcp/49152-65535`",
     ),
     text(
         "conduits[].operations",

@@ -497,6 +497,10 @@ pub struct FlowConfig {
     /// In emergency mode (a flood), half-open and closed connections are kept at most this
     /// many seconds; established connections, UDP and other flows keep their timeouts.
     pub emergency_timeout_secs: u64,
+    /// With flow records on (`--flows`): a flow still open after this many seconds gets an
+    /// interim record (same uid, totals so far) with its next packet, and again every as
+    /// many seconds (a PLC's connection lasts months).
+    pub interim_secs: u64,
 }
 
 impl Default for FlowConfig {
@@ -510,6 +514,7 @@ impl Default for FlowConfig {
             max_half_open: 100_000,
             tcp_half_open_timeout_secs: 60,
             emergency_timeout_secs: 5,
+            interim_secs: 300,
         }
     }
 }

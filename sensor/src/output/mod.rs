@@ -52,6 +52,12 @@ pub struct OutputReport {
     pub error: Option<String>,
     /// Event lines discarded after a write error.
     pub events_lost: u64,
+    /// Flow record lines written (`--flows`).
+    pub flows_written: u64,
+    /// The first write error of the flow records, after which they were discarded.
+    pub flows_error: Option<String>,
+    /// Flow record lines discarded after a write error.
+    pub flows_lost: u64,
 }
 
 use std::fs::File;

@@ -45,14 +45,60 @@ fn merge_by_key<T>(lanes: &mut [&mut Vec<(EventKey, T)>], mut f: impl FnMut(usiz
     }
 }
 
+/// Where the lines the workers serialize go.
+#[derive(Default)]
+pub struct Writers {
+    /// Events (`--events`).
+    pub events: Option<Box<dyn Write + Send>>,
+    /// Flow records (`--flows`).
+    pub flows: Option<Box<dyn Write + Send>>,
+}
+
+/// Writes the lines `order` marks in the batches of `slots`, counting into `written` and,
+/// after the first error (kept in `error`), `lost`.
+fn write_lines(
+    order: &[(EventMark, usize)],
+    slots: &[Option<OutBatch>],
+    buf: impl Fn(&OutBatch) -> &[u8],
+    writer: &mut Option<Box<dyn Write + Send>>,
+    error: &mut Option<String>,
+    written: &mut u64,
+    lost: &mut u64,
+) {
+    for (m, i) in order {
+        let Some(b) = slots.get(*i).and_then(Option::as_ref) else {
+            continue;
+        };
+        let line = buf(b)
+            .get(m.start as usize..m.end as usize)
+            .unwrap_or_default();
+        match writer.as_mut() {
+            Some(w) if error.is_none() => match w.write_all(line) {
+                Ok(()) => *written += 1,
+                Err(e) => {
+                    *error = Some(e.to_string());
+                    *lost += 1;
+                }
+            },
+            Some(_) => *lost += 1,
+            None => {}
+        }
+    }
+}
+
 /// Runs until every worker has closed its channel.
 pub fn merge_rounds(
     rxs: Vec<Receiver<OutBatch>>,
     recycle: Vec<Sender<OutBatch>>,
-    mut writer: Option<Box<dyn Write + Send>>,
+    writers: Writers,
     alerts: &mut AlertOutput,
     telemetry: &dyn Publish,
 ) -> OutputReport {
+    let Writers {
+        events: mut writer,
+        flows: mut flow_writer,
+    } = writers;
+    let mut flow_order: Vec<(EventMark, usize)> = Vec::new();
     let mut published = std::time::Instant::now();
     let n = rxs.len();
     let mut slots: Vec<Option<OutBatch>> = (0..n).map(|_| None).collect();
@@ -72,6 +118,7 @@ pub fn merge_rounds(
             break;
         };
         order.clear();
+        flow_order.clear();
         let mut lanes: Vec<&mut Vec<(EventKey, Signal)>> = Vec::with_capacity(n);
         let mut captures: Vec<&mut Vec<(EventKey, EvidenceCapture)>> = Vec::new();
         // The worker of each lane.
@@ -79,6 +126,7 @@ pub fn merge_rounds(
         for (i, slot) in slots.iter_mut().enumerate() {
             if let Some(b) = slot.as_mut().filter(|b| b.round == round) {
                 order.extend(b.marks.iter().map(|m| (*m, i)));
+                flow_order.extend(b.flow_marks.iter().map(|m| (*m, i)));
                 lanes.push(&mut b.alerts);
                 captures.push(&mut b.evidence);
                 workers.push(i);
@@ -102,27 +150,26 @@ pub fn merge_rounds(
         }
         alerts.tick();
         order.sort_unstable_by_key(|(m, _)| m.key);
-        for (m, i) in &order {
-            let Some(b) = slots[*i].as_ref() else {
-                continue;
-            };
-            let line = b
-                .buf
-                .get(m.start as usize..m.end as usize)
-                .unwrap_or_default();
-            match writer.as_mut() {
-                Some(w) if report.error.is_none() => match w.write_all(line) {
-                    Ok(()) => report.events_written += 1,
-                    Err(e) => {
-                        report.error = Some(e.to_string());
-                        report.events_lost += 1;
-                    }
-                },
-                Some(_) => report.events_lost += 1,
-                None => {}
-            }
-        }
-        let idle = order.is_empty();
+        write_lines(
+            &order,
+            &slots,
+            |b| &b.buf,
+            &mut writer,
+            &mut report.error,
+            &mut report.events_written,
+            &mut report.events_lost,
+        );
+        flow_order.sort_unstable_by_key(|(m, _)| m.key);
+        write_lines(
+            &flow_order,
+            &slots,
+            |b| &b.flow_buf,
+            &mut flow_writer,
+            &mut report.flows_error,
+            &mut report.flows_written,
+            &mut report.flows_lost,
+        );
+        let idle = order.is_empty() && flow_order.is_empty();
         for i in 0..n {
             if slots[i].as_ref().is_some_and(|b| b.round == round) {
                 if let Some(mut b) = slots[i].take() {
@@ -139,6 +186,11 @@ pub fn merge_rounds(
     if let Some(w) = writer.as_mut() {
         if let Err(e) = w.flush() {
             report.error.get_or_insert(e.to_string());
+        }
+    }
+    if let Some(w) = flow_writer.as_mut() {
+        if let Err(e) = w.flush() {
+            report.flows_error.get_or_insert(e.to_string());
         }
     }
     report
@@ -224,7 +276,10 @@ mod tests {
         let rep = merge_rounds(
             vec![rx0, rx1],
             vec![r0, r1],
-            Some(Box::new(out.clone())),
+            Writers {
+                events: Some(Box::new(out.clone())),
+                flows: None,
+            },
             &mut alerts,
             &crate::service::telemetry::Telemetry::new("replay", 2, Vec::new()),
         );

@@ -16,10 +16,10 @@
 pub mod batch;
 pub mod dispatch;
 pub mod evidence;
+pub mod flowrec;
 pub mod merge;
 pub mod worker;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -89,13 +89,14 @@ impl Pipeline {
         workers: usize,
         registry: Arc<Registry>,
         shared: Arc<Shared>,
-        events: Option<Box<dyn Write + Send>>,
+        writers: merge::Writers,
         mut alerts: AlertOutput,
         interfaces: Vec<String>,
         telemetry: Arc<dyn Publish>,
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
-        let mut wcfg = WorkerConfig::from_config(cfg, n, events.is_some());
+        let mut wcfg = WorkerConfig::from_config(cfg, n, writers.events.is_some());
+        wcfg.flows = writers.flows.is_some();
         wcfg.interfaces = interfaces;
         let (pool_tx, pool_rx) = unbounded::<Batch>();
         let mut in_txs = Vec::with_capacity(n);
@@ -149,7 +150,7 @@ impl Pipeline {
         let output = std::thread::Builder::new()
             .name("otsensor-output".into())
             .spawn(move || {
-                let rep = merge_rounds(out_rxs, recycle_txs, events, &mut alerts, &*tel);
+                let rep = merge_rounds(out_rxs, recycle_txs, writers, &mut alerts, &*tel);
                 (rep, alerts)
             })
             .context("cannot start the output thread")?;

@@ -18,6 +18,7 @@ use crate::flow::table::{Class, FlowId, Limits};
 use crate::flow::{FlowKey, FlowTable, Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};
 use crate::pipeline::batch::{Batch, Pkt};
 use crate::pipeline::evidence::{FlowRing, Rings};
+use crate::pipeline::flowrec::{FlowLabel, LabelBy};
 use crate::registry::{
     AppCtx, EndpointInfo, FlowInfo, Handler, Identified, ProtoCounters, Registry, Transport,
     Verdict,
@@ -41,6 +42,12 @@ pub struct WorkerConfig {
     pub interfaces: Vec<String>,
     /// Evidence rings, when `[evidence]` has a directory.
     pub evidence: Option<super::evidence::Settings>,
+    /// Whether flow records are written (`--flows`).
+    pub flows: bool,
+    /// Interim flow records every this many nanoseconds of a flow's life.
+    pub interim_ns: i64,
+    /// The sensor's id (flow uids).
+    pub sensor_id: String,
 }
 
 impl WorkerConfig {
@@ -71,6 +78,9 @@ impl WorkerConfig {
             },
             reassembly: cfg.reassembly.to_reassembly(),
             events,
+            flows: false,
+            interim_ns: secs(f.interim_secs),
+            sensor_id: cfg.sensor.id.clone(),
             interfaces: Vec::new(),
             evidence: cfg
                 .evidence
@@ -197,6 +207,8 @@ pub struct AppStats {
     pub unidentified_tcp: u64,
     /// UDP flows with payload that no protocol claimed.
     pub unidentified_udp: u64,
+    /// Flows per application label (parsed protocols, IT labels, `unknown`).
+    pub labels: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl AppStats {
@@ -211,6 +223,9 @@ impl AppStats {
         }
         self.unidentified_tcp += o.unidentified_tcp;
         self.unidentified_udp += o.unidentified_udp;
+        for (k, v) in &o.labels {
+            *self.labels.entry(k).or_default() += v;
+        }
     }
 }
 
@@ -228,6 +243,22 @@ enum AppState {
     Done,
 }
 
+/// What identification keeps of a flow.
+#[derive(Default)]
+struct Probing {
+    /// Per direction: bytes were skipped before the handler attached.
+    pending_gap: [bool; 2],
+    probes: u8,
+    /// The flow was picked up without its opening (no SYN): its client is a guess.
+    midstream: bool,
+    /// The server answered (a SYN-ACK, or any packet of a flow picked up midstream).
+    answered: bool,
+    /// The application label, once decided (boxed: most of a flood's flows never get one).
+    label: Option<Box<FlowLabel>>,
+    /// Flow records: the TCP history, the PDUs parsed, the last interim record.
+    record: super::flowrec::RecordState,
+}
+
 struct Flow {
     info: FlowInfo,
     /// Whether the client is the key's `lo` endpoint.
@@ -242,9 +273,8 @@ struct Flow {
     tcp_closed: bool,
     tcp_rst: bool,
     app: AppState,
-    /// Per direction: bytes were skipped before the handler attached.
-    pending_gap: [bool; 2],
-    probes: u8,
+    /// Identification: gaps before a handler, probes so far, the label once decided.
+    probe: Probing,
     /// Which ends (client, server) the asset inventory took at the flow's start.
     assets_held: [bool; 2],
     /// Packets and bytes per direction already reported to the asset inventory.
@@ -287,12 +317,11 @@ impl AppEnv<'_> {
         &mut self,
         app: &mut AppState,
         info: &FlowInfo,
-        pending_gap: &mut [bool; 2],
-        probes: &mut u8,
+        probe: &mut Probing,
         dir: Direction,
         data: &[u8],
     ) -> bool {
-        let midstream = pending_gap[dir.index()];
+        let midstream = probe.pending_gap[dir.index()];
         match self
             .registry
             .identify(info.transport, info.server.port, dir, data, midstream)
@@ -317,8 +346,14 @@ impl AppEnv<'_> {
                     self.sink.alert_scratch(),
                 );
                 self.sink.commit_alerts(self.pkt_index, info.id);
+                let by = if on_its_port {
+                    LabelBy::Port
+                } else {
+                    LabelBy::Content
+                };
+                self.label(info, probe, FlowLabel::parsed(spec.name, by));
                 for d in [Direction::Request, Direction::Response] {
-                    if pending_gap[d.index()] {
+                    if probe.pending_gap[d.index()] {
                         if let Some(mut ctx) = self.ctx(info, &mut det, index) {
                             ctx.counters.gaps += 1;
                             let _ =
@@ -334,15 +369,19 @@ impl AppEnv<'_> {
                 true
             }
             Identified::Undecided => {
-                pending_gap[dir.index()] = true;
-                *probes += 1;
-                if *probes >= MAX_PROBES {
+                probe.pending_gap[dir.index()] = true;
+                probe.probes += 1;
+                if probe.probes >= MAX_PROBES {
                     *app = AppState::Done;
                     self.count_unidentified(info.transport);
+                    self.label(info, probe, FlowLabel::by_port(info));
                 }
                 false
             }
-            Identified::Unknown { port_owner } => {
+            Identified::Unknown {
+                port_owner,
+                app: found,
+            } => {
                 *app = AppState::Done;
                 self.count_unidentified(info.transport);
                 if let Some(c) = port_owner.and_then(|o| self.stats.protocols.get_mut(o)) {
@@ -357,9 +396,31 @@ impl AppEnv<'_> {
                     );
                     self.sink.commit_alerts(self.pkt_index, info.id);
                 }
+                let label = match found {
+                    Some(f) => FlowLabel::content(f),
+                    None => FlowLabel::by_port(info),
+                };
+                self.label(info, probe, label);
                 false
             }
         }
+    }
+
+    /// The flow's label is decided: counted, kept, and judged (zones and conduits for the
+    /// flows no parser handles; the learned conversations for all).
+    fn label(&mut self, info: &FlowInfo, probe: &mut Probing, label: FlowLabel) {
+        if probe.label.is_some() {
+            return;
+        }
+        *self.stats.labels.entry(label.name).or_default() += 1;
+        self.detector.flow_labeled(
+            &info.view(),
+            self.ts,
+            label.judged(info.transport, probe.midstream),
+            self.sink.alert_scratch(),
+        );
+        self.sink.commit_alerts(self.pkt_index, info.id);
+        probe.label = Some(Box::new(label));
     }
 
     fn count_unidentified(&mut self, t: Transport) {
@@ -389,19 +450,18 @@ impl AppEnv<'_> {
         &mut self,
         app: &mut AppState,
         info: &FlowInfo,
-        pending_gap: &mut [bool; 2],
-        probes: &mut u8,
+        probe: &mut Probing,
         dir: Direction,
         ev: StreamEvent<'_>,
     ) {
         if let AppState::Pending = app {
             match ev {
                 StreamEvent::Gap(_) => {
-                    pending_gap[dir.index()] = true;
+                    probe.pending_gap[dir.index()] = true;
                     return;
                 }
                 StreamEvent::Data(d) => {
-                    if !self.identify(app, info, pending_gap, probes, dir, d) {
+                    if !self.identify(app, info, probe, dir, d) {
                         return;
                     }
                 }
@@ -419,21 +479,16 @@ impl AppEnv<'_> {
             if matches!(ev, StreamEvent::Gap(_)) {
                 ctx.counters.gaps += 1;
             }
+            let before = ctx.counters.pdus;
             let verdict = handler.on_stream(&mut ctx, dir, ev);
+            probe.record.pdus += ctx.counters.pdus.saturating_sub(before);
             self.finish_verdict(app, info, verdict);
         }
     }
 
     fn datagram(&mut self, flow: &mut Flow, dir: Direction, data: &[u8]) {
         if let AppState::Pending = flow.app {
-            if !self.identify(
-                &mut flow.app,
-                &flow.info,
-                &mut flow.pending_gap,
-                &mut flow.probes,
-                dir,
-                data,
-            ) {
+            if !self.identify(&mut flow.app, &flow.info, &mut flow.probe, dir, data) {
                 return;
             }
         }
@@ -446,7 +501,9 @@ impl AppEnv<'_> {
             let Some(mut ctx) = self.ctx(&flow.info, det, usize::from(*index)) else {
                 return;
             };
+            let before = ctx.counters.pdus;
             let verdict = handler.on_datagram(&mut ctx, dir, data);
+            flow.probe.record.pdus += ctx.counters.pdus.saturating_sub(before);
             self.finish_verdict(&mut flow.app, &flow.info, verdict);
         }
     }
@@ -479,6 +536,9 @@ impl Worker {
         let mut sink = EventSink::new(cfg.events);
         if cfg.evidence.is_some() {
             sink.want_evidence();
+        }
+        if cfg.flows {
+            sink.want_flows();
         }
         Worker {
             detector: Detector::new(shared),
@@ -663,8 +723,10 @@ impl Worker {
             tcp_closed: false,
             tcp_rst: false,
             app: AppState::Pending,
-            pending_gap: [false; 2],
-            probes: 0,
+            probe: Probing {
+                midstream: s.proto == ipproto::TCP && !s.is_syn(),
+                ..Probing::default()
+            },
             assets_held: [true; 2],
             reported: ([0; 2], [0; 2]),
             evidence: self.rings.as_ref().map(|_| Box::default()),
@@ -806,6 +868,25 @@ impl Worker {
         if sender.mac.is_none() {
             sender.mac = s.src_mac;
         }
+        let observations = sink.observations;
+        match s.proto {
+            ipproto::TCP => {
+                if dir == Direction::Response
+                    && (flow.probe.midstream || s.flags & tcpflags::SYN != 0)
+                {
+                    flow.probe.answered = true;
+                }
+                if cfg.flows {
+                    flow.probe.record.tcp(dir, s.flags, payload.len());
+                }
+            }
+            ipproto::ICMP | ipproto::ICMPV6 if is_new => {
+                if let [t, c, ..] = payload {
+                    flow.probe.record.icmp = Some((*t, *c));
+                }
+            }
+            _ => flow.probe.answered |= dir == Direction::Response,
+        }
         if is_new {
             // The asset inventory hears of the flow once its first packet is counted: a flow
             // that sees nothing more (a scan's SYN) needs no second report at its end.
@@ -815,12 +896,18 @@ impl Worker {
         }
         let mut env = AppEnv {
             registry,
-            sink,
-            detector,
+            sink: &mut *sink,
+            detector: &mut *detector,
             stats: &mut stats.app,
             ts: p.ts,
             pkt_index: p.index,
         };
+        if is_new {
+            if let Transport::Other(_) = flow.info.transport {
+                let label = FlowLabel::by_port(&flow.info);
+                env.label(&flow.info, &mut flow.probe, label);
+            }
+        }
         let mut closed_now = false;
         match s.proto {
             ipproto::TCP => {
@@ -840,6 +927,18 @@ impl Worker {
             ipproto::UDP if !payload.is_empty() => env.datagram(flow, dir, payload),
             _ => {}
         }
+        let raised = sink.observations - observations;
+        let rec = &mut flow.probe.record;
+        rec.alerts = rec
+            .alerts
+            .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
+        if cfg.flows
+            && p.ts.as_nanos() - rec.last_record.max(flow.first_ts.as_nanos()) >= cfg.interim_ns
+        {
+            rec.last_record = p.ts.as_nanos();
+            rec.interims += 1;
+            write_record(sink, &cfg.sensor_id, flow, None, detector, p.index);
+        }
         if closed_now {
             table.set_class(fid, Class::Closed);
         } else if s.proto == ipproto::TCP && table.class(fid) == Class::HalfOpen {
@@ -857,6 +956,7 @@ impl Worker {
         if let Some(i) = EndReason::ALL.iter().position(|r| *r == reason) {
             self.stats.flows_ended[i] += 1;
         }
+        let observations = self.sink.observations;
         let Worker {
             registry,
             sink,
@@ -877,8 +977,7 @@ impl Worker {
                 tcp,
                 app,
                 info,
-                pending_gap,
-                probes,
+                probe,
                 ..
             } = &mut flow;
             for (st, d) in tcp
@@ -886,7 +985,7 @@ impl Worker {
                 .zip([Direction::Request, Direction::Response])
             {
                 st.flush(&mut stats.tcp, &mut |ev| {
-                    env.stream(app, info, pending_gap, probes, d, ev)
+                    env.stream(app, info, probe, d, ev)
                 });
             }
         }
@@ -905,6 +1004,12 @@ impl Worker {
                 handler.on_end(&mut ctx);
             }
         }
+        // A flow without payload that the server answered (a connection opened and closed,
+        // a port that answers) is judged by its port.
+        if flow.probe.label.is_none() && flow.probe.answered {
+            let label = FlowLabel::by_port(&flow.info);
+            env.label(&flow.info, &mut flow.probe, label);
+        }
         if let AppState::Active { det, .. } = std::mem::replace(&mut flow.app, AppState::Done) {
             self.detector.end_flow(&flow.info.view(), *det);
         }
@@ -921,6 +1026,23 @@ impl Worker {
             for c in self.captures.drain(..) {
                 self.sink.evidence(pkt_index, flow.info.id, c);
             }
+        }
+        let raised = self.sink.observations - observations;
+        flow.probe.record.alerts = flow
+            .probe
+            .record
+            .alerts
+            .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
+        if self.cfg.flows {
+            let sensor = &self.cfg.sensor_id;
+            write_record(
+                &mut self.sink,
+                sensor,
+                &flow,
+                Some(reason),
+                &self.detector,
+                pkt_index,
+            );
         }
         // Only what the report at the start did not say: nothing, for a flow of one packet.
         if flow.packets != flow.reported.0 || app_protocol.is_some() {
@@ -949,8 +1071,7 @@ fn tcp_segment(
         tcp,
         app,
         info,
-        pending_gap,
-        probes,
+        probe,
         ..
     } = flow;
     let [req, resp] = tcp;
@@ -963,24 +1084,90 @@ fn tcp_segment(
     // this segment (a request released here precedes its answer).
     if s.flags & tcpflags::ACK != 0 {
         peer.on_peer_ack(s.ack, counters, &mut |ev| {
-            env.stream(app, info, pending_gap, probes, dir.reverse(), ev)
+            env.stream(app, info, probe, dir.reverse(), ev)
         });
     }
     mine.on_segment(s.seq, s.flags, payload, reassembly, counters, &mut |ev| {
-        env.stream(app, info, pending_gap, probes, dir, ev)
+        env.stream(app, info, probe, dir, ev)
     });
     let rst = s.flags & tcpflags::RST != 0;
     if !(rst || (mine.is_closed() && peer.is_closed())) {
         return false;
     }
     for (st, sd) in [(&mut *mine, dir), (&mut *peer, dir.reverse())] {
-        st.flush(counters, &mut |ev| {
-            env.stream(app, info, pending_gap, probes, sd, ev)
-        });
+        st.flush(counters, &mut |ev| env.stream(app, info, probe, sd, ev));
     }
     flow.tcp_closed = true;
     flow.tcp_rst |= rst;
     true
+}
+
+/// Writes `flow`'s record: its final one when it ended for `reason`, else an interim one.
+fn write_record(
+    sink: &mut EventSink,
+    sensor: &str,
+    flow: &Flow,
+    reason: Option<EndReason>,
+    detector: &Detector,
+    pkt_index: u64,
+) {
+    use super::flowrec::{uid, FlowRecord, RecordEnd};
+    let info = &flow.info;
+    let proto = flow.proto;
+    let (sport, dport) = match (proto, flow.probe.record.icmp) {
+        (ipproto::ICMP | ipproto::ICMPV6, Some((t, c))) => (u16::from(t), u16::from(c)),
+        _ => (info.client.port, info.server.port),
+    };
+    let cid = crate::flow::community_id::community_id(
+        info.client.ip,
+        info.server.ip,
+        proto,
+        sport,
+        dport,
+    );
+    let uid = uid(sensor, flow.first_ts, &cid, info.id);
+    let zones = zones_of(detector, flow);
+    let has_ports = matches!(proto, ipproto::TCP | ipproto::UDP);
+    let label = flow.probe.label.as_deref();
+    let end = |e: &EndpointInfo, d: usize| RecordEnd {
+        ip: e.ip,
+        port: has_ports.then_some(e.port),
+        mac: e.mac,
+        zone: None,
+        packets: flow.packets.get(d).copied().unwrap_or(0),
+        bytes: flow.bytes.get(d).copied().unwrap_or(0),
+    };
+    let rec = FlowRecord {
+        kind: "flow",
+        uid: &uid,
+        community_id: &cid,
+        last: reason.is_some(),
+        end_reason: reason.map(EndReason::as_str),
+        start: flow.first_ts,
+        end: flow.last_ts,
+        duration: flow.last_ts.nanos_since(flow.first_ts) as f64 / 1e9,
+        transport: info.transport.as_str(),
+        proto,
+        app: label.map(|l| l.name),
+        app_by: label.map(|l| l.by),
+        parsed: label.is_some_and(|l| l.parsed),
+        server_name: label.and_then(|l| l.server_name.as_deref()),
+        src: RecordEnd {
+            zone: zones.0,
+            ..end(&info.client, 0)
+        },
+        dst: RecordEnd {
+            zone: zones.1,
+            ..end(&info.server, 1)
+        },
+        vlan: info.vlan,
+        history: flow.probe.record.history(),
+        midstream: flow.probe.midstream,
+        pdus: label.filter(|l| l.parsed).map(|_| flow.probe.record.pdus),
+        alerts: flow.probe.record.alerts,
+        sensor,
+    };
+    sink.flow_record(pkt_index, info.id, &rec);
 }
 
 fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {
