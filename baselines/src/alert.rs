@@ -108,6 +108,8 @@ pub struct Observation {
     pub evidence: Evidence,
     /// Severity override (from config); `None` uses the rule's.
     pub severity: Option<u8>,
+    /// Community ID of the flow it was seen on.
+    pub community_id: Option<Box<str>>,
 }
 
 /// What the detector hands the output thread, in input order.
@@ -297,6 +299,10 @@ pub struct Alert {
     pub evidence: AlertEvidence,
     /// ATT&CK mapping.
     pub attack: Attack,
+    /// Community ID of the flow of its first observation (joins with Zeek, Suricata and
+    /// firewall logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<Box<str>>,
     /// Sensor.
     pub sensor: SensorInfo,
 }
@@ -446,6 +452,7 @@ impl AlertStore {
                 framework: ATTACK_FRAMEWORK,
                 techniques: o.rule.techniques,
             },
+            community_id: o.community_id,
             sensor: self.sensor.clone(),
         };
         *self
@@ -615,6 +622,7 @@ mod tests {
                 expected: serde_json::Value::Null,
             },
             severity: None,
+            community_id: None,
         }
     }
 

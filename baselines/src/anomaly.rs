@@ -1004,6 +1004,7 @@ impl Fire<'_> {
             details,
             evidence: Evidence { observed, expected },
             severity: None,
+            community_id: None,
         })));
     }
 }

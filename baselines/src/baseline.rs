@@ -819,6 +819,13 @@ impl Learner {
         }
     }
 
+    /// Learns and approves conversation `c` (a SOC's decision on a new_conversation alert).
+    pub fn approve_conversation(&self, c: &crate::conversations::Conversation, ts: Timestamp) {
+        if !self.conversations.approve(c, ts, self.caps.max_edges) {
+            self.cap_hit();
+        }
+    }
+
     /// Whether the baseline knows conversation `c`, or judges no conversations at all (a
     /// file older than [`CONVERSATIONS_SINCE`] has none): true means "do not alert".
     pub fn knows_conversation(&self, c: &crate::conversations::Conversation) -> bool {

@@ -114,6 +114,17 @@ impl Conversations {
         true
     }
 
+    /// Learns `c` (if new, and the table has room) and approves it: a SOC decision.
+    pub fn approve(&self, c: &Conversation, ts: Timestamp, max: usize) -> bool {
+        if !self.learn(c, ts, max) {
+            return false;
+        }
+        if let Some(mut e) = self.map.get_mut(c) {
+            e.state = e.state.merge(State::Approved);
+        }
+        true
+    }
+
     /// Whether `c` was learned (in any state: a suppressed one is known and never alerts).
     pub fn knows(&self, c: &Conversation) -> bool {
         self.map.contains_key(c)

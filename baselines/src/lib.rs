@@ -31,6 +31,7 @@ pub mod alert;
 pub mod anomaly;
 pub mod assets;
 pub mod baseline;
+pub mod community_id;
 pub mod conversations;
 pub mod detector;
 pub mod intervals;

@@ -264,6 +264,30 @@ fn learn_deviation(l: &Learner, r: &Record) -> Result<String, String> {
             l.approve_asset(ip);
             return Ok(format!("asset {ip} learned"));
         }
+        "baseline.new_conversation" => {
+            let port = obs
+                .get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or("new_conversation without its port")?;
+            let text = |k: &str| obs.get(k).and_then(Value::as_str).map(str::to_string);
+            let (Some(transport), Some(label)) = (text("transport"), text("label")) else {
+                return Err("new_conversation without its transport and label".into());
+            };
+            let c = crate::conversations::Conversation {
+                client: src,
+                server: dst,
+                port,
+                transport: transport.into(),
+                label: label.into(),
+            }
+            .normalized();
+            l.approve_conversation(&c, r.ts);
+            return Ok(format!(
+                "conversation {src}>{dst}:{}/{}/{} learned",
+                c.transport, c.port, c.label
+            ));
+        }
         "baseline.new_edge" | "baseline.new_operation" => {
             format!("{} on {}", lesson.operation, edge.label())
         }

@@ -516,7 +516,7 @@ fn client_hello_sni(hs: &[u8]) -> Option<&[u8]> {
 /// an NBSS session request / positive response.
 fn is_smb(d: &[u8]) -> bool {
     match d {
-        [0x00, _, _, _, 0xff | 0xfe | 0xfd, b'S', b'M', b'B', ..] => true,
+        [0x00, _, _, _, 0xfd..=0xff, b'S', b'M', b'B', ..] => true,
         // Session request: type 0x81, flags 0, length, then two encoded names of 34 bytes.
         [0x81, 0, l0, l1, 0x20, ..] => u16::from_be_bytes([*l0, *l1]) == 68,
         // Positive session response: no payload.
@@ -642,11 +642,10 @@ fn is_snmp(d: &[u8]) -> bool {
         return false;
     }
     let v = 1 + n;
-    match d.get(v..v + 4) {
-        Some([0x02, 0x01, 0 | 1, 0x04]) => true,
-        Some([0x02, 0x01, 3, 0x30]) => true,
-        _ => false,
-    }
+    matches!(
+        d.get(v..v + 4),
+        Some([0x02, 0x01, 0 | 1, 0x04] | [0x02, 0x01, 3, 0x30])
+    )
 }
 
 /// LDAP: SEQUENCE { INTEGER messageID, [APPLICATION n] protocolOp } with a defined op.

@@ -46,6 +46,8 @@ pub struct FlowInfo {
     pub client_zone: ZoneId,
     /// Zone of the server.
     pub server_zone: ZoneId,
+    /// Community ID (computed on first use).
+    pub cid: otsensor_baselines::community_id::LazyCommunityId,
 }
 
 /// What a handler gets with each call.
@@ -76,6 +78,7 @@ impl FlowInfo {
             client_zone: self.client_zone,
             server_zone: self.server_zone,
             transport: self.transport.as_str(),
+            cid: Some(&self.cid),
         }
     }
 }
@@ -120,8 +123,23 @@ impl Sink for AppCtx<'_> {
         self.events.enabled()
     }
 
+    /// The event line, with the flow's Community ID as its last key.
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
-        self.events.emit_with(self.pkt_index, self.flow.id, write);
+        let cid = self.flow.cid.get(self.flow.client.ip, self.flow.server.ip);
+        self.events
+            .emit_with(self.pkt_index, self.flow.id, &mut |buf: &mut Vec<u8>| {
+                let start = buf.len();
+                write(buf)?;
+                // An event is one JSON object: its closing brace makes room for one more key
+                // (the ID's characters, base64 and `:`, need no escaping).
+                if buf.len() > start + 2 && buf.last() == Some(&b'}') {
+                    buf.pop();
+                    buf.extend_from_slice(b",\"community_id\":\"");
+                    buf.extend_from_slice(cid.as_bytes());
+                    buf.extend_from_slice(b"\"}");
+                }
+                Ok(())
+            });
     }
 }
 

@@ -35,12 +35,11 @@ fn zones(dir: &Scratch, conduits: &str) -> PathBuf {
     cfg
 }
 
+/// (rule, src, dst, protocol) of alerts.
+type Rows = BTreeSet<(String, String, String, String)>;
+
 /// Replays with `args`; returns (rule, src, dst, protocol) of every alert and the flow records.
-fn run(
-    dir: &Scratch,
-    pcaps: &[&Path],
-    args: &[&OsStr],
-) -> (BTreeSet<(String, String, String, String)>, Vec<Value>) {
+fn run(dir: &Scratch, pcaps: &[&Path], args: &[&OsStr]) -> (Rows, Vec<Value>) {
     let alerts = dir.path("alerts.jsonl");
     let flows = dir.path("flows.jsonl");
     let mut all: Vec<&OsStr> = pcaps.iter().map(|p| p.as_os_str()).collect();
@@ -67,7 +66,7 @@ fn run(
     (rows, jsonl(&flows))
 }
 
-fn rows(r: &[(&str, &str, &str, &str)]) -> BTreeSet<(String, String, String, String)> {
+fn rows(r: &[(&str, &str, &str, &str)]) -> Rows {
     r.iter()
         .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
         .collect()

@@ -314,6 +314,7 @@ mod tests {
                 client_zone: 0,
                 server_zone: 0,
                 transport: "tcp",
+                cid: None,
             };
             d.observe(m, &f, fl, &mut out);
         }

@@ -61,6 +61,7 @@ impl Findings<'_> {
             details,
             evidence,
             severity: pol.severity_override(rule),
+            community_id: f.community_id(),
         })));
     }
 

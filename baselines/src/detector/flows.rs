@@ -116,6 +116,9 @@ impl Detector {
         match self.policy.cfg.mode {
             Mode::PolicyOnly => {}
             Mode::Learn => self.shared.learner.learn_conversation(&conv, ts),
+            // A parsed protocol's flows meet the baseline's edges message by message
+            // (new_asset, new_edge, new_operation, ...): no second alert for the same path.
+            Mode::Detect if label.parsed => {}
             Mode::Detect => {
                 if self.shared.learner.knows_conversation(&conv) {
                     return;
@@ -253,6 +256,7 @@ impl Detector {
             details,
             evidence,
             severity: pol.severity_override(rule).or(severity),
+            community_id: f.community_id(),
         })));
     }
 }

@@ -121,6 +121,16 @@ pub struct FlowView<'a> {
     pub server_zone: ZoneId,
     /// `tcp` or `udp`.
     pub transport: &'static str,
+    /// The flow's Community ID (computed when an alert first needs it).
+    pub cid: Option<&'a crate::community_id::LazyCommunityId>,
+}
+
+impl FlowView<'_> {
+    /// The flow's Community ID, for an alert raised on it.
+    pub fn community_id(&self) -> Option<Box<str>> {
+        self.cid
+            .map(|c| c.get(self.client.ip, self.server.ip).into())
+    }
 }
 
 /// What a configuration reload can change: zones and conduits, rule switches, severities
@@ -495,6 +505,7 @@ impl Detector {
             details,
             evidence,
             severity: sh.severity_override(rule),
+            community_id: f.community_id(),
         })));
     }
 

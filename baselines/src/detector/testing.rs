@@ -40,6 +40,7 @@ pub fn view<'a>(client: &'a Peer, server: &'a Peer) -> FlowView<'a> {
         client_zone: 0,
         server_zone: 0,
         transport: "tcp",
+        cid: None,
     }
 }
 
@@ -229,6 +230,7 @@ pub fn run_in(
             client_zone: zones.0,
             server_zone: zones.1,
             transport: "tcp",
+            cid: None,
         };
         let label = format!("{}>{}/{}", c.ip, s.ip, m.protocol);
         let cx = Ctx {

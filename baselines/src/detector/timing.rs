@@ -246,6 +246,7 @@ impl Shared {
                         expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
                     },
                     severity: policy.severity_override(&rules::POLL_STOPPED),
+                    community_id: None,
                 });
                 reported.insert((edge.clone(), code), last);
             }

@@ -1,6 +1,6 @@
 //! Flows: keys, the per-worker flow table and TCP reassembly.
 
-pub mod community_id;
+pub use otsensor_baselines::community_id;
 pub mod key;
 pub mod table;
 pub mod tcp;

@@ -306,6 +306,7 @@ impl AlertOutput {
                     details: h.details,
                     evidence,
                     severity: policy.severity_override(h.rule),
+                    community_id: None,
                 };
                 self.store.observe(o).map(|mut a| {
                     self.store.set_status(id, Some(status));

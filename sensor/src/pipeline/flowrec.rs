@@ -135,8 +135,6 @@ pub struct RecordState {
     pub last_record: i64,
     /// Interim records written.
     pub interims: u32,
-    /// ICMP type and code of the first packet (Community ID).
-    pub icmp: Option<(u8, u8)>,
 }
 
 impl RecordState {

@@ -23,6 +23,7 @@ use crate::registry::{
     AppCtx, EndpointInfo, FlowInfo, Handler, Identified, ProtoCounters, Registry, Transport,
     Verdict,
 };
+use otsensor_baselines::community_id::LazyCommunityId;
 
 const NS: i64 = 1_000_000_000;
 
@@ -668,7 +669,7 @@ impl Worker {
         }
     }
 
-    fn new_flow(&mut self, key: FlowKey, src_is_lo: bool, p: &Pkt) -> u32 {
+    fn new_flow(&mut self, key: FlowKey, src_is_lo: bool, p: &Pkt, payload: &[u8]) -> u32 {
         let s = &p.sum;
         let client_is_src = self.client_is_src(s);
         let src = EndpointInfo {
@@ -697,6 +698,13 @@ impl Worker {
             zones.lookup(server.ip, s.vlan, iface),
         );
         let transport = Transport::of(s.proto);
+        // ICMP: the Community ID hashes the first message's type and code.
+        let cid = match (s.proto, payload) {
+            (ipproto::ICMP | ipproto::ICMPV6, [t, c, ..]) => {
+                LazyCommunityId::new(s.proto, u16::from(*t), u16::from(*c))
+            }
+            _ => LazyCommunityId::new(s.proto, client.port, server.port),
+        };
         *match transport {
             Transport::Tcp => &mut self.stats.flows_tcp,
             Transport::Udp => &mut self.stats.flows_udp,
@@ -712,6 +720,7 @@ impl Worker {
                 iface: p.iface,
                 client_zone,
                 server_zone,
+                cid,
             },
             client_is_lo: client_is_src == src_is_lo,
             first_ts: p.ts,
@@ -828,7 +837,7 @@ impl Worker {
         }
         let (fid, is_new) = match id {
             Some(f) => (f, false),
-            None => (self.new_flow(key, src_is_lo, p), true),
+            None => (self.new_flow(key, src_is_lo, p, payload), true),
         };
         self.table.touch(fid, now);
         let Worker {
@@ -878,11 +887,6 @@ impl Worker {
                 }
                 if cfg.flows {
                     flow.probe.record.tcp(dir, s.flags, payload.len());
-                }
-            }
-            ipproto::ICMP | ipproto::ICMPV6 if is_new => {
-                if let [t, c, ..] = payload {
-                    flow.probe.record.icmp = Some((*t, *c));
                 }
             }
             _ => flow.probe.answered |= dir == Direction::Response,
@@ -1114,18 +1118,8 @@ fn write_record(
     use super::flowrec::{uid, FlowRecord, RecordEnd};
     let info = &flow.info;
     let proto = flow.proto;
-    let (sport, dport) = match (proto, flow.probe.record.icmp) {
-        (ipproto::ICMP | ipproto::ICMPV6, Some((t, c))) => (u16::from(t), u16::from(c)),
-        _ => (info.client.port, info.server.port),
-    };
-    let cid = crate::flow::community_id::community_id(
-        info.client.ip,
-        info.server.ip,
-        proto,
-        sport,
-        dport,
-    );
-    let uid = uid(sensor, flow.first_ts, &cid, info.id);
+    let cid = info.cid.get(info.client.ip, info.server.ip);
+    let uid = uid(sensor, flow.first_ts, cid, info.id);
     let zones = zones_of(detector, flow);
     let has_ports = matches!(proto, ipproto::TCP | ipproto::UDP);
     let label = flow.probe.label.as_deref();
@@ -1140,7 +1134,7 @@ fn write_record(
     let rec = FlowRecord {
         kind: "flow",
         uid: &uid,
-        community_id: &cid,
+        community_id: cid,
         last: reason.is_some(),
         end_reason: reason.map(EndReason::as_str),
         start: flow.first_ts,

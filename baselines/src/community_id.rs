@@ -93,12 +93,50 @@ pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16)
     out
 }
 
+/// A flow's Community ID, computed the first time something asks for it (an event, an
+/// alert or the flow record): a flood's flows that nobody reports on never pay for SHA-1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LazyCommunityId {
+    /// IP protocol.
+    proto: u8,
+    /// Client port and server port; for ICMP, the first packet's type and code.
+    ports: (u16, u16),
+    id: std::cell::OnceCell<Box<str>>,
+}
+
+impl LazyCommunityId {
+    /// For a flow of IP protocol `proto` whose first packet (from the client) had these
+    /// ports, or ICMP type and code.
+    pub fn new(proto: u8, client_port: u16, server_port: u16) -> LazyCommunityId {
+        LazyCommunityId {
+            proto,
+            ports: (client_port, server_port),
+            id: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The ID of the flow between `client` and `server`.
+    pub fn get(&self, client: IpAddr, server: IpAddr) -> &str {
+        self.id.get_or_init(|| {
+            community_id(client, server, self.proto, self.ports.0, self.ports.1).into_boxed_str()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn computed_once_on_demand() {
+        let l = LazyCommunityId::new(6, 34855, 80);
+        let id = l.get(ip("128.232.110.120"), ip("66.35.250.204"));
+        assert_eq!(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        assert_eq!(l.get(ip("1.1.1.1"), ip("2.2.2.2")), id, "kept");
     }
 
     /// The test vectors of the specification's baseline (community-id-spec, baseline/).
