@@ -155,6 +155,14 @@ pub struct Fact {
 /// Kinds of [`Fact`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactKind {
+    /// A connection ended having requested function `code` of `protocol` exactly once (at
+    /// the fact's time): one poll of a master that opens a connection per poll.
+    SingleRequest {
+        /// Protocol.
+        protocol: &'static str,
+        /// Function code.
+        code: u16,
+    },
     /// A flow began; `opened` when its first packet was a TCP SYN or a UDP datagram (not a
     /// connection picked up midstream).
     FlowStart {

@@ -475,6 +475,8 @@ impl AnomalyEngine {
                 consumer,
                 id,
             } => self.io_data(f, protocol, (producer, consumer, id), fx),
+            // Timing across connections: the output thread's polls, not a cross-flow rule.
+            FactKind::SingleRequest { .. } => {}
         }
     }
 

@@ -37,6 +37,7 @@ pub mod detector;
 pub mod intervals;
 pub mod lru;
 pub mod oui;
+pub mod polls;
 pub mod rules;
 pub mod sorted_set;
 pub mod triage;

@@ -235,6 +235,14 @@ impl Registry {
         &self.protocols
     }
 
+    /// The parsed protocol that owns this port, if one does.
+    pub fn port_owner(&self, t: Transport, port: u16) -> Option<&'static str> {
+        self.protocols
+            .iter()
+            .find(|p| p.owns_port(t, port))
+            .map(|p| p.name)
+    }
+
     /// True when some protocol owns this port, parsed or labelled (used to tell server from
     /// client midstream).
     pub fn is_known_port(&self, t: Transport, port: u16) -> bool {

@@ -229,7 +229,7 @@ impl Stats {
                 unidentified_tcp: w.app.unidentified_tcp,
                 unidentified_udp: w.app.unidentified_udp,
                 labels: w.app.labels.clone(),
-                records: (report.output.flows_written > 0).then_some(report.output.flows_written),
+                records: (report.output.flow_records > 0).then_some(report.output.flow_records),
             },
             tcp: w.tcp.clone(),
             pdus,

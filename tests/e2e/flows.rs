@@ -383,3 +383,75 @@ fn flow_records_hold_the_connection() {
     let uids: BTreeSet<&str> = flows.iter().map(|f| f["uid"].as_str().unwrap()).collect();
     assert_eq!(uids.len(), flows.len(), "uids are unique");
 }
+
+/// A long flow gets interim records (same uid, running totals) before its final one.
+#[test]
+fn long_flows_get_interim_records() {
+    let dir = Scratch::new("flows-interim");
+    let cfg = dir.path("interim.toml");
+    std::fs::write(&cfg, "[flows]\ninterim_secs = 4\n").unwrap();
+    let (_, flows) = run(&dir, &[&services()], &["-c".as_ref(), cfg.as_os_str()]);
+    // The SSH session from the LAN lasts 9.95 s: interim records after 4 s and 8 s.
+    let ssh: Vec<&Value> = flows
+        .iter()
+        .filter(|f| f["dst"]["port"] == 22 && f["dst"]["ip"] == WS)
+        .collect();
+    assert_eq!(ssh.len(), 3, "{ssh:?}");
+    let finals: Vec<bool> = ssh.iter().map(|f| f["final"] == true).collect();
+    assert_eq!(finals, [false, false, true]);
+    assert!(ssh.iter().all(|f| f["uid"] == ssh[0]["uid"]));
+    let total =
+        |f: &Value| f["src"]["packets"].as_u64().unwrap() + f["dst"]["packets"].as_u64().unwrap();
+    assert!(total(ssh[0]) < total(ssh[1]) && total(ssh[1]) < total(ssh[2]));
+    assert!(ssh[0].get("end_reason").is_none());
+    assert_eq!(ssh[2]["end_reason"], "end_of_input");
+}
+
+/// Every flow record follows `schemas/flow.schema.json` (JSON Schema 2020-12, formats
+/// checked), on the project's captures and the corpus's IT, mixed and industrial samples.
+#[test]
+fn every_flow_record_follows_the_schema() {
+    let py = root().join("target/test-tools/venv/bin/python");
+    if !py.is_file() {
+        skip("jsonschema not installed in target/test-tools/venv (scripts/test.sh installs it)");
+        return;
+    }
+    let dir = Scratch::new("flows-schema");
+    let mut caps: Vec<PathBuf> = walk(&own_pcaps())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pcap"))
+        .collect();
+    if let Some(shared) = shared_pcaps() {
+        for sub in ["it", "mixed", "iec61850-goose-sv", "bacnet"] {
+            caps.extend(walk(&shared.join(sub)));
+        }
+    }
+    caps.sort();
+    let mut files = Vec::new();
+    for (i, cap) in caps.iter().enumerate() {
+        let f = dir.path(&format!("flows-{i}.jsonl"));
+        let (_, _, err) = replay(&[
+            cap.as_os_str(),
+            "--flows".as_ref(),
+            f.as_os_str(),
+            "--alerts".as_ref(),
+            "/dev/null".as_ref(),
+        ]);
+        assert!(f.is_file(), "{}: {err}", cap.display());
+        files.push(f);
+    }
+    let res = run_with_timeout(
+        Command::new(&py)
+            .arg(root().join("tests/tools/validate_events.py"))
+            .arg(root().join("schemas/flow.schema.json"))
+            .args(&files),
+        std::time::Duration::from_secs(600),
+    );
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let n: usize = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap();
+    assert!(n > 1_000, "only {n} flow records validated");
+}

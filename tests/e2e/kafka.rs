@@ -249,6 +249,7 @@ type = "kafka"
 brokers = "{brokers}"
 topic = "{topic}"
 assets_topic = "{topic}-assets"
+flows_topic = "{topic}-flows"
 format = "json"
 spool_dir = {spool:?}
 flush_timeout_secs = 20
@@ -294,6 +295,7 @@ fn alerts_and_assets_read_back_by_real_consumers() {
     let topic = format!("alerts-{}", std::process::id());
     broker.create_topic(&topic);
     broker.create_topic(&format!("{topic}-assets"));
+    broker.create_topic(&format!("{topic}-flows"));
     let dir = Scratch::new("kafka");
     let cfg = config(&dir, &broker.brokers(), &topic, "");
     let caps = vec![
@@ -362,6 +364,24 @@ fn alerts_and_assets_read_back_by_real_consumers() {
     assert!(plc["score"].as_u64().unwrap() > 0, "{plc}");
     assert_eq!(plc["exposed_to_zones"], serde_json::json!(["unzoned"]));
     assert!(assets.iter().all(|m| m.headers["kind"] == "asset"));
+
+    // Flow records: every one the run made, keyed by its Community ID.
+    let n = stats["flows"]["records"]
+        .as_u64()
+        .expect("flow records counted") as usize;
+    let flows = consume_rdkafka(
+        &broker.brokers(),
+        &format!("{topic}-flows"),
+        n,
+        Duration::from_secs(60),
+    );
+    assert_eq!(flows.len(), n);
+    for m in &flows {
+        let v: Value = serde_json::from_str(&m.value).unwrap();
+        assert_eq!(v["type"], "flow");
+        assert_eq!(m.key, v["community_id"].as_str().unwrap());
+        assert_eq!(m.headers["kind"], "flow");
+    }
     broker.stop();
 }
 

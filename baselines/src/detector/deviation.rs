@@ -329,7 +329,7 @@ mod tests {
         let mut one = super::super::FlowLocal::default();
         observe(&mut d, &mut one, 1, &polls);
         let (c, s) = (client(), server(502));
-        d.end_flow(&view(&c, &s), one);
+        d.end_flow(&view(&c, &s), one, &mut Vec::new());
         let b = learning.learner.to_baseline();
         shared(Mode::Detect, Learner::from_baseline(b, Caps::default()))
     }
@@ -386,7 +386,7 @@ mod tests {
         let mut fl = super::super::FlowLocal::default();
         let polls: Vec<Message> = (20..26).map(|i| read(f64::from(i), 0)).collect();
         observe(&mut d, &mut fl, 2, &polls);
-        d.end_flow(&view(&c, &s), fl);
+        d.end_flow(&view(&c, &s), fl, &mut Vec::new());
         // Polled every second while learning: silent for more than 10 periods after 25 s.
         assert!(detecting.stopped_polls(at(35.0)).is_empty());
         let stops = detecting.stopped_polls(at(40.0));
@@ -402,7 +402,7 @@ mod tests {
         // longer (connections publish their polls once a second).
         let mut fl = super::super::FlowLocal::default();
         observe(&mut d, &mut fl, 3, &[read(60.0, 0)]);
-        d.end_flow(&view(&c, &s), fl);
+        d.end_flow(&view(&c, &s), fl, &mut Vec::new());
         assert!(detecting.stopped_polls_while_capturing(at(70.5)).is_empty());
         assert_eq!(detecting.stopped_polls_while_capturing(at(71.5)).len(), 1);
         assert!(detecting.stopped_polls(at(80.0)).is_empty());

@@ -383,12 +383,27 @@ impl Detector {
     }
 
     /// A flow's state at its end (or when its parser gave up): its pending asset sightings
-    /// and its last polls are published.
-    pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal) {
+    /// and its last polls are published; while learning or detecting, each function it
+    /// requested exactly once goes to `out` as a fact (timing across connections, judged in
+    /// input order by the output thread).
+    pub fn end_flow(&mut self, f: &FlowView<'_>, mut fl: FlowLocal, out: &mut Vec<Signal>) {
         fl.pending.flush(&self.shared, &self.policy.zones, f);
         let more = fl.more.iter().flat_map(|m| m.iter());
+        let timed = self.policy.cfg.mode != Mode::PolicyOnly;
         for e in fl.edge.iter().chain(more) {
             e.fns.publish_last();
+            if timed {
+                for (code, ts) in e.fns.single_requests() {
+                    out.push(self.policy.fact(
+                        f,
+                        ts,
+                        FactKind::SingleRequest {
+                            protocol: e.protocol,
+                            code,
+                        },
+                    ));
+                }
+            }
         }
     }
 
@@ -614,7 +629,7 @@ mod tests {
                 d.observe(&m, &f, &mut fl, &mut out);
             }
         }
-        d.end_flow(&f, fl);
+        d.end_flow(&f, fl, &mut out);
         let b = shared.learner.to_baseline();
         for protocol in ["enip", "cip"] {
             let key = EdgeKey {

@@ -30,6 +30,8 @@ pub(super) struct FlowFn {
     /// and at the flow's end, and the last time it was (ns).
     last_poll: Option<Arc<AtomicI64>>,
     published: i64,
+    /// Requests of the function on the connection (saturating).
+    requests: u32,
 }
 
 impl Default for FlowFn {
@@ -41,6 +43,7 @@ impl Default for FlowFn {
             spiked: false,
             last_poll: None,
             published: i64::MIN,
+            requests: 0,
         }
     }
 }
@@ -87,6 +90,15 @@ impl Functions {
         }
     }
 
+    /// The functions requested exactly once on the connection, with the request's time: a
+    /// master that opens one connection per poll shows its period only across connections.
+    pub fn single_requests(&self) -> impl Iterator<Item = (u16, Timestamp)> + '_ {
+        self.0
+            .iter()
+            .filter(|(_, st)| st.requests == 1)
+            .filter_map(|(c, st)| st.last.map(|t| (*c, t)))
+    }
+
     /// Counts a request of function `code` at `m.ts`; its timing and the function's state.
     pub fn request(&mut self, m: &Message, code: u16) -> (Timing, &mut FlowFn) {
         let st = self.get(code);
@@ -98,6 +110,7 @@ impl Functions {
             }
         }
         st.last = Some(m.ts);
+        st.requests = st.requests.saturating_add(1);
         let minute = i32::try_from(m.ts.as_nanos().div_euclid(60_000_000_000)).unwrap_or(i32::MAX);
         if minute != st.minute {
             if st.in_minute > 0 {

@@ -249,6 +249,7 @@ pub const KEYS: &[Key] = &[
     ),
     text("sinks[kafka].topic", "string", "—", "not empty"),
     text("sinks[kafka].assets_topic", "string", "—", "a topic"),
+    text("sinks[kafka].flows_topic", "string", "—", "a topic"),
     text(
         "sinks[kafka].decisions_topic",
         "string",

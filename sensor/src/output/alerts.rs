@@ -94,6 +94,8 @@ pub struct AlertOutput {
     pub store: AlertStore,
     /// Cross-flow anomaly rules.
     pub anomaly: AnomalyEngine,
+    /// Poll timing across connections (one connection per poll).
+    pub polls: otsensor_baselines::polls::ConnectionPolls,
     /// Mode, baseline and rule switches.
     pub shared: Arc<Shared>,
     /// Destinations.
@@ -157,6 +159,7 @@ impl AlertOutput {
         AlertOutput {
             store,
             anomaly,
+            polls: Default::default(),
             shared,
             sinks,
             written: 0,
@@ -336,6 +339,16 @@ impl AlertOutput {
         match s {
             Signal::Obs(o) => self.observe(*o),
             Signal::Repeat(r) => self.repeat(r),
+            Signal::Fact(f)
+                if matches!(
+                    f.kind,
+                    otsensor_baselines::alert::FactKind::SingleRequest { .. }
+                ) =>
+            {
+                if let Some(o) = self.polls.observe(&self.shared, &f) {
+                    self.observe(o);
+                }
+            }
             Signal::Fact(f) => {
                 let mut found = std::mem::take(&mut self.scratch);
                 let (store, repeats) = (&self.store, &self.repeats);
@@ -471,6 +484,26 @@ impl AlertOutput {
         if self.assets_published.elapsed() >= ASSETS_EVERY {
             self.publish_assets();
         }
+    }
+
+    /// Publishes one flow record line to the sinks that take flow records.
+    pub fn publish_flow(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end();
+        // The key: the record's Community ID (all records of a flow, and every log that
+        // joins on it, on one partition).
+        let key = text
+            .split_once("\"community_id\":\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map_or("", |(k, _)| k);
+        for s in self.sinks.iter_mut().filter(|s| s.wants_flows()) {
+            s.publish_flow(key, text);
+        }
+    }
+
+    /// Whether a sink publishes flow records.
+    pub fn wants_flows(&self) -> bool {
+        self.sinks.iter().any(Sink::wants_flows)
     }
 
     /// Publishes every asset with its risk score to the sinks that take assets.

@@ -52,6 +52,8 @@ pub struct OutputReport {
     pub error: Option<String>,
     /// Event lines discarded after a write error.
     pub events_lost: u64,
+    /// Flow records the workers made (for `--flows` and Kafka flows topics).
+    pub flow_records: u64,
     /// Flow record lines written (`--flows`).
     pub flows_written: u64,
     /// The first write error of the flow records, after which they were discarded.

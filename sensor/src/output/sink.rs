@@ -211,6 +211,18 @@ impl Sink {
         }
     }
 
+    /// Whether this sink publishes flow records.
+    pub fn wants_flows(&self) -> bool {
+        matches!(&self.out, Out::Kafka(k) if k.flows_topic().is_some())
+    }
+
+    /// Publishes one flow record (Kafka sinks with a flows topic).
+    pub fn publish_flow(&mut self, key: &str, json: &str) {
+        if let Out::Kafka(k) = &mut self.out {
+            k.send_flow(key, json);
+        }
+    }
+
     /// Whether this sink publishes asset records.
     pub fn wants_assets(&self) -> bool {
         matches!(&self.out, Out::Kafka(k) if k.assets_topic().is_some())

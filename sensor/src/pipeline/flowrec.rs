@@ -13,7 +13,7 @@ use otsensor_protocols::applabel::{self, App, Found};
 use otsensor_protocols::Direction;
 
 use crate::decode::tcpflags;
-use crate::registry::{FlowInfo, Transport};
+use crate::registry::{FlowInfo, Registry, Transport};
 
 /// How a flow's label was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,12 +69,22 @@ impl FlowLabel {
         }
     }
 
-    /// A flow labelled by its server port alone (`unknown` when no label owns it; the
-    /// transport's name for flows without ports).
-    pub fn by_port(info: &FlowInfo) -> FlowLabel {
+    /// A flow labelled by its server port alone: a parsed protocol's port first (a Modbus
+    /// connection that carried no request is still Modbus to a conduit), then a label's;
+    /// `unknown` when none owns it; the transport's name for flows without ports.
+    pub fn by_port(info: &FlowInfo, registry: &Registry) -> FlowLabel {
         if let Transport::Other(_) = info.transport {
             return FlowLabel {
                 name: info.transport.as_str(),
+                app: None,
+                parsed: false,
+                by: LabelBy::PortOnly,
+                server_name: None,
+            };
+        }
+        if let Some(name) = registry.port_owner(info.transport, info.server.port) {
+            return FlowLabel {
+                name,
                 app: None,
                 parsed: false,
                 by: LabelBy::PortOnly,

@@ -160,6 +160,18 @@ pub fn merge_rounds(
             &mut report.events_lost,
         );
         flow_order.sort_unstable_by_key(|(m, _)| m.key);
+        report.flow_records += flow_order.len() as u64;
+        if alerts.wants_flows() {
+            for (m, i) in &flow_order {
+                if let Some(line) = slots
+                    .get(*i)
+                    .and_then(Option::as_ref)
+                    .and_then(|b| b.flow_buf.get(m.start as usize..m.end as usize))
+                {
+                    alerts.publish_flow(line);
+                }
+            }
+        }
         write_lines(
             &flow_order,
             &slots,

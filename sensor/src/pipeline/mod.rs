@@ -96,7 +96,8 @@ impl Pipeline {
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
         let mut wcfg = WorkerConfig::from_config(cfg, n, writers.events.is_some());
-        wcfg.flows = writers.flows.is_some();
+        // Flow records are made for `--flows` and for the Kafka sinks with a flows topic.
+        wcfg.flows = writers.flows.is_some() || alerts.wants_flows();
         wcfg.interfaces = interfaces;
         let (pool_tx, pool_rx) = unbounded::<Batch>();
         let mut in_txs = Vec::with_capacity(n);

@@ -375,7 +375,7 @@ impl AppEnv<'_> {
                 if probe.probes >= MAX_PROBES {
                     *app = AppState::Done;
                     self.count_unidentified(info.transport);
-                    self.label(info, probe, FlowLabel::by_port(info));
+                    self.label(info, probe, FlowLabel::by_port(info, self.registry));
                 }
                 false
             }
@@ -399,7 +399,7 @@ impl AppEnv<'_> {
                 }
                 let label = match found {
                     Some(f) => FlowLabel::content(f),
-                    None => FlowLabel::by_port(info),
+                    None => FlowLabel::by_port(info, self.registry),
                 };
                 self.label(info, probe, label);
                 false
@@ -442,7 +442,9 @@ impl AppEnv<'_> {
             }
             // No more messages: the detector's state of the flow is published now.
             if let AppState::Active { det, .. } = std::mem::replace(app, AppState::Done) {
-                self.detector.end_flow(&info.view(), *det);
+                self.detector
+                    .end_flow(&info.view(), *det, self.sink.alert_scratch());
+                self.sink.commit_alerts(self.pkt_index, info.id);
             }
         }
     }
@@ -908,7 +910,7 @@ impl Worker {
         };
         if is_new {
             if let Transport::Other(_) = flow.info.transport {
-                let label = FlowLabel::by_port(&flow.info);
+                let label = FlowLabel::by_port(&flow.info, registry);
                 env.label(&flow.info, &mut flow.probe, label);
             }
         }
@@ -1011,11 +1013,13 @@ impl Worker {
         // A flow without payload that the server answered (a connection opened and closed,
         // a port that answers) is judged by its port.
         if flow.probe.label.is_none() && flow.probe.answered {
-            let label = FlowLabel::by_port(&flow.info);
+            let label = FlowLabel::by_port(&flow.info, registry);
             env.label(&flow.info, &mut flow.probe, label);
         }
         if let AppState::Active { det, .. } = std::mem::replace(&mut flow.app, AppState::Done) {
-            self.detector.end_flow(&flow.info.view(), *det);
+            self.detector
+                .end_flow(&flow.info.view(), *det, self.sink.alert_scratch());
+            self.sink.commit_alerts(pkt_index, flow.info.id);
         }
         if let (Some(rings), Some(fr)) = (self.rings.as_mut(), flow.evidence.take()) {
             // Alerts raised at its end start captures of what the ring holds; every capture

@@ -20,6 +20,9 @@ pub struct KafkaSinkConfig {
     /// Kafka topic of the asset records with their risk scores.
     #[serde(default)]
     pub assets_topic: Option<String>,
+    /// Kafka topic of the flow records (as `--flows` writes them), keyed by Community ID.
+    #[serde(default)]
+    pub flows_topic: Option<String>,
     /// Topic the SOC posts its decisions on alerts to (learn, mute, unmute), read by the
     /// running sensor on the same brokers.
     #[serde(default)]

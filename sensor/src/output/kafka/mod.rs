@@ -159,6 +159,7 @@ pub struct KafkaSink {
     name: String,
     topic: String,
     assets_topic: Option<String>,
+    flows_topic: Option<String>,
     format: AlertFormat,
     sensor: String,
     producer: BaseProducer<Reports>,
@@ -219,6 +220,7 @@ impl KafkaSink {
             name: name.clone(),
             topic,
             assets_topic: s.assets_topic.clone(),
+            flows_topic: s.flows_topic.clone(),
             format,
             sensor: sensor.to_string(),
             producer,
@@ -321,6 +323,26 @@ impl KafkaSink {
             key: key.to_string(),
             format: format_name(self.format).to_string(),
             kind: "alert".into(),
+            value: value.to_string(),
+        };
+        self.submit(r);
+    }
+
+    /// Whether flow records are published, and where.
+    pub fn flows_topic(&self) -> Option<&str> {
+        self.flows_topic.as_deref()
+    }
+
+    /// Sends one flow record (JSON) to the flows topic, keyed by Community ID.
+    pub fn send_flow(&mut self, key: &str, value: &str) {
+        let Some(topic) = self.flows_topic.clone() else {
+            return;
+        };
+        let r = Record {
+            topic,
+            key: key.to_string(),
+            format: "json".into(),
+            kind: "flow".into(),
             value: value.to_string(),
         };
         self.submit(r);
