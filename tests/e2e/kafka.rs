@@ -249,7 +249,6 @@ type = "kafka"
 brokers = "{brokers}"
 topic = "{topic}"
 assets_topic = "{topic}-assets"
-flows_topic = "{topic}-flows"
 format = "json"
 spool_dir = {spool:?}
 flush_timeout_secs = 20
@@ -297,7 +296,8 @@ fn alerts_and_assets_read_back_by_real_consumers() {
     broker.create_topic(&format!("{topic}-assets"));
     broker.create_topic(&format!("{topic}-flows"));
     let dir = Scratch::new("kafka");
-    let cfg = config(&dir, &broker.brokers(), &topic, "");
+    let flows = format!("flows_topic = \"{topic}-flows\"");
+    let cfg = config(&dir, &broker.brokers(), &topic, &flows);
     let caps = vec![
         recon(),
         own_pcaps().join("modbus/zeek-modbus-and-non-modbus-p502/modbus-and-non-modbus-p502.pcap"),

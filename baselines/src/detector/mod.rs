@@ -644,6 +644,64 @@ mod tests {
         }
     }
 
+    /// One connection per poll: each carries one request, so only the intervals between
+    /// connections show the period. Learned across connections, then judged.
+    #[test]
+    fn one_connection_per_poll_has_a_period_learned_and_judged_across_connections() {
+        let polls = |shared: &Arc<Shared>, times: &[f64]| {
+            let mut d = Detector::new(shared.clone());
+            let mut cp = crate::polls::ConnectionPolls::default();
+            let (c, s) = (testing::client(), testing::server(502));
+            let mut raised = Vec::new();
+            for t in times {
+                let f = testing::view(&c, &s);
+                let mut fl = FlowLocal::default();
+                let mut out = Vec::new();
+                let m = testing::MessageBuilder::modbus(3).at_secs(*t).build();
+                d.observe(&m, &f, &mut fl, &mut out);
+                let mut ended = Vec::new();
+                d.end_flow(&f, fl, &mut ended);
+                for sig in ended {
+                    if let Signal::Fact(fact) = sig {
+                        raised.extend(cp.observe(shared, &fact).map(|o| o.rule.id));
+                    }
+                }
+            }
+            raised
+        };
+        let learn = Arc::new(Shared::new(
+            ZoneMap::default(),
+            Learner::default(),
+            DetectorConfig {
+                mode: Mode::Learn,
+                ..DetectorConfig::default()
+            },
+            Arc::new(AssetInventory::default()),
+        ));
+        let every5: Vec<f64> = (0..30).map(|i| f64::from(i) * 5.0).collect();
+        assert!(polls(&learn, &every5).is_empty());
+        let b = learn.learner.to_baseline();
+        let e = &b.edges[0];
+        let t = e.functions[&3]
+            .timing
+            .as_ref()
+            .expect("timing across connections");
+        assert_eq!(t.samples, 29);
+        assert!((4_900..=5_100).contains(&t.period_ms), "{t:?}");
+        let detect = Arc::new(Shared::new(
+            ZoneMap::default(),
+            Learner::from_baseline(b, Default::default()),
+            DetectorConfig {
+                mode: Mode::Detect,
+                ..DetectorConfig::default()
+            },
+            Arc::new(AssetInventory::default()),
+        ));
+        let mut times: Vec<f64> = (0..10).map(|i| 1000.0 + f64::from(i) * 5.0).collect();
+        times.push(1045.0 + 60.0);
+        assert_eq!(polls(&detect, &times), vec!["baseline.timing_deviation"]);
+    }
+
     #[test]
     fn a_reload_replaces_the_policy_keeps_the_mode_and_is_taken_once() {
         let shared = Arc::new(Shared::new(
