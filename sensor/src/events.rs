@@ -100,6 +100,35 @@ impl OutBatch {
     }
 }
 
+/// Appends one JSON line that `write` serializes to `buf`, with its mark (the next `seq`);
+/// on an error the buffer is left as it was.
+fn push_line(
+    buf: &mut Vec<u8>,
+    marks: &mut Vec<EventMark>,
+    seq: &mut u64,
+    pkt_index: u64,
+    flow_id: u64,
+    write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    let start = buf.len();
+    if let Err(e) = write(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
+    buf.push(b'\n');
+    *seq += 1;
+    marks.push(EventMark {
+        key: EventKey {
+            pkt_index,
+            flow_id,
+            seq: *seq,
+        },
+        start: start as u32,
+        end: buf.len() as u32,
+    });
+    Ok(())
+}
+
 /// Handlers write events here. When `--events` is off, `emit` does nothing.
 #[derive(Debug, Default)]
 pub struct EventSink {
@@ -118,8 +147,6 @@ pub struct EventSink {
     flows: bool,
     /// Full observations committed so far (a flow record counts those of its flow).
     pub observations: u64,
-    /// Flow records written, and lost to serialization errors.
-    pub flow_records: u64,
 }
 
 impl EventSink {
@@ -146,27 +173,17 @@ impl EventSink {
         if !self.flows {
             return;
         }
-        let start = self.batch.flow_buf.len();
-        match serde_json::to_writer(&mut self.batch.flow_buf, rec) {
-            Ok(()) => {
-                self.batch.flow_buf.push(b'\n');
-                self.seq += 1;
-                self.flow_records += 1;
-                self.batch.flow_marks.push(EventMark {
-                    key: EventKey {
-                        pkt_index,
-                        flow_id,
-                        seq: self.seq,
-                    },
-                    start: start as u32,
-                    end: self.batch.flow_buf.len() as u32,
-                });
-            }
-            Err(e) => {
-                self.batch.flow_buf.truncate(start);
-                self.failed += 1;
-                tracing::error!("A flow record could not be serialized and was lost: {e}.");
-            }
+        let b = &mut self.batch;
+        if let Err(e) = push_line(
+            &mut b.flow_buf,
+            &mut b.flow_marks,
+            &mut self.seq,
+            pkt_index,
+            flow_id,
+            &mut |buf| serde_json::to_writer(buf, rec),
+        ) {
+            self.failed += 1;
+            tracing::error!("A flow record could not be serialized and was lost: {e}.");
         }
     }
 
@@ -193,26 +210,17 @@ impl EventSink {
             return;
         }
         self.emitted += 1;
-        let start = self.batch.buf.len();
-        match write(&mut self.batch.buf) {
-            Ok(()) => {
-                self.batch.buf.push(b'\n');
-                self.seq += 1;
-                self.batch.marks.push(EventMark {
-                    key: EventKey {
-                        pkt_index,
-                        flow_id,
-                        seq: self.seq,
-                    },
-                    start: start as u32,
-                    end: self.batch.buf.len() as u32,
-                });
-            }
-            Err(e) => {
-                self.batch.buf.truncate(start);
-                self.failed += 1;
-                tracing::error!("An event could not be serialized and was lost: {e}.");
-            }
+        let b = &mut self.batch;
+        if let Err(e) = push_line(
+            &mut b.buf,
+            &mut b.marks,
+            &mut self.seq,
+            pkt_index,
+            flow_id,
+            write,
+        ) {
+            self.failed += 1;
+            tracing::error!("An event could not be serialized and was lost: {e}.");
         }
     }
 
