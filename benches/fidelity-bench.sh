@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full-fidelity benchmark (issue 16): the Plant1 Modbus + S7comm merge of the corpus replicated
+# Full-fidelity benchmark (issue 16; flow records, issue 26): the Plant1 Modbus + S7comm merge of the corpus replicated
 # 20 times with new client addresses (752,420 packets, gen-replicate), replayed by otsensor with
 # no outputs and at full fidelity (--events to a file, the Plant1 zones, detection against a
 # baseline learned from the same capture, alerts to a file), against `tshark -q` (and Suricata
@@ -25,7 +25,7 @@ best() { # command... → best wall seconds of RUNS
     # Each run writes new files: truncating the last run's 290 MB of events costs ~0.1 s of
     # kernel time, which is the deletion of old output, not this run's work (tshark writes
     # none).
-    rm -f "$work/events.jsonl" "$work/alerts.jsonl"
+    rm -f "$work/events.jsonl" "$work/alerts.jsonl" "$work/flows.jsonl"
     t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
     b=$(echo "d=$t1-$t0; if (d < $b) d else $b" | bc -l)
   done
@@ -35,11 +35,15 @@ bare=$(best "$bin" replay "$cap")
 full=$(best "$bin" replay -c config/plant1-zones.toml --baseline "$work/base.json" "$cap" \
   --events "$work/events.jsonl" --alerts "$work/alerts.jsonl")
 events=$(wc -l <"$work/events.jsonl")
+flows=$(best "$bin" replay -c config/plant1-zones.toml --baseline "$work/base.json" "$cap" \
+  --events "$work/events.jsonl" --alerts "$work/alerts.jsonl" --flows "$work/flows.jsonl")
+records=$(wc -l <"$work/flows.jsonl")
 mb=$(( $(stat -c %s "$work/events.jsonl") / 1000000 ))
 tshark=$(best tshark -r "$cap" -q)
 printf '%-40s %8s\n' "capture packets" "$(capinfos -c -M "$cap" | awk '/Number of packets/{print $NF}')"
 printf '%-40s %8s s\n' "otsensor, no outputs" "$bare"
 printf '%-40s %8s s   (%s events, %s MB)\n' "otsensor, full fidelity" "$full" "$events" "$mb"
+printf '%-40s %8s s   (%s flow records)\n' "otsensor, full fidelity + --flows" "$flows" "$records"
 printf '%-40s %8s s\n' "tshark -q" "$tshark"
 printf '%-40s %8.2f   (goal <= 1.75)\n' "ratio full / tshark" "$(echo "$full / $tshark" | bc -l)"
 if command -v suricata >/dev/null; then

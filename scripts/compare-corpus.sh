@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replays every capture of a corpus through two otsensor binaries and compares what they
 # produce byte for byte: events, alerts (under the Plant1 zones, so policy alerts fire),
-# assets, the learned baseline, alerts when detecting with that baseline, and stats (less
+# assets, the learned baseline, alerts and flow records when detecting with that baseline, and stats (less
 # the wall-clock fields). For refactors: behaviour must not change.
 #
 #   scripts/compare-corpus.sh OLD_BIN NEW_BIN [CORPUS_DIR] [WORK_DIR]
@@ -30,7 +30,7 @@ while IFS= read -r -d '' f; do
     "$bin" replay "$f" -c "$cfg" --workers "$w" --events "$d/events.jsonl" --alerts "$d/alerts.jsonl" \
       --assets "$d/assets.json" --stats "$d/stats.raw" --learn --baseline "$d/baseline.json" \
       >/dev/null 2>"$d/stderr" || echo "exit $?" >>"$d/stderr"
-    "$bin" replay "$f" -c "$cfg" --workers "$w" --alerts "$d/detect.jsonl" --baseline "$d/baseline.json" \
+    "$bin" replay "$f" -c "$cfg" --workers "$w" --alerts "$d/detect.jsonl" --baseline "$d/baseline.json" --flows "$d/flows.jsonl" \
       >/dev/null 2>>"$d/stderr" || echo "exit $?" >>"$d/stderr"
     [ -f "$d/stats.raw" ] && strip_stats "$d/stats.raw" >"$d/stats.json" && rm "$d/stats.raw"
   done

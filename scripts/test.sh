@@ -50,4 +50,8 @@ command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version 3.8.0 
 tansu_install
 tansu_start
 
+# The fuzz targets (their own workspace, run by scripts/fuzz.sh on nightly) must keep
+# compiling against the code they drive.
+(cd fuzz && CARGO_TARGET_DIR=../target cargo check -q --bins)
+
 cargo test --workspace --no-fail-fast

@@ -11,9 +11,13 @@ use std::net::IpAddr;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::clues::{Clues, Pending, PendingKey};
+use crate::device_type::DeviceType;
 use crate::mac::MacAddr;
 use crate::message::{Identity, Message};
 use crate::time::Timestamp;
+use otsensor_protocols::identity::{DhcpLease, Sighting, Who};
+use std::sync::Mutex;
 
 /// Most MAC addresses remembered per IP (more means a router or a spoofing storm).
 pub const MAX_MACS_PER_ASSET: usize = 16;
@@ -120,6 +124,23 @@ pub struct Asset {
     /// Zones, other than its own, of clients that opened flows to it (its exposure).
     #[serde(skip_serializing_if = "SortedSet::is_empty")]
     pub peer_zones: SortedSet<String>,
+    /// Its names and software, from what the network says about it (boxed: most hosts of
+    /// a flood have none).
+    #[serde(flatten, default)]
+    pub clues: Option<Box<Clues>>,
+    /// Its inferred type and why (filled when the inventory is written).
+    #[serde(flatten, default)]
+    pub device: Option<Box<DeviceType>>,
+}
+
+impl Asset {
+    fn clues_mut(&mut self) -> &mut Clues {
+        self.clues.get_or_insert_with(Box::default)
+    }
+
+    fn absorb(&mut self, c: Clues) {
+        self.clues_mut().absorb(c);
+    }
 }
 
 impl Asset {
@@ -143,6 +164,8 @@ impl Asset {
             services: SortedSet::new(),
             protocols: SortedSet::new(),
             peer_zones: SortedSet::new(),
+            clues: None,
+            device: None,
         }
     }
 }
@@ -161,6 +184,13 @@ pub struct AssetInventory {
     max: usize,
     size: std::sync::atomic::AtomicUsize,
     refused: std::sync::atomic::AtomicU64,
+    /// Sightings of devices not (yet) in the inventory.
+    pending: Mutex<Pending>,
+    /// Whether `pending` holds anything (read without its lock on every flow report).
+    pending_any: std::sync::atomic::AtomicBool,
+    /// Addresses DHCP servers leased to each MAC address (at most
+    /// [`crate::clues::MAX_PENDING`] MACs): what a client said by MAC goes to them.
+    leases: Mutex<std::collections::HashMap<MacAddr, Vec<IpAddr>>>,
 }
 
 impl Default for AssetInventory {
@@ -177,7 +207,114 @@ impl AssetInventory {
             max: max.max(1),
             size: std::sync::atomic::AtomicUsize::new(0),
             refused: std::sync::atomic::AtomicU64::new(0),
+            pending: Mutex::default(),
+            pending_any: std::sync::atomic::AtomicBool::new(false),
+            leases: Mutex::default(),
         }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes what was said about `key` before the inventory held it.
+    fn take_pending(&self, key: &PendingKey) -> Option<Clues> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.pending_any.load(Relaxed) {
+            return None;
+        }
+        let mut p = self.pending();
+        let c = p.take(key);
+        self.pending_any.store(!p.is_empty(), Relaxed);
+        c
+    }
+
+    /// Records what a packet from `sender` says about a device (a name, software): on the
+    /// asset when the inventory holds it, else held (bounded) until it appears.
+    pub fn observe_sighting(&self, sender: IpAddr, s: &Sighting, ts: Timestamp) {
+        let key = match s.who {
+            Who::Sender => PendingKey::Ip(sender),
+            Who::Addr(ip) => PendingKey::Ip(ip),
+            Who::Mac(m) => PendingKey::Mac(MacAddr(m)),
+            Who::Device(ip, m) => {
+                self.device_at(ip, MacAddr(m), Some(s), ts);
+                return;
+            }
+        };
+        if let PendingKey::Ip(ip) = key {
+            if let Some(mut a) = self.map.get_mut(&ip) {
+                a.clues_mut()
+                    .note(s.kind, &s.value, std::borrow::Cow::Borrowed(s.source), ts);
+                return;
+            }
+        }
+        let mut p = self.pending();
+        p.note(key, s, ts);
+        self.pending_any
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// An ARP packet's sender: a local device with this address and MAC (an asset while
+    /// the inventory has room, even if it sends nothing but ARP).
+    pub fn observe_arp(&self, ip: IpAddr, mac: MacAddr, ts: Timestamp) {
+        self.device_at(ip, mac, None, ts);
+    }
+
+    /// A local device named by address and MAC (DHCP, LLDP, CDP, ARP): an asset (while the
+    /// inventory has room), with the MAC and what was said.
+    fn device_at(&self, ip: IpAddr, mac: MacAddr, s: Option<&Sighting>, ts: Timestamp) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut a = match self.map.get_mut(&ip) {
+            Some(a) => a,
+            None if self.size.load(Relaxed) >= self.max => {
+                self.refused.fetch_add(1, Relaxed);
+                return;
+            }
+            None => self.map.entry(ip).or_insert_with(|| {
+                self.size.fetch_add(1, Relaxed);
+                let mut a = Box::new(Asset::new(ip, ts));
+                if let Some(c) = self.take_pending(&PendingKey::Ip(ip)) {
+                    a.absorb(c);
+                }
+                a
+            }),
+        };
+        a.first_seen = a.first_seen.min(ts);
+        a.last_seen = a.last_seen.max(ts);
+        if !mac.is_multicast() && a.macs.len() < MAX_MACS_PER_ASSET && !a.macs.contains(&mac) {
+            a.macs.insert(mac);
+            if a.mac_vendor.is_none() {
+                a.mac_vendor = crate::oui::vendor(mac).map(str::to_string);
+            }
+        }
+        if let Some(s) = s {
+            a.clues_mut()
+                .note(s.kind, &s.value, std::borrow::Cow::Borrowed(s.source), ts);
+        }
+    }
+
+    /// A DHCP server leased `lease.addr` to `lease.mac`: what the client said before it had
+    /// an address goes to that address.
+    pub fn observe_lease(&self, lease: &DhcpLease) {
+        let mut l = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mac = MacAddr(lease.mac);
+        if l.len() >= crate::clues::MAX_PENDING && !l.contains_key(&mac) {
+            return;
+        }
+        let ips = l.entry(mac).or_default();
+        if !ips.contains(&lease.addr) && ips.len() < MAX_MACS_PER_ASSET {
+            ips.push(lease.addr);
+        }
+    }
+
+    /// Devices whose sightings were forgotten before they appeared (the pending table's cap).
+    pub fn pending_evicted(&self) -> u64 {
+        self.pending().evicted
     }
 
     /// Sightings of hosts not added because the inventory was full.
@@ -237,13 +374,17 @@ impl AssetInventory {
             }
             None => self.map.entry(me.ip).or_insert_with(|| {
                 self.size.fetch_add(1, Relaxed);
-                Box::new(Asset::new(me.ip, obs.first_seen))
+                let mut a = Box::new(Asset::new(me.ip, obs.first_seen));
+                if let Some(c) = self.take_pending(&PendingKey::Ip(me.ip)) {
+                    a.absorb(c);
+                }
+                a
             }),
         };
         a.first_seen = a.first_seen.min(obs.first_seen);
         a.last_seen = a.last_seen.max(obs.last_seen);
         if let Some(mac) = me.mac {
-            if !mac.is_multicast() && a.macs.len() < MAX_MACS_PER_ASSET {
+            if !mac.is_multicast() && a.macs.len() < MAX_MACS_PER_ASSET && !a.macs.contains(&mac) {
                 a.macs.insert(mac);
                 if a.mac_vendor.is_none() {
                     a.mac_vendor = crate::oui::vendor(mac).map(str::to_string);
@@ -366,11 +507,108 @@ impl AssetInventory {
         (!a.roles.is_empty()).then(|| a.roles.iter().cloned().collect::<Vec<_>>().join(","))
     }
 
-    /// A copy of every asset, sorted by IP address.
+    /// Devices known only by MAC address, sorted: what was said about a MAC that no asset
+    /// of `ip_assets` uses. What was said about one that assets use goes to each of them
+    /// (the device's addresses), whichever order the workers saw them in.
+    fn snapshot_l2(&self, ip_assets: &mut [Asset]) -> Vec<crate::clues::L2Asset> {
+        let held = self.pending().by_mac();
+        if held.is_empty() {
+            return Vec::new();
+        }
+        let mut owners: std::collections::HashMap<MacAddr, Vec<usize>> = Default::default();
+        let leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (i, a) in ip_assets.iter().enumerate() {
+            if a.ip.is_unspecified() {
+                continue;
+            }
+            for m in a.macs.iter() {
+                owners.entry(*m).or_default().push(i);
+            }
+        }
+        // A leased address is the client's, whichever MAC its own packets came from.
+        for (mac, ips) in &leases {
+            for ip in ips {
+                if let Ok(i) = ip_assets.binary_search_by_key(ip, |a| a.ip) {
+                    let own = owners.entry(*mac).or_default();
+                    if !own.contains(&i) {
+                        own.push(i);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (mac, clues) in held {
+            match owners.get(&mac).map(Vec::as_slice) {
+                // Every address of the device has its names (a router's MAC, behind many
+                // addresses, names none of them).
+                Some(own) if own.len() < crate::device_type::ROUTER_MIN_ADDRESSES => {
+                    for i in own {
+                        if let Some(a) = ip_assets.get_mut(*i) {
+                            a.absorb(clues.clone());
+                        }
+                    }
+                }
+                Some(_) => {}
+                None => out.push(crate::clues::L2Asset::new(mac, clues)),
+            }
+        }
+        out.sort_by_key(|a| a.mac);
+        out
+    }
+
+    /// A copy of every asset, sorted by IP address, with its inferred device type.
     pub fn snapshot(&self) -> Vec<Asset> {
+        self.inventory().0
+    }
+
+    /// Every asset (sorted by IP address, with its inferred device type) and every device
+    /// known only by MAC address (sorted by MAC).
+    pub fn inventory(&self) -> (Vec<Asset>, Vec<crate::clues::L2Asset>) {
         let mut v: Vec<Asset> = self.map.iter().map(|e| Asset::clone(e.value())).collect();
         v.sort_by_key(|a| a.ip);
-        v
+        let mut l2 = self.snapshot_l2(&mut v);
+        // Workers report in any order: names and software are listed by first sighting.
+        for c in v
+            .iter_mut()
+            .filter_map(|a| a.clues.as_deref_mut())
+            .chain(l2.iter_mut().map(|a| &mut a.clues))
+        {
+            c.sort();
+        }
+        let macs = crate::device_type::mac_view(&v);
+        for a in &mut v {
+            // Reached through a router when every MAC it was seen with is one.
+            let behind = if a.macs.is_empty() {
+                None
+            } else {
+                a.macs
+                    .iter()
+                    .map(|m| macs.routers.get(m).copied())
+                    .collect::<Option<Vec<usize>>>()
+                    .and_then(|n| n.into_iter().max())
+            };
+            let mut d = crate::device_type::infer(a, behind);
+            let mut linked: Vec<IpAddr> = a
+                .macs
+                .iter()
+                .filter(|_| !a.ip.is_unspecified())
+                .filter(|m| !macs.routers.contains_key(m))
+                .filter_map(|m| macs.addresses.get(m))
+                .flatten()
+                .copied()
+                .filter(|ip| *ip != a.ip && !ip.is_unspecified())
+                .collect();
+            linked.sort_unstable();
+            linked.dedup();
+            linked.truncate(crate::device_type::MAX_LINKED);
+            d.linked_addresses = linked;
+            a.device = Some(Box::new(d));
+        }
+        (v, l2)
     }
 }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use otsensor_protocols::Operation;
 
 use crate::intervals::Intervals;
+use crate::mac::MacAddr;
 use crate::message::AddressRange;
 use crate::time::Timestamp;
 
@@ -146,6 +147,40 @@ pub struct AssetEntry {
     pub seen: Seen,
     /// Zone.
     pub zone: String,
+    /// MAC addresses its frames came from while learning (at most [`MAX_ASSET_MACS`]; a
+    /// host with more is not judged by them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macs: Vec<MacAddr>,
+    /// Firmware it reported over an industrial protocol while learning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    /// Names it gave itself while learning (DHCP, NetBIOS, SNMP sysName, mDNS, LLMNR; at most
+    /// [`MAX_ASSET_MACS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+}
+
+/// Most MAC addresses an asset of the baseline keeps.
+pub const MAX_ASSET_MACS: usize = 4;
+
+impl AssetEntry {
+    /// Adds a name it gave itself (while there is room).
+    pub fn add_hostname(&mut self, h: &str) {
+        if !self.hostnames.iter().any(|x| x.eq_ignore_ascii_case(h))
+            && self.hostnames.len() < MAX_ASSET_MACS
+        {
+            self.hostnames.push(h.to_string());
+            self.hostnames.sort_unstable();
+        }
+    }
+
+    /// Adds a MAC address it was seen with (while there is room).
+    pub fn add_mac(&mut self, m: MacAddr) {
+        if !self.macs.contains(&m) && self.macs.len() < MAX_ASSET_MACS {
+            self.macs.push(m);
+            self.macs.sort_unstable();
+        }
+    }
 }
 
 /// Poll timing of a function on an edge: inter-arrival times of its requests on a connection.
@@ -504,7 +539,8 @@ impl Baseline {
     }
 
     /// Sets the state of entries matching `selector`: `all`, `asset=IP`, `edge=SRC>DST` or
-    /// `edge=SRC>DST/PROTOCOL` (`*` matches any address). Returns how many entries changed.
+    /// `edge=SRC>DST/PROTOCOL` (`*` matches any address), edges and the conversations from
+    /// SRC to DST (of that application label). Returns how many entries changed.
     pub fn set_state(&mut self, selector: &str, state: State) -> Result<usize, String> {
         let mut n = 0;
         if selector == "all" {
@@ -514,6 +550,10 @@ impl Baseline {
             }
             for e in &mut self.edges {
                 set_edge(e, state);
+                n += 1;
+            }
+            for c in &mut self.conversations {
+                c.state = state;
                 n += 1;
             }
             return Ok(n);
@@ -528,6 +568,14 @@ impl Baseline {
             }
             for e in self.edges.iter_mut().filter(|e| e.src == ip || e.dst == ip) {
                 set_edge(e, state);
+                n += 1;
+            }
+            for c in self
+                .conversations
+                .iter_mut()
+                .filter(|c| c.client == ip || c.server == ip)
+            {
+                c.state = state;
                 n += 1;
             }
             return Ok(n);
@@ -555,6 +603,16 @@ impl Baseline {
                     && proto.is_none_or(|p| p == e.protocol)
             }) {
                 set_edge(e, state);
+                n += 1;
+            }
+            // The same selector names the conversations from SRC to DST (PROTOCOL: their
+            // application label, `http`, `modbus`, ...).
+            for c in self.conversations.iter_mut().filter(|c| {
+                s.is_none_or(|s| s == c.client)
+                    && d.is_none_or(|d| d == c.server)
+                    && proto.is_none_or(|p| p == c.label)
+            }) {
+                c.state = state;
                 n += 1;
             }
             return Ok(n);
@@ -630,7 +688,13 @@ pub struct Learner {
     timings: std::sync::atomic::AtomicUsize,
     /// Conversations of every flow (bounded by `max_edges`).
     conversations: crate::conversations::Conversations,
+    /// Names hosts gave themselves before their first industrial message was learned
+    /// (joined to their asset when the baseline is written; at most [`MAX_NAMED_HOSTS`]).
+    names: std::sync::Mutex<std::collections::HashMap<IpAddr, Vec<String>>>,
 }
+
+/// Most hosts whose self-given names wait for their asset while learning.
+pub const MAX_NAMED_HOSTS: usize = 65_536;
 
 impl Learner {
     /// Starts from an existing baseline (possibly empty).
@@ -852,6 +916,15 @@ impl Learner {
                 Some(mut x) => {
                     x.seen.merge(&a.seen);
                     x.state = x.state.merge(a.state);
+                    for m in &a.macs {
+                        x.add_mac(*m);
+                    }
+                    if x.firmware.is_none() {
+                        x.firmware.clone_from(&a.firmware);
+                    }
+                    for h in &a.hostnames {
+                        x.add_hostname(h);
+                    }
                 }
                 None if self.assets.len() >= self.caps.max_assets => self.cap_hit(),
                 None => {
@@ -874,6 +947,47 @@ impl Learner {
             }
         }
         self.edges_touched();
+    }
+
+    /// Records the MAC address a learned asset's frames came from.
+    pub fn learn_asset_mac(&self, ip: &IpAddr, mac: MacAddr) {
+        if let Some(mut a) = self.assets.get_mut(ip) {
+            a.add_mac(mac);
+        }
+    }
+
+    /// Records a name a host gave itself: on its asset, or held until the baseline is
+    /// written (its asset may be learned later in the run).
+    pub fn learn_asset_hostname(&self, ip: &IpAddr, name: &str) {
+        if let Some(mut a) = self.assets.get_mut(ip) {
+            a.add_hostname(name);
+            return;
+        }
+        let mut names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if names.len() >= MAX_NAMED_HOSTS && !names.contains_key(ip) {
+            return;
+        }
+        let v = names.entry(*ip).or_default();
+        if v.len() < MAX_ASSET_MACS && !v.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+            v.push(name.to_string());
+        }
+    }
+
+    /// Records the firmware a learned asset reported (the latest while learning).
+    pub fn learn_asset_firmware(&self, ip: &IpAddr, firmware: &str) {
+        if let Some(mut a) = self.assets.get_mut(ip) {
+            if a.firmware.as_deref() != Some(firmware) {
+                a.firmware = Some(firmware.to_string());
+            }
+        }
+    }
+
+    /// Runs `f` on the asset, if known.
+    pub fn with_asset<R>(&self, ip: &IpAddr, f: impl FnOnce(&AssetEntry) -> R) -> Option<R> {
+        self.assets.get(ip).map(|a| f(&a))
     }
 
     /// Whether the baseline knows this asset.
@@ -925,6 +1039,9 @@ impl Learner {
                 state: State::Learning,
                 seen: Seen { count: 0, ..*seen },
                 zone: zone.to_string(),
+                macs: Vec::new(),
+                firmware: None,
+                hostnames: Vec::new(),
             })
             .seen
             .merge(seen);
@@ -1047,6 +1164,18 @@ impl Learner {
             .iter()
             .map(|e| (*e.key(), e.value().clone()))
             .collect();
+        let names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (ip, v) in names.iter() {
+            if let Some(a) = b.assets.get_mut(ip) {
+                for n in v {
+                    a.add_hostname(n);
+                }
+            }
+        }
+        drop(names);
         let mut edges: Vec<EdgeEntry> = self
             .edges
             .iter()

@@ -49,6 +49,11 @@ fn icmp6_pair(t: u8) -> Option<u8> {
 /// The Community ID of a packet from `src:sport` to `dst:dport` of IP protocol `proto`. For
 /// ICMP/ICMPv6, `sport` and `dport` are the message's type and code.
 pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> String {
+    String::from_utf8_lossy(&id_bytes(src, dst, proto, sport, dport)).into_owned()
+}
+
+/// [`community_id`]'s characters (ASCII).
+fn id_bytes(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u8; ID_LEN] {
     let (mut sport, mut dport) = (sport, dport);
     let mut one_way = false;
     let pair: Option<fn(u8) -> Option<u8>> = match proto {
@@ -88,9 +93,18 @@ pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16)
         h.update(ap.to_be_bytes());
         h.update(bp.to_be_bytes());
     }
-    let mut out = String::from("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(h.finalize(), &mut out);
+    let mut out = [0u8; ID_LEN];
+    write_id(&h.finalize(), &mut out);
     out
+}
+
+/// Characters of an ID: `1:` and the base64 of a 20-byte SHA-1 digest.
+const ID_LEN: usize = 2 + 28;
+
+fn write_id(digest: &[u8], out: &mut [u8; ID_LEN]) {
+    out[..2].copy_from_slice(b"1:");
+    // 20 bytes are 28 base64 characters: the slice always holds them.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out[2..]);
 }
 
 /// A flow's Community ID, computed the first time something asks for it (an event, an
@@ -101,7 +115,8 @@ pub struct LazyCommunityId {
     proto: u8,
     /// Client port and server port; for ICMP, the first packet's type and code.
     ports: (u16, u16),
-    id: std::cell::OnceCell<Box<str>>,
+    /// Its characters (ASCII), once computed: one thin pointer in every flow.
+    id: std::cell::OnceCell<Box<[u8; ID_LEN]>>,
 }
 
 impl LazyCommunityId {
@@ -117,9 +132,16 @@ impl LazyCommunityId {
 
     /// The ID of the flow between `client` and `server`.
     pub fn get(&self, client: IpAddr, server: IpAddr) -> &str {
-        self.id.get_or_init(|| {
-            community_id(client, server, self.proto, self.ports.0, self.ports.1).into_boxed_str()
-        })
+        let id = self.id.get_or_init(|| {
+            Box::new(id_bytes(
+                client,
+                server,
+                self.proto,
+                self.ports.0,
+                self.ports.1,
+            ))
+        });
+        std::str::from_utf8(&id[..]).unwrap_or_default()
     }
 }
 

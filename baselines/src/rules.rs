@@ -68,6 +68,26 @@ pub static NEW_CONVERSATION: Rule = Rule {
     rationale: "A client opened a flow to a server, port and application it never used while the baseline was learned; remote access and file sharing into a control zone rank above a new name or time server.",
 };
 
+/// A learned host's address used from another MAC address.
+pub static IP_CONFLICT: Rule = Rule {
+    id: "anomaly.ip_conflict",
+    title: "Address claimed by another MAC",
+    engine: Engine::Anomaly,
+    severity: 8,
+    techniques: &[ADVERSARY_IN_THE_MIDDLE, ROGUE_MASTER],
+    rationale: "Industrial traffic of a learned host comes from a MAC address it never used while learning: ARP spoofing to sit between an HMI and a PLC, a rogue device taking a controller's address, or a replaced device nobody recorded.",
+};
+
+/// A learned device reports another identity.
+pub static IDENTITY_CHANGED: Rule = Rule {
+    id: "anomaly.identity_changed",
+    title: "Device identity changed",
+    engine: Engine::Anomaly,
+    severity: 7,
+    techniques: &[SYSTEM_FIRMWARE, MODULE_FIRMWARE],
+    rationale: "A known device reports firmware other than the one it reported while learning, or gives itself a name it never used (DHCP, NetBIOS, SNMP sysName, mDNS, LLMNR): a firmware update outside a maintenance window, a device swapped for another, or a host taking a known address.",
+};
+
 /// A host the baseline does not know.
 pub static NEW_ASSET: Rule = Rule {
     id: "baseline.new_asset",
@@ -506,6 +526,8 @@ pub fn all() -> &'static [&'static Rule] {
             &SZL_ENUMERATION,
             &NEW_MASTER_WRITE,
             &NEW_TIME_MASTER,
+            &IP_CONFLICT,
+            &IDENTITY_CHANGED,
             &IO_PRODUCER_MISMATCH,
             &EXCESSIVE_SESSIONS,
             &SYN_FLOOD,

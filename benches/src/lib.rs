@@ -12,6 +12,7 @@
 
 pub mod enip_io;
 pub mod iec104;
+pub mod scenarios;
 
 use std::io::Write;
 use std::path::Path;
@@ -39,10 +40,26 @@ struct Conn {
 /// One end of a connection: address and port.
 type End = ([u8; 4], u16);
 
+/// A MAC address.
+pub type Mac = [u8; 6];
+
 fn frame(from: End, to: End, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
     let mac = |ip: [u8; 4]| [0x02, 0, ip[0], ip[1], ip[2], ip[3]];
+    tcp_frame((mac(from.0), mac(to.0)), from, to, seq, ack, flags, payload)
+}
+
+/// An Ethernet/IPv4/TCP frame; `flags` holds S, F, P, R as set (ACK is set with `ack`).
+fn tcp_frame(
+    macs: (Mac, Mac),
+    from: End,
+    to: End,
+    seq: u32,
+    ack: Option<u32>,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
     let ((src, sport), (dst, dport)) = (from, to);
-    let mut b = PacketBuilder::ethernet2(mac(src), mac(dst))
+    let mut b = PacketBuilder::ethernet2(macs.0, macs.1)
         .ipv4(src, dst, 64)
         .tcp(sport, dport, seq, 64240);
     if flags.contains('S') {
@@ -161,6 +178,10 @@ pub enum Flood {
     /// As `Short` without the RST: established connections that all stay open to the end
     /// (concurrent flows, 4 packets each).
     Open,
+    /// Distinct devices each renewing a DHCP lease (a REQUEST from its own address to the
+    /// server, with a host name, a vendor class and a parameter-request list): every device
+    /// gets a name, software and a fingerprint in the inventory (1 packet each).
+    Names,
 }
 
 impl std::str::FromStr for Flood {
@@ -171,7 +192,10 @@ impl std::str::FromStr for Flood {
             "short" => Ok(Flood::Short),
             "scan" => Ok(Flood::Scan),
             "open" => Ok(Flood::Open),
-            _ => Err(format!("unknown flood {s:?} (syn, short, scan, open)")),
+            "names" => Ok(Flood::Names),
+            _ => Err(format!(
+                "unknown flood {s:?} (syn, short, scan, open, names)"
+            )),
         }
     }
 }
@@ -193,6 +217,10 @@ pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
             Flood::Syn => out.push(Frame {
                 ts_us: ts,
                 data: frame((src, sport), ([10, 1, 0, 1], 502), seq, None, "S", &[]),
+            }),
+            Flood::Names => out.push(Frame {
+                ts_us: ts,
+                data: dhcp_request(src, i),
             }),
             Flood::Scan => {
                 let dst = [10, 1, (i >> 8) as u8, (i & 0xff) as u8 | 1];
@@ -230,6 +258,34 @@ pub fn flood(kind: Flood, n: u32, ts_us: u64, gap_us: u64) -> Vec<Frame> {
         }
     }
     out
+}
+
+/// A DHCPREQUEST renewing `src`'s lease at 10.1.0.1, naming the device `host-N`.
+fn dhcp_request(src: [u8; 4], n: u32) -> Vec<u8> {
+    let mac = [0x02, 0x42, src[0], src[1], src[2], src[3]];
+    let mut d = vec![0u8; 236];
+    d[0] = 1;
+    d[1] = 1;
+    d[2] = 6;
+    d[4..8].copy_from_slice(&n.to_be_bytes());
+    d[12..16].copy_from_slice(&src);
+    d[28..34].copy_from_slice(&mac);
+    d.extend([99, 130, 83, 99, 53, 1, 3]);
+    let name = format!("host-{n}");
+    d.extend([12, name.len() as u8]);
+    d.extend(name.as_bytes());
+    d.extend([60, 8]);
+    d.extend(b"MSFT 5.0");
+    d.extend([
+        55, 14, 1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252, 255,
+    ]);
+    let b = PacketBuilder::ethernet2(mac, [0x02, 0, 10, 1, 0, 1])
+        .ipv4(src, [10, 1, 0, 1], 64)
+        .udp(68, 67);
+    let mut v = Vec::with_capacity(b.size(d.len()));
+    // Writing to a Vec cannot fail.
+    let _ = b.write(&mut v, &d);
+    v
 }
 
 /// Merges two time-ordered captures by timestamp (the first on ties).

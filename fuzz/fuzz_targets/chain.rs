@@ -37,6 +37,7 @@ fn zones() -> ZoneMap {
             to: "cell".into(),
             protocols: vec!["modbus".into(), "s7comm".into()],
             operations: None,
+            ports: vec![],
         }],
         "unzoned",
     )
@@ -49,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
         DetectorConfig { mode: Mode::Learn, ..DetectorConfig::default() },
         Arc::new(AssetInventory::default()),
     ));
-    let cfg = WorkerConfig::from_config(&Config::default(), 1, true);
+    let mut cfg = WorkerConfig::from_config(&Config::default(), 1, true);
+    // Flow records too: labels, history, interim and final records.
+    cfg.flows = true;
     let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), shared.clone());
     let mut batch = Batch::default();
     let (mut rest, mut i) = (data, 0u64);
@@ -69,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     batch.upto = i;
     w.process_batch(&batch);
     w.finish();
-    let out = w.take_events(u64::MAX, Default::default());
+    let out = w.take_events(u64::MAX, Default::default(), Default::default());
     let sinks = [AlertFormat::Json, AlertFormat::Ocsf, AlertFormat::Cef, AlertFormat::Leef]
         .into_iter()
         .map(|f| Sink::writer("fuzz", Box::new(std::io::sink()), f))

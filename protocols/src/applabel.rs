@@ -365,11 +365,12 @@ fn probe_udp(data: &[u8]) -> Option<App> {
     if is_ldap(data) {
         return Some(App::Ldap);
     }
-    if is_dns(data, false) {
-        return Some(App::Dns);
-    }
+    // Before DNS: the name service's header is DNS's, its names are NetBIOS-encoded.
     if is_netbios_ns(data) {
         return Some(App::Netbios);
+    }
+    if is_dns(data, false) {
+        return Some(App::Dns);
     }
     if is_ntp(data) {
         return Some(App::Ntp);
@@ -382,6 +383,52 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 /// HTTP, SIP, SSDP, FTP and SMTP first lines.
+/// Which side of a TCP connection sent `data`, when its content says so: `Some(true)` for a
+/// client's opening (an HTTP request line, a TLS ClientHello, an RDP connection request, an
+/// SMB request, a DNS query, SMTP/FTP commands), `Some(false)` for a server's (an HTTP status
+/// line, a ServerHello, an RDP connection confirm, an SMB response, a DNS answer, a numbered
+/// SMTP/FTP reply). Used for connections picked up midstream, where ports only guess.
+pub fn sent_by_client(data: &[u8]) -> Option<bool> {
+    if let [22, 3, _, _, _, hs, ..] = data {
+        if tls_hello(data).is_some() {
+            return Some(*hs == 1);
+        }
+    }
+    if is_rdp(data) {
+        return Some(data.get(5).is_some_and(|c| c & 0xf0 == 0xe0));
+    }
+    if let [0x00, _, _, _, 0xfe, b'S', b'M', b'B', ..] = data {
+        // SMB2 header flags (LE) at 16: SMB2_FLAGS_SERVER_TO_REDIR.
+        return data.get(4 + 16).map(|f| f & 1 == 0);
+    }
+    if let [0x00, _, _, _, 0xff, b'S', b'M', b'B', ..] = data {
+        // SMB1 flags at 9: SMB_FLAGS_REPLY.
+        return data.get(4 + 9).map(|f| f & 0x80 == 0);
+    }
+    if is_dns_tcp(data) {
+        // QR, the top bit of the flags after the length and the id.
+        return data.get(4).map(|f| f & 0x80 == 0);
+    }
+    let head = data.get(..data.len().min(256))?;
+    let end = head
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(head.len());
+    let line = head.get(..end)?;
+    if line.starts_with(b"HTTP/1.0 ") || line.starts_with(b"HTTP/1.1 ") {
+        return Some(false);
+    }
+    match text_protocol(data, true) {
+        Some(App::Http) => return Some(true),
+        Some(App::Ftp | App::Smtp) => {
+            // A numbered reply is the server's; a command the client's.
+            return Some(!line.first().is_some_and(u8::is_ascii_digit));
+        }
+        _ => {}
+    }
+    None
+}
+
 fn text_protocol(data: &[u8], tcp: bool) -> Option<App> {
     // The first line, up to 256 bytes.
     let head = data.get(..data.len().min(256))?;
@@ -789,6 +836,39 @@ mod tests {
     }
 
     #[test]
+    fn the_side_that_sent_an_opening() {
+        assert_eq!(
+            sent_by_client(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(true)
+        );
+        assert_eq!(sent_by_client(b"HTTP/1.1 200 OK\r\n"), Some(false));
+        assert_eq!(
+            sent_by_client(b"220 ProFTPD Server ready.\r\n"),
+            Some(false)
+        );
+        assert_eq!(sent_by_client(b"EHLO client\r\n"), Some(true));
+        let cr = [3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0];
+        let cc = [
+            3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+        ];
+        assert_eq!(sent_by_client(&cr), Some(true));
+        assert_eq!(sent_by_client(&cc), Some(false));
+        let mut smb2 = vec![0, 0, 0, 64, 0xfe, b'S', b'M', b'B', 64, 0];
+        smb2.resize(4 + 64, 0);
+        assert_eq!(sent_by_client(&smb2), Some(true));
+        smb2[4 + 16] = 1;
+        assert_eq!(sent_by_client(&smb2), Some(false));
+        let mut query = vec![0, 29, 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        query.extend(b"\x07example\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(sent_by_client(&query), Some(true));
+        query[4] = 0x81;
+        query[5] = 0x80;
+        assert_eq!(sent_by_client(&query), Some(false));
+        assert_eq!(sent_by_client(b"SSH-2.0-OpenSSH_9.6\r\n"), None);
+        assert_eq!(sent_by_client(&[0xde, 0xad, 0xbe, 0xef]), None);
+    }
+
+    #[test]
     fn text_protocols() {
         assert_eq!(
             tcp(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -927,6 +1007,7 @@ mod tests {
         fn random_bytes_never_panic(d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), port in 0u16..) {
             let _ = probe_on_port(Transport::Tcp, port, &d);
             let _ = probe_on_port(Transport::Udp, port, &d);
+            let _ = sent_by_client(&d);
         }
     }
 }

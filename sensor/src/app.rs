@@ -317,7 +317,8 @@ impl Session {
             write_json(p, &stats)?;
         }
         if let Some(p) = &common.assets {
-            write_assets(p, common.assets_format, &self.shared.assets.snapshot())?;
+            let (assets, l2) = self.shared.assets.inventory();
+            write_assets(p, common.assets_format, &assets, &l2)?;
         }
         if let Some(e) = &report.output.error {
             anyhow::bail!("writing events failed: {e}");

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use otsensor_baselines::baseline::{Baseline, Caps, EdgeEntry, State};
+use otsensor_baselines::conversations::ConversationEntry;
 use otsensor_baselines::rules;
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::triage::{self, Action, AlertRef};
@@ -146,18 +147,22 @@ pub fn show(b: &Baseline) -> String {
     );
     let _ = writeln!(
         s,
-        "\nASSETS\n{:<40} {:<12} {:<10} {:>9}",
+        "\nASSETS\n{:<40} {:<12} {:<10} {:>9}  identity (MACs, firmware, names)",
         "ip", "zone", "state", "messages"
     );
     for (ip, a) in &b.assets {
-        let _ = writeln!(
-            s,
-            "{:<40} {:<12} {:<10} {:>9}",
+        let mut id: Vec<String> = a.macs.iter().map(ToString::to_string).collect();
+        id.extend(a.firmware.iter().map(|f| format!("firmware {f}")));
+        id.extend(a.hostnames.iter().cloned());
+        let line = format!(
+            "{:<40} {:<12} {:<10} {:>9}  {}",
             ip.to_string(),
             a.zone,
             format!("{:?}", a.state).to_lowercase(),
-            a.seen.count
+            a.seen.count,
+            id.join(", ")
         );
+        let _ = writeln!(s, "{}", line.trim_end());
     }
     let _ = writeln!(s, "\nEDGES");
     for e in &b.edges {
@@ -197,6 +202,26 @@ pub fn show(b: &Baseline) -> String {
         }
         for (area, iv) in &e.ranges {
             let _ = writeln!(s, "    {area}: {}", ranges(iv.as_slice()));
+        }
+    }
+    if !b.conversations.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nCONVERSATIONS (every flow: client -> server port/transport, application)\n\
+             {:<40} {:<40} {:<14} {:<14} {:<10} {:>7}",
+            "client", "server", "port", "application", "state", "flows"
+        );
+        for c in &b.conversations {
+            let _ = writeln!(
+                s,
+                "{:<40} {:<40} {:<14} {:<14} {:<10} {:>7}",
+                c.client.to_string(),
+                c.server.to_string(),
+                conversation_port(c),
+                c.label,
+                state(c.state),
+                c.seen.count
+            );
         }
     }
     if !b.alerts.is_empty() {
@@ -275,6 +300,33 @@ fn state(s: State) -> String {
 fn period_changed(old: u64, new: u64) -> bool {
     let (lo, hi) = (old.min(new).max(1) as f64, old.max(new).max(1) as f64);
     hi / lo > 1.25
+}
+
+/// `502/tcp`, `dynamic/tcp` (port 0 of an unknown application), `icmp`.
+fn conversation_port(c: &ConversationEntry) -> String {
+    match (c.port, c.transport.as_str()) {
+        (0, t @ ("tcp" | "udp")) => format!("dynamic/{t}"),
+        (0, t) => t.to_string(),
+        (p, t) => format!("{p}/{t}"),
+    }
+}
+
+fn conversation_map(b: &Baseline) -> BTreeMap<String, &ConversationEntry> {
+    b.conversations
+        .iter()
+        .map(|c| {
+            (
+                format!(
+                    "{}>{} {} {}",
+                    c.client,
+                    c.server,
+                    conversation_port(c),
+                    c.label
+                ),
+                c,
+            )
+        })
+        .collect()
 }
 
 fn edge_map(b: &Baseline) -> BTreeMap<String, &EdgeEntry> {
@@ -380,6 +432,26 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
                     ranges(new.map(|r| r.as_slice()).unwrap_or_default())
                 );
             }
+        }
+    }
+    let (ca, cb) = (conversation_map(a), conversation_map(b));
+    for k in ca.keys().filter(|k| !cb.contains_key(*k)) {
+        let _ = writeln!(s, "- conversation {k}");
+    }
+    for (k, x) in &cb {
+        match ca.get(k) {
+            None => {
+                let _ = writeln!(s, "+ conversation {k}");
+            }
+            Some(y) if y.state != x.state => {
+                let _ = writeln!(
+                    s,
+                    "~ conversation {k} state {} -> {}",
+                    state(y.state),
+                    state(x.state)
+                );
+            }
+            _ => {}
         }
     }
     let alerts = |b: &Baseline| -> BTreeSet<(String, String)> {

@@ -209,6 +209,152 @@ fn a_new_conversation_between_baseline_hosts_is_raised_with_its_label() {
     assert!(!new.iter().any(|r| r.3 == "ssh" && r.1 == LAN), "{new:?}");
 }
 
+/// `baseline show` lists the conversations, `suppress`/`approve` select them like edges and
+/// `diff` names the change; a suppressed conversation is not raised.
+#[test]
+fn conversations_are_shown_diffed_and_curated() {
+    let dir = Scratch::new("flows-curate");
+    let set = own_pcaps().join("synthetic/scenarios");
+    let cfg = set.join("zones.toml");
+    let base = dir.path("base.json");
+    learn_into(&cfg, &base, &set.join("train.pcap"));
+    let (code, show, _) = baseline_cmd(&["show".as_ref(), base.as_os_str()]);
+    assert_eq!(code, 0);
+    let section = show
+        .split("\nCONVERSATIONS")
+        .nth(1)
+        .expect("a conversations section");
+    let line = |client: &str, server: &str, port: &str, app: &str| {
+        section.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 6 && f[0] == client && f[1] == server && f[2] == port && f[3] == app
+        })
+    };
+    assert!(
+        line("141.81.0.10", "141.81.1.2", "53/udp", "dns"),
+        "{section}"
+    );
+    assert!(
+        line("141.81.1.40", "141.81.0.12", "3389/tcp", "rdp"),
+        "{section}"
+    );
+    assert!(
+        line("141.81.1.20", "141.81.0.10", "5450/tcp", "unknown"),
+        "{section}"
+    );
+
+    let before = dir.path("before.json");
+    std::fs::copy(&base, &before).unwrap();
+    // A selector naming the RDP conversation from the jump host, and one naming the DNS
+    // server's address.
+    let (code, out, err) = baseline_cmd(&[
+        "approve".as_ref(),
+        base.as_os_str(),
+        "edge=141.81.1.40>141.81.0.12/rdp".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 entries"), "{out}");
+    let (code, _, err) = baseline_cmd(&[
+        "suppress".as_ref(),
+        base.as_os_str(),
+        "edge=141.81.0.12>*".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, diff, _) = baseline_cmd(&["diff".as_ref(), before.as_os_str(), base.as_os_str()]);
+    assert_eq!(code, 0);
+    assert!(
+        diff.contains(
+            "~ conversation 141.81.1.40>141.81.0.12 3389/tcp rdp state learning -> approved"
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(
+            "~ conversation 141.81.0.12>141.81.0.24 502/tcp modbus state learning -> suppressed"
+        ),
+        "{diff}"
+    );
+    // Learning the test capture on top adds its new conversations, which diff lists.
+    learn_into(&cfg, &base, &set.join("test.pcap"));
+    let (_, diff, _) = baseline_cmd(&["diff".as_ref(), before.as_os_str(), base.as_os_str()]);
+    assert!(
+        diff.contains("+ conversation 141.81.0.12>45.137.21.9 8443/tcp tls"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+ conversation 141.81.0.10>141.81.1.25 dynamic/tcp unknown"),
+        "{diff}"
+    );
+}
+
+/// A connection picked up midstream between two unregistered ports: the ports guess the
+/// lower one is the server, the first payload (an HTTP request from it) says it is the
+/// client, and the flow record, the label and the new conversation follow the content.
+#[test]
+fn a_midstream_client_is_known_by_its_first_payload() {
+    let dir = Scratch::new("flows-midstream");
+    let (c, s) = ([192, 168, 7, 10], [192, 168, 7, 20]);
+    let seg = |from: [u8; 4], fp: u16, to: [u8; 4], tp: u16, seq: u32, ack: u32, data: &[u8]| {
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, from[3]], [2, 0, 0, 0, 0, to[3]])
+            .ipv4(from, to, 64)
+            .tcp(fp, tp, seq, 64240)
+            .ack(ack)
+            .psh()
+            .write(&mut f, data)
+            .unwrap();
+        f
+    };
+    let req = b"GET /status HTTP/1.1\r\nHost: hmi\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let t = 1_700_000_000_000_000u64;
+    let cap = dir.path("midstream.pcap");
+    write_pcap(
+        &cap,
+        &[
+            // The server's ACK first: the ports alone would make 33000 the server.
+            (t, seg(s, 50080, c, 33000, 9000, 5000, b"")),
+            (t + 1000, seg(c, 33000, s, 50080, 5000, 9000, req)),
+            (
+                t + 2000,
+                seg(s, 50080, c, 33000, 9000, 5000 + req.len() as u32, resp),
+            ),
+            (
+                t + 3000,
+                seg(
+                    c,
+                    33000,
+                    s,
+                    50080,
+                    5000 + req.len() as u32,
+                    9000 + resp.len() as u32,
+                    b"",
+                ),
+            ),
+        ],
+    );
+    let flows = dir.path("flows.jsonl");
+    let (code, _, err) = replay(&[
+        cap.as_os_str(),
+        "--flows".as_ref(),
+        flows.as_os_str(),
+        "--alerts".as_ref(),
+        "/dev/null".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let recs = jsonl(&flows);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let r = &recs[0];
+    assert_eq!(r["src"]["ip"], "192.168.7.10", "{r}");
+    assert_eq!(r["src"]["port"], 33000);
+    assert_eq!(r["dst"]["port"], 50080);
+    assert_eq!(r["app"], "http");
+    assert_eq!(r["midstream"], true);
+    assert_eq!(r["history"], "aDdA", "{r}");
+    assert_eq!(r["src"]["packets"], 2);
+    assert_eq!(r["dst"]["packets"], 2);
+}
+
 #[test]
 fn remote_access_labels_by_content() {
     let dir = Scratch::new("flows-rdp");
@@ -237,8 +383,9 @@ fn remote_access_labels_by_content() {
     );
 }
 
-/// SMB on 445 and DCE/RPC over UDP are not EtherNet/IP; MMS on 102 is not S7comm: the IT
-/// captures of the corpus give no industrial protocol at all.
+/// SMB on 445 and DCE/RPC over UDP are not EtherNet/IP, CLDAP is not Modbus: the IT captures
+/// of the corpus give no industrial protocol at all. (MMS on 102 against S7comm is the MMS
+/// dissector's test.)
 #[test]
 fn it_captures_are_never_taken_for_industrial_protocols() {
     let Some(shared) = shared_pcaps() else { return };
@@ -295,7 +442,7 @@ fn community_ids_and_packet_totals_equal_wiresharks() {
     let mut pcaps = Vec::new();
     for f in files {
         if f.is_dir() {
-            let mut v: Vec<PathBuf> = walk(&f)
+            let mut v: Vec<PathBuf> = files_under(&f)
                 .into_iter()
                 .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
                 .collect();
@@ -341,19 +488,6 @@ fn community_ids_and_packet_totals_equal_wiresharks() {
         compared += want.len();
     }
     assert!(compared > 50, "only {compared} flows compared");
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Flow records carry what a SOC joins on and what Zeek's conn.log holds.
@@ -417,16 +551,12 @@ fn every_flow_record_follows_the_schema() {
         return;
     }
     let dir = Scratch::new("flows-schema");
-    let mut caps: Vec<PathBuf> = walk(&own_pcaps())
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains(".pcap"))
-        .collect();
+    let mut caps = captures_under(&own_pcaps());
     if let Some(shared) = shared_pcaps() {
         for sub in ["it", "mixed", "iec61850-goose-sv", "bacnet"] {
-            caps.extend(walk(&shared.join(sub)));
+            caps.extend(captures_under(&shared.join(sub)));
         }
     }
-    caps.sort();
     let mut files = Vec::new();
     for (i, cap) in caps.iter().enumerate() {
         let f = dir.path(&format!("flows-{i}.jsonl"));

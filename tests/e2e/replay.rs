@@ -663,32 +663,12 @@ fn every_event_follows_the_schema() {
     let d = Scratch::new("schema");
     let all = d.path("events.jsonl");
     let mut out = std::fs::File::create(&all).unwrap();
-    let mut caps: Vec<(PathBuf, usize)> = Vec::new();
-    let mut walk = vec![own_pcaps()];
-    while let Some(dir) = walk.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk.push(p);
-            } else if p.to_string_lossy().contains(".pcap") {
-                caps.push((p, usize::MAX));
-            }
-        }
-    }
+    let mut caps: Vec<(PathBuf, usize)> = captures_under(&own_pcaps())
+        .into_iter()
+        .map(|p| (p, usize::MAX))
+        .collect();
     if let Some(shared) = shared_pcaps() {
-        let mut walk = vec![shared];
-        while let Some(dir) = walk.pop() {
-            for e in std::fs::read_dir(&dir).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk.push(p);
-                } else if p.to_string_lossy().contains(".pcap")
-                    || p.to_string_lossy().ends_with(".cap")
-                {
-                    caps.push((p, 100));
-                }
-            }
-        }
+        caps.extend(captures_under(&shared).into_iter().map(|p| (p, 100)));
     }
     let mut protocols = std::collections::BTreeSet::new();
     for (cap, n) in &caps {

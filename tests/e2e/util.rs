@@ -275,3 +275,66 @@ pub fn baseline_cmd(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Every file under `d`, recursively.
+pub fn files_under(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![d.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Every capture (`.pcap`, `.pcapng`, `.cap`, compressed or not) under `d`, sorted.
+pub fn captures_under(d: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = files_under(d)
+        .into_iter()
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.contains(".pcap") || n.ends_with(".cap")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Writes Ethernet frames (capture time in µs, bytes) as a classic pcap file.
+pub fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0; 8]);
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    for (ts, f) in frames {
+        out.extend(((ts / 1_000_000) as u32).to_le_bytes());
+        out.extend(((ts % 1_000_000) as u32).to_le_bytes());
+        out.extend((f.len() as u32).to_le_bytes());
+        out.extend((f.len() as u32).to_le_bytes());
+        out.extend(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// `otsensor replay -c CFG --learn --baseline BASE CAP`: learns (or extends) BASE; panics
+/// on a non-zero exit.
+pub fn learn_into(cfg: &Path, base: &Path, cap: &Path) {
+    let (code, _, err) = replay(&[
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--learn".as_ref(),
+        "--baseline".as_ref(),
+        base.as_os_str(),
+        cap.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "learning {}: {err}", cap.display());
+}

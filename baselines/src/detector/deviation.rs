@@ -7,7 +7,7 @@ use serde_json::json;
 use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::Evidence;
-use crate::baseline::{interval_deviates, EdgeEntry, EdgeKey, State};
+use crate::baseline::{interval_deviates, EdgeEntry, EdgeKey, State, MAX_ASSET_MACS};
 use crate::rules;
 
 use super::edge_cache::{EdgeCache, Limits};
@@ -51,6 +51,39 @@ pub(super) fn check(
         // raises no other baseline alert.
         if new_asset {
             return;
+        }
+        // Once per flow: a learned host's frames from a MAC it never used.
+        for p in [f.client, f.server] {
+            let Some(mac) = p.mac else { continue };
+            let learned = sh.learner.with_asset(&p.ip, |a| {
+                (a.macs.len() < MAX_ASSET_MACS && !a.macs.contains(&mac)).then(|| a.macs.clone())
+            });
+            let Some(Some(learned)) = learned.filter(|l| l.as_ref().is_some_and(|v| !v.is_empty()))
+            else {
+                continue;
+            };
+            fx.raise(
+                cx,
+                &rules::IP_CONFLICT,
+                &[&p.ip.to_string(), "@", &mac.to_string()],
+                || {
+                    (
+                        format!(
+                            "{} sends from MAC {mac}; while learning it used {}",
+                            p.ip,
+                            learned
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Evidence {
+                            observed: json!({ "ip": p.ip, "mac": mac }),
+                            expected: json!({ "macs": learned }),
+                        },
+                    )
+                },
+            );
         }
     }
     let cache = cached.get_or_insert_with(|| Box::new(EdgeCache::new(&sh.clean_shapes)));
@@ -277,25 +310,11 @@ fn join<'a>(ops: impl Iterator<Item = &'a Operation>) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::testing::{client, fired, read, server, view, MessageBuilder};
-    use super::super::{Detector, DetectorConfig, FlowView, Mode};
+    use super::super::testing::{client, fired, read, server, shared, view, MessageBuilder};
+    use super::super::{Detector, FlowView, Mode};
     use super::*;
-    use crate::assets::AssetInventory;
     use crate::baseline::{Caps, Learner};
     use crate::message::Message;
-    use crate::zones::ZoneMap;
-
-    fn shared(mode: Mode, learner: Learner) -> Arc<Shared> {
-        Arc::new(Shared::new(
-            ZoneMap::default(),
-            learner,
-            DetectorConfig {
-                mode,
-                ..DetectorConfig::default()
-            },
-            Arc::new(AssetInventory::default()),
-        ))
-    }
 
     fn observe(
         d: &mut Detector,

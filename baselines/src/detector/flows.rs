@@ -227,7 +227,7 @@ impl Detector {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn obs(
+    pub(super) fn obs(
         &self,
         f: &FlowView<'_>,
         ts: Timestamp,

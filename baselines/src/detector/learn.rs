@@ -27,6 +27,12 @@ impl PendingAssets {
             .learn_asset_seen(f.client.ip, zones.name(f.client_zone), &s);
         sh.learner
             .learn_asset_seen(f.server.ip, zones.name(f.server_zone), &s);
+        // The MAC addresses their frames came from, for `anomaly.ip_conflict`.
+        for p in [f.client, f.server] {
+            if let Some(m) = p.mac {
+                sh.learner.learn_asset_mac(&p.ip, m);
+            }
+        }
     }
 }
 

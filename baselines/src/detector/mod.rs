@@ -33,6 +33,7 @@ mod facts;
 mod findings;
 mod flows;
 mod learn;
+mod names;
 mod operational;
 mod policy;
 mod protocol;
@@ -554,6 +555,9 @@ impl Detector {
         record_roles(sh, m, roles);
         let cx = findings::Ctx { m, f, pol, label };
         let fx = &mut findings::Findings { out, sent };
+        if let Some(fw) = m.identity.as_ref().and_then(|i| i.firmware.as_deref()) {
+            firmware(&cx, sh, fw, fx);
+        }
         facts::check(&cx, reported, fx);
         protocol::count(&cx, fx);
         operational::check(&cx, fx);
@@ -567,6 +571,38 @@ impl Detector {
             Mode::PolicyOnly => {}
             Mode::Learn => learn::learn(&cx, sh, edge, pending, request.map(|(t, _)| t)),
             Mode::Detect => deviation::check(&cx, sh, edge, cache, request, fx),
+        }
+    }
+}
+
+/// A device reported its firmware: learned, or judged against what it reported while
+/// learning (`anomaly.identity_changed`).
+fn firmware(cx: &findings::Ctx<'_>, sh: &Shared, fw: &str, fx: &mut findings::Findings<'_>) {
+    let ip = cx.m.src.ip;
+    match cx.pol.cfg.mode {
+        Mode::PolicyOnly => {}
+        Mode::Learn => sh.learner.learn_asset_firmware(&ip, fw),
+        Mode::Detect => {
+            let Some(Some(learned)) = sh.learner.with_asset(&ip, |a| a.firmware.clone()) else {
+                return;
+            };
+            if learned == fw {
+                return;
+            }
+            fx.raise(
+                cx,
+                &rules::IDENTITY_CHANGED,
+                &[&ip.to_string(), "#", fw],
+                || {
+                    (
+                        format!("{ip} reports firmware {fw}; while learning it reported {learned}"),
+                        Evidence {
+                            observed: json!({ "ip": ip, "firmware": fw }),
+                            expected: json!({ "firmware": learned }),
+                        },
+                    )
+                },
+            );
         }
     }
 }
@@ -605,15 +641,7 @@ mod tests {
     fn each_protocol_of_a_flow_keeps_its_own_edge_state() {
         // An ENIP connection carries CIP too, and both have a function 1: each edge learns
         // the intervals of its own requests (every 10 s), not those of the two interleaved.
-        let shared = Arc::new(Shared::new(
-            ZoneMap::default(),
-            Learner::default(),
-            DetectorConfig {
-                mode: Mode::Learn,
-                ..DetectorConfig::default()
-            },
-            Arc::new(AssetInventory::default()),
-        ));
+        let shared = testing::shared(Mode::Learn, Learner::default());
         let mut d = Detector::new(shared.clone());
         let (c, s) = (testing::client(), testing::server(44818));
         let f = testing::view(&c, &s);
@@ -669,15 +697,7 @@ mod tests {
             }
             raised
         };
-        let learn = Arc::new(Shared::new(
-            ZoneMap::default(),
-            Learner::default(),
-            DetectorConfig {
-                mode: Mode::Learn,
-                ..DetectorConfig::default()
-            },
-            Arc::new(AssetInventory::default()),
-        ));
+        let learn = testing::shared(Mode::Learn, Learner::default());
         let every5: Vec<f64> = (0..30).map(|i| f64::from(i) * 5.0).collect();
         assert!(polls(&learn, &every5).is_empty());
         let b = learn.learner.to_baseline();
@@ -688,15 +708,7 @@ mod tests {
             .expect("timing across connections");
         assert_eq!(t.samples, 29);
         assert!((4_900..=5_100).contains(&t.period_ms), "{t:?}");
-        let detect = Arc::new(Shared::new(
-            ZoneMap::default(),
-            Learner::from_baseline(b, Default::default()),
-            DetectorConfig {
-                mode: Mode::Detect,
-                ..DetectorConfig::default()
-            },
-            Arc::new(AssetInventory::default()),
-        ));
+        let detect = testing::shared(Mode::Detect, Learner::from_baseline(b, Default::default()));
         let mut times: Vec<f64> = (0..10).map(|i| 1000.0 + f64::from(i) * 5.0).collect();
         times.push(1045.0 + 60.0);
         assert_eq!(polls(&detect, &times), vec!["baseline.timing_deviation"]);
@@ -704,15 +716,7 @@ mod tests {
 
     #[test]
     fn a_reload_replaces_the_policy_keeps_the_mode_and_is_taken_once() {
-        let shared = Arc::new(Shared::new(
-            ZoneMap::default(),
-            Learner::default(),
-            DetectorConfig {
-                mode: Mode::Detect,
-                ..DetectorConfig::default()
-            },
-            Arc::new(AssetInventory::default()),
-        ));
+        let shared = testing::shared(Mode::Detect, Learner::default());
         let mut d = Detector::new(shared.clone());
         assert!(!d.refresh());
         let zone = |name: &str, cidr: &str| ZoneConfig {

@@ -11,7 +11,11 @@ use crate::time::Timestamp;
 use crate::zones::ZoneId;
 
 use super::findings::{Ctx, Findings};
-use super::{DetectorConfig, FlowView, Policy};
+use super::{DetectorConfig, FlowView, Mode, Policy, Shared};
+use crate::assets::AssetInventory;
+use crate::baseline::Learner;
+use crate::zones::ZoneMap;
+use std::sync::Arc;
 
 /// The client of the test flow.
 pub fn client() -> Peer {
@@ -248,4 +252,17 @@ pub fn run_in(
         );
     }
     fired(&out)
+}
+
+/// State shared by detectors in `mode` with `learner`, no zones, default thresholds.
+pub fn shared(mode: Mode, learner: Learner) -> Arc<Shared> {
+    Arc::new(Shared::new(
+        ZoneMap::default(),
+        learner,
+        DetectorConfig {
+            mode,
+            ..DetectorConfig::default()
+        },
+        Arc::new(AssetInventory::default()),
+    ))
 }

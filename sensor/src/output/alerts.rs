@@ -512,7 +512,7 @@ impl AlertOutput {
         if !self.sinks.iter().any(Sink::wants_assets) {
             return;
         }
-        let assets = self.shared.assets.snapshot();
+        let (assets, l2) = self.shared.assets.inventory();
         let alerts = self.store.all();
         let risks = crate::output::risk::score(&assets, &alerts);
         let mut records = Vec::new();
@@ -527,6 +527,16 @@ impl AlertOutput {
             };
             if let Ok(json) = serde_json::to_string(&record) {
                 records.push((asset.ip.to_string(), json));
+            }
+        }
+        // Devices known only by MAC address, keyed by it.
+        for device in &l2 {
+            let record = crate::output::risk::L2AssetRecord {
+                device,
+                sensor: &self.sensor,
+            };
+            if let Ok(json) = serde_json::to_string(&record) {
+                records.push((device.mac.to_string(), json));
             }
         }
         for s in self.sinks.iter_mut().filter(|s| s.wants_assets()) {

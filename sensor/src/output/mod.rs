@@ -69,6 +69,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use otsensor_baselines::assets::Asset;
+use otsensor_baselines::clues::L2Asset;
 
 /// Opens `path` for writing (`-` is stdout), buffered.
 pub fn open_writer(path: &Path) -> anyhow::Result<Box<dyn Write + Send>> {
@@ -92,17 +93,55 @@ pub enum AssetsFormat {
 }
 
 /// Writes the inventory.
-pub fn write_assets(path: &Path, format: AssetsFormat, assets: &[Asset]) -> anyhow::Result<()> {
+pub fn write_assets(
+    path: &Path,
+    format: AssetsFormat,
+    assets: &[Asset],
+    l2: &[L2Asset],
+) -> anyhow::Result<()> {
     let mut w = open_writer(path)?;
     match format {
         AssetsFormat::Json => {
-            serde_json::to_writer_pretty(&mut w, &serde_json::json!({ "assets": assets }))?;
+            serde_json::to_writer_pretty(
+                &mut w,
+                &AssetsDoc {
+                    assets: Sorted(assets),
+                    l2_assets: l2,
+                },
+            )?;
             w.write_all(b"\n")?;
         }
-        AssetsFormat::Csv => write_assets_csv(&mut w, assets)?,
+        AssetsFormat::Csv => {
+            write_assets_csv(&mut w, assets)?;
+            write_l2_assets_csv(&mut w, l2)?;
+        }
     }
     w.flush()
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The `--assets` JSON document.
+#[derive(serde::Serialize)]
+struct AssetsDoc<'a> {
+    assets: Sorted<'a>,
+    /// Devices known only by MAC address.
+    #[serde(skip_serializing_if = "<[L2Asset]>::is_empty")]
+    l2_assets: &'a [L2Asset],
+}
+
+/// Assets written one at a time with their keys sorted (each through a JSON value): a
+/// 100,000-host inventory never exists twice in memory as values.
+struct Sorted<'a>(&'a [Asset]);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for a in self.0 {
+            seq.serialize_element(&serde_json::to_value(a).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -138,7 +177,53 @@ const ASSET_COLUMNS: &[&str] = &[
     "bytes_received",
     "services",
     "protocols",
+    "hostnames",
+    "software",
+    "dhcp_fingerprint",
+    "device_type",
+    "linked_addresses",
+    "os",
+    "l2_ports",
+    "capabilities",
+    "remote_access",
+    "cleartext_management",
+    "unsupported_os",
 ];
+
+/// Devices known only by MAC address, after the assets: rows with an empty `ip`, the
+/// columns that apply filled (MAC, vendor, times, names, software, OS, ports, type).
+fn write_l2_assets_csv(w: &mut dyn Write, l2: &[L2Asset]) -> std::io::Result<()> {
+    let col = |name: &str| ASSET_COLUMNS.iter().position(|c| *c == name);
+    for a in l2 {
+        let mut row = vec![String::new(); ASSET_COLUMNS.len()];
+        let mut set = |name: &str, v: String| {
+            if let Some(i) = col(name) {
+                row[i] = v;
+            }
+        };
+        let c = &a.clues;
+        set("macs", a.mac.to_string());
+        set("mac_vendor", a.mac_vendor.clone().unwrap_or_default());
+        set("first_seen", a.first_seen.to_string());
+        set("last_seen", a.last_seen.to_string());
+        set("hostnames", clue_values(&c.hostnames));
+        set("software", clue_values(&c.software));
+        set("os", clue_values(&c.os));
+        set("l2_ports", clue_values(&c.l2_ports));
+        set("capabilities", clue_values(&c.capabilities));
+        set("device_type", a.device_type.clone());
+        let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        writeln!(w, "{}", fields.join(","))?;
+    }
+    Ok(())
+}
+
+fn clue_values(v: &[otsensor_baselines::clues::Clue]) -> String {
+    v.iter()
+        .map(|c| c.value.as_str())
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
 fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> {
     writeln!(w, "{}", ASSET_COLUMNS.join(","))?;
@@ -154,6 +239,11 @@ fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> 
             })
             .collect();
         let id = &a.identity;
+        let clues = a.clues.as_deref();
+        let risk = a.device.as_deref().map(|d| &d.risk_inputs);
+        let values = |v: &[otsensor_baselines::clues::Clue]| -> Vec<String> {
+            v.iter().map(|c| c.value.clone()).collect()
+        };
         let row = [
             a.ip.to_string(),
             list(a.macs.iter().map(ToString::to_string).collect()),
@@ -178,6 +268,25 @@ fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> 
             a.bytes_received.to_string(),
             list(services),
             list(a.protocols.iter().cloned().collect()),
+            list(clues.map_or(Vec::new(), |c| values(&c.hostnames))),
+            list(clues.map_or(Vec::new(), |c| values(&c.software))),
+            clues
+                .and_then(|c| c.dhcp_fingerprint.as_ref())
+                .map(|c| c.value.clone())
+                .unwrap_or_default(),
+            a.device
+                .as_ref()
+                .map(|d| d.device_type.clone())
+                .unwrap_or_default(),
+            list(a.device.as_ref().map_or(Vec::new(), |d| {
+                d.linked_addresses.iter().map(ToString::to_string).collect()
+            })),
+            clues.map_or_else(String::new, |c| clue_values(&c.os)),
+            clues.map_or_else(String::new, |c| clue_values(&c.l2_ports)),
+            clues.map_or_else(String::new, |c| clue_values(&c.capabilities)),
+            risk.map_or_else(String::new, |r| r.remote_access.join(";")),
+            risk.map_or_else(String::new, |r| r.cleartext_management.join(";")),
+            risk.map_or_else(String::new, |r| r.unsupported_os.join(";")),
         ];
         debug_assert_eq!(row.len(), ASSET_COLUMNS.len());
         let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();

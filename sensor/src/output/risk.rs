@@ -7,7 +7,11 @@
 //! - dangerous (≤ 30): 10 for each distinct operational rule (PLC stop, program download,
 //!   restart, ...) that targeted it;
 //! - exposure (≤ 30): 15 if clients in another zone opened flows to it, plus 5 for each
-//!   further zone.
+//!   further zone;
+//! - posture (≤ 30), from the asset's `risk_inputs`: 10 if it answers remote access (RDP,
+//!   VNC, SSH, Telnet, TeamViewer), 5 if it answers cleartext management (Telnet, FTP, HTTP,
+//!   SNMP), 10 if it runs an unsupported OS, and 10 more if it is an engineering station
+//!   with either remote access or an unsupported OS.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -44,6 +48,31 @@ pub struct AssetRecord<'a> {
     pub sensor: &'a str,
 }
 
+/// The posture part of an asset's score (see the module's documentation).
+fn posture(asset: &Asset) -> u32 {
+    let Some(r) = asset.device.as_deref().map(|d| &d.risk_inputs) else {
+        return 0;
+    };
+    let remote = !r.remote_access.is_empty();
+    let old = !r.unsupported_os.is_empty();
+    let part = 10 * u32::from(remote)
+        + 5 * u32::from(!r.cleartext_management.is_empty())
+        + 10 * u32::from(old)
+        + 10 * u32::from(r.engineering_station && (remote || old));
+    part.min(30)
+}
+
+/// A device known only by MAC address, for the assets topic (keyed by its MAC; no score:
+/// no alert names it).
+#[derive(Debug, Serialize)]
+pub struct L2AssetRecord<'a> {
+    /// The device.
+    #[serde(flatten)]
+    pub device: &'a otsensor_baselines::clues::L2Asset,
+    /// The sensor.
+    pub sensor: &'a str,
+}
+
 /// Scores every asset from the alerts raised so far.
 pub fn score(assets: &[Asset], alerts: &[&Alert]) -> BTreeMap<IpAddr, Risk> {
     let mut by_ip: BTreeMap<IpAddr, (BTreeSet<&str>, u8, BTreeSet<&'static str>)> = BTreeMap::new();
@@ -76,7 +105,8 @@ pub fn score(assets: &[Asset], alerts: &[&Alert]) -> BTreeMap<IpAddr, Risk> {
             } else {
                 (15 + 5 * (zones - 1)).min(30)
             };
-            let score = (alerts_part + dangerous_part + exposure_part).min(100) as u8;
+            let score =
+                (alerts_part + dangerous_part + exposure_part + posture(asset)).min(100) as u8;
             (
                 asset.ip,
                 Risk {

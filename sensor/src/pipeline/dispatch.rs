@@ -71,6 +71,9 @@ pub struct Dispatcher {
     pub stats: DispatchStats,
     /// Whole frames go to the workers too (evidence captures).
     keep_frames: bool,
+    /// Where what layer-2 discovery frames (LLDP, CDP) say about devices goes.
+    identity: Option<std::sync::Arc<otsensor_baselines::assets::AssetInventory>>,
+    sightings: Vec<otsensor_protocols::identity::Sighting>,
 }
 
 fn undecodable_index(u: Undecodable) -> usize {
@@ -120,12 +123,22 @@ impl Dispatcher {
             undecodable: [0; 8],
             stats: DispatchStats::default(),
             keep_frames: false,
+            identity: None,
+            sightings: Vec::new(),
         }
     }
 
     /// Hands the workers whole frames too (for evidence captures), not only payloads.
     pub fn keep_frames(&mut self) {
         self.keep_frames = true;
+    }
+
+    /// Layer-2 discovery frames (LLDP, CDP) name devices in `assets`.
+    pub fn identity_to(
+        &mut self,
+        assets: std::sync::Arc<otsensor_baselines::assets::AssetInventory>,
+    ) {
+        self.identity = Some(assets);
     }
 
     /// Packets read so far.
@@ -199,8 +212,23 @@ impl Dispatcher {
                     }
                 }
             }
-            Err(NotFlow::Arp) => self.stats.arp += 1,
+            Err(NotFlow::Arp) => {
+                self.stats.arp += 1;
+                if let (Some(inv), LinkType::Ethernet) = (&self.identity, link) {
+                    if let Some(c) = otsensor_protocols::identity::arp(data) {
+                        let mac = otsensor_baselines::mac::MacAddr(c.mac);
+                        inv.observe_arp(std::net::IpAddr::V4(c.ip), mac, ts);
+                    }
+                }
+            }
             Err(NotFlow::OtherEtherType(t)) => {
+                if let (Some(inv), LinkType::Ethernet) = (&self.identity, link) {
+                    otsensor_protocols::identity::l2_frame(data, &mut self.sightings);
+                    let nobody = std::net::IpAddr::from([0u8; 4]);
+                    for s in self.sightings.drain(..) {
+                        inv.observe_sighting(nobody, &s, ts);
+                    }
+                }
                 // Values up to 1500 are IEEE 802.3 lengths (LLC frames: STP, BACnet/Ethernet,
                 // IEC 61850 over LLC), not EtherTypes: count them together.
                 let t = if t <= 1500 { 0 } else { t };

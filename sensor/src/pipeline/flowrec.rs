@@ -129,9 +129,11 @@ pub fn proto_number(t: Transport) -> u8 {
 /// Most history letters kept (each letter once per direction).
 const MAX_HISTORY: usize = 12;
 
-/// What a flow record needs beyond the flow's counters.
+/// What a flow record needs beyond the flow's counters (kept only with flow records on).
 #[derive(Debug, Default, Clone)]
 pub struct RecordState {
+    /// The application label, once decided.
+    pub label: Option<FlowLabel>,
     /// PDUs its parser produced.
     pub pdus: u64,
     /// Alerts (full observations) raised on it.
@@ -181,6 +183,19 @@ impl RecordState {
         if let Some(slot) = self.history.get_mut(len) {
             *slot = c;
             self.len += 1;
+        }
+    }
+
+    /// The client and server were swapped (a midstream connection turned around): so are
+    /// the letters' cases.
+    pub fn swap_sides(&mut self) {
+        let len = usize::from(self.len);
+        for c in self.history.iter_mut().take(len) {
+            *c = if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            };
         }
     }
 

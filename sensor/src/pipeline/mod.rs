@@ -166,6 +166,7 @@ impl Pipeline {
                 if cfg.evidence.dir.is_some() {
                     d.keep_frames();
                 }
+                d.identity_to(Arc::clone(&shared.assets));
                 d
             }),
             workers: handles,

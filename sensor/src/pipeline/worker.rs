@@ -10,7 +10,8 @@ use serde::Serialize;
 use otsensor_baselines::assets::{AssetInventory, Endpoint, FlowObservation};
 use otsensor_baselines::detector::{Detector, FlowLocal, Shared};
 use otsensor_baselines::time::Timestamp;
-use otsensor_protocols::Direction;
+use otsensor_protocols::identity::{Reader, Sighting, Who};
+use otsensor_protocols::{applabel, Direction};
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
 use crate::events::{CaptureRequest, EventSink, EvidenceCapture, OutBatch};
@@ -244,20 +245,74 @@ enum AppState {
     Done,
 }
 
-/// What identification keeps of a flow.
+/// What identification keeps of a flow: its flags packed in one byte (a million open
+/// connections pay for every byte here).
 #[derive(Default)]
 struct Probing {
-    /// Per direction: bytes were skipped before the handler attached.
-    pending_gap: [bool; 2],
+    flags: u8,
     probes: u8,
-    /// The flow was picked up without its opening (no SYN): its client is a guess.
-    midstream: bool,
-    /// The server answered (a SYN-ACK, or any packet of a flow picked up midstream).
-    answered: bool,
-    /// The application label, once decided (boxed: most of a flood's flows never get one).
-    label: Option<Box<FlowLabel>>,
-    /// Flow records: the TCP history, the PDUs parsed, the last interim record.
-    record: super::flowrec::RecordState,
+    /// The reader of names and software its label calls for (DNS, DHCP, HTTP, ...).
+    reader: Option<Reader>,
+    /// With flow records on: the label, the TCP history, the PDUs parsed, the last interim
+    /// record (boxed, made at the flow's start: without flow records a flow pays a pointer).
+    record: Option<Box<super::flowrec::RecordState>>,
+}
+
+/// Per direction (request, response): bytes were skipped before the handler attached.
+const GAP: [u8; 2] = [1, 2];
+/// The flow was picked up without its opening (no SYN): its client is a guess.
+const MIDSTREAM: u8 = 4;
+/// The server answered (a SYN-ACK, or any packet of a flow picked up midstream).
+const ANSWERED: u8 = 8;
+/// The application label was decided (and judged).
+const LABELLED: u8 = 16;
+/// Picked up midstream, the flow was not yet reported to the asset inventory: that waits for
+/// its first payload, which may say which side is the client.
+const UNREPORTED: u8 = 32;
+/// Per direction: a reader of the first payload only has read it.
+const READ: [u8; 2] = [64, 128];
+
+impl Probing {
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+
+    fn gap(&self, d: Direction) -> bool {
+        self.has(GAP[d.index()])
+    }
+
+    fn midstream(&self) -> bool {
+        self.has(MIDSTREAM)
+    }
+
+    fn answered(&self) -> bool {
+        self.has(ANSWERED)
+    }
+
+    fn labelled(&self) -> bool {
+        self.has(LABELLED)
+    }
+
+    fn unreported(&self) -> bool {
+        self.has(UNREPORTED)
+    }
+
+    /// The per-direction flags swapped (the flow was turned around).
+    fn swap_directions(&mut self) {
+        for pair in [GAP, READ] {
+            let (a, b) = (self.has(pair[0]), self.has(pair[1]));
+            self.set(pair[0], b);
+            self.set(pair[1], a);
+        }
+    }
 }
 
 struct Flow {
@@ -282,6 +337,27 @@ struct Flow {
     reported: ([u64; 2], [u64; 2]),
     /// The flow's last packets, with evidence on.
     evidence: Option<Box<FlowRing>>,
+}
+
+impl Flow {
+    /// Turns the flow around (client and server swapped): a connection picked up midstream
+    /// whose first payload shows the port guess was wrong. Nothing was parsed or reported yet.
+    fn reorient(&mut self) {
+        let info = &mut self.info;
+        std::mem::swap(&mut info.client, &mut info.server);
+        std::mem::swap(&mut info.client_zone, &mut info.server_zone);
+        info.cid = LazyCommunityId::new(self.proto, info.client.port, info.server.port);
+        self.client_is_lo = !self.client_is_lo;
+        self.packets.swap(0, 1);
+        self.bytes.swap(0, 1);
+        self.tcp.swap(0, 1);
+        self.probe.swap_directions();
+        let answered = self.packets[1] > 0;
+        self.probe.set(ANSWERED, answered);
+        if let Some(r) = self.probe.record.as_deref_mut() {
+            r.swap_sides();
+        }
+    }
 }
 
 /// What app dispatch needs besides the flow: split from [`Worker`] so that the flow (borrowed
@@ -322,7 +398,7 @@ impl AppEnv<'_> {
         dir: Direction,
         data: &[u8],
     ) -> bool {
-        let midstream = probe.pending_gap[dir.index()];
+        let midstream = probe.gap(dir);
         match self
             .registry
             .identify(info.transport, info.server.port, dir, data, midstream)
@@ -354,7 +430,7 @@ impl AppEnv<'_> {
                 };
                 self.label(info, probe, FlowLabel::parsed(spec.name, by));
                 for d in [Direction::Request, Direction::Response] {
-                    if probe.pending_gap[d.index()] {
+                    if probe.gap(d) {
                         if let Some(mut ctx) = self.ctx(info, &mut det, index) {
                             ctx.counters.gaps += 1;
                             let _ =
@@ -370,7 +446,7 @@ impl AppEnv<'_> {
                 true
             }
             Identified::Undecided => {
-                probe.pending_gap[dir.index()] = true;
+                probe.set(GAP[dir.index()], true);
                 probe.probes += 1;
                 if probe.probes >= MAX_PROBES {
                     *app = AppState::Done;
@@ -410,18 +486,22 @@ impl AppEnv<'_> {
     /// The flow's label is decided: counted, kept, and judged (zones and conduits for the
     /// flows no parser handles; the learned conversations for all).
     fn label(&mut self, info: &FlowInfo, probe: &mut Probing, label: FlowLabel) {
-        if probe.label.is_some() {
+        if probe.labelled() {
             return;
         }
+        probe.set(LABELLED, true);
+        probe.reader = label.app.and_then(|a| Reader::for_app(a, info.server.port));
         *self.stats.labels.entry(label.name).or_default() += 1;
         self.detector.flow_labeled(
             &info.view(),
             self.ts,
-            label.judged(info.transport, probe.midstream),
+            label.judged(info.transport, probe.midstream()),
             self.sink.alert_scratch(),
         );
         self.sink.commit_alerts(self.pkt_index, info.id);
-        probe.label = Some(Box::new(label));
+        if let Some(r) = probe.record.as_deref_mut() {
+            r.label = Some(label);
+        }
     }
 
     fn count_unidentified(&mut self, t: Transport) {
@@ -460,7 +540,7 @@ impl AppEnv<'_> {
         if let AppState::Pending = app {
             match ev {
                 StreamEvent::Gap(_) => {
-                    probe.pending_gap[dir.index()] = true;
+                    probe.set(GAP[dir.index()], true);
                     return;
                 }
                 StreamEvent::Data(d) => {
@@ -484,7 +564,9 @@ impl AppEnv<'_> {
             }
             let before = ctx.counters.pdus;
             let verdict = handler.on_stream(&mut ctx, dir, ev);
-            probe.record.pdus += ctx.counters.pdus.saturating_sub(before);
+            if let Some(r) = probe.record.as_deref_mut() {
+                r.pdus += ctx.counters.pdus.saturating_sub(before);
+            }
             self.finish_verdict(app, info, verdict);
         }
     }
@@ -506,7 +588,9 @@ impl AppEnv<'_> {
             };
             let before = ctx.counters.pdus;
             let verdict = handler.on_datagram(&mut ctx, dir, data);
-            flow.probe.record.pdus += ctx.counters.pdus.saturating_sub(before);
+            if let Some(r) = flow.probe.record.as_deref_mut() {
+                r.pdus += ctx.counters.pdus.saturating_sub(before);
+            }
             self.finish_verdict(&mut flow.app, &flow.info, verdict);
         }
     }
@@ -529,6 +613,8 @@ pub struct Worker {
     captures: Vec<EvidenceCapture>,
     /// Captures the output thread asks for (alerts of the anomaly engine), with evidence on.
     pub capture_requests: Option<crossbeam_channel::Receiver<CaptureRequest>>,
+    /// What the current packet says about devices (names, software).
+    sightings: Vec<Sighting>,
 }
 
 impl Worker {
@@ -560,6 +646,7 @@ impl Worker {
             rings: cfg.evidence.map(Rings::new),
             captures: Vec::new(),
             capture_requests: None,
+            sightings: Vec::new(),
             cfg,
             registry,
             assets,
@@ -735,7 +822,12 @@ impl Worker {
             tcp_rst: false,
             app: AppState::Pending,
             probe: Probing {
-                midstream: s.proto == ipproto::TCP && !s.is_syn(),
+                flags: if s.proto == ipproto::TCP && !s.is_syn() {
+                    MIDSTREAM
+                } else {
+                    0
+                },
+                record: self.cfg.flows.then(Box::default),
                 ..Probing::default()
             },
             assets_held: [true; 2],
@@ -852,6 +944,7 @@ impl Worker {
             assets,
             rings,
             captures,
+            sightings,
             ..
         } = self;
         let flow = table.value_mut(fid);
@@ -860,6 +953,15 @@ impl Worker {
             for c in captures.drain(..) {
                 sink.evidence(p.index, flow.info.id, c);
             }
+        }
+        // A connection picked up midstream: its first payload may say which side is the
+        // client (a request line, a ClientHello, a query), where the ports only guessed.
+        if flow.probe.unreported()
+            && !payload.is_empty()
+            && applabel::sent_by_client(payload)
+                .is_some_and(|c| c != (src_is_lo == flow.client_is_lo))
+        {
+            flow.reorient();
         }
         let dir = if src_is_lo == flow.client_is_lo {
             Direction::Request
@@ -883,22 +985,28 @@ impl Worker {
         match s.proto {
             ipproto::TCP => {
                 if dir == Direction::Response
-                    && (flow.probe.midstream || s.flags & tcpflags::SYN != 0)
+                    && (flow.probe.midstream() || s.flags & tcpflags::SYN != 0)
                 {
-                    flow.probe.answered = true;
+                    flow.probe.set(ANSWERED, true);
                 }
-                if cfg.flows {
-                    flow.probe.record.tcp(dir, s.flags, payload.len());
+                if let Some(r) = flow.probe.record.as_deref_mut() {
+                    r.tcp(dir, s.flags, payload.len());
                 }
             }
-            _ => flow.probe.answered |= dir == Direction::Response,
+            _ if dir == Direction::Response => flow.probe.set(ANSWERED, true),
+            _ => {}
         }
-        if is_new {
-            // The asset inventory hears of the flow once its first packet is counted: a flow
-            // that sees nothing more (a scan's SYN) needs no second report at its end.
+        if is_new && flow.probe.midstream() {
+            flow.probe.set(UNREPORTED, true);
+        }
+        if (is_new && !flow.probe.midstream()) || (flow.probe.unreported() && !payload.is_empty()) {
+            // The asset inventory hears of the flow once its first packet (midstream: its
+            // first payload) is counted: a flow that sees nothing more (a scan's SYN) needs
+            // no second report at its end.
             flow.assets_held =
                 assets.observe_flow(&observation(flow, None, zones_of(detector, flow), true));
             flow.reported = (flow.packets, flow.bytes);
+            flow.probe.set(UNREPORTED, false);
         }
         let mut env = AppEnv {
             registry,
@@ -929,21 +1037,51 @@ impl Worker {
                     &cfg.reassembly,
                     &mut stats.tcp,
                 );
+                // A connection that closed without payload (a port that answers, a connect
+                // scan) is judged by its port now, not when its table entry ends.
+                if closed_now && !flow.probe.labelled() && flow.probe.answered() {
+                    let label = FlowLabel::by_port(&flow.info, registry);
+                    env.label(&flow.info, &mut flow.probe, label);
+                }
             }
             ipproto::UDP if !payload.is_empty() => env.datagram(flow, dir, payload),
             _ => {}
         }
-        let raised = sink.observations - observations;
-        let rec = &mut flow.probe.record;
-        rec.alerts = rec
-            .alerts
-            .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
-        if cfg.flows
-            && p.ts.as_nanos() - rec.last_record.max(flow.first_ts.as_nanos()) >= cfg.interim_ns
-        {
-            rec.last_record = p.ts.as_nanos();
-            rec.interims += 1;
-            write_record(sink, &cfg.sensor_id, flow, None, detector, p.index);
+        // Names and software the packet gives away (its label decided above, at the latest).
+        if let Some(r) = flow.probe.reader.filter(|_| !payload.is_empty()) {
+            if r.every_packet() || !flow.probe.has(READ[d]) {
+                flow.probe.set(READ[d], true);
+                let sender = match dir {
+                    Direction::Request => flow.info.client.ip,
+                    Direction::Response => flow.info.server.ip,
+                };
+                if let Some(lease) = r.read(dir == Direction::Request, payload, sightings) {
+                    assets.observe_lease(&lease);
+                }
+                for s in sightings.drain(..) {
+                    assets.observe_sighting(sender, &s, p.ts);
+                    let ip = match s.who {
+                        Who::Sender => Some(sender),
+                        Who::Addr(ip) | Who::Device(ip, _) => Some(ip),
+                        Who::Mac(_) => None,
+                    };
+                    if let Some(ip) = ip {
+                        detector.sighting(&flow.info.view(), ip, &s, p.ts, sink.alert_scratch());
+                        sink.commit_alerts(p.index, flow.info.id);
+                    }
+                }
+            }
+        }
+        if let Some(rec) = flow.probe.record.as_deref_mut() {
+            let raised = sink.observations - observations;
+            rec.alerts = rec
+                .alerts
+                .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
+            if p.ts.as_nanos() - rec.last_record.max(flow.first_ts.as_nanos()) >= cfg.interim_ns {
+                rec.last_record = p.ts.as_nanos();
+                rec.interims += 1;
+                write_record(sink, &cfg.sensor_id, flow, None, detector, p.index);
+            }
         }
         if closed_now {
             table.set_class(fid, Class::Closed);
@@ -1012,7 +1150,7 @@ impl Worker {
         }
         // A flow without payload that the server answered (a connection opened and closed,
         // a port that answers) is judged by its port.
-        if flow.probe.label.is_none() && flow.probe.answered {
+        if !flow.probe.labelled() && flow.probe.answered() {
             let label = FlowLabel::by_port(&flow.info, registry);
             env.label(&flow.info, &mut flow.probe, label);
         }
@@ -1036,12 +1174,10 @@ impl Worker {
             }
         }
         let raised = self.sink.observations - observations;
-        flow.probe.record.alerts = flow
-            .probe
-            .record
-            .alerts
-            .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
-        if self.cfg.flows {
+        if let Some(rec) = flow.probe.record.as_deref_mut() {
+            rec.alerts = rec
+                .alerts
+                .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
             let sensor = &self.cfg.sensor_id;
             write_record(
                 &mut self.sink,
@@ -1052,8 +1188,13 @@ impl Worker {
                 pkt_index,
             );
         }
-        // Only what the report at the start did not say: nothing, for a flow of one packet.
-        if flow.packets != flow.reported.0 || app_protocol.is_some() {
+        if flow.probe.unreported() {
+            // Picked up midstream and never a payload: its only report.
+            let zones = zones_of(&self.detector, &flow);
+            self.assets
+                .observe_flow(&observation(&flow, app_protocol, zones, true));
+        } else if flow.packets != flow.reported.0 || app_protocol.is_some() {
+            // Only what the report at the start did not say: nothing, for a flow of one packet.
             let zones = zones_of(&self.detector, &flow);
             self.assets.observe_flow_again(
                 &observation(&flow, app_protocol, zones, false),
@@ -1120,13 +1261,16 @@ fn write_record(
     pkt_index: u64,
 ) {
     use super::flowrec::{uid, FlowRecord, RecordEnd};
+    let Some(state) = flow.probe.record.as_deref() else {
+        return;
+    };
     let info = &flow.info;
     let proto = flow.proto;
     let cid = info.cid.get(info.client.ip, info.server.ip);
     let uid = uid(sensor, flow.first_ts, cid, info.id);
     let zones = zones_of(detector, flow);
     let has_ports = matches!(proto, ipproto::TCP | ipproto::UDP);
-    let label = flow.probe.label.as_deref();
+    let label = state.label.as_ref();
     let end = |e: &EndpointInfo, d: usize| RecordEnd {
         ip: e.ip,
         port: has_ports.then_some(e.port),
@@ -1159,10 +1303,10 @@ fn write_record(
             ..end(&info.server, 1)
         },
         vlan: info.vlan,
-        history: flow.probe.record.history(),
-        midstream: flow.probe.midstream,
-        pdus: label.filter(|l| l.parsed).map(|_| flow.probe.record.pdus),
-        alerts: flow.probe.record.alerts,
+        history: state.history(),
+        midstream: flow.probe.midstream(),
+        pdus: label.filter(|l| l.parsed).map(|_| state.pdus),
+        alerts: state.alerts,
         sensor,
     };
     sink.flow_record(pkt_index, info.id, &rec);

@@ -335,32 +335,26 @@ impl KafkaSink {
 
     /// Sends one flow record (JSON) to the flows topic, keyed by Community ID.
     pub fn send_flow(&mut self, key: &str, value: &str) {
-        let Some(topic) = self.flows_topic.clone() else {
-            return;
-        };
-        let r = Record {
-            topic,
-            key: key.to_string(),
-            format: "json".into(),
-            kind: "flow".into(),
-            value: value.to_string(),
-        };
-        self.submit(r);
+        if let Some(topic) = self.flows_topic.clone() {
+            self.send_json(topic, "flow", key, value);
+        }
     }
 
     /// Sends one asset record (JSON) to the assets topic, keyed by address.
     pub fn send_asset(&mut self, key: &str, value: &str) {
-        let Some(topic) = self.assets_topic.clone() else {
-            return;
-        };
-        let r = Record {
+        if let Some(topic) = self.assets_topic.clone() {
+            self.send_json(topic, "asset", key, value);
+        }
+    }
+
+    fn send_json(&mut self, topic: String, kind: &str, key: &str, value: &str) {
+        self.submit(Record {
             topic,
             key: key.to_string(),
             format: "json".into(),
-            kind: "asset".into(),
+            kind: kind.into(),
             value: value.to_string(),
-        };
-        self.submit(r);
+        });
     }
 
     fn submit(&mut self, r: Record) {
