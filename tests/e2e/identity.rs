@@ -493,6 +493,53 @@ fn native_os_discovery_ports_and_arp_senders_match_wireshark() {
     assert!(senders >= 4, "{senders}");
 }
 
+/// A GOOSE publisher is a device named by the logical device of its control block
+/// reference, as Wireshark reads `goose.gocbRef`: an IP asset with the publisher's MAC if
+/// one has it (an IED that also speaks MMS), else a device known by its MAC alone.
+#[test]
+fn goose_publishers_are_named_devices() {
+    let Some(shared) = shared_pcaps() else { return };
+    let mut checked = 0;
+    for f in [
+        "iec61850-goose-sv/iti-ics__GOOSE.pcap",
+        "iec61850-goose-sv/iti-ics__Sample_File_GOOSE.pcap",
+        "iec61850-goose-sv/ct-samples__GOOSE_and_MMS.pcapng",
+    ] {
+        let cap = shared.join(f);
+        let (n, a) = names(&cap);
+        let Some(rows) = tshark_rows(&cap, "goose.gocbRef", &["eth.src", "goose.gocbRef"]) else {
+            return;
+        };
+        let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+        for r in rows {
+            let [mac, r] = r.as_slice() else {
+                panic!("{r:?}")
+            };
+            let ld = r.split_once('/').map_or(r.as_str(), |(ld, _)| ld);
+            pairs.insert((mac.clone(), ld.to_ascii_lowercase()));
+        }
+        for (mac, ld) in pairs {
+            let l2 = a["l2_assets"]
+                .as_array()
+                .and_then(|v| v.iter().find(|d| d["mac"] == mac.as_str()));
+            let named = match l2 {
+                Some(d) => values(d, "hostnames")
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(&ld)),
+                None => n.by_mac.get(&mac).is_some_and(|hs| hs.contains(&ld)),
+            };
+            assert!(named, "{f}: {mac} {ld}: {a}");
+            if let Some(d) = l2 {
+                // Locally administered MACs have no vendor; others name theirs.
+                let local = u8::from_str_radix(&mac[..2], 16).is_ok_and(|b| b & 2 == 2);
+                assert!(d["mac_vendor"].is_string() || local, "{d}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "{checked}");
+}
+
 /// Every asset inventory follows `schemas/asset.schema.json` (JSON Schema 2020-12, formats
 /// checked, unknown fields refused): the project's captures and the corpus's IT captures.
 #[test]
