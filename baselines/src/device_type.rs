@@ -133,12 +133,13 @@ const ROUTER_WORDS: &[&str] = &[
     "ruggedcom rx",
 ];
 /// Roles of a host that polls controllers.
-const CLIENT_ROLES: [&str; 5] = [
+const CLIENT_ROLES: [&str; 6] = [
     "s7_client",
     "modbus_client",
     "cip_scanner",
     "dnp3_master",
     "iec104_master",
+    "mms_client",
 ];
 /// Ports of databases and process historians (SQL Server, Oracle, MySQL, PostgreSQL,
 /// OSIsoft PI's data archive and its API ports).
@@ -216,7 +217,7 @@ pub fn infer(a: &Asset, behind: Option<usize>) -> DeviceType {
             reasons.push("gave its identity over an industrial protocol".into());
         }
         "plc"
-    } else if let Some(r) = ["dnp3_outstation", "iec104_outstation"]
+    } else if let Some(r) = ["dnp3_outstation", "iec104_outstation", "mms_server"]
         .into_iter()
         .find(|r| role(r))
     {

@@ -44,6 +44,7 @@ pub mod identity;
 pub mod iec104;
 pub mod mac;
 pub mod message;
+pub mod mms;
 pub mod modbus;
 pub mod rule;
 pub mod s7comm;
@@ -61,6 +62,7 @@ pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
     &enip::DESCRIPTOR,
     &enip::CIP_DESCRIPTOR,
     &iec104::DESCRIPTOR,
+    &mms::DESCRIPTOR,
 ];
 
 /// The protocol named `name`.

@@ -17,6 +17,7 @@ mod identity;
 mod iec104;
 mod kafka;
 mod live;
+mod mms;
 mod modbus;
 mod netns;
 mod package;

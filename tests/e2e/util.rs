@@ -38,6 +38,7 @@ pub fn own_pcaps() -> PathBuf {
 /// inputs are [`required`]).
 pub fn shared_pcaps() -> Option<PathBuf> {
     let p = std::env::var_os("OTSENSOR_SHARED_PCAPS")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared/pcaps"));
     if p.join("TSHARK_COUNTS.tsv").is_file() {

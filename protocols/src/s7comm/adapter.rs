@@ -73,13 +73,29 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, 
                 emit(ctx, &PlusEvent::new(&msg, &p));
             }
         }
-        Event::Cotp { direction, cotp } => {
+        Event::Cotp {
+            direction,
+            cotp,
+            iso,
+        } => {
             ctx.counters().bump("cotp_control_tpdus");
-            let mut msg = message("s7comm", ctx, flow_dir, Operation::Session);
+            let protocol = if iso { "mms" } else { "s7comm" };
+            let mut msg = message(protocol, ctx, flow_dir, Operation::Session);
             msg.direction = direction;
             ctx.observe(&msg);
             if ctx.events_enabled() {
                 emit(ctx, &CotpEvent::new(&msg, &cotp));
+            }
+        }
+        Event::Mms(rec) => {
+            ctx.counters().bump("mms_spdus");
+            if rec.malformed {
+                ctx.parse_error("mms", "malformed_mms_pdu");
+            }
+            let msg = crate::mms::adapter::message_of(ctx, flow_dir, &rec);
+            ctx.observe(&msg);
+            if ctx.events_enabled() {
+                emit(ctx, &crate::mms::adapter::MmsEvent::new(&msg, &rec));
             }
         }
         Event::OtherPayload(_) => ctx.counters().bump("cotp_payload_not_s7"),
@@ -530,7 +546,9 @@ impl<'a> CotpEvent<'a> {
                 } else {
                     params.dst_tsap
                 };
-                if let Some((r, s)) = called.and_then(s7comm::parser::rack_slot) {
+                // Rack and slot are S7's reading of the called TSAP, not MMS's.
+                let s7 = msg.protocol == "s7comm";
+                if let Some((r, s)) = called.filter(|_| s7).and_then(s7comm::parser::rack_slot) {
                     ev.rack = Some(r);
                     ev.slot = Some(s);
                 }

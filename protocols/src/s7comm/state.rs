@@ -71,7 +71,11 @@ pub enum Event<'a> {
         direction: Direction,
         /// The TPDU.
         cotp: Cotp<'a>,
+        /// The connection carries the ISO upper layers (MMS), not S7.
+        iso: bool,
     },
+    /// An ISO session SPDU (IEC 61850 MMS on port 102).
+    Mms(MmsRecord),
     /// An S7comm PDU.
     S7(Record<'a>),
     /// An S7comm-plus PDU.
@@ -103,9 +107,48 @@ pub struct S7Flow {
     pub rack_slot: Option<(u8, u8)>,
     /// Jobs never answered.
     pub unanswered: u64,
-    /// The first COTP DT payload was neither S7comm nor S7comm-plus.
+    /// The first COTP DT payload was neither S7comm, S7comm-plus nor an ISO session SPDU.
     pub foreign_payload: bool,
     seen_payload: bool,
+    /// The connection carries the ISO upper layers and MMS (from its TSAPs, then its data).
+    pub iso: bool,
+    mms_pending: Vec<MmsRequest>,
+    /// A COTP TPDU was read in some direction.
+    framed: bool,
+}
+
+/// An MMS request waiting for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmsRequest {
+    /// Invoke id.
+    pub invoke_id: u32,
+    /// Confirmed service.
+    pub service: u32,
+    /// Operation.
+    pub operation: Operation,
+    /// Capture time, ns.
+    pub ts_ns: i64,
+}
+
+/// One ISO session SPDU of an MMS connection with what it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MmsRecord {
+    /// Request (from the client) or response.
+    pub direction: Direction,
+    /// The session SPDU (`data`, `connect`, `accept`, `finish`, ...).
+    pub spdu: &'static str,
+    /// The ACSE APDU, if any (`aarq`, `aare`, `rlrq`, `rlre`, `abrt`).
+    pub acse: Option<&'static str>,
+    /// The association names MMS's application context.
+    pub mms_context: bool,
+    /// The MMS PDU, if one is carried and reads as one.
+    pub pdu: Option<crate::mms::MmsPdu>,
+    /// The MMS octets did not read as an MMS PDU.
+    pub malformed: bool,
+    /// The request a confirmed response or error answers.
+    pub request: Option<MmsRequest>,
+    /// The operation.
+    pub operation: Operation,
 }
 
 /// TPKT framing, resynchronised on the next plausible TPKT + COTP header.
@@ -203,9 +246,11 @@ impl S7Flow {
         S7Flow::default()
     }
 
-    /// True when a direction did not start with TPKT.
+    /// True when a direction did not start with TPKT and no COTP TPDU was read in either:
+    /// once one direction framed (a connection request was read), garbage in the other is
+    /// skipped, not taken for another protocol.
     pub fn not_this_protocol(&self) -> bool {
-        self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
+        !self.framed && self.dirs.iter().any(|d| d.framer.not_this_protocol(&RULES))
     }
 
     fn on_tpkt(
@@ -219,12 +264,19 @@ impl S7Flow {
             f(Event::BadCotp);
             return;
         };
+        self.framed = true;
         match cotp {
             Cotp::Data { eot, payload, .. } => self.on_data(dir, eot, payload, now_ns, f),
             Cotp::Connect {
                 confirm, params, ..
             } => {
-                if !confirm {
+                // IEC 61850 names TSAPs 0x0001, 0x0002, ...; S7 a connection type and a
+                // rack and slot (0x0102), or a name (S7comm-plus). The data decides later.
+                let iso_tsap = |t: Option<&[u8]>| matches!(t, Some([0, _]));
+                if !self.seen_payload && (iso_tsap(params.src_tsap) || iso_tsap(params.dst_tsap)) {
+                    self.iso = true;
+                }
+                if !confirm && !self.iso {
                     if let Some(rs) = params.dst_tsap.and_then(rack_slot) {
                         self.rack_slot = Some(rs);
                     }
@@ -236,11 +288,13 @@ impl S7Flow {
                         Direction::Request
                     },
                     cotp,
+                    iso: self.iso,
                 });
             }
             _ => f(Event::Cotp {
                 direction: dir,
                 cotp,
+                iso: self.iso,
             }),
         }
     }
@@ -304,6 +358,7 @@ impl S7Flow {
         self.seen_payload = true;
         match first {
             Some(S7_PROTOCOL_ID) => {
+                self.iso = false;
                 let Some(mut p) = parse_s7(pdu) else { return };
                 if too_long {
                     p.flags.insert(Flags::PDU_TOO_LONG);
@@ -312,6 +367,7 @@ impl S7Flow {
                 f(Event::S7(rec));
             }
             Some(S7PLUS_PROTOCOL_ID) => {
+                self.iso = false;
                 let p = parse_plus(pdu);
                 let d = match p.opcode {
                     Some(0x31) => Direction::Request,
@@ -320,14 +376,81 @@ impl S7Flow {
                 };
                 f(Event::Plus(d, p));
             }
-            Some(other) => {
-                if first_payload {
-                    self.foreign_payload = true;
+            Some(other) => match crate::mms::session(pdu).or_else(|| crate::mms::bare(pdu)) {
+                Some(session) => {
+                    self.iso = true;
+                    let rec = self.mms_record(dir, session, now_ns);
+                    f(Event::Mms(rec));
                 }
-                f(Event::OtherPayload(other));
-            }
+                None => {
+                    if first_payload {
+                        self.foreign_payload = true;
+                    }
+                    f(Event::OtherPayload(other));
+                }
+            },
             None => {}
         }
+    }
+
+    /// An MMS connection's SPDU: its MMS PDU read and paired by invoke id.
+    fn mms_record(&mut self, dir: Direction, s: crate::mms::Session<'_>, now_ns: i64) -> MmsRecord {
+        use crate::mms::Kind;
+        let pdu = s.mms.and_then(crate::mms::parse);
+        let malformed = s.mms.is_some() && pdu.is_none();
+        let mut rec = MmsRecord {
+            direction: dir,
+            spdu: s.spdu,
+            acse: s.acse,
+            mms_context: s.mms_context,
+            pdu: None,
+            malformed,
+            request: None,
+            operation: Operation::Session,
+        };
+        let Some(p) = pdu else { return rec };
+        rec.direction = if p.kind.is_request() {
+            Direction::Request
+        } else if p.kind.is_answer() || p.kind == Kind::Unconfirmed {
+            Direction::Response
+        } else {
+            dir
+        };
+        match (p.kind, p.invoke_id, p.service) {
+            (Kind::ConfirmedRequest, Some(id), Some(service)) => {
+                rec.operation = crate::mms::codes::operation(service, p.control_object());
+                if let Some(k) = self.mms_pending.iter().position(|r| r.invoke_id == id) {
+                    self.mms_pending.remove(k);
+                    self.unanswered += 1;
+                }
+                if self.mms_pending.len() >= MAX_OUTSTANDING {
+                    self.mms_pending.remove(0);
+                    self.unanswered += 1;
+                }
+                self.mms_pending.push(MmsRequest {
+                    invoke_id: id,
+                    service,
+                    operation: rec.operation,
+                    ts_ns: now_ns,
+                });
+            }
+            (Kind::ConfirmedRequest, _, Some(service)) => {
+                rec.operation = crate::mms::codes::operation(service, p.control_object());
+            }
+            (Kind::ConfirmedResponse | Kind::ConfirmedError, Some(id), _) => {
+                if let Some(k) = self.mms_pending.iter().position(|r| r.invoke_id == id) {
+                    let r = self.mms_pending.remove(k);
+                    rec.operation = r.operation;
+                    rec.request = Some(r);
+                } else if let Some(service) = p.service {
+                    rec.operation = crate::mms::codes::operation(service, p.control_object());
+                }
+            }
+            (Kind::Unconfirmed, _, _) => rec.operation = Operation::Read,
+            _ => {}
+        }
+        rec.pdu = Some(p);
+        rec
     }
 
     fn pair<'a>(&mut self, mut pdu: S7Pdu<'a>, tpdus: u32, now_ns: i64) -> Record<'a> {
@@ -427,8 +550,9 @@ impl crate::flow::FlowParser for S7Flow {
 
     /// The flow ended.
     fn finish(&mut self) {
-        self.unanswered += self.pending.len() as u64;
+        self.unanswered += (self.pending.len() + self.mms_pending.len()) as u64;
         self.pending.clear();
+        self.mms_pending.clear();
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
