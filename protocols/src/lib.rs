@@ -40,6 +40,7 @@ pub mod dnp3;
 pub mod enip;
 pub mod flow;
 pub mod framing;
+pub mod goose;
 pub mod identity;
 pub mod iec104;
 pub mod mac;

@@ -13,6 +13,7 @@ mod evidence;
 mod floods;
 mod flows;
 mod formats;
+mod goose;
 mod identity;
 mod iec104;
 mod kafka;

@@ -20,6 +20,7 @@
 pub mod adapter;
 pub mod ber;
 pub mod codes;
+pub mod data;
 pub mod descriptor;
 pub mod pdu;
 
