@@ -53,7 +53,7 @@ pub fn utc_time(v: &[u8]) -> Option<String> {
     };
     let secs = i64::from(u32::from_be_bytes([s0, s1, s2, s3]));
     let frac = u32::from_be_bytes([0, f0, f1, f2]);
-    let nanos = (u64::from(frac) * 1_000_000_000 >> 24) as i64;
+    let nanos = ((u64::from(frac) * 1_000_000_000) >> 24) as i64;
     Some(crate::time::Timestamp::from_nanos(secs * 1_000_000_000 + nanos).to_string())
 }
 
