@@ -150,6 +150,8 @@ pub mod attack {
     pub const MODIFY_PROGRAM: Technique = t!("T0889", "Modify Program");
     /// T0809 Data Destruction.
     pub const DATA_DESTRUCTION: Technique = t!("T0809", "Data Destruction");
+    pub const MANIPULATION_OF_CONTROL: Technique = t!("T0831", "Manipulation of Control");
+    pub const LATERAL_TOOL_TRANSFER: Technique = t!("T0867", "Lateral Tool Transfer");
     /// T0816 Device Restart/Shutdown.
     pub const DEVICE_RESTART: Technique = t!("T0816", "Device Restart/Shutdown");
     /// T0804 Block Reporting Message.

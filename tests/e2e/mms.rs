@@ -116,6 +116,46 @@ fn mms_services_per_pdu_equal_wireshark_and_mms_is_never_s7comm() {
         })
         .unwrap();
     assert_eq!(ied["device_type"], "ied", "{ied}");
+    // Identify answers name the device as Wireshark reads them.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&cap)
+        .args(["-n", "-Y", "mms.vendorName", "-T", "fields"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "mms.vendorName",
+            "-e",
+            "mms.modelName",
+            "-e",
+            "mms.revision",
+        ])
+        .output()
+        .expect("tshark");
+    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!rows.is_empty());
+    for row in rows.lines() {
+        let [ip, vendor, model, revision] = row.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("{row}")
+        };
+        let a = assets["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["ip"] == ip)
+            .unwrap();
+        let id = &a["identity"];
+        assert_eq!(
+            (
+                id["vendor"].as_str(),
+                id["model"].as_str(),
+                id["firmware"].as_str()
+            ),
+            (Some(vendor), Some(model), Some(revision)),
+            "{a}"
+        );
+    }
 }
 
 /// S7comm and S7comm-plus captures carry no MMS event: the other direction of the negative
@@ -136,4 +176,39 @@ fn s7comm_is_never_mms() {
         }
     }
     assert!(n > 1000, "{n}");
+}
+
+/// The corpus's MMS program invocation and download captures raise the operational rules
+/// of what they do, as S7's do.
+#[test]
+fn mms_program_invocations_raise_operational_alerts() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("mms-ops");
+    for (file, want) in [
+        ("mms-killRequest", &["operational.plc_stop"][..]),
+        ("mms-resumeRequest", &["operational.plc_start"]),
+        ("mms-deleteProgramInvocation", &["operational.mms_delete"]),
+        (
+            "mms-initiateDownloadSequence",
+            &["operational.program_download"],
+        ),
+        (
+            "mms-initiateUploadSequence",
+            &["operational.program_upload"],
+        ),
+        ("mms-resetRequest", &["operational.device_restart"]),
+        ("mms-readRequest", &[]),
+        ("iec61850_write", &[]),
+    ] {
+        let cap = shared.join(format!("iec61850-mms/iti-ics__{file}.pcap"));
+        let out = dir.path(&format!("{file}.alerts"));
+        let (code, _, err) = replay(&[cap.as_os_str(), "--alerts".as_ref(), out.as_os_str()]);
+        assert_eq!(code, 0, "{err}");
+        let got: std::collections::BTreeSet<String> = jsonl(&out)
+            .iter()
+            .map(|a| a["rule"].as_str().unwrap().to_string())
+            .collect();
+        let want: std::collections::BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "{file}");
+    }
 }

@@ -40,6 +40,11 @@ pub fn message_of(ctx: &dyn Sink, flow_dir: Direction, rec: &MmsRecord) -> Messa
         }
         (k, _) => m.function = Some(k.name().into()),
     }
+    // A write to a control object: the control service (`Oper`, `SBOw`, `Cancel`) of the
+    // first such object.
+    if let (Kind::ConfirmedRequest, Some(5)) = (p.kind, p.service) {
+        m.sub_function_name = p.control_service().map(|s| s.to_string().into());
+    }
     if let (Kind::ConfirmedError | Kind::ConfirmedResponse, Some(r)) = (p.kind, &rec.request) {
         if p.kind == Kind::ConfirmedError {
             m.function_code = u16::try_from(r.service).ok();

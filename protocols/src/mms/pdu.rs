@@ -268,6 +268,13 @@ impl MmsPdu {
     pub fn control_object(&self) -> bool {
         self.objects.iter().any(|o| o.contains("$CO$"))
     }
+
+    /// The control service of the first control object it names: the last component of
+    /// `…$CO$Pos$Oper` (`Oper`, `SBOw`, `SBO`, `Cancel`).
+    pub fn control_service(&self) -> Option<&str> {
+        let o = self.objects.iter().find(|o| o.contains("$CO$"))?;
+        o.rsplit('$').next()
+    }
 }
 
 fn visible(v: &[u8]) -> String {
@@ -402,6 +409,9 @@ mod tests {
         assert_eq!((p.invoke_id, p.service), (Some(7), Some(4)));
         assert_eq!(p.objects, ["IED1LD0/XCBR1$ST$Pos"]);
         assert!(!p.control_object());
+        let mut operate = p.clone();
+        operate.objects = vec!["IED1LD0/CSWI1$CO$Pos$Oper".into()];
+        assert_eq!(operate.control_service(), Some("Oper"));
     }
 
     #[test]
