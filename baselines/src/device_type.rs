@@ -337,10 +337,16 @@ mod tests {
     use crate::mac::MacAddr;
     use crate::time::Timestamp;
 
-    fn flow(inv: &AssetInventory, client: (&str, u8), server: (&str, u8, u16)) {
+    /// A TCP flow the server answered, with MACs (`0` for none) and an application label.
+    fn observed(
+        inv: &AssetInventory,
+        client: (&str, u8),
+        server: (&str, u8, u16),
+        label: Option<&str>,
+    ) {
         let ep = |ip: &str, mac: u8, port| Endpoint {
             ip: ip.parse().unwrap(),
-            mac: Some(MacAddr([2, 0, 0, 0, 0, mac])),
+            mac: (mac != 0).then_some(MacAddr([2, 0, 0, 0, 0, mac])),
             port,
         };
         inv.observe_flow(&FlowObservation {
@@ -348,7 +354,7 @@ mod tests {
             server: ep(server.0, server.1, server.2),
             transport: "tcp",
             vlan: None,
-            app_protocol: None,
+            app_protocol: label,
             first_seen: Timestamp::from_nanos(1),
             last_seen: Timestamp::from_nanos(2),
             packets: [1, 1],
@@ -358,6 +364,10 @@ mod tests {
             server_zone: None,
             new_flow: true,
         });
+    }
+
+    fn flow(inv: &AssetInventory, client: (&str, u8), server: (&str, u8, u16)) {
+        observed(inv, client, server, None);
     }
 
     #[test]
@@ -397,26 +407,7 @@ mod tests {
     }
 
     fn with_label(inv: &AssetInventory, client: &str, server: (&str, u16), label: &str) {
-        let ep = |ip: &str, port| Endpoint {
-            ip: ip.parse().unwrap(),
-            mac: None,
-            port,
-        };
-        inv.observe_flow(&FlowObservation {
-            client: ep(client, 40000),
-            server: ep(server.0, server.1),
-            transport: "tcp",
-            vlan: None,
-            app_protocol: Some(label),
-            first_seen: Timestamp::from_nanos(1),
-            last_seen: Timestamp::from_nanos(2),
-            packets: [1, 1],
-            bytes: [60, 60],
-            server_answered: true,
-            client_zone: None,
-            server_zone: None,
-            new_flow: true,
-        });
+        observed(inv, (client, 0), (server.0, 0, server.1), Some(label));
     }
 
     fn said(inv: &AssetInventory, ip: &str, kind: Kind, value: &str, source: &'static str) {

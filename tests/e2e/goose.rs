@@ -2,7 +2,6 @@
 //! corpus: the parser the layer-2 flows will feed (the frames are read here with libpcap).
 
 use std::path::Path;
-use std::process::Command;
 
 use otsensor_protocols::goose;
 
@@ -19,32 +18,6 @@ const FIELDS: [&str; 9] = [
     "goose.numDatSetEntries",
     "eth.src",
 ];
-
-/// One row per GOOSE frame, the fields above.
-fn tshark_goose(cap: &Path) -> Option<Vec<Vec<String>>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(cap)
-        .args(["-n", "-Y", "goose", "-T", "fields"]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let Ok(out) = cmd.output() else {
-        skip("tshark is not installed");
-        return None;
-    };
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect(),
-    )
-}
 
 /// Ours, in the same form.
 fn ours(cap: &Path) -> Vec<Vec<String>> {
@@ -88,7 +61,7 @@ fn goose_pdus_equal_wireshark_field_by_field() {
     caps.extend(captures_under(&shared.join("iec61850-mms")));
     let mut frames = 0;
     for cap in caps {
-        let Some(want) = tshark_goose(&cap) else {
+        let Some(want) = tshark_rows(&cap, "goose", &FIELDS) else {
             return;
         };
         let got = ours(&cap);

@@ -48,29 +48,6 @@ fn names(cap: &Path) -> (Names, Value) {
     (n, assets)
 }
 
-fn tshark_rows(cap: &Path, filter: &str, fields: &[&str]) -> Option<Vec<Vec<String>>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(cap).args(["-Y", filter, "-T", "fields"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let Ok(out) = cmd.output() else {
-        skip("tshark is not installed");
-        return None;
-    };
-    assert!(
-        out.status.success(),
-        "tshark {filter}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect(),
-    )
-}
-
 /// A device as Wireshark's fields name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Device {

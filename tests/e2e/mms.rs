@@ -4,43 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use crate::util::*;
 
 /// (request or response, service) → PDUs, as tshark reads them.
 fn tshark_services(cap: &Path) -> Option<BTreeMap<(String, u64), u64>> {
-    let Ok(out) = Command::new("tshark")
-        .arg("-r")
-        .arg(cap)
-        .args([
-            "-n",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ])
-        .args([
-            "-e",
-            "mms.confirmedServiceRequest",
-            "-e",
-            "mms.confirmedServiceResponse",
-        ])
-        .output()
-    else {
-        skip("tshark is not installed");
-        return None;
-    };
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let fields = [
+        "mms.confirmedServiceRequest",
+        "mms.confirmedServiceResponse",
+    ];
     let mut m = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        for (dir, field) in ["request", "response"].iter().zip(line.split('\t')) {
+    for row in tshark_rows(cap, "mms", &fields)? {
+        for (dir, field) in ["request", "response"].iter().zip(&row) {
             for v in field.split(',').filter(|v| !v.is_empty()) {
                 let n: u64 = v.parse().unwrap_or_else(|_| panic!("{v}"));
                 *m.entry((dir.to_string(), n)).or_default() += 1;
@@ -117,33 +92,18 @@ fn mms_services_per_pdu_equal_wireshark_and_mms_is_never_s7comm() {
         .unwrap();
     assert_eq!(ied["device_type"], "ied", "{ied}");
     // Identify answers name the device as Wireshark reads them.
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&cap)
-        .args(["-n", "-Y", "mms.vendorName", "-T", "fields"])
-        .args([
-            "-e",
-            "ip.src",
-            "-e",
-            "mms.vendorName",
-            "-e",
-            "mms.modelName",
-            "-e",
-            "mms.revision",
-        ])
-        .output()
-        .expect("tshark");
-    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fields = ["ip.src", "mms.vendorName", "mms.modelName", "mms.revision"];
+    let rows = tshark_rows(&cap, "mms.vendorName", &fields).expect("tshark");
     assert!(!rows.is_empty());
-    for row in rows.lines() {
-        let [ip, vendor, model, revision] = row.split('\t').collect::<Vec<_>>()[..] else {
-            panic!("{row}")
+    for row in &rows {
+        let [ip, vendor, model, revision] = row.as_slice() else {
+            panic!("{row:?}")
         };
         let a = assets["assets"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|a| a["ip"] == ip)
+            .find(|a| a["ip"] == ip.as_str())
             .unwrap();
         let id = &a["identity"];
         assert_eq!(
@@ -152,7 +112,11 @@ fn mms_services_per_pdu_equal_wireshark_and_mms_is_never_s7comm() {
                 id["model"].as_str(),
                 id["firmware"].as_str()
             ),
-            (Some(vendor), Some(model), Some(revision)),
+            (
+                Some(vendor.as_str()),
+                Some(model.as_str()),
+                Some(revision.as_str())
+            ),
             "{a}"
         );
     }

@@ -339,3 +339,28 @@ pub fn learn_into(cfg: &Path, base: &Path, cap: &Path) {
     ]);
     assert_eq!(code, 0, "learning {}: {err}", cap.display());
 }
+
+/// One row per packet `filter` matches, the values of `fields` (tab-separated by tshark; a
+/// field with several occurrences joined with `,`); `None` (after saying why) without tshark.
+pub fn tshark_rows(cap: &Path, filter: &str, fields: &[&str]) -> Option<Vec<Vec<String>>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(cap).args(["-Y", filter, "-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let Ok(out) = cmd.output() else {
+        skip("tshark is not installed");
+        return None;
+    };
+    assert!(
+        out.status.success(),
+        "tshark {filter}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect(),
+    )
+}
