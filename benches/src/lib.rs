@@ -11,6 +11,7 @@
 //! ```
 
 pub mod enip_io;
+pub mod goose;
 pub mod iec104;
 pub mod scenarios;
 
