@@ -12,6 +12,8 @@
 //! workers; LLDP/CDP/GOOSE publisher names reach the asset inventory through
 //! [`crate::identity::l2_frame`]), routable GOOSE/SV (over UDP), security extensions.
 
+pub mod summary;
+
 use crate::mms::ber::{self, children};
 use crate::mms::data::{self, Value};
 

@@ -1,0 +1,195 @@
+//! Sampled Values summarised per stream (svID) per second: a merging unit's 4,000 frames a
+//! second make one summary a second, with what a protection engineer checks — samples,
+//! smpCnt continuity (lost, repeated, out of order), confRev and smpSynch — and the
+//! publishers of the svID (a second one is a spoof or a misconfiguration).
+
+use super::SvAsdu;
+
+/// Most streams followed at once (least recently heard forgotten first).
+pub const MAX_STREAMS: usize = 1024;
+
+/// One stream's second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvSecond {
+    /// The stream.
+    pub sv_id: String,
+    /// The second (Unix time) it summarises.
+    pub second: i64,
+    /// Its publisher (the first MAC heard this second).
+    pub publisher: [u8; 6],
+    /// Another MAC that published the svID this second, if any.
+    pub other_publisher: Option<[u8; 6]>,
+    /// ASDUs (samples) heard.
+    pub samples: u64,
+    /// Sample counts skipped.
+    pub lost: u64,
+    /// Sample counts heard twice in a row.
+    pub repeated: u64,
+    /// Sample counts that went back (not a wrap).
+    pub out_of_order: u64,
+    /// The last confRev.
+    pub conf_rev: Option<u32>,
+    /// confRev changed during the second.
+    pub conf_rev_changed: bool,
+    /// The last smpSynch (0 none, 1 local, 2 global).
+    pub smp_synch: Option<u8>,
+    /// smpSynch was 0 (not synchronised) at least once.
+    pub unsynchronised: bool,
+}
+
+#[derive(Debug)]
+struct Stream {
+    now: SvSecond,
+    last_cnt: Option<u32>,
+    /// The highest smpCnt heard: counters wrap after it (at the samples per second).
+    max_cnt: u32,
+    last_seen: u64,
+}
+
+/// The SV streams a worker hears.
+#[derive(Debug, Default)]
+pub struct SvStreams {
+    streams: Vec<Stream>,
+    tick: u64,
+    /// Streams forgotten to make room.
+    pub evicted: u64,
+}
+
+impl SvStreams {
+    /// One ASDU from `src` at `ts_ns`; the summary of the stream's previous second when this
+    /// ASDU starts a new one.
+    pub fn asdu(&mut self, ts_ns: i64, src: [u8; 6], a: &SvAsdu) -> Option<SvSecond> {
+        self.tick += 1;
+        let second = ts_ns.div_euclid(1_000_000_000);
+        let fresh = |a: &SvAsdu| SvSecond {
+            sv_id: a.sv_id.clone(),
+            second,
+            publisher: src,
+            other_publisher: None,
+            samples: 0,
+            lost: 0,
+            repeated: 0,
+            out_of_order: 0,
+            conf_rev: a.conf_rev,
+            conf_rev_changed: false,
+            smp_synch: a.smp_synch,
+            unsynchronised: false,
+        };
+        let i = match self.streams.iter().position(|s| s.now.sv_id == a.sv_id) {
+            Some(i) => i,
+            None => {
+                if self.streams.len() >= MAX_STREAMS {
+                    let oldest = self
+                        .streams
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| s.last_seen)
+                        .map(|(i, _)| i);
+                    if let Some(old) = oldest {
+                        self.streams.swap_remove(old);
+                        self.evicted += 1;
+                    }
+                }
+                self.streams.push(Stream {
+                    now: fresh(a),
+                    last_cnt: None,
+                    max_cnt: 0,
+                    last_seen: 0,
+                });
+                self.streams.len() - 1
+            }
+        };
+        let s = self.streams.get_mut(i)?;
+        s.last_seen = self.tick;
+        let done = if second != s.now.second {
+            let mut next = fresh(a);
+            next.conf_rev = s.now.conf_rev.or(a.conf_rev);
+            Some(std::mem::replace(&mut s.now, next))
+        } else {
+            None
+        };
+        let n = &mut s.now;
+        n.samples += 1;
+        if src != n.publisher && n.other_publisher.is_none() {
+            n.other_publisher = Some(src);
+        }
+        if let (Some(old), Some(new)) = (n.conf_rev, a.conf_rev) {
+            n.conf_rev_changed |= old != new;
+        }
+        n.conf_rev = a.conf_rev.or(n.conf_rev);
+        n.smp_synch = a.smp_synch.or(n.smp_synch);
+        n.unsynchronised |= a.smp_synch == Some(0);
+        if let Some(cnt) = a.smp_cnt {
+            if let Some(last) = s.last_cnt {
+                let wrap = u64::from(s.max_cnt) + 1;
+                if cnt == last {
+                    n.repeated += 1;
+                } else if cnt > last {
+                    n.lost += u64::from(cnt - last - 1);
+                } else if u64::from(last - cnt) > wrap / 2 {
+                    // Wrapped: after the highest count, 0 comes next.
+                    n.lost += (wrap - 1).saturating_sub(u64::from(last)) + u64::from(cnt);
+                } else {
+                    n.out_of_order += 1;
+                }
+            }
+            s.max_cnt = s.max_cnt.max(cnt);
+            s.last_cnt = Some(cnt);
+        }
+        done
+    }
+
+    /// The current second of every stream (at the end of the input), in svID order.
+    pub fn flush(&mut self) -> Vec<SvSecond> {
+        let mut v: Vec<SvSecond> = self.streams.drain(..).map(|s| s.now).collect();
+        v.sort_by(|a, b| a.sv_id.cmp(&b.sv_id));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asdu(cnt: u32) -> SvAsdu {
+        SvAsdu {
+            sv_id: "MU01".into(),
+            smp_cnt: Some(cnt),
+            conf_rev: Some(1),
+            smp_synch: Some(2),
+            ..SvAsdu::default()
+        }
+    }
+
+    const MU: [u8; 6] = [0, 1, 2, 3, 4, 5];
+
+    #[test]
+    fn a_second_of_4000_samples_with_a_loss_a_repeat_and_a_wrap() {
+        let mut s = SvStreams::default();
+        let mut done = Vec::new();
+        // Second 0: 0..=3999, minus 10, with 20 twice.
+        for cnt in (0..4000u32).filter(|c| *c != 10) {
+            let t = i64::from(cnt) * 250_000;
+            done.extend(s.asdu(t, MU, &asdu(cnt)));
+            if cnt == 20 {
+                done.extend(s.asdu(t, MU, &asdu(cnt)));
+            }
+        }
+        // Second 1 starts: 0 after 3999 is a wrap, not a loss; then 2 (1 lost).
+        done.extend(s.asdu(1_000_000_000, MU, &asdu(0)));
+        done.extend(s.asdu(1_000_250_000, MU, &asdu(2)));
+        done.extend(s.asdu(1_000_500_000, [9; 6], &asdu(1)));
+        assert_eq!(done.len(), 1);
+        let d = &done[0];
+        assert_eq!(
+            (d.second, d.samples, d.lost, d.repeated, d.out_of_order),
+            (0, 4000, 1, 1, 0)
+        );
+        let last = s.flush();
+        assert_eq!(last.len(), 1);
+        let l = &last[0];
+        assert_eq!((l.samples, l.lost, l.out_of_order), (3, 1, 1));
+        assert_eq!(l.other_publisher, Some([9; 6]));
+        assert!(!l.unsynchronised && !l.conf_rev_changed);
+    }
+}
