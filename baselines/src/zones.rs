@@ -139,7 +139,12 @@ pub struct ZoneConfig {
     /// Address blocks in the zone; the longest matching prefix over all zones wins.
     #[serde(default)]
     pub cidrs: Vec<Cidr>,
-    /// VLAN ids in the zone (hosts not matched by any CIDR).
+    /// MAC addresses of devices in the zone (hosts not matched by any CIDR; devices without
+    /// an address, such as GOOSE publishers). List a device's own MAC, never a router's:
+    /// every address routed through it would follow.
+    #[serde(default)]
+    pub macs: Vec<crate::mac::MacAddr>,
+    /// VLAN ids in the zone (hosts not matched by any CIDR or MAC).
     #[serde(default)]
     pub vlans: Vec<u16>,
     /// Capture interfaces whose traffic is in the zone (hosts not matched by CIDR or VLAN).
@@ -256,6 +261,8 @@ pub struct ZoneMap {
     cidrs: Vec<(Cidr, u16)>,
     conduits: Vec<ConduitConfig>,
     default_zone: String,
+    /// Some zone lists MACs.
+    any_macs: bool,
     /// The zone names shared (alert endpoints carry them without copying), by zone id; the
     /// default zone's last.
     shared: Vec<std::sync::Arc<str>>,
@@ -284,6 +291,7 @@ impl ZoneMap {
             .chain([std::sync::Arc::from(default_zone)])
             .collect();
         ZoneMap {
+            any_macs: zones.iter().any(|z| !z.macs.is_empty()),
             zones,
             cidrs,
             conduits,
@@ -297,11 +305,27 @@ impl ZoneMap {
         self.zones.is_empty()
     }
 
-    /// The zone of a host: longest-prefix CIDR match, else VLAN, else capture interface,
-    /// else the default zone.
+    /// The zone of a host: longest-prefix CIDR match, else its MAC, else VLAN, else capture
+    /// interface, else the default zone.
     pub fn lookup(&self, ip: IpAddr, vlan: Option<u16>, iface: Option<&str>) -> ZoneId {
+        self.lookup_device(ip, None, vlan, iface)
+    }
+
+    /// [`ZoneMap::lookup`] for a host whose frames come from `mac`.
+    pub fn lookup_device(
+        &self,
+        ip: IpAddr,
+        mac: Option<crate::mac::MacAddr>,
+        vlan: Option<u16>,
+        iface: Option<&str>,
+    ) -> ZoneId {
         if let Some((_, z)) = self.cidrs.iter().find(|(c, _)| c.contains(ip)) {
             return *z;
+        }
+        if let Some(m) = mac.filter(|_| self.any_macs) {
+            if let Some(i) = self.zones.iter().position(|z| z.macs.contains(&m)) {
+                return i as u16;
+            }
         }
         if let Some(v) = vlan {
             if let Some(i) = self.zones.iter().position(|z| z.vlans.contains(&v)) {
@@ -443,6 +467,7 @@ mod tests {
         let z = |name: &str, cidr: &str| ZoneConfig {
             name: name.into(),
             cidrs: vec![cidr.parse().unwrap()],
+            macs: vec![],
             vlans: vec![],
             interfaces: vec![],
             purdue: Some(Purdue::Level(2)),
@@ -475,6 +500,37 @@ mod tests {
         assert_eq!(n("10.1.2.11"), "cell");
         assert_eq!(n("10.9.9.9"), "plant");
         assert_eq!(n("192.168.0.1"), "unzoned");
+    }
+
+    #[test]
+    fn a_listed_mac_places_a_host_no_cidr_holds() {
+        let ied: crate::mac::MacAddr = "00:a0:f4:08:2f:77".parse().unwrap();
+        let mut zones = vec![ZoneConfig {
+            name: "bay".into(),
+            cidrs: vec![],
+            macs: vec![ied],
+            vlans: vec![7],
+            interfaces: vec![],
+            purdue: Some(Purdue::Level(1)),
+        }];
+        zones.push(ZoneConfig {
+            name: "plant".into(),
+            cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+            macs: vec![],
+            vlans: vec![],
+            interfaces: vec![],
+            purdue: None,
+        });
+        let m = ZoneMap::new(zones, vec![], "unzoned");
+        let n = |ip: &str, mac, vlan| {
+            m.name(m.lookup_device(ip.parse().unwrap(), mac, vlan, None))
+                .to_string()
+        };
+        // CIDR first, then the MAC, then the VLAN.
+        assert_eq!(n("10.1.1.1", Some(ied), None), "plant");
+        assert_eq!(n("192.168.5.5", Some(ied), None), "bay");
+        assert_eq!(n("192.168.5.5", None, None), "unzoned");
+        assert_eq!(n("192.168.5.6", None, Some(7)), "bay");
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn zones() -> ZoneMap {
     let zone = |name: &str, cidr: &str| ZoneConfig {
         name: name.into(),
         cidrs: vec![cidr.parse().unwrap()],
+        macs: vec![],
         vlans: vec![],
         interfaces: vec![],
         purdue: None,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::util::*;
 
@@ -839,4 +839,56 @@ fn a_layer_2_only_switch_is_an_asset_by_mac() {
     assert_eq!(ip[0]["macs"][0], "00:1b:1b:04:05:06");
     assert_eq!(ip[0]["hostnames"][0]["value"], "sw-core");
     assert_eq!(ip[0]["device_type"], "switch", "{assets}");
+}
+
+/// A zone may list MACs: a device whose address no CIDR holds is placed by its MAC, and
+/// traffic into it without a conduit is a policy alert naming that zone; a MAC in two zones
+/// is refused by `config check`.
+#[test]
+fn zones_place_devices_by_mac() {
+    let dir = Scratch::new("zones-mac");
+    let plc_mac = [0x00, 0x80, 0xf4, 0, 0, 20];
+    let cap = dir.path("modbus.pcap");
+    write_pcap(
+        &cap,
+        &modbus_session(1_700_000_000_000_000, 40000, plc_mac, b"v2.60"),
+    );
+    let cfg = dir.path("zones.toml");
+    let zones = "[[zones]]\nname = \"ops\"\ncidrs = [\"10.9.0.10/32\"]\npurdue = 3\n\n\
+                 [[zones]]\nname = \"cell\"\nmacs = [\"00:80:f4:00:00:14\"]\npurdue = 1\n";
+    std::fs::write(&cfg, zones).unwrap();
+    assert_eq!(config_check(&cfg).status.code(), Some(0));
+    let alerts = dir.path("alerts.jsonl");
+    let (code, _, err) = replay(&[
+        cap.as_os_str(),
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--alerts".as_ref(),
+        alerts.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let a = jsonl(&alerts);
+    let policy: Vec<&Value> = a
+        .iter()
+        .filter(|a| a["rule"] == "policy.no_conduit")
+        .collect();
+    assert!(!policy.is_empty(), "{a:?}");
+    for p in policy {
+        assert_eq!(
+            (&p["src"]["zone"], &p["dst"]["zone"]),
+            (&json!("ops"), &json!("cell")),
+            "{p}"
+        );
+    }
+    // The same MAC in a second zone.
+    let twice = dir.path("twice.toml");
+    let extra = "\n[[zones]]\nname = \"bay\"\nmacs = [\"00:80:F4:00:00:14\"]\n";
+    std::fs::write(&twice, format!("{zones}{extra}")).unwrap();
+    let out = config_check(&twice);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("zones.macs") && err.contains("\"cell\""),
+        "{err}"
+    );
 }

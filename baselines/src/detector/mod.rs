@@ -722,6 +722,7 @@ mod tests {
         let zone = |name: &str, cidr: &str| ZoneConfig {
             name: name.into(),
             cidrs: vec![cidr.parse().unwrap()],
+            macs: vec![],
             vlans: vec![],
             interfaces: vec![],
             purdue: None,

@@ -80,6 +80,7 @@ fn zones(cfg: &Config) -> Checked {
     let mut names = BTreeSet::new();
     let mut cidrs = BTreeMap::new();
     let mut vlans = BTreeMap::new();
+    let mut macs = BTreeMap::new();
     let mut ifaces = BTreeMap::new();
     for z in &cfg.zones {
         let name = z.name.as_str();
@@ -95,11 +96,22 @@ fn zones(cfg: &Config) -> Checked {
                 format!("{default:?} is also a configured zone"),
             ));
         }
-        if z.cidrs.is_empty() && z.vlans.is_empty() && z.interfaces.is_empty() {
+        if z.cidrs.is_empty() && z.macs.is_empty() && z.vlans.is_empty() && z.interfaces.is_empty()
+        {
             return Err((
                 "zones.cidrs",
-                format!("zone {name:?} has no cidrs, vlans or interfaces: no host would be in it"),
+                format!(
+                    "zone {name:?} has no cidrs, macs, vlans or interfaces: no host would be in it"
+                ),
             ));
+        }
+        for m in &z.macs {
+            if let Some(other) = macs.insert(*m, name) {
+                return Err((
+                    "zones.macs",
+                    format!("MAC {m} is in zones {other:?} and {name:?}"),
+                ));
+            }
         }
         for c in &z.cidrs {
             if let Some(other) = cidrs.insert(c.to_string(), name) {

@@ -149,6 +149,12 @@ pub const KEYS: &[Key] = &[
         "[]",
         "CIDRs, each in one zone only",
     ),
+    text(
+        "zones[].macs",
+        "list of strings",
+        "[]",
+        "MAC addresses (`00:80:f4:01:02:03`), each in one zone only; a device's own, never a router's",
+    ),
     Key {
         path: "zones[].vlans",
         ty: "list of integers",

@@ -676,8 +676,10 @@ impl Worker {
             let iface = interfaces
                 .get(usize::from(f.info.iface))
                 .map(String::as_str);
-            f.info.client_zone = zones.lookup(f.info.client.ip, f.info.vlan, iface);
-            f.info.server_zone = zones.lookup(f.info.server.ip, f.info.vlan, iface);
+            let (c, v) = (&f.info.client, f.info.vlan);
+            f.info.client_zone = zones.lookup_device(c.ip, c.mac, v, iface);
+            let s = &f.info.server;
+            f.info.server_zone = zones.lookup_device(s.ip, s.mac, v, iface);
         });
     }
 
@@ -782,9 +784,15 @@ impl Worker {
             .interfaces
             .get(usize::from(p.iface))
             .map(String::as_str);
+        // The ends' MACs as this first packet carries them (a zone may list a device's MAC).
+        let (client_mac, server_mac) = if client_is_src {
+            (s.src_mac, s.dst_mac)
+        } else {
+            (s.dst_mac, s.src_mac)
+        };
         let (client_zone, server_zone) = (
-            zones.lookup(client.ip, s.vlan, iface),
-            zones.lookup(server.ip, s.vlan, iface),
+            zones.lookup_device(client.ip, client_mac, s.vlan, iface),
+            zones.lookup_device(server.ip, server_mac, s.vlan, iface),
         );
         let transport = Transport::of(s.proto);
         // ICMP: the Community ID hashes the first message's type and code.
