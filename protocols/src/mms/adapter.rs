@@ -92,6 +92,8 @@ pub struct MmsEvent<'a> {
     invoke_id: Option<u32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     objects: &'a [String],
+    #[serde(skip_serializing_if = "<[super::data::Value]>::is_empty")]
+    values: &'a [super::data::Value],
 }
 
 impl<'a> MmsEvent<'a> {
@@ -106,6 +108,7 @@ impl<'a> MmsEvent<'a> {
             pdu_type: p.map(|p| p.kind.name()),
             invoke_id: p.and_then(|p| p.invoke_id),
             objects: p.map_or(&[], |p| p.objects.as_slice()),
+            values: p.map_or(&[], |p| p.values.as_slice()),
         }
     }
 }

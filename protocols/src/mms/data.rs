@@ -23,7 +23,8 @@ pub enum Value {
     /// floating-point (single or double precision).
     Float(f64),
     /// visible-string, MMS string, octet-string (hex), bit-string (bits as `0`/`1`),
-    /// utc-time (RFC 3339), or a type this reader does not decode (`<tag N>`).
+    /// utc-time (RFC 3339), an access failure (`failure:N`, N the DataAccessError), or a
+    /// type this reader does not decode (`<tag N>`).
     Text(String),
     /// structure or array.
     List(Vec<Value>),
@@ -61,6 +62,8 @@ fn one(t: &ber::Tlv<'_>, depth: usize, budget: &mut usize) -> Value {
     *budget = budget.saturating_sub(1);
     let v = t.value;
     match (t.class, t.number) {
+        // Not a Data choice: an AccessResult's failure [0] DataAccessError (reads, reports).
+        (2, 0) if !t.constructed => Value::Text(format!("failure:{}", ber::uint(v).unwrap_or(0))),
         (2, 1 | 2) if depth < MAX_DEPTH => Value::List(list(v, depth + 1, budget)),
         (2, 3) => Value::Bool(v.first().is_some_and(|b| *b != 0)),
         (2, 4) => {

@@ -13,8 +13,10 @@
 //! report; identify answers (vendor, model, revision). Requests and responses are paired by
 //! invoke id.
 //!
-//! Not supported: MMS data values (only the names they belong to), session segmentation
-//! across SPDUs, the presentation layer's context negotiation (the first data value is read
+//! Values: a write's data, a read response's and an information report's access results
+//! (bounded, [`pdu::MAX_VALUES`]).
+//!
+//! Not supported: session segmentation across SPDUs, the presentation layer's context negotiation (the first data value is read
 //! as MMS), indefinite BER lengths.
 
 pub mod adapter;

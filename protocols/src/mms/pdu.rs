@@ -3,6 +3,10 @@
 //! type, invoke id, service, the objects it names and an identify answer.
 
 use super::ber::{self, child, children, Tlv};
+use super::data::{self, Value};
+
+/// Most values (leaves and lists) kept per PDU.
+pub const MAX_VALUES: usize = 64;
 
 /// Most object names kept per PDU.
 pub const MAX_OBJECTS: usize = 16;
@@ -249,7 +253,7 @@ pub struct Identify {
 }
 
 /// One MMS PDU.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MmsPdu {
     /// Its type.
     pub kind: Kind,
@@ -261,6 +265,9 @@ pub struct MmsPdu {
     pub objects: Vec<String>,
     /// An identify response's answer.
     pub identify: Option<Identify>,
+    /// The values it carries: a write's data, a read's or a report's access results (a
+    /// failure as `failure:<DataAccessError>`), at most [`MAX_VALUES`] leaves.
+    pub values: Vec<Value>,
 }
 
 impl MmsPdu {
@@ -308,6 +315,28 @@ fn object_names(d: &[u8], depth: usize, out: &mut Vec<String>) {
     }
 }
 
+/// The data or access results of a write request, read response or information report.
+/// A read response's are its `[1]` list; the others' follow the variable access
+/// specification (`[0]` list of variables or `[1]` list name) as the next `[0]`.
+fn list_after_spec(service: &[u8], read_response: bool) -> Vec<Value> {
+    let kids: Vec<Tlv<'_>> = children(service).take(4).collect();
+    let list = if read_response {
+        kids.iter().find(|t| t.first == 0xa1)
+    } else {
+        match kids.as_slice() {
+            [spec, rest @ ..] if spec.first == 0xa0 || spec.first == 0xa1 => {
+                rest.iter().find(|t| t.first == 0xa0)
+            }
+            _ => None,
+        }
+    };
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let mut budget = MAX_VALUES;
+    data::list(list.value, 0, &mut budget)
+}
+
 fn small(v: &[u8]) -> Option<u32> {
     ber::uint(v).and_then(|n| u32::try_from(n).ok())
 }
@@ -325,6 +354,7 @@ pub fn parse(d: &[u8]) -> Option<MmsPdu> {
         service: None,
         objects: Vec::new(),
         identify: None,
+        values: Vec::new(),
     };
     match kind {
         Kind::ConfirmedRequest | Kind::ConfirmedResponse => {
@@ -337,6 +367,11 @@ pub fn parse(d: &[u8]) -> Option<MmsPdu> {
                 pdu.service = Some(s.number);
                 if s.constructed {
                     object_names(s.value, 0, &mut pdu.objects);
+                    pdu.values = match (kind, s.number) {
+                        (Kind::ConfirmedRequest, 5) => list_after_spec(s.value, false),
+                        (Kind::ConfirmedResponse, 4) => list_after_spec(s.value, true),
+                        _ => Vec::new(),
+                    };
                     if kind == Kind::ConfirmedResponse && s.number == 2 {
                         let text = |first| child(s.value, first).map(|c| visible(c.value));
                         pdu.identify = Some(Identify {
@@ -357,6 +392,9 @@ pub fn parse(d: &[u8]) -> Option<MmsPdu> {
                 pdu.service = Some(s.number);
                 if s.constructed {
                     object_names(s.value, 0, &mut pdu.objects);
+                    if s.number == 0 {
+                        pdu.values = list_after_spec(s.value, false);
+                    }
                 }
             }
         }
@@ -438,6 +476,23 @@ mod tests {
         // A high-numbered service: [63] getAlarmSummary.
         let p = parse(&[0xa0, 0x06, 0x02, 0x01, 0x01, 0xbf, 0x3f, 0x00]).unwrap();
         assert_eq!(p.service, Some(63));
+        // A read response: a failure (object-non-existent, 10) and an integer.
+        let rr = [
+            0xa1, 0x0d, 0x02, 0x01, 0x05, 0xa4, 0x08, 0xa1, 0x06, 0x80, 0x01, 0x0a, 0x85, 0x01,
+            0x07,
+        ];
+        let p = parse(&rr).unwrap();
+        assert_eq!(p.values, [Value::Text("failure:10".into()), Value::Int(7)]);
+        // A write: list of variables [0], then the data [0].
+        let w = [
+            0xa0, 0x10, 0x02, 0x01, 0x06, 0xa5, 0x0b, 0xa0, 0x04, 0x30, 0x02, 0x80, 0x00, 0xa0,
+            0x03, 0x83, 0x01, 0x01,
+        ];
+        let p = parse(&w).unwrap();
+        assert_eq!(
+            (p.service, p.values.as_slice()),
+            (Some(5), &[Value::Bool(true)][..])
+        );
         // Not MMS: a universal or application tag.
         assert_eq!(parse(&[0x30, 0x00]), None);
         assert_eq!(session(&[0x32, 0x01, 0x00]), None);

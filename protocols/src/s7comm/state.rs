@@ -131,7 +131,7 @@ pub struct MmsRequest {
 }
 
 /// One ISO session SPDU of an MMS connection with what it carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MmsRecord {
     /// Request (from the client) or response.
     pub direction: Direction,
