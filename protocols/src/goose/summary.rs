@@ -5,7 +5,8 @@
 
 use super::SvAsdu;
 
-/// Most streams followed at once (least recently heard forgotten first).
+/// Most streams followed at once: the first ones heard stay, later ones are counted as
+/// refused (a flood of svIDs cannot push out the substation's own streams).
 pub const MAX_STREAMS: usize = 1024;
 
 /// One stream's second.
@@ -43,23 +44,20 @@ struct Stream {
     last_cnt: Option<u32>,
     /// The highest smpCnt heard: counters wrap after it (at the samples per second).
     max_cnt: u32,
-    last_seen: u64,
 }
 
 /// The SV streams a worker hears.
 #[derive(Debug, Default)]
 pub struct SvStreams {
-    streams: Vec<Stream>,
-    tick: u64,
-    /// Streams forgotten to make room.
-    pub evicted: u64,
+    streams: std::collections::HashMap<String, Stream>,
+    /// ASDUs of streams not followed, the table being full.
+    pub refused: u64,
 }
 
 impl SvStreams {
     /// One ASDU from `src` at `ts_ns`; the summary of the stream's previous second when this
     /// ASDU starts a new one.
     pub fn asdu(&mut self, ts_ns: i64, src: [u8; 6], a: &SvAsdu) -> Option<SvSecond> {
-        self.tick += 1;
         let second = ts_ns.div_euclid(1_000_000_000);
         let fresh = |a: &SvAsdu| SvSecond {
             sv_id: a.sv_id.clone(),
@@ -75,32 +73,20 @@ impl SvStreams {
             smp_synch: a.smp_synch,
             unsynchronised: false,
         };
-        let i = match self.streams.iter().position(|s| s.now.sv_id == a.sv_id) {
-            Some(i) => i,
-            None => {
-                if self.streams.len() >= MAX_STREAMS {
-                    let oldest = self
-                        .streams
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, s)| s.last_seen)
-                        .map(|(i, _)| i);
-                    if let Some(old) = oldest {
-                        self.streams.swap_remove(old);
-                        self.evicted += 1;
-                    }
-                }
-                self.streams.push(Stream {
-                    now: fresh(a),
-                    last_cnt: None,
-                    max_cnt: 0,
-                    last_seen: 0,
-                });
-                self.streams.len() - 1
+        // Found by reference: no allocation per ASDU once the stream is known.
+        if !self.streams.contains_key(&a.sv_id) {
+            if self.streams.len() >= MAX_STREAMS {
+                self.refused += 1;
+                return None;
             }
-        };
-        let s = self.streams.get_mut(i)?;
-        s.last_seen = self.tick;
+            let stream = Stream {
+                now: fresh(a),
+                last_cnt: None,
+                max_cnt: 0,
+            };
+            self.streams.insert(a.sv_id.clone(), stream);
+        }
+        let s = self.streams.get_mut(&a.sv_id)?;
         let done = if second != s.now.second {
             let mut next = fresh(a);
             next.conf_rev = s.now.conf_rev.or(a.conf_rev);
@@ -141,7 +127,7 @@ impl SvStreams {
 
     /// The current second of every stream (at the end of the input), in svID order.
     pub fn flush(&mut self) -> Vec<SvSecond> {
-        let mut v: Vec<SvSecond> = self.streams.drain(..).map(|s| s.now).collect();
+        let mut v: Vec<SvSecond> = self.streams.drain().map(|(_, s)| s.now).collect();
         v.sort_by(|a, b| a.sv_id.cmp(&b.sv_id));
         v
     }
@@ -162,6 +148,18 @@ mod tests {
     }
 
     const MU: [u8; 6] = [0, 1, 2, 3, 4, 5];
+
+    #[test]
+    fn streams_past_the_bound_are_refused_and_counted() {
+        let mut s = SvStreams::default();
+        for k in 0..MAX_STREAMS + 3 {
+            let mut a = asdu(0);
+            a.sv_id = format!("MU{k}");
+            s.asdu(0, MU, &a);
+        }
+        assert_eq!(s.refused, 3);
+        assert_eq!(s.flush().len(), MAX_STREAMS);
+    }
 
     #[test]
     fn a_second_of_4000_samples_with_a_loss_a_repeat_and_a_wrap() {
