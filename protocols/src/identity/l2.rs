@@ -8,8 +8,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::{Kind, Sighting, Who, MAX_SIGHTINGS};
 
 const LLDP: u16 = 0x88cc;
-/// IEC 61850-8-1 GOOSE.
-const GOOSE: u16 = 0x88b8;
 const CDP_DST: [u8; 6] = [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc];
 /// LLC (AA AA 03) and SNAP (Cisco OUI, CDP protocol id).
 const CDP_SNAP: [u8; 8] = [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00];
@@ -41,45 +39,31 @@ pub fn l2_frame(frame: &[u8], out: &mut Vec<Sighting>) {
         lldp(src, body, out);
     } else if t <= 1500 && dst == CDP_DST && body.starts_with(&CDP_SNAP) {
         cdp(src, body.get(CDP_SNAP.len()..).unwrap_or_default(), out);
-    } else if t == GOOSE {
+    } else if t == crate::goose::GOOSE {
         goose(src, body, out);
     }
     super::os::add_os_hints(out, 0);
     out.truncate(MAX_SIGHTINGS);
 }
 
-/// A BER length at `d[at..]`: the length and where the value starts (short form, or long
-/// form of one or two bytes).
-fn ber_len(d: &[u8], at: usize) -> Option<(usize, usize)> {
-    match *d.get(at)? {
-        n @ 0..=0x7f => Some((usize::from(n), at + 1)),
-        0x81 => Some((usize::from(*d.get(at + 1)?), at + 2)),
-        0x82 => Some((usize::from(be16(d, at + 1)?), at + 3)),
-        _ => None,
-    }
-}
-
 /// A GOOSE publisher (IEC 61850-8-1 §A.3): the logical device of its control block
 /// reference (`IED1LD0` of `IED1LD0/LLN0$GO$gcb01`), the first field of the PDU after the
-/// APPID, length and reserved words, names the device that sends it.
+/// APPID, length and reserved words, names the device that sends it. Only that field need be
+/// captured.
 fn goose(src: [u8; 6], body: &[u8], out: &mut Vec<Sighting>) {
+    use crate::mms::ber;
     // goosePdu: [APPLICATION 1] IMPLICIT SEQUENCE; its first field gocbRef [0].
-    if body.get(8) != Some(&0x61) {
+    let pdu = body.get(8..).unwrap_or_default();
+    let Some((0x61, _, _, at)) = ber::header(pdu) else {
+        return;
+    };
+    let Some((gocb_ref, _)) = pdu.get(at..).and_then(ber::read) else {
+        return;
+    };
+    if gocb_ref.first != 0x80 {
         return;
     }
-    let Some((_, at)) = ber_len(body, 9) else {
-        return;
-    };
-    if body.get(at) != Some(&0x80) {
-        return;
-    }
-    let Some((len, v)) = ber_len(body, at + 1) else {
-        return;
-    };
-    let Some(r) = body.get(v..v + len) else {
-        return;
-    };
-    let r = text(r);
+    let r = text(gocb_ref.value);
     let ld = r.split_once('/').map_or(r.as_str(), |(ld, _)| ld);
     out.extend(Sighting::new(
         Who::Mac(src),

@@ -16,9 +16,10 @@ pub struct Tlv<'a> {
     pub value: &'a [u8],
 }
 
-/// Reads the element at the start of `d`: it and what follows it; `None` when `d` does not
-/// hold a whole element.
-pub fn read(d: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+/// The identifier and length at the start of `d`, without its value: the first identifier
+/// octet, the tag number, the value's length and where the value starts. The value need not
+/// be there (a frame cut by the snap length still shows its first fields).
+pub fn header(d: &[u8]) -> Option<(u8, u32, usize, usize)> {
     let (&first, mut rest) = d.split_first()?;
     let mut number = u32::from(first & 0x1f);
     if number == 0x1f {
@@ -47,6 +48,14 @@ pub fn read(d: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
         }
         _ => return None,
     };
+    Some((first, number, len, d.len() - rest.len()))
+}
+
+/// Reads the element at the start of `d`: it and what follows it; `None` when `d` does not
+/// hold a whole element.
+pub fn read(d: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+    let (first, number, len, at) = header(d)?;
+    let rest = d.get(at..)?;
     let value = rest.get(..len)?;
     let after = rest.get(len..)?;
     Some((
