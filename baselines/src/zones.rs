@@ -261,11 +261,23 @@ pub struct ZoneMap {
     cidrs: Vec<(Cidr, u16)>,
     conduits: Vec<ConduitConfig>,
     default_zone: String,
-    /// Some zone lists MACs.
-    any_macs: bool,
+    /// The zone of each listed MAC.
+    macs: std::collections::HashMap<crate::mac::MacAddr, u16>,
     /// The zone names shared (alert endpoints carry them without copying), by zone id; the
     /// default zone's last.
     shared: Vec<std::sync::Arc<str>>,
+}
+
+/// The zone of each MAC the zones list (the first zone listing it, as a scan in order would
+/// find; `config check` refuses a MAC in two zones).
+fn zone_of_macs(zones: &[ZoneConfig]) -> std::collections::HashMap<crate::mac::MacAddr, u16> {
+    let mut m = std::collections::HashMap::new();
+    for (i, z) in zones.iter().enumerate() {
+        for mac in &z.macs {
+            m.entry(*mac).or_insert(i as u16);
+        }
+    }
+    m
 }
 
 /// A zone index from [`ZoneMap::lookup`]; `u16::MAX` is the default zone.
@@ -291,7 +303,7 @@ impl ZoneMap {
             .chain([std::sync::Arc::from(default_zone)])
             .collect();
         ZoneMap {
-            any_macs: zones.iter().any(|z| !z.macs.is_empty()),
+            macs: zone_of_macs(&zones),
             zones,
             cidrs,
             conduits,
@@ -322,10 +334,11 @@ impl ZoneMap {
         if let Some((_, z)) = self.cidrs.iter().find(|(c, _)| c.contains(ip)) {
             return *z;
         }
-        if let Some(m) = mac.filter(|_| self.any_macs) {
-            if let Some(i) = self.zones.iter().position(|z| z.macs.contains(&m)) {
-                return i as u16;
-            }
+        if let Some(z) = mac
+            .filter(|_| !self.macs.is_empty())
+            .and_then(|m| self.macs.get(&m))
+        {
+            return *z;
         }
         if let Some(v) = vlan {
             if let Some(i) = self.zones.iter().position(|z| z.vlans.contains(&v)) {
