@@ -366,6 +366,14 @@ mod tests {
         });
     }
 
+    /// The inferred type of the asset `ip` in an inventory's snapshot.
+    fn device_of<'a>(snap: &'a [crate::assets::Asset], ip: &str) -> &'a super::DeviceType {
+        snap.iter()
+            .find(|a| a.ip.to_string() == ip)
+            .and_then(|a| a.device.as_deref())
+            .unwrap()
+    }
+
     fn flow(inv: &AssetInventory, client: (&str, u8), server: (&str, u8, u16)) {
         observed(inv, client, server, None);
     }
@@ -388,12 +396,7 @@ mod tests {
         flow(&inv, ("10.0.0.40", 40), ("10.0.0.20", 20, 102));
         flow(&inv, ("10.0.1.40", 40), ("10.0.0.20", 20, 102));
         let snap = inv.snapshot();
-        let get = |ip: &str| {
-            snap.iter()
-                .find(|a| a.ip.to_string() == ip)
-                .and_then(|a| a.device.as_deref())
-                .unwrap()
-        };
+        let get = |ip: &str| device_of(&snap, ip);
         assert_eq!(get("10.0.0.20").device_type, "plc");
         assert_eq!(get("10.0.0.10").device_type, "hmi");
         assert_eq!(get("10.0.0.30").device_type, "printer");
@@ -448,12 +451,7 @@ mod tests {
         inv.record_engineering("10.0.0.7".parse().unwrap());
         said(&inv, "10.0.0.7", Kind::Os, "Windows 7", "http.user_agent");
         let snap = inv.snapshot();
-        let get = |ip: &str| {
-            snap.iter()
-                .find(|a| a.ip.to_string() == ip)
-                .and_then(|a| a.device.as_deref())
-                .unwrap()
-        };
+        let get = |ip: &str| device_of(&snap, ip);
         assert_eq!(get("10.0.0.5").device_type, "historian");
         let sw = get("10.0.0.2");
         assert_eq!(sw.device_type, "switch");
