@@ -241,9 +241,6 @@ fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> 
         let id = &a.identity;
         let clues = a.clues.as_deref();
         let risk = a.device.as_deref().map(|d| &d.risk_inputs);
-        let values = |v: &[otsensor_baselines::clues::Clue]| -> Vec<String> {
-            v.iter().map(|c| c.value.clone()).collect()
-        };
         let row = [
             a.ip.to_string(),
             list(a.macs.iter().map(ToString::to_string).collect()),
@@ -268,8 +265,8 @@ fn write_assets_csv(w: &mut dyn Write, assets: &[Asset]) -> std::io::Result<()> 
             a.bytes_received.to_string(),
             list(services),
             list(a.protocols.iter().cloned().collect()),
-            list(clues.map_or(Vec::new(), |c| values(&c.hostnames))),
-            list(clues.map_or(Vec::new(), |c| values(&c.software))),
+            clues.map_or_else(String::new, |c| clue_values(&c.hostnames)),
+            clues.map_or_else(String::new, |c| clue_values(&c.software)),
             clues
                 .and_then(|c| c.dhcp_fingerprint.as_ref())
                 .map(|c| c.value.clone())

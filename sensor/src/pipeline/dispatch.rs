@@ -71,7 +71,7 @@ pub struct Dispatcher {
     pub stats: DispatchStats,
     /// Whole frames go to the workers too (evidence captures).
     keep_frames: bool,
-    /// Where what layer-2 discovery frames (LLDP, CDP) say about devices goes.
+    /// Where what layer-2 frames (ARP, LLDP, CDP, GOOSE) say about devices goes.
     identity: Option<std::sync::Arc<otsensor_baselines::assets::AssetInventory>>,
     sightings: Vec<otsensor_protocols::identity::Sighting>,
 }
@@ -133,7 +133,9 @@ impl Dispatcher {
         self.keep_frames = true;
     }
 
-    /// Layer-2 discovery frames (LLDP, CDP) name devices in `assets`.
+    /// Layer-2 frames name devices in `assets`: ARP senders link an address to a MAC,
+    /// LLDP and CDP announce names, software, ports and capabilities, GOOSE publishers
+    /// their logical device.
     pub fn identity_to(
         &mut self,
         assets: std::sync::Arc<otsensor_baselines::assets::AssetInventory>,
