@@ -117,6 +117,12 @@ pub struct S7Flow {
     framed: bool,
 }
 
+/// `rec` carrying `pdu`.
+fn with(mut rec: MmsRecord, pdu: crate::mms::MmsPdu) -> MmsRecord {
+    rec.pdu = Some(pdu);
+    rec
+}
+
 /// An MMS request waiting for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MmsRequest {
@@ -416,41 +422,46 @@ impl S7Flow {
         } else {
             dir
         };
-        match (p.kind, p.invoke_id, p.service) {
-            (Kind::ConfirmedRequest, Some(id), Some(service)) => {
-                rec.operation = crate::mms::codes::operation(service, p.control_object());
-                if let Some(k) = self.mms_pending.iter().position(|r| r.invoke_id == id) {
-                    self.mms_pending.remove(k);
-                    self.unanswered += 1;
-                }
-                if self.mms_pending.len() >= MAX_OUTSTANDING {
-                    self.mms_pending.remove(0);
-                    self.unanswered += 1;
-                }
-                self.mms_pending.push(MmsRequest {
-                    invoke_id: id,
-                    service,
-                    operation: rec.operation,
-                    ts_ns: now_ns,
-                });
-            }
-            (Kind::ConfirmedRequest, _, Some(service)) => {
-                rec.operation = crate::mms::codes::operation(service, p.control_object());
-            }
-            (Kind::ConfirmedResponse | Kind::ConfirmedError, Some(id), _) => {
-                if let Some(k) = self.mms_pending.iter().position(|r| r.invoke_id == id) {
-                    let r = self.mms_pending.remove(k);
-                    rec.operation = r.operation;
-                    rec.request = Some(r);
-                } else if let Some(service) = p.service {
-                    rec.operation = crate::mms::codes::operation(service, p.control_object());
+        // What the PDU's own confirmed service does (a response answering nothing known
+        // is judged by it too).
+        let own = p
+            .service
+            .map(|n| crate::mms::codes::operation(n, p.control_object()));
+        match (p.kind, p.invoke_id) {
+            (Kind::ConfirmedRequest, id) => {
+                let Some(op) = own else { return with(rec, p) };
+                rec.operation = op;
+                if let (Some(id), Some(service)) = (id, p.service) {
+                    if let Some(k) = self.mms_pending.iter().position(|r| r.invoke_id == id) {
+                        self.mms_pending.remove(k);
+                        self.unanswered += 1;
+                    }
+                    if self.mms_pending.len() >= MAX_OUTSTANDING {
+                        self.mms_pending.remove(0);
+                        self.unanswered += 1;
+                    }
+                    self.mms_pending.push(MmsRequest {
+                        invoke_id: id,
+                        service,
+                        operation: op,
+                        ts_ns: now_ns,
+                    });
                 }
             }
-            (Kind::Unconfirmed, _, _) => rec.operation = Operation::Read,
+            (Kind::ConfirmedResponse | Kind::ConfirmedError, Some(id)) => {
+                match self.mms_pending.iter().position(|r| r.invoke_id == id) {
+                    Some(k) => {
+                        let r = self.mms_pending.remove(k);
+                        rec.operation = r.operation;
+                        rec.request = Some(r);
+                    }
+                    None => rec.operation = own.unwrap_or(rec.operation),
+                }
+            }
+            (Kind::Unconfirmed, _) => rec.operation = Operation::Read,
             _ => {}
         }
-        rec.pdu = Some(p);
-        rec
+        with(rec, p)
     }
 
     fn pair<'a>(&mut self, mut pdu: S7Pdu<'a>, tpdus: u32, now_ns: i64) -> Record<'a> {
