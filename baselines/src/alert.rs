@@ -40,8 +40,9 @@ impl Severity {
 /// One end of an alert's edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertEndpoint {
-    /// IP address.
-    pub ip: IpAddr,
+    /// IP address (absent for a layer-2 device, e.g. a GOOSE publisher).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
     /// Port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -150,6 +151,22 @@ pub struct Fact {
     pub server: AlertEndpoint,
     /// What happened.
     pub kind: FactKind,
+}
+
+impl Fact {
+    /// The client's address (facts come from IP flows only, so it is always there).
+    pub fn client_ip(&self) -> IpAddr {
+        self.client
+            .ip
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The server's address.
+    pub fn server_ip(&self) -> IpAddr {
+        self.server
+            .ip
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
 }
 
 /// Kinds of [`Fact`].
@@ -613,7 +630,7 @@ mod tests {
             key: key.into(),
             ts: Timestamp::from_nanos(secs * 1_000_000_000),
             src: Some(AlertEndpoint {
-                ip: "10.0.0.1".parse().unwrap(),
+                ip: "10.0.0.1".parse().ok(),
                 port: None,
                 mac: None,
                 zone: None,

@@ -483,7 +483,7 @@ impl AnomalyEngine {
     /// One source opening flows to many hosts. Returns the source's first flow when `o` is
     /// its second (to be counted in its pair now), or `None` when `o` is its first and waits.
     fn host_scan(&mut self, f: &Fact, o: Opened, fx: &mut Fire<'_>) -> Option<Option<Opened>> {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let (w, cfg) = (self.window_ns, self.cfg);
         let h = self
             .hosts
@@ -519,7 +519,7 @@ impl AnomalyEngine {
 
     /// A flow opened: host and port scans, sessions, floods and sweeps.
     fn flow_start(&mut self, f: &Fact, transport: u8, fx: &mut Fire<'_>) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let (w, cfg) = (self.window_ns, self.cfg);
         let port = f.server.port.unwrap_or(0);
         let o = Opened {
@@ -591,7 +591,7 @@ impl AnomalyEngine {
 
     /// A client addressed a unit id for the first time on a flow: unit id scans.
     fn unit_scan(&mut self, f: &Fact, protocol: &'static str, unit: u32, fx: &mut Fire<'_>) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let (w, cfg) = (self.window_ns, self.cfg);
         let d = slot(&mut self.units, (c, s, protocol), f.ts, &mut self.evicted);
         let n = d.add(unit, f.ts, w, cfg.unit_scan);
@@ -618,7 +618,7 @@ impl AnomalyEngine {
 
     /// A client read an SZL list for the first time on a flow: SZL enumeration.
     fn szl_enumeration(&mut self, f: &Fact, id: u16, fx: &mut Fire<'_>) {
-        let c = f.client.ip;
+        let c = f.client_ip();
         let (w, cfg) = (self.window_ns, self.cfg);
         let d = slot(&mut self.szls, c, f.ts, &mut self.evicted);
         let n = d.add(id, f.ts, w, cfg.szl_enumeration);
@@ -647,7 +647,7 @@ impl AnomalyEngine {
         what: &'static str,
         fx: &mut Fire<'_>,
     ) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let cfg = self.cfg;
         let window = secs_ns(cfg.count_window_secs);
         let n = count(
@@ -679,7 +679,7 @@ impl AnomalyEngine {
 
     /// An exception response: exception storms.
     fn exception_storm(&mut self, f: &Fact, protocol: &'static str, fx: &mut Fire<'_>) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let cfg = self.cfg;
         let window = secs_ns(cfg.count_window_secs);
         let n = count(
@@ -713,7 +713,7 @@ impl AnomalyEngine {
     /// A client wrote to a device (or, `time`, set its clock): a client other than the one
     /// that did so first.
     fn new_master(&mut self, f: &Fact, protocol: &'static str, time: bool, fx: &mut Fire<'_>) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let key = (s, protocol, time);
         let (rule, verb, role) = if time {
             (&rules::NEW_TIME_MASTER, "sets the clock of", "time master")
@@ -760,7 +760,7 @@ impl AnomalyEngine {
             Some(opened_by) if opened_by == producer => self.io_pairing.paired += 1,
             Some(opened_by) => {
                 self.io_pairing.mismatched += 1;
-                let dst = if f.server.ip == consumer {
+                let dst = if f.server_ip() == consumer {
                     &f.server
                 } else {
                     &f.client
@@ -790,7 +790,7 @@ impl AnomalyEngine {
     /// A TCP connection attempt to server port `port`: SYN floods (attempts from any sources)
     /// and distributed connection floods (distinct sources), per server port.
     fn floods(&mut self, f: &Fact, port: u16, fx: &mut Fire<'_>) {
-        let (c, s) = (f.client.ip, f.server.ip);
+        let (c, s) = (f.client_ip(), f.server_ip());
         let (w, cfg) = (self.window_ns, self.cfg);
         let inb = self.ports_in.entry_counting(
             (s, port),
@@ -850,8 +850,8 @@ impl AnomalyEngine {
         };
         let (w, cfg) = (self.window_ns, self.cfg);
         let t = cfg.distributed_scan;
-        let hosts = sw.hosts.add(f.server.ip, f.ts, w, t);
-        let sources = sw.sources.add(f.client.ip, f.ts, w, t);
+        let hosts = sw.hosts.add(f.server_ip(), f.ts, w, t);
+        let sources = sw.sources.add(f.client_ip(), f.ts, w, t);
         if hosts < t || sources < t {
             return;
         }
@@ -1047,7 +1047,7 @@ mod tests {
 
     fn ep(ip: [u8; 4], port: u16) -> AlertEndpoint {
         AlertEndpoint {
-            ip: IpAddr::from(ip),
+            ip: Some(IpAddr::from(ip)),
             port: Some(port),
             mac: None,
             zone: None,

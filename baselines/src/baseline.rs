@@ -25,12 +25,16 @@ use crate::message::AddressRange;
 use crate::time::Timestamp;
 
 /// Version of the file format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The first file format with learned conversations: a baseline of an older version has
 /// none, so detection does not judge conversations against it (relearn, or extend it with
 /// `--learn`, to have them).
 pub const CONVERSATIONS_SINCE: u32 = 3;
+
+/// The first file format with learned substation streams (GOOSE, SV): detection does not
+/// judge streams against an older baseline.
+pub const STREAMS_SINCE: u32 = 4;
 
 /// Caps that bound a baseline's size (memory and file); the config's `[baseline]` keys of the
 /// same names.
@@ -397,6 +401,10 @@ pub struct Baseline {
     /// flow, sorted. (Schema 3; absent in older files.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conversations: Vec<crate::conversations::ConversationEntry>,
+    /// Substation streams (GOOSE control blocks, SV streams), sorted by (protocol, id).
+    /// (Schema 4; absent in older files.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<crate::streams::StreamEntry>,
 }
 
 /// An alert raised while learning, accepted as normal for its edge or host.
@@ -425,6 +433,7 @@ impl Default for Baseline {
             alerts: Vec::new(),
             decisions: Vec::new(),
             conversations: Vec::new(),
+            streams: Vec::new(),
         }
     }
 }
@@ -688,6 +697,8 @@ pub struct Learner {
     timings: std::sync::atomic::AtomicUsize,
     /// Conversations of every flow (bounded by `max_edges`).
     conversations: crate::conversations::Conversations,
+    /// Substation streams (bounded by `max_edges`).
+    streams: crate::streams::Streams,
     /// Names hosts gave themselves before their first industrial message was learned
     /// (joined to their asset when the baseline is written; at most [`MAX_NAMED_HOSTS`]).
     names: std::sync::Mutex<std::collections::HashMap<IpAddr, Vec<String>>>,
@@ -707,6 +718,7 @@ impl Learner {
         let alerts = std::mem::take(&mut b.alerts);
         let decisions = std::mem::take(&mut b.decisions);
         let conversations = std::mem::take(&mut b.conversations);
+        let streams = std::mem::take(&mut b.streams);
         let l = Learner {
             caps,
             decisions_loaded: decisions.len(),
@@ -723,6 +735,9 @@ impl Learner {
         }
         for c in &conversations {
             l.conversations.absorb(c, usize::MAX);
+        }
+        for s in &streams {
+            l.streams.absorb(s, usize::MAX);
         }
         for e in edges {
             let k = EdgeKey {
@@ -896,6 +911,25 @@ impl Learner {
         self.base.schema_version < CONVERSATIONS_SINCE || self.conversations.knows(c)
     }
 
+    /// Records what a frame or second of a substation stream shows (learning).
+    pub fn learn_stream(&self, s: &crate::streams::StreamSample<'_>, ts: Timestamp) {
+        if !self.streams.learn(s, ts, self.caps.max_edges) {
+            self.cap_hit();
+        }
+    }
+
+    /// How stream `s` differs from the baseline; nothing when the baseline predates
+    /// [`STREAMS_SINCE`] (it judges no streams).
+    pub fn compare_stream(
+        &self,
+        s: &crate::streams::StreamSample<'_>,
+        out: &mut Vec<crate::streams::Change>,
+    ) {
+        if self.base.schema_version >= STREAMS_SINCE {
+            self.streams.compare(s, out);
+        }
+    }
+
     /// Number of learned conversations.
     pub fn conversation_count(&self) -> usize {
         self.conversations.len()
@@ -905,6 +939,11 @@ impl Learner {
     pub fn absorb(&self, b: &Baseline) {
         for c in &b.conversations {
             if !self.conversations.absorb(c, self.caps.max_edges) {
+                self.cap_hit();
+            }
+        }
+        for s in &b.streams {
+            if !self.streams.absorb(s, self.caps.max_edges) {
                 self.cap_hit();
             }
         }
@@ -1201,6 +1240,7 @@ impl Learner {
         b.alerts = alerts;
         b.decisions = self.decisions.lock().map(|d| d.clone()).unwrap_or_default();
         b.conversations = self.conversations.to_sorted();
+        b.streams = self.streams.to_sorted();
         b
     }
 

@@ -42,6 +42,7 @@ pub mod oui;
 pub mod polls;
 pub mod rules;
 pub mod sorted_set;
+pub mod streams;
 pub mod substation;
 pub mod triage;
 pub mod zones;

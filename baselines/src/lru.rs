@@ -106,6 +106,12 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         n.value.as_mut()
     }
 
+    /// The entry of `k`, to change, without touching it (its age stays).
+    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        let i = self.find(self.hasher.hash_one(k), k)?;
+        self.nodes.get_mut(i as usize)?.value.as_mut()
+    }
+
     /// Adds (or replaces) the entry of `k`, touched at `ts`. When the map is full, the least
     /// recently touched entry is removed first and returned.
     pub fn insert(&mut self, k: K, v: V, ts: i64) -> Option<(K, V)> {

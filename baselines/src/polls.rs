@@ -54,7 +54,7 @@ impl ConnectionPolls {
         let FactKind::SingleRequest { protocol, code } = f.kind else {
             return None;
         };
-        let key = (f.client.ip, f.server.ip, protocol, code);
+        let key = (f.client_ip(), f.server_ip(), protocol, code);
         let ts = f.ts.as_nanos();
         let prev = self.last.get(&key).copied();
         if prev.is_none_or(|p| ts > p) {
@@ -64,8 +64,8 @@ impl ConnectionPolls {
         let ms = u64::try_from(d / 1_000_000).ok()?;
         self.intervals += 1;
         let edge = EdgeKey {
-            src: f.client.ip,
-            dst: f.server.ip,
+            src: f.client_ip(),
+            dst: f.server_ip(),
             protocol: protocol.into(),
         };
         match sh.mode {

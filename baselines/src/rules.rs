@@ -475,6 +475,106 @@ pub static RELOAD_FAILED: Rule = Rule {
     rationale: "The sensor still runs the previous configuration: zones, conduits or rules someone changed are not in force.",
 };
 
+/// A GOOSE control block published from a second MAC.
+pub static GOOSE_SPOOFING: Rule = Rule {
+    id: "protocol.goose_spoofing",
+    title: "GOOSE stream published from a second device",
+    engine: Engine::Protocol,
+    severity: 9,
+    techniques: &[SPOOF_REPORTING, ADVERSARY_IN_THE_MIDDLE],
+    rationale: "A control block (gocbRef) has one publisher, its IED; the same gocbRef from another MAC is a forged or replayed trip or interlock message (IEC 61850-8-1 has no authentication without 62351-6).",
+};
+
+/// A GOOSE stream's stNum jumped far ahead.
+pub static GOOSE_STATE_JUMP: Rule = Rule {
+    id: "protocol.goose_state_jump",
+    title: "GOOSE state number jumped far ahead",
+    engine: Engine::Protocol,
+    severity: 9,
+    techniques: &[UNAUTH_COMMAND, SPOOF_REPORTING],
+    rationale: "Subscribers take the frame with the highest stNum as the newest state: a frame far ahead of the stream (the high-stNum poisoning attack) makes them act on a forged state and drop the real publisher's until its stNum catches up.",
+};
+
+/// A GOOSE stream went back: stNum, or sqNum within one stNum.
+pub static GOOSE_REPLAY: Rule = Rule {
+    id: "protocol.goose_replay",
+    title: "GOOSE state or sequence number went back",
+    engine: Engine::Protocol,
+    severity: 7,
+    techniques: &[UNAUTH_COMMAND],
+    rationale: "A publisher's stNum only grows, and sqNum only grows until the next state change: going back is a replayed frame, or a publisher that restarted.",
+};
+
+/// A GOOSE stream silent past twice its time allowed to live.
+pub static GOOSE_SILENT: Rule = Rule {
+    id: "protocol.goose_silent",
+    title: "GOOSE stream silent past its time allowed to live",
+    engine: Engine::Protocol,
+    severity: 7,
+    techniques: &[DENIAL_OF_SERVICE],
+    rationale: "Each frame promises the next within timeAllowedToLive; after twice that, subscribers declare the stream lost and interlocks or trips that rely on it fail: a dead IED, a cut link or a denial of service.",
+};
+
+/// The simulation (test) flag on a live GOOSE stream.
+pub static GOOSE_SIMULATION: Rule = Rule {
+    id: "protocol.goose_simulation",
+    title: "Simulation flag set on a live GOOSE stream",
+    engine: Engine::Protocol,
+    severity: 6,
+    techniques: &[CHANGE_OPERATING_MODE, UNAUTH_COMMAND],
+    rationale: "Subscribers in test mode act on simulated frames: the flag appearing on a production stream is commissioning work left on, or an attacker's frames made acceptable.",
+};
+
+/// A GOOSE stream's confRev changed.
+pub static GOOSE_CONFREV: Rule = Rule {
+    id: "protocol.goose_confrev_changed",
+    title: "GOOSE dataset configuration revision changed",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[MODIFY_PARAMETER],
+    rationale: "confRev counts changes to the control block's dataset: a change means the IED's configuration was rewritten, and subscribers configured for the old dataset reject the stream.",
+};
+
+/// A GOOSE or SV stream the baseline does not know.
+pub static NEW_STREAM: Rule = Rule {
+    id: "baseline.new_stream",
+    title: "New GOOSE or Sampled Values stream",
+    engine: Engine::Policy,
+    severity: 6,
+    techniques: &[SPOOF_REPORTING, UNAUTH_COMMAND],
+    rationale: "A substation's GOOSE control blocks and SV streams are fixed by its configuration (SCD file): one the baseline never heard is a new or reconfigured IED, a test set left connected, or injected frames.",
+};
+
+/// A learned GOOSE or SV stream with another publisher, group, dataset, revision or heartbeat.
+pub static STREAM_CHANGED: Rule = Rule {
+    id: "baseline.stream_changed",
+    title: "GOOSE or Sampled Values stream differs from the baseline",
+    engine: Engine::Policy,
+    severity: 6,
+    techniques: &[MODIFY_PARAMETER, SPOOF_REPORTING],
+    rationale: "A learned stream now comes from another MAC, goes to another group or APPID, carries another dataset or configuration revision, or repeats slower than twice its learned heartbeat: a replaced or reconfigured IED, or a spoofed publisher.",
+};
+
+/// An SV stream published from a second MAC.
+pub static SV_SPOOFING: Rule = Rule {
+    id: "protocol.sv_spoofing",
+    title: "Sampled Values stream published from a second device",
+    engine: Engine::Protocol,
+    severity: 9,
+    techniques: &[SPOOF_REPORTING, ADVERSARY_IN_THE_MIDDLE],
+    rationale: "An svID has one merging unit; samples of it from another MAC feed forged currents and voltages to protection relays.",
+};
+
+/// An SV stream lost, repeated or reordered samples.
+pub static SV_DISCONTINUITY: Rule = Rule {
+    id: "protocol.sv_discontinuity",
+    title: "Sampled Values stream lost or reordered samples",
+    engine: Engine::Protocol,
+    severity: 5,
+    techniques: &[DENIAL_OF_SERVICE, SPOOF_REPORTING],
+    rationale: "A merging unit's smpCnt counts every sample: gaps, repeats and steps back beyond a few a second starve protection functions of measurements, or show injected samples.",
+};
+
 /// Every rule, for `otsensor rules` and config validation: the detector's own, then each
 /// protocol's (from its descriptor), then the sensor's health rules.
 pub fn all() -> &'static [&'static Rule] {
@@ -533,6 +633,16 @@ pub fn all() -> &'static [&'static Rule] {
             &SYN_FLOOD,
             &CONNECTION_FLOOD,
             &DISTRIBUTED_SCAN,
+            &NEW_STREAM,
+            &STREAM_CHANGED,
+            &GOOSE_SPOOFING,
+            &GOOSE_STATE_JUMP,
+            &GOOSE_REPLAY,
+            &GOOSE_SILENT,
+            &GOOSE_SIMULATION,
+            &GOOSE_CONFREV,
+            &SV_SPOOFING,
+            &SV_DISCONTINUITY,
             &CAPTURE_LOSS,
             &INPUT_SILENT,
             &OVERLOAD,

@@ -11,12 +11,12 @@
 //!   configuration changed).
 //!
 //! Bounded: at most [`MAX_STREAMS`] control blocks, least recently heard forgotten first.
-//! The pipeline's layer-2 flows will feed it (issue 28); its tests feed it frames read from
-//! captures.
+//! The pipeline's workers feed it every GOOSE PDU (a control block's frames all reach one
+//! worker, whatever MAC sends them).
 
 use std::hash::{Hash, Hasher};
 
-use otsensor_protocols::goose::Goose;
+use otsensor_protocols::goose::{Goose, Header};
 
 use crate::lru::Lru;
 
@@ -77,8 +77,21 @@ pub enum Finding {
     },
 }
 
+/// A stream that fell silent (see [`GooseWatch::silent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    /// The control block.
+    pub gocb_ref: String,
+    /// The header of its last frame (publisher, destination, VLAN, APPID).
+    pub header: Header,
+    /// What was found ([`Finding::Silent`]).
+    pub finding: Finding,
+}
+
 #[derive(Debug, Clone)]
 struct Stream {
+    gocb_ref: Box<str>,
+    header: Header,
     mac: [u8; 6],
     st: u32,
     sq: u32,
@@ -112,12 +125,24 @@ fn key(gocb_ref: &str) -> u64 {
 }
 
 impl GooseWatch {
-    /// Judges one GOOSE PDU from `src` captured at `ts_ns`; what it did wrong goes to `out`.
-    pub fn frame(&mut self, ts_ns: i64, src: [u8; 6], g: &Goose, out: &mut Vec<Finding>) {
+    /// Judges one GOOSE PDU of a frame with header `h` captured at `ts_ns`; what it did
+    /// wrong goes to `out`. Returns the ms since the stream's previous frame when this one,
+    /// from the stream's publisher, repeats the same state (the retransmission interval,
+    /// which grows to the heartbeat).
+    pub fn frame(
+        &mut self,
+        ts_ns: i64,
+        h: &Header,
+        g: &Goose,
+        out: &mut Vec<Finding>,
+    ) -> Option<u64> {
+        let src = h.src;
         let (Some(st), Some(sq)) = (g.st_num, g.sq_num) else {
-            return;
+            return None;
         };
         let fresh = || Stream {
+            gocb_ref: g.gocb_ref.as_str().into(),
+            header: *h,
             mac: src,
             st,
             sq,
@@ -139,7 +164,7 @@ impl GooseWatch {
         );
         self.evicted += evicted;
         if new {
-            return;
+            return None;
         }
         if s.mac != src {
             // Another device's frames are not the stream's: judged, never learned from.
@@ -150,7 +175,7 @@ impl GooseWatch {
             if st > s.st.saturating_add(MAX_ST_STEP) {
                 out.push(Finding::StNumJump { from: s.st, to: st });
             }
-            return;
+            return None;
         }
         if let Some(tal) = s.tal_ms {
             let gap_ms = u64::try_from(ts_ns.saturating_sub(s.last_ns) / 1_000_000).unwrap_or(0);
@@ -180,12 +205,17 @@ impl GooseWatch {
                 out.push(Finding::ConfRevChanged { from: a, to: b });
             }
         }
-        *s = fresh();
+        let repeat = (st == s.st && sq > s.sq)
+            .then(|| u64::try_from(ts_ns.saturating_sub(s.last_ns) / 1_000_000).ok())
+            .flatten();
+        (s.st, s.sq, s.conf_rev, s.header) = (st, sq, g.conf_rev, *h);
+        (s.simulation, s.tal_ms, s.last_ns) = (g.simulation, g.time_allowed_to_live, ts_ns);
+        repeat
     }
 
     /// Streams silent past twice their time allowed to live at `now_ns` (without waiting for
     /// their next frame): each reported once, then forgotten.
-    pub fn silent(&mut self, now_ns: i64, out: &mut Vec<Finding>) {
+    pub fn silent(&mut self, now_ns: i64, out: &mut Vec<Silence>) {
         let mut dead = Vec::new();
         for (k, s) in self.streams.iter() {
             if let Some(tal) = s.tal_ms {
@@ -196,9 +226,16 @@ impl GooseWatch {
                 }
             }
         }
+        // In the order the streams were last heard: the same for any worker count.
+        dead.sort_by_key(|(k, ..)| self.streams.get(k).map(|s| (s.last_ns, s.gocb_ref.clone())));
         for (k, gap_ms, tal_ms) in dead {
-            self.streams.remove(&k);
-            out.push(Finding::Silent { gap_ms, tal_ms });
+            if let Some(s) = self.streams.remove(&k) {
+                out.push(Silence {
+                    gocb_ref: s.gocb_ref.into(),
+                    header: s.header,
+                    finding: Finding::Silent { gap_ms, tal_ms },
+                });
+            }
         }
     }
 
@@ -231,11 +268,23 @@ mod tests {
     const IED: [u8; 6] = [0, 0xa0, 0xf4, 0, 0, 1];
     const ROGUE: [u8; 6] = [2, 0xde, 0xad, 0, 0, 1];
 
+    fn from(src: [u8; 6]) -> Header {
+        Header {
+            src,
+            dst: [1, 0x0c, 0xcd, 1, 0, 1],
+            vlan: None,
+            ethertype: otsensor_protocols::goose::GOOSE,
+            appid: 1,
+            length: 0,
+            simulated: false,
+        }
+    }
+
     fn run(frames: &[(i64, [u8; 6], Goose)]) -> Vec<Finding> {
         let mut w = GooseWatch::default();
         let mut out = Vec::new();
         for (ms, mac, g) in frames {
-            w.frame(ms * 1_000_000, *mac, g, &mut out);
+            w.frame(ms * 1_000_000, &from(*mac), g, &mut out);
         }
         out
     }
@@ -301,13 +350,17 @@ mod tests {
         );
         // Silence noticed without a next frame, once.
         let mut w = GooseWatch::default();
+        let mut found = Vec::new();
+        w.frame(0, &from(IED), &pdu(1, 0), &mut found);
+        assert!(found.is_empty());
         let mut out = Vec::new();
-        w.frame(0, IED, &pdu(1, 0), &mut out);
         w.silent(3_000_000_000, &mut out);
         assert!(out.is_empty());
         w.silent(5_000_000_000, &mut out);
         w.silent(9_000_000_000, &mut out);
         assert_eq!(out.len(), 1);
+        assert_eq!(out[0].gocb_ref, "IED1LD0/LLN0$GO$gcb01");
+        assert_eq!(out[0].header.src, IED);
         assert!(w.is_empty());
     }
 }

@@ -334,6 +334,17 @@ impl ZoneMap {
         if let Some((_, z)) = self.cidrs.iter().find(|(c, _)| c.contains(ip)) {
             return *z;
         }
+        self.lookup_l2(mac, vlan, iface)
+    }
+
+    /// The zone of a device known by its MAC only (a GOOSE or SV publisher), or of a frame
+    /// to a group address: its MAC, else VLAN, else capture interface, else the default zone.
+    pub fn lookup_l2(
+        &self,
+        mac: Option<crate::mac::MacAddr>,
+        vlan: Option<u16>,
+        iface: Option<&str>,
+    ) -> ZoneId {
         if let Some(z) = mac
             .filter(|_| !self.macs.is_empty())
             .and_then(|m| self.macs.get(&m))

@@ -86,3 +86,119 @@ pub fn forge(
     out.insert(at + 1, forged);
     Some((out, at + 1))
 }
+
+/// A BER TLV with a short tag.
+fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend(ber_len(v.len()));
+    out.extend(v);
+    out
+}
+
+/// What a Sampled Values stream does: a merging unit (`mu`) publishing `sv_id` at `rate`
+/// frames a second for `secs` seconds, one ASDU a frame with 8 currents and voltages
+/// (IEC 61850-9-2LE), its smpCnt wrapping at the rate.
+#[derive(Debug, Clone)]
+pub struct SvStream {
+    /// The merging unit's MAC.
+    pub mu: [u8; 6],
+    /// Stream id.
+    pub sv_id: String,
+    /// Frames a second.
+    pub rate: u32,
+    /// Seconds.
+    pub secs: u32,
+    /// Start, µs since the epoch.
+    pub start_us: u64,
+    /// smpCnt values never sent (lost samples), as (second, count) pairs.
+    pub drop: Vec<(u32, u32)>,
+    /// A second publisher: from this MAC, the frame of (second, count) sent again.
+    pub rogue: Option<([u8; 6], u32, u32)>,
+}
+
+impl SvStream {
+    /// `sv_id` from `mu` at 4,000 frames a second (80 samples a cycle at 50 Hz) for `secs`.
+    pub fn new(mu: [u8; 6], sv_id: &str, secs: u32) -> SvStream {
+        SvStream {
+            mu,
+            sv_id: sv_id.into(),
+            rate: 4000,
+            secs,
+            start_us: 1_700_000_000_000_000,
+            drop: Vec::new(),
+            rogue: None,
+        }
+    }
+
+    fn frame(&self, src: [u8; 6], cnt: u32) -> Vec<u8> {
+        let mut asdu = tlv(0x80, self.sv_id.as_bytes());
+        asdu.extend(tlv(0x82, &(cnt as u16).to_be_bytes()));
+        asdu.extend(tlv(0x83, &1u32.to_be_bytes()));
+        asdu.extend(tlv(0x85, &[2]));
+        // 8 channels of (value, quality).
+        let mut samples = Vec::with_capacity(64);
+        for ch in 0..8u32 {
+            let phase = (cnt + ch * 27) % self.rate.max(1);
+            samples.extend((phase as i32 * 10).to_be_bytes());
+            samples.extend(0u32.to_be_bytes());
+        }
+        asdu.extend(tlv(0x87, &samples));
+        let seq = tlv(0xa2, &tlv(0x30, &asdu));
+        let mut body = tlv(0x80, &[1]);
+        body.extend(seq);
+        let pdu = tlv(0x60, &body);
+        let mut f = vec![0x01, 0x0c, 0xcd, 0x04, 0x00, 0x01];
+        f.extend(src);
+        f.extend([0x81, 0x00, 0x80, 0x05, 0x88, 0xba, 0x40, 0x00]);
+        f.extend(((pdu.len() + 8) as u16).to_be_bytes());
+        f.extend([0, 0, 0, 0]);
+        f.extend(pdu);
+        f
+    }
+
+    /// The frames, in time order.
+    pub fn frames(&self) -> Vec<Frame> {
+        let mut out = Vec::with_capacity((self.rate * self.secs) as usize);
+        let step = 1_000_000 / u64::from(self.rate.max(1));
+        for sec in 0..self.secs {
+            for cnt in 0..self.rate {
+                let ts_us = self.start_us + u64::from(sec) * 1_000_000 + u64::from(cnt) * step;
+                if !self.drop.contains(&(sec, cnt)) {
+                    out.push(Frame {
+                        ts_us,
+                        data: self.frame(self.mu, cnt),
+                    });
+                }
+                if let Some((rogue, s, c)) = self.rogue {
+                    if (s, c) == (sec, cnt) {
+                        out.push(Frame {
+                            ts_us: ts_us + 1,
+                            data: self.frame(rogue, cnt),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `streams` merging units (`MU01MU0101`, `MU02MU0101`, ...) for `secs` seconds, merged by
+/// time; with `faults`, the first loses smpCnt 100 to 119 of its second second and a rogue
+/// MAC (02:de:ad:be:ef:02) sends a copy of its frame 500 of that second.
+pub fn sv_capture(secs: u32, streams: u8, faults: bool) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for k in 0..streams {
+        let mut s = SvStream::new(
+            [0x00, 0x0a, 0x35, 0x00, 0x01, k],
+            &format!("MU{:02}MU0101", k + 1),
+            secs,
+        );
+        if faults && k == 0 {
+            s.drop = (100..120).map(|c| (1, c)).collect();
+            s.rogue = Some(([0x02, 0xde, 0xad, 0xbe, 0xef, 0x02], 1, 500));
+        }
+        frames = crate::interleave(frames, s.frames());
+    }
+    frames
+}

@@ -21,7 +21,7 @@ use std::path::Path;
 use etherparse::PacketBuilder;
 
 /// One frame with its capture time in microseconds since the epoch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Capture time, µs.
     pub ts_us: u64,

@@ -35,7 +35,7 @@ fn judge(frames: &[Frame]) -> Vec<(usize, Finding)> {
             continue;
         };
         let Some(g) = goose::goose(pdu) else { continue };
-        w.frame(f.ts_us as i64 * 1000, h.src, &g, &mut out);
+        w.frame(f.ts_us as i64 * 1000, &h, &g, &mut out);
         found.extend(out.drain(..).map(|x| (i, x)));
     }
     found
@@ -81,4 +81,27 @@ fn a_forged_goose_frame_is_found_and_the_real_capture_is_quiet() {
             ),
         ]
     );
+}
+
+/// The project's substation captures (`pcaps/synthetic/substation`, made by its `make.sh`)
+/// are what the generators make: the forged GOOSE capture from the project's copy of the
+/// real one, and the Sampled Values with faults.
+#[test]
+fn the_committed_substation_captures_are_the_generators_output() {
+    let pcaps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pcaps");
+    let (_, real) =
+        otsensor_benches::load_pcap(&pcaps.join("iec61850/iti-goose/Sample_File_GOOSE.pcap"))
+            .unwrap();
+    let rogue = [0x02, 0xde, 0xad, 0xbe, 0xef, 0x01];
+    let (want, _) = forge(&real, 10, rogue, 1000).unwrap();
+    let (_, got) =
+        otsensor_benches::load_pcap(&pcaps.join("synthetic/substation/goose-forged.pcap")).unwrap();
+    assert!(
+        got == want,
+        "goose-forged.pcap is not gen-forged-goose's output"
+    );
+    let want = otsensor_benches::goose::sv_capture(2, 2, true);
+    let (_, got) =
+        otsensor_benches::load_pcap(&pcaps.join("synthetic/substation/sv-faults.pcap")).unwrap();
+    assert!(got == want, "sv-faults.pcap is not gen-sv's output");
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use otsensor_baselines::baseline::{Baseline, Caps, EdgeEntry, State};
 use otsensor_baselines::conversations::ConversationEntry;
 use otsensor_baselines::rules;
+use otsensor_baselines::streams::StreamEntry;
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::triage::{self, Action, AlertRef};
 
@@ -224,6 +225,38 @@ pub fn show(b: &Baseline) -> String {
             );
         }
     }
+    if !b.streams.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nSTREAMS (GOOSE control blocks and Sampled Values: publisher -> group, APPID)"
+        );
+        for x in &b.streams {
+            let _ = writeln!(
+                s,
+                "{:<5} {:<40} {} -> {} appid {:#06x} {:<10} {:>7}",
+                x.protocol,
+                x.id,
+                x.publisher,
+                x.destination,
+                x.appid,
+                state(x.state),
+                x.seen.count
+            );
+            let mut more = Vec::new();
+            if !x.dat_set.is_empty() {
+                more.push(format!("dataset {}", x.dat_set));
+            }
+            if let Some(r) = x.conf_rev {
+                more.push(format!("confRev {r}"));
+            }
+            if let Some(h) = x.heartbeat_ms {
+                more.push(format!("heartbeat {h} ms"));
+            }
+            if !more.is_empty() {
+                let _ = writeln!(s, "    {}", more.join(", "));
+            }
+        }
+    }
     if !b.alerts.is_empty() {
         let _ = writeln!(s, "\nLEARNED ALERTS (not raised again when detecting)");
         for a in &b.alerts {
@@ -326,6 +359,57 @@ fn conversation_map(b: &Baseline) -> BTreeMap<String, &ConversationEntry> {
                 c,
             )
         })
+        .collect()
+}
+
+/// The streams' differences: added, removed, and what changed in each (publisher, group,
+/// dataset, confRev, heartbeat by more than a quarter, state).
+fn stream_diff(a: &Baseline, b: &Baseline, s: &mut String) {
+    let (sa, sb) = (stream_map(a), stream_map(b));
+    for k in sa.keys().filter(|k| !sb.contains_key(*k)) {
+        let _ = writeln!(s, "- stream {k}");
+    }
+    for (k, x) in &sb {
+        let Some(y) = sa.get(k) else {
+            let _ = writeln!(s, "+ stream {k} from {} to {}", x.publisher, x.destination);
+            continue;
+        };
+        let mut changed = Vec::new();
+        if (y.publisher, y.destination, y.appid) != (x.publisher, x.destination, x.appid) {
+            changed.push(format!(
+                "{} -> {} appid {:#06x} -> {} -> {} appid {:#06x}",
+                y.publisher, y.destination, y.appid, x.publisher, x.destination, x.appid
+            ));
+        }
+        if y.dat_set != x.dat_set {
+            changed.push(format!("dataset {} -> {}", y.dat_set, x.dat_set));
+        }
+        if y.conf_rev != x.conf_rev {
+            let rev = |r: Option<u32>| r.map_or("none".to_string(), |r| r.to_string());
+            changed.push(format!(
+                "confRev {} -> {}",
+                rev(y.conf_rev),
+                rev(x.conf_rev)
+            ));
+        }
+        if let (Some(h0), Some(h1)) = (y.heartbeat_ms, x.heartbeat_ms) {
+            if period_changed(h0, h1) {
+                changed.push(format!("heartbeat {h0} -> {h1} ms"));
+            }
+        }
+        if y.state != x.state {
+            changed.push(format!("state {} -> {}", state(y.state), state(x.state)));
+        }
+        for c in changed {
+            let _ = writeln!(s, "~ stream {k} {c}");
+        }
+    }
+}
+
+fn stream_map(b: &Baseline) -> BTreeMap<String, &StreamEntry> {
+    b.streams
+        .iter()
+        .map(|x| (format!("{} {}", x.protocol, x.id), x))
         .collect()
 }
 
@@ -454,6 +538,7 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
             _ => {}
         }
     }
+    stream_diff(a, b, &mut s);
     let alerts = |b: &Baseline| -> BTreeSet<(String, String)> {
         b.alerts
             .iter()

@@ -109,6 +109,8 @@ pub struct Stats {
     pub undecodable: BTreeMap<&'static str, u64>,
     /// Flows.
     pub flows: FlowStats,
+    /// Layer-2 flows (GOOSE and Sampled Values).
+    pub l2_flows: crate::pipeline::substation::L2Stats,
     /// TCP reassembly.
     pub tcp: TcpCounters,
     /// PDUs per protocol.
@@ -178,6 +180,8 @@ impl Stats {
         let mut drops = BTreeMap::new();
         drops.insert("worker_queue_full_packets", d.dropped_worker_queue_full);
         drops.insert("flows_evicted", w.ended(EndReason::Evicted));
+        drops.insert("l2_flows_evicted", w.l2.flows_evicted);
+        drops.insert("sv_asdus_refused", w.l2.sv_streams_refused);
         drops.insert("tcp_gap_bytes", w.tcp.gap_bytes);
         drops.insert("tcp_out_of_window_segments", w.tcp.out_of_window_segments);
         drops.insert("events_unserializable", w.event_errors);
@@ -231,6 +235,7 @@ impl Stats {
                 labels: w.app.labels.clone(),
                 records: (report.output.flow_records > 0).then_some(report.output.flow_records),
             },
+            l2_flows: w.l2.clone(),
             tcp: w.tcp.clone(),
             pdus,
             parse_errors,

@@ -129,7 +129,7 @@ fn learned_alerts_are_not_repeated_but_new_ones_are() {
     let during = learn(&[&p502]);
     assert_eq!(during.len(), 5, "{during:?}");
     let base = json(&b);
-    assert_eq!(base["schema_version"], 3);
+    assert_eq!(base["schema_version"], 4);
     let learned: BTreeSet<&str> = base["alerts"]
         .as_array()
         .unwrap()

@@ -168,7 +168,7 @@ fn a_new_conversation_between_baseline_hosts_is_raised_with_its_label() {
         &["--learn".as_ref(), "--baseline".as_ref(), base.as_os_str()],
     );
     let b = json(&base);
-    assert_eq!(b["schema_version"], 3);
+    assert_eq!(b["schema_version"], 4);
     let convs = b["conversations"]
         .as_array()
         .expect("conversations learned");

@@ -702,6 +702,8 @@ fn every_event_follows_the_schema() {
         "enip",
         "cip",
         "iec104",
+        "goose",
+        "sv",
     ] {
         assert!(
             protocols.contains(p),

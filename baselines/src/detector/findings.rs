@@ -43,26 +43,45 @@ impl Findings<'_> {
         key: &[&str],
         full: impl FnOnce() -> (String, Evidence),
     ) {
-        if !cx.pol.enabled(rule) || self.repeated(rule, key, cx.m.ts) {
+        let (m, f, pol) = (cx.m, cx.f, cx.pol);
+        self.send(pol, rule, key, m.ts, || {
+            let (details, evidence) = full();
+            Observation {
+                rule,
+                key: String::new(),
+                ts: m.ts,
+                src: Some(pol.endpoint(f.client, f.client_zone)),
+                dst: Some(pol.endpoint(f.server, f.server_zone)),
+                protocol: Some(m.protocol),
+                transport: Some(f.transport),
+                operation: Some(m.operation),
+                function: m.function.as_ref().map(|s| s.to_string()),
+                details,
+                evidence,
+                severity: None,
+                community_id: f.community_id(),
+            }
+        });
+    }
+
+    /// `rule` fired at `ts` under the key made of `key`'s parts: the observation `build`
+    /// makes goes out (with its key and configured severity) if the rule is on and this flow
+    /// has not sent it yet; a [`Repeat`] if it has.
+    pub fn send(
+        &mut self,
+        pol: &Policy,
+        rule: &'static Rule,
+        key: &[&str],
+        ts: Timestamp,
+        build: impl FnOnce() -> Observation,
+    ) {
+        if !pol.enabled(rule) || self.repeated(rule, key, ts) {
             return;
         }
-        let (details, evidence) = full();
-        let (m, f, pol) = (cx.m, cx.f, cx.pol);
-        self.out.push(Signal::Obs(Box::new(Observation {
-            rule,
-            key: key.concat(),
-            ts: m.ts,
-            src: Some(pol.endpoint(f.client, f.client_zone)),
-            dst: Some(pol.endpoint(f.server, f.server_zone)),
-            protocol: Some(m.protocol),
-            transport: Some(f.transport),
-            operation: Some(m.operation),
-            function: m.function.as_ref().map(|s| s.to_string()),
-            details,
-            evidence,
-            severity: pol.severity_override(rule),
-            community_id: f.community_id(),
-        })));
+        let mut o = build();
+        o.key = key.concat();
+        o.severity = pol.severity_override(rule);
+        self.out.push(Signal::Obs(Box::new(o)));
     }
 
     /// A fact about the message's flow for the anomaly engine.

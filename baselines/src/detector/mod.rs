@@ -37,6 +37,7 @@ mod names;
 mod operational;
 mod policy;
 mod protocol;
+pub mod substation;
 #[cfg(test)]
 mod testing;
 mod timing;
@@ -161,7 +162,7 @@ impl Policy {
     /// alert must not.
     fn endpoint(&self, p: &Peer, zone: ZoneId) -> AlertEndpoint {
         AlertEndpoint {
-            ip: p.ip,
+            ip: Some(p.ip),
             port: Some(p.port),
             mac: p.mac,
             zone: Some(self.zones.shared_name(zone)),

@@ -232,7 +232,7 @@ impl Shared {
             }
             if silent_ms as f64 > limit + slack_ms as f64 {
                 let ep = |ip, zone: &str| AlertEndpoint {
-                    ip,
+                    ip: Some(ip),
                     port: None,
                     mac: None,
                     zone: Some(std::sync::Arc::from(zone)),

@@ -8,9 +8,9 @@
 //! its sample data (the samples themselves are not decoded: a merging unit sends 4,000 frames
 //! a second, and the sensor summarises streams rather than reporting samples).
 //!
-//! Not supported here: the pipeline's layer-2 flows (these parsers are not yet fed by the
-//! workers; LLDP/CDP/GOOSE publisher names reach the asset inventory through
-//! [`crate::identity::l2_frame`]), routable GOOSE/SV (over UDP), security extensions.
+//! The pipeline's workers read these frames as layer-2 flows (`sensor::pipeline::substation`);
+//! publisher names reach the asset inventory through [`crate::identity::l2_frame`]. Not
+//! supported: routable GOOSE/SV (over UDP), security extensions.
 
 pub mod summary;
 
@@ -136,6 +136,23 @@ pub fn header(frame: &[u8]) -> Option<(Header, &[u8])> {
     Some((h, frame.get(at + 8..)?))
 }
 
+/// The stream a GOOSE or SV frame belongs to, read cheaply (no field but one): a GOOSE
+/// PDU's gocbRef, an SV frame's first svID. Every publisher of one stream, the real and a
+/// forged one, names it alike, so the pipeline gives its frames to one worker by this id.
+pub fn stream_id<'a>(h: &Header, pdu: &'a [u8]) -> Option<&'a [u8]> {
+    let (t, _) = ber::read(pdu)?;
+    let first_field = |v: &'a [u8]| children(v).find(|c| c.first == 0x80).map(|c| c.value);
+    match (h.ethertype, t.first) {
+        (GOOSE, 0x61) => first_field(t.value),
+        (SV, 0x60) => {
+            let seq = children(t.value).find(|c| c.first == 0xa2)?;
+            let asdu = children(seq.value).find(|c| c.first == 0x30)?;
+            first_field(asdu.value)
+        }
+        _ => None,
+    }
+}
+
 /// A GOOSE PDU (`goosePdu`, [APPLICATION 1]).
 pub fn goose(pdu: &[u8]) -> Option<Goose> {
     let (t, _) = ber::read(pdu)?;
@@ -249,6 +266,7 @@ mod tests {
         assert_eq!((h.appid, h.vlan, h.simulated), (1, Some((5, 4)), false));
         let g = goose(pdu).unwrap();
         assert_eq!(g.gocb_ref, "IED1LD0/LLN0$GO$gcb01");
+        assert_eq!(stream_id(&h, pdu), Some(&b"IED1LD0/LLN0$GO$gcb01"[..]));
         assert_eq!(g.time_allowed_to_live, Some(2000));
         assert_eq!(g.go_id.as_deref(), Some("IED1_TRIP"));
         assert_eq!(
@@ -283,6 +301,7 @@ mod tests {
         let (h, pdu) = header(&f).unwrap();
         assert_eq!((h.ethertype, h.appid), (SV, 0x4000));
         let a = sv(pdu).unwrap();
+        assert_eq!(stream_id(&h, pdu), Some(&b"MU01"[..]));
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].sv_id, "MU01");
         assert_eq!(

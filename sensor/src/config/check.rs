@@ -154,6 +154,8 @@ fn conduits(cfg: &Config) -> Checked {
                 .map(|a| a.as_str()),
         )
         .chain(["icmp", "icmpv6", "ip", "unknown"])
+        // Layer-2 publishers (IEC 61850): a conduit lets a zone's publishers send to another.
+        .chain(["goose", "sv"])
         .collect();
     for c in &cfg.conduits {
         for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {

@@ -99,6 +99,8 @@ pub const KEYS: &[Key] = &[
     int("flows.tcp_half_open_timeout_secs", "60", 1, YEAR),
     int("flows.emergency_timeout_secs", "5", 1, YEAR),
     int("flows.interim_secs", "300", 1, YEAR),
+    int("flows.max_l2_flows", "65536", 1, 20 * MILLION),
+    int("flows.l2_idle_timeout_secs", "60", 1, YEAR),
     int("reassembly.max_ooo_bytes", "262144", 0, 16 << 20),
     int("reassembly.max_ooo_segments", "256", 1, 65_536),
     int("capture.snaplen", "65535", 64, 262_144),

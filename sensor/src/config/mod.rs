@@ -501,6 +501,12 @@ pub struct FlowConfig {
     /// interim record (same uid, totals so far) with its next packet, and again every as
     /// many seconds (a PLC's connection lasts months).
     pub interim_secs: u64,
+    /// Most layer-2 flows (GOOSE and SV: one publisher, group and APPID each) tracked at
+    /// once, over all workers; at the cap the least recently heard is forgotten (counted).
+    pub max_l2_flows: usize,
+    /// Seconds a layer-2 flow may be silent before it is ended (a GOOSE publisher repeats
+    /// its state at least every few seconds).
+    pub l2_idle_timeout_secs: u64,
 }
 
 impl Default for FlowConfig {
@@ -515,6 +521,8 @@ impl Default for FlowConfig {
             tcp_half_open_timeout_secs: 60,
             emergency_timeout_secs: 5,
             interim_secs: 300,
+            max_l2_flows: 65_536,
+            l2_idle_timeout_secs: 60,
         }
     }
 }

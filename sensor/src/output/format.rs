@@ -216,15 +216,16 @@ pub fn cef(a: &Alert) -> String {
 
 fn endpoint_cef(e: &AlertEndpoint, src: bool, ext: &mut Vec<(&str, String)>) {
     match (e.ip, src) {
-        (IpAddr::V4(ip), true) => ext.push(("src", ip.to_string())),
-        (IpAddr::V4(ip), false) => ext.push(("dst", ip.to_string())),
-        (IpAddr::V6(ip), true) => ext.push(("c6a2", ip.to_string())),
-        (IpAddr::V6(ip), false) => ext.push(("c6a3", ip.to_string())),
+        (Some(IpAddr::V4(ip)), true) => ext.push(("src", ip.to_string())),
+        (Some(IpAddr::V4(ip)), false) => ext.push(("dst", ip.to_string())),
+        (Some(IpAddr::V6(ip)), true) => ext.push(("c6a2", ip.to_string())),
+        (Some(IpAddr::V6(ip)), false) => ext.push(("c6a3", ip.to_string())),
+        (None, _) => {}
     }
-    if let (IpAddr::V6(_), true) = (e.ip, src) {
+    if let (Some(IpAddr::V6(_)), true) = (e.ip, src) {
         ext.push(("c6a2Label", "Source IPv6 Address".to_string()));
     }
-    if let (IpAddr::V6(_), false) = (e.ip, src) {
+    if let (Some(IpAddr::V6(_)), false) = (e.ip, src) {
         ext.push(("c6a3Label", "Destination IPv6 Address".to_string()));
     }
     if let Some(p) = e.port {
@@ -280,9 +281,10 @@ pub fn leef(a: &Alert) -> String {
         ("devTime", leef_time(a.last_seen)),
         ("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX".to_string()),
     ];
-    let ip = |e: &AlertEndpoint| e.ip.to_string();
     if let Some(s) = &a.src {
-        attrs.push(("src", ip(s)));
+        if let Some(ip) = s.ip {
+            attrs.push(("src", ip.to_string()));
+        }
         if let Some(p) = s.port {
             attrs.push(("srcPort", p.to_string()));
         }
@@ -291,7 +293,9 @@ pub fn leef(a: &Alert) -> String {
         }
     }
     if let Some(d) = &a.dst {
-        attrs.push(("dst", ip(d)));
+        if let Some(ip) = d.ip {
+            attrs.push(("dst", ip.to_string()));
+        }
         if let Some(p) = d.port {
             attrs.push(("dstPort", p.to_string()));
         }
@@ -380,7 +384,10 @@ fn ocsf_severity(score: u8) -> (u8, &'static str) {
 }
 
 fn ocsf_endpoint(e: &AlertEndpoint) -> Value {
-    let mut v = json!({ "ip": e.ip.to_string() });
+    let mut v = json!({});
+    if let Some(ip) = e.ip {
+        v["ip"] = json!(ip.to_string());
+    }
     if let Some(p) = e.port {
         v["port"] = json!(p);
     }

@@ -79,8 +79,11 @@ pub fn score(assets: &[Asset], alerts: &[&Alert]) -> BTreeMap<IpAddr, Risk> {
     for a in alerts {
         let ends = [a.src.as_ref(), a.dst.as_ref()];
         for (i, e) in ends.into_iter().enumerate() {
-            let Some(e) = e else { continue };
-            let entry = by_ip.entry(e.ip).or_default();
+            // Layer-2 endpoints (GOOSE publishers) have no address to score by.
+            let Some(ip) = e.and_then(|e| e.ip) else {
+                continue;
+            };
+            let entry = by_ip.entry(ip).or_default();
             entry.0.insert(a.id.as_str());
             entry.1 = entry.1.max(a.severity.score);
             if i == 1 && a.engine == Engine::Operational {

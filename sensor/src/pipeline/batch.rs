@@ -26,6 +26,22 @@ pub struct Pkt {
     pub dlt: u32,
 }
 
+/// A GOOSE or Sampled Values frame in a batch: layer 2 only, kept whole (its header names
+/// the publisher, the group and the APPID; there is no IP header to decode).
+#[derive(Debug, Clone, Copy)]
+pub struct L2Pkt {
+    /// Index of the frame in the whole input.
+    pub index: u64,
+    /// Capture interface it came from.
+    pub iface: u8,
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// The frame is `data[frame.0..frame.0 + frame.1]`.
+    pub frame: (u32, u32),
+}
+
 /// The packets of one round for one worker. Only transport payloads are copied; the headers
 /// travel decoded in [`Pkt::sum`]. Batches are recycled, so their buffers are allocated once.
 #[derive(Debug, Default)]
@@ -42,6 +58,8 @@ pub struct Batch {
     pub pkts: Vec<Pkt>,
     /// Whole frames back to back, only with evidence on.
     pub frames: Vec<u8>,
+    /// GOOSE and SV frames (their bytes in `data`, after or between payloads).
+    pub l2: Vec<L2Pkt>,
 }
 
 impl Batch {
@@ -50,6 +68,38 @@ impl Batch {
         self.data.clear();
         self.pkts.clear();
         self.frames.clear();
+        self.l2.clear();
+    }
+
+    /// Packets in the batch (IP and layer 2).
+    pub fn len(&self) -> usize {
+        self.pkts.len() + self.l2.len()
+    }
+
+    /// Whether the batch has no packet.
+    pub fn is_empty(&self) -> bool {
+        self.pkts.is_empty() && self.l2.is_empty()
+    }
+
+    /// Adds a GOOSE or SV frame, copying it whole.
+    pub fn push_l2(&mut self, index: u64, iface: u8, ts: Timestamp, wire_len: u32, frame: &[u8]) {
+        let off = self.data.len() as u32;
+        self.data.extend_from_slice(frame);
+        self.l2.push(L2Pkt {
+            index,
+            iface,
+            ts,
+            wire_len,
+            frame: (off, frame.len() as u32),
+        });
+    }
+
+    /// The frame of a layer-2 packet of this batch.
+    pub fn l2_frame(&self, p: &L2Pkt) -> &[u8] {
+        let start = p.frame.0 as usize;
+        self.data
+            .get(start..start + p.frame.1 as usize)
+            .unwrap_or_default()
     }
 
     /// Adds a packet, copying its payload.

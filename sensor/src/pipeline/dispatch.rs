@@ -15,6 +15,7 @@ use crate::config::OnFull;
 use crate::decode::{decode, ipproto, LinkType, NotFlow, Undecodable, L3};
 use crate::flow::FlowKey;
 use crate::pipeline::batch::Batch;
+use otsensor_protocols::goose;
 
 /// Counters of the reader side (single-threaded, so plain integers).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -224,6 +225,9 @@ impl Dispatcher {
                 }
             }
             Err(NotFlow::OtherEtherType(t)) => {
+                if link == LinkType::Ethernet && (t == goose::GOOSE || t == goose::SV) {
+                    self.substation_frame(index, iface, ts, data, wire_len);
+                }
                 if let (Some(inv), LinkType::Ethernet) = (&self.identity, link) {
                     otsensor_protocols::identity::l2_frame(data, &mut self.sightings);
                     let nobody = std::net::IpAddr::from([0u8; 4]);
@@ -247,6 +251,33 @@ impl Dispatcher {
         }
     }
 
+    /// A GOOSE or SV frame goes to the worker that judges its stream: chosen by the stream's
+    /// id (gocbRef, svID), so that a forged frame from another MAC meets the real
+    /// publisher's on one worker; by group and APPID when the PDU does not read.
+    fn substation_frame(
+        &mut self,
+        index: u64,
+        iface: u8,
+        ts: Timestamp,
+        data: &[u8],
+        wire_len: u32,
+    ) {
+        use std::hash::{Hash, Hasher};
+        let Some((h, pdu)) = goose::header(data) else {
+            return;
+        };
+        // A fixed hasher: the same stream goes to the same worker in every run.
+        let mut hasher = std::hash::DefaultHasher::new();
+        match goose::stream_id(&h, pdu) {
+            Some(id) => id.hash(&mut hasher),
+            None => (h.dst, h.appid).hash(&mut hasher),
+        }
+        let w = (hasher.finish() % self.workers.len().max(1) as u64) as usize;
+        if let Some(b) = self.pending.get_mut(w) {
+            b.push_l2(index, iface, ts, wire_len, data);
+        }
+    }
+
     /// Ends the current round: every worker gets its batch (possibly empty).
     pub fn end_round(&mut self) {
         self.end_round_at(self.now);
@@ -267,13 +298,13 @@ impl Dispatcher {
                 OnFull::Block => {
                     if let Err(e) = self.workers[w].send(b) {
                         // The worker is gone (it panicked); its packets are lost and counted.
-                        self.stats.dropped_worker_queue_full += e.0.pkts.len() as u64;
+                        self.stats.dropped_worker_queue_full += e.0.len() as u64;
                     }
                 }
                 OnFull::Drop => match self.workers[w].try_send(b) {
                     Ok(()) => {}
                     Err(TrySendError::Full(mut b)) | Err(TrySendError::Disconnected(mut b)) => {
-                        self.stats.dropped_worker_queue_full += b.pkts.len() as u64;
+                        self.stats.dropped_worker_queue_full += b.len() as u64;
                         b.clear();
                         self.pending[w] = b;
                     }

@@ -18,6 +18,7 @@ pub mod dispatch;
 pub mod evidence;
 pub mod flowrec;
 pub mod merge;
+pub mod substation;
 pub mod worker;
 
 use std::sync::{Arc, Mutex};
@@ -127,7 +128,7 @@ impl Pipeline {
                         worker.process_batch(&b);
                         // Counters go out while busy every PUBLISH_EVERY, and on every idle
                         // round, so that a quiet sensor's published counters are exact.
-                        if b.pkts.is_empty() || published.elapsed() >= PUBLISH_EVERY {
+                        if b.is_empty() || published.elapsed() >= PUBLISH_EVERY {
                             tel.worker(i, worker.snapshot());
                             published = std::time::Instant::now();
                         }

@@ -50,6 +50,10 @@ pub struct WorkerConfig {
     pub interim_ns: i64,
     /// The sensor's id (flow uids).
     pub sensor_id: String,
+    /// Most layer-2 (GOOSE, SV) flows this worker holds.
+    pub max_l2_flows: usize,
+    /// Idle timeout of layer-2 flows, ns.
+    pub l2_idle_ns: i64,
 }
 
 impl WorkerConfig {
@@ -82,6 +86,8 @@ impl WorkerConfig {
             events,
             flows: false,
             interim_ns: secs(f.interim_secs),
+            max_l2_flows: f.max_l2_flows.div_ceil(n),
+            l2_idle_ns: secs(f.l2_idle_timeout_secs),
             sensor_id: cfg.sensor.id.clone(),
             interfaces: Vec::new(),
             evidence: cfg
@@ -167,6 +173,8 @@ pub struct WorkerStats {
     /// With evidence on: packets not kept in a flow's ring (the worker's budget was spent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_refused: Option<u64>,
+    /// Layer-2 (GOOSE, SV) flows.
+    pub l2: super::substation::L2Stats,
 }
 
 impl WorkerStats {
@@ -197,6 +205,7 @@ impl WorkerStats {
         if let Some(n) = o.evidence_refused {
             *self.evidence_refused.get_or_insert(0) += n;
         }
+        self.l2.add(&o.l2);
     }
 }
 
@@ -615,6 +624,8 @@ pub struct Worker {
     pub capture_requests: Option<crossbeam_channel::Receiver<CaptureRequest>>,
     /// What the current packet says about devices (names, software).
     sightings: Vec<Sighting>,
+    /// GOOSE and SV flows.
+    l2: super::substation::L2Flows,
 }
 
 impl Worker {
@@ -647,6 +658,7 @@ impl Worker {
             captures: Vec::new(),
             capture_requests: None,
             sightings: Vec::new(),
+            l2: super::substation::L2Flows::new(cfg.max_l2_flows, cfg.l2_idle_ns),
             cfg,
             registry,
             assets,
@@ -663,9 +675,36 @@ impl Worker {
             self.packet(p, batch.payload(p), batch.frame(p));
         }
         self.stats.packets += batch.pkts.len() as u64;
+        if !batch.l2.is_empty() {
+            // Layer-2 state is apart from the IP flows': their order within the round does
+            // not matter (events and signals are merged by packet index).
+            let (l2, mut cx) = self.l2_ctx();
+            for p in &batch.l2 {
+                l2.frame(p, batch.l2_frame(p), &mut cx);
+            }
+        }
         self.now = self.now.max(batch.now);
         self.upto = batch.upto;
         self.sweep(batch.now, batch.upto);
+        let (l2, mut cx) = self.l2_ctx();
+        l2.sweep(batch.now, batch.upto, &mut cx);
+    }
+
+    /// The layer-2 flows and what they need of the worker.
+    fn l2_ctx(
+        &mut self,
+    ) -> (
+        &mut super::substation::L2Flows,
+        super::substation::L2Ctx<'_>,
+    ) {
+        (
+            &mut self.l2,
+            super::substation::L2Ctx {
+                detector: &mut self.detector,
+                sink: &mut self.sink,
+                interfaces: &self.cfg.interfaces,
+            },
+        )
     }
 
     /// After a configuration reload: the zones of every flow again, under the new zones.
@@ -689,7 +728,8 @@ impl Worker {
         s.evidence_refused = self.rings.as_ref().map(|r| r.refused);
         s.events = self.sink.emitted;
         s.event_errors = self.sink.failed;
-        (s, self.table.len())
+        s.l2 = self.l2.stats();
+        (s, self.table.len() + self.l2.len())
     }
 
     /// Hands over the events of the round.
@@ -705,6 +745,9 @@ impl Worker {
         while let Some((_, flow)) = self.table.pop_oldest() {
             self.end_flow(flow, EndReason::EndOfInput, now, idx);
         }
+        let (l2, mut cx) = self.l2_ctx();
+        l2.finish(idx, &mut cx);
+        self.stats.l2 = self.l2.stats();
         self.stats.events = self.sink.emitted;
         self.stats.event_errors = self.sink.failed;
         self.stats.evidence_refused = self.rings.as_ref().map(|r| r.refused);

@@ -1,0 +1,478 @@
+//! Layer-2 flows: GOOSE and Sampled Values frames, which carry no IP header, as flows of
+//! their own (publisher MAC, destination group, APPID), held by the worker that judges
+//! their stream (the dispatcher sends a gocbRef's or svID's frames to one worker). Bounded
+//! (`flows.max_l2_flows`) and ended when idle (`flows.l2_idle_timeout_secs`), with their
+//! own counters.
+//!
+//! Each GOOSE PDU is one event (`protocol` `goose`) and is judged by the stream's rules
+//! ([`GooseWatch`]); Sampled Values are summarised per stream per second (`protocol` `sv`,
+//! one event a second however many frames), and each summary is judged (a second publisher,
+//! lost or reordered samples). A flow's first frame meets the zones and conduits.
+
+use serde::Serialize;
+
+use otsensor_baselines::detector::substation::L2View;
+use otsensor_baselines::detector::Detector;
+use otsensor_baselines::lru::Lru;
+use otsensor_baselines::mac::MacAddr;
+use otsensor_baselines::streams::StreamSample;
+use otsensor_baselines::substation::{Finding, GooseWatch, Silence};
+use otsensor_baselines::time::Timestamp;
+use otsensor_protocols::goose::summary::{Heard, SvSecond, SvStreams};
+use otsensor_protocols::goose::{self, Goose, Header};
+use otsensor_protocols::mms::data::Value;
+
+use crate::events::EventSink;
+use crate::pipeline::batch::L2Pkt;
+
+/// What the layer-2 flows of a worker counted.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct L2Stats {
+    /// GOOSE and SV frames.
+    pub frames: u64,
+    /// Their bytes on the wire.
+    pub bytes: u64,
+    /// GOOSE PDUs read.
+    pub goose_pdus: u64,
+    /// SV frames read.
+    pub sv_frames: u64,
+    /// SV ASDUs (samples) read.
+    pub sv_asdus: u64,
+    /// SV per-second summaries made.
+    pub sv_summaries: u64,
+    /// Frames whose PDU did not read (malformed or cut short).
+    pub malformed: u64,
+    /// Layer-2 flows started.
+    pub flows: u64,
+    /// Flows ended idle.
+    pub flows_idle: u64,
+    /// Flows forgotten at the cap (`flows.max_l2_flows`).
+    pub flows_evicted: u64,
+    /// Flows still open when the input ended.
+    pub flows_end_of_input: u64,
+    /// Most flows held at once.
+    pub flows_peak: usize,
+    /// GOOSE control blocks forgotten to make room.
+    pub goose_streams_evicted: u64,
+    /// SV ASDUs of streams not followed (the stream table was full).
+    pub sv_streams_refused: u64,
+}
+
+impl L2Stats {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &L2Stats) {
+        self.frames += o.frames;
+        self.bytes += o.bytes;
+        self.goose_pdus += o.goose_pdus;
+        self.sv_frames += o.sv_frames;
+        self.sv_asdus += o.sv_asdus;
+        self.sv_summaries += o.sv_summaries;
+        self.malformed += o.malformed;
+        self.flows += o.flows;
+        self.flows_idle += o.flows_idle;
+        self.flows_evicted += o.flows_evicted;
+        self.flows_end_of_input += o.flows_end_of_input;
+        self.flows_peak += o.flows_peak;
+        self.goose_streams_evicted += o.goose_streams_evicted;
+        self.sv_streams_refused += o.sv_streams_refused;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    src: [u8; 6],
+    dst: [u8; 6],
+    appid: u16,
+    ethertype: u16,
+}
+
+#[derive(Debug)]
+struct Flow {
+    view: L2View,
+    /// Alerts this flow has sent in full (later ones go as repeats).
+    sent: Vec<u64>,
+}
+
+/// One worker's layer-2 flows and substation judges.
+#[derive(Debug)]
+pub struct L2Flows {
+    flows: Lru<Key, Flow>,
+    idle_ns: i64,
+    goose: GooseWatch,
+    sv: SvStreams,
+    findings: Vec<Finding>,
+    silences: Vec<Silence>,
+    stats: L2Stats,
+}
+
+/// One end of a layer-2 event.
+#[derive(Serialize)]
+struct End {
+    mac: MacAddr,
+}
+
+/// A GOOSE PDU as an event line.
+#[derive(Serialize)]
+struct GooseEvent<'a> {
+    ts: Timestamp,
+    protocol: &'static str,
+    flow_id: u64,
+    packet: u64,
+    src: End,
+    dst: End,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<u16>,
+    appid: u16,
+    gocb_ref: &'a str,
+    dat_set: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    go_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    st_num: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sq_num: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_allowed_to_live: Option<u32>,
+    simulation: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conf_rev: Option<u32>,
+    nds_com: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_dat_set_entries: Option<u32>,
+    values: &'a [Value],
+}
+
+/// One second of an SV stream as an event line.
+#[derive(Serialize)]
+struct SvEvent<'a> {
+    ts: Timestamp,
+    protocol: &'static str,
+    flow_id: u64,
+    packet: u64,
+    src: End,
+    sv_id: &'a str,
+    samples: u64,
+    lost: u64,
+    repeated: u64,
+    out_of_order: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conf_rev: Option<u32>,
+    conf_rev_changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smp_synch: Option<u8>,
+    unsynchronised: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_publisher: Option<MacAddr>,
+}
+
+/// Where a frame's judgements go: the worker's detector and event sink.
+pub struct L2Ctx<'a> {
+    /// The worker's detector.
+    pub detector: &'a mut Detector,
+    /// The worker's events and signals.
+    pub sink: &'a mut EventSink,
+    /// Capture interfaces by index (zones by interface).
+    pub interfaces: &'a [String],
+}
+
+impl L2Flows {
+    /// At most `max_flows` flows, ended after `idle_ns` of silence.
+    pub fn new(max_flows: usize, idle_ns: i64) -> L2Flows {
+        L2Flows {
+            flows: Lru::new(max_flows),
+            idle_ns,
+            goose: GooseWatch::default(),
+            sv: SvStreams::default(),
+            findings: Vec::new(),
+            silences: Vec::new(),
+            stats: L2Stats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> L2Stats {
+        let mut s = self.stats.clone();
+        s.goose_streams_evicted = self.goose.evicted;
+        s.sv_streams_refused = self.sv.refused;
+        s
+    }
+
+    /// Flows held now.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// One GOOSE or SV frame.
+    pub fn frame(&mut self, p: &L2Pkt, frame: &[u8], cx: &mut L2Ctx<'_>) {
+        self.stats.frames += 1;
+        self.stats.bytes += u64::from(p.wire_len);
+        let Some((h, pdu)) = goose::header(frame) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let ts_ns = p.ts.as_nanos();
+        let key = Key {
+            src: h.src,
+            dst: h.dst,
+            appid: h.appid,
+            ethertype: h.ethertype,
+        };
+        let mut new = false;
+        let (flow, evicted) = self.flows.entry(key, ts_ns, || {
+            new = true;
+            let iface = cx.interfaces.get(usize::from(p.iface)).map(String::as_str);
+            let (src_zone, dst_zone) = cx.detector.policy().l2_zones(&h, iface);
+            Flow {
+                view: L2View {
+                    id: p.index,
+                    protocol: if h.ethertype == goose::GOOSE {
+                        "goose"
+                    } else {
+                        "sv"
+                    },
+                    header: h,
+                    src_zone,
+                    dst_zone,
+                },
+                sent: Vec::new(),
+            }
+        });
+        if evicted.is_some() {
+            self.stats.flows_evicted += 1;
+        }
+        // The newest header (its VLAN priority may change); zones stay those of the start.
+        flow.view.header = h;
+        if new {
+            self.stats.flows += 1;
+            self.stats.flows_peak = self.stats.flows_peak.max(self.flows.len());
+            let Some(flow) = self.flows.touch(&key, ts_ns) else {
+                return;
+            };
+            let scratch = cx.sink.alert_scratch();
+            cx.detector
+                .l2_started(&flow.view, p.ts, &mut flow.sent, scratch);
+            cx.sink.commit_alerts(p.index, flow.view.id);
+        }
+        let Some(flow) = self.flows.touch(&key, ts_ns) else {
+            return;
+        };
+        if h.ethertype == goose::GOOSE {
+            match goose::goose(pdu) {
+                Some(g) => {
+                    self.stats.goose_pdus += 1;
+                    goose_pdu(p, &h, &g, flow, &mut self.goose, &mut self.findings, cx);
+                }
+                None => self.stats.malformed += 1,
+            }
+        } else {
+            match goose::sv(pdu) {
+                Some(asdus) => {
+                    self.stats.sv_frames += 1;
+                    let at = Heard {
+                        flow_id: flow.view.id,
+                        packet: p.index,
+                    };
+                    for a in &asdus {
+                        self.stats.sv_asdus += 1;
+                        if let Some(done) = self.sv.asdu(ts_ns, h.src, at, a) {
+                            self.stats.sv_summaries += 1;
+                            let known = done.flow_id == flow.view.id;
+                            sv_summary(p.index, &flow.view, known, &done, &mut flow.sent, cx);
+                        }
+                    }
+                }
+                None => self.stats.malformed += 1,
+            }
+        }
+    }
+
+    /// The round's end at `now`: flows idle past their timeout end, GOOSE streams silent
+    /// past twice their time allowed to live and SV streams that stopped are reported
+    /// (keyed at `upto`, the first frame of the next round).
+    pub fn sweep(&mut self, now: Timestamp, upto: u64, cx: &mut L2Ctx<'_>) {
+        let now_ns = now.as_nanos();
+        self.stats.flows_idle += self.flows.drop_idle(now_ns.saturating_sub(self.idle_ns)) as u64;
+        self.goose.silent(now_ns, &mut self.silences);
+        for s in self.silences.drain(..) {
+            let scratch = cx.sink.alert_scratch();
+            cx.detector.goose_silence(&s, now, scratch);
+            cx.sink.commit_alerts(upto, 0);
+        }
+        for done in self.sv.due(now_ns) {
+            self.summary_of_stream(&done, upto, cx);
+        }
+    }
+
+    /// The input ended: the last second of every SV stream is summarised, the flows end.
+    pub fn finish(&mut self, last: u64, cx: &mut L2Ctx<'_>) {
+        for done in self.sv.flush() {
+            self.summary_of_stream(&done, last, cx);
+        }
+        self.stats.flows_end_of_input += self.flows.len() as u64;
+        while self.flows.pop_oldest().is_some() {}
+    }
+
+    /// A summary made without a frame of its stream at hand: judged with the flow of its
+    /// first frame if that flow is still held.
+    fn summary_of_stream(&mut self, done: &SvSecond, at: u64, cx: &mut L2Ctx<'_>) {
+        self.stats.sv_summaries += 1;
+        let found = self
+            .flows
+            .iter()
+            .find(|(_, f)| f.view.id == done.flow_id)
+            .map(|(k, _)| *k);
+        let mut spare = Vec::new();
+        let (view, known, sent) = match found.and_then(|k| self.flows.get_mut(&k)) {
+            Some(f) => (f.view, true, &mut f.sent),
+            None => {
+                let h = Header {
+                    src: done.publisher,
+                    dst: [0; 6],
+                    vlan: None,
+                    ethertype: goose::SV,
+                    appid: 0,
+                    length: 0,
+                    simulated: false,
+                };
+                let (src_zone, dst_zone) = cx.detector.policy().l2_zones(&h, None);
+                let v = L2View {
+                    id: done.flow_id,
+                    protocol: "sv",
+                    header: h,
+                    src_zone,
+                    dst_zone,
+                };
+                (v, false, &mut spare)
+            }
+        };
+        sv_summary(at, &view, known, done, sent, cx);
+    }
+}
+
+/// One GOOSE PDU: its event, then its stream's judgement.
+fn goose_pdu(
+    p: &L2Pkt,
+    h: &Header,
+    g: &Goose,
+    flow: &mut Flow,
+    watch: &mut GooseWatch,
+    findings: &mut Vec<Finding>,
+    cx: &mut L2Ctx<'_>,
+) {
+    if cx.sink.enabled() {
+        cx.sink.emit(
+            p.index,
+            flow.view.id,
+            &GooseEvent {
+                ts: p.ts,
+                protocol: "goose",
+                flow_id: flow.view.id,
+                packet: p.index + 1,
+                src: End {
+                    mac: MacAddr(h.src),
+                },
+                dst: End {
+                    mac: MacAddr(h.dst),
+                },
+                vlan: h.vlan.map(|v| v.0),
+                appid: h.appid,
+                gocb_ref: &g.gocb_ref,
+                dat_set: &g.dat_set,
+                go_id: g.go_id.as_deref(),
+                t: g.t.as_deref(),
+                st_num: g.st_num,
+                sq_num: g.sq_num,
+                time_allowed_to_live: g.time_allowed_to_live,
+                simulation: g.simulation || h.simulated,
+                conf_rev: g.conf_rev,
+                nds_com: g.nds_com,
+                num_dat_set_entries: g.num_dat_set_entries,
+                values: &g.all_data,
+            },
+        );
+    }
+    let repeat_ms = watch.frame(p.ts.as_nanos(), h, g, findings);
+    let scratch = cx.sink.alert_scratch();
+    for f in findings.drain(..) {
+        cx.detector
+            .goose_finding(&flow.view, p.ts, &g.gocb_ref, &f, &mut flow.sent, scratch);
+    }
+    let sample = StreamSample {
+        protocol: "goose",
+        id: &g.gocb_ref,
+        publisher: MacAddr(h.src),
+        destination: MacAddr(h.dst),
+        appid: h.appid,
+        vlan: h.vlan.map(|v| v.0),
+        dat_set: &g.dat_set,
+        conf_rev: g.conf_rev,
+        repeat_ms,
+    };
+    cx.detector
+        .l2_stream(&flow.view, p.ts, &sample, &mut flow.sent, scratch);
+    cx.sink.commit_alerts(p.index, flow.view.id);
+}
+
+/// One second of an SV stream: its event and its judgement, keyed at packet `at`; with
+/// `known_flow`, `view` is the stream's flow and the second is learned or judged against
+/// the baseline too.
+fn sv_summary(
+    at: u64,
+    view: &L2View,
+    known_flow: bool,
+    s: &SvSecond,
+    sent: &mut Vec<u64>,
+    cx: &mut L2Ctx<'_>,
+) {
+    let ts = Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000));
+    if cx.sink.enabled() {
+        cx.sink.emit(
+            at,
+            s.flow_id,
+            &SvEvent {
+                ts,
+                protocol: "sv",
+                flow_id: s.flow_id,
+                packet: s.last_packet + 1,
+                src: End {
+                    mac: MacAddr(s.publisher),
+                },
+                sv_id: &s.sv_id,
+                samples: s.samples,
+                lost: s.lost,
+                repeated: s.repeated,
+                out_of_order: s.out_of_order,
+                conf_rev: s.conf_rev,
+                conf_rev_changed: s.conf_rev_changed,
+                smp_synch: s.smp_synch,
+                unsynchronised: s.unsynchronised,
+                other_publisher: s.other_publisher.map(MacAddr),
+            },
+        );
+    }
+    let scratch = cx.sink.alert_scratch();
+    cx.detector.sv_second(view, ts, s, sent, scratch);
+    if known_flow {
+        let h = &view.header;
+        let sample = StreamSample {
+            protocol: "sv",
+            id: &s.sv_id,
+            publisher: MacAddr(s.publisher),
+            destination: MacAddr(h.dst),
+            appid: h.appid,
+            vlan: h.vlan.map(|v| v.0),
+            dat_set: "",
+            conf_rev: s.conf_rev,
+            repeat_ms: None,
+        };
+        cx.detector.l2_stream(view, ts, &sample, sent, scratch);
+    }
+    cx.sink.commit_alerts(at, s.flow_id);
+}
