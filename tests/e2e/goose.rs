@@ -385,3 +385,37 @@ fn the_baseline_learns_substation_streams_and_names_what_changed() {
         );
     }
 }
+
+/// A layer-2 alert in every SIEM format: MACs where addresses would be, no empty address.
+#[test]
+fn layer_2_alerts_in_cef_leef_and_ocsf_carry_macs_and_no_address() {
+    let cap = substation().join("goose-forged.pcap");
+    for (format, src, no_ip) in [
+        ("cef", "smac=02:de:ad:be:ef:01", " src="),
+        ("leef", "srcMAC=02:de:ad:be:ef:01", "^src="),
+        (
+            "ocsf",
+            "\"src_endpoint\":{\"mac\":\"02:de:ad:be:ef:01\"",
+            "\"ip\"",
+        ),
+    ] {
+        let d = Scratch::new("goose-fmt");
+        let out = d.path("alerts");
+        let args: [&OsStr; 5] = [
+            cap.as_os_str(),
+            "--alerts".as_ref(),
+            out.as_os_str(),
+            "--alert-format".as_ref(),
+            format.as_ref(),
+        ];
+        let (code, _, err) = replay(&args);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("goose_spoofing") && first.contains(src),
+            "{format}: {first}"
+        );
+        assert!(!first.contains(no_ip), "{format}: {first}");
+    }
+}
