@@ -476,3 +476,100 @@ fn sv_summary(
     }
     cx.sink.commit_alerts(at, s.flow_id);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use otsensor_baselines::alert::Signal;
+    use otsensor_baselines::detector::Shared;
+
+    use super::*;
+    use crate::events::OutBatch;
+
+    const NS: i64 = 1_000_000_000;
+    const IED: [u8; 6] = [0, 0xa0, 0xf4, 0, 0, 1];
+
+    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag, v.len() as u8];
+        out.extend(v);
+        out
+    }
+
+    /// A GOOSE frame of `IED1LD0/LLN0$GO$gcb01` (short fields only).
+    fn frame(st: u8, sq: u8, tal_ms: u16, simulation: bool, conf_rev: u8) -> Vec<u8> {
+        let mut pdu = tlv(0x80, b"IED1LD0/LLN0$GO$gcb01");
+        pdu.extend(tlv(0x81, &tal_ms.to_be_bytes()));
+        pdu.extend(tlv(0x82, b"IED1LD0/LLN0$DS1"));
+        pdu.extend(tlv(0x85, &[st]));
+        pdu.extend(tlv(0x86, &[sq]));
+        pdu.extend(tlv(0x87, &[u8::from(simulation)]));
+        pdu.extend(tlv(0x88, &[conf_rev]));
+        pdu.extend(tlv(0xab, &[0x83, 1, 1]));
+        let pdu = tlv(0x61, &pdu);
+        let mut f = vec![0x01, 0x0c, 0xcd, 0x01, 0x00, 0x01];
+        f.extend(IED);
+        f.extend([0x88, 0xb8, 0x00, 0x01]);
+        f.extend(((pdu.len() + 8) as u16).to_be_bytes());
+        f.extend([0, 0, 0, 0]);
+        f.extend(pdu);
+        f
+    }
+
+    fn rules(b: &OutBatch) -> Vec<&'static str> {
+        b.alerts
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Signal::Obs(o) => Some(o.rule.id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The findings of a stream reach their rules through the worker's layer-2 flows: the
+    /// simulation flag and a new confRev with the frame that shows them, the silence at the
+    /// round's end past twice the time allowed to live (without a next frame); one event per
+    /// PDU; the flow ends idle.
+    #[test]
+    fn simulation_confrev_and_silence_reach_their_rules() {
+        let mut det = Detector::new(Arc::new(Shared::default()));
+        let mut sink = EventSink::new(true);
+        let mut l2 = L2Flows::new(16, 60 * NS);
+        let mut cx = L2Ctx {
+            detector: &mut det,
+            sink: &mut sink,
+            interfaces: &[],
+        };
+        let frames = [
+            (0, frame(1, 0, 1000, false, 1)),
+            (NS / 2, frame(1, 1, 1000, true, 2)),
+        ];
+        for (i, (t, f)) in frames.iter().enumerate() {
+            let p = L2Pkt {
+                index: i as u64,
+                iface: 0,
+                ts: Timestamp::from_nanos(*t),
+                wire_len: f.len() as u32,
+                frame: (0, f.len() as u32),
+            };
+            l2.frame(&p, f, &mut cx);
+        }
+        l2.sweep(Timestamp::from_nanos(2 * NS), 2, &mut cx);
+        let b = cx.sink.take(0, Timestamp::default(), OutBatch::default());
+        assert_eq!(b.marks.len(), 2, "one event per PDU");
+        assert_eq!(
+            rules(&b),
+            [
+                "protocol.goose_simulation",
+                "protocol.goose_confrev_changed"
+            ]
+        );
+        l2.sweep(Timestamp::from_nanos(3 * NS), 2, &mut cx);
+        let b = cx.sink.take(1, Timestamp::default(), OutBatch::default());
+        assert_eq!(rules(&b), ["protocol.goose_silent"]);
+        l2.sweep(Timestamp::from_nanos(100 * NS), 2, &mut cx);
+        let s = l2.stats();
+        assert_eq!((s.goose_pdus, s.flows, s.flows_idle), (2, 1, 1));
+        assert!(l2.is_empty());
+    }
+}
