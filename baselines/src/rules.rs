@@ -535,6 +535,26 @@ pub static GOOSE_CONFREV: Rule = Rule {
     rationale: "confRev counts changes to the control block's dataset: a change means the IED's configuration was rewritten, and subscribers configured for the old dataset reject the stream.",
 };
 
+/// A PROFINET station renamed, readdressed or reset over DCP.
+pub static PN_DCP_SET: Rule = Rule {
+    id: "operational.pn_dcp_set",
+    title: "PROFINET station renamed, readdressed or reset (DCP Set)",
+    engine: Engine::Operational,
+    severity: 8,
+    techniques: &[MODIFY_PARAMETER, DEVICE_RESTART],
+    rationale: "A DCP Set of a station's name or IP suite, or a factory reset, cuts the device from its controller (its IO connection is configured by name and address) and needs no authentication: commissioning work from the engineering station, or an attacker taking a device off the line. Learned per setting host, so the baseline's engineering station stays quiet.",
+};
+
+/// A host asked every PROFINET station to identify itself.
+pub static PN_DCP_DISCOVERY: Rule = Rule {
+    id: "protocol.pn_dcp_discovery",
+    title: "PROFINET DCP discovery of every station",
+    engine: Engine::Protocol,
+    severity: 4,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY],
+    rationale: "A DCP Identify All makes every PROFINET device answer with its name, address, vendor and role: an engineering tool's scan, or reconnaissance. Learned per asking host.",
+};
+
 /// A GOOSE or SV stream the baseline does not know.
 pub static NEW_STREAM: Rule = Rule {
     id: "baseline.new_stream",
@@ -635,6 +655,8 @@ pub fn all() -> &'static [&'static Rule] {
             &DISTRIBUTED_SCAN,
             &NEW_STREAM,
             &STREAM_CHANGED,
+            &PN_DCP_SET,
+            &PN_DCP_DISCOVERY,
             &GOOSE_SPOOFING,
             &GOOSE_STATE_JUMP,
             &GOOSE_REPLAY,

@@ -47,6 +47,7 @@ pub mod mac;
 pub mod message;
 pub mod mms;
 pub mod modbus;
+pub mod profinet;
 pub mod rule;
 pub mod s7comm;
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod mms;
 mod modbus;
 mod netns;
 mod package;
+mod profinet;
 mod replay;
 mod s7comm;
 mod scenarios;

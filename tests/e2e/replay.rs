@@ -704,6 +704,7 @@ fn every_event_follows_the_schema() {
         "iec104",
         "goose",
         "sv",
+        "pn_dcp",
     ] {
         assert!(
             protocols.contains(p),

@@ -52,12 +52,20 @@ impl Policy {
         }
     }
 
-    /// The zones of a frame's publisher and destination group.
+    /// The zones of a frame's sender and destination. A group (multicast) destination in no
+    /// zone stays in the sender's segment: its zone.
     pub fn l2_zones(&self, h: &Header, iface: Option<&str>) -> (ZoneId, ZoneId) {
         let vlan = h.vlan.map(|v| v.0);
+        let src = self.zones.lookup_l2(Some(MacAddr(h.src)), vlan, iface);
+        let dst = self.zones.lookup_l2(Some(MacAddr(h.dst)), vlan, iface);
+        let group = h.dst[0] & 1 == 1;
         (
-            self.zones.lookup_l2(Some(MacAddr(h.src)), vlan, iface),
-            self.zones.lookup_l2(Some(MacAddr(h.dst)), vlan, iface),
+            src,
+            if group && self.zones.is_default(dst) {
+                src
+            } else {
+                dst
+            },
         )
     }
 
@@ -317,6 +325,63 @@ impl Detector {
                     s.publisher.0,
                     details,
                     Evidence { observed, expected },
+                )
+            });
+        }
+    }
+
+    /// A PROFINET DCP PDU on flow `v`: a Set that renames, readdresses or resets a station
+    /// (`operational.pn_dcp_set`), an Identify of every station (`protocol.pn_dcp_discovery`),
+    /// each keyed by the asking host.
+    pub fn pn_dcp(
+        &mut self,
+        v: &L2View,
+        ts: Timestamp,
+        p: &otsensor_protocols::profinet::Dcp,
+        sent: &mut Vec<u64>,
+        out: &mut Vec<Signal>,
+    ) {
+        let pol = &*self.policy;
+        let src = mac(v.header.src);
+        let mut fx = Findings { out, sent };
+        if p.changes_station() {
+            let rule = &rules::PN_DCP_SET;
+            fx.send(pol, rule, &[src.as_str()], ts, || {
+                let mut what = Vec::new();
+                if let Some(n) = &p.name_of_station {
+                    what.push(format!("name of station {n:?}"));
+                }
+                if let Some(ip) = p.ip {
+                    what.push(format!("IP {ip}"));
+                }
+                what.extend(p.control.iter().filter(|c| c.contains("reset")).map(|c| c.to_string()));
+                pol.l2_observation(
+                    rule,
+                    ts,
+                    v,
+                    v.header.src,
+                    format!("{src} set {} on {} over DCP", what.join(", "), mac(v.header.dst)),
+                    Evidence {
+                        observed: json!({ "service": "set", "xid": p.xid, "name_of_station": p.name_of_station, "ip": p.ip, "control": p.control }),
+                        expected: json!({ "setter": "the engineering station the baseline learned" }),
+                    },
+                )
+            });
+        }
+        let all = p.blocks.iter().any(|b| b.option == 0xff);
+        if p.service_id == 5 && !p.is_response() && all {
+            let rule = &rules::PN_DCP_DISCOVERY;
+            fx.send(pol, rule, &[src.as_str()], ts, || {
+                pol.l2_observation(
+                    rule,
+                    ts,
+                    v,
+                    v.header.src,
+                    format!("{src} asked every PROFINET station to identify itself"),
+                    Evidence {
+                        observed: json!({ "service": "identify", "filter": "all", "xid": p.xid }),
+                        expected: json!({ "asking": "the engineering station the baseline learned" }),
+                    },
                 )
             });
         }

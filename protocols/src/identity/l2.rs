@@ -41,6 +41,8 @@ pub fn l2_frame(frame: &[u8], out: &mut Vec<Sighting>) {
         cdp(src, body.get(CDP_SNAP.len()..).unwrap_or_default(), out);
     } else if t == crate::goose::GOOSE {
         goose(src, body, out);
+    } else if t == crate::profinet::ETHERTYPE {
+        dcp(src, body, out);
     }
     super::os::add_os_hints(out, 0);
     out.truncate(MAX_SIGHTINGS);
@@ -71,6 +73,56 @@ fn goose(src: [u8; 6], body: &[u8], out: &mut Vec<Sighting>) {
         ld,
         "goose.gocbref",
     ));
+}
+
+/// A PROFINET station describing itself in DCP (an Identify or Get answer, or a Hello):
+/// its name of station, its type of station (the product), its roles, under its address
+/// when it gives one. Requests name nobody (a Set's values are the setter's wishes, an
+/// Identify's the name it looks for).
+fn dcp(src: [u8; 6], body: &[u8], out: &mut Vec<Sighting>) {
+    use crate::profinet;
+    let Some((id, rest)) = profinet::frame(body) else {
+        return;
+    };
+    if profinet::FrameKind::of(id) != profinet::FrameKind::Dcp {
+        return;
+    }
+    let Some(p) = profinet::dcp(id, rest) else {
+        return;
+    };
+    let announces = (p.is_response() && p.service_type == 1 && matches!(p.service_id, 3 | 5))
+        || (p.service_id == 6 && !p.is_response());
+    if !announces {
+        return;
+    }
+    let who = match p.ip.filter(|ip| !ip.is_unspecified()) {
+        Some(ip) => Who::Device(IpAddr::V4(ip), src),
+        None => Who::Mac(src),
+    };
+    if let Some(n) = &p.name_of_station {
+        out.extend(Sighting::new(
+            who,
+            Kind::Hostname,
+            n,
+            "pn_dcp.name_of_station",
+        ));
+    }
+    if let Some(t) = &p.type_of_station {
+        out.extend(Sighting::new(
+            who,
+            Kind::Software,
+            t,
+            "pn_dcp.type_of_station",
+        ));
+    }
+    for r in profinet::roles(p.device_role.unwrap_or(0)) {
+        out.extend(Sighting::new(
+            who,
+            Kind::Capability,
+            r,
+            "pn_dcp.device_role",
+        ));
+    }
 }
 
 /// What an ARP packet (IPv4 over Ethernet) says: its sender has this address and MAC.

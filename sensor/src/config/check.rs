@@ -154,8 +154,8 @@ fn conduits(cfg: &Config) -> Checked {
                 .map(|a| a.as_str()),
         )
         .chain(["icmp", "icmpv6", "ip", "unknown"])
-        // Layer-2 publishers (IEC 61850): a conduit lets a zone's publishers send to another.
-        .chain(["goose", "sv"])
+        // Layer-2 protocols (IEC 61850, PROFINET): a conduit lets a zone's senders reach another.
+        .chain(["goose", "sv", "pn_dcp", "pn_rt"])
         .collect();
     for c in &cfg.conduits {
         for (key, z) in [("conduits.from", &c.from), ("conduits.to", &c.to)] {

@@ -225,7 +225,12 @@ impl Dispatcher {
                 }
             }
             Err(NotFlow::OtherEtherType(t)) => {
-                if link == LinkType::Ethernet && (t == goose::GOOSE || t == goose::SV) {
+                let layer2 = [
+                    goose::GOOSE,
+                    goose::SV,
+                    otsensor_protocols::profinet::ETHERTYPE,
+                ];
+                if link == LinkType::Ethernet && layer2.contains(&t) {
                     self.substation_frame(index, iface, ts, data, wire_len);
                 }
                 if let (Some(inv), LinkType::Ethernet) = (&self.identity, link) {
@@ -251,9 +256,11 @@ impl Dispatcher {
         }
     }
 
-    /// A GOOSE or SV frame goes to the worker that judges its stream: chosen by the stream's
-    /// id (gocbRef, svID), so that a forged frame from another MAC meets the real
-    /// publisher's on one worker; by group and APPID when the PDU does not read.
+    /// A GOOSE, SV or PROFINET frame goes to the worker that judges its stream: a GOOSE or
+    /// SV frame by its stream's id (gocbRef, svID), so that a forged frame from another MAC
+    /// meets the real publisher's on one worker (by group and APPID when the PDU does not
+    /// read); a PROFINET frame by its two MACs, either way round (a DCP request and its
+    /// answer meet).
     fn substation_frame(
         &mut self,
         index: u64,
@@ -263,14 +270,17 @@ impl Dispatcher {
         wire_len: u32,
     ) {
         use std::hash::{Hash, Hasher};
-        let Some((h, pdu)) = goose::header(data) else {
-            return;
-        };
         // A fixed hasher: the same stream goes to the same worker in every run.
         let mut hasher = std::hash::DefaultHasher::new();
-        match goose::stream_id(&h, pdu) {
-            Some(id) => id.hash(&mut hasher),
-            None => (h.dst, h.appid).hash(&mut hasher),
+        if let Some((h, pdu)) = goose::header(data) {
+            match goose::stream_id(&h, pdu) {
+                Some(id) => id.hash(&mut hasher),
+                None => (h.dst, h.appid).hash(&mut hasher),
+            }
+        } else if let Some((h, _, _)) = otsensor_protocols::profinet::header(data) {
+            (h.src.min(h.dst), h.src.max(h.dst)).hash(&mut hasher);
+        } else {
+            return;
         }
         let w = (hasher.finish() % self.workers.len().max(1) as u64) as usize;
         if let Some(b) = self.pending.get_mut(w) {

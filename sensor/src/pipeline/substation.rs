@@ -1,6 +1,7 @@
-//! Layer-2 flows: GOOSE and Sampled Values frames, which carry no IP header, as flows of
-//! their own (publisher MAC, destination group, APPID), held by the worker that judges
-//! their stream (the dispatcher sends a gocbRef's or svID's frames to one worker). Bounded
+//! Layer-2 flows: GOOSE, Sampled Values and PROFINET frames, which carry no IP header, as
+//! flows of their own (sender MAC, destination, APPID or PROFINET frame id), held by the
+//! worker that judges their stream (the dispatcher sends a gocbRef's or svID's frames to
+//! one worker, and a pair of MACs' PROFINET frames). Bounded
 //! (`flows.max_l2_flows`) and ended when idle (`flows.l2_idle_timeout_secs`), with their
 //! own counters.
 //!
@@ -21,6 +22,7 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::goose::summary::{Heard, SvSecond, SvStreams};
 use otsensor_protocols::goose::{self, Goose, Header};
 use otsensor_protocols::mms::data::Value;
+use otsensor_protocols::profinet::{self, FrameKind};
 
 use crate::events::EventSink;
 use crate::pipeline::batch::L2Pkt;
@@ -56,6 +58,14 @@ pub struct L2Stats {
     pub goose_streams_evicted: u64,
     /// SV ASDUs of streams not followed (the stream table was full).
     pub sv_streams_refused: u64,
+    /// PROFINET DCP PDUs read.
+    pub pn_dcp_pdus: u64,
+    /// PROFINET cyclic real-time frames (counted, not parsed).
+    pub pn_rt_cyclic: u64,
+    /// PROFINET alarm frames.
+    pub pn_alarms: u64,
+    /// Other PROFINET frames (synchronisation, reserved frame ids).
+    pub pn_other: u64,
 }
 
 impl L2Stats {
@@ -75,6 +85,10 @@ impl L2Stats {
         self.flows_peak += o.flows_peak;
         self.goose_streams_evicted += o.goose_streams_evicted;
         self.sv_streams_refused += o.sv_streams_refused;
+        self.pn_dcp_pdus += o.pn_dcp_pdus;
+        self.pn_rt_cyclic += o.pn_rt_cyclic;
+        self.pn_alarms += o.pn_alarms;
+        self.pn_other += o.pn_other;
     }
 }
 
@@ -142,6 +156,44 @@ struct GooseEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     num_dat_set_entries: Option<u32>,
     values: &'a [Value],
+}
+
+/// A PROFINET DCP PDU as an event line.
+#[derive(Serialize)]
+struct DcpEvent<'a> {
+    ts: Timestamp,
+    protocol: &'static str,
+    direction: &'static str,
+    flow_id: u64,
+    packet: u64,
+    src: End,
+    dst: End,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<u16>,
+    function_code: u8,
+    function: &'static str,
+    operation: &'static str,
+    service_type: &'static str,
+    frame_id: u16,
+    #[serde(flatten)]
+    dcp: &'a profinet::Dcp,
+}
+
+/// A PROFINET alarm frame as an event line.
+#[derive(Serialize)]
+struct AlarmEvent {
+    ts: Timestamp,
+    protocol: &'static str,
+    flow_id: u64,
+    packet: u64,
+    src: End,
+    dst: End,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<u16>,
+    frame_id: u16,
+    function: &'static str,
+    #[serde(flatten)]
+    alarm: profinet::Alarm,
 }
 
 /// One second of an SV stream as an event line.
@@ -213,7 +265,19 @@ impl L2Flows {
     pub fn frame(&mut self, p: &L2Pkt, frame: &[u8], cx: &mut L2Ctx<'_>) {
         self.stats.frames += 1;
         self.stats.bytes += u64::from(p.wire_len);
-        let Some((h, pdu)) = goose::header(frame) else {
+        let parsed = goose::header(frame)
+            .map(|(h, pdu)| (h, pdu, None))
+            .or_else(|| {
+                profinet::header(frame).map(|(mut h, id, rest)| {
+                    let kind = FrameKind::of(id);
+                    // DCP flows are one per pair of MACs; real-time ones one per frame id.
+                    if kind == FrameKind::Dcp {
+                        h.appid = 0;
+                    }
+                    (h, rest, Some((id, kind)))
+                })
+            });
+        let Some((h, pdu, pn)) = parsed else {
             self.stats.malformed += 1;
             return;
         };
@@ -232,10 +296,11 @@ impl L2Flows {
             Flow {
                 view: L2View {
                     id: p.index,
-                    protocol: if h.ethertype == goose::GOOSE {
-                        "goose"
-                    } else {
-                        "sv"
+                    protocol: match (h.ethertype, pn) {
+                        (goose::GOOSE, _) => "goose",
+                        (goose::SV, _) => "sv",
+                        (_, Some((_, FrameKind::Dcp))) => "pn_dcp",
+                        _ => "pn_rt",
                     },
                     header: h,
                     src_zone,
@@ -263,7 +328,9 @@ impl L2Flows {
         let Some(flow) = self.flows.touch(&key, ts_ns) else {
             return;
         };
-        if h.ethertype == goose::GOOSE {
+        if let Some((id, kind)) = pn {
+            profinet_frame(&mut self.stats, p, &h, id, kind, pdu, flow, cx);
+        } else if h.ethertype == goose::GOOSE {
             match goose::goose(pdu) {
                 Some(g) => {
                     self.stats.goose_pdus += 1;
@@ -353,6 +420,102 @@ impl L2Flows {
             }
         };
         sv_summary(at, &view, known, done, sent, cx);
+    }
+}
+
+/// A PROFINET frame: cyclic data counted, an alarm an event, DCP an event and judged.
+#[allow(clippy::too_many_arguments)]
+fn profinet_frame(
+    stats: &mut L2Stats,
+    p: &L2Pkt,
+    h: &Header,
+    id: u16,
+    kind: FrameKind,
+    rest: &[u8],
+    flow: &mut Flow,
+    cx: &mut L2Ctx<'_>,
+) {
+    let ends = |h: &Header| {
+        (
+            End {
+                mac: MacAddr(h.src),
+            },
+            End {
+                mac: MacAddr(h.dst),
+            },
+        )
+    };
+    match kind {
+        FrameKind::Cyclic => stats.pn_rt_cyclic += 1,
+        FrameKind::Other => stats.pn_other += 1,
+        FrameKind::Alarm { high } => {
+            let Some(a) = profinet::alarm(rest) else {
+                stats.malformed += 1;
+                return;
+            };
+            stats.pn_alarms += 1;
+            let (src, dst) = ends(h);
+            cx.sink.emit(
+                p.index,
+                flow.view.id,
+                &AlarmEvent {
+                    ts: p.ts,
+                    protocol: "pn_rt",
+                    flow_id: flow.view.id,
+                    packet: p.index + 1,
+                    src,
+                    dst,
+                    vlan: h.vlan.map(|v| v.0),
+                    frame_id: id,
+                    function: if high { "alarm_high" } else { "alarm_low" },
+                    alarm: a,
+                },
+            );
+        }
+        FrameKind::Dcp => {
+            let Some(d) = profinet::dcp(id, rest) else {
+                stats.malformed += 1;
+                return;
+            };
+            stats.pn_dcp_pdus += 1;
+            if cx.sink.enabled() {
+                let (src, dst) = ends(h);
+                let response = d.is_response();
+                cx.sink.emit(
+                    p.index,
+                    flow.view.id,
+                    &DcpEvent {
+                        ts: p.ts,
+                        protocol: "pn_dcp",
+                        direction: if response { "response" } else { "request" },
+                        flow_id: flow.view.id,
+                        packet: p.index + 1,
+                        src,
+                        dst,
+                        vlan: h.vlan.map(|v| v.0),
+                        function_code: d.service_id,
+                        function: d.service_name(),
+                        operation: match d.service_id {
+                            3 => "read",
+                            4 => "configuration",
+                            _ => "identify",
+                        },
+                        service_type: match d.service_type {
+                            0 => "request",
+                            1 => "response",
+                            5 => "not_supported",
+                            _ => "reserved",
+                        },
+                        frame_id: id,
+                        dcp: &d,
+                    },
+                );
+            }
+            let scratch = cx.sink.alert_scratch();
+            cx.detector
+                .pn_dcp(&flow.view, p.ts, &d, &mut flow.sent, scratch);
+            cx.sink.commit_alerts(p.index, flow.view.id);
+        }
     }
 }
 
