@@ -62,6 +62,7 @@ fn own() -> PathBuf {
 #[test]
 fn dcp_pdus_equal_wireshark() {
     let mut caps = captures_under(&own());
+    caps.extend(captures_under(&own_pcaps().join("synthetic/profinet-dcp")));
     if let Some(shared) = shared_pcaps() {
         caps.extend(captures_under(&shared.join("profinet")));
     }
@@ -175,4 +176,48 @@ fn dcp_answers_name_the_station() {
     assert_eq!(values("software"), ["INC"]);
     assert_eq!(values("capabilities"), ["io_device"]);
     assert_eq!(a["macs"], serde_json::json!(["08:00:06:93:cf:32"]));
+}
+
+/// Commissioning learned, a rogue host caught: learning on the engineering station's
+/// discovery and name set, detection on the next day's traffic raises the discovery and the
+/// Sets (an address change and a factory reset, one alert) for the rogue host only.
+#[test]
+fn a_rogue_host_renaming_and_resetting_stations_is_caught_after_learning() {
+    let dir = own_pcaps().join("synthetic/profinet-dcp");
+    let d = Scratch::new("pn-rogue");
+    let (cfg, base) = (d.path("empty.toml"), d.path("base.json"));
+    std::fs::write(&cfg, "").unwrap();
+    learn_into(&cfg, &base, &dir.join("engineering.pcap"));
+    let out = d.path("alerts.jsonl");
+    let rogue = dir.join("rogue.pcap");
+    let (code, _, err) = replay(&[
+        rogue.as_os_str(),
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--baseline".as_ref(),
+        base.as_os_str(),
+        "--alerts".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<(String, String, u64)> = jsonl(&out)
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap().to_string(),
+                a["src"]["mac"].as_str().unwrap().to_string(),
+                a["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let rogue_mac = "02:de:ad:be:ef:03".to_string();
+    let last: std::collections::BTreeMap<String, (String, u64)> =
+        got.into_iter().map(|(r, m, n)| (r, (m, n))).collect();
+    assert_eq!(
+        last.into_iter().collect::<Vec<_>>(),
+        [
+            ("operational.pn_dcp_set".to_string(), (rogue_mac.clone(), 2)),
+            ("protocol.pn_dcp_discovery".to_string(), (rogue_mac, 1)),
+        ]
+    );
 }
