@@ -35,6 +35,7 @@ mod common;
 
 pub use common::{push_first_one, Direction, Operation, UnknownOperation};
 pub mod applabel;
+pub mod bacnet;
 pub mod descriptor;
 pub mod dnp3;
 pub mod enip;
@@ -64,6 +65,7 @@ pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
     &enip::DESCRIPTOR,
     &enip::CIP_DESCRIPTOR,
     &iec104::DESCRIPTOR,
+    &bacnet::DESCRIPTOR,
     &mms::DESCRIPTOR,
 ];
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bacnet;
 mod baseline;
 mod config;
 mod detections;

@@ -705,6 +705,7 @@ fn every_event_follows_the_schema() {
         "goose",
         "sv",
         "pn_dcp",
+        "bacnet",
     ] {
         assert!(
             protocols.contains(p),
