@@ -48,6 +48,7 @@ pub mod mac;
 pub mod message;
 pub mod mms;
 pub mod modbus;
+pub mod opcua;
 pub mod profinet;
 pub mod rule;
 pub mod s7comm;
@@ -66,6 +67,7 @@ pub static PROTOCOLS: &[&descriptor::Descriptor] = &[
     &enip::CIP_DESCRIPTOR,
     &iec104::DESCRIPTOR,
     &bacnet::DESCRIPTOR,
+    &opcua::DESCRIPTOR,
     &mms::DESCRIPTOR,
 ];
 

@@ -22,6 +22,7 @@ mod live;
 mod mms;
 mod modbus;
 mod netns;
+mod opcua;
 mod package;
 mod profinet;
 mod replay;

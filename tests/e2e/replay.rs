@@ -706,6 +706,7 @@ fn every_event_follows_the_schema() {
         "sv",
         "pn_dcp",
         "bacnet",
+        "opcua",
     ] {
         assert!(
             protocols.contains(p),

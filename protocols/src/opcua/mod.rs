@@ -1,0 +1,499 @@
+//! OPC UA binary (OPC 10000-6 §7) on TCP 4840 and any port by content: the UA Connection
+//! Protocol (Hello, Acknowledge, Error, ReverseHello), secure channels (OpenSecureChannel
+//! with its security policy, certificates' presence, sequence and request ids; the channel
+//! and token ids of every message; CloseSecureChannel), message chunks (final,
+//! intermediate, abort) framed per direction, and in each readable message the service by
+//! the numeric node id of its encoding (as Wireshark's `opcua.servicenodeid.numeric`), the
+//! request handle that pairs a response with its request, the service result, an
+//! OpenSecureChannel's security mode, an ActivateSession's user identity token kind
+//! (anonymous, user name, certificate, issued), and the application a GetEndpoints answer
+//! or a CreateSession request describes (URI, product URI, name).
+//!
+//! Signed-and-encrypted channels: what the headers show (channel, token, chunk, size) and a
+//! count; their services are not readable. Intermediate chunks are events of their own
+//! without a service (the first chunk names it).
+
+pub mod adapter;
+pub mod codes;
+pub mod descriptor;
+
+use serde::Serialize;
+
+pub use descriptor::DESCRIPTOR;
+
+/// OPC UA's registered port.
+pub const PORT: u16 = 4840;
+/// Most requests awaiting an answer per connection.
+const MAX_PENDING: usize = 64;
+/// Longest string kept.
+const MAX_TEXT: usize = 256;
+
+/// A message chunk's header: type, chunk type, size.
+pub fn header(d: &[u8]) -> Option<(&'static str, u8, usize)> {
+    let kind = match d.get(..3)? {
+        b"HEL" => "HEL",
+        b"ACK" => "ACK",
+        b"ERR" => "ERR",
+        b"RHE" => "RHE",
+        b"OPN" => "OPN",
+        b"MSG" => "MSG",
+        b"CLO" => "CLO",
+        _ => return None,
+    };
+    let chunk = *d.get(3)?;
+    if !matches!(chunk, b'F' | b'C' | b'A') {
+        return None;
+    }
+    let size = usize::try_from(u32_le(d, 4)?).ok()?;
+    (size >= 8).then_some((kind, chunk, size))
+}
+
+fn u32_le(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// A cursor over a message body.
+struct Reader<'a> {
+    d: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Option<u8> {
+        let v = *self.d.get(self.at)?;
+        self.at += 1;
+        Some(v)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        let v = u16::from_le_bytes(self.d.get(self.at..self.at + 2)?.try_into().ok()?);
+        self.at += 2;
+        Some(v)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let v = u32_le(self.d, self.at)?;
+        self.at += 4;
+        Some(v)
+    }
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.d.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(())
+    }
+    /// A String or ByteString: i32 length (-1 null) and bytes.
+    fn bytes(&mut self) -> Option<Option<&'a [u8]>> {
+        let n = self.u32()? as i32;
+        if n < 0 {
+            return Some(None);
+        }
+        let n = usize::try_from(n).ok()?;
+        let v = self.d.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(Some(v))
+    }
+    fn string(&mut self) -> Option<Option<String>> {
+        Some(self.bytes()?.map(|v| {
+            String::from_utf8_lossy(v.get(..v.len().min(MAX_TEXT)).unwrap_or_default()).into_owned()
+        }))
+    }
+    /// A NodeId (or ExpandedNodeId): its numeric identifier when it has one.
+    fn node_id(&mut self) -> Option<Option<u32>> {
+        let mask = self.u8()?;
+        let id = match mask & 0x3f {
+            0 => Some(u32::from(self.u8()?)),
+            1 => {
+                self.u8()?;
+                Some(u32::from(self.u16()?))
+            }
+            2 => {
+                self.u16()?;
+                Some(self.u32()?)
+            }
+            3 | 5 => {
+                self.u16()?;
+                self.bytes()?;
+                None
+            }
+            4 => {
+                self.u16()?;
+                self.skip(16)?;
+                None
+            }
+            _ => return None,
+        };
+        if mask & 0x80 != 0 {
+            self.bytes()?;
+        }
+        if mask & 0x40 != 0 {
+            self.u32()?;
+        }
+        Some(id)
+    }
+    /// An ExtensionObject: its type's numeric id; the body skipped.
+    fn extension_object(&mut self) -> Option<Option<u32>> {
+        let id = self.node_id()?;
+        match self.u8()? {
+            0 => {}
+            1 | 2 => {
+                self.bytes()?;
+            }
+            _ => return None,
+        }
+        Some(id)
+    }
+    /// A LocalizedText's text.
+    fn localized_text(&mut self) -> Option<Option<String>> {
+        let mask = self.u8()?;
+        if mask & 1 != 0 {
+            self.string()?;
+        }
+        if mask & 2 != 0 {
+            return self.string();
+        }
+        Some(None)
+    }
+}
+
+/// An application as a GetEndpoints answer or a CreateSession request describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Application {
+    /// applicationUri.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// productUri.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_uri: Option<String>,
+    /// applicationName.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn application(r: &mut Reader<'_>) -> Option<Application> {
+    Some(Application {
+        uri: r.string()?,
+        product_uri: r.string()?,
+        name: r.localized_text()?,
+    })
+}
+
+/// One message chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Chunk {
+    /// HEL, ACK, ERR, RHE, OPN, MSG, CLO.
+    pub message_type: &'static str,
+    /// F (final), C (intermediate), A (abort).
+    pub chunk_type: char,
+    /// Its size, octets.
+    pub size: u32,
+    /// Secure channel id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<u32>,
+    /// Security token id (symmetric messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<u32>,
+    /// Security policy (OpenSecureChannel), e.g. `...#None`, `...#Basic256Sha256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_policy: Option<String>,
+    /// Whether a sender certificate came with an OpenSecureChannel.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub certificate: bool,
+    /// Sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u32>,
+    /// Request id (pairs a response's chunks with the request's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<u32>,
+    /// Hello: the endpoint URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// Error: the status code and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<u32>,
+    /// Error: its reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The body is encrypted (a signed-and-encrypted channel): no service can be read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    /// The service's encoding node id.
+    #[serde(skip)]
+    pub service: Option<u32>,
+    /// Request handle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_handle: Option<u32>,
+    /// A response's service result (StatusCode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_result: Option<u32>,
+    /// OpenSecureChannel request: the security mode asked for (1 None, 2 Sign, 3
+    /// SignAndEncrypt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_mode: Option<u32>,
+    /// ActivateSession request: the user identity token's kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_token: Option<&'static str>,
+    /// The application described (GetEndpoints answer's first endpoint, CreateSession
+    /// request's client).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<Application>,
+}
+
+impl Chunk {
+    /// Whether the chunk is a request (from the client), by its service or type.
+    pub fn is_request(&self) -> Option<bool> {
+        match (self.message_type, self.service) {
+            ("HEL", _) => Some(true),
+            ("ACK" | "ERR" | "RHE", _) => Some(false),
+            (_, Some(s)) => codes::service_name(s).map(|n| n.ends_with("Request")),
+            _ => None,
+        }
+    }
+}
+
+/// Reads one whole chunk (`d` holds `size` octets).
+pub fn chunk(d: &[u8]) -> Option<Chunk> {
+    let (kind, chunk_type, size) = header(d)?;
+    let mut c = Chunk {
+        message_type: kind,
+        chunk_type: char::from(chunk_type),
+        size: u32::try_from(size).ok()?,
+        ..Chunk::default()
+    };
+    let mut r = Reader {
+        d: d.get(..size)?,
+        at: 8,
+    };
+    match kind {
+        "HEL" => {
+            r.skip(20)?;
+            c.endpoint_url = r.string()?;
+        }
+        "ACK" | "RHE" => {}
+        "ERR" => {
+            c.error = r.u32();
+            c.reason = r.string().flatten();
+        }
+        "OPN" => {
+            c.channel_id = Some(r.u32()?);
+            c.security_policy = r.string()?;
+            c.certificate = r.bytes()?.is_some_and(|v| !v.is_empty());
+            r.bytes()?;
+            let none = c
+                .security_policy
+                .as_deref()
+                .is_none_or(|p| p.ends_with("#None"));
+            if !none {
+                // Asymmetrically encrypted from here on.
+                c.encrypted = true;
+                return Some(c);
+            }
+            c.sequence = r.u32();
+            c.request_id = r.u32();
+            body(&mut r, &mut c);
+        }
+        _ => {
+            c.channel_id = Some(r.u32()?);
+            c.token_id = Some(r.u32()?);
+            c.sequence = r.u32();
+            c.request_id = r.u32();
+            if c.chunk_type == 'F' || c.chunk_type == 'C' {
+                let start = r.at;
+                body(&mut r, &mut c);
+                // A body that does not start with a known service's id is encrypted (or the
+                // middle of a multi-chunk message: only a first chunk names the service).
+                if c.service.is_none_or(|s| codes::service_name(s).is_none()) {
+                    c.service = None;
+                    c.encrypted = c.chunk_type == 'F' && r.d.len() > start;
+                    c.request_handle = None;
+                    c.service_result = None;
+                }
+            }
+        }
+    }
+    Some(c)
+}
+
+/// The service message at the reader: its type id, then the request or response header,
+/// then what the sensor reads of a few services.
+fn body(r: &mut Reader<'_>, c: &mut Chunk) -> Option<()> {
+    let service = r.node_id()??;
+    c.service = Some(service);
+    codes::service_name(service)?;
+    let request = codes::service_name(service)?.ends_with("Request");
+    if request {
+        // RequestHeader: authenticationToken, timestamp, requestHandle, returnDiagnostics,
+        // auditEntryId, timeoutHint, additionalHeader.
+        r.node_id()?;
+        r.skip(8)?;
+        c.request_handle = r.u32();
+        r.u32()?;
+        r.string()?;
+        r.u32()?;
+        r.extension_object()?;
+    } else {
+        // ResponseHeader: timestamp, requestHandle, serviceResult, then diagnostics.
+        r.skip(8)?;
+        c.request_handle = r.u32();
+        c.service_result = r.u32();
+        if service == 431 {
+            // The rest of the header: serviceDiagnostics, stringTable, additionalHeader.
+            skip_diagnostics(r)?;
+            let n = r.u32()? as i32;
+            for _ in 0..n.clamp(0, 64) {
+                r.bytes()?;
+            }
+            r.extension_object()?;
+        }
+    }
+    match service {
+        446 => {
+            // clientProtocolVersion, requestType, securityMode.
+            r.u32()?;
+            r.u32()?;
+            c.security_mode = r.u32();
+        }
+        461 => c.application = application(r),
+        // endpoints[0]: endpointUrl, server (ApplicationDescription).
+        431 if r.u32()? as i32 > 0 => {
+            r.string()?;
+            c.application = application(r);
+        }
+        467 => {
+            // clientSignature, clientSoftwareCertificates, localeIds, userIdentityToken.
+            r.string()?;
+            r.bytes()?;
+            let n = r.u32()? as i32;
+            for _ in 0..n.clamp(0, 16) {
+                r.bytes()?;
+                r.bytes()?;
+            }
+            let n = r.u32()? as i32;
+            for _ in 0..n.clamp(0, 16) {
+                r.string()?;
+            }
+            c.user_token = r.extension_object()?.and_then(codes::token_kind);
+        }
+        _ => {}
+    }
+    Some(())
+}
+
+/// A DiagnosticInfo (nested at most 4 deep).
+fn skip_diagnostics(r: &mut Reader<'_>) -> Option<()> {
+    fn inner(r: &mut Reader<'_>, depth: u8) -> Option<()> {
+        let mask = r.u8()?;
+        for bit in [0x01, 0x02, 0x04, 0x08] {
+            if mask & bit != 0 {
+                r.u32()?;
+            }
+        }
+        if mask & 0x10 != 0 {
+            r.string()?;
+        }
+        if mask & 0x20 != 0 {
+            r.u32()?;
+        }
+        if mask & 0x40 != 0 && depth < 4 {
+            inner(r, depth + 1)?;
+        }
+        Some(())
+    }
+    inner(r, 0)
+}
+
+/// A request awaiting its answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    /// Its handle.
+    pub handle: u32,
+    /// When it was sent, ns.
+    pub ts_ns: i64,
+}
+
+/// Requests awaiting answers on one connection (bounded; the oldest dropped).
+#[derive(Debug, Default)]
+pub struct Pairing {
+    pending: Vec<Pending>,
+    /// Requests never answered (dropped at the bound or at the end).
+    pub unanswered: u64,
+}
+
+impl Pairing {
+    /// A request with `handle` at `ts_ns`.
+    pub fn request(&mut self, handle: u32, ts_ns: i64) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+            self.unanswered += 1;
+        }
+        self.pending.push(Pending { handle, ts_ns });
+    }
+
+    /// The request a response with `handle` answers.
+    pub fn response(&mut self, handle: u32) -> Option<Pending> {
+        let i = self.pending.iter().position(|p| p.handle == handle)?;
+        Some(self.pending.remove(i))
+    }
+
+    /// The connection ended.
+    pub fn finish(&mut self) {
+        self.unanswered += self.pending.len() as u64;
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(body: &[u8]) -> Vec<u8> {
+        let mut f = b"MSGF".to_vec();
+        f.extend(((body.len() + 24) as u32).to_le_bytes());
+        f.extend(1u32.to_le_bytes()); // channel
+        f.extend(2u32.to_le_bytes()); // token
+        f.extend(51u32.to_le_bytes()); // sequence
+        f.extend(3u32.to_le_bytes()); // request id
+        f.extend(body);
+        f
+    }
+
+    #[test]
+    fn a_read_request_and_an_anonymous_activation() {
+        // ReadRequest: type id (four-byte node id 631), RequestHeader, then the rest.
+        let mut b = vec![0x01, 0x00, 0x77, 0x02];
+        b.extend([0x00, 0x00]); // authenticationToken: two-byte node id 0
+        b.extend([0; 8]); // timestamp
+        b.extend(7u32.to_le_bytes()); // requestHandle
+        b.extend(0u32.to_le_bytes()); // returnDiagnostics
+        b.extend((-1i32).to_le_bytes()); // auditEntryId
+        b.extend(10_000u32.to_le_bytes()); // timeoutHint
+        b.extend([0x00, 0x00, 0x00]); // additionalHeader: null
+        let c = chunk(&msg(&b)).unwrap();
+        assert_eq!(
+            (c.service, c.request_handle, c.channel_id),
+            (Some(631), Some(7), Some(1))
+        );
+        assert_eq!(c.is_request(), Some(true));
+        // ActivateSessionRequest with an AnonymousIdentityToken (321).
+        let mut a = vec![0x01, 0x00, 0xd3, 0x01];
+        a.extend(&b[4..]);
+        a.extend((-1i32).to_le_bytes()); // signature algorithm
+        a.extend((-1i32).to_le_bytes()); // signature
+        a.extend(0u32.to_le_bytes()); // certificates
+        a.extend(0u32.to_le_bytes()); // locales
+        a.extend([0x01, 0x00, 0x41, 0x01, 0x01]); // token type 321, binary body
+        a.extend(4u32.to_le_bytes());
+        a.extend((-1i32).to_le_bytes()); // policyId
+        let c = chunk(&msg(&a)).unwrap();
+        assert_eq!((c.service, c.user_token), (Some(467), Some("anonymous")));
+        // An encrypted body: no service.
+        let c = chunk(&msg(&[0x9e, 0x33, 0x10, 0x77, 0x01, 0x02])).unwrap();
+        assert!(c.encrypted && c.service.is_none());
+        // Hello.
+        let mut h = b"HELF".to_vec();
+        h.extend(44u32.to_le_bytes());
+        h.extend([0; 20]);
+        h.extend(12u32.to_le_bytes());
+        h.extend(b"opc.tcp://pl");
+        let c = chunk(&h).unwrap();
+        assert_eq!(c.endpoint_url.as_deref(), Some("opc.tcp://pl"));
+        assert!(chunk(b"MSGX\x10\0\0\0").is_none());
+    }
+}
