@@ -359,3 +359,57 @@ fn fragmented_tag_transfers_are_reassembled() {
         .filter(|e| e["function"] == write)
         .all(|e| e["operation"] == "write" && e["tag"] == "Setpoints"));
 }
+
+/// `[enip] vendors` names CIP vendors from the user's table (ahead of the few built in);
+/// a table that does not read is refused by `config check` with its line, exit 2.
+#[test]
+fn cip_vendors_are_named_from_the_users_table() {
+    let d = Scratch::new("enip-vendors");
+    let (table, cfg, assets) = (
+        d.path("vendors.csv"),
+        d.path("sensor.toml"),
+        d.path("assets.json"),
+    );
+    std::fs::write(
+        &table,
+        "id,name\n1,Vendor One (from the user's table)\n0x2F,Omron\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[enip]\nvendors = {:?}\n", table.display().to_string()),
+    )
+    .unwrap();
+    assert_eq!(config_check(&cfg).status.code(), Some(0));
+    let cap = own_pcaps().join("enip/suricata-verify-enip-cip-example/enip_cip_example.pcap");
+    let (code, _, err) = replay(&[
+        cap.as_os_str(),
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--assets".as_ref(),
+        assets.as_os_str(),
+        "--alerts".as_ref(),
+        "/dev/null".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc = json(&assets);
+    let a = doc["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ip"] == "10.1.1.164")
+        .unwrap();
+    assert_eq!(
+        a["identity"]["vendor"],
+        "Vendor One (from the user's table)"
+    );
+    std::fs::write(&table, "1,Rockwell\nseventy,Omron\n").unwrap();
+    let out = config_check(&cfg);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("enip.vendors") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

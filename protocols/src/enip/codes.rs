@@ -410,13 +410,72 @@ pub fn device_type_name(t: u16) -> Option<&'static str> {
     })
 }
 
-/// Vendor names for the vendor ids most seen on plant networks (a subset of ODVA's
-/// registry; other ids are shown as numbers).
+/// Vendor names the user supplied (`[enip] vendors`), set once at start.
+static USER_VENDORS: std::sync::OnceLock<std::collections::HashMap<u16, String>> =
+    std::sync::OnceLock::new();
+
+/// Reads a vendor table: one `id,name` per line (decimal or `0x` hex id; a first line
+/// `id,name`, blank lines and `#` comments skipped; a name may be double-quoted).
+pub fn parse_vendors(text: &str) -> Result<std::collections::HashMap<u16, String>, String> {
+    let mut out = std::collections::HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty()
+            || line.starts_with('#')
+            || (n == 0 && line.eq_ignore_ascii_case("id,name"))
+        {
+            continue;
+        }
+        let Some((id, name)) = line.split_once(',') else {
+            return Err(format!("line {}: expected id,name", n + 1));
+        };
+        let id = id.trim();
+        let id = match id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")) {
+            Some(h) => u16::from_str_radix(h, 16),
+            None => id.parse(),
+        }
+        .map_err(|_| format!("line {}: {id:?} is not a vendor id (0 to 65535)", n + 1))?;
+        let name = name.trim().trim_matches('"').trim();
+        if name.is_empty() {
+            return Err(format!("line {}: vendor {id} has no name", n + 1));
+        }
+        out.insert(id, name.to_string());
+    }
+    Ok(out)
+}
+
+/// Installs the user's vendor table (once per process; false if one was installed).
+pub fn set_vendors(table: std::collections::HashMap<u16, String>) -> bool {
+    USER_VENDORS.set(table).is_ok()
+}
+
+/// A vendor's name: from the user's table (`[enip] vendors`), else for the vendor ids
+/// most seen on plant networks (a subset of ODVA's registry); other ids are numbers.
 pub fn vendor_name(id: u16) -> Option<&'static str> {
+    if let Some(n) = USER_VENDORS.get().and_then(|t| t.get(&id)) {
+        return Some(n.as_str());
+    }
     Some(match id {
         1 => "Rockwell Automation/Allen-Bradley",
         47 => "Omron Corporation",
         90 => "HMS Industrial Networks AB",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod vendor_tests {
+    #[test]
+    fn a_vendor_table_reads_and_refuses_clearly() {
+        let t = super::parse_vendors("id,name\n# ODVA\n1,Rockwell\n0x2F, \"Omron\"\n\n").unwrap();
+        assert_eq!((t[&1].as_str(), t[&47].as_str()), ("Rockwell", "Omron"));
+        assert_eq!(
+            super::parse_vendors("1 Rockwell"),
+            Err("line 1: expected id,name".into())
+        );
+        assert!(super::parse_vendors("70000,x")
+            .unwrap_err()
+            .contains("not a vendor id"));
+        assert!(super::parse_vendors("5,").unwrap_err().contains("no name"));
+    }
 }

@@ -18,6 +18,7 @@ pub fn all(cfg: &Config) -> Checked {
     conduits(cfg)?;
     rules(cfg)?;
     evidence(cfg)?;
+    cfg.enip.vendor_table().map_err(|e| ("enip.vendors", e))?;
     cfg.sinks.iter().try_for_each(super::SinkConfig::validate)
 }
 

@@ -354,6 +354,12 @@ pub const KEYS: &[Key] = &[
     int("evidence.max_flow_bytes", "262144", 1024, 64 << 20),
     int("evidence.max_memory_bytes", "67108864", 1 << 20, 16 << 30),
     int("evidence.max_bytes", "1073741824", 1 << 20, 1 << 44),
+    text(
+        "enip.vendors",
+        "string",
+        "—",
+        "a CSV file of `id,name` lines (ODVA vendor ids)",
+    ),
 ];
 
 /// The key's name in messages: its path without the array markers (`sinks.max_files`).

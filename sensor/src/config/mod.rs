@@ -62,6 +62,31 @@ pub struct Config {
     pub assets: AssetsConfig,
     /// Packets behind alerts: a capture file per alert.
     pub evidence: EvidenceConfig,
+    /// EtherNet/IP settings.
+    pub enip: EnipConfig,
+}
+
+/// EtherNet/IP settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnipConfig {
+    /// A CSV of ODVA vendor ids and names (`id,name` lines) the user holds a licence to:
+    /// CIP identities name their vendor from it (otherwise a few built in, the rest by
+    /// number).
+    pub vendors: Option<std::path::PathBuf>,
+}
+
+impl EnipConfig {
+    /// Reads the vendor table, if one is configured.
+    pub fn vendor_table(&self) -> Result<Option<std::collections::HashMap<u16, String>>, String> {
+        let Some(p) = &self.vendors else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        otsensor_protocols::enip::codes::parse_vendors(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", p.display()))
+    }
 }
 
 /// Evidence captures: for the first observation of an alert on a flow, the flow's last

@@ -96,6 +96,14 @@ impl Pipeline {
         telemetry: Arc<dyn Publish>,
     ) -> anyhow::Result<Pipeline> {
         let n = workers.max(1);
+        // The user's ODVA vendor names (checked with the config; once per process).
+        if let Some(t) = cfg
+            .enip
+            .vendor_table()
+            .map_err(|e| anyhow!("enip.vendors: {e}"))?
+        {
+            otsensor_protocols::enip::codes::set_vendors(t);
+        }
         let mut wcfg = WorkerConfig::from_config(cfg, n, writers.events.is_some());
         // Flow records are made for `--flows` and for the Kafka sinks with a flows topic.
         wcfg.flows = writers.flows.is_some() || alerts.wants_flows();
