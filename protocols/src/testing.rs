@@ -84,3 +84,11 @@ pub fn run_stream(protocol: &str, port: u16, segments: &[(Direction, &[u8])]) ->
     h.on_end(&mut r);
     r
 }
+
+/// Bytes from hex digits (`"810a0011"`), for tests that write frames out.
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}

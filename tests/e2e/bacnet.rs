@@ -169,18 +169,8 @@ fn dangerous_bacnet_services_are_alerted() {
 /// name (UCS-2 strings here).
 #[test]
 fn read_property_answers_name_the_device() {
-    let d = Scratch::new("bacnet-assets");
-    let assets = d.path("assets.json");
     let cap = own().join("iti/bacnet_test.pcap");
-    let (code, _, err) = replay(&[cap.as_os_str(), "--assets".as_ref(), assets.as_os_str()]);
-    assert_eq!(code, 0, "{err}");
-    let doc = json(&assets);
-    let a = doc["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ip"] == "10.1.1.165")
-        .expect("the device");
+    let a = asset_where(&cap, &[], |a| a["ip"] == "10.1.1.165");
     assert_eq!(
         a["identity"],
         serde_json::json!({"vendor": "JCI", "model": "MS-NAE4510-2", "firmware": "5.1.0.4400", "name": "KBRNAE"}),

@@ -86,12 +86,7 @@ fn alerts(cap: &Path) -> Vec<(String, String)> {
     assert_eq!(code, 0, "{err}");
     let mut v: Vec<(String, String)> = jsonl(&out)
         .iter()
-        .filter(|a| {
-            a["protocol"] == "opcua" && a["engine"] != "protocol"
-                || a["rule"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("protocol.opcua"))
-        })
+        .filter(|a| a["engine"] == "operational")
         .map(|a| {
             (
                 a["rule"].as_str().unwrap().to_string(),
@@ -113,14 +108,23 @@ fn unsecured_channels_anonymous_sessions_and_node_management_are_alerted() {
         alerts(&own().join("open62541_client-server_mainloop.pcap")),
         [
             s("operational.opcua_node_management", "AddNodesRequest"),
-            s("protocol.opcua_security_none", "OpenSecureChannelRequest"),
+            s(
+                "operational.opcua_security_none",
+                "OpenSecureChannelRequest"
+            ),
         ]
     );
     assert_eq!(
         alerts(&own().join("python_opcua-client-server_encrypted.pcap")),
         [
-            s("protocol.opcua_anonymous_session", "ActivateSessionRequest"),
-            s("protocol.opcua_security_none", "OpenSecureChannelRequest"),
+            s(
+                "operational.opcua_anonymous_session",
+                "ActivateSessionRequest"
+            ),
+            s(
+                "operational.opcua_security_none",
+                "OpenSecureChannelRequest"
+            ),
         ]
     );
 }
@@ -136,17 +140,9 @@ fn encrypted_chunks_are_counted_and_servers_named() {
         stats["protocols"]["opcua"]["other"]["encrypted_chunks"],
         encrypted
     );
-    let d = Scratch::new("opcua-assets");
-    let assets = d.path("assets.json");
-    let (code, _, err) = replay(&[cap.as_os_str(), "--assets".as_ref(), assets.as_os_str()]);
-    assert_eq!(code, 0, "{err}");
-    let doc = json(&assets);
-    let server = doc["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["identity"]["name"] == "FreeOpcUa Python Server")
-        .expect("the server named");
+    let server = asset_where(&cap, &[], |a| {
+        a["identity"]["name"] == "FreeOpcUa Python Server"
+    });
     assert_eq!(
         server["identity"]["model"],
         "urn:freeopcua.github.io:python:server"

@@ -151,18 +151,8 @@ fn dcp_sets_and_discovery_are_alerted_and_learned_per_host() {
 /// station and role, under the address it gives.
 #[test]
 fn dcp_answers_name_the_station() {
-    let d = Scratch::new("pn-assets");
-    let assets = d.path("assets.json");
     let cap = own().join("ChangeIPUsingDCP.pcap");
-    let (code, _, err) = replay(&[cap.as_os_str(), "--assets".as_ref(), assets.as_os_str()]);
-    assert_eq!(code, 0, "{err}");
-    let doc = json(&assets);
-    let a = doc["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["ip"] == "192.168.0.6")
-        .expect("the station");
+    let a = asset_where(&cap, &[], |a| a["ip"] == "192.168.0.6");
     let values = |k: &str| -> Vec<String> {
         a[k].as_array()
             .map(|v| {

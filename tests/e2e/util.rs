@@ -95,8 +95,18 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
             buf
         })
     };
-    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -386,4 +396,30 @@ pub fn tshark_rows(cap: &Path, filter: &str, fields: &[&str]) -> Option<Vec<Vec<
             .map(|l| l.split('\t').map(str::to_string).collect())
             .collect(),
     )
+}
+
+/// The asset of `--assets` (a replay of `cap` with `extra` arguments) that `pick` chooses;
+/// panics when none does.
+pub fn asset_where(
+    cap: &Path,
+    extra: &[&std::ffi::OsStr],
+    pick: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let d = Scratch::new("asset");
+    let assets = d.path("assets.json");
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        cap.as_os_str(),
+        "--assets".as_ref(),
+        assets.as_os_str(),
+        "--alerts".as_ref(),
+        "/dev/null".as_ref(),
+    ];
+    args.extend(extra);
+    let (code, _, err) = replay(&args);
+    assert_eq!(code, 0, "{}: {err}", cap.display());
+    let doc = json(&assets);
+    doc["assets"]
+        .as_array()
+        .and_then(|v| v.iter().find(|a| pick(a)).cloned())
+        .unwrap_or_else(|| panic!("{}: no such asset in {doc}", cap.display()))
 }

@@ -617,13 +617,7 @@ fn service_fields(p: &mut Apdu, service: u8, params: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testing::hex;
 
     #[test]
     fn who_is_i_am_and_read_property() {

@@ -9,12 +9,7 @@ use super::parser::*;
 use super::state::*;
 use crate::{Direction, Operation};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+pub(crate) use crate::testing::hex;
 
 /// Builds a link frame with correct CRCs around `user` data.
 fn frame(control: u8, dst: u16, src: u16, user: &[u8]) -> Vec<u8> {

@@ -7,12 +7,7 @@ use super::parser::{Cip, Flags};
 use super::state::{EnipFlow, Event};
 use crate::Direction;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+pub(crate) use crate::testing::hex;
 
 /// What a flow reports for `(direction, bytes)` fed in order: (kind, service or command,
 /// depth, request service) per event.

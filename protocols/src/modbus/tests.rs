@@ -9,12 +9,7 @@ use super::state::*;
 use super::*;
 use crate::{Direction, Operation};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+pub(crate) use crate::testing::hex;
 
 /// Feeds `chunks` to one direction of a fresh flow; returns (function, exception, flags) per PDU
 /// and the number of malformed events.

@@ -30,9 +30,9 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
 
 /// A secure channel opened with security mode None.
 pub static OPCUA_SECURITY_NONE: Rule = Rule {
-    id: "protocol.opcua_security_none",
+    id: "operational.opcua_security_none",
     title: "OPC UA channel without security",
-    engine: Engine::Protocol,
+    engine: Engine::Operational,
     severity: 5,
     techniques: &[ADVERSARY_IN_THE_MIDDLE, STD_APP_PROTOCOL],
     rationale: "Security mode None leaves the session's requests, answers and credentials readable and changeable on the wire. Learned per client and server: one that always ran so stays quiet, a server that normally requires more raises it.",
@@ -40,9 +40,9 @@ pub static OPCUA_SECURITY_NONE: Rule = Rule {
 
 /// A session activated with an anonymous identity token.
 pub static OPCUA_ANONYMOUS: Rule = Rule {
-    id: "protocol.opcua_anonymous_session",
+    id: "operational.opcua_anonymous_session",
     title: "Anonymous OPC UA session",
-    engine: Engine::Protocol,
+    engine: Engine::Operational,
     severity: 5,
     techniques: &[VALID_ACCOUNTS, REMOTE_SERVICES],
     rationale: "A server that accepts anonymous sessions lets any host read and, depending on its access rights, write and call methods. Learned per client and server.",

@@ -8,12 +8,7 @@ use super::plus::parse_plus;
 use super::state::*;
 use crate::{Direction, Operation};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+pub(crate) use crate::testing::hex;
 
 // ../shared/pcaps/s7comm/iti-ics__s7comm_varservice_libnodavedemo.pcap
 //   frame 7: COTP connection request, called TSAP 0x0102 (rack 0, slot 2)
