@@ -702,6 +702,10 @@ pub struct Learner {
     /// Names hosts gave themselves before their first industrial message was learned
     /// (joined to their asset when the baseline is written; at most [`MAX_NAMED_HOSTS`]).
     names: std::sync::Mutex<std::collections::HashMap<IpAddr, Vec<String>>>,
+    /// Firmware hosts reported before their asset was learned (a flow publishes its
+    /// assets when it ends; the report may come first): joined to the asset when the
+    /// baseline is written, unless it learned a later one (at most [`MAX_NAMED_HOSTS`]).
+    firmware: std::sync::Mutex<std::collections::HashMap<IpAddr, String>>,
 }
 
 /// Most hosts whose self-given names wait for their asset while learning.
@@ -1015,12 +1019,21 @@ impl Learner {
         }
     }
 
-    /// Records the firmware a learned asset reported (the latest while learning).
+    /// Records the firmware a host reported (the latest while learning): on its asset, or
+    /// held until the baseline is written (its asset may be learned later in the run).
     pub fn learn_asset_firmware(&self, ip: &IpAddr, firmware: &str) {
         if let Some(mut a) = self.assets.get_mut(ip) {
             if a.firmware.as_deref() != Some(firmware) {
                 a.firmware = Some(firmware.to_string());
             }
+            return;
+        }
+        let mut held = self
+            .firmware
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.len() < MAX_NAMED_HOSTS || held.contains_key(ip) {
+            held.insert(*ip, firmware.to_string());
         }
     }
 
@@ -1215,6 +1228,16 @@ impl Learner {
             }
         }
         drop(names);
+        let held = self
+            .firmware
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (ip, fw) in held.iter() {
+            if let Some(a) = b.assets.get_mut(ip) {
+                a.firmware.get_or_insert_with(|| fw.clone());
+            }
+        }
+        drop(held);
         let mut edges: Vec<EdgeEntry> = self
             .edges
             .iter()
