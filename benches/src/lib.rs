@@ -15,6 +15,7 @@ pub mod goose;
 pub mod iec104;
 pub mod profinet;
 pub mod scenarios;
+pub mod wire;
 
 use std::io::Write;
 use std::path::Path;

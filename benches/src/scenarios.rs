@@ -17,13 +17,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use etherparse::{PacketBuilder, SlicedPacket};
+use etherparse::SlicedPacket;
 use serde_json::{json, Value};
 
+use crate::wire::{End, Macs, Out, Tcp};
 use crate::{Frame, Mac};
-
-/// An address and port.
-type End = ([u8; 4], u16);
 
 /// Plant hosts of the scenarios (Plant1's addresses are 141.81.0.0/24).
 const SCADA: [u8; 4] = [141, 81, 0, 10];
@@ -69,7 +67,7 @@ struct Net {
     router: Mac,
 }
 
-impl Net {
+impl Macs for Net {
     fn mac(&self, a: [u8; 4]) -> Mac {
         if a[0] != 141 {
             return self.router;
@@ -78,103 +76,6 @@ impl Net {
             .get(&a)
             .copied()
             .unwrap_or([0x02, 0, a[0], a[1], a[2], a[3]])
-    }
-
-    fn udp(&self, from: End, to: End, payload: &[u8]) -> Vec<u8> {
-        let b = PacketBuilder::ethernet2(self.mac(from.0), self.mac(to.0))
-            .ipv4(from.0, to.0, 64)
-            .udp(from.1, to.1);
-        let mut v = Vec::with_capacity(b.size(payload.len()));
-        // Writing to a Vec cannot fail.
-        let _ = b.write(&mut v, payload);
-        v
-    }
-}
-
-/// Frames of one capture being built, in time order once sorted.
-struct Out {
-    frames: Vec<Frame>,
-}
-
-impl Out {
-    fn push(&mut self, ts_us: u64, data: Vec<u8>) {
-        self.frames.push(Frame { ts_us, data });
-    }
-}
-
-/// One TCP connection with its sequence numbers; every segment is acknowledged.
-struct Tcp {
-    client: End,
-    server: End,
-    cseq: u32,
-    sseq: u32,
-}
-
-impl Tcp {
-    fn new(client: End, server: End, isn: u32) -> Tcp {
-        Tcp {
-            client,
-            server,
-            cseq: isn,
-            sseq: isn.wrapping_mul(2_654_435_761),
-        }
-    }
-
-    fn seg(&self, net: &Net, up: bool, flags: &str, payload: &[u8]) -> Vec<u8> {
-        let (from, to, seq, ack) = if up {
-            (self.client, self.server, self.cseq, self.sseq)
-        } else {
-            (self.server, self.client, self.sseq, self.cseq)
-        };
-        let ack = (!flags.contains('S') || !up).then_some(ack);
-        crate::tcp_frame(
-            (net.mac(from.0), net.mac(to.0)),
-            from,
-            to,
-            seq,
-            ack,
-            flags,
-            payload,
-        )
-    }
-
-    /// The three-way handshake from `ts`; returns the time after it.
-    fn open(&mut self, net: &Net, out: &mut Out, ts: u64) -> u64 {
-        out.push(ts, self.seg(net, true, "S", &[]));
-        self.cseq = self.cseq.wrapping_add(1);
-        out.push(ts + 300, self.seg(net, false, "S", &[]));
-        self.sseq = self.sseq.wrapping_add(1);
-        out.push(ts + 600, self.seg(net, true, "", &[]));
-        ts + 1000
-    }
-
-    /// Data from the client (`up`) or the server, acknowledged by the other side.
-    fn send(&mut self, net: &Net, out: &mut Out, ts: u64, up: bool, payload: &[u8]) -> u64 {
-        out.push(ts, self.seg(net, up, "P", payload));
-        let n = payload.len() as u32;
-        if up {
-            self.cseq = self.cseq.wrapping_add(n);
-        } else {
-            self.sseq = self.sseq.wrapping_add(n);
-        }
-        out.push(ts + 200, self.seg(net, !up, "", &[]));
-        ts + 500
-    }
-
-    /// A request and its response.
-    fn exchange(&mut self, net: &Net, out: &mut Out, ts: u64, req: &[u8], resp: &[u8]) -> u64 {
-        let ts = self.send(net, out, ts, true, req);
-        self.send(net, out, ts, false, resp)
-    }
-
-    /// FIN from the client, answered and closed by the server.
-    fn close(&mut self, net: &Net, out: &mut Out, ts: u64) -> u64 {
-        out.push(ts, self.seg(net, true, "F", &[]));
-        self.cseq = self.cseq.wrapping_add(1);
-        out.push(ts + 200, self.seg(net, false, "F", &[]));
-        self.sseq = self.sseq.wrapping_add(1);
-        out.push(ts + 400, self.seg(net, true, "", &[]));
-        ts + 600
     }
 }
 
