@@ -57,10 +57,108 @@ pub enum Event {
     Skipped(usize),
 }
 
-#[derive(Default)]
-struct Collect(Vec<Event>);
+/// A message arriving in more than one chunk: its first chunk with the later chunks' bodies
+/// appended, until the final chunk.
+#[derive(Debug)]
+struct Partial {
+    request_id: u32,
+    bytes: Vec<u8>,
+    chunks: u32,
+}
 
-impl Frames for Collect {
+/// Most octets of one message reassembled from chunks; a longer one is given up (its chunks
+/// stay events without a service).
+const MAX_MESSAGE: usize = 4 << 20;
+/// Where a symmetric (MSG) chunk's body starts: header, channel and token ids, sequence
+/// header.
+const MSG_BODY: usize = 24;
+
+struct Collect<'p> {
+    events: Vec<Event>,
+    partial: &'p mut Option<Partial>,
+    /// Messages given up (too long, aborted, or a new one before the last ended).
+    abandoned: u64,
+}
+
+impl Collect<'_> {
+    /// A whole chunk: an intermediate one is kept until its message's final chunk, which is
+    /// read with the bodies before it.
+    fn whole(&mut self, raw: &[u8]) -> Event {
+        let is_msg = raw.get(..3) == Some(b"MSG");
+        let (chunk_type, request_id) = (raw.get(3).copied(), super::u32_le(raw, 20));
+        let continues = |p: &Option<Partial>| {
+            is_msg && p.as_ref().map(|p| Some(p.request_id)) == Some(request_id)
+        };
+        match (chunk_type, is_msg) {
+            (Some(b'C'), true) => {
+                let body = raw.get(MSG_BODY..).unwrap_or_default();
+                if continues(self.partial) {
+                    if let Some(p) = self.partial.as_mut() {
+                        p.bytes.extend_from_slice(body);
+                        p.chunks += 1;
+                    }
+                } else {
+                    self.abandoned += u64::from(self.partial.is_some());
+                    *self.partial = request_id.map(|request_id| Partial {
+                        request_id,
+                        bytes: raw.to_vec(),
+                        chunks: 1,
+                    });
+                }
+                if self
+                    .partial
+                    .as_ref()
+                    .is_some_and(|p| p.bytes.len() > MAX_MESSAGE)
+                {
+                    *self.partial = None;
+                    self.abandoned += 1;
+                }
+                // An intermediate chunk: what its header shows, no service.
+                let mut c = super::header_only(raw);
+                c.encrypted = false;
+                Event::Chunk(Box::new(c), None)
+            }
+            (Some(b'F'), true) if continues(self.partial) => {
+                let Some(mut p) = self.partial.take() else {
+                    return Event::Malformed;
+                };
+                p.bytes
+                    .extend_from_slice(raw.get(MSG_BODY..).unwrap_or_default());
+                let size = u32::try_from(p.bytes.len())
+                    .unwrap_or(u32::MAX)
+                    .to_le_bytes();
+                if let Some(h) = p.bytes.get_mut(3..8) {
+                    h.copy_from_slice(&[b'F', size[0], size[1], size[2], size[3]]);
+                }
+                match super::chunk(&p.bytes) {
+                    Some(mut c) => {
+                        // The final chunk as it came, the message's service read whole.
+                        let last = super::header_only(raw);
+                        (c.size, c.sequence) = (last.size, last.sequence);
+                        c.chunks = Some(p.chunks + 1);
+                        Event::Chunk(Box::new(c), None)
+                    }
+                    None => Event::Malformed,
+                }
+            }
+            (Some(b'A'), true) if continues(self.partial) => {
+                *self.partial = None;
+                self.abandoned += 1;
+                chunk_event(raw)
+            }
+            _ => chunk_event(raw),
+        }
+    }
+}
+
+fn chunk_event(raw: &[u8]) -> Event {
+    match super::chunk(raw) {
+        Some(c) => Event::Chunk(Box::new(c), None),
+        None => Event::Malformed,
+    }
+}
+
+impl Frames for Collect<'_> {
     type Error = ();
     fn frame(&mut self, rest: &[u8]) -> Step<()> {
         let Some((_, _, size)) = super::header(rest) else {
@@ -76,14 +174,15 @@ impl Frames for Collect {
         if rest.len() < size {
             return Step::Incomplete;
         }
-        match rest.get(..size).and_then(super::chunk) {
-            Some(c) => self.0.push(Event::Chunk(Box::new(c), None)),
-            None => self.0.push(Event::Malformed),
-        }
+        let e = match rest.get(..size) {
+            Some(raw) => self.whole(raw),
+            None => Event::Malformed,
+        };
+        self.events.push(e);
         Step::Frame(size)
     }
     fn problem(&mut self, p: Problem<()>) {
-        self.0.push(match p {
+        self.events.push(match p {
             Problem::Malformed(()) => Event::Malformed,
             Problem::Skipped(n) => Event::Skipped(n),
         });
@@ -94,7 +193,9 @@ impl Frames for Collect {
 #[derive(Debug, Default)]
 pub struct OpcuaFlow {
     framers: [Framer; 2],
+    partial: [Option<Partial>; 2],
     pairing: Pairing,
+    abandoned: u64,
 }
 
 impl FlowParser for OpcuaFlow {
@@ -102,11 +203,17 @@ impl FlowParser for OpcuaFlow {
 
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event)) {
         let i = usize::from(dir == Direction::Response);
-        let mut c = Collect::default();
-        if let Some(fr) = self.framers.get_mut(i) {
-            fr.feed(&RULES, data, &mut c);
-        }
-        for e in c.0 {
+        let (Some(fr), Some(partial)) = (self.framers.get_mut(i), self.partial.get_mut(i)) else {
+            return;
+        };
+        let mut c = Collect {
+            events: Vec::new(),
+            partial,
+            abandoned: 0,
+        };
+        fr.feed(&RULES, data, &mut c);
+        self.abandoned += c.abandoned;
+        for e in c.events {
             let e = match e {
                 Event::Chunk(ch, _) => {
                     let mut sent = None;
@@ -132,6 +239,13 @@ impl FlowParser for OpcuaFlow {
         {
             fr.gap();
         }
+        // A message missing a chunk cannot be read whole.
+        if let Some(p) = self
+            .partial
+            .get_mut(usize::from(dir == Direction::Response))
+        {
+            self.abandoned += u64::from(p.take().is_some());
+        }
     }
 
     fn datagram(
@@ -146,10 +260,14 @@ impl FlowParser for OpcuaFlow {
 
     fn finish(&mut self) {
         self.pairing.finish();
+        for p in &mut self.partial {
+            self.abandoned += u64::from(p.take().is_some());
+        }
     }
 
     fn tallies(&self, f: &mut dyn FnMut(&'static str, u64)) {
         f("unanswered_requests", self.pairing.unanswered);
+        f("unfinished_messages", self.abandoned);
     }
 
     fn give_up(&self) -> Option<&'static str> {
@@ -259,5 +377,74 @@ struct OpcuaEvent<'a> {
 impl crate::flow::Event for OpcuaEvent<'_> {
     fn message(&self) -> &Message {
         self.msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A MSG chunk of `body` with request id `id`.
+    fn msg(kind: u8, id: u32, body: &[u8]) -> Vec<u8> {
+        let mut f = vec![b'M', b'S', b'G', kind];
+        f.extend(((body.len() + MSG_BODY) as u32).to_le_bytes());
+        f.extend([1, 0, 0, 0, 2, 0, 0, 0]); // channel, token
+        f.extend(id.to_le_bytes()); // sequence
+        f.extend(id.to_le_bytes()); // request id
+        f.extend(body);
+        f
+    }
+
+    fn services(flow: &mut OpcuaFlow, data: &[u8]) -> Vec<(Option<u32>, Option<u32>)> {
+        let mut got = Vec::new();
+        flow.feed(Direction::Request, data, 0, &mut |e| {
+            if let Event::Chunk(c, _) = e {
+                got.push((c.service, c.chunks));
+            }
+        });
+        got
+    }
+
+    #[test]
+    fn a_message_in_three_chunks_is_read_whole_and_an_aborted_one_dropped() {
+        // A ReadRequest: type id 631, RequestHeader (handle 7), maxAge, timestamps, no nodes.
+        let mut b = vec![0x01, 0x00, 0x77, 0x02, 0x00, 0x00];
+        b.extend([0; 8]);
+        b.extend(7u32.to_le_bytes());
+        b.extend([0; 4]);
+        b.extend((-1i32).to_le_bytes());
+        b.extend([0; 4]);
+        b.extend([0; 3]);
+        b.extend([0; 12]);
+        b.extend(0u32.to_le_bytes());
+        let (one, rest) = b.split_at(9);
+        let (two, three) = rest.split_at(9);
+        let mut flow = OpcuaFlow::default();
+        let mut wire = msg(b'C', 5, one);
+        wire.extend(msg(b'C', 5, two));
+        wire.extend(msg(b'F', 5, three));
+        assert_eq!(
+            services(&mut flow, &wire),
+            [(None, None), (None, None), (Some(631), Some(3))]
+        );
+        // Aborted after its first chunk: the abort is an event, the message dropped; a final
+        // chunk of another message is read alone.
+        let mut wire = msg(b'C', 6, one);
+        wire.extend(msg(b'A', 6, &[0; 8]));
+        wire.extend(msg(b'F', 7, &b));
+        assert_eq!(
+            services(&mut flow, &wire),
+            [(None, None), (None, None), (Some(631), None)]
+        );
+        // A first chunk left unfinished at the end: counted.
+        services(&mut flow, &msg(b'C', 8, one));
+        flow.finish();
+        let mut unfinished = 0;
+        flow.tallies(&mut |k, v| {
+            if k == "unfinished_messages" {
+                unfinished = v;
+            }
+        });
+        assert_eq!(unfinished, 2);
     }
 }

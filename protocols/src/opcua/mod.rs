@@ -95,29 +95,21 @@ impl<'a> Reader<'a> {
             String::from_utf8_lossy(v.get(..v.len().min(MAX_TEXT)).unwrap_or_default()).into_owned()
         }))
     }
-    /// A NodeId (or ExpandedNodeId): its numeric identifier when it has one.
-    fn node_id(&mut self) -> Option<Option<u32>> {
+    /// A NodeId (or ExpandedNodeId): its namespace and identifier.
+    fn node(&mut self) -> Option<Node<'a>> {
         let mask = self.u8()?;
-        let id = match mask & 0x3f {
-            0 => Some(u32::from(self.u8()?)),
-            1 => {
-                self.u8()?;
-                Some(u32::from(self.u16()?))
-            }
-            2 => {
-                self.u16()?;
-                Some(self.u32()?)
-            }
-            3 | 5 => {
-                self.u16()?;
-                self.bytes()?;
-                None
-            }
+        let node = match mask & 0x3f {
+            0 => Node::Numeric(0, u32::from(self.u8()?)),
+            1 => Node::Numeric(u16::from(self.u8()?), u32::from(self.u16()?)),
+            2 => Node::Numeric(self.u16()?, self.u32()?),
+            3 => Node::String(self.u16()?, self.bytes()?.unwrap_or_default()),
             4 => {
-                self.u16()?;
-                self.skip(16)?;
-                None
+                let ns = self.u16()?;
+                let g = self.d.get(self.at..self.at + 16)?;
+                self.at += 16;
+                Node::Guid(ns, g)
             }
+            5 => Node::Opaque(self.u16()?, self.bytes()?.unwrap_or_default()),
             _ => return None,
         };
         if mask & 0x80 != 0 {
@@ -126,7 +118,80 @@ impl<'a> Reader<'a> {
         if mask & 0x40 != 0 {
             self.u32()?;
         }
-        Some(id)
+        Some(node)
+    }
+    /// A NodeId (or ExpandedNodeId): its numeric identifier when it has one.
+    fn node_id(&mut self) -> Option<Option<u32>> {
+        Some(match self.node()? {
+            Node::Numeric(_, id) => Some(id),
+            _ => None,
+        })
+    }
+    /// A Variant (OPC 10000-6 §5.2.2.16), skipped; `depth` bounds nesting.
+    fn skip_variant(&mut self, depth: u8) -> Option<()> {
+        let mask = self.u8()?;
+        let n = if mask & 0x80 != 0 {
+            usize::try_from(self.u32()? as i32).unwrap_or(0)
+        } else {
+            1
+        };
+        for _ in 0..n {
+            self.skip_value(mask & 0x3f, depth)?;
+        }
+        if mask & 0x40 != 0 {
+            let dims = usize::try_from(self.u32()? as i32).unwrap_or(0);
+            self.skip(dims.checked_mul(4)?)?;
+        }
+        Some(())
+    }
+    /// One value of built-in type `t`, skipped.
+    fn skip_value(&mut self, t: u8, depth: u8) -> Option<()> {
+        match t {
+            0 => {}
+            1..=3 => self.skip(1)?,
+            4 | 5 => self.skip(2)?,
+            6 | 7 | 10 | 19 => self.skip(4)?,
+            8 | 9 | 11 | 13 => self.skip(8)?,
+            14 => self.skip(16)?,
+            12 | 15 | 16 => {
+                self.bytes()?;
+            }
+            17 | 18 => {
+                self.node()?;
+            }
+            20 => {
+                self.u16()?;
+                self.bytes()?;
+            }
+            21 => {
+                self.localized_text()?;
+            }
+            22 => {
+                self.extension_object()?;
+            }
+            23 if depth < 4 => self.skip_data_value(depth + 1)?,
+            24 if depth < 4 => self.skip_variant(depth + 1)?,
+            25 => skip_diagnostics(self)?,
+            _ => return None,
+        }
+        Some(())
+    }
+    /// A DataValue, skipped.
+    fn skip_data_value(&mut self, depth: u8) -> Option<()> {
+        let mask = self.u8()?;
+        if mask & 0x01 != 0 {
+            self.skip_variant(depth)?;
+        }
+        for (bit, n) in [(0x02, 4), (0x04, 8), (0x08, 8), (0x10, 2), (0x20, 2)] {
+            if mask & bit != 0 {
+                self.skip(n)?;
+            }
+        }
+        Some(())
+    }
+    /// An array's length (null and empty are 0), bounded by what the sensor keeps.
+    fn count(&mut self) -> Option<usize> {
+        Some(usize::try_from(self.u32()? as i32).unwrap_or(0))
     }
     /// An ExtensionObject: its type's numeric id; the body skipped.
     fn extension_object(&mut self) -> Option<Option<u32>> {
@@ -152,6 +217,89 @@ impl<'a> Reader<'a> {
         Some(None)
     }
 }
+
+/// A NodeId as the wire has it.
+#[derive(Debug, Clone, Copy)]
+enum Node<'a> {
+    Numeric(u16, u32),
+    String(u16, &'a [u8]),
+    Guid(u16, &'a [u8]),
+    Opaque(u16, &'a [u8]),
+}
+
+impl std::fmt::Display for Node<'_> {
+    /// The standard's text form (OPC 10000-6 §5.3.1.10): `ns=2;s=Pump1.Speed`, `i=2258`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = match *self {
+            Node::Numeric(ns, _)
+            | Node::String(ns, _)
+            | Node::Guid(ns, _)
+            | Node::Opaque(ns, _) => ns,
+        };
+        if ns != 0 {
+            write!(f, "ns={ns};")?;
+        }
+        match *self {
+            Node::Numeric(_, id) => write!(f, "i={id}"),
+            Node::String(_, s) => {
+                let s = s.get(..s.len().min(MAX_TEXT)).unwrap_or_default();
+                write!(f, "s={}", String::from_utf8_lossy(s))
+            }
+            Node::Guid(_, g) => {
+                let le = |r: std::ops::Range<usize>| {
+                    g.get(r).map(|b| {
+                        b.iter()
+                            .rev()
+                            .map(|x| format!("{x:02x}"))
+                            .collect::<String>()
+                    })
+                };
+                let be = |r: std::ops::Range<usize>| {
+                    g.get(r)
+                        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+                };
+                write!(
+                    f,
+                    "g={}-{}-{}-{}-{}",
+                    le(0..4).unwrap_or_default(),
+                    le(4..6).unwrap_or_default(),
+                    le(6..8).unwrap_or_default(),
+                    be(8..10).unwrap_or_default(),
+                    be(10..16).unwrap_or_default()
+                )
+            }
+            Node::Opaque(_, b) => write!(
+                f,
+                "b={}",
+                base64(b.get(..b.len().min(MAX_TEXT)).unwrap_or_default())
+            ),
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, padded).
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &x)| n | u32::from(x) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= c.len() {
+                let k = usize::try_from(n >> (18 - 6 * i) & 63).unwrap_or(0);
+                out.push(char::from(*A.get(k).unwrap_or(&b'A')));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Most node ids an event lists.
+const MAX_NODES: usize = 16;
 
 /// An application as a GetEndpoints answer or a CreateSession request describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -234,6 +382,20 @@ pub struct Chunk {
     /// request's client).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<Application>,
+    /// Read and Write requests: the nodes read or written; AddNodes: the parents added
+    /// under; DeleteNodes: the nodes deleted (the first 16), in the standard's text form.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Read and Write requests: how many nodes the request names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_count: Option<u32>,
+    /// Call requests: the methods called, as `object/method` node ids (the first 16).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// A message in more than one chunk: how many (the final chunk's event carries the
+    /// reassembled message's service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u32>,
 }
 
 impl Chunk {
@@ -245,6 +407,23 @@ impl Chunk {
             (_, Some(s)) => codes::service_name(s).map(|n| n.ends_with("Request")),
             _ => None,
         }
+    }
+}
+
+/// What a chunk's headers show (type, size, channel, token, sequence, request id), its body
+/// not read: an intermediate chunk of a message.
+pub fn header_only(d: &[u8]) -> Chunk {
+    let (kind, chunk_type, size) = header(d).unwrap_or(("MSG", b'C', d.len()));
+    let at = |i| if kind == "MSG" { u32_le(d, i) } else { None };
+    Chunk {
+        message_type: kind,
+        chunk_type: char::from(chunk_type),
+        size: u32::try_from(size).unwrap_or(u32::MAX),
+        channel_id: u32_le(d, 8),
+        token_id: at(12),
+        sequence: at(16),
+        request_id: at(20),
+        ..Chunk::default()
     }
 }
 
@@ -371,7 +550,75 @@ fn body(r: &mut Reader<'_>, c: &mut Chunk) -> Option<()> {
             }
             c.user_token = r.extension_object()?.and_then(codes::token_kind);
         }
+        631 => {
+            // maxAge, timestampsToReturn, nodesToRead: nodeId, attributeId, indexRange,
+            // dataEncoding.
+            r.skip(12)?;
+            nodes(r, c, |r| {
+                r.u32()?;
+                r.string()?;
+                r.u16()?;
+                r.bytes()?;
+                Some(())
+            })?;
+        }
+        673 => {
+            // nodesToWrite: nodeId, attributeId, indexRange, value.
+            nodes(r, c, |r| {
+                r.u32()?;
+                r.string()?;
+                r.skip_data_value(0)
+            })?;
+        }
+        488 => {
+            // nodesToAdd: parentNodeId (the node kept), referenceTypeId, requestedNewNodeId,
+            // browseName, nodeClass, nodeAttributes, typeDefinition.
+            nodes(r, c, |r| {
+                r.node()?;
+                r.node()?;
+                r.u16()?;
+                r.string()?;
+                r.u32()?;
+                r.extension_object()?;
+                r.node().map(|_| ())
+            })?;
+        }
+        500 => {
+            // nodesToDelete: nodeId, deleteTargetReferences.
+            nodes(r, c, |r| r.u8().map(|_| ()))?;
+        }
+        712 => {
+            // methodsToCall: objectId, methodId, inputArguments.
+            let n = r.count()?;
+            c.node_count = u32::try_from(n).ok();
+            for _ in 0..n.min(MAX_NODES) {
+                let object = r.node()?;
+                let method = r.node()?;
+                c.methods.push(format!("{object}/{method}"));
+                let args = r.count()?;
+                for _ in 0..args.min(256) {
+                    r.skip_variant(0)?;
+                }
+            }
+        }
         _ => {}
+    }
+    Some(())
+}
+
+/// An array of node-addressed items: each item's node id kept (the first [`MAX_NODES`]),
+/// `rest` reads what follows it in the item.
+fn nodes(
+    r: &mut Reader<'_>,
+    c: &mut Chunk,
+    rest: impl Fn(&mut Reader<'_>) -> Option<()>,
+) -> Option<()> {
+    let n = r.count()?;
+    c.node_count = u32::try_from(n).ok();
+    for _ in 0..n.min(MAX_NODES) {
+        let node = r.node()?;
+        c.nodes.push(node.to_string());
+        rest(r)?;
     }
     Some(())
 }
@@ -495,5 +742,44 @@ mod tests {
         let c = chunk(&h).unwrap();
         assert_eq!(c.endpoint_url.as_deref(), Some("opc.tcp://pl"));
         assert!(chunk(b"MSGX\x10\0\0\0").is_none());
+    }
+
+    #[test]
+    fn node_ids_in_the_standards_text_form() {
+        let node = |b: &[u8]| Reader { d: b, at: 0 }.node().map(|n| n.to_string());
+        assert_eq!(node(&[0x00, 0x55]).as_deref(), Some("i=85"));
+        assert_eq!(
+            node(&[0x01, 0x02, 0x34, 0x12]).as_deref(),
+            Some("ns=2;i=4660")
+        );
+        let mut s = vec![0x03, 0x02, 0x00, 0x05, 0, 0, 0];
+        s.extend(b"Pump1");
+        assert_eq!(node(&s).as_deref(), Some("ns=2;s=Pump1"));
+        // GUID: Data1-3 little-endian, Data4 as sent (OPC 10000-6 §5.1.3).
+        let mut g = vec![0x04, 0x01, 0x00];
+        g.extend([0x91, 0x2b, 0x96, 0x72, 0x75, 0xfa, 0xe6, 0x4a]);
+        g.extend([0x8d, 0x28, 0xb4, 0x04, 0xdc, 0x7d, 0xaf, 0x63]);
+        assert_eq!(
+            node(&g).as_deref(),
+            Some("ns=1;g=72962b91-fa75-4ae6-8d28-b404dc7daf63")
+        );
+        let mut o = vec![0x05, 0x00, 0x00, 0x06, 0, 0, 0];
+        o.extend(b"foobar");
+        assert_eq!(node(&o).as_deref(), Some("b=Zm9vYmFy"));
+        // Expanded: a namespace URI and a server index follow the id.
+        let mut e = vec![0xc0, 0x07, 0x01, 0, 0, 0, b'u'];
+        e.extend(3u32.to_le_bytes());
+        assert_eq!(node(&e).as_deref(), Some("i=7"));
+        assert_eq!(node(&[0x06, 0x00]), None);
+        assert_eq!(node(&[0x03, 0x02]), None);
+        for (raw, b64) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
+            assert_eq!(base64(raw.as_bytes()), b64);
+        }
     }
 }
