@@ -13,6 +13,7 @@
 pub mod enip_io;
 pub mod goose;
 pub mod iec104;
+pub mod opcua;
 pub mod profinet;
 pub mod scenarios;
 pub mod wire;

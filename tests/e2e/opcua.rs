@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde_json::{json, Value};
+
 use crate::util::*;
 
 /// Ports of the corpus's captures that Wireshark does not know as OPC UA.
@@ -45,14 +47,21 @@ fn own() -> PathBuf {
     own_pcaps().join("opcua/icsnpp")
 }
 
+fn synthetic() -> PathBuf {
+    own_pcaps().join("synthetic/opcua")
+}
+
 /// Per service (encoding node id), as many messages as Wireshark, on every capture.
 /// Adjudicated: in the two `with-gap` captures a CreateSessionResponse of 13,990 bytes
 /// arrives in contiguous segments two of which Wireshark takes for spurious
 /// retransmissions, so it never reassembles that message; the sensor reads it (one 464
-/// more in each).
+/// more in each). In the project's `learn.pcap` Wireshark reads a service id out of the
+/// ciphertext of one signed-and-encrypted chunk (the MES's channel, Basic256Sha256, which it
+/// does not decrypt either); the sensor reads no service in encrypted chunks.
 #[test]
 fn opcua_services_equal_wireshark() {
     let mut caps = captures_under(&own());
+    caps.extend(captures_under(&synthetic()));
     if let Some(shared) = shared_pcaps() {
         caps.extend(captures_under(&shared.join("opcua")));
     }
@@ -64,6 +73,13 @@ fn opcua_services_equal_wireshark() {
         let name = cap.file_name().unwrap().to_string_lossy();
         if name.contains("with-gap") {
             *want.entry(464).or_default() += 1;
+        }
+        if cap == &synthetic().join("learn.pcap") {
+            assert_eq!(
+                want.remove(&2_559_776_147),
+                Some(1),
+                "ciphertext read as a service"
+            );
         }
         let (events, stats) = replay_events(cap);
         let mut got = BTreeMap::new();
@@ -183,6 +199,7 @@ fn new_protocols_are_not_seen_in_other_protocols_captures() {
         let own: Vec<&str> = match rel.split('/').nth(1) {
             Some("substation") => vec!["goose", "sv"],
             Some("profinet-dcp") => vec!["pn_dcp"],
+            Some("opcua") => vec!["opcua"],
             _ => own.to_vec(),
         };
         let (events, _) = replay_events(&cap);
@@ -194,4 +211,105 @@ fn new_protocols_are_not_seen_in_other_protocols_captures() {
             );
         }
     }
+}
+
+/// The plant learned, then attacked: the laptop (a new asset) opening an unsecured,
+/// anonymous session and changing the address space raises the channel, session and node
+/// management rules; the SCADA server, learned reading, writing a setpoint and calling a
+/// method raises new operations and functions on its edge and a second master; the MES on
+/// its encrypted channel and the SCADA server's reads raise nothing.
+#[test]
+fn a_new_client_and_a_reader_that_writes_are_caught_after_learning() {
+    let d = Scratch::new("opcua-plant");
+    let (cfg, base) = (d.path("empty.toml"), d.path("base.json"));
+    std::fs::write(&cfg, "").unwrap();
+    learn_into(&cfg, &base, &synthetic().join("learn.pcap"));
+    let out = d.path("alerts.jsonl");
+    let attack = synthetic().join("attack.pcap");
+    let (code, _, err) = replay(&[
+        attack.as_os_str(),
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        "--baseline".as_ref(),
+        base.as_os_str(),
+        "--alerts".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut got: Vec<(String, String, String)> = jsonl(&out)
+        .iter()
+        .map(|a| {
+            (
+                a["src"]["ip"].as_str().unwrap().to_string(),
+                a["rule"].as_str().unwrap().to_string(),
+                a["function"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    got.dedup();
+    let s = |ip: &str, r: &str, f: &str| (ip.to_string(), r.to_string(), f.to_string());
+    let (scada, laptop) = ("10.20.0.20", "10.20.0.66");
+    assert_eq!(
+        got,
+        [
+            s(scada, "anomaly.new_master_write", ""),
+            s(scada, "baseline.new_function", "CallRequest"),
+            s(scada, "baseline.new_function", "CallResponse"),
+            s(scada, "baseline.new_function", "WriteRequest"),
+            s(scada, "baseline.new_function", "WriteResponse"),
+            s(scada, "baseline.new_operation", "CallRequest"),
+            s(scada, "baseline.new_operation", "WriteRequest"),
+            s(laptop, "baseline.new_asset", "HEL"),
+            s(
+                laptop,
+                "operational.opcua_anonymous_session",
+                "ActivateSessionRequest"
+            ),
+            s(
+                laptop,
+                "operational.opcua_node_management",
+                "AddNodesRequest"
+            ),
+            s(
+                laptop,
+                "operational.opcua_security_none",
+                "OpenSecureChannelRequest"
+            ),
+        ]
+    );
+}
+
+/// Events name the nodes read and written and the methods called (in the standard text
+/// form), and a request sent in three chunks is one event with `chunks` 3 after two chunk
+/// events without a service.
+#[test]
+fn events_name_nodes_and_methods_and_count_chunks() {
+    let (events, stats) = replay_events(&synthetic().join("attack.pcap"));
+    let laptop: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["protocol"] == "opcua" && e["src"]["ip"] == "10.20.0.66")
+        .collect();
+    let by = |f: &str| -> &Value {
+        laptop
+            .iter()
+            .find(|e| e["function"] == f)
+            .unwrap_or_else(|| panic!("no {f}"))
+    };
+    assert_eq!(by("ReadRequest")["nodes"], json!(["ns=2;s=Line1.Setpoint"]));
+    let write = by("WriteRequest");
+    assert_eq!(write["nodes"], json!(["ns=2;s=Line1.Setpoint"]));
+    assert_eq!(write["chunks"], 3);
+    assert_eq!(write["operation"], "write");
+    let call = by("CallRequest");
+    assert_eq!(call["methods"], json!(["ns=2;s=Line1/ns=2;s=Line1.Stop"]));
+    assert_eq!(call["operation"], "control");
+    assert_eq!(by("AddNodesRequest")["nodes"], json!(["ns=2;s=Line1"]));
+    assert_eq!(
+        by("DeleteNodesRequest")["nodes"],
+        json!(["ns=2;s=Line1.Alarm"])
+    );
+    let partial = laptop.iter().filter(|e| e["chunk_type"] == "C").count();
+    assert_eq!(partial, 2);
+    assert_eq!(stats["parse_errors"]["opcua"], 0);
 }
