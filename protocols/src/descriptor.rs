@@ -78,7 +78,7 @@ pub struct Descriptor {
     pub parser: Option<Parser>,
     /// Asset roles of the two ends.
     pub roles: Roles,
-    /// The operational rules only this protocol raises, for the rule catalog.
+    /// The operational (and protocol) rules only this protocol raises, for the rule catalog.
     pub rules: &'static [&'static Rule],
     /// The operational rule a request raises, if it is dangerous in a way the protocol knows
     /// best (otherwise the detector's rules by operation apply: program download, upload,
@@ -94,6 +94,7 @@ pub fn no_dangerous_functions(_: &Request<'_>) -> Option<Dangerous> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rule::Engine;
     use crate::{descriptor, PROTOCOLS};
 
     fn dangerous(
@@ -133,7 +134,11 @@ mod tests {
                     b.name
                 );
             }
-            assert!(a.rules.iter().all(|r| r.id.starts_with("operational.")));
+            // A descriptor's rules are operational or protocol rules, named by engine.
+            assert!(a.rules.iter().all(|r| {
+                matches!(r.engine, Engine::Operational | Engine::Protocol)
+                    && r.id.starts_with(&format!("{}.", r.engine.as_str()))
+            }));
         }
         assert!(descriptor("modbus").is_some() && descriptor("http").is_none());
         let any = Request {

@@ -110,6 +110,14 @@ pub struct Identity {
     /// Serial number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
+    /// Application software version, as the device states it (BACnet
+    /// application-software-version, OPC UA BuildInfo SoftwareVersion and BuildNumber).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// The device's number in its protocol, with the protocol's vendor number where it
+    /// gives one (BACnet I-Am: `bacnet device 1234, vendor 260`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 impl Identity {
@@ -123,6 +131,8 @@ impl Identity {
             (&mut self.hardware, &o.hardware),
             (&mut self.name, &o.name),
             (&mut self.serial, &o.serial),
+            (&mut self.software_version, &o.software_version),
+            (&mut self.device_id, &o.device_id),
         ] {
             if let Some(v) = theirs.as_ref().filter(|v| !v.is_empty()) {
                 *mine = Some(v.clone());

@@ -173,6 +173,11 @@ fn apdu_fields(m: &mut Message, a: &Apdu) {
     if let Some(v) = a.request_state {
         m.sub_function = u16::try_from(v).ok();
     }
+    if (a.pdu_type, a.service) == (PduType::UnconfirmedRequest, Some(8))
+        && a.range.is_none_or(|(lo, hi)| hi > lo)
+    {
+        m.sub_function_name = Some(Cow::Borrowed(super::SWEEP));
+    }
     if let Some(pri) = a.priority {
         m.sub_function = Some(u16::from(pri));
         m.sub_function_name = Some(Cow::Owned(format!("priority_{pri}")));
@@ -199,23 +204,35 @@ fn apdu_fields(m: &mut Message, a: &Apdu) {
         PduType::Abort => m.exception = Some("abort"),
         _ => {}
     }
-    if let (PduType::ComplexAck, Some(12), Some(t), Some(o)) =
-        (a.pdu_type, a.service, &a.text, a.object)
-    {
-        if o.kind == 8 {
-            let mut id = Identity::default();
-            match a.property {
-                Some(codes::property::VENDOR_NAME) => id.vendor = Some(t.clone()),
-                Some(codes::property::MODEL_NAME) => id.model = Some(t.clone()),
-                Some(codes::property::FIRMWARE_REVISION) => id.firmware = Some(t.clone()),
-                Some(codes::property::OBJECT_NAME) => id.name = Some(t.clone()),
-                _ => {}
-            }
-            if id != Identity::default() {
-                m.identity = Some(id);
-            }
+    m.identity = identity(a);
+}
+
+/// What a device says about itself: its I-Am (device instance and vendor number), and
+/// ReadProperty answers about its device object (vendor, model, firmware, application
+/// software, name).
+fn identity(a: &Apdu) -> Option<Identity> {
+    let mut id = Identity::default();
+    match (a.pdu_type, a.service, &a.text, a.object) {
+        (PduType::UnconfirmedRequest, Some(0), _, Some(o)) if o.kind == codes::DEVICE => {
+            id.device_id = Some(match a.vendor_id {
+                Some(v) => format!("bacnet device {}, vendor {v}", o.instance),
+                None => format!("bacnet device {}", o.instance),
+            });
         }
+        (PduType::ComplexAck, Some(12), Some(t), Some(o)) if o.kind == codes::DEVICE => {
+            let field = match a.property {
+                Some(codes::property::VENDOR_NAME) => &mut id.vendor,
+                Some(codes::property::MODEL_NAME) => &mut id.model,
+                Some(codes::property::FIRMWARE_REVISION) => &mut id.firmware,
+                Some(codes::property::APPLICATION_SOFTWARE_VERSION) => &mut id.software_version,
+                Some(codes::property::OBJECT_NAME) => &mut id.name,
+                _ => return None,
+            };
+            *field = Some(t.clone());
+        }
+        _ => return None,
     }
+    Some(id)
 }
 
 /// One `--events` line for a BACnet/IP datagram.

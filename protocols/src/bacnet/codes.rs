@@ -126,6 +126,9 @@ pub fn object_type(t: u16) -> Option<&'static str> {
     })
 }
 
+/// The device object type.
+pub const DEVICE: u16 = 8;
+
 /// Properties read into the asset from a device object.
 pub mod property {
     /// application-software-version.

@@ -2,7 +2,7 @@
 //! a building's devices must not be told lightly: stop communicating
 //! (DeviceCommunicationControl disable), restart (ReinitializeDevice, through the generic
 //! restart rule), writes at the life-safety and manual-override priorities or that take an
-//! object out of service, and files written to a device.
+//! object out of service, files written to a device; and who sweeps it for devices.
 
 use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
 use crate::flow::Driver;
@@ -26,6 +26,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         &BACNET_DCC_DISABLE,
         &BACNET_PRIORITY_WRITE,
         &BACNET_FILE_WRITE,
+        &BACNET_DISCOVERY,
     ],
     dangerous,
 };
@@ -61,6 +62,17 @@ pub static BACNET_FILE_WRITE: Rule = Rule {
         "AtomicWriteFile loads programs, configuration and firmware images into controllers.",
 };
 
+/// Who-Is for every device or a range of them.
+pub static BACNET_DISCOVERY: Rule = Rule {
+    id: "protocol.bacnet_discovery",
+    title: "BACnet discovery of every device",
+    engine: Engine::Protocol,
+    severity: 4,
+    techniques: &[REMOTE_SYSTEM_DISCOVERY],
+    rationale: "A Who-Is without a range (or with one wider than a device) makes every BACnet device on the network answer with its instance, vendor and limits: a BMS workstation's scan, or reconnaissance. Learned per asking host; a Who-Is for one device (binding) is not a sweep.",
+};
+
+const WHO_IS: u16 = 8;
 const ATOMIC_WRITE_FILE: u16 = 7;
 const WRITE_PROPERTY: u16 = 15;
 const DEVICE_COMMUNICATION_CONTROL: u16 = 17;
@@ -71,7 +83,8 @@ fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
     // who-Has, which the adapter names).
     let confirmed = r.function.is_none_or(|f| !f.starts_with("who"));
     if !confirmed {
-        return None;
+        let sweep = r.function_code == WHO_IS && r.sub_function_name == Some(super::SWEEP);
+        return sweep.then(|| Dangerous::new(&BACNET_DISCOVERY, "BACnet Who-Is for every device"));
     }
     match (r.function_code, r.sub_function, r.sub_function_name) {
         (DEVICE_COMMUNICATION_CONTROL, Some(1 | 2), _) => Some(Dangerous::new(
@@ -94,5 +107,46 @@ fn dangerous(r: &Request<'_>) -> Option<Dangerous> {
             Some(Dangerous::new(&BACNET_FILE_WRITE, "BACnet AtomicWriteFile"))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(
+        code: u16,
+        sub: Option<u16>,
+        name: Option<&str>,
+        function: &str,
+    ) -> Option<&'static str> {
+        let r = Request {
+            function_code: code,
+            sub_function: sub,
+            sub_function_name: name,
+            function: Some(function),
+        };
+        dangerous(&r).map(|d| d.rule.id)
+    }
+
+    #[test]
+    fn a_who_is_sweep_is_discovery_and_a_binding_is_not() {
+        let sweep = Some(super::super::SWEEP);
+        assert_eq!(
+            rule(8, None, sweep, "who-Is"),
+            Some("protocol.bacnet_discovery")
+        );
+        assert_eq!(rule(8, None, None, "who-Is"), None);
+        // Unconfirmed 7 (who-Has) shares its code with confirmed AtomicWriteFile.
+        assert_eq!(rule(7, None, None, "who-Has"), None);
+        assert_eq!(
+            rule(7, None, None, "atomicWriteFile"),
+            Some("operational.bacnet_file_write")
+        );
+        assert_eq!(
+            rule(15, Some(1), Some("priority_1"), "writeProperty"),
+            Some("operational.bacnet_priority_write")
+        );
+        assert_eq!(rule(15, Some(8), Some("priority_8"), "writeProperty"), None);
     }
 }

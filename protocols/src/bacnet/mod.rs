@@ -139,6 +139,10 @@ impl ObjectId {
     }
 }
 
+/// The `sub_function_name` of a Who-Is that asks every device, or a range wider than one,
+/// to answer.
+pub const SWEEP: &str = "every_device";
+
 /// An APDU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Apdu {

@@ -98,6 +98,7 @@ fn identity(id: &CipIdentity) -> Identity {
         hardware: codes::device_type_name(id.device_type).map(str::to_string),
         name: None,
         serial: Some(format!("{:#010x}", id.serial)),
+        ..Identity::default()
     }
 }
 

@@ -199,6 +199,7 @@ pub fn s7_message(
             hardware: i.hardware.clone(),
             name: i.system_name.clone(),
             serial: i.serial.clone(),
+            ..Identity::default()
         };
         // An answer with only the CPU mode says nothing about the device itself.
         if id.model.is_some()
