@@ -2,7 +2,8 @@
 //!
 //! - `learn`: the MES on a signed-and-encrypted channel (Basic256Sha256: what its headers
 //!   show, the rest ciphertext) and the SCADA server on an unsecured channel with an
-//!   anonymous session that reads tags: what the baseline learns.
+//!   anonymous session that reads the server's status (with its build) and tags: what the
+//!   baseline learns.
 //! - `attack`: the same two the next day, and a laptop that discovers the server's endpoints,
 //!   opens an unsecured channel, activates an anonymous session, browses, reads, writes a
 //!   setpoint, calls a method and adds and deletes nodes; its Write request is sent in three
@@ -365,6 +366,31 @@ fn read(ch: &mut Channel, tags: &[&str]) -> (Vec<u8>, Vec<u8>) {
     ch.call(631, &r.0, &a.0)
 }
 
+/// A Read of the server's status (i=2256, Value) and its answer: a ServerStatusDataType
+/// with the server's BuildInfo, as SCADA and HMI clients read on connecting.
+fn read_server_status(ch: &mut Channel) -> (Vec<u8>, Vec<u8>) {
+    let mut r = Enc::default();
+    r.f64(0.0).u32(2).u32(1);
+    r.numeric(0, 2256).u32(13).string(None).u16(0).string(None);
+    let mut status = Enc::default();
+    status
+        .i64(133_799_000_000_000_000)
+        .i64(133_800_000_000_000_000)
+        .u32(0)
+        .string(Some("urn:vendor:uaserver"))
+        .string(Some("Example Automation"))
+        .string(Some("Line1 OPC UA Server"))
+        .string(Some("2.3.1"))
+        .string(Some("417"))
+        .i64(133_700_000_000_000_000)
+        .u32(0)
+        .u8(0);
+    let mut a = Enc::default();
+    a.u32(1).u8(0x01).u8(22).extension(864, &status.0);
+    a.u32(u32::MAX);
+    ch.call(631, &r.0, &a.0)
+}
+
 /// A Write of `value` (a double) to `tag`'s Value.
 fn write_body(tag: &str, value: f64) -> (Vec<u8>, Vec<u8>) {
     let mut w = Enc::default();
@@ -429,6 +455,7 @@ fn scada(out: &mut Out, ts: u64) -> u64 {
             .into_iter()
             .map(one),
     );
+    ex.push(one(read_server_status(&mut ch)));
     for _ in 0..5 {
         ex.push(one(read(&mut ch, &["Line1.Temperature", "Line1.Pressure"])));
     }

@@ -200,6 +200,7 @@ fn new_protocols_are_not_seen_in_other_protocols_captures() {
             Some("substation") => vec!["goose", "sv"],
             Some("profinet-dcp") => vec!["pn_dcp"],
             Some("opcua") => vec!["opcua"],
+            Some("bacnet") => vec!["bacnet"],
             _ => own.to_vec(),
         };
         let (events, _) = replay_events(&cap);
@@ -312,4 +313,22 @@ fn events_name_nodes_and_methods_and_count_chunks() {
     let partial = laptop.iter().filter(|e| e["chunk_type"] == "C").count();
     assert_eq!(partial, 2);
     assert_eq!(stats["parse_errors"]["opcua"], 0);
+}
+
+/// A client's Read of the server's status (i=2256, a ServerStatusDataType with the
+/// BuildInfo) names the server's maker, product and software version and build in the
+/// asset, and the answer's event carries the build.
+#[test]
+fn a_read_of_the_servers_status_names_its_build() {
+    let cap = synthetic().join("learn.pcap");
+    let server = asset_where(&cap, &[], |a| a["ip"] == "10.20.0.10");
+    assert_eq!(
+        server["identity"],
+        json!({"vendor": "Example Automation", "model": "Line1 OPC UA Server", "software_version": "2.3.1 (build 417)"}),
+        "{server}"
+    );
+    let (events, _) = replay_events(&cap);
+    let builds: Vec<&Value> = events.iter().filter_map(|e| e.get("build_info")).collect();
+    assert_eq!(builds.len(), 1, "one Read of the status");
+    assert_eq!(builds[0]["product_uri"], "urn:vendor:uaserver");
 }

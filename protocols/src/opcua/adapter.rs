@@ -215,13 +215,15 @@ impl FlowParser for OpcuaFlow {
         self.abandoned += c.abandoned;
         for e in c.events {
             let e = match e {
-                Event::Chunk(ch, _) => {
+                Event::Chunk(mut ch, _) => {
                     let mut sent = None;
                     if let (Some(h), Some(req)) = (ch.request_handle, ch.is_request()) {
                         if req {
-                            self.pairing.request(h, now_ns);
-                        } else {
-                            sent = self.pairing.response(h).map(|p| p.ts_ns);
+                            let reads = std::mem::take(&mut ch.build_reads);
+                            self.pairing.request(h, now_ns, reads);
+                        } else if let Some(p) = self.pairing.response(h) {
+                            sent = Some(p.ts_ns);
+                            ch.build_info = build_info(&p.build_reads, &ch.read_values);
                         }
                     }
                     Event::Chunk(ch, sent)
@@ -276,6 +278,18 @@ impl FlowParser for OpcuaFlow {
             .any(|fr| fr.not_this_protocol(&RULES))
             .then_some("not_opcua")
     }
+}
+
+/// What a ReadResponse's `values` say about the server's build, given the nodes its Read
+/// asked for (`reads`, by index).
+fn build_info(reads: &[(u8, u32)], values: &[(u8, super::ReadValue)]) -> Option<super::BuildInfo> {
+    let mut b = super::BuildInfo::default();
+    for (i, node) in reads {
+        if let Some((_, v)) = values.iter().find(|(j, _)| j == i) {
+            b.add(*node, v);
+        }
+    }
+    (b != super::BuildInfo::default()).then_some(b)
 }
 
 /// OPC UA in the generic handler.
@@ -356,6 +370,18 @@ fn chunk(ctx: &mut dyn Sink, dir: Direction, c: &Chunk, sent: Option<i64>) {
         m.identity = Some(Identity {
             name: a.name.clone(),
             model: a.product_uri.clone(),
+            ..Identity::default()
+        });
+    }
+    // A server answering a Read of its build names its maker, product and software.
+    if let Some(b) = &c.build_info {
+        m.identity = Some(Identity {
+            vendor: b.manufacturer.clone(),
+            model: b.product_name.clone(),
+            software_version: match (&b.software_version, &b.build_number) {
+                (Some(v), Some(n)) if !n.is_empty() => Some(format!("{v} (build {n})")),
+                (v, _) => v.clone(),
+            },
             ..Identity::default()
         });
     }

@@ -189,6 +189,48 @@ impl<'a> Reader<'a> {
         }
         Some(())
     }
+    /// A DataValue: its value when it is a scalar String or a server's build structure.
+    fn read_data_value(&mut self) -> Option<Option<ReadValue>> {
+        let mask = self.u8()?;
+        let mut v = None;
+        if mask & 0x01 != 0 {
+            match self.d.get(self.at).copied()? {
+                12 => {
+                    self.u8()?;
+                    v = self.string()?.map(ReadValue::Text);
+                }
+                22 => {
+                    self.u8()?;
+                    let id = self.node_id()?;
+                    let body = match self.u8()? {
+                        0 => None,
+                        1 | 2 => self.bytes()?,
+                        _ => return None,
+                    };
+                    let mut r = Reader {
+                        d: body.unwrap_or_default(),
+                        at: 0,
+                    };
+                    v = match id {
+                        // BuildInfo_Encoding_DefaultBinary.
+                        Some(340) => BuildInfo::read(&mut r),
+                        // ServerStatusDataType_Encoding_DefaultBinary: startTime,
+                        // currentTime, state, then buildInfo.
+                        Some(864) => r.skip(20).and_then(|()| BuildInfo::read(&mut r)),
+                        _ => None,
+                    }
+                    .map(ReadValue::Build);
+                }
+                _ => self.skip_variant(0)?,
+            }
+        }
+        for (bit, n) in [(0x02, 4), (0x04, 8), (0x08, 8), (0x10, 2), (0x20, 2)] {
+            if mask & bit != 0 {
+                self.skip(n)?;
+            }
+        }
+        Some(v)
+    }
     /// An array's length (null and empty are 0), bounded by what the sensor keeps.
     fn count(&mut self) -> Option<usize> {
         Some(usize::try_from(self.u32()? as i32).unwrap_or(0))
@@ -300,6 +342,8 @@ fn base64(b: &[u8]) -> String {
 
 /// Most node ids an event lists.
 const MAX_NODES: usize = 16;
+/// The Value attribute's id.
+const VALUE_ATTRIBUTE: u32 = 13;
 
 /// An application as a GetEndpoints answer or a CreateSession request describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -321,6 +365,80 @@ fn application(r: &mut Reader<'_>) -> Option<Application> {
         product_uri: r.string()?,
         name: r.localized_text()?,
     })
+}
+
+/// A server's build as its address space states it (OPC 10000-5 §12.4 BuildInfo: the
+/// `Server_ServerStatus_BuildInfo` variables, i=2260 and its children i=2261–2265).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct BuildInfo {
+    /// ProductUri.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_uri: Option<String>,
+    /// ManufacturerName.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// ProductName.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
+    /// SoftwareVersion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// BuildNumber.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_number: Option<String>,
+}
+
+impl BuildInfo {
+    /// The BuildInfo structure's fields in order (its BuildDate after them is not read).
+    fn read(r: &mut Reader<'_>) -> Option<BuildInfo> {
+        Some(BuildInfo {
+            product_uri: r.string()?,
+            manufacturer: r.string()?,
+            product_name: r.string()?,
+            software_version: r.string()?,
+            build_number: r.string()?,
+        })
+    }
+
+    /// Folds in the value a Read returned for node `node` (ns=0): ServerStatus (i=2256, a
+    /// ServerStatusDataType), BuildInfo (i=2260) or one of its fields (i=2261–2265).
+    pub fn add(&mut self, node: u32, v: &ReadValue) {
+        let field = match (node, v) {
+            (SERVER_STATUS | BUILD_INFO, ReadValue::Build(b)) => {
+                *self = b.clone();
+                return;
+            }
+            (2261, ReadValue::Text(_)) => &mut self.product_name,
+            (2262, ReadValue::Text(_)) => &mut self.product_uri,
+            (2263, ReadValue::Text(_)) => &mut self.manufacturer,
+            (2264, ReadValue::Text(_)) => &mut self.software_version,
+            (2265, ReadValue::Text(_)) => &mut self.build_number,
+            _ => return,
+        };
+        if let ReadValue::Text(t) = v {
+            *field = Some(t.clone());
+        }
+    }
+}
+
+/// Server_ServerStatus.
+const SERVER_STATUS: u32 = 2256;
+/// Server_ServerStatus_BuildInfo.
+const BUILD_INFO: u32 = 2260;
+
+/// Whether a Read of node `id` (ns=0) is a Read of the server's build.
+pub fn names_the_build(id: u32) -> bool {
+    matches!(id, SERVER_STATUS | 2260..=2265)
+}
+
+/// A value a ReadResponse returned that the sensor keeps: a string, or a server's build
+/// (a BuildInfo or ServerStatusDataType structure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadValue {
+    /// A String.
+    Text(String),
+    /// A BuildInfo, alone or in a ServerStatusDataType.
+    Build(BuildInfo),
 }
 
 /// One message chunk.
@@ -396,6 +514,18 @@ pub struct Chunk {
     /// reassembled message's service).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<u32>,
+    /// Read requests: which of the first 16 nodes read (index, numeric id) name the
+    /// server's build ([`names_the_build`]), Value attribute.
+    #[serde(skip)]
+    pub build_reads: Vec<(u8, u32)>,
+    /// ReadResponses: the strings and build structures among the first 16 results, by
+    /// index.
+    #[serde(skip)]
+    pub read_values: Vec<(u8, ReadValue)>,
+    /// A ReadResponse to a Read of the server's build (paired by request handle): what it
+    /// said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_info: Option<BuildInfo>,
 }
 
 impl Chunk {
@@ -512,7 +642,7 @@ fn body(r: &mut Reader<'_>, c: &mut Chunk) -> Option<()> {
         r.skip(8)?;
         c.request_handle = r.u32();
         c.service_result = r.u32();
-        if service == 431 {
+        if matches!(service, 431 | 634) {
             // The rest of the header: serviceDiagnostics, stringTable, additionalHeader.
             skip_diagnostics(r)?;
             let n = r.u32()? as i32;
@@ -554,13 +684,30 @@ fn body(r: &mut Reader<'_>, c: &mut Chunk) -> Option<()> {
             // maxAge, timestampsToReturn, nodesToRead: nodeId, attributeId, indexRange,
             // dataEncoding.
             r.skip(12)?;
-            nodes(r, c, |r| {
-                r.u32()?;
+            let n = r.count()?;
+            c.node_count = u32::try_from(n).ok();
+            for i in 0..n.min(MAX_NODES) {
+                let node = r.node()?;
+                c.nodes.push(node.to_string());
+                let attribute = r.u32()?;
                 r.string()?;
                 r.u16()?;
                 r.bytes()?;
-                Some(())
-            })?;
+                if let (Node::Numeric(0, id), VALUE_ATTRIBUTE) = (node, attribute) {
+                    if names_the_build(id) {
+                        c.build_reads.push((u8::try_from(i).ok()?, id));
+                    }
+                }
+            }
+        }
+        634 => {
+            // results: DataValues (diagnosticInfos after them not read).
+            let n = r.count()?;
+            for i in 0..n.min(MAX_NODES) {
+                if let Some(v) = r.read_data_value()? {
+                    c.read_values.push((u8::try_from(i).ok()?, v));
+                }
+            }
         }
         673 => {
             // nodesToWrite: nodeId, attributeId, indexRange, value.
@@ -647,12 +794,14 @@ fn skip_diagnostics(r: &mut Reader<'_>) -> Option<()> {
 }
 
 /// A request awaiting its answer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Pending {
     /// Its handle.
     pub handle: u32,
     /// When it was sent, ns.
     pub ts_ns: i64,
+    /// A Read's nodes that name the server's build (index, id).
+    pub build_reads: Vec<(u8, u32)>,
 }
 
 /// Requests awaiting answers on one connection (bounded; the oldest dropped).
@@ -665,12 +814,16 @@ pub struct Pairing {
 
 impl Pairing {
     /// A request with `handle` at `ts_ns`.
-    pub fn request(&mut self, handle: u32, ts_ns: i64) {
+    pub fn request(&mut self, handle: u32, ts_ns: i64, build_reads: Vec<(u8, u32)>) {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
             self.unanswered += 1;
         }
-        self.pending.push(Pending { handle, ts_ns });
+        self.pending.push(Pending {
+            handle,
+            ts_ns,
+            build_reads,
+        });
     }
 
     /// The request a response with `handle` answers.
@@ -699,6 +852,69 @@ mod tests {
         f.extend(3u32.to_le_bytes()); // request id
         f.extend(body);
         f
+    }
+
+    #[test]
+    fn a_read_of_the_build_and_its_answer() {
+        let string = |b: &mut Vec<u8>, v: &str| {
+            b.extend((v.len() as u32).to_le_bytes());
+            b.extend(v.as_bytes());
+        };
+        // ReadRequest (631) of i=2263, i=2264 and ns=2;s=T, Value attribute.
+        let mut b = vec![0x01, 0x00, 0x77, 0x02, 0x00, 0x00];
+        b.extend([0; 8]);
+        b.extend(9u32.to_le_bytes());
+        b.extend([0; 4]);
+        b.extend((-1i32).to_le_bytes());
+        b.extend([0; 4]);
+        b.extend([0, 0, 0]);
+        b.extend([0; 12]); // maxAge, timestampsToReturn
+        b.extend(3u32.to_le_bytes());
+        for node in [
+            &[0x01, 0x00, 0xd7, 0x08][..],
+            &[0x01, 0x00, 0xd8, 0x08],
+            &[0x03, 0x02, 0x00, 0x01, 0, 0, 0, b'T'],
+        ] {
+            b.extend(node);
+            b.extend(13u32.to_le_bytes());
+            b.extend((-1i32).to_le_bytes());
+            b.extend([0, 0]);
+            b.extend((-1i32).to_le_bytes());
+        }
+        let c = chunk(&msg(&b)).unwrap();
+        assert_eq!(c.nodes, ["i=2263", "i=2264", "ns=2;s=T"]);
+        assert_eq!(c.build_reads, [(0, 2263), (1, 2264)]);
+        // ReadResponse (634): two strings and a double.
+        let mut a = vec![0x01, 0x00, 0x7a, 0x02];
+        a.extend([0; 8]);
+        a.extend(9u32.to_le_bytes());
+        a.extend(0u32.to_le_bytes());
+        a.push(0); // diagnostics
+        a.extend(0u32.to_le_bytes()); // string table
+        a.extend([0, 0, 0]);
+        a.extend(3u32.to_le_bytes());
+        a.extend([0x01, 12]);
+        string(&mut a, "ACME");
+        a.extend([0x01, 12]);
+        string(&mut a, "1.2.3");
+        a.extend([0x05, 11]);
+        a.extend(20.5f64.to_le_bytes());
+        a.extend([0; 8]);
+        a.extend((-1i32).to_le_bytes());
+        let r = chunk(&msg(&a)).unwrap();
+        let mut info = BuildInfo::default();
+        for (i, node) in &c.build_reads {
+            let (_, v) = r.read_values.iter().find(|(j, _)| j == i).unwrap();
+            info.add(*node, v);
+        }
+        assert_eq!(
+            (
+                info.manufacturer.as_deref(),
+                info.software_version.as_deref()
+            ),
+            (Some("ACME"), Some("1.2.3"))
+        );
+        assert_eq!(r.read_values.len(), 2);
     }
 
     #[test]
