@@ -10,6 +10,7 @@
 //! assert_eq!(pkts.len(), 2 * (3 + 3 * 3 + 4));
 //! ```
 
+pub mod bacnet;
 pub mod enip_io;
 pub mod goose;
 pub mod iec104;

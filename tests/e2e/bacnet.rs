@@ -82,10 +82,16 @@ fn own() -> PathBuf {
     own_pcaps().join("bacnet")
 }
 
+/// The project's generated building (`gen-bacnet`).
+fn synthetic() -> PathBuf {
+    own_pcaps().join("synthetic/bacnet")
+}
+
 /// Every APDU of every BACnet/IP capture, as Wireshark reads it.
 #[test]
 fn bacnet_apdus_equal_wireshark() {
     let mut caps = captures_under(&own());
+    caps.extend(captures_under(&synthetic()));
     if let Some(shared) = shared_pcaps() {
         caps.extend(captures_under(&shared.join("bacnet")));
     }
@@ -180,4 +186,81 @@ fn read_property_answers_name_the_device() {
         .as_array()
         .unwrap()
         .contains(&"bacnet_device".into()));
+}
+
+/// A building learned, a laptop caught: learning on the BMS workstation's day (its Who-Is
+/// sweep, reads and a priority-8 setpoint) and detecting on the same day is quiet; the next
+/// day the laptop's sweep, DeviceCommunicationControl disable, ReinitializeDevice,
+/// priority-1 and out-of-service writes and AtomicWriteFile each raise their rule from the
+/// laptop, and nothing comes from the workstation.
+#[test]
+fn a_laptop_sweeping_silencing_and_overriding_is_caught_after_learning() {
+    let d = Scratch::new("bacnet-building");
+    let (cfg, base) = (d.path("empty.toml"), d.path("base.json"));
+    std::fs::write(&cfg, "").unwrap();
+    learn_into(&cfg, &base, &synthetic().join("learn.pcap"));
+    let detect = |cap: &Path, out: &Path| -> Vec<(String, String, String)> {
+        let (code, _, err) = replay(&[
+            cap.as_os_str(),
+            "-c".as_ref(),
+            cfg.as_os_str(),
+            "--baseline".as_ref(),
+            base.as_os_str(),
+            "--alerts".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let mut got: Vec<_> = jsonl(out)
+            .iter()
+            .map(|a| {
+                let s = |k: &str| a[k]["ip"].as_str().unwrap().to_string();
+                (s("src"), a["rule"].as_str().unwrap().to_string(), s("dst"))
+            })
+            .collect();
+        got.sort();
+        got.dedup();
+        got
+    };
+    assert_eq!(
+        detect(&synthetic().join("learn.pcap"), &d.path("same-day.jsonl")),
+        [],
+        "the workstation's day is learned"
+    );
+    let got = detect(&synthetic().join("attack.pcap"), &d.path("alerts.jsonl"));
+    let (laptop, ahu, vav, all) = ("10.30.0.66", "10.30.0.21", "10.30.0.22", "10.30.0.255");
+    let t = |r: &str, dst: &str| (laptop.to_string(), r.to_string(), dst.to_string());
+    assert_eq!(
+        got,
+        [
+            t("anomaly.new_master_write", ahu),
+            t("baseline.new_asset", all),
+            t("operational.bacnet_dcc_disable", ahu),
+            t("operational.bacnet_file_write", ahu),
+            t("operational.bacnet_priority_write", ahu),
+            t("operational.bacnet_priority_write", vav),
+            t("operational.device_restart", vav),
+            t("protocol.bacnet_discovery", all),
+        ]
+    );
+}
+
+/// I-Am gives a device's instance and vendor number, ReadProperty answers about its device
+/// object its vendor, model, firmware, application software and name: all in the asset.
+#[test]
+fn i_am_and_read_property_answers_fill_the_asset() {
+    let a = asset_where(&synthetic().join("learn.pcap"), &[], |a| {
+        a["ip"] == "10.30.0.22"
+    });
+    assert_eq!(
+        a["identity"],
+        serde_json::json!({
+            "device_id": "bacnet device 2102, vendor 260",
+            "vendor": "BACnet Stack at SourceForge",
+            "model": "VAV-210",
+            "firmware": "4.2.1",
+            "software_version": "AcmeBMS app 2.7",
+            "name": "VAV-2-14",
+        }),
+        "{a}"
+    );
 }
