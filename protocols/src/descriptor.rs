@@ -84,6 +84,60 @@ pub struct Descriptor {
     /// best (otherwise the detector's rules by operation apply: program download, upload,
     /// restart).
     pub dangerous: fn(&Request<'_>) -> Option<Dangerous>,
+    /// Every flag its parser puts on a message, with its kind: what the detector judges
+    /// (a flag missing here fails the protocol's flag test and, in debug builds, the
+    /// detector).
+    pub flags: &'static [(&'static str, FlagKind)],
+}
+
+impl Descriptor {
+    /// The kind of `flag` on this protocol's messages.
+    pub fn flag_kind(&self, flag: &str) -> Option<FlagKind> {
+        self.flags.iter().find(|(f, _)| *f == flag).map(|(_, k)| *k)
+    }
+}
+
+/// What a parser's flag says about a PDU: the detector matches kinds, not names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    /// Breaks its protocol's specification (counted toward `protocol.malformed`).
+    Malformed,
+    /// Beyond the specification's or the sensor's size limits (`protocol.oversized`).
+    Oversized,
+    /// A function or sub-function the protocol does not define or reserves
+    /// (`protocol.illegal_function`).
+    IllegalFunction,
+    /// Application sequence numbers out of turn on a stream that lost nothing
+    /// (`protocol.sequence_anomaly`).
+    Sequence,
+    /// A control that broke select-before-operate (`protocol.select_before_operate`).
+    SelectBeforeOperate,
+    /// A frame whose checksum is wrong (`protocol.bad_crc`).
+    Checksum,
+    /// Requests left unanswered in bulk (`protocol.request_flood`).
+    Flood,
+    /// A password sent in clear (`operational.password_in_clear`).
+    Password,
+    /// An event field, not an alert: pairing misses, vendor-defined codes, negative
+    /// confirmations, security settings the operational rules judge.
+    Informational,
+}
+
+impl FlagKind {
+    /// The kind's name (in `otsensor protocols` and the documentation).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagKind::Malformed => "malformed",
+            FlagKind::Oversized => "oversized",
+            FlagKind::IllegalFunction => "illegal_function",
+            FlagKind::Sequence => "sequence",
+            FlagKind::SelectBeforeOperate => "select_before_operate",
+            FlagKind::Checksum => "checksum",
+            FlagKind::Flood => "flood",
+            FlagKind::Password => "password",
+            FlagKind::Informational => "informational",
+        }
+    }
 }
 
 /// For protocols without dangerous functions of their own.
@@ -111,6 +165,61 @@ mod tests {
             function: None,
         };
         (d.dangerous)(&r).map(|d| d.rule.id)
+    }
+
+    /// Every flag a parser can set is declared with a kind in its protocol's descriptor:
+    /// the flag sets' names, and every flag pushed by name in the protocol's sources.
+    #[test]
+    fn every_flag_a_parser_sets_has_a_kind() {
+        fn names<F: Copy>(n: &[(F, &'static str)]) -> Vec<&'static str> {
+            n.iter().map(|(_, s)| *s).collect()
+        }
+        let sets = [
+            ("modbus", names(&crate::modbus::parser::Flags::NAMES)),
+            ("dnp3", names(&crate::dnp3::parser::Flags::NAMES)),
+            ("s7comm", names(&crate::s7comm::parser::Flags::NAMES)),
+            ("enip", names(&crate::enip::parser::Flags::NAMES)),
+            ("cip", names(&crate::enip::parser::Flags::NAMES)),
+            ("iec104", names(&crate::iec104::parser::Flags::NAMES)),
+        ];
+        for (p, set) in &sets {
+            let d = descriptor(p).expect("registered");
+            for f in set {
+                assert!(d.flag_kind(f).is_some(), "{p}: flag {f} has no kind");
+            }
+        }
+        // Flags pushed by name: `flags.push("...")` in the protocol's own directory.
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut pushed = 0;
+        for d in PROTOCOLS {
+            let Ok(dir) = std::fs::read_dir(src.join(d.name)) else {
+                continue;
+            };
+            for file in dir.flatten() {
+                let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+                for part in text.split("flags.push(\"").skip(1) {
+                    let flag = part.split('"').next().unwrap_or_default();
+                    assert!(
+                        d.flag_kind(flag).is_some(),
+                        "{}: flag {flag} ({}) has no kind",
+                        d.name,
+                        file.path().display()
+                    );
+                    pushed += 1;
+                }
+            }
+        }
+        assert!(pushed >= 5, "{pushed}");
+        // And nothing declared twice.
+        for d in PROTOCOLS {
+            for (i, (f, _)) in d.flags.iter().enumerate() {
+                assert!(
+                    !d.flags.iter().skip(i + 1).any(|(g, _)| g == f),
+                    "{}: {f}",
+                    d.name
+                );
+            }
+        }
     }
 
     #[test]

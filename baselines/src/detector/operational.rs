@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use otsensor_protocols::descriptor::{Dangerous, Request};
+use otsensor_protocols::descriptor::{Dangerous, FlagKind, Request};
 use otsensor_protocols::{Direction, Operation};
 
 use crate::alert::{Evidence, Rule};
@@ -50,7 +50,7 @@ fn raise(cx: &Ctx<'_>, fx: &mut Findings<'_>, rule: &'static Rule, what: &str) {
 /// the rest.
 pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
     let m = cx.m;
-    if m.flags.contains(&"password_sent") {
+    if super::protocol::first_of(m, FlagKind::Password).is_some() {
         return raise(cx, fx, &rules::PASSWORD_IN_CLEAR, "PLC password sent");
     }
     if m.direction != Direction::Request {
@@ -123,7 +123,7 @@ mod tests {
         let dl = MessageBuilder::modbus(90).operation(Operation::ProgramDownload);
         let fired = run(check, &[dl.build()]);
         assert_eq!(fired.full[0].0, "operational.program_download");
-        let pw = MessageBuilder::modbus(3).flag("password_sent");
+        let pw = MessageBuilder::s7_job(4, "read_var").flag("password_sent");
         assert_eq!(
             run(check, &[pw.build()]).full[0].0,
             "operational.password_in_clear"

@@ -4,72 +4,37 @@
 
 use serde_json::json;
 
+use otsensor_protocols::descriptor::FlagKind;
 use otsensor_protocols::Direction;
 
 use crate::alert::{Evidence, FactKind};
+use crate::message::Message;
 use crate::rules;
 
 use super::findings::{Ctx, Findings};
 
-/// Parser flags that mean a PDU broke its protocol's specification.
-pub const MALFORMED_FLAGS: &[&str] = &[
-    // Modbus
-    "truncated",
-    "byte_count_mismatch",
-    "quantity_out_of_range",
-    "address_overflow",
-    "trailing_bytes",
-    "echo_mismatch",
-    "invalid_coil_value",
-    "unknown_exception_code",
-    // DNP3
-    "bad_qualifier",
-    "invalid_range",
-    "fragment_too_short",
-    // S7comm
-    "bad_item",
-    "bad_userdata_head",
-];
+/// The message's flags with their kinds, as its protocol's descriptor declares them. A
+/// flag no descriptor declares is a parser bug (the protocols' flag test catches it; debug
+/// builds stop here); release builds take it for malformed.
+fn flags<'m>(m: &'m Message) -> impl Iterator<Item = (&'static str, FlagKind)> + 'm {
+    let d = otsensor_protocols::descriptor(m.protocol);
+    m.flags.iter().map(move |f| {
+        let kind = d.and_then(|d| d.flag_kind(f));
+        debug_assert!(kind.is_some(), "{} flag {f} has no kind", m.protocol);
+        (*f, kind.unwrap_or(FlagKind::Malformed))
+    })
+}
 
-/// Parser flags for PDUs beyond the specification's (or the sensor's) size limits: one is
-/// enough to alert.
-pub const OVERSIZED_FLAGS: &[&str] = &[
-    "fragment_too_long",
-    "too_many_objects",
-    "too_many_points",
-    "pdu_too_long",
-];
-
-/// Parser flags for function codes the protocol does not define or reserves.
-pub const ILLEGAL_FUNCTION_FLAGS: &[&str] = &[
-    "unassigned_function",
-    "reserved_function",
-    "unknown_function",
-    "unknown_sub_function",
-    "unknown_rosctr",
-    "unknown_link_function",
-];
-
-/// Parser flags for a control that broke select-before-operate: operated with no select of
-/// the same objects before it (DNP3 OPERATE; an IEC 104 execute on a point this connection
-/// selects first), or differing from what was selected.
-pub const SELECT_BEFORE_OPERATE_FLAGS: &[&str] =
-    &["operate_without_select", "operate_differs_from_select"];
-
-/// Parser flags for application sequence numbers out of turn on a stream without capture
-/// loss (the parsers forget the expected number at a TCP gap).
-pub const SEQUENCE_FLAGS: &[&str] = &["sequence_gap", "sequence_duplicate"];
+/// The first of the message's flags of `kind`.
+pub(super) fn first_of(m: &Message, kind: FlagKind) -> Option<&'static str> {
+    flags(m).find(|(_, k)| *k == kind).map(|(f, _)| f)
+}
 
 /// What a message says that the anomaly engine counts across flows (malformed PDUs over a
 /// threshold, exception storms), as facts.
 pub(super) fn count(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
     let m = cx.m;
-    if let Some(what) = m
-        .flags
-        .iter()
-        .copied()
-        .find(|f| MALFORMED_FLAGS.contains(f))
-    {
+    if let Some(what) = first_of(m, FlagKind::Malformed) {
         fx.fact(
             cx,
             FactKind::Malformed {
@@ -92,7 +57,7 @@ pub(super) fn count(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
 pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
     let m = cx.m;
     let function = || m.function.as_deref().unwrap_or("?");
-    if let Some(f) = m.flags.iter().find(|f| ILLEGAL_FUNCTION_FLAGS.contains(*f)) {
+    if let Some(f) = first_of(m, FlagKind::IllegalFunction) {
         fx.raise(cx, &rules::ILLEGAL_FUNCTION, &[cx.label], || {
             let code = m.function_code.map_or(-1, i64::from);
             (
@@ -108,7 +73,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             )
         });
     }
-    if let Some(f) = m.flags.iter().find(|f| OVERSIZED_FLAGS.contains(*f)) {
+    if let Some(f) = first_of(m, FlagKind::Oversized) {
         fx.raise(cx, &rules::OVERSIZED, &[cx.label], || {
             (
                 format!("{} {} {f}", m.protocol, function()),
@@ -119,25 +84,21 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             )
         });
     }
-    if m.flags.contains(&"request_flood") {
+    if let Some(f) = first_of(m, FlagKind::Flood) {
         fx.raise(cx, &rules::REQUEST_FLOOD, &[cx.label], || {
             (
                 format!("{} requests left unanswered in bulk", m.protocol),
                 Evidence {
-                    observed: json!({ "flag": "request_flood" }),
+                    observed: json!({ "flag": f }),
                     expected: json!({ "outstanding": "answered in turn" }),
                 },
             )
         });
     }
-    if let Some(f) = m
-        .flags
-        .iter()
-        .find(|f| **f == "bad_block_crc" || **f == "bad_header_crc")
-    {
+    if let Some(f) = first_of(m, FlagKind::Checksum) {
         fx.raise(cx, &rules::BAD_CRC, &[cx.label], || {
             (
-                format!("DNP3 frame with a bad CRC ({f})"),
+                format!("{} frame with a bad CRC ({f})", m.protocol),
                 Evidence {
                     observed: json!({ "flag": f, "packet": m.packet }),
                     expected: serde_json::Value::Null,
@@ -145,17 +106,13 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             )
         });
     }
-    if let Some(f) = m
-        .flags
-        .iter()
-        .find(|f| SELECT_BEFORE_OPERATE_FLAGS.contains(*f))
-    {
+    if let Some(f) = first_of(m, FlagKind::SelectBeforeOperate) {
         fx.raise(
             cx,
             &rules::SELECT_BEFORE_OPERATE,
             &[cx.label, "#", f],
             || {
-                let what = if *f == "operate_without_select" {
+                let what = if f == "operate_without_select" {
                     "without a select of the same objects before it"
                 } else {
                     "differing from its select (objects, values or sequence)"
@@ -175,14 +132,14 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             },
         );
     }
-    if let Some(f) = m.flags.iter().find(|f| SEQUENCE_FLAGS.contains(*f)) {
+    if let Some(f) = first_of(m, FlagKind::Sequence) {
         fx.raise(cx, &rules::SEQUENCE_ANOMALY, &[cx.label], || {
             (
                 format!(
                     "{} {} with a {} send sequence number on a stream that lost nothing",
                     m.protocol,
                     function(),
-                    if *f == "sequence_gap" {
+                    if f == "sequence_gap" {
                         "skipped"
                     } else {
                         "repeated"
@@ -222,10 +179,11 @@ mod tests {
 
     #[test]
     fn flags_raise_their_rules_and_malformed_pdus_are_counted_as_facts() {
-        let m = MessageBuilder::modbus(3)
-            .flag("unassigned_function")
+        let m = MessageBuilder::new("dnp3", 20000)
+            .function(3, "unknown")
+            .flag("unknown_function")
             .flag("truncated")
-            .flag("pdu_too_long");
+            .flag("too_many_points");
         let fired = run(check, &[m.clone().build()]);
         let ids: Vec<&str> = fired.full.iter().map(|f| f.0.as_str()).collect();
         assert_eq!(ids, ["protocol.illegal_function", "protocol.oversized"]);

@@ -4,7 +4,7 @@
 //! restart rule), writes at the life-safety and manual-override priorities or that take an
 //! object out of service, files written to a device; and who sweeps it for devices.
 
-use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Parser, Request, Roles};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, DEVICE_RESTART_RULE};
@@ -29,7 +29,11 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         &BACNET_DISCOVERY,
     ],
     dangerous,
+    flags: FLAGS,
 };
+
+/// BACnet/IP's flags: a BVLC length past the datagram is malformed.
+pub static FLAGS: &[(&str, FlagKind)] = &[("bvlc_length_mismatch", FlagKind::Malformed)];
 
 /// DeviceCommunicationControl that disables a device's communication.
 pub static BACNET_DCC_DISABLE: Rule = Rule {

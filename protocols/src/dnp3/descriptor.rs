@@ -1,7 +1,7 @@
 //! DNP3 as the rest of the sensor knows it: port 20000 (TCP and UDP), master and outstation
 //! roles, and its dangerous functions (application control, disable unsolicited).
 
-use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Parser, Request, Roles};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule};
@@ -21,7 +21,30 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     rules: &[&DNP3_APPLICATION_CONTROL, &DNP3_DISABLE_UNSOLICITED],
     dangerous,
+    flags: FLAGS,
 };
+
+/// DNP3's flags (frame, transport and application layers): a transport sequence out of turn (common at a capture's start) and objects of groups the parser does not know are informational.
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("bad_block_crc", FlagKind::Checksum),
+    ("bad_header_crc", FlagKind::Checksum),
+    ("unknown_link_function", FlagKind::IllegalFunction),
+    ("out_of_sequence", FlagKind::Informational),
+    ("fragment_too_long", FlagKind::Oversized),
+    ("unknown_function", FlagKind::IllegalFunction),
+    ("unknown_object", FlagKind::Informational),
+    ("bad_qualifier", FlagKind::Malformed),
+    ("invalid_range", FlagKind::Malformed),
+    ("truncated", FlagKind::Malformed),
+    ("too_many_objects", FlagKind::Oversized),
+    ("too_many_points", FlagKind::Oversized),
+    ("unpaired_response", FlagKind::Informational),
+    ("request_flood", FlagKind::Flood),
+    ("fragment_too_short", FlagKind::Malformed),
+    ("response_mismatch", FlagKind::Informational),
+    ("operate_without_select", FlagKind::SelectBeforeOperate),
+    ("operate_differs_from_select", FlagKind::SelectBeforeOperate),
+];
 
 /// DNP3 initialize data or application, start or stop application.
 pub static DNP3_APPLICATION_CONTROL: Rule = Rule {

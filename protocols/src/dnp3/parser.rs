@@ -301,7 +301,7 @@ impl Flags {
     /// next one (IEEE 1815 requires both).
     pub const OPERATE_DIFFERS_FROM_SELECT: Flags = Flags(1 << 16);
 
-    const NAMES: [(Flags, &'static str); 17] = [
+    pub(crate) const NAMES: [(Flags, &'static str); 17] = [
         (Flags::BAD_BLOCK_CRC, "bad_block_crc"),
         (Flags::UNKNOWN_LINK_FUNCTION, "unknown_link_function"),
         (Flags::OUT_OF_SEQUENCE, "out_of_sequence"),

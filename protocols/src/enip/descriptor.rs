@@ -5,7 +5,9 @@
 //! them) and changes to a device's network configuration.
 
 use super::codes::{class, service};
-use crate::descriptor::{no_dangerous_functions, Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{
+    no_dangerous_functions, Dangerous, Descriptor, FlagKind, Parser, Request, Roles,
+};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, FIRMWARE_UPDATE, PLC_START, PLC_STOP};
@@ -27,7 +29,23 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     roles: ROLES,
     rules: &[],
     dangerous: no_dangerous_functions,
+    flags: FLAGS,
 };
+
+/// EtherNet/IP's and CIP's flags: a bad EPATH, fragment offsets that do not add up, nonzero options and a status on a request break the specification.
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("truncated", FlagKind::Malformed),
+    ("trailing_bytes", FlagKind::Malformed),
+    ("unknown_function", FlagKind::IllegalFunction),
+    ("nonzero_options", FlagKind::Malformed),
+    ("unassigned_function", FlagKind::IllegalFunction),
+    ("bad_path", FlagKind::Malformed),
+    ("unpaired_response", FlagKind::Informational),
+    ("response_mismatch", FlagKind::Informational),
+    ("request_flood", FlagKind::Flood),
+    ("bad_offsets", FlagKind::Malformed),
+    ("status_on_request", FlagKind::Malformed),
+];
 
 /// CIP (parsed by the EtherNet/IP parser, in its messages). A CIP message's sub-function is
 /// the class of the object it addresses.
@@ -39,6 +57,7 @@ pub static CIP_DESCRIPTOR: Descriptor = Descriptor {
     roles: ROLES,
     rules: &[&CIP_NETWORK_CONFIGURATION, &CIP_CONTROLLER_LOCK],
     dangerous,
+    flags: FLAGS,
 };
 
 /// A device's IP address, port or link settings changed over CIP.

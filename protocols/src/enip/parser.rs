@@ -42,7 +42,7 @@ impl Flags {
     /// A non-zero encapsulation status on a request.
     pub const STATUS_ON_REQUEST: Flags = Flags(1 << 10);
 
-    const NAMES: [(Flags, &'static str); 11] = [
+    pub(crate) const NAMES: [(Flags, &'static str); 11] = [
         (Flags::TRUNCATED, "truncated"),
         (Flags::TRAILING_BYTES, "trailing_bytes"),
         (Flags::UNKNOWN_COMMAND, "unknown_function"),

@@ -2,7 +2,7 @@
 //! stations, and its dangerous requests: reset process (through the generic restart rule by
 //! operation) and control commands activated (select and execute alike: one alert per edge).
 
-use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Parser, Request, Roles};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule};
@@ -22,7 +22,24 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     rules: &[&IEC104_COMMAND],
     dangerous,
+    flags: FLAGS,
 };
+
+/// IEC 60870-5-104's flags: causes of transmission the standard does not define, a bad control field and an ASDU without objects are malformed.
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("truncated", FlagKind::Malformed),
+    ("trailing_bytes", FlagKind::Malformed),
+    ("unknown_function", FlagKind::IllegalFunction),
+    ("unknown_cause", FlagKind::Malformed),
+    ("sequence_gap", FlagKind::Sequence),
+    ("sequence_duplicate", FlagKind::Sequence),
+    ("bad_control", FlagKind::Malformed),
+    ("unknown_sub_function", FlagKind::IllegalFunction),
+    ("no_objects", FlagKind::Malformed),
+    ("negative_confirmation", FlagKind::Informational),
+    ("operate_without_select", FlagKind::SelectBeforeOperate),
+    ("operate_differs_from_select", FlagKind::SelectBeforeOperate),
+];
 
 /// A control command (or set point) activated on an outstation.
 pub static IEC104_COMMAND: Rule = Rule {

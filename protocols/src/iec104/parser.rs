@@ -45,7 +45,7 @@ impl Flags {
     /// A command executed with another type or value than its select.
     pub const OPERATE_DIFFERS_FROM_SELECT: Flags = Flags(1 << 11);
 
-    const NAMES: [(Flags, &'static str); 12] = [
+    pub(crate) const NAMES: [(Flags, &'static str); 12] = [
         (Flags::TRUNCATED, "truncated"),
         (Flags::TRAILING_BYTES, "trailing_bytes"),
         (Flags::UNKNOWN_TYPE, "unknown_function"),

@@ -2,7 +2,7 @@
 //! connections of port 102 (it owns no port of its own), client and server roles, and the
 //! program invocation services that stop, start or delete what a device runs.
 
-use crate::descriptor::{Dangerous, Descriptor, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Request, Roles};
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
 
@@ -18,7 +18,11 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     rules: &[&MMS_DELETE, &MMS_CONTROL, &MMS_FILE_PUSHED],
     dangerous,
+    flags: FLAGS,
 };
+
+/// MMS's flags.
+pub static FLAGS: &[(&str, FlagKind)] = &[("malformed", FlagKind::Malformed)];
 
 /// MMS deleteProgramInvocation, deleteDomain or fileDelete.
 pub static MMS_DELETE: Rule = Rule {

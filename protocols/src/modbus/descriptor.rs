@@ -2,7 +2,7 @@
 //! roles, and its dangerous functions (force listen-only mode; UMAS stop and start PLC).
 
 use super::codes::FunctionCode;
-use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Parser, Request, Roles};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
@@ -22,7 +22,31 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     rules: &[&MODBUS_LISTEN_ONLY],
     dangerous,
+    flags: FLAGS,
 };
+
+/// Modbus/TCP's flags (the parser's `Flags`): user-defined function codes and pairing misses are informational.
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("quantity_out_of_range", FlagKind::Malformed),
+    ("byte_count_mismatch", FlagKind::Malformed),
+    ("truncated", FlagKind::Malformed),
+    ("trailing_bytes", FlagKind::Malformed),
+    ("user_defined_function", FlagKind::Informational),
+    ("reserved_function", FlagKind::IllegalFunction),
+    ("unassigned_function", FlagKind::IllegalFunction),
+    ("invalid_coil_value", FlagKind::Malformed),
+    ("unknown_exception_code", FlagKind::Malformed),
+    ("unknown_sub_function", FlagKind::IllegalFunction),
+    ("response_mismatch", FlagKind::Informational),
+    ("unpaired_response", FlagKind::Informational),
+    ("request_flood", FlagKind::Flood),
+    ("address_overflow", FlagKind::Malformed),
+    ("duplicate_transaction", FlagKind::Informational),
+    ("echo_mismatch", FlagKind::Malformed),
+    // Schneider Modicon PLCs answer UMAS with an MBAP length of 255, one over the
+    // specification: a device's habit, not an attack (ADUs longer still are not framed).
+    ("length_over_spec", FlagKind::Informational),
+];
 
 /// Modbus force listen-only mode.
 pub static MODBUS_LISTEN_ONLY: Rule = Rule {

@@ -159,7 +159,7 @@ impl Flags {
     /// The MBAP length exceeds the specification's 254 (an ADU over 260 bytes).
     pub const LENGTH_OVER_SPEC: Flags = Flags(1 << 16);
 
-    const NAMES: [(Flags, &'static str); 17] = [
+    pub(crate) const NAMES: [(Flags, &'static str); 17] = [
         (Flags::QUANTITY_OUT_OF_RANGE, "quantity_out_of_range"),
         (Flags::BYTE_COUNT_MISMATCH, "byte_count_mismatch"),
         (Flags::TRUNCATED, "truncated"),

@@ -2,7 +2,7 @@
 //! PIPEDREAM tool set and careless integrations leave behind: channels without security,
 //! anonymous sessions, and changes to a server's address space (node management).
 
-use crate::descriptor::{Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{Dangerous, Descriptor, FlagKind, Parser, Request, Roles};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule};
@@ -26,7 +26,14 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         &OPCUA_NODE_MANAGEMENT,
     ],
     dangerous,
+    flags: FLAGS,
 };
+
+/// OPC UA's flags: security settings the operational rules judge.
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("security_none", FlagKind::Informational),
+    ("encrypted", FlagKind::Informational),
+];
 
 /// A secure channel opened with security mode None.
 pub static OPCUA_SECURITY_NONE: Rule = Rule {

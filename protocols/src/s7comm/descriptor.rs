@@ -2,7 +2,9 @@
 //! rides in the same TPKT/COTP connections, so it owns no port), client and PLC roles, and
 //! S7comm's dangerous functions (PLC STOP, the PI services).
 
-use crate::descriptor::{no_dangerous_functions, Dangerous, Descriptor, Parser, Request, Roles};
+use crate::descriptor::{
+    no_dangerous_functions, Dangerous, Descriptor, FlagKind, Parser, Request, Roles,
+};
 use crate::flow::Driver;
 use crate::rule::attack::*;
 use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
@@ -24,7 +26,22 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     roles: ROLES,
     rules: &[&S7_COPY_RAM_TO_ROM, &S7_BLOCK_DELETE, &S7_PI_SERVICE],
     dangerous,
+    flags: FLAGS,
 };
+
+/// S7comm's flags; an error class in an answer is informational (its exception is judged).
+pub static FLAGS: &[(&str, FlagKind)] = &[
+    ("truncated", FlagKind::Malformed),
+    ("trailing_bytes", FlagKind::Malformed),
+    ("unknown_rosctr", FlagKind::IllegalFunction),
+    ("unknown_function", FlagKind::IllegalFunction),
+    ("bad_item", FlagKind::Malformed),
+    ("unpaired_response", FlagKind::Informational),
+    ("error_reported", FlagKind::Informational),
+    ("bad_userdata_head", FlagKind::Malformed),
+    ("pdu_too_long", FlagKind::Oversized),
+    ("password_sent", FlagKind::Password),
+];
 
 /// S7comm-plus (parsed by the S7comm parser, in the same connections).
 pub static PLUS_DESCRIPTOR: Descriptor = Descriptor {
@@ -35,6 +52,7 @@ pub static PLUS_DESCRIPTOR: Descriptor = Descriptor {
     roles: ROLES,
     rules: &[],
     dangerous: no_dangerous_functions,
+    flags: FLAGS,
 };
 
 /// S7 PI service copy RAM to ROM (_MODU).

@@ -212,7 +212,7 @@ impl Flags {
     /// A PLC password was sent (userdata security, in clear or weakly obfuscated).
     pub const PASSWORD_SENT: Flags = Flags(1 << 9);
 
-    const NAMES: [(Flags, &'static str); 10] = [
+    pub(crate) const NAMES: [(Flags, &'static str); 10] = [
         (Flags::TRUNCATED, "truncated"),
         (Flags::TRAILING_BYTES, "trailing_bytes"),
         (Flags::UNKNOWN_ROSCTR, "unknown_rosctr"),
