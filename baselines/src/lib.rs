@@ -9,7 +9,7 @@
 //!   learner;
 //! - [`detector`]: per-worker checks of each message (policy, baseline, operational and
 //!   protocol rules) and [`anomaly`]: correlation across flows (scans, floods), both raising
-//!   [`alert`] signals for the [`rules`];
+//!   [`alert`] signals for the [`rules`], and the plant's own [`sigma`] rules;
 //! - [`lru`], [`intervals`], [`oui`]: the bounded tables, address ranges and MAC vendors they
 //!   use.
 //!
@@ -41,6 +41,7 @@ pub mod lru;
 pub mod oui;
 pub mod polls;
 pub mod rules;
+pub mod sigma;
 pub mod sorted_set;
 pub mod streams;
 pub mod substation;

@@ -677,9 +677,13 @@ pub fn all() -> &'static [&'static Rule] {
     &ALL
 }
 
-/// The rule with this id.
+/// The rule with this id (built in, or a Sigma rule loaded).
 pub fn by_id(id: &str) -> Option<&'static Rule> {
-    all().iter().copied().find(|r| r.id == id)
+    all()
+        .iter()
+        .copied()
+        .find(|r| r.id == id)
+        .or_else(|| crate::sigma::by_id(id))
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub enum Engine {
     Anomaly,
     /// The sensor's own health (capture loss, silent inputs, overload, sinks, saves).
     Sensor,
+    /// The plant's own Sigma rules over event and flow records (`[rules] sigma`).
+    Sigma,
 }
 
 impl Engine {
@@ -31,16 +33,17 @@ impl Engine {
             Engine::Operational => "operational",
             Engine::Anomaly => "anomaly",
             Engine::Sensor => "sensor",
+            Engine::Sigma => "sigma",
         }
     }
 
     /// Whether alerts of this engine are recorded in a baseline while learning (operational,
-    /// protocol and anomaly alerts; policy alerts come from configuration and sensor alerts
+    /// protocol, anomaly and Sigma alerts; policy alerts come from configuration and sensor alerts
     /// from the sensor itself, so neither is).
     pub fn learnable(self) -> bool {
         matches!(
             self,
-            Engine::Protocol | Engine::Operational | Engine::Anomaly
+            Engine::Protocol | Engine::Operational | Engine::Anomaly | Engine::Sigma
         )
     }
 }

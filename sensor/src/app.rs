@@ -102,6 +102,7 @@ fn detector_config(cfg: &Config, mode: Mode) -> DetectorConfig {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
+        sigma: cfg.rules.loaded.clone(),
     }
 }
 

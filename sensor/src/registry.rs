@@ -66,6 +66,9 @@ pub struct AppCtx<'a> {
     pub counters: &'a mut ProtoCounters,
     /// Policy and baseline checks.
     pub detector: &'a mut Detector,
+    /// Whether a Sigma rule watches the events of this flow's protocol(s): they are then
+    /// built even when `--events` is off.
+    pub sigma: bool,
 }
 
 impl FlowInfo {
@@ -120,26 +123,66 @@ impl Sink for AppCtx<'_> {
     }
 
     fn events_enabled(&self) -> bool {
-        self.events.enabled()
+        self.sigma || self.events.enabled()
     }
 
     /// The event line, with the flow's Community ID as its last key.
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
         let cid = self.flow.cid.get(self.flow.client.ip, self.flow.server.ip);
-        self.events
-            .emit_with(self.pkt_index, self.flow.id, &mut |buf: &mut Vec<u8>| {
-                let start = buf.len();
-                write(buf)?;
-                // An event is one JSON object: its closing brace makes room for one more key
-                // (the ID's characters, base64 and `:`, need no escaping).
-                if buf.len() > start + 2 && buf.last() == Some(&b'}') {
-                    buf.pop();
-                    buf.extend_from_slice(b",\"community_id\":\"");
-                    buf.extend_from_slice(cid.as_bytes());
-                    buf.extend_from_slice(b"\"}");
-                }
-                Ok(())
-            });
+        let mut line = |buf: &mut Vec<u8>| {
+            let start = buf.len();
+            write(buf)?;
+            // An event is one JSON object: its closing brace makes room for one more key
+            // (the ID's characters, base64 and `:`, need no escaping).
+            if buf.len() > start + 2 && buf.last() == Some(&b'}') {
+                buf.pop();
+                buf.extend_from_slice(b",\"community_id\":\"");
+                buf.extend_from_slice(cid.as_bytes());
+                buf.extend_from_slice(b"\"}");
+            }
+            Ok(())
+        };
+        if !self.sigma {
+            return self
+                .events
+                .emit_with(self.pkt_index, self.flow.id, &mut line);
+        }
+        let mut found = std::mem::take(self.events.alert_scratch());
+        if let Some(l) = self
+            .events
+            .emit_inspected(self.pkt_index, self.flow.id, &mut line)
+        {
+            let view = self.flow.view();
+            if let Some(service) = event_protocol(l) {
+                self.detector
+                    .sigma(service, l, &view, Some(self.det), self.ts, &mut found);
+            }
+        }
+        *self.events.alert_scratch() = found;
+        self.events.commit_alerts(self.pkt_index, self.flow.id);
+    }
+}
+
+/// The `protocol` of an event line: its second key, after `ts` (how every event begins).
+fn event_protocol(line: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"protocol\":\"";
+    let at = line
+        .get(..line.len().min(96))?
+        .windows(KEY.len())
+        .position(|w| w == KEY)?
+        + KEY.len();
+    let rest = line.get(at..)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(rest.get(..end)?).ok()
+}
+
+/// The protocols whose events a protocol's handler writes besides its own: CIP rides in
+/// EtherNet/IP, S7comm-plus shares S7comm's port and handler.
+pub fn carried(name: &str) -> &'static [&'static str] {
+    match name {
+        "enip" => &["cip"],
+        "s7comm" => &["s7comm_plus"],
+        _ => &[],
     }
 }
 

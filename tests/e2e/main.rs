@@ -29,5 +29,6 @@ mod replay;
 mod s7comm;
 mod scenarios;
 mod service;
+mod sigma;
 mod triage;
 mod util;

@@ -4,7 +4,8 @@
 //! (a real Modbus/TCP capture renumbered into test-host addresses) is replayed into both;
 //! the test forces kernel drops on one interface (the sensor is stopped with SIGSTOP while
 //! traffic arrives), then silence on it, and checks the health alerts naming the interface,
-//! `/health` degraded then ok, a SIGHUP that adds a conduit silencing a policy alert, and
+//! `/health` degraded then ok, a SIGHUP that adds a conduit silencing a policy alert and a
+//! Sigma rule that raises on the traffic after it, and
 //! `/metrics` (parsed by Python's prometheus_client OpenMetrics parser) equal to the final
 //! stats. A second run points a Kafka sink at a broker that is not there and finds
 //! `sensor.sink_degraded` on its file sink.
@@ -114,11 +115,31 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A Sigma rule the reload adds: Modbus reads by the test hosts (those of B, whose steady
+/// traffic goes on after the reload, included).
+const HMI_READS: &str = "title: Modbus read by a test host
+id: service-test-hmi-reads
+level: low
+tags: [attack.t0801]
+logsource: {product: otsensor, service: modbus}
+detection:
+  read:
+    direction: request
+    operation: read
+    src.ip|cidr: 10.78.0.0/15
+  condition: read
+";
+
+/// The reloaded config (`conduit`) adds a conduit hmi -> plc and the Sigma rule
+/// `rules.yml` next to the config.
 fn config(p: &Path, zones: &str, alerts: &Path, conduit: bool) {
     let conduit = if conduit {
-        "[[conduits]]\nfrom = \"hmi\"\nto = \"plc\"\nprotocols = [\"modbus\"]\n"
+        format!(
+            "[[conduits]]\nfrom = \"hmi\"\nto = \"plc\"\nprotocols = [\"modbus\"]\n[rules]\nsigma = [\"{}\"]\n",
+            p.with_file_name("rules.yml").display()
+        )
     } else {
-        ""
+        String::new()
     };
     let text = format!(
         r#"[sensor]
@@ -215,6 +236,7 @@ fn unattended_on_two_interfaces() {
         scratch.path("live-assets.json"),
     );
     config(&cfg, &zones, &alerts_path, false);
+    std::fs::write(cfg.with_file_name("rules.yml"), HMI_READS).unwrap();
     let sensor = Sensor::start(
         &span,
         &[
@@ -340,6 +362,11 @@ fn unattended_on_two_interfaces() {
         }),
         "no reload_failed alert"
     );
+    let sigma = "sigma.service-test-hmi-reads";
+    assert!(
+        !alerts(&alerts_path).iter().any(|a| a["rule"] == sigma),
+        "a Sigma alert before its rule was loaded"
+    );
     config(&cfg, &zones, &alerts_path, true);
     sensor.signal("HUP");
     assert!(
@@ -371,6 +398,16 @@ fn unattended_on_two_interfaces() {
     };
     let before_packets = packets_a(&json(&stats));
     netns::replay_into(&plant, &pa, &cap_a, &["--pps=3000", "--limit=3000"]);
+    // The rule the reload added raises on the traffic after it (B's steady reads).
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            alerts(&alerts_path)
+                .iter()
+                .any(|a| a["rule"] == sigma && a["engine"] == "sigma")
+        }),
+        "the Sigma rule added by SIGHUP raised nothing: {:?}",
+        sensor.log
+    );
 
     // A goes down and comes back: the sensor (no longer root) reopens it and reads on.
     let iface_a = |key: &str| {

@@ -37,6 +37,7 @@ mod names;
 mod operational;
 mod policy;
 mod protocol;
+mod sigma;
 pub mod substation;
 #[cfg(test)]
 mod testing;
@@ -106,6 +107,8 @@ pub struct DetectorConfig {
     pub disabled: Vec<String>,
     /// Severity overrides.
     pub severity: HashMap<String, u8>,
+    /// The plant's Sigma rules.
+    pub sigma: crate::sigma::Shared,
 }
 
 /// The flow a message belongs to.

@@ -230,6 +230,12 @@ pub const KEYS: &[Key] = &[
         "[]",
         "rule ids (`otsensor rules`)",
     ),
+    text(
+        "rules.sigma",
+        "list of strings",
+        "[]",
+        "Sigma rule files and directories of `.yml` files",
+    ),
     Key {
         path: "rules.severity.*",
         ty: "integer",

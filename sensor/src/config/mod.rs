@@ -303,6 +303,11 @@ pub struct RulesConfig {
     pub disabled: Vec<String>,
     /// Severity (1–10) per rule id, replacing the rule's default.
     pub severity: std::collections::BTreeMap<String, u8>,
+    /// Sigma rule files and directories (of `.yml`/`.yaml` files).
+    pub sigma: Vec<std::path::PathBuf>,
+    /// The Sigma rules, loaded when the config is.
+    #[serde(skip)]
+    pub loaded: otsensor_baselines::sigma::Shared,
 }
 
 /// Alert aggregation and the default format.
@@ -781,6 +786,14 @@ impl Config {
                 parse_error(format!("{}: {m}", keys::display(&path)))
             }
         })?;
+        let mut cfg = cfg;
+        cfg.rules.loaded = otsensor_baselines::sigma::SigmaSet::load(&cfg.rules.sigma)
+            .map(std::sync::Arc::new)
+            .map_err(|message| ConfigError::Invalid {
+                path: origin.to_string(),
+                key: "rules.sigma".into(),
+                message,
+            })?;
         check::all(&cfg).map_err(|(key, message)| ConfigError::Invalid {
             path: origin.to_string(),
             key: key.to_string(),

@@ -387,6 +387,11 @@ impl AppEnv<'_> {
         det: &'c mut FlowLocal,
         index: usize,
     ) -> Option<AppCtx<'c>> {
+        let name = self.registry.protocols().get(index)?.name;
+        let sigma = self.detector.sigma_wants(name)
+            || crate::registry::carried(name)
+                .iter()
+                .any(|p| self.detector.sigma_wants(p));
         Some(AppCtx {
             flow,
             det,
@@ -395,6 +400,7 @@ impl AppEnv<'_> {
             events: self.sink,
             counters: self.stats.protocols.get_mut(index)?,
             detector: self.detector,
+            sigma,
         })
     }
 
@@ -878,7 +884,9 @@ impl Worker {
                 } else {
                     0
                 },
-                record: self.cfg.flows.then(Box::default),
+                record: (self.cfg.flows
+                    || self.detector.sigma_wants(otsensor_baselines::sigma::FLOW))
+                .then(Box::default),
                 ..Probing::default()
             },
             assets_held: [true; 2],
@@ -1360,7 +1368,17 @@ fn write_record(
         alerts: state.alerts,
         sensor,
     };
-    sink.flow_record(pkt_index, info.id, &rec);
+    if !detector.sigma_wants(otsensor_baselines::sigma::FLOW) {
+        return sink.flow_record(pkt_index, info.id, &rec);
+    }
+    let mut found = std::mem::take(sink.alert_scratch());
+    if let Some(line) = sink.flow_record_inspected(pkt_index, info.id, &rec) {
+        let view = info.view();
+        let service = otsensor_baselines::sigma::FLOW;
+        detector.sigma(service, line, &view, None, flow.last_ts, &mut found);
+    }
+    *sink.alert_scratch() = found;
+    sink.commit_alerts(pkt_index, info.id);
 }
 
 fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {

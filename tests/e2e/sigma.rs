@@ -1,0 +1,317 @@
+//! The plant's own Sigma rules (`[rules] sigma`): the example rules shipped in
+//! `config/rules/` on corpus captures, a filter that excludes the real source, bad rules
+//! refused by `config check` naming file and rule, and a Sigma alert's ATT&CK techniques in
+//! CEF, LEEF and OCSF. (A rule added by SIGHUP to a running capture: `service.rs`.)
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+fn rules_dir() -> PathBuf {
+    root().join("config/rules")
+}
+
+/// The Sigma alerts (rule, key) of a replay of `cap` with `cfg`, and the records.
+fn sigma_alerts(
+    cfg: &Path,
+    cap: &Path,
+    out: &Path,
+) -> (BTreeSet<(String, String)>, Vec<serde_json::Value>) {
+    let _ = std::fs::remove_file(out);
+    let (code, _, err) = replay(&[
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        cap.as_os_str(),
+        "--alerts".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{}: {err}", cap.display());
+    let all: Vec<serde_json::Value> = jsonl(out)
+        .into_iter()
+        .filter(|a| a["engine"] == "sigma")
+        .collect();
+    let set = all
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap().to_string(),
+                a["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (set, all)
+}
+
+fn techniques(a: &serde_json::Value) -> Vec<String> {
+    a["attack"]["techniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_example_rule_raises_on_its_capture_and_nothing_else_does() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("sigma-examples");
+    let cfg = dir.path("rules.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[rules]\nsigma = [{:?}]\n",
+            rules_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let zoned = dir.path("zoned.toml");
+    let zones =
+        std::fs::read_to_string(own_pcaps().join("synthetic/scenarios/zones.toml")).unwrap();
+    std::fs::write(
+        &zoned,
+        format!(
+            "{zones}\n[rules]\nsigma = [{:?}]\n",
+            rules_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let id = |s: &str| format!("sigma.otsensor-example-{s}");
+    // Config, capture, rule, alert key, level, techniques.
+    type Case<'a> = (&'a Path, PathBuf, &'a str, &'a str, &'a str, &'a [&'a str]);
+    let cases: &[Case<'_>] = &[
+        (
+            &cfg,
+            shared.join("s7comm/iti-ics__step7_s300_stop.pcapng"),
+            "plc-stop-outside-ews",
+            "134.249.62.199>134.249.61.163/s7comm",
+            "critical",
+            &["T0881", "T0858"],
+        ),
+        (
+            &cfg,
+            own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap"),
+            "modbus-write-40001-40010",
+            "141.81.0.10>141.81.0.46/modbus",
+            "high",
+            &["T0836", "T0855"],
+        ),
+        (
+            &cfg,
+            shared.join("dnp3/iti-ics__cold_restart_and_response.pcap"),
+            "dnp3-cold-restart",
+            "192.168.60.1>192.168.60.130/dnp3",
+            "high",
+            &["T0816"],
+        ),
+        (
+            &zoned,
+            own_pcaps().join("synthetic/scenarios/test.pcap"),
+            "tls-sni-from-control",
+            "141.81.0.12>45.137.21.9:8443",
+            "high",
+            &["T0869", "T0885"],
+        ),
+    ];
+    for (cfg, cap, rule, key, level, ts) in cases {
+        let (got, all) = sigma_alerts(cfg, cap, &dir.path("a.jsonl"));
+        let want = BTreeSet::from([(id(rule), key.to_string())]);
+        assert_eq!(got, want, "{}", cap.display());
+        let a = &all[0];
+        assert_eq!(a["severity"]["level"], *level, "{a}");
+        assert_eq!(techniques(a), *ts, "{a}");
+        assert!(
+            a["evidence"]["observed"].is_object(),
+            "the matched record: {a}"
+        );
+    }
+    // The flow rule's evidence is the flow record, with the server name it named.
+    let (_, all) = sigma_alerts(
+        &zoned,
+        &own_pcaps().join("synthetic/scenarios/test.pcap"),
+        &dir.path("a.jsonl"),
+    );
+    assert_eq!(all[0]["evidence"]["observed"]["type"], "flow");
+    assert_eq!(
+        all[0]["evidence"]["observed"]["server_name"],
+        "cdn-update.example.com"
+    );
+}
+
+#[test]
+fn a_filter_that_excludes_the_real_source_silences_the_rule() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("sigma-filter");
+    let text =
+        std::fs::read_to_string(rules_dir().join("plc-stop-outside-engineering-station.yml"))
+            .unwrap();
+    let cap = shared.join("s7comm/iti-ics__step7_s300_stop.pcapng");
+    let run = |ews: &str| {
+        let rule = dir.path("stop.yml");
+        std::fs::write(&rule, text.replace("10.1.2.10/32", ews)).unwrap();
+        let cfg = dir.path("cfg.toml");
+        std::fs::write(
+            &cfg,
+            format!("[rules]\nsigma = [{:?}]\n", rule.display().to_string()),
+        )
+        .unwrap();
+        sigma_alerts(&cfg, &cap, &dir.path("a.jsonl")).0.len()
+    };
+    assert_eq!(run("10.9.9.9/32"), 1, "another station: the stop is raised");
+    assert_eq!(
+        run("134.249.62.199/32"),
+        0,
+        "the real source is the station"
+    );
+    assert_eq!(run("134.249.62.0/24"), 0, "its network too");
+}
+
+#[test]
+fn config_check_refuses_each_bad_rule_naming_file_and_rule() {
+    let dir = Scratch::new("sigma-bad");
+    let good = std::fs::read_to_string(rules_dir().join("dnp3-cold-restart.yml")).unwrap();
+    let cases: &[(&str, String, &str)] = &[
+        ("yaml", "title: [unclosed\n".into(), "document 1"),
+        (
+            "modifier",
+            good.replace("function_code: 13", "function_code|near: 13"),
+            "Unknown field modifier 'near'",
+        ),
+        (
+            "selection",
+            good.replace("condition: restart", "condition: restart and not window"),
+            "undefined identifiers",
+        ),
+        (
+            "service",
+            good.replace("service: dnp3", "service: ftp"),
+            "unknown service \"ftp\"",
+        ),
+        (
+            "product",
+            good.replace("product: otsensor", "product: windows"),
+            "logsource.product must be otsensor",
+        ),
+    ];
+    for (what, text, why) in cases {
+        let rule = dir.path(&format!("{what}.yml"));
+        std::fs::write(&rule, text).unwrap();
+        let cfg = dir.path(&format!("{what}.toml"));
+        std::fs::write(
+            &cfg,
+            format!("[rules]\nsigma = [{:?}]\n", rule.display().to_string()),
+        )
+        .unwrap();
+        let out = config_check(&cfg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{what}: one line: {err}");
+        assert!(err.contains("rules.sigma"), "{what}: names the key: {err}");
+        assert!(
+            err.contains(&rule.display().to_string()),
+            "{what}: names the file: {err}"
+        );
+        assert!(err.contains(why), "{what}: says why: {err}");
+        if *what != "yaml" {
+            assert!(
+                err.contains("\"DNP3 cold restart\""),
+                "{what}: names the rule: {err}"
+            );
+        }
+        // The run refuses it the same way.
+        let (code, _, err) = replay(&[
+            "-c".as_ref(),
+            cfg.as_os_str(),
+            own_pcaps()
+                .join("modbus/iti-modbustcp/ModbusTCP.pcap")
+                .as_os_str(),
+        ]);
+        assert_eq!(code, 2, "{what}: {err}");
+    }
+    // The shipped examples pass, and a rule id can be switched off like any other.
+    let cfg = dir.path("ok.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[rules]\nsigma = [{:?}]\ndisabled = [\"sigma.otsensor-example-dnp3-cold-restart\"]\n",
+            rules_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = config_check(&cfg);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_switched_off_sigma_rule_raises_nothing() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("sigma-off");
+    let cfg = dir.path("cfg.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[rules]\nsigma = [{:?}]\ndisabled = [\"sigma.otsensor-example-dnp3-cold-restart\"]\n",
+            rules_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let cap = shared.join("dnp3/iti-ics__cold_restart_and_response.pcap");
+    assert!(sigma_alerts(&cfg, &cap, &dir.path("a.jsonl")).0.is_empty());
+}
+
+#[test]
+fn a_sigma_alert_carries_its_techniques_into_cef_leef_and_ocsf() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("sigma-formats");
+    let cfg = dir.path("cfg.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[rules]\nsigma = [{:?}]\n",
+            rules_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let cap = shared.join("s7comm/iti-ics__step7_s300_stop.pcapng");
+    let rule = "sigma.otsensor-example-plc-stop-outside-ews";
+    for format in ["cef", "leef", "ocsf"] {
+        let out = dir.path(&format!("a.{format}"));
+        let args: Vec<&OsStr> = vec![
+            "-c".as_ref(),
+            cfg.as_os_str(),
+            cap.as_os_str(),
+            "--alerts".as_ref(),
+            out.as_os_str(),
+            "--alert-format".as_ref(),
+            format.as_ref(),
+        ];
+        let (code, _, err) = replay(&args);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(rule))
+            .unwrap_or_else(|| panic!("{format}: no {rule} in {text}"));
+        for t in ["T0881", "T0858"] {
+            assert!(line.contains(t), "{format}: {t} missing from {line}");
+        }
+        match format {
+            "cef" => assert!(
+                line.contains("cs5Label=attackTechniques cs5=T0881,T0858"),
+                "{line}"
+            ),
+            "leef" => assert!(line.contains("attack=T0881,T0858"), "{line}"),
+            _ => {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let s = v.to_string();
+                assert!(s.contains("\"uid\":\"T0881\""), "{s}");
+            }
+        }
+    }
+}
