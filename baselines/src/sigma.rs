@@ -44,6 +44,8 @@ pub struct SigmaRule {
     pub service: &'static str,
     /// The file it came from.
     pub file: PathBuf,
+    /// The top-level fields its detection names (`None`: keywords, any field).
+    fields: Option<Vec<String>>,
     compiled: sigma_rust::Rule,
 }
 
@@ -58,6 +60,9 @@ impl SigmaRule {
 #[derive(Debug, Default)]
 pub struct SigmaSet {
     by_service: HashMap<&'static str, Vec<SigmaRule>>,
+    /// Per service, the top-level fields its rules name (`None`: a rule searches keywords
+    /// in every field): only those are read from a record.
+    fields: HashMap<&'static str, Option<Vec<String>>>,
     count: usize,
 }
 
@@ -82,6 +87,16 @@ impl SigmaSet {
     /// The rules watching `service`'s records (none: nothing to do for them).
     pub fn rules_for(&self, service: &str) -> &[SigmaRule] {
         self.by_service.get(service).map_or(&[], Vec::as_slice)
+    }
+
+    /// The top-level fields the rules of `service` name (`None`: every field).
+    pub fn named(&self, service: &str) -> Option<&[String]> {
+        self.fields.get(service).and_then(|f| f.as_deref())
+    }
+
+    /// Whether any rule watches a protocol's events (not flow records).
+    pub fn on_events(&self) -> bool {
+        self.by_service.keys().any(|s| *s != FLOW)
     }
 
     /// Whether any rule watches `service`.
@@ -122,6 +137,20 @@ impl SigmaSet {
                         file.display(),
                         first.display()
                     ));
+                }
+                let named = set
+                    .fields
+                    .entry(r.service)
+                    .or_insert_with(|| Some(Vec::new()));
+                match (named.as_mut(), &r.fields) {
+                    (Some(all), Some(mine)) => {
+                        for f in mine {
+                            if !all.contains(f) {
+                                all.push(f.clone());
+                            }
+                        }
+                    }
+                    _ => *named = None,
                 }
                 set.count += 1;
                 if set.count > MAX_RULES {
@@ -220,6 +249,7 @@ fn compile(doc: serde_norway::Value, file: &Path, n: usize) -> Result<SigmaRule,
     let level = doc.get("level").map(|l| l.as_str().unwrap_or("?"));
     let severity = severity(level)
         .ok_or_else(|| bad("level must be informational, low, medium, high or critical".into()))?;
+    let fields = doc.get("detection").and_then(named_fields);
     let compiled: sigma_rust::Rule =
         serde_norway::from_value(doc).map_err(|e| bad(one_line(&e)))?;
     let rule = intern(Rule {
@@ -240,8 +270,52 @@ fn compile(doc: serde_norway::Value, file: &Path, n: usize) -> Result<SigmaRule,
         rule,
         service,
         file: file.to_path_buf(),
+        fields,
         compiled,
     })
+}
+
+/// The top-level record fields a detection names (`src` for `src.ip|cidr`), or `None` when
+/// a selection searches keywords (values with no field: any field may hold them).
+fn named_fields(detection: &serde_norway::Value) -> Option<Vec<String>> {
+    use serde_norway::Value;
+    fn keys(m: &serde_norway::Mapping, out: &mut Vec<String>) -> Option<()> {
+        for k in m.keys() {
+            let k = k.as_str()?;
+            if k.split('|').any(|m| m == "fieldref") {
+                // Its values name fields too.
+                return None;
+            }
+            let field = k.split('|').next().unwrap_or(k);
+            let top = field.split('.').next().unwrap_or(field).to_string();
+            if !out.contains(&top) {
+                out.push(top);
+            }
+        }
+        Some(())
+    }
+    let mut out = Vec::new();
+    let Value::Mapping(d) = detection else {
+        return Some(out);
+    };
+    for (name, sel) in d {
+        if name.as_str() == Some("condition") {
+            continue;
+        }
+        match sel {
+            Value::Mapping(m) => keys(m, &mut out)?,
+            Value::Sequence(items) => {
+                for i in items {
+                    match i {
+                        Value::Mapping(m) => keys(m, &mut out)?,
+                        _ => return None,
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// A Sigma level as a severity score (1–10); `None` for a level Sigma does not define.
@@ -326,20 +400,94 @@ pub fn by_id(id: &str) -> Option<&'static Rule> {
     loaded.iter().rev().find(|r| r.id == id).copied()
 }
 
+/// The top-level fields of a JSON record among `fields`, as their raw JSON text (index in
+/// `fields`, text), in the record's order; the other fields are skipped unread. `None` when
+/// the line is not a JSON object.
+pub fn pick<'a>(line: &'a [u8], fields: &[String]) -> Option<Vec<(usize, &'a RawValue)>> {
+    use serde::de::DeserializeSeed;
+    let mut out = Vec::with_capacity(fields.len());
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let read = Pick {
+        fields,
+        out: &mut out,
+    }
+    .deserialize(&mut de);
+    // Reading stops once every field is found: the rest of the line is not read, so the
+    // parser's complaint about it is expected.
+    (read.is_ok() || out.len() == fields.len()).then_some(out)
+}
+
+pub use serde_json::value::RawValue;
+
+/// Reads the fields named into `out`; stops early (with an error) once all are found.
+struct Pick<'f, 'o, 'de> {
+    fields: &'f [String],
+    out: &'o mut Vec<(usize, &'de RawValue)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pick<'_, '_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match self.fields.iter().position(|f| *f == k) {
+                Some(i) => {
+                    self.out.push((i, m.next_value::<&'de RawValue>()?));
+                    if self.out.len() == self.fields.len() {
+                        return Err(serde::de::Error::custom("every field found"));
+                    }
+                }
+                None => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Most elements of a record's lists tried one by one.
 pub const MAX_LIST_VIEWS: usize = 64;
 
-/// The records a rule is tried on for one JSON record. Sigma matches a field against a
-/// value, not a list: a record whose top-level fields hold lists (a Modbus request's
-/// `addresses`, a DNP3 response's `objects`, `flags`) is tried as one record per position,
-/// the i-th taking each list's i-th element (a shorter list its last, an empty list
-/// dropped), up to [`MAX_LIST_VIEWS`] positions. So `addresses.start|lt: 10` matches a
-/// request one of whose address ranges starts below 10.
-pub fn records(line: &[u8]) -> Vec<Record> {
-    let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice::<serde_json::Value>(line)
-    else {
-        return Vec::new();
+/// The records a rule is tried on for one JSON record: all its fields, or only the
+/// top-level `fields` named. Sigma matches a field against a value, not a list: a record
+/// whose fields hold lists (a Modbus request's `addresses`, a DNP3 response's `objects`,
+/// `flags`) is tried as one record per position, the i-th taking each list's i-th element
+/// (a shorter list its last, an empty list dropped), up to [`MAX_LIST_VIEWS`] positions. So
+/// `addresses.start|lt: 10` matches a request one of whose address ranges starts below 10.
+pub fn records(line: &[u8], fields: Option<&[String]>) -> Vec<Record> {
+    let obj: serde_json::Map<String, serde_json::Value> = match fields {
+        None => match serde_json::from_slice(line) {
+            Ok(o) => o,
+            Err(_) => return Vec::new(),
+        },
+        Some(fields) => {
+            let Some(picked) = pick(line, fields) else {
+                return Vec::new();
+            };
+            picked
+                .into_iter()
+                .filter_map(|(i, raw)| {
+                    let v = serde_json::from_str(raw.get()).ok()?;
+                    Some((fields.get(i)?.clone(), v))
+                })
+                .collect()
+        }
     };
+    views(obj)
+}
+
+/// One record per list position (see [`records`]).
+pub fn views(obj: serde_json::Map<String, serde_json::Value>) -> Vec<Record> {
     let longest = obj
         .values()
         .filter_map(|v| v.as_array().map(Vec::len))
@@ -434,9 +582,26 @@ detection:
     }
 
     #[test]
+    fn the_fields_a_rule_names_are_known_and_keywords_name_all() {
+        let d = tmp("fields");
+        let f = write(&d, "stop.yml", STOP);
+        let set = SigmaSet::load(&[f]).unwrap();
+        let mut named = set.fields["s7comm"].clone().unwrap();
+        named.sort();
+        assert_eq!(named, ["operation", "src"]);
+        let kw = STOP.replace(
+            "  condition: stop and not ews",
+            "  words:\n    - plc_stop\n  condition: words and not ews",
+        );
+        let f = write(&d, "kw.yml", &kw);
+        let set = SigmaSet::load(&[f]).unwrap();
+        assert_eq!(set.fields["s7comm"], None);
+    }
+
+    #[test]
     fn a_record_with_lists_is_tried_element_by_element() {
         let line = br#"{"protocol":"modbus","addresses":[{"area":"holding_registers","start":40,"count":2},{"area":"holding_registers","start":3,"count":1}],"flags":[],"values":[1,2,3]}"#;
-        let rs = records(line);
+        let rs = records(line, None);
         assert_eq!(rs.len(), 3);
         let start = |r: &Record| r.get("addresses.start").map(|v| v.value_to_string());
         assert_eq!(start(&rs[0]).as_deref(), Some("40"));
@@ -447,8 +612,13 @@ detection:
             "a shorter list keeps its last"
         );
         assert!(rs[0].get("flags").is_none(), "an empty list is dropped");
-        assert_eq!(records(br#"{"a":1}"#).len(), 1);
-        assert!(records(b"not json").is_empty());
+        assert_eq!(records(br#"{"a":1}"#, None).len(), 1);
+        assert!(records(b"not json", None).is_empty());
+        // Only the fields named: the values list is not read, so one record.
+        let named = ["addresses".to_string(), "protocol".to_string()];
+        let rs = records(line, Some(&named));
+        assert_eq!(rs.len(), 2);
+        assert!(rs[0].get("values").is_none() && rs[0].get("protocol").is_some());
     }
 
     #[test]

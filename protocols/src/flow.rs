@@ -208,8 +208,14 @@ pub trait Sink {
     fn observe(&mut self, m: &Message);
     /// Counts a parse error of `protocol` (`what` failed) and tells the detector.
     fn parse_error(&mut self, protocol: &'static str, what: &'static str);
-    /// Whether event lines are wanted (`--events`).
+    /// Whether event lines are wanted (`--events`, or a Sigma rule on some protocol).
     fn events_enabled(&self) -> bool;
+    /// Whether the event lines of `protocol` are wanted (`--events`, or a Sigma rule on
+    /// it): handlers check it before building an event.
+    fn events_for(&self, protocol: &str) -> bool {
+        let _ = protocol;
+        self.events_enabled()
+    }
     /// Appends one event line: `write` serializes it as JSON into the buffer.
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>);
 }
@@ -223,7 +229,7 @@ pub trait Event: Serialize {
 
 /// Appends `ev` as an event line, if event lines are wanted.
 pub fn emit<T: Event>(sink: &mut dyn Sink, ev: &T) {
-    if sink.events_enabled() {
+    if sink.events_for(ev.message().protocol) {
         sink.event(&mut |buf| write_event(buf, ev.message(), ev));
     }
 }

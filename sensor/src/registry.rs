@@ -66,8 +66,8 @@ pub struct AppCtx<'a> {
     pub counters: &'a mut ProtoCounters,
     /// Policy and baseline checks.
     pub detector: &'a mut Detector,
-    /// Whether a Sigma rule watches the events of this flow's protocol(s): they are then
-    /// built even when `--events` is off.
+    /// Whether a Sigma rule watches the events of some protocol: those of the protocols
+    /// it watches are then built even when `--events` is off.
     pub sigma: bool,
 }
 
@@ -126,6 +126,10 @@ impl Sink for AppCtx<'_> {
         self.sigma || self.events.enabled()
     }
 
+    fn events_for(&self, protocol: &str) -> bool {
+        self.events.enabled() || (self.sigma && self.detector.sigma_wants(protocol))
+    }
+
     /// The event line, with the flow's Community ID as its last key.
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
         let cid = self.flow.cid.get(self.flow.client.ip, self.flow.server.ip);
@@ -174,16 +178,6 @@ fn event_protocol(line: &[u8]) -> Option<&str> {
     let rest = line.get(at..)?;
     let end = rest.iter().position(|&b| b == b'"')?;
     std::str::from_utf8(rest.get(..end)?).ok()
-}
-
-/// The protocols whose events a protocol's handler writes besides its own: CIP rides in
-/// EtherNet/IP, S7comm-plus shares S7comm's port and handler.
-pub fn carried(name: &str) -> &'static [&'static str] {
-    match name {
-        "enip" => &["cip"],
-        "s7comm" => &["s7comm_plus"],
-        _ => &[],
-    }
 }
 
 /// A protocol the sensor can parse.

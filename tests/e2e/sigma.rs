@@ -315,3 +315,66 @@ fn a_sigma_alert_carries_its_techniques_into_cef_leef_and_ocsf() {
         }
     }
 }
+
+/// Rules on protocols that share another's connection (CIP in EtherNet/IP, S7comm-plus and
+/// MMS on port 102) raise the same with `--events` off as on: their records are built for the
+/// rules alone.
+#[test]
+fn rules_see_the_same_records_with_events_off() {
+    let Some(shared) = shared_pcaps() else { return };
+    let dir = Scratch::new("sigma-carried");
+    let mut files = Vec::new();
+    for svc in ["enip", "cip", "s7comm_plus", "mms"] {
+        let f = dir.path(&format!("{svc}.yml"));
+        std::fs::write(
+            &f,
+            format!(
+                "title: any {svc}\nid: any-{svc}\nlevel: low\nlogsource: {{product: otsensor, service: {svc}}}\ndetection:\n  sel:\n    protocol: {svc}\n  condition: sel\n"
+            ),
+        )
+        .unwrap();
+        files.push(format!("{:?}", f.display().to_string()));
+    }
+    let cfg = dir.path("cfg.toml");
+    std::fs::write(&cfg, format!("[rules]\nsigma = [{}]\n", files.join(", "))).unwrap();
+    let cases: [(PathBuf, &[&str]); 3] = [
+        (
+            own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap"),
+            &["sigma.any-cip", "sigma.any-enip"],
+        ),
+        (
+            own_pcaps().join("s7comm-plus/icsnpp-s7comm-plus/s7comm_plus.pcap"),
+            &["sigma.any-s7comm_plus"],
+        ),
+        (
+            shared.join("iec61850-mms/iti-ics__8d7c7db0-9804-012b-b2a6-0016cb8cea27.pcap"),
+            &["sigma.any-mms"],
+        ),
+    ];
+    for (cap, want) in cases {
+        for events in [false, true] {
+            let out = dir.path("a.jsonl");
+            let ev = dir.path("events.jsonl");
+            let _ = std::fs::remove_file(&out);
+            let mut args: Vec<&OsStr> = vec![
+                "-c".as_ref(),
+                cfg.as_os_str(),
+                cap.as_os_str(),
+                "--alerts".as_ref(),
+                out.as_os_str(),
+            ];
+            if events {
+                args.extend(["--events".as_ref(), ev.as_os_str()]);
+            }
+            let (code, _, err) = replay(&args);
+            assert_eq!(code, 0, "{err}");
+            let got: BTreeSet<String> = jsonl(&out)
+                .iter()
+                .filter(|a| a["engine"] == "sigma")
+                .map(|a| a["rule"].as_str().unwrap().to_string())
+                .collect();
+            let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+            assert_eq!(got, want, "{} with events {events}", cap.display());
+        }
+    }
+}

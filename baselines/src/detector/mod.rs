@@ -352,6 +352,8 @@ pub struct Detector {
     shared: std::sync::Arc<Shared>,
     policy: Arc<Policy>,
     generation: u64,
+    /// The Sigma rules each record shape matched.
+    sigma_cache: sigma::SigmaCache,
 }
 
 impl Detector {
@@ -360,6 +362,7 @@ impl Detector {
         Detector {
             policy: shared.policy(),
             generation: shared.generation(),
+            sigma_cache: sigma::SigmaCache::default(),
             shared,
         }
     }
@@ -384,6 +387,7 @@ impl Detector {
         }
         self.generation = g;
         self.policy = self.shared.policy();
+        self.sigma_cache.clear();
         true
     }
 

@@ -1,12 +1,13 @@
 //! The plant's Sigma rules on the records of a flow: each match raises its rule on the
 //! flow's edge, as the built-in rules do (one full record per flow, then repeats).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use otsensor_protocols::Operation;
 
 use crate::alert::{Evidence, Observation, Signal};
-use crate::sigma::FLOW;
+use crate::sigma::{SigmaRule, FLOW};
 use crate::time::Timestamp;
 
 use super::findings::Findings;
@@ -26,10 +27,15 @@ impl Detector {
         self.policy.cfg.sigma.wants(service)
     }
 
+    /// Whether any Sigma rule watches a protocol's events.
+    pub fn sigma_on_events(&self) -> bool {
+        self.policy.cfg.sigma.on_events()
+    }
+
     /// Tries the Sigma rules of `service` on one record (its JSON line); a match raises the
     /// rule on the flow's edge at `ts`. Records of a service no rule watches are not read.
     pub fn sigma(
-        &self,
+        &mut self,
         service: &str,
         line: &[u8],
         f: &FlowView<'_>,
@@ -37,13 +43,26 @@ impl Detector {
         ts: Timestamp,
         out: &mut Vec<Signal>,
     ) {
-        let pol = &*self.policy;
+        let pol = &*self.policy.clone();
         let rules = pol.cfg.sigma.rules_for(service);
         if rules.is_empty() {
             return;
         }
-        let views = crate::sigma::records(line);
-        if views.is_empty() {
+        let set = &pol.cfg.sigma;
+        let matched = match set.named(service) {
+            Some(fields) => self.sigma_cache.matches(service, line, fields, rules),
+            // A rule searching keywords reads every field: nothing to key a cache on.
+            None => {
+                let views = crate::sigma::records(line, None);
+                rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| views.iter().any(|v| r.matches(v)))
+                    .map(|(i, _)| i as u16)
+                    .collect()
+            }
+        };
+        if matched.is_empty() {
             return;
         }
         let mut own = Vec::new();
@@ -52,7 +71,7 @@ impl Detector {
             None => &mut own,
         };
         let fx = &mut Findings { out, sent };
-        for r in rules.iter().filter(|r| views.iter().any(|v| r.matches(v))) {
+        for r in matched.iter().filter_map(|&i| rules.get(usize::from(i))) {
             let protocol = (r.service != FLOW).then_some(r.service);
             let label = match protocol {
                 Some(p) => format!("{}>{}/{p}", f.client.ip, f.server.ip),
@@ -94,5 +113,67 @@ impl Detector {
                 }
             });
         }
+    }
+}
+
+/// Most record shapes remembered.
+const MAX_SHAPES: usize = 16_384;
+
+/// The rules each record shape matched: plant traffic repeats itself (the same polls, the
+/// same requests), so the fields the rules name — a request's function, addresses, ends —
+/// take few distinct values, and a record whose named fields were seen before is judged
+/// without being read into Sigma's form. Cleared when full and when the rules change.
+#[derive(Debug, Default)]
+pub(super) struct SigmaCache {
+    shapes: HashMap<Box<[u8]>, Box<[u16]>, ahash::RandomState>,
+    key: Vec<u8>,
+}
+
+impl SigmaCache {
+    /// Forgets every shape (the rules changed).
+    pub(super) fn clear(&mut self) {
+        self.shapes.clear();
+    }
+
+    /// The indexes in `rules` of those matching the record.
+    fn matches(
+        &mut self,
+        service: &str,
+        line: &[u8],
+        fields: &[String],
+        rules: &[SigmaRule],
+    ) -> Box<[u16]> {
+        let Some(picked) = crate::sigma::pick(line, fields) else {
+            return Box::default();
+        };
+        self.key.clear();
+        self.key.extend_from_slice(service.as_bytes());
+        for (i, raw) in &picked {
+            self.key.push(0);
+            self.key.extend_from_slice(&(*i as u16).to_le_bytes());
+            self.key.extend_from_slice(raw.get().as_bytes());
+        }
+        if let Some(m) = self.shapes.get(self.key.as_slice()) {
+            return m.clone();
+        }
+        let obj = picked
+            .into_iter()
+            .filter_map(|(i, raw)| {
+                let v = serde_json::from_str(raw.get()).ok()?;
+                Some((fields.get(i)?.clone(), v))
+            })
+            .collect();
+        let views = crate::sigma::views(obj);
+        let m: Box<[u16]> = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| views.iter().any(|v| r.matches(v)))
+            .map(|(i, _)| i as u16)
+            .collect();
+        if self.shapes.len() >= MAX_SHAPES {
+            self.shapes.clear();
+        }
+        self.shapes.insert(self.key.as_slice().into(), m.clone());
+        m
     }
 }

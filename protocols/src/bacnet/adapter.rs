@@ -134,7 +134,7 @@ fn pdu(ctx: &mut dyn Sink, dir: Direction, p: &Pdu) {
         }
     }
     ctx.observe(&m);
-    if ctx.events_enabled() {
+    if ctx.events_for(m.protocol) {
         emit(
             ctx,
             &BacnetEvent {

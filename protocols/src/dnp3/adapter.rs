@@ -80,7 +80,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
             }
             let msg = fragment_message(ctx, flow_dir, &rec);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 let ev = Dnp3Event::fragment(&msg, &rec);
                 emit(ctx, &ev);
             }
@@ -94,7 +94,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
             count_flags(ctx, flags);
             let msg = link_message(ctx, flow_dir, direction, &header, flags);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 let ev = Dnp3Event::link(&msg, &header);
                 emit(ctx, &ev);
             }
@@ -112,7 +112,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
                 let mut msg = link_message(ctx, flow_dir, direction, &header, Flags::default());
                 msg.flags.push("bad_header_crc");
                 ctx.observe(&msg);
-                if ctx.events_enabled() {
+                if ctx.events_for(msg.protocol) {
                     let ev = Dnp3Event::link(&msg, &header);
                     emit(ctx, &ev);
                 }

@@ -64,7 +64,7 @@ impl Adapter for Enip {
                 m.unit = Some(connection);
                 m.io = Some(IoLink::Data { id: connection });
                 ctx.observe(&m);
-                if ctx.events_enabled() {
+                if ctx.events_for(m.protocol) {
                     emit(
                         ctx,
                         &IoEvent {
@@ -129,7 +129,7 @@ fn encap(ctx: &mut dyn Sink, rec: &EncapRecord) {
     m.flags = rec.flags.names().collect();
     m.identity = rec.identity.as_ref().map(identity);
     ctx.observe(&m);
-    if !ctx.events_enabled() {
+    if !ctx.events_for(m.protocol) {
         return;
     }
     emit(
@@ -238,7 +238,7 @@ fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
     m.flags = rec.flags.names().collect();
     m.identity = rec.identity.as_ref().map(identity);
     ctx.observe(&m);
-    if !ctx.events_enabled() {
+    if !ctx.events_for(m.protocol) {
         return;
     }
     let (route, general_status, extended_status): (&[(u16, u32)], _, &[u16]) = match &rec.cip {

@@ -118,7 +118,7 @@ fn apdu(ctx: &mut dyn Sink, rec: &Record) {
     }
     m.flags = rec.flags.names().collect();
     ctx.observe(&m);
-    if ctx.events_enabled() {
+    if ctx.events_for(m.protocol) {
         emit(ctx, &Iec104Event::new(&m, rec));
     }
 }

@@ -50,7 +50,7 @@ fn handle(ctx: &mut dyn Sink, e: Event<'_>) {
             }
             let msg = to_message(ctx, &rec);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 let ev = ModbusEvent::new(&msg, &rec);
                 emit(ctx, &ev);
             }

@@ -386,7 +386,7 @@ fn chunk(ctx: &mut dyn Sink, dir: Direction, c: &Chunk, sent: Option<i64>) {
         });
     }
     ctx.observe(&m);
-    if ctx.events_enabled() {
+    if ctx.events_for(m.protocol) {
         emit(ctx, &OpcuaEvent { msg: &m, chunk: c });
     }
 }

@@ -58,7 +58,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, 
             }
             let msg = s7_message(ctx, flow_dir, rack_slot, &rec);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 emit(ctx, &S7Event::new(&msg, &rec, rack_slot));
             }
         }
@@ -69,7 +69,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, 
             }
             let msg = plus_message(ctx, flow_dir, direction, rack_slot, &p);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 emit(ctx, &PlusEvent::new(&msg, &p));
             }
         }
@@ -83,7 +83,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, 
             let mut msg = message(protocol, ctx, flow_dir, Operation::Session);
             msg.direction = direction;
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 emit(ctx, &CotpEvent::new(&msg, &cotp));
             }
         }
@@ -94,7 +94,7 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, 
             }
             let msg = crate::mms::adapter::message_of(ctx, flow_dir, &rec);
             ctx.observe(&msg);
-            if ctx.events_enabled() {
+            if ctx.events_for(msg.protocol) {
                 emit(ctx, &crate::mms::adapter::MmsEvent::new(&msg, &rec));
             }
         }

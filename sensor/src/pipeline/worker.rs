@@ -387,11 +387,7 @@ impl AppEnv<'_> {
         det: &'c mut FlowLocal,
         index: usize,
     ) -> Option<AppCtx<'c>> {
-        let name = self.registry.protocols().get(index)?.name;
-        let sigma = self.detector.sigma_wants(name)
-            || crate::registry::carried(name)
-                .iter()
-                .any(|p| self.detector.sigma_wants(p));
+        let sigma = self.detector.sigma_on_events();
         Some(AppCtx {
             flow,
             det,
@@ -1243,7 +1239,7 @@ impl Worker {
                 sensor,
                 &flow,
                 Some(reason),
-                &self.detector,
+                &mut self.detector,
                 pkt_index,
             );
         }
@@ -1316,7 +1312,7 @@ fn write_record(
     sensor: &str,
     flow: &Flow,
     reason: Option<EndReason>,
-    detector: &Detector,
+    detector: &mut Detector,
     pkt_index: u64,
 ) {
     use super::flowrec::{uid, FlowRecord, RecordEnd};
