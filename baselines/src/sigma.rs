@@ -59,10 +59,10 @@ impl SigmaRule {
 /// The rules in force, by service.
 #[derive(Debug, Default)]
 pub struct SigmaSet {
-    by_service: HashMap<&'static str, Vec<SigmaRule>>,
+    by_service: HashMap<&'static str, Vec<SigmaRule>, ahash::RandomState>,
     /// Per service, the top-level fields its rules name (`None`: a rule searches keywords
     /// in every field): only those are read from a record.
-    fields: HashMap<&'static str, Option<Vec<String>>>,
+    fields: HashMap<&'static str, Option<Vec<String>>, ahash::RandomState>,
     count: usize,
 }
 

@@ -170,10 +170,13 @@ impl Sink for AppCtx<'_> {
 /// The `protocol` of an event line: its second key, after `ts` (how every event begins).
 fn event_protocol(line: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"protocol\":\"";
-    let at = line
-        .get(..line.len().min(96))?
-        .windows(KEY.len())
-        .position(|w| w == KEY)?
+    let head = line.get(..line.len().min(96))?;
+    let at = head
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'"')
+        .map(|(i, _)| i)
+        .find(|&i| head.get(i..i + KEY.len()) == Some(KEY))?
         + KEY.len();
     let rest = line.get(at..)?;
     let end = rest.iter().position(|&b| b == b'"')?;
