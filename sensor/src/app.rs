@@ -269,7 +269,7 @@ impl Session {
                 .map_err(|e| BadInput(format!("evidence.dir: {}: {e}", dir.display())))?;
             alerts.evidence = Some(w);
         }
-        let registry = Arc::new(Registry::builtin());
+        let registry = Arc::new(Registry::configured(&cfg.protocols));
         let pipeline = Pipeline::start(
             &cfg,
             workers,
@@ -626,6 +626,7 @@ impl Periodic<'_> {
             ("flows", old.flows != new.flows),
             ("reassembly", old.reassembly != new.reassembly),
             ("metrics", old.metrics != new.metrics),
+            ("protocols", old.protocols != new.protocols),
             ("sensor", old.sensor != new.sensor),
             ("alerts", old.alerts != new.alerts),
             (

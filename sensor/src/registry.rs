@@ -184,7 +184,7 @@ fn event_protocol(line: &[u8]) -> Option<&str> {
 }
 
 /// A protocol the sensor can parse.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct ProtocolSpec {
     /// Name used in events, stats and config (`modbus`, `dnp3`, `s7comm`, ...).
     pub name: &'static str,
@@ -196,6 +196,11 @@ pub struct ProtocolSpec {
     pub probe: fn(Transport, Direction, &[u8], ProbeMode) -> Probe,
     /// Per-flow state for a newly identified flow.
     pub new_handler: fn() -> Box<dyn Handler>,
+    /// Ports it owns besides its registered ones (`[protocols.NAME] ports`), on the
+    /// transports it has registered ports on.
+    pub extra_ports: Vec<u16>,
+    /// Whether its content probe runs on ports it does not own.
+    pub by_content: bool,
 }
 
 impl std::fmt::Debug for ProtocolSpec {
@@ -204,17 +209,20 @@ impl std::fmt::Debug for ProtocolSpec {
             .field("name", &self.name)
             .field("tcp_ports", &self.tcp_ports)
             .field("udp_ports", &self.udp_ports)
+            .field("extra_ports", &self.extra_ports)
+            .field("by_content", &self.by_content)
             .finish()
     }
 }
 
 impl ProtocolSpec {
     fn owns_port(&self, t: Transport, port: u16) -> bool {
-        match t {
-            Transport::Tcp => self.tcp_ports.contains(&port),
-            Transport::Udp => self.udp_ports.contains(&port),
-            Transport::Other(_) => false,
-        }
+        let (registered, uses) = match t {
+            Transport::Tcp => (self.tcp_ports, !self.tcp_ports.is_empty()),
+            Transport::Udp => (self.udp_ports, !self.udp_ports.is_empty()),
+            Transport::Other(_) => return false,
+        };
+        registered.contains(&port) || (uses && self.extra_ports.contains(&port))
     }
 }
 
@@ -264,10 +272,30 @@ impl Registry {
                         udp_ports: d.udp_ports,
                         probe: p.probe,
                         new_handler: p.new_handler,
+                        extra_ports: Vec::new(),
+                        by_content: true,
                     })
                 })
                 .collect(),
         )
+    }
+
+    /// The built-in protocols under the config's `[protocols.NAME]` settings: those switched
+    /// off left out (their flows stay unknown), extra ports added, content probes off where
+    /// asked.
+    pub fn configured(
+        settings: &std::collections::BTreeMap<String, crate::config::ProtocolSettings>,
+    ) -> Registry {
+        let mut r = Registry::builtin();
+        r.protocols
+            .retain(|p| settings.get(p.name).is_none_or(|s| s.enabled));
+        for p in &mut r.protocols {
+            if let Some(s) = settings.get(p.name) {
+                p.extra_ports.clone_from(&s.ports);
+                p.by_content = s.detect_by_content;
+            }
+        }
+        r
     }
 
     /// The registered protocols, in probe order.
@@ -339,7 +367,7 @@ impl Registry {
             };
         }
         for (index, p) in self.protocols.iter().enumerate() {
-            if p.owns_port(t, server_port) {
+            if p.owns_port(t, server_port) || !p.by_content {
                 continue;
             }
             match (p.probe)(
@@ -457,6 +485,8 @@ pub(crate) mod testing {
                 }
             },
             new_handler: || Box::new(Recorder::default()),
+            extra_ports: Vec::new(),
+            by_content: true,
         }
     }
 

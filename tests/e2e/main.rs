@@ -29,6 +29,7 @@ mod replay;
 mod s7comm;
 mod scenarios;
 mod service;
+mod settings;
 mod sigma;
 mod triage;
 mod util;

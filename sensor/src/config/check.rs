@@ -19,6 +19,7 @@ pub fn all(cfg: &Config) -> Checked {
     rules(cfg)?;
     evidence(cfg)?;
     cfg.enip.vendor_table().map_err(|e| ("enip.vendors", e))?;
+    protocols(cfg)?;
     cfg.sinks.iter().try_for_each(super::SinkConfig::validate)
 }
 
@@ -220,6 +221,25 @@ fn rules(cfg: &Config) -> Checked {
         ));
     }
     Ok(())
+}
+
+/// `[protocols.NAME]` names a protocol the sensor parses.
+fn protocols(cfg: &Config) -> Checked {
+    let known: Vec<&str> = otsensor_protocols::PROTOCOLS
+        .iter()
+        .filter(|d| d.parser.is_some())
+        .map(|d| d.name)
+        .collect();
+    match cfg.protocols.keys().find(|p| !known.contains(&p.as_str())) {
+        Some(p) => Err((
+            "protocols",
+            format!(
+                "unknown protocol {p:?} (expected one of {})",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The evidence directory exists.

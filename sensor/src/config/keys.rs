@@ -366,6 +366,19 @@ pub const KEYS: &[Key] = &[
         "—",
         "a CSV file of `id,name` lines (ODVA vendor ids)",
     ),
+    text("protocols.*.enabled", "boolean", "true", "true, false"),
+    Key {
+        path: "protocols.*.ports",
+        ty: "list of integers",
+        default: "[]",
+        range: Range::Int(1, 65535),
+    },
+    text(
+        "protocols.*.detect_by_content",
+        "boolean",
+        "true",
+        "true, false",
+    ),
 ];
 
 /// The key's name in messages: its path without the array markers (`sinks.max_files`).

@@ -64,6 +64,31 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     /// EtherNet/IP settings.
     pub enip: EnipConfig,
+    /// Per-protocol settings (`[protocols.modbus]`): switched off, extra ports, found by
+    /// content or not.
+    pub protocols: std::collections::BTreeMap<String, ProtocolSettings>,
+}
+
+/// One protocol's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolSettings {
+    /// Parsed at all (off: its flows stay `unknown`).
+    pub enabled: bool,
+    /// Ports it owns besides its registered ones (on the transports it uses).
+    pub ports: Vec<u16>,
+    /// Recognised by content on ports it does not own.
+    pub detect_by_content: bool,
+}
+
+impl Default for ProtocolSettings {
+    fn default() -> Self {
+        ProtocolSettings {
+            enabled: true,
+            ports: Vec::new(),
+            detect_by_content: true,
+        }
+    }
 }
 
 /// EtherNet/IP settings.

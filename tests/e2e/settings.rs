@@ -1,0 +1,111 @@
+//! `[protocols.NAME]`: a protocol switched off leaves its flows unknown, an extra port makes
+//! a protocol found there without its content probe, and content detection can be turned
+//! off. Modbus/TCP moved to port 15020 by `tcprewrite`.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+/// (Modbus events, `protocol.nonstandard_port` alerts, flow records by `app`) of a replay.
+fn run(dir: &Scratch, settings: &str, cap: &Path) -> (usize, usize, Vec<String>) {
+    let cfg = dir.path("cfg.toml");
+    std::fs::write(&cfg, settings).unwrap();
+    let (ev, al, fl) = (
+        dir.path("events.jsonl"),
+        dir.path("alerts.jsonl"),
+        dir.path("flows.jsonl"),
+    );
+    for p in [&ev, &al, &fl] {
+        let _ = std::fs::remove_file(p);
+    }
+    let args: Vec<&OsStr> = vec![
+        "-c".as_ref(),
+        cfg.as_os_str(),
+        cap.as_os_str(),
+        "--events".as_ref(),
+        ev.as_os_str(),
+        "--alerts".as_ref(),
+        al.as_os_str(),
+        "--flows".as_ref(),
+        fl.as_os_str(),
+    ];
+    let (code, _, err) = replay(&args);
+    assert_eq!(code, 0, "{settings}: {err}");
+    let events = jsonl(&ev)
+        .iter()
+        .filter(|e| e["protocol"] == "modbus")
+        .count();
+    let nonstandard = jsonl(&al)
+        .iter()
+        .filter(|a| a["rule"] == "protocol.nonstandard_port")
+        .count();
+    let mut apps: Vec<String> = jsonl(&fl)
+        .iter()
+        .filter(|f| f["final"] == true)
+        .map(|f| f["app"].as_str().unwrap_or("").to_string())
+        .collect();
+    apps.sort();
+    apps.dedup();
+    (events, nonstandard, apps)
+}
+
+#[test]
+fn a_protocol_switched_off_an_extra_port_and_content_detection_off() {
+    let dir = Scratch::new("settings");
+    let orig = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    // Switched off: its flows are unknown, on its own port too.
+    let (events, _, apps) = run(&dir, "[protocols.modbus]\nenabled = false\n", &orig);
+    assert_eq!(events, 0);
+    assert_eq!(apps, ["unknown"]);
+    let (events, _, apps) = run(&dir, "", &orig);
+    assert!(events > 15_000, "{events}");
+    assert_eq!(apps, ["modbus"]);
+
+    let moved = dir.path("m15020.pcap");
+    let out = Command::new("tcprewrite")
+        .arg("--portmap=502:15020")
+        .arg("-i")
+        .arg(&orig)
+        .arg("-o")
+        .arg(&moved)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("tcprewrite: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => return skip(&format!("tcprewrite (apt-get install tcpreplay): {e}")),
+    }
+    // By content on a port it does not own: found, and each connection is reported.
+    let (by_content, nonstandard, apps) = run(&dir, "", &moved);
+    assert!(by_content > 10_000, "{by_content}");
+    assert!(nonstandard > 0);
+    assert_eq!(apps, ["modbus"]);
+    // Content detection off: not found.
+    let (events, _, apps) = run(
+        &dir,
+        "[protocols.modbus]\ndetect_by_content = false\n",
+        &moved,
+    );
+    assert_eq!(events, 0);
+    assert_eq!(apps, ["unknown"]);
+    // Its port added: found by port, so not a non-standard port any more.
+    let (events, nonstandard, apps) = run(
+        &dir,
+        "[protocols.modbus]\ndetect_by_content = false\nports = [15020]\n",
+        &moved,
+    );
+    assert!(events > 10_000, "{events}");
+    assert_eq!(nonstandard, 0);
+    assert_eq!(apps, ["modbus"]);
+    // An unknown protocol name is refused, naming the key.
+    let bad = dir.path("bad.toml");
+    std::fs::write(&bad, "[protocols.modbuz]\nenabled = false\n").unwrap();
+    let out = config_check(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("protocols") && err.contains("\"modbuz\""),
+        "{err}"
+    );
+}
