@@ -109,3 +109,27 @@ fn a_protocol_switched_off_an_extra_port_and_content_detection_off() {
         "{err}"
     );
 }
+
+/// The content probes are strict: no parser claims SMB or DCE/RPC (EtherNet/IP's
+/// encapsulation header could be read into a SMB or DCE/RPC header), on any of the corpus's
+/// captures of them (SMB1, SMB2/3, DCE/RPC over SMB and over TCP, Kerberos).
+#[test]
+fn no_parser_claims_smb_or_dce_rpc() {
+    let Some(shared) = shared_pcaps() else { return };
+    let manifest = std::fs::read_to_string(shared.join("MANIFEST.tsv")).unwrap();
+    let caps: Vec<&str> = manifest
+        .lines()
+        .filter(|l| l.starts_with("it/"))
+        .filter(|l| {
+            let protocols = l.split('\t').nth(1).unwrap_or("");
+            protocols.contains("SMB") || protocols.contains("DCERPC")
+        })
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(caps.len() >= 5, "{caps:?}");
+    for c in caps {
+        let (events, _) = replay_events(&shared.join(c));
+        let parsed: Vec<&serde_json::Value> = events.iter().take(3).collect();
+        assert!(events.is_empty(), "{c}: {parsed:?}");
+    }
+}
