@@ -13,6 +13,23 @@ fn rules_dir() -> PathBuf {
     root().join("config/rules")
 }
 
+/// Writes a config at `cfg`: `before` (other sections), then `[rules]` with `sigma` naming
+/// `rules` and the `extra` lines.
+fn write_config(cfg: &Path, before: &str, rules: &[&Path], extra: &str) {
+    let list: Vec<String> = rules
+        .iter()
+        .map(|r| format!("{:?}", r.display().to_string()))
+        .collect();
+    std::fs::write(
+        cfg,
+        format!("{before}\n[rules]\nsigma = [{}]\n{extra}", list.join(", ")),
+    )
+    .unwrap();
+}
+
+/// Switches the example DNP3 rule off.
+const DNP3_OFF: &str = "disabled = [\"sigma.otsensor-example-dnp3-cold-restart\"]\n";
+
 /// The Sigma alerts (rule, key) of a replay of `cap` with `cfg`, and the records.
 fn sigma_alerts(
     cfg: &Path,
@@ -58,25 +75,11 @@ fn each_example_rule_raises_on_its_capture_and_nothing_else_does() {
     let Some(shared) = shared_pcaps() else { return };
     let dir = Scratch::new("sigma-examples");
     let cfg = dir.path("rules.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[rules]\nsigma = [{:?}]\n",
-            rules_dir().display().to_string()
-        ),
-    )
-    .unwrap();
+    write_config(&cfg, "", &[&rules_dir()], "");
     let zoned = dir.path("zoned.toml");
     let zones =
         std::fs::read_to_string(own_pcaps().join("synthetic/scenarios/zones.toml")).unwrap();
-    std::fs::write(
-        &zoned,
-        format!(
-            "{zones}\n[rules]\nsigma = [{:?}]\n",
-            rules_dir().display().to_string()
-        ),
-    )
-    .unwrap();
+    write_config(&zoned, &zones, &[&rules_dir()], "");
     let id = |s: &str| format!("sigma.otsensor-example-{s}");
     // Config, capture, rule, alert key, level, techniques.
     type Case<'a> = (&'a Path, PathBuf, &'a str, &'a str, &'a str, &'a [&'a str]);
@@ -151,11 +154,7 @@ fn a_filter_that_excludes_the_real_source_silences_the_rule() {
         let rule = dir.path("stop.yml");
         std::fs::write(&rule, text.replace("10.1.2.10/32", ews)).unwrap();
         let cfg = dir.path("cfg.toml");
-        std::fs::write(
-            &cfg,
-            format!("[rules]\nsigma = [{:?}]\n", rule.display().to_string()),
-        )
-        .unwrap();
+        write_config(&cfg, "", &[&rule], "");
         sigma_alerts(&cfg, &cap, &dir.path("a.jsonl")).0.len()
     };
     assert_eq!(run("10.9.9.9/32"), 1, "another station: the stop is raised");
@@ -198,11 +197,7 @@ fn config_check_refuses_each_bad_rule_naming_file_and_rule() {
         let rule = dir.path(&format!("{what}.yml"));
         std::fs::write(&rule, text).unwrap();
         let cfg = dir.path(&format!("{what}.toml"));
-        std::fs::write(
-            &cfg,
-            format!("[rules]\nsigma = [{:?}]\n", rule.display().to_string()),
-        )
-        .unwrap();
+        write_config(&cfg, "", &[&rule], "");
         let out = config_check(&cfg);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{what}: {err}");
@@ -231,14 +226,7 @@ fn config_check_refuses_each_bad_rule_naming_file_and_rule() {
     }
     // The shipped examples pass, and a rule id can be switched off like any other.
     let cfg = dir.path("ok.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[rules]\nsigma = [{:?}]\ndisabled = [\"sigma.otsensor-example-dnp3-cold-restart\"]\n",
-            rules_dir().display().to_string()
-        ),
-    )
-    .unwrap();
+    write_config(&cfg, "", &[&rules_dir()], DNP3_OFF);
     let out = config_check(&cfg);
     assert_eq!(
         out.status.code(),
@@ -253,14 +241,7 @@ fn a_switched_off_sigma_rule_raises_nothing() {
     let Some(shared) = shared_pcaps() else { return };
     let dir = Scratch::new("sigma-off");
     let cfg = dir.path("cfg.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[rules]\nsigma = [{:?}]\ndisabled = [\"sigma.otsensor-example-dnp3-cold-restart\"]\n",
-            rules_dir().display().to_string()
-        ),
-    )
-    .unwrap();
+    write_config(&cfg, "", &[&rules_dir()], DNP3_OFF);
     let cap = shared.join("dnp3/iti-ics__cold_restart_and_response.pcap");
     assert!(sigma_alerts(&cfg, &cap, &dir.path("a.jsonl")).0.is_empty());
 }
@@ -270,14 +251,7 @@ fn a_sigma_alert_carries_its_techniques_into_cef_leef_and_ocsf() {
     let Some(shared) = shared_pcaps() else { return };
     let dir = Scratch::new("sigma-formats");
     let cfg = dir.path("cfg.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[rules]\nsigma = [{:?}]\n",
-            rules_dir().display().to_string()
-        ),
-    )
-    .unwrap();
+    write_config(&cfg, "", &[&rules_dir()], "");
     let cap = shared.join("s7comm/iti-ics__step7_s300_stop.pcapng");
     let rule = "sigma.otsensor-example-plc-stop-outside-ews";
     for format in ["cef", "leef", "ocsf"] {
@@ -333,10 +307,11 @@ fn rules_see_the_same_records_with_events_off() {
             ),
         )
         .unwrap();
-        files.push(format!("{:?}", f.display().to_string()));
+        files.push(f);
     }
     let cfg = dir.path("cfg.toml");
-    std::fs::write(&cfg, format!("[rules]\nsigma = [{}]\n", files.join(", "))).unwrap();
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    write_config(&cfg, "", &refs, "");
     let cases: [(PathBuf, &[&str]); 3] = [
         (
             own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap"),

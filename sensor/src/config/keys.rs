@@ -575,6 +575,9 @@ mod tests {
 
     /// A config file setting `path` to `value` (TOML text).
     fn doc(path: &str, value: &str) -> String {
+        // A table of named entries (`protocols.*.ports`): one of them.
+        let path = path.replace(".*.", ".modbus.");
+        let path = path.as_str();
         if let Some((header, needs)) = context(path) {
             let key = path.split_once('.').map_or(path, |(_, k)| k);
             let key = key.replace(".*", "");
@@ -606,7 +609,8 @@ mod tests {
                 Config::parse(&text, "t")
                     .unwrap_or_else(|e| panic!("{}: {ok} refused: {e}\n{text}", k.path));
             }
-            let name = display(k.path);
+            // The error names the key as written (`protocols.modbus.ports`).
+            let name = display(&k.path.replace(".*.", ".modbus."));
             for bad in [min.checked_sub(1), max.checked_add(1)]
                 .into_iter()
                 .flatten()
@@ -658,6 +662,19 @@ mod tests {
             // Only literal TOML values, on keys outside arrays of tables.
             let literal = format!("v = {}", k.default).parse::<toml::Table>().is_ok();
             if !literal || k.path.contains('[') || k.path.ends_with(".*") {
+                continue;
+            }
+            if k.path.contains(".*.") {
+                // An entry of a named table: one with the default equals one without.
+                let set = Config::parse(&doc(k.path, k.default), "t")
+                    .unwrap_or_else(|e| panic!("{}: default refused: {e}", k.path));
+                let entry = set.protocols.get("modbus").expect(k.path);
+                assert_eq!(
+                    *entry,
+                    super::super::ProtocolSettings::default(),
+                    "{}",
+                    k.path
+                );
                 continue;
             }
             let set = Config::parse(&doc(k.path, k.default), "t")
