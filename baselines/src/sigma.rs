@@ -114,9 +114,11 @@ impl SigmaSet {
         self.count == 0
     }
 
-    /// Every rule, by service then file order.
+    /// Every rule, by id.
     pub fn iter(&self) -> impl Iterator<Item = &SigmaRule> {
-        self.by_service.values().flatten()
+        let mut v: Vec<&SigmaRule> = self.by_service.values().flatten().collect();
+        v.sort_by_key(|r| r.rule.id);
+        v.into_iter()
     }
 
     /// Loads every rule of these files and directories (a directory's `.yml` and `.yaml`

@@ -47,8 +47,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
-        Command::Rules => {
-            crate::curate::emit(&crate::curate::rules_table())?;
+        Command::Rules { config } => {
+            let cfg = match config {
+                Some(p) => Config::load(&p).map_err(|e| BadInput(e.to_string()))?,
+                None => Config::default(),
+            };
+            let sigma: Vec<_> = cfg.rules.loaded.iter().map(|r| r.rule).collect();
+            crate::curate::emit(&crate::curate::rules_table(&sigma))?;
             Ok(Outcome::Clean)
         }
     }

@@ -28,8 +28,13 @@ pub enum Command {
     /// Review and curate learned baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
-    /// List the detection rules (id, engine, severity, ATT&CK techniques).
-    Rules,
+    /// List the detection rules (id, engine, severity, ATT&CK techniques); with a config,
+    /// its Sigma rules too.
+    Rules {
+        /// Config file (TOML) whose `[rules] sigma` rules are listed after the built-in ones.
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `otsensor baseline ...`

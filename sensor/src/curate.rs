@@ -608,15 +608,15 @@ pub fn graph(b: &Baseline) -> String {
     s
 }
 
-/// `otsensor rules`.
-pub fn rules_table() -> String {
+/// `otsensor rules`: the rule catalog as a table: the built-in rules, then `more` (a config's Sigma rules).
+pub fn rules_table(more: &[&'static otsensor_baselines::alert::Rule]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "{:<34} {:<12} {:>8}  {:<36} title",
         "id", "engine", "severity", "att&ck (v19 where changed)"
     );
-    for r in rules::all() {
+    for r in rules::all().iter().chain(more) {
         let techniques: Vec<String> = r
             .techniques
             .iter()

@@ -234,6 +234,30 @@ fn config_check_refuses_each_bad_rule_naming_file_and_rule() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `otsensor rules -c` lists them after the built-in rules, by id, engine sigma.
+    let out = run_with_timeout(
+        std::process::Command::new(bin())
+            .args(["rules", "-c"])
+            .arg(&cfg),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sigma: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("sigma."))
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        sigma,
+        [
+            "sigma.otsensor-example-dnp3-cold-restart sigma",
+            "sigma.otsensor-example-modbus-write-40001-40010 sigma",
+            "sigma.otsensor-example-plc-stop-outside-ews sigma",
+            "sigma.otsensor-example-tls-sni-from-control sigma",
+        ],
+        "{text}"
+    );
 }
 
 #[test]
