@@ -181,6 +181,23 @@ pub trait FlowParser: Default + Send + 'static {
     /// Why this flow is not the protocol after all, once that is clear: the sensor stops
     /// feeding it and counts the reason.
     fn give_up(&self) -> Option<&'static str>;
+
+    /// Most requests awaiting their answer the flow keeps (`[protocols.NAME]
+    /// max_outstanding`); an older one is then counted unanswered and the request flagged a
+    /// flood. Parsers that pair requests keep it; the default ignores it.
+    fn set_max_outstanding(&mut self, _n: usize) {}
+}
+
+/// Most requests awaiting their answer a flow keeps, unless configured.
+pub const DEFAULT_MAX_OUTSTANDING: usize = 64;
+
+/// A configured cap, or the default when none was set (0).
+pub fn outstanding_cap(n: usize) -> usize {
+    if n == 0 {
+        DEFAULT_MAX_OUTSTANDING
+    } else {
+        n
+    }
 }
 
 /// The flow a handler parses.
@@ -215,6 +232,10 @@ pub trait Sink {
     fn events_for(&self, protocol: &str) -> bool {
         let _ = protocol;
         self.events_enabled()
+    }
+    /// Most requests awaiting their answer a flow of this protocol keeps.
+    fn max_outstanding(&self) -> usize {
+        DEFAULT_MAX_OUTSTANDING
     }
     /// Appends one event line: `write` serializes it as JSON into the buffer.
     fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>);
@@ -339,6 +360,8 @@ pub struct Driver<A: Adapter> {
     parser: A::Parser,
     /// The totals already counted, in the order the parser reports them.
     reported: [u64; MAX_TALLIES],
+    /// Whether the parser has its limits (given on the first call).
+    limited: bool,
 }
 
 impl<A: Adapter> Driver<A> {
@@ -347,7 +370,16 @@ impl<A: Adapter> Driver<A> {
         Box::new(Driver::<A> {
             parser: A::Parser::default(),
             reported: [0; MAX_TALLIES],
+            limited: false,
         })
+    }
+
+    /// Gives the parser the configured limits, once.
+    fn limit(&mut self, sink: &dyn Sink) {
+        if !self.limited {
+            self.limited = true;
+            self.parser.set_max_outstanding(sink.max_outstanding());
+        }
     }
 
     /// Counts what the running totals grew by since the last report.
@@ -369,6 +401,7 @@ impl<A: Adapter> Driver<A> {
 
 impl<A: Adapter> Handler for Driver<A> {
     fn on_stream(&mut self, sink: &mut dyn Sink, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
+        self.limit(sink);
         match ev {
             StreamEvent::Gap(_) => self.parser.gap(dir),
             StreamEvent::Data(d) => {
@@ -386,6 +419,7 @@ impl<A: Adapter> Handler for Driver<A> {
     }
 
     fn on_datagram(&mut self, sink: &mut dyn Sink, dir: Direction, payload: &[u8]) -> Verdict {
+        self.limit(sink);
         let now = sink.ts().as_nanos();
         let c = A::context(&self.parser);
         match self

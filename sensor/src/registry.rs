@@ -69,6 +69,8 @@ pub struct AppCtx<'a> {
     /// Whether a Sigma rule watches the events of some protocol: those of the protocols
     /// it watches are then built even when `--events` is off.
     pub sigma: bool,
+    /// Most requests a flow of this protocol keeps awaiting their answer.
+    pub max_outstanding: usize,
 }
 
 impl FlowInfo {
@@ -128,6 +130,10 @@ impl Sink for AppCtx<'_> {
 
     fn events_for(&self, protocol: &str) -> bool {
         self.events.enabled() || (self.sigma && self.detector.sigma_wants(protocol))
+    }
+
+    fn max_outstanding(&self) -> usize {
+        self.max_outstanding
     }
 
     /// The event line, with the flow's Community ID as its last key.
@@ -201,6 +207,8 @@ pub struct ProtocolSpec {
     pub extra_ports: Vec<u16>,
     /// Whether its content probe runs on ports it does not own.
     pub by_content: bool,
+    /// Most requests a flow keeps awaiting their answer.
+    pub max_outstanding: usize,
 }
 
 impl std::fmt::Debug for ProtocolSpec {
@@ -274,6 +282,7 @@ impl Registry {
                         new_handler: p.new_handler,
                         extra_ports: Vec::new(),
                         by_content: true,
+                        max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
                     })
                 })
                 .collect(),
@@ -293,6 +302,7 @@ impl Registry {
             if let Some(s) = settings.get(p.name) {
                 p.extra_ports.clone_from(&s.ports);
                 p.by_content = s.detect_by_content;
+                p.max_outstanding = s.max_outstanding;
             }
         }
         r
@@ -487,6 +497,7 @@ pub(crate) mod testing {
             new_handler: || Box::new(Recorder::default()),
             extra_ports: Vec::new(),
             by_content: true,
+            max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
         }
     }
 

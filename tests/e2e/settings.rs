@@ -133,3 +133,45 @@ fn no_parser_claims_smb_or_dce_rpc() {
         assert!(events.is_empty(), "{c}: {parsed:?}");
     }
 }
+
+/// `max_outstanding`: the Plant1 SCADA server keeps several Modbus requests in flight; a cap
+/// of one makes each pipelined request a flood and its answer unpaired, while the default
+/// (64) pairs them all.
+#[test]
+fn max_outstanding_caps_the_requests_a_flow_keeps() {
+    let cap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    let count = |settings: &str, flag: &str| {
+        let dir = Scratch::new("outstanding");
+        let cfg = dir.path("cfg.toml");
+        std::fs::write(&cfg, settings).unwrap();
+        let ev = dir.path("events.jsonl");
+        let (code, _, err) = replay(&[
+            "-c".as_ref(),
+            cfg.as_os_str(),
+            cap.as_os_str(),
+            "--events".as_ref(),
+            ev.as_os_str(),
+            "--alerts".as_ref(),
+            "/dev/null".as_ref(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        jsonl(&ev)
+            .iter()
+            .filter(|e| {
+                e["flags"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x == flag))
+            })
+            .count()
+    };
+    assert_eq!(count("", "request_flood"), 0);
+    let one = "[protocols.modbus]\nmax_outstanding = 1\n";
+    let floods = count(one, "request_flood");
+    assert!(floods > 1000, "{floods}");
+    assert_eq!(count(one, "unpaired_response"), floods);
+    // Another protocol's cap leaves Modbus alone.
+    assert_eq!(
+        count("[protocols.s7comm]\nmax_outstanding = 1\n", "request_flood"),
+        0
+    );
+}

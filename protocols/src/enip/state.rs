@@ -17,7 +17,7 @@ pub const IO_PORT: u16 = 2222;
 /// Bytes scanned without one valid encapsulation header before a stream is not EtherNet/IP.
 pub const NOT_ENIP_AFTER: usize = 1024;
 /// Most requests awaiting their reply per connection.
-pub const MAX_OUTSTANDING: usize = 64;
+pub const MAX_OUTSTANDING: usize = crate::flow::DEFAULT_MAX_OUTSTANDING;
 /// Most implicit I/O connection ids remembered per flow.
 pub const MAX_IO_CONNECTIONS: usize = 64;
 /// Deepest nesting unwrapped (Unconnected Send inside Multiple Service Packet ...).
@@ -172,6 +172,8 @@ struct Pending {
 pub struct EnipFlow {
     framers: [Framer; 2],
     pending: Vec<Pending>,
+    /// Most requests kept awaiting their answer (0: the default).
+    max_outstanding: usize,
     /// The session handle registered on this connection.
     pub session: Option<u32>,
     /// Requests never answered.
@@ -379,7 +381,7 @@ impl EnipFlow {
                     fragment: fragment_of(&m),
                 };
                 let mut flags = Flags::default();
-                if self.pending.len() >= MAX_OUTSTANDING {
+                if self.pending.len() >= crate::flow::outstanding_cap(self.max_outstanding) {
                     self.pending.remove(0);
                     self.unanswered += 1;
                     flags.insert(Flags::REQUEST_FLOOD);
@@ -762,6 +764,10 @@ pub fn probe(data: &[u8], strict: bool) -> Option<bool> {
 }
 
 impl crate::flow::FlowParser for EnipFlow {
+    fn set_max_outstanding(&mut self, n: usize) {
+        self.max_outstanding = n;
+    }
+
     type Event<'a> = Event<'a>;
 
     /// Feeds stream bytes of one direction captured at `now_ns`.

@@ -13,7 +13,7 @@ use crate::Direction;
 pub const NOT_IEC104_AFTER: usize = 1024;
 /// Most activations awaiting their confirmation per connection; one more drops the oldest
 /// (counted unanswered).
-pub const MAX_OUTSTANDING: usize = 64;
+pub const MAX_OUTSTANDING: usize = crate::flow::DEFAULT_MAX_OUTSTANDING;
 /// Most points remembered per connection as operated with select-before-operate.
 pub const MAX_SBO_POINTS: usize = 256;
 /// Causes of transmission: activation, its confirmation, deactivation, its confirmation.
@@ -68,6 +68,8 @@ pub struct Iec104Flow {
     pub sequence_gaps: u64,
     /// Activations awaiting their confirmation: type id, common address, first IOA, time.
     pending: Vec<(u8, u16, u32, i64)>,
+    /// Most activations (and selects) kept awaiting their answer (0: the default).
+    max_outstanding: usize,
     /// Activations never confirmed.
     pub unanswered: u64,
     /// Commands selected and not executed yet.
@@ -164,7 +166,7 @@ impl Iec104Flow {
                     self.selects.remove(k);
                     self.selects_not_executed += 1;
                 }
-                if self.selects.len() >= MAX_OUTSTANDING {
+                if self.selects.len() >= crate::flow::outstanding_cap(self.max_outstanding) {
                     self.selects.remove(0);
                     self.selects_not_executed += 1;
                 }
@@ -217,7 +219,7 @@ impl Iec104Flow {
         let key = (a.type_id, a.common_address, ioa);
         match (dir, a.cause) {
             (Direction::Request, ACT | DEACT) => {
-                if self.pending.len() >= MAX_OUTSTANDING {
+                if self.pending.len() >= crate::flow::outstanding_cap(self.max_outstanding) {
                     self.pending.remove(0);
                     self.unanswered += 1;
                 }
@@ -292,6 +294,10 @@ pub fn probe(data: &[u8]) -> Option<bool> {
 }
 
 impl crate::flow::FlowParser for Iec104Flow {
+    fn set_max_outstanding(&mut self, n: usize) {
+        self.max_outstanding = n;
+    }
+
     type Event<'a> = Event;
 
     /// Feeds stream octets of one direction.

@@ -16,7 +16,7 @@ pub const MAX_BUFFER: usize = 2 * MAX_ADU_LEN;
 pub const NOT_MODBUS_AFTER: usize = 1024;
 /// Most requests outstanding per flow; one more sets [`Flags::REQUEST_FLOOD`] and drops the
 /// oldest.
-pub const MAX_OUTSTANDING: usize = 64;
+pub const MAX_OUTSTANDING: usize = crate::flow::DEFAULT_MAX_OUTSTANDING;
 /// A request unanswered this long (ns of capture time) is counted as unanswered and dropped.
 pub const REQUEST_TIMEOUT_NS: i64 = 30_000_000_000;
 
@@ -135,6 +135,8 @@ impl RequestInfo {
 #[derive(Debug, Default)]
 pub struct Pairing {
     pending: Vec<RequestInfo>,
+    /// Most requests kept awaiting their answer (0: the default).
+    pub max_outstanding: usize,
     /// Requests that timed out or were still open when the flow ended.
     pub unanswered: u64,
 }
@@ -160,7 +162,7 @@ impl Pairing {
             self.unanswered += 1;
             flags.insert(Flags::DUPLICATE_TRANSACTION);
         }
-        if self.pending.len() >= MAX_OUTSTANDING {
+        if self.pending.len() >= crate::flow::outstanding_cap(self.max_outstanding) {
             self.pending.remove(0);
             self.unanswered += 1;
             flags.insert(Flags::REQUEST_FLOOD);
@@ -290,6 +292,10 @@ impl ModbusFlow {
 }
 
 impl crate::flow::FlowParser for ModbusFlow {
+    fn set_max_outstanding(&mut self, n: usize) {
+        self.pairing.max_outstanding = n;
+    }
+
     type Event<'a> = Event<'a>;
 
     /// Feeds stream bytes of one direction captured at `now_ns`.

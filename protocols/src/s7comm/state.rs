@@ -20,7 +20,7 @@ pub const MAX_BUFFER: usize = 2 * 65_536;
 /// Octets scanned without one valid TPKT before a stream is declared not TPKT.
 pub const NOT_TPKT_AFTER: usize = 1024;
 /// Most jobs awaiting their ack_data per connection.
-pub const MAX_OUTSTANDING: usize = 64;
+pub const MAX_OUTSTANDING: usize = crate::flow::DEFAULT_MAX_OUTSTANDING;
 
 /// What an ack_data needs from its job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,8 @@ struct DirState {
 pub struct S7Flow {
     dirs: [DirState; 2],
     pending: Vec<RequestInfo>,
+    /// Most jobs (and MMS requests) kept awaiting their answer (0: the default).
+    max_outstanding: usize,
     /// Rack and slot from the called TSAP of the connection request.
     pub rack_slot: Option<(u8, u8)>,
     /// Jobs never answered.
@@ -436,7 +438,8 @@ impl S7Flow {
                         self.mms_pending.remove(k);
                         self.unanswered += 1;
                     }
-                    if self.mms_pending.len() >= MAX_OUTSTANDING {
+                    if self.mms_pending.len() >= crate::flow::outstanding_cap(self.max_outstanding)
+                    {
                         self.mms_pending.remove(0);
                         self.unanswered += 1;
                     }
@@ -479,7 +482,7 @@ impl S7Flow {
                     self.pending.remove(k);
                     self.unanswered += 1;
                 }
-                if self.pending.len() >= MAX_OUTSTANDING {
+                if self.pending.len() >= crate::flow::outstanding_cap(self.max_outstanding) {
                     self.pending.remove(0);
                     self.unanswered += 1;
                 }
@@ -516,6 +519,10 @@ impl S7Flow {
 }
 
 impl crate::flow::FlowParser for S7Flow {
+    fn set_max_outstanding(&mut self, n: usize) {
+        self.max_outstanding = n;
+    }
+
     type Event<'a> = Event<'a>;
 
     /// Feeds stream bytes of one direction captured at `now_ns`.

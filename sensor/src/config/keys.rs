@@ -379,6 +379,7 @@ pub const KEYS: &[Key] = &[
         "true",
         "true, false",
     ),
+    int("protocols.*.max_outstanding", "64", 1, 65_536),
 ];
 
 /// The key's name in messages: its path without the array markers (`sinks.max_files`).

@@ -79,6 +79,10 @@ pub struct ProtocolSettings {
     pub ports: Vec<u16>,
     /// Recognised by content on ports it does not own.
     pub detect_by_content: bool,
+    /// Most requests a flow keeps awaiting their answer (Modbus, EtherNet/IP, S7comm and
+    /// MMS, IEC 104); beyond, the oldest is counted unanswered and the request flagged a
+    /// flood.
+    pub max_outstanding: usize,
 }
 
 impl Default for ProtocolSettings {
@@ -87,6 +91,7 @@ impl Default for ProtocolSettings {
             enabled: true,
             ports: Vec::new(),
             detect_by_content: true,
+            max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
         }
     }
 }

@@ -388,6 +388,7 @@ impl AppEnv<'_> {
         index: usize,
     ) -> Option<AppCtx<'c>> {
         let sigma = self.detector.sigma_on_events();
+        let max_outstanding = self.registry.protocols().get(index)?.max_outstanding;
         Some(AppCtx {
             flow,
             det,
@@ -397,6 +398,7 @@ impl AppEnv<'_> {
             counters: self.stats.protocols.get_mut(index)?,
             detector: self.detector,
             sigma,
+            max_outstanding,
         })
     }
 
