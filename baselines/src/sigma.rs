@@ -481,16 +481,24 @@ pub fn records(line: &[u8], fields: Option<&[String]>) -> Vec<Record> {
             let Some(picked) = pick(line, fields) else {
                 return Vec::new();
             };
-            picked
-                .into_iter()
-                .filter_map(|(i, raw)| {
-                    let v = serde_json::from_str(raw.get()).ok()?;
-                    Some((fields.get(i)?.clone(), v))
-                })
-                .collect()
+            picked_object(picked, fields)
         }
     };
     views(obj)
+}
+
+/// The fields [`pick`] found, as a JSON object of `fields`' names.
+pub fn picked_object(
+    picked: Vec<(usize, &RawValue)>,
+    fields: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    picked
+        .into_iter()
+        .filter_map(|(i, raw)| {
+            let v = serde_json::from_str(raw.get()).ok()?;
+            Some((fields.get(i)?.clone(), v))
+        })
+        .collect()
 }
 
 /// One record per list position (see [`records`]).

@@ -8,8 +8,14 @@ use std::process::Command;
 
 use crate::util::*;
 
-/// (Modbus events, `protocol.nonstandard_port` alerts, flow records by `app`) of a replay.
-fn run(dir: &Scratch, settings: &str, cap: &Path) -> (usize, usize, Vec<String>) {
+/// A replay of `cap` under `settings`: its (events, alerts, flow records).
+type Records = (
+    Vec<serde_json::Value>,
+    Vec<serde_json::Value>,
+    Vec<serde_json::Value>,
+);
+
+fn records(dir: &Scratch, settings: &str, cap: &Path) -> Records {
     let cfg = dir.path("cfg.toml");
     std::fs::write(&cfg, settings).unwrap();
     let (ev, al, fl) = (
@@ -33,15 +39,18 @@ fn run(dir: &Scratch, settings: &str, cap: &Path) -> (usize, usize, Vec<String>)
     ];
     let (code, _, err) = replay(&args);
     assert_eq!(code, 0, "{settings}: {err}");
-    let events = jsonl(&ev)
-        .iter()
-        .filter(|e| e["protocol"] == "modbus")
-        .count();
-    let nonstandard = jsonl(&al)
+    (jsonl(&ev), jsonl(&al), jsonl(&fl))
+}
+
+/// (Modbus events, `protocol.nonstandard_port` alerts, flow records by `app`) of a replay.
+fn run(dir: &Scratch, settings: &str, cap: &Path) -> (usize, usize, Vec<String>) {
+    let (events, alerts, flows) = records(dir, settings, cap);
+    let events = events.iter().filter(|e| e["protocol"] == "modbus").count();
+    let nonstandard = alerts
         .iter()
         .filter(|a| a["rule"] == "protocol.nonstandard_port")
         .count();
-    let mut apps: Vec<String> = jsonl(&fl)
+    let mut apps: Vec<String> = flows
         .iter()
         .filter(|f| f["final"] == true)
         .map(|f| f["app"].as_str().unwrap_or("").to_string())
@@ -140,38 +149,29 @@ fn no_parser_claims_smb_or_dce_rpc() {
 #[test]
 fn max_outstanding_caps_the_requests_a_flow_keeps() {
     let cap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
-    let count = |settings: &str, flag: &str| {
-        let dir = Scratch::new("outstanding");
-        let cfg = dir.path("cfg.toml");
-        std::fs::write(&cfg, settings).unwrap();
-        let ev = dir.path("events.jsonl");
-        let (code, _, err) = replay(&[
-            "-c".as_ref(),
-            cfg.as_os_str(),
-            cap.as_os_str(),
-            "--events".as_ref(),
-            ev.as_os_str(),
-            "--alerts".as_ref(),
-            "/dev/null".as_ref(),
-        ]);
-        assert_eq!(code, 0, "{err}");
-        jsonl(&ev)
-            .iter()
-            .filter(|e| {
-                e["flags"]
-                    .as_array()
-                    .is_some_and(|f| f.iter().any(|x| x == flag))
-            })
-            .count()
+    let dir = Scratch::new("outstanding");
+    // Events of a replay under `settings` carrying each flag.
+    let count = |settings: &str, flags: [&str; 2]| {
+        let (events, _, _) = records(&dir, settings, &cap);
+        flags.map(|flag| {
+            events
+                .iter()
+                .filter(|e| {
+                    e["flags"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|x| x == flag))
+                })
+                .count()
+        })
     };
-    assert_eq!(count("", "request_flood"), 0);
-    let one = "[protocols.modbus]\nmax_outstanding = 1\n";
-    let floods = count(one, "request_flood");
+    const FLOOD: [&str; 2] = ["request_flood", "unpaired_response"];
+    assert_eq!(count("", FLOOD)[0], 0);
+    let [floods, unpaired] = count("[protocols.modbus]\nmax_outstanding = 1\n", FLOOD);
     assert!(floods > 1000, "{floods}");
-    assert_eq!(count(one, "unpaired_response"), floods);
+    assert_eq!(unpaired, floods);
     // Another protocol's cap leaves Modbus alone.
     assert_eq!(
-        count("[protocols.s7comm]\nmax_outstanding = 1\n", "request_flood"),
+        count("[protocols.s7comm]\nmax_outstanding = 1\n", FLOOD)[0],
         0
     );
 }

@@ -52,15 +52,7 @@ impl Detector {
         let matched = match set.named(service) {
             Some(fields) => self.sigma_cache.matches(service, line, fields, rules),
             // A rule searching keywords reads every field: nothing to key a cache on.
-            None => {
-                let views = crate::sigma::records(line, None);
-                rules
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| views.iter().any(|v| r.matches(v)))
-                    .map(|(i, _)| i as u16)
-                    .collect()
-            }
+            None => matching(rules, &crate::sigma::records(line, None)),
         };
         if matched.is_empty() {
             return;
@@ -116,6 +108,16 @@ impl Detector {
     }
 }
 
+/// The indexes in `rules` of those matching one of the record's views.
+fn matching(rules: &[SigmaRule], views: &[crate::sigma::Record]) -> Box<[u16]> {
+    rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| views.iter().any(|v| r.matches(v)))
+        .map(|(i, _)| i as u16)
+        .collect()
+}
+
 /// Most record shapes remembered.
 const MAX_SHAPES: usize = 16_384;
 
@@ -156,20 +158,8 @@ impl SigmaCache {
         if let Some(m) = self.shapes.get(self.key.as_slice()) {
             return m.clone();
         }
-        let obj = picked
-            .into_iter()
-            .filter_map(|(i, raw)| {
-                let v = serde_json::from_str(raw.get()).ok()?;
-                Some((fields.get(i)?.clone(), v))
-            })
-            .collect();
-        let views = crate::sigma::views(obj);
-        let m: Box<[u16]> = rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| views.iter().any(|v| r.matches(v)))
-            .map(|(i, _)| i as u16)
-            .collect();
+        let views = crate::sigma::views(crate::sigma::picked_object(picked, fields));
+        let m = matching(rules, &views);
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.clear();
         }
