@@ -98,7 +98,10 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
     if let Some(f) = first_of(m, FlagKind::Checksum) {
         fx.raise(cx, &rules::BAD_CRC, &[cx.label], || {
             (
-                format!("{} frame with a bad CRC ({f})", m.protocol),
+                format!(
+                    "{} frame with a bad CRC ({f})",
+                    m.protocol.to_ascii_uppercase()
+                ),
                 Evidence {
                     observed: json!({ "flag": f, "packet": m.packet }),
                     expected: serde_json::Value::Null,
