@@ -35,7 +35,7 @@ $4
   condition: sel and not ews
 RULE
 }
-others=(dnp3 iec104 bacnet opcua enip cip mms s7comm_plus goose sv)
+others=(dnp3 iec104 bacnet opcua enip cip mms s7comm_plus)
 for i in $(seq 0 49); do
   s=${others[$((i % ${#others[@]}))]}
   rule "$work/other/r$i.yml" "other-$i" "$s" "    function_code: $((i + 1))

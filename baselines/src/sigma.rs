@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use otsensor_protocols::record::{Fields, Picked};
 use otsensor_protocols::rule::{Engine, Rule, Technique};
 
 /// A record as Sigma sees it (field names with dots reach into nested objects).
@@ -62,7 +63,7 @@ pub struct SigmaSet {
     by_service: HashMap<&'static str, Vec<SigmaRule>, ahash::RandomState>,
     /// Per service, the top-level fields its rules name (`None`: a rule searches keywords
     /// in every field): only those are read from a record.
-    fields: HashMap<&'static str, Option<Vec<String>>, ahash::RandomState>,
+    fields: HashMap<&'static str, Option<Fields>, ahash::RandomState>,
     count: usize,
 }
 
@@ -90,8 +91,8 @@ impl SigmaSet {
     }
 
     /// The top-level fields the rules of `service` name (`None`: every field).
-    pub fn named(&self, service: &str) -> Option<&[String]> {
-        self.fields.get(service).and_then(|f| f.as_deref())
+    pub fn named(&self, service: &str) -> Option<&Fields> {
+        self.fields.get(service).and_then(Option::as_ref)
     }
 
     /// Whether any rule watches a protocol's events (not flow records).
@@ -143,14 +144,16 @@ impl SigmaSet {
                 let named = set
                     .fields
                     .entry(r.service)
-                    .or_insert_with(|| Some(Vec::new()));
+                    .or_insert_with(|| Some(Fields::default()));
                 match (named.as_mut(), &r.fields) {
                     (Some(all), Some(mine)) => {
+                        let mut names = all.names().to_vec();
                         for f in mine {
-                            if !all.contains(f) {
-                                all.push(f.clone());
+                            if !names.contains(f) {
+                                names.push(f.clone());
                             }
                         }
+                        *all = Fields::new(names);
                     }
                     _ => *named = None,
                 }
@@ -407,101 +410,37 @@ pub fn by_id(id: &str) -> Option<&'static Rule> {
     loaded.iter().rev().find(|r| r.id == id).copied()
 }
 
-/// The top-level fields of a JSON record among `fields`, as their raw JSON text (index in
-/// `fields`, text), in the record's order; the other fields are skipped unread. `None` when
-/// the line is not a JSON object.
-pub fn pick<'a>(line: &'a [u8], fields: &[String]) -> Option<Vec<(usize, &'a RawValue)>> {
-    use serde::de::DeserializeSeed;
-    let mut out = Vec::with_capacity(fields.len());
-    let mut de = serde_json::Deserializer::from_slice(line);
-    let read = Pick {
-        fields,
-        out: &mut out,
-    }
-    .deserialize(&mut de);
-    // Reading stops once every field is found: the rest of the line is not read, so the
-    // parser's complaint about it is expected.
-    (read.is_ok() || out.len() == fields.len()).then_some(out)
-}
-
-pub use serde_json::value::RawValue;
-
-/// Reads the fields named into `out`; stops early (with an error) once all are found.
-struct Pick<'f, 'o, 'de> {
-    fields: &'f [String],
-    out: &'o mut Vec<(usize, &'de RawValue)>,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_, '_, 'de> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Pick<'_, '_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-            match self.fields.iter().position(|f| *f == k) {
-                Some(i) => {
-                    self.out.push((i, m.next_value::<&'de RawValue>()?));
-                    if self.out.len() == self.fields.len() {
-                        return Err(serde::de::Error::custom("every field found"));
-                    }
-                }
-                None => {
-                    m.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Most elements of a record's lists tried one by one.
 pub const MAX_LIST_VIEWS: usize = 64;
 
-/// The records a rule is tried on for one JSON record: all its fields, or only the
-/// top-level `fields` named. Sigma matches a field against a value, not a list: a record
+/// The records a rule is tried on for one JSON record. Sigma matches a field against a value, not a list: a record
 /// whose fields hold lists (a Modbus request's `addresses`, a DNP3 response's `objects`,
 /// `flags`) is tried as one record per position, the i-th taking each list's i-th element
 /// (a shorter list its last, an empty list dropped), up to [`MAX_LIST_VIEWS`] positions. So
 /// `addresses.start|lt: 10` matches a request one of whose address ranges starts below 10.
-pub fn records(line: &[u8], fields: Option<&[String]>) -> Vec<Record> {
-    let obj: serde_json::Map<String, serde_json::Value> = match fields {
-        None => match serde_json::from_slice(line) {
-            Ok(o) => o,
-            Err(_) => return Vec::new(),
-        },
-        Some(fields) => {
-            let Some(picked) = pick(line, fields) else {
-                return Vec::new();
-            };
-            picked_object(picked, fields)
-        }
-    };
-    views(obj)
+pub fn records(line: &[u8]) -> Vec<Record> {
+    match serde_json::from_slice(line) {
+        Ok(obj) => views(obj),
+        Err(_) => Vec::new(),
+    }
 }
 
-/// The fields [`pick`] found, as a JSON object of `fields`' names.
+/// The fields a record's [`Picked`] holds, as a JSON object of `fields`' names.
 pub fn picked_object(
-    picked: Vec<(usize, &RawValue)>,
-    fields: &[String],
+    picked: &Picked,
+    fields: &Fields,
 ) -> serde_json::Map<String, serde_json::Value> {
     picked
-        .into_iter()
-        .filter_map(|(i, raw)| {
-            let v = serde_json::from_str(raw.get()).ok()?;
-            Some((fields.get(i)?.clone(), v))
+        .fields()
+        .filter_map(|(i, json)| {
+            let v = serde_json::from_str(json).ok()?;
+            Some((fields.names().get(i)?.clone(), v))
         })
         .collect()
 }
 
-/// One record per list position (see [`records`]).
+/// The records a rule is tried on for one record's fields: one per list position (see
+/// [`records`]).
 pub fn views(obj: serde_json::Map<String, serde_json::Value>) -> Vec<Record> {
     let longest = obj
         .values()
@@ -601,7 +540,7 @@ detection:
         let d = tmp("fields");
         let f = write(&d, "stop.yml", STOP);
         let set = SigmaSet::load(&[f]).unwrap();
-        let mut named = set.fields["s7comm"].clone().unwrap();
+        let mut named = set.fields["s7comm"].clone().unwrap().names().to_vec();
         named.sort();
         assert_eq!(named, ["operation", "src"]);
         let kw = STOP.replace(
@@ -616,7 +555,7 @@ detection:
     #[test]
     fn a_record_with_lists_is_tried_element_by_element() {
         let line = br#"{"protocol":"modbus","addresses":[{"area":"holding_registers","start":40,"count":2},{"area":"holding_registers","start":3,"count":1}],"flags":[],"values":[1,2,3]}"#;
-        let rs = records(line, None);
+        let rs = records(line);
         assert_eq!(rs.len(), 3);
         let start = |r: &Record| r.get("addresses.start").map(|v| v.value_to_string());
         assert_eq!(start(&rs[0]).as_deref(), Some("40"));
@@ -627,11 +566,14 @@ detection:
             "a shorter list keeps its last"
         );
         assert!(rs[0].get("flags").is_none(), "an empty list is dropped");
-        assert_eq!(records(br#"{"a":1}"#, None).len(), 1);
-        assert!(records(b"not json", None).is_empty());
+        assert_eq!(records(br#"{"a":1}"#).len(), 1);
+        assert!(records(b"not json").is_empty());
         // Only the fields named: the values list is not read, so one record.
-        let named = ["addresses".to_string(), "protocol".to_string()];
-        let rs = records(line, Some(&named));
+        let named = Fields::new(vec!["addresses".to_string(), "protocol".to_string()]);
+        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let mut picked = Picked::default();
+        otsensor_protocols::record::pick_fields(&value, &named, &mut picked).unwrap();
+        let rs = views(picked_object(&picked, &named));
         assert_eq!(rs.len(), 2);
         assert!(rs[0].get("values").is_none() && rs[0].get("protocol").is_some());
     }

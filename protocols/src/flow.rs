@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::message::{Message, Peer};
+use crate::record::{pick_fields, Fields, Picked, Record};
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
 
@@ -186,6 +187,29 @@ pub trait FlowParser: Default + Send + 'static {
     /// max_outstanding`); an older one is then counted unanswered and the request flagged a
     /// flood. Parsers that pair requests keep it; the default ignores it.
     fn set_max_outstanding(&mut self, _n: usize) {}
+
+    /// Most octets of one message the flow reassembles from pieces (`[protocols.NAME]
+    /// max_message`: COTP data units for S7comm and MMS, chunks for OPC UA); a longer one
+    /// is given up. Parsers that reassemble keep it; the default ignores it.
+    fn set_max_message(&mut self, _n: usize) {}
+}
+
+/// The per-flow caps a protocol is configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most requests awaiting their answer a flow keeps.
+    pub max_outstanding: usize,
+    /// Most octets of one message reassembled from pieces; 0: the protocol's own cap.
+    pub max_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_outstanding: DEFAULT_MAX_OUTSTANDING,
+            max_message: 0,
+        }
+    }
 }
 
 /// Most requests awaiting their answer a flow keeps, unless configured.
@@ -233,12 +257,13 @@ pub trait Sink {
         let _ = protocol;
         self.events_enabled()
     }
-    /// Most requests awaiting their answer a flow of this protocol keeps.
-    fn max_outstanding(&self) -> usize {
-        DEFAULT_MAX_OUTSTANDING
+    /// The per-flow caps of this protocol.
+    fn limits(&self) -> Limits {
+        Limits::default()
     }
-    /// Appends one event line: `write` serializes it as JSON into the buffer.
-    fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>);
+    /// One event: written as a line when events are recorded, read by the rules of its
+    /// protocol when there are any.
+    fn event(&mut self, ev: &dyn Record);
 }
 
 /// An event line: the fields of its [`Message`], then the protocol's own (the event struct
@@ -251,7 +276,29 @@ pub trait Event: Serialize {
 /// Appends `ev` as an event line, if event lines are wanted.
 pub fn emit<T: Event>(sink: &mut dyn Sink, ev: &T) {
     if sink.events_for(ev.message().protocol) {
-        sink.event(&mut |buf| write_event(buf, ev.message(), ev));
+        sink.event(&EventRecord {
+            msg: ev.message(),
+            extra: ev,
+        });
+    }
+}
+
+/// An event as a [`Record`]: its message's fields, then its own.
+struct EventRecord<'a, X: ?Sized> {
+    msg: &'a Message,
+    extra: &'a X,
+}
+
+impl<X: Serialize + ?Sized> Record for EventRecord<'_, X> {
+    fn service(&self) -> &'static str {
+        self.msg.protocol
+    }
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write_event(out, self.msg, self.extra)
+    }
+    fn pick(&self, fields: &Fields, out: &mut Picked) -> serde_json::Result<()> {
+        pick_fields(self.msg, fields, out)?;
+        pick_fields(self.extra, fields, out)
     }
 }
 
@@ -378,7 +425,11 @@ impl<A: Adapter> Driver<A> {
     fn limit(&mut self, sink: &dyn Sink) {
         if !self.limited {
             self.limited = true;
-            self.parser.set_max_outstanding(sink.max_outstanding());
+            let l = sink.limits();
+            self.parser.set_max_outstanding(l.max_outstanding);
+            if l.max_message > 0 {
+                self.parser.set_max_message(l.max_message);
+            }
         }
     }
 

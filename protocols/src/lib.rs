@@ -50,6 +50,7 @@ pub mod mms;
 pub mod modbus;
 pub mod opcua;
 pub mod profinet;
+pub mod record;
 pub mod rule;
 pub mod s7comm;
 #[cfg(test)]

@@ -50,10 +50,28 @@ impl Sink for Recorder {
     fn events_enabled(&self) -> bool {
         true
     }
-    fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
+    fn event(&mut self, ev: &dyn crate::record::Record) {
         let mut buf = Vec::new();
-        write(&mut buf).unwrap();
-        self.events.push(serde_json::from_slice(&buf).unwrap());
+        ev.write_json(&mut buf).unwrap();
+        let line: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&buf).unwrap();
+        // What the rules read of each field is what the line holds.
+        let mut names: Vec<String> = line.keys().cloned().collect();
+        names.push("no_such_field".into());
+        let fields = crate::record::Fields::new(names.clone());
+        let mut picked = crate::record::Picked::default();
+        ev.pick(&fields, &mut picked).unwrap();
+        let mut seen = Vec::new();
+        for (i, json) in picked.fields() {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(Some(&v), line.get(&names[i]), "field {}", names[i]);
+            seen.push(i);
+        }
+        seen.sort_unstable();
+        // And every field has a key encoding.
+        ev.pick(&fields, &mut crate::record::Picked::key()).unwrap();
+        assert_eq!(seen, (0..names.len() - 1).collect::<Vec<_>>(), "{line:?}");
+        self.events.push(serde_json::Value::Object(line));
     }
 }
 

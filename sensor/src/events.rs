@@ -147,8 +147,6 @@ pub struct EventSink {
     flows: bool,
     /// Full observations committed so far (a flow record counts those of its flow).
     pub observations: u64,
-    /// A record serialized for Sigma rules only (events or flow records off).
-    line: Vec<u8>,
 }
 
 impl EventSink {
@@ -224,52 +222,6 @@ impl EventSink {
             self.failed += 1;
             tracing::error!("An event could not be serialized and was lost: {e}.");
         }
-    }
-
-    /// Serializes one event for the Sigma rules whether or not events are recorded (it is
-    /// recorded when they are), and returns its line.
-    pub fn emit_inspected(
-        &mut self,
-        pkt_index: u64,
-        flow_id: u64,
-        write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>,
-    ) -> Option<&[u8]> {
-        if self.enabled {
-            let before = self.batch.marks.len();
-            self.emit_with(pkt_index, flow_id, write);
-            let m = self.batch.marks.get(before)?;
-            return self.batch.buf.get(m.start as usize..m.end as usize);
-        }
-        self.line.clear();
-        if let Err(e) = write(&mut self.line) {
-            self.failed += 1;
-            tracing::error!("An event could not be serialized for the Sigma rules: {e}.");
-            return None;
-        }
-        Some(&self.line)
-    }
-
-    /// Serializes one flow record for the Sigma rules whether or not flow records are
-    /// written (it is written when they are), and returns it.
-    pub fn flow_record_inspected<T: Serialize + ?Sized>(
-        &mut self,
-        pkt_index: u64,
-        flow_id: u64,
-        rec: &T,
-    ) -> Option<&[u8]> {
-        if self.flows {
-            let before = self.batch.flow_marks.len();
-            self.flow_record(pkt_index, flow_id, rec);
-            let m = self.batch.flow_marks.get(before)?;
-            return self.batch.flow_buf.get(m.start as usize..m.end as usize);
-        }
-        self.line.clear();
-        if let Err(e) = serde_json::to_writer(&mut self.line, rec) {
-            self.failed += 1;
-            tracing::error!("A flow record could not be serialized for the Sigma rules: {e}.");
-            return None;
-        }
-        Some(&self.line)
     }
 
     /// A buffer the detector fills; see [`EventSink::commit_alerts`].

@@ -16,8 +16,9 @@ use otsensor_baselines::message::{Message, Peer};
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::zones::ZoneId;
 pub use otsensor_protocols::flow::{
-    FlowEnds, Handler, Probe, ProbeMode, ProtoCounters, Sink, Transport, Verdict,
+    FlowEnds, Handler, Limits, Probe, ProbeMode, ProtoCounters, Sink, Transport, Verdict,
 };
+use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::Direction;
 
 use crate::events::EventSink;
@@ -69,8 +70,8 @@ pub struct AppCtx<'a> {
     /// Whether a Sigma rule watches the events of some protocol: those of the protocols
     /// it watches are then built even when `--events` is off.
     pub sigma: bool,
-    /// Most requests a flow of this protocol keeps awaiting their answer.
-    pub max_outstanding: usize,
+    /// The per-flow caps of this protocol.
+    pub limits: Limits,
 }
 
 impl FlowInfo {
@@ -132,61 +133,57 @@ impl Sink for AppCtx<'_> {
         self.events.enabled() || (self.sigma && self.detector.sigma_wants(protocol))
     }
 
-    fn max_outstanding(&self) -> usize {
-        self.max_outstanding
+    fn limits(&self) -> Limits {
+        self.limits
     }
 
-    /// The event line, with the flow's Community ID as its last key.
-    fn event(&mut self, write: &mut dyn FnMut(&mut Vec<u8>) -> serde_json::Result<()>) {
+    /// The event, with the flow's Community ID as its last key.
+    fn event(&mut self, ev: &dyn Record) {
         let cid = self.flow.cid.get(self.flow.client.ip, self.flow.server.ip);
-        let mut line = |buf: &mut Vec<u8>| {
-            let start = buf.len();
-            write(buf)?;
-            // An event is one JSON object: its closing brace makes room for one more key
-            // (the ID's characters, base64 and `:`, need no escaping).
-            if buf.len() > start + 2 && buf.last() == Some(&b'}') {
-                buf.pop();
-                buf.extend_from_slice(b",\"community_id\":\"");
-                buf.extend_from_slice(cid.as_bytes());
-                buf.extend_from_slice(b"\"}");
-            }
-            Ok(())
-        };
-        if !self.sigma {
-            return self
-                .events
-                .emit_with(self.pkt_index, self.flow.id, &mut line);
+        let ev = WithCommunityId { ev, cid };
+        self.events
+            .emit_with(self.pkt_index, self.flow.id, &mut |buf| ev.write_json(buf));
+        if self.sigma && self.detector.sigma_wants(ev.service()) {
+            let found = self.events.alert_scratch();
+            self.detector
+                .sigma(&ev, &self.flow.view(), Some(self.det), self.ts, found);
+            self.events.commit_alerts(self.pkt_index, self.flow.id);
         }
-        let mut found = std::mem::take(self.events.alert_scratch());
-        if let Some(l) = self
-            .events
-            .emit_inspected(self.pkt_index, self.flow.id, &mut line)
-        {
-            let view = self.flow.view();
-            if let Some(service) = event_protocol(l) {
-                self.detector
-                    .sigma(service, l, &view, Some(self.det), self.ts, &mut found);
-            }
-        }
-        *self.events.alert_scratch() = found;
-        self.events.commit_alerts(self.pkt_index, self.flow.id);
     }
 }
 
-/// The `protocol` of an event line: its second key, after `ts` (how every event begins).
-fn event_protocol(line: &[u8]) -> Option<&str> {
-    const KEY: &[u8] = b"\"protocol\":\"";
-    let head = line.get(..line.len().min(96))?;
-    let at = head
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'"')
-        .map(|(i, _)| i)
-        .find(|&i| head.get(i..i + KEY.len()) == Some(KEY))?
-        + KEY.len();
-    let rest = line.get(at..)?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    std::str::from_utf8(rest.get(..end)?).ok()
+/// An event with its flow's Community ID, the last key of its line.
+struct WithCommunityId<'a> {
+    ev: &'a dyn Record,
+    cid: &'a str,
+}
+
+impl Record for WithCommunityId<'_> {
+    fn service(&self) -> &'static str {
+        self.ev.service()
+    }
+
+    fn write_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let start = buf.len();
+        self.ev.write_json(buf)?;
+        // An event is one JSON object: its closing brace makes room for one more key (the
+        // ID's characters, base64 and `:`, need no escaping).
+        if buf.len() > start + 2 && buf.last() == Some(&b'}') {
+            buf.pop();
+            buf.extend_from_slice(b",\"community_id\":\"");
+            buf.extend_from_slice(self.cid.as_bytes());
+            buf.extend_from_slice(b"\"}");
+        }
+        Ok(())
+    }
+
+    fn pick(&self, fields: &Fields, out: &mut Picked) -> serde_json::Result<()> {
+        self.ev.pick(fields, out)?;
+        match fields.position("community_id") {
+            Some(i) => out.push(i, self.cid),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A protocol the sensor can parse.
@@ -207,8 +204,8 @@ pub struct ProtocolSpec {
     pub extra_ports: Vec<u16>,
     /// Whether its content probe runs on ports it does not own.
     pub by_content: bool,
-    /// Most requests a flow keeps awaiting their answer.
-    pub max_outstanding: usize,
+    /// Its per-flow caps.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for ProtocolSpec {
@@ -282,7 +279,7 @@ impl Registry {
                         new_handler: p.new_handler,
                         extra_ports: Vec::new(),
                         by_content: true,
-                        max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
+                        limits: Limits::default(),
                     })
                 })
                 .collect(),
@@ -302,7 +299,10 @@ impl Registry {
             if let Some(s) = settings.get(p.name) {
                 p.extra_ports.clone_from(&s.ports);
                 p.by_content = s.detect_by_content;
-                p.max_outstanding = s.max_outstanding;
+                p.limits = Limits {
+                    max_outstanding: s.max_outstanding,
+                    max_message: s.max_message,
+                };
             }
         }
         r
@@ -497,7 +497,7 @@ pub(crate) mod testing {
             new_handler: || Box::new(Recorder::default()),
             extra_ports: Vec::new(),
             by_content: true,
-            max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
+            limits: Limits::default(),
         }
     }
 
@@ -511,6 +511,37 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::echo_spec;
     use super::*;
+
+    #[test]
+    fn configured_protocols_carry_their_limits_and_settings() {
+        let toml = "[s7comm]\nmax_message = 4096\nmax_outstanding = 8\n\
+                    [opcua]\nmax_outstanding = 3\n[modbus]\nenabled = false\n";
+        let settings: std::collections::BTreeMap<String, crate::config::ProtocolSettings> =
+            toml::from_str(toml).unwrap();
+        let r = Registry::configured(&settings);
+        let limits = |name: &str| {
+            r.protocols()
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.limits)
+        };
+        assert_eq!(
+            limits("s7comm"),
+            Some(Limits {
+                max_outstanding: 8,
+                max_message: 4096
+            })
+        );
+        assert_eq!(
+            limits("opcua"),
+            Some(Limits {
+                max_outstanding: 3,
+                max_message: 0
+            })
+        );
+        assert_eq!(limits("dnp3"), Some(Limits::default()));
+        assert_eq!(limits("modbus"), None);
+    }
 
     #[test]
     fn port_owner_first_then_content() {

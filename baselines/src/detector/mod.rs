@@ -377,6 +377,12 @@ impl Detector {
         &self.policy
     }
 
+    /// The policy this detector applies, held apart from the detector (to keep its zone
+    /// names while the detector is used).
+    pub fn policy_arc(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+
     /// Takes the policy in force if a reload replaced it; true when it did (the caller then
     /// looks up its flows' zones again, since zone ids refer to the policy's zone list).
     /// Call between batches.

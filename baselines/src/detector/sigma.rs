@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::Operation;
 
 use crate::alert::{Evidence, Observation, Signal};
@@ -32,31 +33,34 @@ impl Detector {
         self.policy.cfg.sigma.on_events()
     }
 
-    /// Tries the Sigma rules of `service` on one record (its JSON line); a match raises the
-    /// rule on the flow's edge at `ts`. Records of a service no rule watches are not read.
+    /// Tries the Sigma rules of the record's service on it; a match raises the rule on the
+    /// flow's edge at `ts`. Records of a service no rule watches are not read, and of the
+    /// others only the fields the rules name are read, from the record itself: the whole
+    /// line is written only for a rule that searches every field and for a match's evidence.
     pub fn sigma(
         &mut self,
-        service: &str,
-        line: &[u8],
+        rec: &dyn Record,
         f: &FlowView<'_>,
         fl: Option<&mut FlowLocal>,
         ts: Timestamp,
         out: &mut Vec<Signal>,
     ) {
-        let pol = &*self.policy.clone();
-        let rules = pol.cfg.sigma.rules_for(service);
+        let service = rec.service();
+        let set = &self.policy.cfg.sigma;
+        let rules = set.rules_for(service);
         if rules.is_empty() {
             return;
         }
-        let set = &pol.cfg.sigma;
         let matched = match set.named(service) {
-            Some(fields) => self.sigma_cache.matches(service, line, fields, rules),
+            Some(fields) => self.sigma_cache.matches(rec, fields, rules),
             // A rule searching keywords reads every field: nothing to key a cache on.
-            None => matching(rules, &crate::sigma::records(line, None)),
+            None => matching(rules, &crate::sigma::records(&line(rec))),
         };
         if matched.is_empty() {
             return;
         }
+        let pol = &*self.policy.clone();
+        let rules = pol.cfg.sigma.rules_for(service);
         let mut own = Vec::new();
         let sent = match fl {
             Some(fl) => &mut fl.sent,
@@ -71,7 +75,7 @@ impl Detector {
             };
             fx.send(pol, r.rule, &[&label], ts, || {
                 let observed: serde_json::Value =
-                    serde_json::from_slice(line).unwrap_or(serde_json::Value::Null);
+                    serde_json::from_slice(&line(rec)).unwrap_or(serde_json::Value::Null);
                 let function = text(&observed, "function");
                 let what = match (&function, protocol) {
                     (Some(func), Some(p)) => format!("{p} {func}"),
@@ -108,6 +112,15 @@ impl Detector {
     }
 }
 
+/// The record's JSON line (empty if it cannot be written, which its own writer reports).
+fn line(rec: &dyn Record) -> Vec<u8> {
+    let mut out = Vec::new();
+    if rec.write_json(&mut out).is_err() {
+        out.clear();
+    }
+    out
+}
+
 /// The indexes in `rules` of those matching one of the record's views.
 fn matching(rules: &[SigmaRule], views: &[crate::sigma::Record]) -> Box<[u16]> {
     rules
@@ -127,8 +140,29 @@ const MAX_SHAPES: usize = 16_384;
 /// without being read into Sigma's form. Cleared when full and when the rules change.
 #[derive(Debug, Default)]
 pub(super) struct SigmaCache {
-    shapes: HashMap<Box<[u8]>, Box<[u16]>, ahash::RandomState>,
-    key: Vec<u8>,
+    /// By a 128-bit hash of the record's key encoding (two independently seeded hashes):
+    /// no key is kept or compared, and two shapes sharing one is not a practical concern.
+    shapes: HashMap<u128, Box<[u16]>, std::hash::BuildHasherDefault<Low64>>,
+    key: Option<Picked>,
+    seeds: [ahash::RandomState; 2],
+}
+
+/// The hasher of a table whose keys are hashes already: their low 64 bits.
+#[derive(Debug, Default)]
+struct Low64(u64);
+
+impl std::hash::Hasher for Low64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
 }
 
 impl SigmaCache {
@@ -138,32 +172,29 @@ impl SigmaCache {
     }
 
     /// The indexes in `rules` of those matching the record.
-    fn matches(
-        &mut self,
-        service: &str,
-        line: &[u8],
-        fields: &[String],
-        rules: &[SigmaRule],
-    ) -> Box<[u16]> {
-        let Some(picked) = crate::sigma::pick(line, fields) else {
+    fn matches(&mut self, rec: &dyn Record, fields: &Fields, rules: &[SigmaRule]) -> Box<[u16]> {
+        let key = self.key.get_or_insert_with(Picked::key);
+        key.clear();
+        if key.push_tag(rec.service()).is_err() || rec.pick(fields, key).is_err() {
             return Box::default();
-        };
-        self.key.clear();
-        self.key.extend_from_slice(service.as_bytes());
-        for (i, raw) in &picked {
-            self.key.push(0);
-            self.key.extend_from_slice(&(*i as u16).to_le_bytes());
-            self.key.extend_from_slice(raw.get().as_bytes());
         }
-        if let Some(m) = self.shapes.get(self.key.as_slice()) {
+        let bytes = key.as_bytes();
+        let [a, b] = &self.seeds;
+        let hash = u128::from(a.hash_one(bytes)) << 64 | u128::from(b.hash_one(bytes));
+        if let Some(m) = self.shapes.get(&hash) {
             return m.clone();
         }
-        let views = crate::sigma::views(crate::sigma::picked_object(picked, fields));
+        // A new shape: its fields as JSON, for the rules.
+        let mut json = Picked::json();
+        if rec.pick(fields, &mut json).is_err() {
+            return Box::default();
+        }
+        let views = crate::sigma::views(crate::sigma::picked_object(&json, fields));
         let m = matching(rules, &views);
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.clear();
         }
-        self.shapes.insert(self.key.as_slice().into(), m.clone());
+        self.shapes.insert(hash, m.clone());
         m
     }
 }

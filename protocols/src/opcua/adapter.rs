@@ -66,8 +66,8 @@ struct Partial {
     chunks: u32,
 }
 
-/// Most octets of one message reassembled from chunks; a longer one is given up (its chunks
-/// stay events without a service).
+/// Most octets of one message reassembled from chunks, unless configured (`[protocols.opcua]
+/// max_message`); a longer one is given up (its chunks stay events without a service).
 const MAX_MESSAGE: usize = 4 << 20;
 /// Where a symmetric (MSG) chunk's body starts: header, channel and token ids, sequence
 /// header.
@@ -78,6 +78,8 @@ struct Collect<'p> {
     partial: &'p mut Option<Partial>,
     /// Messages given up (too long, aborted, or a new one before the last ended).
     abandoned: u64,
+    /// Most octets of one message.
+    max_message: usize,
 }
 
 impl Collect<'_> {
@@ -108,7 +110,7 @@ impl Collect<'_> {
                 if self
                     .partial
                     .as_ref()
-                    .is_some_and(|p| p.bytes.len() > MAX_MESSAGE)
+                    .is_some_and(|p| p.bytes.len() > self.max_message)
                 {
                     *self.partial = None;
                     self.abandoned += 1;
@@ -196,10 +198,20 @@ pub struct OpcuaFlow {
     partial: [Option<Partial>; 2],
     pairing: Pairing,
     abandoned: u64,
+    /// Most octets of one message reassembled from chunks (0: [`MAX_MESSAGE`]).
+    max_message: usize,
 }
 
 impl FlowParser for OpcuaFlow {
     type Event<'a> = Event;
+
+    fn set_max_outstanding(&mut self, n: usize) {
+        self.pairing.set_cap(n);
+    }
+
+    fn set_max_message(&mut self, n: usize) {
+        self.max_message = n;
+    }
 
     fn feed(&mut self, dir: Direction, data: &[u8], now_ns: i64, f: &mut dyn FnMut(Event)) {
         let i = usize::from(dir == Direction::Response);
@@ -210,6 +222,11 @@ impl FlowParser for OpcuaFlow {
             events: Vec::new(),
             partial,
             abandoned: 0,
+            max_message: if self.max_message == 0 {
+                MAX_MESSAGE
+            } else {
+                self.max_message
+            },
         };
         fr.feed(&RULES, data, &mut c);
         self.abandoned += c.abandoned;
@@ -431,9 +448,8 @@ mod tests {
         got
     }
 
-    #[test]
-    fn a_message_in_three_chunks_is_read_whole_and_an_aborted_one_dropped() {
-        // A ReadRequest: type id 631, RequestHeader (handle 7), maxAge, timestamps, no nodes.
+    /// A ReadRequest: type id 631, RequestHeader (handle 7), maxAge, timestamps, no nodes.
+    fn read_request() -> Vec<u8> {
         let mut b = vec![0x01, 0x00, 0x77, 0x02, 0x00, 0x00];
         b.extend([0; 8]);
         b.extend(7u32.to_le_bytes());
@@ -443,6 +459,12 @@ mod tests {
         b.extend([0; 3]);
         b.extend([0; 12]);
         b.extend(0u32.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn a_message_in_three_chunks_is_read_whole_and_an_aborted_one_dropped() {
+        let b = read_request();
         let (one, rest) = b.split_at(9);
         let (two, three) = rest.split_at(9);
         let mut flow = OpcuaFlow::default();
@@ -472,5 +494,27 @@ mod tests {
             }
         });
         assert_eq!(unfinished, 2);
+    }
+
+    #[test]
+    fn a_configured_max_message_gives_up_a_longer_message() {
+        let b = read_request();
+        let (one, two) = b.split_at(20);
+        let mut wire = msg(b'C', 5, one);
+        wire.extend(msg(b'F', 5, two));
+        // Read whole under the default cap; given up past 40 octets (the first chunk alone
+        // is 44), so the final chunk is read alone.
+        let mut flow = OpcuaFlow::default();
+        assert_eq!(services(&mut flow, &wire)[1], (Some(631), Some(2)));
+        let mut flow = OpcuaFlow::default();
+        flow.set_max_message(40);
+        assert_eq!(services(&mut flow, &wire)[1].1, None);
+        let mut unfinished = 0;
+        flow.tallies(&mut |k, v| {
+            if k == "unfinished_messages" {
+                unfinished = v;
+            }
+        });
+        assert_eq!(unfinished, 1);
     }
 }

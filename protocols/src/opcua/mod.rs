@@ -808,14 +808,23 @@ pub struct Pending {
 #[derive(Debug, Default)]
 pub struct Pairing {
     pending: Vec<Pending>,
+    /// Most requests kept (0: [`MAX_PENDING`]).
+    cap: usize,
     /// Requests never answered (dropped at the bound or at the end).
     pub unanswered: u64,
 }
 
 impl Pairing {
+    /// Keeps at most `n` requests awaiting their answer (`[protocols.opcua]
+    /// max_outstanding`).
+    pub fn set_cap(&mut self, n: usize) {
+        self.cap = n;
+    }
+
     /// A request with `handle` at `ts_ns`.
     pub fn request(&mut self, handle: u32, ts_ns: i64, build_reads: Vec<(u8, u32)>) {
-        if self.pending.len() >= MAX_PENDING {
+        let cap = if self.cap == 0 { MAX_PENDING } else { self.cap };
+        if self.pending.len() >= cap {
             self.pending.remove(0);
             self.unanswered += 1;
         }

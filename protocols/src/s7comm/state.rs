@@ -105,6 +105,8 @@ pub struct S7Flow {
     pending: Vec<RequestInfo>,
     /// Most jobs (and MMS requests) kept awaiting their answer (0: the default).
     max_outstanding: usize,
+    /// Most octets of one PDU reassembled from COTP data units (0: [`MAX_PDU`]).
+    max_pdu: usize,
     /// Rack and slot from the called TSAP of the connection request.
     pub rack_slot: Option<(u8, u8)>,
     /// Jobs never answered.
@@ -316,13 +318,18 @@ impl S7Flow {
         f: &mut dyn FnMut(Event<'_>),
     ) {
         let i = dir.index();
+        let cap = if self.max_pdu == 0 {
+            MAX_PDU
+        } else {
+            self.max_pdu
+        };
         let Some(st) = self.dirs.get_mut(i) else {
             return;
         };
         // The common case: a whole PDU in one TPDU, parsed in place.
         let whole = st.pdu.is_empty() && eot;
         if !whole {
-            let room = MAX_PDU.saturating_sub(st.pdu.len());
+            let room = cap.saturating_sub(st.pdu.len());
             if payload.len() > room {
                 st.too_long = true;
             }
@@ -521,6 +528,10 @@ impl S7Flow {
 impl crate::flow::FlowParser for S7Flow {
     fn set_max_outstanding(&mut self, n: usize) {
         self.max_outstanding = n;
+    }
+
+    fn set_max_message(&mut self, n: usize) {
+        self.max_pdu = n;
     }
 
     type Event<'a> = Event<'a>;

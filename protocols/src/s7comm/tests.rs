@@ -193,6 +193,33 @@ fn one_pdu_split_and_two_in_one_segment_and_cotp_reassembly() {
 }
 
 #[test]
+fn a_configured_max_message_cuts_reassembly() {
+    // The write job in two COTP data units: whole under the default cap, too long (flagged,
+    // parsed from what was kept) under a 12-octet one.
+    let s7 = &hex(WRITE)[7..];
+    let mut tp = Vec::new();
+    for (chunk, eot) in [(&s7[..10], 0x00u8), (&s7[10..], 0x80)] {
+        tp.extend_from_slice(&[3, 0, 0, (7 + chunk.len()) as u8, 2, 0xf0, eot]);
+        tp.extend_from_slice(chunk);
+    }
+    let flags = |cap: Option<usize>| {
+        let mut flow = S7Flow::new();
+        if let Some(n) = cap {
+            flow.set_max_message(n);
+        }
+        let mut seen = Vec::new();
+        flow.feed(Direction::Request, &tp, 0, &mut |e| {
+            if let Event::S7(r) = e {
+                seen.push(r.pdu.flags.contains(Flags::PDU_TOO_LONG));
+            }
+        });
+        seen
+    };
+    assert_eq!(flags(None), vec![false]);
+    assert_eq!(flags(Some(12)), vec![true]);
+}
+
+#[test]
 fn lying_lengths_are_flagged_and_framing_resyncs() {
     // S7 header says more parameter octets than present.
     let mut b = hex(READ);

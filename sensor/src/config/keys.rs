@@ -380,6 +380,7 @@ pub const KEYS: &[Key] = &[
         "true, false",
     ),
     int("protocols.*.max_outstanding", "64", 1, 65_536),
+    int("protocols.*.max_message", "0", 0, 64 << 20),
 ];
 
 /// The key's name in messages: its path without the array markers (`sinks.max_files`).

@@ -83,6 +83,9 @@ pub struct ProtocolSettings {
     /// MMS, IEC 104); beyond, the oldest is counted unanswered and the request flagged a
     /// flood.
     pub max_outstanding: usize,
+    /// Most octets of one message reassembled from pieces (COTP data units for S7comm and
+    /// MMS, chunks for OPC UA); 0: the protocol's own cap.
+    pub max_message: usize,
 }
 
 impl Default for ProtocolSettings {
@@ -92,6 +95,7 @@ impl Default for ProtocolSettings {
             ports: Vec::new(),
             detect_by_content: true,
             max_outstanding: otsensor_protocols::flow::DEFAULT_MAX_OUTSTANDING,
+            max_message: 0,
         }
     }
 }

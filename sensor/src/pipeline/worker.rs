@@ -11,6 +11,7 @@ use otsensor_baselines::assets::{AssetInventory, Endpoint, FlowObservation};
 use otsensor_baselines::detector::{Detector, FlowLocal, Shared};
 use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::identity::{Reader, Sighting, Who};
+use otsensor_protocols::record::Serialized;
 use otsensor_protocols::{applabel, Direction};
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
@@ -388,7 +389,7 @@ impl AppEnv<'_> {
         index: usize,
     ) -> Option<AppCtx<'c>> {
         let sigma = self.detector.sigma_on_events();
-        let max_outstanding = self.registry.protocols().get(index)?.max_outstanding;
+        let limits = self.registry.protocols().get(index)?.limits;
         Some(AppCtx {
             flow,
             det,
@@ -398,7 +399,7 @@ impl AppEnv<'_> {
             counters: self.stats.protocols.get_mut(index)?,
             detector: self.detector,
             sigma,
-            max_outstanding,
+            limits,
         })
     }
 
@@ -1325,7 +1326,8 @@ fn write_record(
     let proto = flow.proto;
     let cid = info.cid.get(info.client.ip, info.server.ip);
     let uid = uid(sensor, flow.first_ts, cid, info.id);
-    let zones = zones_of(detector, flow);
+    let policy = detector.policy_arc();
+    let zones = zones_in(&policy, flow);
     let has_ports = matches!(proto, ipproto::TCP | ipproto::UDP);
     let label = state.label.as_ref();
     let end = |e: &EndpointInfo, d: usize| RecordEnd {
@@ -1366,21 +1368,27 @@ fn write_record(
         alerts: state.alerts,
         sensor,
     };
-    if !detector.sigma_wants(otsensor_baselines::sigma::FLOW) {
-        return sink.flow_record(pkt_index, info.id, &rec);
+    sink.flow_record(pkt_index, info.id, &rec);
+    let service = otsensor_baselines::sigma::FLOW;
+    if detector.sigma_wants(service) {
+        let rec = Serialized {
+            service,
+            value: &rec,
+        };
+        detector.sigma(&rec, &info.view(), None, flow.last_ts, sink.alert_scratch());
+        sink.commit_alerts(pkt_index, info.id);
     }
-    let mut found = std::mem::take(sink.alert_scratch());
-    if let Some(line) = sink.flow_record_inspected(pkt_index, info.id, &rec) {
-        let view = info.view();
-        let service = otsensor_baselines::sigma::FLOW;
-        detector.sigma(service, line, &view, None, flow.last_ts, &mut found);
-    }
-    *sink.alert_scratch() = found;
-    sink.commit_alerts(pkt_index, info.id);
 }
 
 fn zones_of<'d>(d: &'d Detector, flow: &Flow) -> (Option<&'d str>, Option<&'d str>) {
-    let z = &d.policy().zones;
+    zones_in(d.policy(), flow)
+}
+
+fn zones_in<'p>(
+    policy: &'p otsensor_baselines::detector::Policy,
+    flow: &Flow,
+) -> (Option<&'p str>, Option<&'p str>) {
+    let z = &policy.zones;
     if z.is_empty() {
         return (None, None);
     }
