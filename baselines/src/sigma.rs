@@ -60,11 +60,18 @@ impl SigmaRule {
 /// The rules in force, by service.
 #[derive(Debug, Default)]
 pub struct SigmaSet {
-    by_service: HashMap<&'static str, Vec<SigmaRule>, ahash::RandomState>,
-    /// Per service, the top-level fields its rules name (`None`: a rule searches keywords
-    /// in every field): only those are read from a record.
-    fields: HashMap<&'static str, Option<Fields>, ahash::RandomState>,
+    by_service: HashMap<&'static str, Service, ahash::RandomState>,
     count: usize,
+}
+
+/// The rules of one service.
+#[derive(Debug)]
+pub struct Service {
+    /// In load order.
+    pub rules: Vec<SigmaRule>,
+    /// The top-level fields they name (`None`: a rule searches keywords in every field):
+    /// only those are read from a record.
+    pub fields: Option<Fields>,
 }
 
 impl PartialEq for SigmaSet {
@@ -74,7 +81,7 @@ impl PartialEq for SigmaSet {
             let mut v: Vec<(&str, &Rule)> = s
                 .by_service
                 .values()
-                .flatten()
+                .flat_map(|s| &s.rules)
                 .map(|r| (r.service, r.rule))
                 .collect();
             v.sort_by_key(|(_, r)| r.id);
@@ -85,14 +92,17 @@ impl PartialEq for SigmaSet {
 }
 
 impl SigmaSet {
-    /// The rules watching `service`'s records (none: nothing to do for them).
-    pub fn rules_for(&self, service: &str) -> &[SigmaRule] {
-        self.by_service.get(service).map_or(&[], Vec::as_slice)
+    /// The rules watching `service`'s records and the fields they name (`None`: no rule
+    /// watches them, nothing to do).
+    pub fn service(&self, service: &str) -> Option<&Service> {
+        self.by_service.get(service)
     }
 
-    /// The top-level fields the rules of `service` name (`None`: every field).
-    pub fn named(&self, service: &str) -> Option<&Fields> {
-        self.fields.get(service).and_then(Option::as_ref)
+    /// The rules watching `service`'s records (none: nothing to do for them).
+    pub fn rules_for(&self, service: &str) -> &[SigmaRule] {
+        self.by_service
+            .get(service)
+            .map_or(&[], |s| s.rules.as_slice())
     }
 
     /// Whether any rule watches a protocol's events (not flow records).
@@ -117,7 +127,7 @@ impl SigmaSet {
 
     /// Every rule, by id.
     pub fn iter(&self) -> impl Iterator<Item = &SigmaRule> {
-        let mut v: Vec<&SigmaRule> = self.by_service.values().flatten().collect();
+        let mut v: Vec<&SigmaRule> = self.by_service.values().flat_map(|s| &s.rules).collect();
         v.sort_by_key(|r| r.rule.id);
         v.into_iter()
     }
@@ -141,11 +151,11 @@ impl SigmaSet {
                         first.display()
                     ));
                 }
-                let named = set
-                    .fields
-                    .entry(r.service)
-                    .or_insert_with(|| Some(Fields::default()));
-                match (named.as_mut(), &r.fields) {
+                let svc = set.by_service.entry(r.service).or_insert_with(|| Service {
+                    rules: Vec::new(),
+                    fields: Some(Fields::default()),
+                });
+                match (svc.fields.as_mut(), &r.fields) {
                     (Some(all), Some(mine)) => {
                         let mut names = all.names().to_vec();
                         for f in mine {
@@ -155,7 +165,7 @@ impl SigmaSet {
                         }
                         *all = Fields::new(names);
                     }
-                    _ => *named = None,
+                    _ => svc.fields = None,
                 }
                 set.count += 1;
                 if set.count > MAX_RULES {
@@ -164,7 +174,7 @@ impl SigmaSet {
                         file.display()
                     ));
                 }
-                set.by_service.entry(r.service).or_default().push(r);
+                svc.rules.push(r);
             }
         }
         Ok(set)
@@ -540,7 +550,14 @@ detection:
         let d = tmp("fields");
         let f = write(&d, "stop.yml", STOP);
         let set = SigmaSet::load(&[f]).unwrap();
-        let mut named = set.fields["s7comm"].clone().unwrap().names().to_vec();
+        let mut named = set
+            .service("s7comm")
+            .unwrap()
+            .fields
+            .clone()
+            .unwrap()
+            .names()
+            .to_vec();
         named.sort();
         assert_eq!(named, ["operation", "src"]);
         let kw = STOP.replace(
@@ -549,7 +566,7 @@ detection:
         );
         let f = write(&d, "kw.yml", &kw);
         let set = SigmaSet::load(&[f]).unwrap();
-        assert_eq!(set.fields["s7comm"], None);
+        assert_eq!(set.service("s7comm").unwrap().fields, None);
     }
 
     #[test]

@@ -75,6 +75,9 @@ impl MacAddr {
 
 impl Serialize for MacAddr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.serialize_bytes(&self.0);
+        }
         match std::str::from_utf8(&self.text()) {
             Ok(text) => s.serialize_str(text),
             Err(_) => s.collect_str(self),

@@ -143,7 +143,7 @@ impl Sink for AppCtx<'_> {
         let ev = WithCommunityId { ev, cid };
         self.events
             .emit_with(self.pkt_index, self.flow.id, &mut |buf| ev.write_json(buf));
-        if self.sigma && self.detector.sigma_wants(ev.service()) {
+        if self.sigma {
             let found = self.events.alert_scratch();
             self.detector
                 .sigma(&ev, &self.flow.view(), Some(self.det), self.ts, found);

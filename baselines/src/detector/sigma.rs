@@ -46,12 +46,11 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         let service = rec.service();
-        let set = &self.policy.cfg.sigma;
-        let rules = set.rules_for(service);
-        if rules.is_empty() {
+        let Some(svc) = self.policy.cfg.sigma.service(service) else {
             return;
-        }
-        let matched = match set.named(service) {
+        };
+        let rules = svc.rules.as_slice();
+        let matched = match &svc.fields {
             Some(fields) => self.sigma_cache.matches(rec, fields, rules),
             // A rule searching keywords reads every field: nothing to key a cache on.
             None => matching(rules, &crate::sigma::records(&line(rec))),
