@@ -22,16 +22,17 @@ pub const FLOW: &str = "flow";
 /// Most rules loaded at once.
 pub const MAX_RULES: usize = 10_000;
 
-/// Layer-2 records (GOOSE, SV, PROFINET): not given to rules yet, so refused by name
-/// rather than accepted and never tried.
-const LAYER2: &[&str] = &["goose", "sv", "pn_dcp", "pn_rt"];
+/// The layer-2 records: GOOSE PDUs, Sampled Values seconds, PROFINET DCP and alarms.
+pub const LAYER2: &[&str] = &["goose", "sv", "pn_dcp", "pn_rt"];
 
-/// Every service a rule may name: each protocol's events, and flow records.
+/// Every service a rule may name: each protocol's events, the layer-2 records, and flow
+/// records.
 pub fn services() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = otsensor_protocols::PROTOCOLS
         .iter()
         .map(|d| d.name)
         .collect();
+    v.extend(LAYER2);
     v.push(FLOW);
     v
 }
@@ -105,9 +106,12 @@ impl SigmaSet {
             .map_or(&[], |s| s.rules.as_slice())
     }
 
-    /// Whether any rule watches a protocol's events (not flow records).
+    /// Whether any rule watches the events of a protocol over IP (not flow records, not
+    /// layer-2 records).
     pub fn on_events(&self) -> bool {
-        self.by_service.keys().any(|s| *s != FLOW)
+        self.by_service
+            .keys()
+            .any(|s| *s != FLOW && !LAYER2.contains(s))
     }
 
     /// Whether any rule watches `service`.
@@ -251,11 +255,6 @@ fn compile(doc: serde_norway::Value, file: &Path, n: usize) -> Result<SigmaRule,
         .and_then(|l| l.get("service"))
         .and_then(serde_norway::Value::as_str)
         .ok_or_else(|| bad("no logsource.service".into()))?;
-    if LAYER2.contains(&service) {
-        return Err(bad(format!(
-            "service {service:?}: layer-2 records are not given to Sigma rules yet"
-        )));
-    }
     let service = known
         .iter()
         .copied()
@@ -613,10 +612,6 @@ detection:
                 "unknown service \"smtp\"",
             ),
             (
-                &STOP.replace("service: s7comm", "service: goose"),
-                "layer-2 records are not given to Sigma rules yet",
-            ),
-            (
                 &STOP.replace("product: otsensor", "product: windows"),
                 "logsource.product must be otsensor",
             ),
@@ -632,7 +627,7 @@ detection:
             assert!(e.starts_with(&format!("{}: ", f.display())), "{e}");
             assert!(e.contains(why), "case {i}: {e}");
             assert!(!e.contains('\n'), "{e}");
-            if i > 0 && i < 7 {
+            if i > 0 && i < 6 {
                 assert!(
                     e.contains("PLC stop outside the engineering station"),
                     "names the rule: {e}"

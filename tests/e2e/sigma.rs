@@ -109,6 +109,14 @@ fn each_example_rule_raises_on_its_capture_and_nothing_else_does() {
             &["T0816"],
         ),
         (
+            &cfg,
+            own_pcaps().join("profinet/iti-dcp/SetNameOfStation.pcap"),
+            "pn-dcp-set-outside-ews",
+            "00:80:c8:38:a4:8b>00:02:e3:17:c7:50/pn_dcp",
+            "high",
+            &["T0836", "T0816"],
+        ),
+        (
             &zoned,
             own_pcaps().join("synthetic/scenarios/test.pcap"),
             "tls-sni-from-control",
@@ -254,6 +262,7 @@ fn config_check_refuses_each_bad_rule_naming_file_and_rule() {
             "sigma.otsensor-example-dnp3-cold-restart sigma",
             "sigma.otsensor-example-modbus-write-40001-40010 sigma",
             "sigma.otsensor-example-plc-stop-outside-ews sigma",
+            "sigma.otsensor-example-pn-dcp-set-outside-ews sigma",
             "sigma.otsensor-example-tls-sni-from-control sigma",
         ],
         "{text}"
@@ -315,14 +324,14 @@ fn a_sigma_alert_carries_its_techniques_into_cef_leef_and_ocsf() {
 }
 
 /// Rules on protocols that share another's connection (CIP in EtherNet/IP, S7comm-plus and
-/// MMS on port 102) raise the same with `--events` off as on: their records are built for the
-/// rules alone.
+/// MMS on port 102) and on layer-2 records (GOOSE, SV, PROFINET DCP) raise the same with
+/// `--events` off as on: their records are built for the rules alone.
 #[test]
 fn rules_see_the_same_records_with_events_off() {
     let Some(shared) = shared_pcaps() else { return };
     let dir = Scratch::new("sigma-carried");
     let mut files = Vec::new();
-    for svc in ["enip", "cip", "s7comm_plus", "mms"] {
+    for svc in ["enip", "cip", "s7comm_plus", "mms", "goose", "sv", "pn_dcp"] {
         let f = dir.path(&format!("{svc}.yml"));
         std::fs::write(
             &f,
@@ -336,10 +345,22 @@ fn rules_see_the_same_records_with_events_off() {
     let cfg = dir.path("cfg.toml");
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     write_config(&cfg, "", &refs, "");
-    let cases: [(PathBuf, &[&str]); 3] = [
+    let cases: [(PathBuf, &[&str]); 6] = [
         (
             own_pcaps().join("enip/iti-cip-stop-plc/cip_stop_plc.pcap"),
             &["sigma.any-cip", "sigma.any-enip"],
+        ),
+        (
+            own_pcaps().join("iec61850/iti-goose/Sample_File_GOOSE.pcap"),
+            &["sigma.any-goose"],
+        ),
+        (
+            own_pcaps().join("synthetic/substation/sv-faults.pcap"),
+            &["sigma.any-sv"],
+        ),
+        (
+            own_pcaps().join("profinet/iti-dcp/SetNameOfStation.pcap"),
+            &["sigma.any-pn_dcp"],
         ),
         (
             own_pcaps().join("s7comm-plus/icsnpp-s7comm-plus/s7comm_plus.pcap"),
@@ -367,9 +388,23 @@ fn rules_see_the_same_records_with_events_off() {
             }
             let (code, _, err) = replay(&args);
             assert_eq!(code, 0, "{err}");
-            let got: BTreeSet<String> = jsonl(&out)
+            let alerts = jsonl(&out);
+            let sigma: Vec<&serde_json::Value> =
+                alerts.iter().filter(|a| a["engine"] == "sigma").collect();
+            // Layer-2 alerts name their ends by MAC, keyed `src>dst/service`.
+            for a in &sigma {
+                let svc = a["rule"].as_str().unwrap().trim_start_matches("sigma.any-");
+                if ["goose", "sv", "pn_dcp"].contains(&svc) {
+                    let key = format!(
+                        "{}>{}/{svc}",
+                        a["src"]["mac"].as_str().unwrap(),
+                        a["dst"]["mac"].as_str().unwrap()
+                    );
+                    assert_eq!(a["key"], key.as_str(), "{a}");
+                }
+            }
+            let got: BTreeSet<String> = sigma
                 .iter()
-                .filter(|a| a["engine"] == "sigma")
                 .map(|a| a["rule"].as_str().unwrap().to_string())
                 .collect();
             let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();

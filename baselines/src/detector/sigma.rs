@@ -12,7 +12,9 @@ use crate::sigma::{SigmaRule, FLOW};
 use crate::time::Timestamp;
 
 use super::findings::Findings;
+use super::substation::L2View;
 use super::{Detector, FlowLocal, FlowView};
+use crate::mac::MacAddr;
 
 /// A string field of a record.
 fn text(v: &serde_json::Value, key: &str) -> Option<String> {
@@ -33,6 +35,53 @@ impl Detector {
         self.policy.cfg.sigma.on_events()
     }
 
+    /// The indexes, among its service's rules, of the Sigma rules the record matches.
+    fn sigma_matched(&mut self, rec: &dyn Record) -> Box<[u16]> {
+        let Some(svc) = self.policy.cfg.sigma.service(rec.service()) else {
+            return Box::default();
+        };
+        let rules = svc.rules.as_slice();
+        match &svc.fields {
+            Some(fields) => self.sigma_cache.matches(rec, fields, rules),
+            // A rule searching keywords reads every field: nothing to key a cache on.
+            None => matching(rules, &crate::sigma::records(&line(rec))),
+        }
+    }
+
+    /// Tries the Sigma rules of a layer-2 record's service (`goose`, `sv`, `pn_dcp`,
+    /// `pn_rt`) on it; a match raises the rule between the frame's MAC addresses.
+    pub fn sigma_l2(
+        &mut self,
+        rec: &dyn Record,
+        v: &L2View,
+        ts: Timestamp,
+        sent: &mut Vec<u64>,
+        out: &mut Vec<Signal>,
+    ) {
+        let matched = self.sigma_matched(rec);
+        if matched.is_empty() {
+            return;
+        }
+        let pol = &*self.policy.clone();
+        let service = rec.service();
+        let rules = pol.cfg.sigma.rules_for(service);
+        let (src, dst) = (MacAddr(v.header.src), MacAddr(v.header.dst));
+        let label = format!("{src}>{dst}/{service}");
+        let fx = &mut Findings { out, sent };
+        for r in matched.iter().filter_map(|&i| rules.get(usize::from(i))) {
+            fx.send(pol, r.rule, &[&label], ts, || {
+                let observed: serde_json::Value =
+                    serde_json::from_slice(&line(rec)).unwrap_or(serde_json::Value::Null);
+                let details = format!("{} ({service} from {src} to {dst})", r.rule.title);
+                let evidence = Evidence {
+                    observed,
+                    expected: serde_json::Value::Null,
+                };
+                pol.l2_observation(r.rule, ts, v, v.header.src, details, evidence)
+            });
+        }
+    }
+
     /// Tries the Sigma rules of the record's service on it; a match raises the rule on the
     /// flow's edge at `ts`. Records of a service no rule watches are not read, and of the
     /// others only the fields the rules name are read, from the record itself: the whole
@@ -46,15 +95,7 @@ impl Detector {
         out: &mut Vec<Signal>,
     ) {
         let service = rec.service();
-        let Some(svc) = self.policy.cfg.sigma.service(service) else {
-            return;
-        };
-        let rules = svc.rules.as_slice();
-        let matched = match &svc.fields {
-            Some(fields) => self.sigma_cache.matches(rec, fields, rules),
-            // A rule searching keywords reads every field: nothing to key a cache on.
-            None => matching(rules, &crate::sigma::records(&line(rec))),
-        };
+        let matched = self.sigma_matched(rec);
         if matched.is_empty() {
             return;
         }

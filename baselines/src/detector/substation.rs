@@ -69,7 +69,7 @@ impl Policy {
         )
     }
 
-    fn l2_observation(
+    pub(super) fn l2_observation(
         &self,
         rule: &'static Rule,
         ts: Timestamp,

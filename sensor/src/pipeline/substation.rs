@@ -23,6 +23,7 @@ use otsensor_protocols::goose::summary::{Heard, SvSecond, SvStreams};
 use otsensor_protocols::goose::{self, Goose, Header};
 use otsensor_protocols::mms::data::Value;
 use otsensor_protocols::profinet::{self, FrameKind};
+use otsensor_protocols::record::Serialized;
 
 use crate::events::EventSink;
 use crate::pipeline::batch::L2Pkt;
@@ -455,9 +456,12 @@ fn profinet_frame(
             };
             stats.pn_alarms += 1;
             let (src, dst) = ends(h);
-            cx.sink.emit(
+            l2_event(
+                cx,
                 p.index,
-                flow.view.id,
+                &flow.view,
+                p.ts,
+                &mut flow.sent,
                 &AlarmEvent {
                     ts: p.ts,
                     protocol: "pn_rt",
@@ -471,6 +475,7 @@ fn profinet_frame(
                     alarm: a,
                 },
             );
+            cx.sink.commit_alerts(p.index, flow.view.id);
         }
         FrameKind::Dcp => {
             let Some(d) = profinet::dcp(id, rest) else {
@@ -478,12 +483,15 @@ fn profinet_frame(
                 return;
             };
             stats.pn_dcp_pdus += 1;
-            if cx.sink.enabled() {
+            if cx.sink.enabled() || cx.detector.sigma_wants("pn_dcp") {
                 let (src, dst) = ends(h);
                 let response = d.is_response();
-                cx.sink.emit(
+                l2_event(
+                    cx,
                     p.index,
-                    flow.view.id,
+                    &flow.view,
+                    p.ts,
+                    &mut flow.sent,
                     &DcpEvent {
                         ts: p.ts,
                         protocol: "pn_dcp",
@@ -519,6 +527,47 @@ fn profinet_frame(
     }
 }
 
+/// A layer-2 event: its protocol and flow.
+trait L2Record: Serialize {
+    fn protocol(&self) -> &'static str;
+    fn flow_id(&self) -> u64;
+}
+
+macro_rules! l2_record {
+    ($($t:ty),*) => {
+        $(impl L2Record for $t {
+            fn protocol(&self) -> &'static str {
+                self.protocol
+            }
+            fn flow_id(&self) -> u64 {
+                self.flow_id
+            }
+        })*
+    };
+}
+
+l2_record!(GooseEvent<'_>, DcpEvent<'_>, AlarmEvent, SvEvent<'_>);
+
+/// A layer-2 record of the flow `view`, keyed at packet `at`: written when events are
+/// recorded, and tried against the Sigma rules of its protocol (their alerts wait in the
+/// sink's scratch for the caller to commit).
+fn l2_event<T: L2Record>(
+    cx: &mut L2Ctx<'_>,
+    at: u64,
+    view: &L2View,
+    ts: Timestamp,
+    sent: &mut Vec<u64>,
+    ev: &T,
+) {
+    cx.sink.emit(at, ev.flow_id(), ev);
+    let service = ev.protocol();
+    if cx.detector.sigma_wants(service) {
+        let rec = Serialized { service, value: ev };
+        let scratch = cx.sink.alert_scratch();
+        cx.detector.sigma_l2(&rec, view, ts, sent, scratch);
+    }
+}
+
 /// One GOOSE PDU: its event, then its stream's judgement.
 fn goose_pdu(
     p: &L2Pkt,
@@ -529,10 +578,13 @@ fn goose_pdu(
     findings: &mut Vec<Finding>,
     cx: &mut L2Ctx<'_>,
 ) {
-    if cx.sink.enabled() {
-        cx.sink.emit(
+    if cx.sink.enabled() || cx.detector.sigma_wants("goose") {
+        l2_event(
+            cx,
             p.index,
-            flow.view.id,
+            &flow.view,
+            p.ts,
+            &mut flow.sent,
             &GooseEvent {
                 ts: p.ts,
                 protocol: "goose",
@@ -595,10 +647,13 @@ fn sv_summary(
     cx: &mut L2Ctx<'_>,
 ) {
     let ts = Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000));
-    if cx.sink.enabled() {
-        cx.sink.emit(
+    if cx.sink.enabled() || cx.detector.sigma_wants("sv") {
+        l2_event(
+            cx,
             at,
-            s.flow_id,
+            view,
+            ts,
+            sent,
             &SvEvent {
                 ts,
                 protocol: "sv",
