@@ -17,6 +17,7 @@ use crate::mac::MacAddr;
 use crate::message::{Identity, Message};
 use crate::time::Timestamp;
 use otsensor_protocols::identity::{DhcpLease, Sighting, Who};
+use otsensor_protocols::message::IDENTITY_FIELDS;
 use std::sync::Mutex;
 
 /// Most MAC addresses remembered per IP (more means a router or a spoofing storm).
@@ -99,6 +100,9 @@ pub struct Asset {
     /// What the device says about itself.
     #[serde(skip_serializing_if = "Identity::is_empty")]
     pub identity: Identity,
+    /// The packet each field of `identity` came from (boxed: most hosts say nothing).
+    #[serde(skip)]
+    identity_at: Option<Box<[u64; IDENTITY_FIELDS]>>,
     /// VLAN ids its traffic was tagged with.
     pub vlans: SortedSet<u16>,
     /// First packet to or from it.
@@ -152,6 +156,7 @@ impl Asset {
             zone: None,
             roles: SortedSet::new(),
             identity: Identity::default(),
+            identity_at: None,
             vlans: SortedSet::new(),
             first_seen: ts,
             last_seen: ts,
@@ -483,10 +488,13 @@ impl AssetInventory {
         }
     }
 
-    /// Merges what a device said about itself.
-    pub fn record_identity(&self, ip: IpAddr, id: &Identity) {
+    /// Merges what a device said about itself in packet `at`: a field keeps the value of
+    /// the latest packet that gave one, whichever worker reports first.
+    pub fn record_identity(&self, ip: IpAddr, id: &Identity, at: u64) {
         if let Some(mut a) = self.map.get_mut(&ip) {
-            a.identity.update(id);
+            let a = &mut *a;
+            let stamps = a.identity_at.get_or_insert_with(Box::default);
+            a.identity.update_at(id, at, stamps);
         }
     }
 

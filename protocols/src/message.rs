@@ -120,10 +120,16 @@ pub struct Identity {
     pub device_id: Option<String>,
 }
 
+/// Number of fields of an [`Identity`].
+pub const IDENTITY_FIELDS: usize = 9;
+
 impl Identity {
-    /// Fills fields missing here from `o`, and replaces present ones with `o`'s newer values.
-    pub fn update(&mut self, o: &Identity) {
-        for (mine, theirs) in [
+    /// Each field here with the same field of `o`.
+    fn pairs<'a>(
+        &'a mut self,
+        o: &'a Identity,
+    ) -> [(&'a mut Option<String>, &'a Option<String>); IDENTITY_FIELDS] {
+        [
             (&mut self.vendor, &o.vendor),
             (&mut self.model, &o.model),
             (&mut self.order_number, &o.order_number),
@@ -133,9 +139,29 @@ impl Identity {
             (&mut self.serial, &o.serial),
             (&mut self.software_version, &o.software_version),
             (&mut self.device_id, &o.device_id),
-        ] {
+        ]
+    }
+
+    /// Fills fields missing here from `o`, and replaces present ones with `o`'s newer values.
+    pub fn update(&mut self, o: &Identity) {
+        for (mine, theirs) in self.pairs(o) {
             if let Some(v) = theirs.as_ref().filter(|v| !v.is_empty()) {
                 *mine = Some(v.clone());
+            }
+        }
+    }
+
+    /// [`Identity::update`] with `o` carried by packet `at`, where `stamps` holds the packet
+    /// each field's value came from: a field takes `o`'s value only if `at` is not older, so
+    /// the outcome is the same whatever order the sightings are reported in (workers report
+    /// concurrently).
+    pub fn update_at(&mut self, o: &Identity, at: u64, stamps: &mut [u64; IDENTITY_FIELDS]) {
+        for ((mine, theirs), stamp) in self.pairs(o).into_iter().zip(stamps.iter_mut()) {
+            if let Some(v) = theirs.as_ref().filter(|v| !v.is_empty()) {
+                if at >= *stamp {
+                    *mine = Some(v.clone());
+                    *stamp = at;
+                }
             }
         }
     }

@@ -103,6 +103,28 @@ pub fn run_stream(protocol: &str, port: u16, segments: &[(Direction, &[u8])]) ->
     r
 }
 
+/// Feeds `datagrams` (direction, bytes), one packet each, to the handler of `protocol` on a
+/// UDP flow from 10.0.0.1 to 10.0.0.2:`port`; ends the flow; returns what it reported.
+pub fn run_datagrams(protocol: &str, port: u16, datagrams: &[(Direction, &[u8])]) -> Recorder {
+    let d = crate::descriptor(protocol).unwrap();
+    let mut h = (d.parser.unwrap().new_handler)();
+    let mut r = Recorder {
+        client: Some(CLIENT),
+        server: Some(Peer {
+            ip: "10.0.0.2".parse().unwrap(),
+            port,
+            mac: None,
+        }),
+        ..Recorder::default()
+    };
+    for (dir, bytes) in datagrams {
+        r.packet += 1;
+        h.on_datagram(&mut r, *dir, bytes);
+    }
+    h.on_end(&mut r);
+    r
+}
+
 /// Bytes from hex digits (`"810a0011"`), for tests that write frames out.
 pub fn hex(s: &str) -> Vec<u8> {
     (0..s.len())

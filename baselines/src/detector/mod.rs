@@ -642,7 +642,7 @@ fn record_roles(sh: &Shared, m: &Message, roles: &mut Option<IpAddr>) {
         sh.assets.record_engineering(client);
     }
     if let Some(id) = &m.identity {
-        sh.assets.record_identity(m.src.ip, id);
+        sh.assets.record_identity(m.src.ip, id, m.packet);
     }
 }
 

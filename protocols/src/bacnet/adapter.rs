@@ -125,7 +125,14 @@ fn pdu(ctx: &mut dyn Sink, dir: Direction, p: &Pdu) {
         ctx.counters().bump("bvlc_length_mismatch");
     }
     match &p.apdu {
-        Some(a) => apdu_fields(&mut m, a),
+        Some(a) => {
+            apdu_fields(&mut m, a);
+            // A forwarded NPDU (from a BBMD) or one routed from another network speaks for
+            // its original source, not for the host that sent the datagram.
+            if p.bvlc.forwarded_from.is_some() || p.npdu.is_some_and(|n| n.snet.is_some()) {
+                m.identity = None;
+            }
+        }
         None => {
             m.function = Some(match p.npdu.and_then(|n| n.network_message) {
                 Some(t) => Cow::Owned(format!("network_message_{t}")),

@@ -685,4 +685,29 @@ mod tests {
         assert_eq!(p.apdu.unwrap().service, Some(20));
         assert_eq!(parse(&hex("810a00070100f0")), Err(Malformed::BadApdu));
     }
+
+    #[test]
+    fn an_i_am_speaks_for_its_sender_unless_forwarded_or_routed() {
+        // I-Am of device 1234, vendor 260: sent by the device itself, forwarded by a BBMD
+        // (with the original source 192.168.0.5:47808), routed from network 5.
+        const I_AM: &str = "1000c4020004d22205c49100220104";
+        let direct = hex(&format!("810b00150100{I_AM}"));
+        let forwarded = hex(&format!("8104001bc0a80005bac00100{I_AM}"));
+        let routed = hex(&format!("810b00190108000501 07{I_AM}").replace(' ', ""));
+        let id = |dgram: &[u8]| {
+            let r = crate::testing::run_datagrams(
+                "bacnet",
+                47808,
+                &[(crate::Direction::Request, dgram)],
+            );
+            assert_eq!(r.messages.len(), 1, "{:?}", r.errors);
+            r.messages[0].identity.clone().and_then(|i| i.device_id)
+        };
+        assert_eq!(
+            id(&direct).as_deref(),
+            Some("bacnet device 1234, vendor 260")
+        );
+        assert_eq!(id(&forwarded), None);
+        assert_eq!(id(&routed), None);
+    }
 }
