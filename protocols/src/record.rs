@@ -380,6 +380,11 @@ impl KeyWriter<'_> {
     fn variant(&mut self, name: &str) {
         self.text(tag::VARIANT, name.as_bytes());
     }
+    /// A list or object begins.
+    fn open(&mut self, t: u8) -> serde_json::Result<&mut Self> {
+        self.0.push(t);
+        Ok(self)
+    }
 }
 
 impl ser::Serializer for &mut KeyWriter<'_> {
@@ -507,16 +512,13 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         v.serialize(self)
     }
     fn serialize_seq(self, _: Option<usize>) -> serde_json::Result<Self> {
-        self.0.push(tag::SEQ);
-        Ok(self)
+        self.open(tag::SEQ)
     }
     fn serialize_tuple(self, _: usize) -> serde_json::Result<Self> {
-        self.0.push(tag::SEQ);
-        Ok(self)
+        self.open(tag::SEQ)
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> serde_json::Result<Self> {
-        self.0.push(tag::SEQ);
-        Ok(self)
+        self.open(tag::SEQ)
     }
     fn serialize_tuple_variant(
         self,
@@ -526,16 +528,13 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         _: usize,
     ) -> serde_json::Result<Self> {
         self.variant(variant);
-        self.0.push(tag::SEQ);
-        Ok(self)
+        self.open(tag::SEQ)
     }
     fn serialize_map(self, _: Option<usize>) -> serde_json::Result<Self> {
-        self.0.push(tag::MAP);
-        Ok(self)
+        self.open(tag::MAP)
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> serde_json::Result<Self> {
-        self.0.push(tag::MAP);
-        Ok(self)
+        self.open(tag::MAP)
     }
     fn serialize_struct_variant(
         self,
@@ -545,8 +544,7 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         _: usize,
     ) -> serde_json::Result<Self> {
         self.variant(variant);
-        self.0.push(tag::MAP);
-        Ok(self)
+        self.open(tag::MAP)
     }
 }
 

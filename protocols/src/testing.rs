@@ -84,28 +84,25 @@ const CLIENT: Peer = Peer {
 /// Feeds `segments` (direction, bytes), one packet each, to the handler of `protocol` on a
 /// TCP flow from 10.0.0.1 to 10.0.0.2:`port`; ends the flow; returns what it reported.
 pub fn run_stream(protocol: &str, port: u16, segments: &[(Direction, &[u8])]) -> Recorder {
-    let d = crate::descriptor(protocol).unwrap();
-    let mut h = (d.parser.unwrap().new_handler)();
-    let mut r = Recorder {
-        client: Some(CLIENT),
-        server: Some(Peer {
-            ip: "10.0.0.2".parse().unwrap(),
-            port,
-            mac: None,
-        }),
-        ..Recorder::default()
-    };
-    for (dir, bytes) in segments {
-        r.packet += 1;
-        h.on_stream(&mut r, *dir, StreamEvent::Data(bytes));
-    }
-    h.on_end(&mut r);
-    r
+    run(protocol, port, segments, &mut |h, r, dir, bytes| {
+        h.on_stream(r, dir, StreamEvent::Data(bytes));
+    })
 }
 
 /// Feeds `datagrams` (direction, bytes), one packet each, to the handler of `protocol` on a
 /// UDP flow from 10.0.0.1 to 10.0.0.2:`port`; ends the flow; returns what it reported.
 pub fn run_datagrams(protocol: &str, port: u16, datagrams: &[(Direction, &[u8])]) -> Recorder {
+    run(protocol, port, datagrams, &mut |h, r, dir, bytes| {
+        h.on_datagram(r, dir, bytes);
+    })
+}
+
+/// Hands one packet's bytes to a handler.
+type Feed<'a> = dyn FnMut(&mut dyn crate::flow::Handler, &mut Recorder, Direction, &[u8]) + 'a;
+
+/// Feeds each (direction, bytes) to the handler of `protocol` with `feed`, one packet each,
+/// on a flow from 10.0.0.1 to 10.0.0.2:`port`; ends the flow.
+fn run(protocol: &str, port: u16, packets: &[(Direction, &[u8])], feed: &mut Feed<'_>) -> Recorder {
     let d = crate::descriptor(protocol).unwrap();
     let mut h = (d.parser.unwrap().new_handler)();
     let mut r = Recorder {
@@ -117,9 +114,9 @@ pub fn run_datagrams(protocol: &str, port: u16, datagrams: &[(Direction, &[u8])]
         }),
         ..Recorder::default()
     };
-    for (dir, bytes) in datagrams {
+    for (dir, bytes) in packets {
         r.packet += 1;
-        h.on_datagram(&mut r, *dir, bytes);
+        feed(h.as_mut(), &mut r, *dir, bytes);
     }
     h.on_end(&mut r);
     r
