@@ -46,7 +46,7 @@ pub struct SigmaRule {
     pub service: &'static str,
     /// The file it came from.
     pub file: PathBuf,
-    /// The top-level fields its detection names (`None`: keywords, any field).
+    /// The fields its detection names, as paths (`None`: keywords, any field).
     fields: Option<Vec<String>>,
     compiled: sigma_rust::Rule,
 }
@@ -161,7 +161,7 @@ impl SigmaSet {
                 });
                 match (svc.fields.as_mut(), &r.fields) {
                     (Some(all), Some(mine)) => {
-                        let mut names = all.names().to_vec();
+                        let mut names = all.paths().to_vec();
                         for f in mine {
                             if !names.contains(f) {
                                 names.push(f.clone());
@@ -294,8 +294,8 @@ fn compile(doc: serde_norway::Value, file: &Path, n: usize) -> Result<SigmaRule,
     })
 }
 
-/// The top-level record fields a detection names (`src` for `src.ip|cidr`), or `None` when
-/// a selection searches keywords (values with no field: any field may hold them).
+/// The record fields a detection names, as paths (`src.ip` for `src.ip|cidr`), or `None`
+/// when a selection searches keywords (values with no field: any field may hold them).
 fn named_fields(detection: &serde_norway::Value) -> Option<Vec<String>> {
     use serde_norway::Value;
     fn keys(m: &serde_norway::Mapping, out: &mut Vec<String>) -> Option<()> {
@@ -306,9 +306,9 @@ fn named_fields(detection: &serde_norway::Value) -> Option<Vec<String>> {
                 return None;
             }
             let field = k.split('|').next().unwrap_or(k);
-            let top = field.split('.').next().unwrap_or(field).to_string();
-            if !out.contains(&top) {
-                out.push(top);
+            let path = field.to_string();
+            if !out.contains(&path) {
+                out.push(path);
             }
         }
         Some(())

@@ -16,32 +16,81 @@ pub trait Record {
     fn pick(&self, fields: &Fields, out: &mut Picked) -> serde_json::Result<()>;
 }
 
-/// The top-level field names a record's rules read, with a quick filter: a name whose
-/// length and first letter no wanted name shares is passed over without comparing it.
+/// The fields a record's rules read, as dotted paths (`function`, `src.ip`,
+/// `addresses.start`), grouped by their top-level name, with a quick filter on those names:
+/// a name whose length and first letter no wanted name shares is passed over without
+/// comparing it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
+    /// The paths as given.
+    paths: Vec<String>,
+    /// Their top-level names, each once.
     names: Vec<String>,
+    /// Per top-level name, the names one level below it that the paths reach (`None`: a
+    /// path names the whole value). Only those decide what a rule sees of it.
+    subs: Vec<Option<Vec<String>>>,
     filter: u64,
 }
 
 impl Fields {
-    /// These names.
-    pub fn new(names: Vec<String>) -> Fields {
+    /// These paths.
+    pub fn new(paths: Vec<String>) -> Fields {
+        let mut names: Vec<String> = Vec::new();
+        let mut subs: Vec<Option<Vec<String>>> = Vec::new();
+        for p in &paths {
+            let mut parts = p.splitn(3, '.');
+            let top = parts.next().unwrap_or_default();
+            let i = match names.iter().position(|n| n == top) {
+                Some(i) => i,
+                None => {
+                    names.push(top.to_string());
+                    subs.push(Some(Vec::new()));
+                    names.len() - 1
+                }
+            };
+            let Some(slot) = subs.get_mut(i) else {
+                continue;
+            };
+            match (parts.next(), slot.as_mut()) {
+                (Some(sub), Some(list)) => {
+                    if !list.iter().any(|n| n == sub) {
+                        list.push(sub.to_string());
+                    }
+                }
+                (None, _) => *slot = None,
+                (Some(_), None) => {}
+            }
+        }
         let filter = names.iter().fold(0, |f, n| f | Fields::bit(n));
-        Fields { names, filter }
+        Fields {
+            paths,
+            names,
+            subs,
+            filter,
+        }
     }
 
-    /// The names, in order.
+    /// The paths, as given.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// The top-level names, in order.
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
-    /// The index of `key` among the names.
+    /// The index of top-level `key` among the names.
     pub fn position(&self, key: &str) -> Option<usize> {
         if self.filter & Fields::bit(key) == 0 {
             return None;
         }
         self.names.iter().position(|n| n == key)
+    }
+
+    /// The names below top-level name `i` the paths reach (`None`: all of it).
+    pub fn below(&self, i: usize) -> Option<&[String]> {
+        self.subs.get(i).and_then(|s| s.as_deref())
     }
 
     fn bit(name: &str) -> u64 {
@@ -95,12 +144,27 @@ impl Picked {
         index: usize,
         value: &T,
     ) -> serde_json::Result<()> {
+        self.push_below(index, value, None)
+    }
+
+    /// [`Picked::push`]; in a key, of an object (or of each object of a list) only the
+    /// fields named in `below` when given: the rules read no other.
+    pub fn push_below<T: Serialize + ?Sized>(
+        &mut self,
+        index: usize,
+        value: &T,
+        below: Option<&[String]>,
+    ) -> serde_json::Result<()> {
         let index = u16::try_from(index).map_err(|_| ser::Error::custom("too many fields"))?;
         self.buf.extend_from_slice(&index.to_le_bytes());
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
         if self.key {
-            value.serialize(&mut KeyWriter(&mut self.buf))?;
+            value.serialize(&mut KeyWriter {
+                out: &mut self.buf,
+                below,
+                depth: 0,
+            })?;
         } else {
             serde_json::to_writer(&mut self.buf, value)?;
         }
@@ -301,7 +365,7 @@ impl ser::SerializeStruct for &mut Picker<'_> {
         value: &T,
     ) -> serde_json::Result<()> {
         match self.wanted(key) {
-            Some(i) => self.out.push(i, value),
+            Some(i) => self.out.push_below(i, value, self.fields.below(i)),
             None => Ok(()),
         }
     }
@@ -325,7 +389,7 @@ impl ser::SerializeMap for &mut Picker<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
         match self.pending.take() {
-            Some(i) => self.out.push(i, value),
+            Some(i) => self.out.push_below(i, value, self.fields.below(i)),
             None => Ok(()),
         }
     }
@@ -339,7 +403,13 @@ impl ser::SerializeMap for &mut Picker<'_> {
 /// begin and end), so that equal encodings mean equal JSON (numbers of different widths
 /// differ, which only costs a second entry); addresses are taken in their binary form and
 /// strings are not escaped, which is what makes it cheaper than the JSON.
-struct KeyWriter<'a>(&'a mut Vec<u8>);
+struct KeyWriter<'a> {
+    out: &'a mut Vec<u8>,
+    /// Of the first objects met (the value, or the elements of a list), only these fields.
+    below: Option<&'a [String]>,
+    /// Objects entered and not yet ended.
+    depth: u32,
+}
 
 /// Tags of the encoding (one per kind of serializer call).
 mod tag {
@@ -367,23 +437,38 @@ mod tag {
 impl KeyWriter<'_> {
     /// A tag, a length and bytes (the length in 1 byte when under 255, else 255 and 8).
     fn text(&mut self, t: u8, s: &[u8]) {
-        self.0.push(t);
+        self.out.push(t);
         match u8::try_from(s.len()) {
-            Ok(n) if n < u8::MAX => self.0.push(n),
+            Ok(n) if n < u8::MAX => self.out.push(n),
             _ => {
-                self.0.push(u8::MAX);
-                self.0.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                self.out.push(u8::MAX);
+                self.out.extend_from_slice(&(s.len() as u64).to_le_bytes());
             }
         }
-        self.0.extend_from_slice(s);
+        self.out.extend_from_slice(s);
     }
     fn variant(&mut self, name: &str) {
         self.text(tag::VARIANT, name.as_bytes());
     }
     /// A list or object begins.
     fn open(&mut self, t: u8) -> serde_json::Result<&mut Self> {
-        self.0.push(t);
+        self.out.push(t);
+        if t == tag::MAP {
+            self.depth += 1;
+        }
         Ok(self)
+    }
+
+    /// An object ends.
+    fn close(&mut self) -> serde_json::Result<()> {
+        self.out.push(tag::END);
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Whether a field of the object being written is left out (not among `below`).
+    fn passed_over(&self, key: &str) -> bool {
+        self.depth == 1 && self.below.is_some_and(|b| !b.iter().any(|n| n == key))
     }
 }
 
@@ -403,7 +488,7 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         false
     }
     fn serialize_bool(self, v: bool) -> serde_json::Result<()> {
-        self.0.extend_from_slice(&[tag::BOOL, u8::from(v)]);
+        self.out.extend_from_slice(&[tag::BOOL, u8::from(v)]);
         Ok(())
     }
     fn serialize_i8(self, v: i8) -> serde_json::Result<()> {
@@ -416,50 +501,50 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         self.serialize_i64(i64::from(v))
     }
     fn serialize_i64(self, v: i64) -> serde_json::Result<()> {
-        self.0.push(tag::INT);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::INT);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_i128(self, v: i128) -> serde_json::Result<()> {
-        self.0.push(tag::INT);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::INT);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_u8(self, v: u8) -> serde_json::Result<()> {
-        self.0.extend_from_slice(&[tag::U8, v]);
+        self.out.extend_from_slice(&[tag::U8, v]);
         Ok(())
     }
     fn serialize_u16(self, v: u16) -> serde_json::Result<()> {
-        self.0.push(tag::U16);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::U16);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_u32(self, v: u32) -> serde_json::Result<()> {
-        self.0.push(tag::U32);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::U32);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_u64(self, v: u64) -> serde_json::Result<()> {
-        self.0.push(tag::UINT);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::UINT);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_u128(self, v: u128) -> serde_json::Result<()> {
-        self.0.push(tag::UINT);
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.push(tag::UINT);
+        self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
         self.serialize_f64(f64::from(v))
     }
     fn serialize_f64(self, v: f64) -> serde_json::Result<()> {
-        self.0.push(tag::FLOAT);
-        self.0.extend_from_slice(&v.to_bits().to_le_bytes());
+        self.out.push(tag::FLOAT);
+        self.out.extend_from_slice(&v.to_bits().to_le_bytes());
         Ok(())
     }
     fn serialize_char(self, v: char) -> serde_json::Result<()> {
-        self.0.push(tag::CHAR);
-        self.0.extend_from_slice(&u32::from(v).to_le_bytes());
+        self.out.push(tag::CHAR);
+        self.out.extend_from_slice(&u32::from(v).to_le_bytes());
         Ok(())
     }
     fn serialize_str(self, v: &str) -> serde_json::Result<()> {
@@ -471,15 +556,15 @@ impl ser::Serializer for &mut KeyWriter<'_> {
         Ok(())
     }
     fn serialize_none(self) -> serde_json::Result<()> {
-        self.0.push(tag::NONE);
+        self.out.push(tag::NONE);
         Ok(())
     }
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> serde_json::Result<()> {
-        self.0.push(tag::SOME);
+        self.out.push(tag::SOME);
         v.serialize(self)
     }
     fn serialize_unit(self) -> serde_json::Result<()> {
-        self.0.push(tag::UNIT);
+        self.out.push(tag::UNIT);
         Ok(())
     }
     fn serialize_unit_struct(self, _: &'static str) -> serde_json::Result<()> {
@@ -558,7 +643,7 @@ macro_rules! key_compound {
                 v.serialize(&mut **self)
             }
             fn end(self) -> serde_json::Result<()> {
-                self.0.push(tag::END);
+                self.out.push(tag::END);
                 Ok(())
             }
         })*
@@ -582,8 +667,7 @@ impl ser::SerializeMap for &mut KeyWriter<'_> {
         v.serialize(&mut **self)
     }
     fn end(self) -> serde_json::Result<()> {
-        self.0.push(tag::END);
-        Ok(())
+        self.close()
     }
 }
 
@@ -598,18 +682,22 @@ macro_rules! key_struct {
                 key: &'static str,
                 v: &T,
             ) -> serde_json::Result<()> {
+                if self.passed_over(key) {
+                    return Ok(());
+                }
                 self.text(tag::FIELD, key.as_bytes());
                 v.serialize(&mut **self)
             }
             fn skip_field(&mut self, key: &'static str) -> serde_json::Result<()> {
                 // A skipped field writes nothing in JSON either; marked all the same, so
                 // that the encoding follows the calls one for one.
-                self.text(tag::SKIP, key.as_bytes());
+                if !self.passed_over(key) {
+                    self.text(tag::SKIP, key.as_bytes());
+                }
                 Ok(())
             }
             fn end(self) -> serde_json::Result<()> {
-                self.0.push(tag::END);
-                Ok(())
+                self.close()
             }
         })*
     };
@@ -748,6 +836,51 @@ mod tests {
                 assert_eq!(kx == ky, jx == jy);
             }
         }
+    }
+
+    #[test]
+    fn a_key_holds_only_the_named_fields_below_the_top() {
+        // `src.ip` and `addresses.start`: a record differing only in its port or an
+        // address's count has the same key, one differing in an ip or a start another.
+        #[derive(serde::Serialize)]
+        struct Addr {
+            start: u16,
+            count: u16,
+        }
+        #[derive(serde::Serialize)]
+        struct R {
+            src: Inner,
+            addresses: Vec<Addr>,
+        }
+        let fields = names(&["src.ip", "addresses.start", "addresses.start"]);
+        assert_eq!(fields.names(), ["src", "addresses"]);
+        assert_eq!(fields.below(0), Some(&["ip".to_string()][..]));
+        let key = |ip: &'static str, port: u16, start: u16, count: u16| {
+            let r = R {
+                src: Inner { ip, port },
+                addresses: vec![Addr { start, count }],
+            };
+            let mut k = Picked::key();
+            pick_fields(&r, &fields, &mut k).unwrap();
+            k.as_bytes().to_vec()
+        };
+        assert_eq!(key("10.0.0.1", 1, 5, 1), key("10.0.0.1", 2, 5, 9));
+        assert_ne!(key("10.0.0.1", 1, 5, 1), key("10.0.0.2", 1, 5, 1));
+        assert_ne!(key("10.0.0.1", 1, 5, 1), key("10.0.0.1", 1, 6, 1));
+        // A path naming the whole value keeps all of it; JSON picks are always whole.
+        let whole = names(&["src.ip", "src"]);
+        assert_eq!(whole.below(0), None);
+        let r = R {
+            src: Inner {
+                ip: "10.0.0.1",
+                port: 7,
+            },
+            addresses: vec![],
+        };
+        let mut j = Picked::json();
+        pick_fields(&r, &fields, &mut j).unwrap();
+        let got: Vec<(usize, String)> = j.fields().map(|(i, s)| (i, s.to_string())).collect();
+        assert_eq!(got[0], (0, r#"{"ip":"10.0.0.1","port":7}"#.to_string()));
     }
 
     #[test]
