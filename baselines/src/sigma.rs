@@ -63,11 +63,16 @@ impl SigmaRule {
 pub struct SigmaSet {
     by_service: HashMap<&'static str, Service, ahash::RandomState>,
     count: usize,
+    /// Whether a rule watches a protocol's events (asked per event).
+    on_events: bool,
 }
 
 /// The rules of one service.
 #[derive(Debug)]
 pub struct Service {
+    /// Its number among the set's services (which keeps its shapes apart from another
+    /// service's in one cache).
+    pub id: u16,
     /// In load order.
     pub rules: Vec<SigmaRule>,
     /// The top-level fields they name (`None`: a rule searches keywords in every field):
@@ -109,9 +114,7 @@ impl SigmaSet {
     /// Whether any rule watches the events of a protocol over IP (not flow records, not
     /// layer-2 records).
     pub fn on_events(&self) -> bool {
-        self.by_service
-            .keys()
-            .any(|s| *s != FLOW && !LAYER2.contains(s))
+        self.on_events
     }
 
     /// Whether any rule watches `service`.
@@ -155,7 +158,9 @@ impl SigmaSet {
                         first.display()
                     ));
                 }
+                let id = set.by_service.len() as u16;
                 let svc = set.by_service.entry(r.service).or_insert_with(|| Service {
+                    id,
                     rules: Vec::new(),
                     fields: Some(Fields::default()),
                 });
@@ -181,6 +186,10 @@ impl SigmaSet {
                 svc.rules.push(r);
             }
         }
+        set.on_events = set
+            .by_service
+            .keys()
+            .any(|s| *s != FLOW && !LAYER2.contains(s));
         Ok(set)
     }
 }

@@ -296,9 +296,14 @@ impl<X: Serialize + ?Sized> Record for EventRecord<'_, X> {
     fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         write_event(out, self.msg, self.extra)
     }
+    /// The message's fields read directly; the protocol's own walked only when a rule
+    /// names one (a rule on `function_code` and `src.ip` never looks further).
     fn pick(&self, fields: &Fields, out: &mut Picked) -> serde_json::Result<()> {
-        pick_fields(self.msg, fields, out)?;
-        pick_fields(self.extra, fields, out)
+        self.msg.pick(fields, out)?;
+        if fields.beyond_message() {
+            pick_fields(self.extra, fields, out)?;
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde::ser::{self, Impossible, Serialize};
 
+use crate::message::Message;
+
 /// An event or a flow record.
 pub trait Record {
     /// The service whose rules read it: the event's protocol, or `flow`.
@@ -30,6 +32,11 @@ pub struct Fields {
     /// path names the whole value). Only those decide what a rule sees of it.
     subs: Vec<Option<Vec<String>>>,
     filter: u64,
+    /// Whether a name is none of a [`Message`]'s: an event's own fields must be read too.
+    beyond_message: bool,
+    /// The names that are a [`Message`]'s fields: (index among the names, position in
+    /// [`Message::FIELDS`]).
+    message: Vec<(usize, u8)>,
 }
 
 impl Fields {
@@ -62,12 +69,34 @@ impl Fields {
             }
         }
         let filter = names.iter().fold(0, |f, n| f | Fields::bit(n));
+        let beyond_message = names.iter().any(|n| !Message::FIELDS.contains(&n.as_str()));
+        let message = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let at = Message::FIELDS.iter().position(|f| f == n)?;
+                Some((i, u8::try_from(at).ok()?))
+            })
+            .collect();
         Fields {
             paths,
             names,
             subs,
             filter,
+            beyond_message,
+            message,
         }
+    }
+
+    /// The names that are a [`Message`]'s fields: (index among the names, position in
+    /// [`Message::FIELDS`]).
+    pub fn message_fields(&self) -> impl Iterator<Item = (usize, u8)> + '_ {
+        self.message.iter().copied()
+    }
+
+    /// Whether a name is none of a [`Message`]'s fields (the envelope of every event).
+    pub fn beyond_message(&self) -> bool {
+        self.beyond_message
     }
 
     /// The paths, as given.
@@ -133,11 +162,6 @@ impl Picked {
         &self.buf
     }
 
-    /// Appends a leading tag (e.g. the service) to the key; [`Picked::fields`] skips it.
-    pub fn push_tag(&mut self, tag: &str) -> serde_json::Result<()> {
-        self.push(usize::from(u16::MAX), tag)
-    }
-
     /// Appends field `index` with `value` (its JSON, or its key encoding).
     pub fn push<T: Serialize + ?Sized>(
         &mut self,
@@ -179,19 +203,14 @@ impl Picked {
     /// The fields: index in the names asked for, and JSON text.
     pub fn fields(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
         let mut rest = self.buf.as_slice();
-        std::iter::from_fn(move || loop {
+        std::iter::from_fn(move || {
             let (index, tail) = rest.split_first_chunk::<2>()?;
             let (len, tail) = tail.split_first_chunk::<4>()?;
             let len = u32::from_le_bytes(*len) as usize;
             let json = tail.get(..len)?;
             rest = tail.get(len..)?;
-            let index = u16::from_le_bytes(*index);
-            if index == u16::MAX {
-                continue;
-            }
-            if let Ok(json) = std::str::from_utf8(json) {
-                return Some((usize::from(index), json));
-            }
+            let json = std::str::from_utf8(json).ok()?;
+            Some((usize::from(u16::from_le_bytes(*index)), json))
         })
     }
 }
@@ -378,13 +397,7 @@ impl ser::SerializeMap for &mut Picker<'_> {
     type Ok = ();
     type Error = serde_json::Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> serde_json::Result<()> {
-        // Keys of records are plain names: their JSON is the name in quotes.
-        let json = serde_json::to_string(key)?;
-        let name = json
-            .strip_prefix('"')
-            .and_then(|k| k.strip_suffix('"'))
-            .unwrap_or(&json);
-        self.pending = self.wanted(name);
+        self.pending = key.serialize(KeyName(self.fields))?;
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
@@ -395,6 +408,137 @@ impl ser::SerializeMap for &mut Picker<'_> {
     }
     fn end(self) -> serde_json::Result<()> {
         Ok(())
+    }
+}
+
+/// A map key's index among the fields asked for: keys of records are names (a flattened
+/// struct's fields come as map entries), compared where they are, without being written out.
+struct KeyName<'a>(&'a Fields);
+
+/// Not a name: no field of a record.
+macro_rules! unnamed {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(fn $name(self, _: $t) -> serde_json::Result<Option<usize>> { Ok(None) })*
+    };
+}
+
+/// A number as a key: JSON writes it as its digits in quotes.
+macro_rules! numbered {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(fn $name(self, v: $t) -> serde_json::Result<Option<usize>> {
+            self.serialize_str(&v.to_string())
+        })*
+    };
+}
+
+impl ser::Serializer for KeyName<'_> {
+    type Ok = Option<usize>;
+    type Error = serde_json::Error;
+    type SerializeSeq = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeTuple = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeTupleStruct = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeTupleVariant = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeMap = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeStruct = Impossible<Option<usize>, serde_json::Error>;
+    type SerializeStructVariant = Impossible<Option<usize>, serde_json::Error>;
+
+    numbered!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
+    unnamed!(
+        serialize_bool: bool,
+        serialize_f32: f32,
+        serialize_f64: f64,
+        serialize_bytes: &[u8],
+        serialize_unit_struct: &'static str,
+    );
+
+    fn serialize_char(self, c: char) -> serde_json::Result<Option<usize>> {
+        self.serialize_str(c.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, name: &str) -> serde_json::Result<Option<usize>> {
+        Ok(self.0.position(name))
+    }
+    fn serialize_none(self) -> serde_json::Result<Option<usize>> {
+        Ok(None)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> serde_json::Result<Option<usize>> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> serde_json::Result<Option<usize>> {
+        Ok(None)
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> serde_json::Result<Option<usize>> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> serde_json::Result<Option<usize>> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> serde_json::Result<Option<usize>> {
+        Ok(None)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> serde_json::Result<Self::SerializeSeq> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_tuple(self, _: usize) -> serde_json::Result<Self::SerializeTuple> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeTupleStruct> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeTupleVariant> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> serde_json::Result<Self::SerializeMap> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeStruct> {
+        Err(ser::Error::custom("a key is a name"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeStructVariant> {
+        Err(ser::Error::custom("a key is a name"))
     }
 }
 
@@ -733,7 +877,6 @@ mod tests {
 
     fn picked(r: &Rec, fields: &Fields) -> Vec<(usize, String)> {
         let mut out = Picked::default();
-        out.push_tag("svc").unwrap();
         pick_fields(r, fields, &mut out).unwrap();
         out.fields().map(|(i, j)| (i, j.to_string())).collect()
     }

@@ -8,7 +8,7 @@ use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::Operation;
 
 use crate::alert::{Evidence, Observation, Signal};
-use crate::sigma::{SigmaRule, FLOW};
+use crate::sigma::{Service, SigmaRule, FLOW};
 use crate::time::Timestamp;
 
 use super::findings::Findings;
@@ -40,12 +40,11 @@ impl Detector {
         let Some(svc) = self.policy.cfg.sigma.service(rec.service()) else {
             return Box::default();
         };
-        let rules = svc.rules.as_slice();
-        match &svc.fields {
-            Some(fields) => self.sigma_cache.matches(rec, fields, rules),
+        if svc.fields.is_none() {
             // A rule searching keywords reads every field: nothing to key a cache on.
-            None => matching(rules, &crate::sigma::records(&line(rec))),
+            return matching(&svc.rules, &crate::sigma::records(&line(rec)));
         }
+        self.sigma_cache.matches(rec, svc)
     }
 
     /// Tries the Sigma rules of a layer-2 record's service (`goose`, `sv`, `pn_dcp`,
@@ -178,12 +177,13 @@ const MAX_SHAPES: usize = 16_384;
 /// same requests), so the fields the rules name — a request's function, addresses, ends —
 /// take few distinct values, and a record whose named fields were seen before is judged
 /// without being read into Sigma's form. Cleared when full and when the rules change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct SigmaCache {
-    /// By a 128-bit hash of the record's key encoding (two independently seeded hashes):
-    /// no key is kept or compared, and two shapes sharing one is not a practical concern.
+    /// By a 128-bit hash of the record's key encoding (two independently seeded hashes,
+    /// salted with the service's number): no key is kept or compared, and two shapes
+    /// sharing one is not a practical concern.
     shapes: HashMap<u128, Box<[u16]>, std::hash::BuildHasherDefault<Low64>>,
-    key: Option<Picked>,
+    key: Picked,
     seeds: [ahash::RandomState; 2],
 }
 
@@ -195,13 +195,21 @@ impl std::hash::Hasher for Low64 {
     fn finish(&self) -> u64 {
         self.0
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("the table's keys are u128")
     }
     fn write_u128(&mut self, v: u128) {
         self.0 = v as u64;
+    }
+}
+
+impl Default for SigmaCache {
+    fn default() -> Self {
+        SigmaCache {
+            shapes: HashMap::default(),
+            key: Picked::key(),
+            seeds: Default::default(),
+        }
     }
 }
 
@@ -211,30 +219,40 @@ impl SigmaCache {
         self.shapes.clear();
     }
 
-    /// The indexes in `rules` of those matching the record.
-    fn matches(&mut self, rec: &dyn Record, fields: &Fields, rules: &[SigmaRule]) -> Box<[u16]> {
-        let key = self.key.get_or_insert_with(Picked::key);
+    /// The indexes among `svc`'s rules of those matching the record.
+    fn matches(&mut self, rec: &dyn Record, svc: &Service) -> Box<[u16]> {
+        let Some(fields) = &svc.fields else {
+            return Box::default();
+        };
+        let key = &mut self.key;
         key.clear();
-        if key.push_tag(rec.service()).is_err() || rec.pick(fields, key).is_err() {
+        if rec.pick(fields, key).is_err() {
             return Box::default();
         }
         let bytes = key.as_bytes();
         let [a, b] = &self.seeds;
-        let hash = u128::from(a.hash_one(bytes)) << 64 | u128::from(b.hash_one(bytes));
+        let hash = (u128::from(a.hash_one(bytes)) << 64 | u128::from(b.hash_one(bytes)))
+            ^ u128::from(svc.id);
         if let Some(m) = self.shapes.get(&hash) {
             return m.clone();
         }
-        // A new shape: its fields as JSON, for the rules.
+        let m = self.judge(rec, fields, &svc.rules);
+        if self.shapes.len() >= MAX_SHAPES {
+            self.clear();
+        }
+        self.shapes.insert(hash, m.clone());
+        m
+    }
+
+    /// The rules a shape seen for the first time matches, from its fields as JSON.
+    fn judge(&self, rec: &dyn Record, fields: &Fields, rules: &[SigmaRule]) -> Box<[u16]> {
         let mut json = Picked::json();
         if rec.pick(fields, &mut json).is_err() {
             return Box::default();
         }
-        let views = crate::sigma::views(crate::sigma::picked_object(&json, fields));
-        let m = matching(rules, &views);
-        if self.shapes.len() >= MAX_SHAPES {
-            self.shapes.clear();
-        }
-        self.shapes.insert(hash, m.clone());
-        m
+        matching(
+            rules,
+            &crate::sigma::views(crate::sigma::picked_object(&json, fields)),
+        )
     }
 }
