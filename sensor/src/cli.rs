@@ -28,6 +28,9 @@ pub enum Command {
     /// Review and curate learned baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// The console in the browser.
+    #[command(subcommand)]
+    Console(ConsoleCommand),
     /// List the detection rules (id, engine, severity, ATT&CK techniques); with a config,
     /// its Sigma rules too.
     Rules {
@@ -106,6 +109,14 @@ pub struct Decide {
     /// Why.
     #[arg(long, default_value = "")]
     pub reason: String,
+}
+
+/// `otsensor console ...`
+#[derive(Debug, Subcommand)]
+pub enum ConsoleCommand {
+    /// Read a password (one line) on standard input and print its argon2id hash, for
+    /// `[[console.users]] password_hash`.
+    HashPassword,
 }
 
 /// `otsensor config ...`

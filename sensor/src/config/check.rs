@@ -14,6 +14,7 @@ pub fn all(cfg: &Config) -> Checked {
     pipeline(cfg)?;
     capture(cfg)?;
     service(cfg)?;
+    console(cfg)?;
     zones(cfg)?;
     conduits(cfg)?;
     rules(cfg)?;
@@ -70,6 +71,62 @@ fn service(cfg: &Config) -> Checked {
         },
         None => Ok(()),
     }
+}
+
+/// The console: an address, plain HTTP only on loopback, TLS files that load, users named
+/// once with hashes that parse.
+fn console(cfg: &Config) -> Checked {
+    let c = &cfg.console;
+    let addr = c.listen_addr().map_err(|e| ("console.listen", e))?;
+    match (&c.tls_cert, &c.tls_key) {
+        (Some(_), None) => return Err(("console.tls_key", "tls_cert is set without it".into())),
+        (None, Some(_)) => return Err(("console.tls_cert", "tls_key is set without it".into())),
+        _ => {}
+    }
+    let Some(addr) = addr else {
+        return Ok(());
+    };
+    if !c.tls() && !addr.ip().is_loopback() {
+        return Err((
+            "console.listen",
+            format!(
+                "{addr} is not a loopback address: set tls_cert and tls_key to serve it over HTTPS"
+            ),
+        ));
+    }
+    for (key, p) in [
+        ("console.tls_cert", &c.tls_cert),
+        ("console.tls_key", &c.tls_key),
+    ] {
+        if let Some(p) = p {
+            std::fs::File::open(p).map_err(|e| (key, format!("{}: {e}", p.display())))?;
+        }
+    }
+    if c.users.is_empty() {
+        return Err((
+            "console.users",
+            "no user can log in: add [[console.users]] (otsensor console hash-password makes a hash)".into(),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for u in &c.users {
+        if u.name.trim().is_empty() {
+            return Err(("console.users.name", "must not be empty".into()));
+        }
+        if !names.insert(u.name.as_str()) {
+            return Err((
+                "console.users.name",
+                format!("user {:?} is listed twice", u.name),
+            ));
+        }
+        crate::console::auth::check_hash(&u.password_hash).map_err(|e| {
+            (
+                "console.users.password_hash",
+                format!("user {:?}: {e}", u.name),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Zones: named once, each matching something, no CIDR, VLAN or interface in two zones (the

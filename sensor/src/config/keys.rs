@@ -353,6 +353,34 @@ pub const KEYS: &[Key] = &[
     int("health.silent_secs", "60", 1, 30 * DAY),
     int("health.sink_secs", "60", 1, 30 * DAY),
     text("metrics.listen", "string", "—", "ADDRESS:PORT"),
+    text(
+        "console.listen",
+        "string",
+        "—",
+        "ADDRESS:PORT (loopback unless TLS is set)",
+    ),
+    text("console.tls_cert", "string", "—", "a PEM certificate chain"),
+    text("console.tls_key", "string", "—", "a PEM private key"),
+    int("console.session_minutes", "480", 1, 7 * 24 * 60),
+    text(
+        "console.audit_log",
+        "string",
+        "—",
+        "a file (JSON lines, appended)",
+    ),
+    text("console.users[].name", "string", "—", "a login name"),
+    text(
+        "console.users[].password_hash",
+        "string",
+        "—",
+        "an argon2id PHC string",
+    ),
+    text(
+        "console.users[].role",
+        "string",
+        "viewer",
+        "`viewer`, `operator`",
+    ),
     int("assets.max_assets", "100000", 1, 10 * MILLION),
     text("evidence.dir", "string", "—", "an existing directory"),
     int("evidence.packets_before", "16", 0, 10_000),
@@ -742,6 +770,11 @@ mod tests {
             ("detection.", format!("[detection]\n{probe}")),
             ("health.", format!("[health]\n{probe}")),
             ("metrics.", format!("[metrics]\n{probe}")),
+            ("console.", format!("[console]\n{probe}")),
+            (
+                "console.users[].",
+                format!("[[console.users]]\nname = \"a\"\n{probe}"),
+            ),
             ("assets.", format!("[assets]\n{probe}")),
             ("evidence.", format!("[evidence]\n{probe}")),
             ("zones[].", format!("[[zones]]\nname = \"z\"\n{probe}")),
@@ -780,7 +813,10 @@ mod tests {
             have.extend(
                 KEYS.iter()
                     .filter_map(|k| k.path.strip_prefix(prefix))
-                    .filter_map(|rest| rest.split_once('.').map(|(t, _)| t.to_string())),
+                    .filter_map(|rest| {
+                        rest.split_once('.')
+                            .map(|(t, _)| t.trim_end_matches("[]").to_string())
+                    }),
             );
             if prefix.matches('.').count() == 1 && prefix.starts_with("sinks[") {
                 // Keys of every kind (`type` is the tag, not a field).

@@ -58,6 +58,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// Prometheus metrics and the health endpoint.
     pub metrics: MetricsConfig,
+    /// The plant's console in the browser (off unless `listen` is set).
+    pub console: ConsoleConfig,
     /// The asset inventory.
     pub assets: AssetsConfig,
     /// Packets behind alerts: a capture file per alert.
@@ -219,6 +221,81 @@ impl MetricsConfig {
             })
             .transpose()
     }
+}
+
+/// The console (`[console]`): pages and a JSON API served by the sensor itself.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Address to listen on, `ADDRESS:PORT`; absent = no console. Without TLS it must be a
+    /// loopback address.
+    pub listen: Option<String>,
+    /// TLS certificate chain (PEM); with `tls_key`, the console is served over HTTPS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<std::path::PathBuf>,
+    /// How long a login lasts.
+    pub session_minutes: u64,
+    /// Where every triage action is appended (JSON lines: user, time, alert, decision);
+    /// absent = the service log only.
+    pub audit_log: Option<std::path::PathBuf>,
+    /// Who may log in.
+    pub users: Vec<ConsoleUser>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            listen: None,
+            tls_cert: None,
+            tls_key: None,
+            session_minutes: 480,
+            audit_log: None,
+            users: Vec::new(),
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The address to listen on, if any.
+    pub fn listen_addr(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        self.listen
+            .as_deref()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| format!("{a:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8443)"))
+            })
+            .transpose()
+    }
+
+    /// Whether the console is served over TLS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+}
+
+/// One console user.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleUser {
+    /// Login name.
+    pub name: String,
+    /// argon2id hash as a PHC string (`otsensor console hash-password` prints one).
+    pub password_hash: String,
+    /// `viewer` (reads) or `operator` (also triages alerts).
+    #[serde(default)]
+    pub role: ConsoleRole,
+}
+
+/// What a console user may do.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleRole {
+    /// Reads every page.
+    #[default]
+    Viewer,
+    /// Also learns, mutes and unmutes alerts.
+    Operator,
 }
 
 /// Sensor identity.
