@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 . scripts/kafka.sh
 apt_install build-essential pkg-config libpcap-dev curl ca-certificates iproute2 tcpreplay \
-  graphviz python3 python3-venv nodejs libssl-dev zlib1g-dev systemd dpkg-dev tshark
+  graphviz python3 python3-venv nodejs libssl-dev zlib1g-dev systemd dpkg-dev tshark \
+  openssl chromium chromium-driver python3-selenium
 ensure_rust
 
 # Independent parsers for the alert formats (tests/e2e/formats.rs), from the package

@@ -18,7 +18,9 @@ use otsensor_baselines::zones::ZoneMap;
 
 use crate::capture::{live, offline, InputReport};
 pub use crate::cli::{BadInput, Outcome};
-use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ReplayArgs};
+use crate::cli::{
+    CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ConsoleCommand, ReplayArgs,
+};
 use crate::config::{Config, HealthConfig, SinkConfig};
 use crate::output::alerts::AlertOutput;
 use crate::output::alerts::Control;
@@ -47,6 +49,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
+        Command::Console(ConsoleCommand::HashPassword) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err(BadInput("no password on standard input".into()).into());
+            }
+            let hash = crate::console::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            println!("{hash}");
+            Ok(Outcome::Clean)
+        }
         Command::Rules { config } => {
             let cfg = match config {
                 Some(p) => Config::load(&p).map_err(|e| BadInput(e.to_string()))?,
@@ -93,6 +108,7 @@ struct Session {
     pipeline: Pipeline,
     telemetry: Arc<Telemetry>,
     started: Instant,
+    console: Option<crate::console::Console>,
 }
 
 /// The detector settings of a config (what a reload can change, besides zones).
@@ -275,6 +291,7 @@ impl Session {
             alerts.evidence = Some(w);
         }
         let registry = Arc::new(Registry::configured(&cfg.protocols));
+        let console = start_console(&cfg, &telemetry, &registry, &mut alerts)?;
         let pipeline = Pipeline::start(
             &cfg,
             workers,
@@ -292,6 +309,7 @@ impl Session {
             pipeline,
             telemetry,
             started: Instant::now(),
+            console,
         })
     }
 
@@ -311,7 +329,11 @@ impl Session {
     }
 
     fn finish(self, common: &CommonArgs, inputs: Vec<InputReport>) -> anyhow::Result<Stats> {
-        let report = self.pipeline.finish()?;
+        let report = self.pipeline.finish();
+        if let Some(c) = self.console {
+            c.stop();
+        }
+        let report = report?;
         let stats = self.telemetry.stats_of(
             &report,
             &self.registry,
@@ -343,6 +365,40 @@ impl Session {
         );
         Ok(stats)
     }
+}
+
+/// The console, if `[console] listen` is set: its state is fed by the output thread, its
+/// decisions go through the same path as the Kafka decisions topic.
+fn start_console(
+    cfg: &Config,
+    telemetry: &Arc<Telemetry>,
+    registry: &Arc<Registry>,
+    alerts: &mut AlertOutput,
+) -> anyhow::Result<Option<crate::console::Console>> {
+    use crate::console::state::{Layout, PENDING};
+    if cfg.console.listen.is_none() {
+        return Ok(None);
+    }
+    let (tx, rx) = crossbeam_channel::bounded(PENDING);
+    let state = crate::console::ConsoleState::new(
+        cfg.sensor.id.clone(),
+        cfg.sensor.site.clone(),
+        telemetry.mode,
+        telemetry.clone(),
+        registry.clone(),
+        Layout::of(cfg),
+        cfg.evidence.dir.clone(),
+        tx,
+        cfg.console.audit_log.as_deref(),
+    )
+    .map_err(|e| BadInput(format!("console.audit_log: {e}")))?;
+    let state = Arc::new(state);
+    let console = crate::console::Console::start(&cfg.console, state.clone())
+        .map_err(|e| BadInput(format!("{e:#}")))?;
+    alerts.decisions.with_console(rx);
+    alerts.console = Some(state);
+    eprintln!("otsensor: console at {}", console.url);
+    Ok(Some(console))
 }
 
 /// Fails early (exit 2) when an output path cannot be created, rather than after a long run.
@@ -425,6 +481,15 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
         }
     }
     pb.finish_and_clear();
+    if let Some(c) = &session.console {
+        if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "otsensor: the input has ended; the console stays at {} until interrupted (Ctrl-C).",
+                c.url
+            );
+            session.pipeline.linger_until(stop.clone());
+        }
+    }
     let errors: Vec<String> = inputs.iter().filter_map(|i| i.error.clone()).collect();
     session.finish(&args.common, inputs)?;
     if let Some(s) = server {

@@ -23,6 +23,7 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod curate;
 pub mod decode;
 pub mod events;

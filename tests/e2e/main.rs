@@ -7,6 +7,7 @@
 mod bacnet;
 mod baseline;
 mod config;
+mod console;
 mod detections;
 mod dnp3;
 mod enip;

@@ -135,7 +135,20 @@ pub struct AlertOutput {
     /// time (a replay judges them once, at its end), next at this time.
     pub poll_checks: bool,
     next_poll_check: Option<Timestamp>,
+    /// The console, when one is configured: the alerts and assets are published to it.
+    pub console: Option<Arc<crate::console::ConsoleState>>,
+    console_published: Option<std::time::Instant>,
+    console_written: u64,
+    input_done: bool,
 }
+
+/// A record's Kafka key and its JSON.
+type KeyedRecord = (String, String);
+
+/// Shortest time between two publications to the console.
+const CONSOLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest: the asset counters move even when no alert does.
+const CONSOLE_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Capture time between two judgements of stopped polls while capturing.
 pub const POLL_CHECK_EVERY_SECS: i64 = 5;
@@ -181,6 +194,10 @@ impl AlertOutput {
             decisions: Default::default(),
             poll_checks: false,
             next_poll_check: None,
+            console: None,
+            console_published: None,
+            console_written: 0,
+            input_done: false,
         }
     }
 
@@ -484,6 +501,60 @@ impl AlertOutput {
         if self.assets_published.elapsed() >= ASSETS_EVERY {
             self.publish_assets();
         }
+        if self.console.is_some() {
+            self.publish_console(false);
+        }
+    }
+
+    /// Publishes the alerts and assets to the console: at most every [`CONSOLE_EVERY`] when
+    /// an alert record was written since, else every [`CONSOLE_AT_LEAST`]; at once with
+    /// `now`.
+    pub fn publish_console(&mut self, now: bool) {
+        let Some(console) = self.console.clone() else {
+            return;
+        };
+        let due = self.console_published.is_none_or(|t| {
+            let e = t.elapsed();
+            e >= CONSOLE_AT_LEAST || (e >= CONSOLE_EVERY && self.written != self.console_written)
+        });
+        if !now && !due {
+            return;
+        }
+        self.console_published = Some(std::time::Instant::now());
+        self.console_written = self.written;
+        let mut alerts: Vec<Alert> = self.store.all().into_iter().cloned().collect();
+        alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
+        let (ip, mac) = self.asset_records();
+        let values = |v: Vec<KeyedRecord>| -> Vec<serde_json::Value> {
+            v.iter()
+                .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                .collect()
+        };
+        console.publish(crate::console::state::Snapshot {
+            alerts,
+            assets: values(ip),
+            l2: values(mac),
+            report: self.report(),
+            done: self.input_done,
+        });
+    }
+
+    /// After the input ended (a replay with a console): keeps applying the console's
+    /// decisions and publishing, until `stop` is raised.
+    pub fn linger(&mut self, stop: &std::sync::atomic::AtomicBool) {
+        for a in self.store.flush() {
+            self.write(&a);
+        }
+        self.input_done = true;
+        self.publish_console(true);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let written = self.written;
+            self.tick();
+            if self.written != written {
+                self.publish_console(true);
+            }
+        }
     }
 
     /// Publishes one flow record line to the sinks that take flow records.
@@ -512,6 +583,17 @@ impl AlertOutput {
         if !self.sinks.iter().any(Sink::wants_assets) {
             return;
         }
+        let (ip, mac) = self.asset_records();
+        for s in self.sinks.iter_mut().filter(|s| s.wants_assets()) {
+            for (key, json) in ip.iter().chain(&mac) {
+                s.publish_asset(key, json);
+            }
+        }
+    }
+
+    /// Every asset record with its risk score (keyed by IP address), and the devices known
+    /// only by MAC address (keyed by it), as JSON.
+    fn asset_records(&self) -> (Vec<KeyedRecord>, Vec<KeyedRecord>) {
         let (assets, l2) = self.shared.assets.inventory();
         let alerts = self.store.all();
         let risks = crate::output::risk::score(&assets, &alerts);
@@ -530,20 +612,17 @@ impl AlertOutput {
             }
         }
         // Devices known only by MAC address, keyed by it.
+        let mut l2_records = Vec::new();
         for device in &l2 {
             let record = crate::output::risk::L2AssetRecord {
                 device,
                 sensor: &self.sensor,
             };
             if let Ok(json) = serde_json::to_string(&record) {
-                records.push((device.mac.to_string(), json));
+                l2_records.push((device.mac.to_string(), json));
             }
         }
-        for s in self.sinks.iter_mut().filter(|s| s.wants_assets()) {
-            for (key, json) in &records {
-                s.publish_asset(key, json);
-            }
-        }
+        (records, l2_records)
     }
 
     /// Writes the final state of every alert updated since it was last written, publishes

@@ -18,6 +18,8 @@ use crate::output::kafka::decisions::{DecisionConsumer, DecisionMsg};
 pub struct Decisions {
     rx: Option<crossbeam_channel::Receiver<DecisionMsg>>,
     consumers: Vec<DecisionConsumer>,
+    /// The console's decisions.
+    console: Option<crossbeam_channel::Receiver<DecisionMsg>>,
     applied: u64,
     unknown: u64,
     refused: u64,
@@ -51,12 +53,18 @@ impl Decisions {
         }
     }
 
+    /// Takes the console's decisions too.
+    pub fn with_console(&mut self, rx: crossbeam_channel::Receiver<DecisionMsg>) {
+        self.console = Some(rx);
+    }
+
     /// Decisions received since the last call.
     pub fn pending(&self) -> Vec<DecisionMsg> {
         self.rx
-            .as_ref()
-            .map(|rx| rx.try_iter().collect())
-            .unwrap_or_default()
+            .iter()
+            .chain(&self.console)
+            .flat_map(|rx| rx.try_iter())
+            .collect()
     }
 
     /// Stops the consumers; the decisions they had passed on.

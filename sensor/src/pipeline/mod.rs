@@ -65,6 +65,7 @@ pub struct Pipeline {
     output: JoinHandle<(OutputReport, AlertOutput)>,
     worker_count: usize,
     shared: Arc<Shared>,
+    linger: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Where the pipeline's threads publish their counters while running: the service's
@@ -182,6 +183,7 @@ impl Pipeline {
             output,
             worker_count: n,
             shared,
+            linger: None,
         })
     }
 
@@ -195,6 +197,12 @@ impl Pipeline {
     /// The reader-side half for several reader threads (live capture on several interfaces).
     pub fn shared_dispatcher(&self) -> &Mutex<Dispatcher> {
         &self.dispatcher
+    }
+
+    /// At [`Pipeline::finish`], once the input is over: keep the alerts open (for the
+    /// console's decisions) until `stop` is raised.
+    pub fn linger_until(&mut self, stop: Arc<std::sync::atomic::AtomicBool>) {
+        self.linger = Some(stop);
     }
 
     /// Ends the input, waits for workers and output to drain, and returns the counters.
@@ -225,6 +233,9 @@ impl Pipeline {
         let now = dispatch.last_ts.unwrap_or(Timestamp::from_nanos(0));
         for o in self.shared.stopped_polls(now) {
             alerts.observe(o);
+        }
+        if let Some(stop) = &self.linger {
+            alerts.linger(stop);
         }
         alerts.finish();
         Ok(PipelineReport {
