@@ -547,47 +547,67 @@ impl Baseline {
         learner.capped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Sets the state of entries matching `selector`: `all`, `asset=IP`, `edge=SRC>DST` or
-    /// `edge=SRC>DST/PROTOCOL` (`*` matches any address), edges and the conversations from
-    /// SRC to DST (of that application label). Returns how many entries changed.
+    /// Sets the state of entries matching `selector` (see [`Selector`]): edges and the
+    /// conversations from SRC to DST (of that application label). Returns how many entries
+    /// changed.
     pub fn set_state(&mut self, selector: &str, state: State) -> Result<usize, String> {
+        let sel = Selector::parse(selector)?;
         let mut n = 0;
+        for (_, a) in self.assets.iter_mut().filter(|(ip, _)| sel.asset(ip)) {
+            a.state = state;
+            n += 1;
+        }
+        for e in self
+            .edges
+            .iter_mut()
+            .filter(|e| sel.edge(e.src, e.dst, &e.protocol))
+        {
+            set_edge(e, state);
+            n += 1;
+        }
+        for c in self
+            .conversations
+            .iter_mut()
+            .filter(|c| sel.edge(c.client, c.server, &c.label))
+        {
+            c.state = state;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Which baseline entries an approval or suppression names: `all`, `asset=IP` (the asset,
+/// its edges and conversations) or `edge=SRC>DST[/PROTOCOL]` (`*` for any address; also the
+/// conversations from SRC to DST, PROTOCOL their application label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Everything.
+    All,
+    /// One asset and what it is an end of.
+    Asset(IpAddr),
+    /// Edges (and conversations).
+    Edge {
+        /// Client, or any.
+        src: Option<IpAddr>,
+        /// Server, or any.
+        dst: Option<IpAddr>,
+        /// Protocol (or application label), or any.
+        protocol: Option<String>,
+    },
+}
+
+impl Selector {
+    /// Reads a selector.
+    pub fn parse(selector: &str) -> Result<Selector, String> {
         if selector == "all" {
-            for a in self.assets.values_mut() {
-                a.state = state;
-                n += 1;
-            }
-            for e in &mut self.edges {
-                set_edge(e, state);
-                n += 1;
-            }
-            for c in &mut self.conversations {
-                c.state = state;
-                n += 1;
-            }
-            return Ok(n);
+            return Ok(Selector::All);
         }
         if let Some(ip) = selector.strip_prefix("asset=") {
-            let ip: IpAddr = ip
+            return ip
                 .parse()
-                .map_err(|_| format!("invalid asset address in {selector:?}"))?;
-            if let Some(a) = self.assets.get_mut(&ip) {
-                a.state = state;
-                n += 1;
-            }
-            for e in self.edges.iter_mut().filter(|e| e.src == ip || e.dst == ip) {
-                set_edge(e, state);
-                n += 1;
-            }
-            for c in self
-                .conversations
-                .iter_mut()
-                .filter(|c| c.client == ip || c.server == ip)
-            {
-                c.state = state;
-                n += 1;
-            }
-            return Ok(n);
+                .map(Selector::Asset)
+                .map_err(|_| format!("invalid asset address in {selector:?}"));
         }
         if let Some(spec) = selector.strip_prefix("edge=") {
             let (pair, proto) = spec
@@ -605,30 +625,41 @@ impl Baseline {
                         .map_err(|_| format!("invalid address {x:?} in {selector:?}"))
                 }
             };
-            let (s, d) = (parse(s)?, parse(d)?);
-            for e in self.edges.iter_mut().filter(|e| {
-                s.is_none_or(|s| s == e.src)
-                    && d.is_none_or(|d| d == e.dst)
-                    && proto.is_none_or(|p| p == e.protocol)
-            }) {
-                set_edge(e, state);
-                n += 1;
-            }
-            // The same selector names the conversations from SRC to DST (PROTOCOL: their
-            // application label, `http`, `modbus`, ...).
-            for c in self.conversations.iter_mut().filter(|c| {
-                s.is_none_or(|s| s == c.client)
-                    && d.is_none_or(|d| d == c.server)
-                    && proto.is_none_or(|p| p == c.label)
-            }) {
-                c.state = state;
-                n += 1;
-            }
-            return Ok(n);
+            return Ok(Selector::Edge {
+                src: parse(s)?,
+                dst: parse(d)?,
+                protocol: proto.map(str::to_string),
+            });
         }
         Err(format!(
             "invalid selector {selector:?}: expected all, asset=IP or edge=SRC>DST[/PROTOCOL]"
         ))
+    }
+
+    /// Whether it names the asset `ip` itself.
+    pub fn asset(&self, ip: &IpAddr) -> bool {
+        match self {
+            Selector::All => true,
+            Selector::Asset(a) => a == ip,
+            Selector::Edge { .. } => false,
+        }
+    }
+
+    /// Whether it names an edge or conversation from `src` to `dst` of `protocol`.
+    pub fn edge(&self, src: IpAddr, dst: IpAddr, protocol: &str) -> bool {
+        match self {
+            Selector::All => true,
+            Selector::Asset(a) => *a == src || *a == dst,
+            Selector::Edge {
+                src: s,
+                dst: d,
+                protocol: p,
+            } => {
+                s.is_none_or(|s| s == src)
+                    && d.is_none_or(|d| d == dst)
+                    && p.as_deref().is_none_or(|p| p == protocol)
+            }
+        }
     }
 }
 
@@ -695,6 +726,8 @@ pub struct Learner {
     pub capped: std::sync::atomic::AtomicU64,
     /// Timing histograms in memory.
     timings: std::sync::atomic::AtomicUsize,
+    /// Entries approved or suppressed while running (see [`Learner::set_state`]).
+    curated: std::sync::atomic::AtomicBool,
     /// Conversations of every flow (bounded by `max_edges`).
     conversations: crate::conversations::Conversations,
     /// Substation streams (bounded by `max_edges`).
@@ -853,6 +886,38 @@ impl Learner {
         };
         self.edges_touched();
         found
+    }
+
+    /// Sets the state of the entries `sel` names (a curation from the console, as
+    /// `otsensor baseline approve|suppress` does on a file); they are saved with the next
+    /// baseline save. Returns how many entries changed.
+    pub fn set_state(&self, sel: &Selector, state: State) -> usize {
+        let mut n = 0;
+        for mut a in self.assets.iter_mut().filter(|a| sel.asset(a.key())) {
+            a.state = state;
+            n += 1;
+        }
+        for mut e in self.edges.iter_mut() {
+            if sel.edge(e.src, e.dst, &e.protocol) {
+                set_edge(Arc::make_mut(&mut e), state);
+                n += 1;
+            }
+        }
+        n += self
+            .conversations
+            .set_state(|c| sel.edge(c.client, c.server, &c.label), state);
+        if n > 0 {
+            self.curated
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.edges_touched();
+        n
+    }
+
+    /// Whether decisions or curations were taken since the baseline was loaded (it must be
+    /// saved even while detecting).
+    pub fn has_changes_to_save(&self) -> bool {
+        self.has_new_decisions() || self.curated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` on function `code` of the edge, if known.
@@ -1506,6 +1571,22 @@ mod tests {
         assert_eq!(b.edges[0].state, State::Approved);
         assert_eq!(b.edges[1].functions[&3].state, State::Suppressed);
         assert!(b.set_state("bogus", State::Approved).is_err());
+        // The running learner takes the same selectors, and marks itself to be saved.
+        assert!(!l.has_changes_to_save());
+        let sel = Selector::parse("edge=10.0.0.1>10.0.0.3/modbus").unwrap();
+        assert_eq!(l.set_state(&sel, State::Suppressed), 1);
+        assert!(l.has_changes_to_save());
+        let running = l.to_baseline();
+        assert_eq!(running, {
+            let mut want = l.to_baseline();
+            want.set_state("edge=10.0.0.1>10.0.0.3/modbus", State::Suppressed)
+                .unwrap();
+            want
+        });
+        assert_eq!(running.edges[1].functions[&3].state, State::Suppressed);
+        assert_eq!(running.edges[0].state, State::Learning);
+        let none = Selector::parse("asset=10.9.9.9").unwrap();
+        assert_eq!(l.set_state(&none, State::Approved), 0);
     }
 
     proptest! {

@@ -145,6 +145,18 @@ impl Conversations {
         true
     }
 
+    /// Sets the state of the entries `which` keeps; how many.
+    pub fn set_state(&self, which: impl Fn(&ConversationEntry) -> bool, state: State) -> usize {
+        let mut n = 0;
+        for mut e in self.map.iter_mut() {
+            if which(e.value()) {
+                e.state = state;
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Number of conversations.
     pub fn len(&self) -> usize {
         self.map.len()

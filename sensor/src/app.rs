@@ -291,7 +291,12 @@ impl Session {
             alerts.evidence = Some(w);
         }
         let registry = Arc::new(Registry::configured(&cfg.protocols));
-        let console = start_console(&cfg, &telemetry, &registry, &mut alerts)?;
+        let console = start_console(
+            &cfg,
+            (&telemetry, &registry, &shared),
+            common.baseline.clone(),
+            &mut alerts,
+        )?;
         let pipeline = Pipeline::start(
             &cfg,
             workers,
@@ -317,7 +322,7 @@ impl Session {
     /// Saves the baseline being learned, or the one detection runs on once the SOC's
     /// decisions changed it.
     fn save_baseline(shared: &Shared, common: &CommonArgs) -> anyhow::Result<()> {
-        let changed = shared.mode == Mode::Learn || shared.learner.has_new_decisions();
+        let changed = shared.mode == Mode::Learn || shared.learner.has_changes_to_save();
         if let (true, Some(p)) = (changed, &common.baseline) {
             shared
                 .learner
@@ -371,8 +376,8 @@ impl Session {
 /// decisions go through the same path as the Kafka decisions topic.
 fn start_console(
     cfg: &Config,
-    telemetry: &Arc<Telemetry>,
-    registry: &Arc<Registry>,
+    (telemetry, registry, shared): (&Arc<Telemetry>, &Arc<Registry>, &Arc<Shared>),
+    baseline_file: Option<std::path::PathBuf>,
     alerts: &mut AlertOutput,
 ) -> anyhow::Result<Option<crate::console::Console>> {
     use crate::console::state::{Layout, PENDING};
@@ -388,6 +393,7 @@ fn start_console(
         registry.clone(),
         Layout::of(cfg),
         cfg.evidence.dir.clone(),
+        (shared.clone(), baseline_file),
         tx,
         cfg.console.audit_log.as_deref(),
     )
@@ -615,7 +621,7 @@ impl Periodic<'_> {
         // While learning, save the baseline every `save_interval_secs` so a crash loses little.
         let every = Duration::from_secs(self.cfg.baseline.save_interval_secs.max(1));
         // Detecting, the SOC's decisions are saved the same way.
-        let save = s.shared.mode == Mode::Learn || s.shared.learner.has_new_decisions();
+        let save = s.shared.mode == Mode::Learn || s.shared.learner.has_changes_to_save();
         if save && self.last_save.elapsed() >= every {
             self.last_save = Instant::now();
             let r = Session::save_baseline(&s.shared, self.common).map_err(|e| format!("{e:#}"));

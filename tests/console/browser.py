@@ -123,6 +123,16 @@ def main():
             done["muted"] = alert_id
             hosts |= requested_hosts(d)
 
+            # The baseline: approve the first edge; the diff against the file shows it.
+            d.get(base + "baseline")
+            first = d.find_element(By.CSS_SELECTOR, "#baseline-edges tbody tr")
+            done["baseline_edge"] = [td.text for td in first.find_elements(By.TAG_NAME, "td")[:3]]
+            d.save_screenshot(f"{shots}/baseline.png")
+            first.find_element(By.CSS_SELECTOR, "button.approve").click()
+            wait(lambda: d.find_element(By.ID, "changed").text, "the approval")
+            done["baseline_diff"] = d.find_element(By.ID, "diff").text
+            hosts |= requested_hosts(d)
+
             # A viewer sees the alert but no triage buttons.
             d.find_element(By.CSS_SELECTOR, "form.logout button").click()
             wait(lambda: "/login" in d.current_url, "the logout")
@@ -131,6 +141,8 @@ def main():
             d.get(alert_url)
             done["viewer_status"] = d.find_element(By.ID, "status").text
             done["viewer_buttons"] = len(d.find_elements(By.CSS_SELECTOR, "#triage button"))
+            d.get(base + "baseline")
+            done["viewer_baseline_buttons"] = len(d.find_elements(By.CSS_SELECTOR, "form.inline button"))
             hosts |= requested_hosts(d)
         finally:
             d.quit()

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 
+fn plant1() -> std::path::PathBuf {
+    own_pcaps().join("s7comm/ct-samples-plant1/Plant1_S7comm.pcap")
+}
+
 const OPERATOR: (&str, &str) = ("olga", "correct horse battery");
 const VIEWER: (&str, &str) = ("vic", "viewer-only");
 
@@ -64,15 +68,15 @@ struct Served {
 }
 
 impl Served {
-    fn start(cfg: &Path, alerts: &Path) -> Served {
-        let cap = own_pcaps().join("s7comm/ct-samples-plant1/Plant1_S7comm.pcap");
+    fn start(cfg: &Path, alerts: &Path, more: &[&std::ffi::OsStr]) -> Served {
         let mut child = Command::new(bin())
             .arg("replay")
             .arg("-c")
             .arg(cfg)
             .arg("--alerts")
             .arg(alerts)
-            .arg(&cap)
+            .args(more)
+            .arg(plant1())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -239,7 +243,10 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
     let dir = Scratch::new("console");
     let cfg = console_config(&dir, "");
     let alerts = dir.path("alerts.jsonl");
-    let served = Served::start(&cfg, &alerts);
+    // A baseline learned from the capture, which the console's replay detects with.
+    let base = dir.path("baseline.json");
+    learn_into(&root().join("config/plant1-zones.toml"), &base, &plant1());
+    let served = Served::start(&cfg, &alerts, &["--baseline".as_ref(), base.as_os_str()]);
     let addr = served.addr();
 
     // Without a session: the API is 401, the pages send to the login.
@@ -411,6 +418,7 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
     };
     std::fs::create_dir_all(&shots).unwrap();
     let browser = browser_run(&served.url, &shots);
+    let mut approved_edge = None;
     if let Some(done) = browser {
         assert_eq!(done["wrong_password"], "wrong name or password", "{done}");
         assert_eq!(
@@ -438,6 +446,29 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
             done["viewer_buttons"], 0,
             "a viewer was shown triage buttons"
         );
+        assert_eq!(
+            done["viewer_baseline_buttons"], 0,
+            "a viewer was shown curation buttons"
+        );
+        let edge: Vec<&str> = done["baseline_edge"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let approved = format!(
+            "~ edge {}>{}/{} state learning -> approved",
+            edge[0], edge[1], edge[2]
+        );
+        assert!(
+            done["baseline_diff"].as_str().unwrap().contains(&approved),
+            "{approved} not in {done}"
+        );
+        approved_edge = Some((
+            edge[0].to_string(),
+            edge[1].to_string(),
+            edge[2].to_string(),
+        ));
         let hosts: Vec<&str> = done["hosts"]
             .as_array()
             .unwrap()
@@ -446,7 +477,7 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
             .collect();
         assert_eq!(hosts, vec![addr.as_str()], "requests to other hosts");
         for page in [
-            "login", "overview", "assets", "asset", "map", "alerts", "alert",
+            "login", "overview", "assets", "asset", "map", "alerts", "alert", "baseline",
         ] {
             assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
         }
@@ -487,6 +518,25 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
         "{audit:?}"
     );
     assert!(audit.iter().all(|l| l["user"] != VIEWER.0), "{audit:?}");
+    // The approval is in the baseline saved at exit (detecting, but curated).
+    if let Some((src, dst, proto)) = approved_edge {
+        let b = json(&base);
+        let e = b["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["src"] == src.as_str()
+                    && e["dst"] == dst.as_str()
+                    && e["protocol"] == proto.as_str()
+            })
+            .unwrap();
+        assert_eq!(e["state"], "approved", "{e}");
+        assert!(
+            audit.iter().any(|l| l["decision"] == "approve"),
+            "{audit:?}"
+        );
+    }
 }
 
 /// Runs the browser script: its report, or `None` after saying it skipped (a failure when
@@ -581,7 +631,7 @@ fn tls_console_sets_secure_cookies() {
         return;
     }
     let cfg = console_config(&dir, &format!("tls_cert = {cert:?}\ntls_key = {key:?}\n"));
-    let served = Served::start(&cfg, &dir.path("alerts.jsonl"));
+    let served = Served::start(&cfg, &dir.path("alerts.jsonl"), &[]);
     assert!(
         served.url.starts_with("https://127.0.0.1:"),
         "{}",

@@ -261,6 +261,20 @@ fn route(ctx: &Ctx, req: &Req) -> Reply {
             Err(r) => r,
         },
         (Get, ["map"]) => page(pages::map(&ctx.state, &snap)),
+        (Get, ["baseline"]) => Reply::html(
+            200,
+            pages::layout_still(
+                &ctx.state,
+                &session,
+                req,
+                pages::baseline(&ctx.state, &session, req),
+            ),
+        ),
+        (Post, ["baseline", verb]) => curate(ctx, &session, req, verb),
+        (Get, ["api", "baseline"]) => {
+            Reply::json(200, &json!(ctx.state.shared.learner.to_baseline()))
+        }
+        (Post, ["api", "baseline", verb]) => curate(ctx, &session, req, verb),
         (Post, ["logout"]) => {
             ctx.auth.logout(&token);
             let mut r = Reply::redirect("/login");
@@ -417,5 +431,42 @@ fn evidence(ctx: &Ctx, snap: &super::state::Snapshot, id: &str) -> Reply {
             )],
         },
         Err(_) => not_found(),
+    }
+}
+
+/// `POST /baseline/approve|suppress` (form field `selector`) and the same under `/api/`
+/// (JSON `{"selector": ...}`): operators only.
+fn curate(ctx: &Ctx, s: &Session, req: &Req, verb: &str) -> Reply {
+    use otsensor_baselines::baseline::State;
+    let api = req.path.starts_with("/api/");
+    let state = match verb {
+        "approve" => State::Approved,
+        "suppress" => State::Suppressed,
+        _ => return Reply::error(404, api, "no such action"),
+    };
+    if s.role != ConsoleRole::Operator {
+        return Reply::error(403, api, "viewers cannot curate the baseline");
+    }
+    let selector = if api {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            selector: String,
+        }
+        match serde_json::from_slice::<Body>(&req.body) {
+            Ok(b) => b.selector,
+            Err(_) => return Reply::error(400, true, "expected {\"selector\": ...}"),
+        }
+    } else {
+        form(std::str::from_utf8(&req.body).unwrap_or(""))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(k, _)| k == "selector")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    match ctx.state.curate(&selector, state, &s.user, req.from) {
+        Ok(n) if api => Reply::json(200, &json!({ "selector": selector, "changed": n })),
+        Ok(n) => Reply::redirect(&format!("/baseline?changed={n}")),
+        Err(e) => Reply::error(400, api, &e),
     }
 }

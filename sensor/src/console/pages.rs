@@ -62,8 +62,18 @@ pub fn error(code: u16, msg: &str) -> String {
     .into_string()
 }
 
-/// A page: navigation, the user, and `main` (alone when the script asks for a refresh).
+/// A page: navigation, the user, and `main` (alone when the script asks for a refresh),
+/// refreshed in place every few seconds.
 pub fn layout(state: &ConsoleState, s: &Session, req: &Req, main: String) -> String {
+    frame(state, s, req, main, true)
+}
+
+/// A page that is not refreshed (it is costly to make, or holds forms being filled).
+pub fn layout_still(state: &ConsoleState, s: &Session, req: &Req, main: String) -> String {
+    frame(state, s, req, main, false)
+}
+
+fn frame(state: &ConsoleState, s: &Session, req: &Req, main: String, live: bool) -> String {
     if req.partial {
         return main;
     }
@@ -72,6 +82,7 @@ pub fn layout(state: &ConsoleState, s: &Session, req: &Req, main: String) -> Str
         ("/assets", "Assets"),
         ("/map", "Zone map"),
         ("/alerts", "Alerts"),
+        ("/baseline", "Baseline"),
     ];
     html! {
         html lang="en" {
@@ -92,7 +103,7 @@ pub fn layout(state: &ConsoleState, s: &Session, req: &Req, main: String) -> Str
                         button type="submit" { "Log out" }
                     }
                 }
-                main id="main" data-live="5" { (PreEscaped(main)) }
+                main id="main" data-live=[live.then_some("5")] { (PreEscaped(main)) }
             }
         }
     }
@@ -365,6 +376,7 @@ pub fn asset(_state: &ConsoleState, snap: &Snapshot, a: &Value) -> String {
         p { @for p in &peers { a href={"/assets/" (p)} { (p) } " " } @if peers.is_empty() { span.muted { "None." } } }
         h2 { "Its alerts" }
         (alert_table(&alerts))
+        p { a href={"/baseline?asset=" (ip)} id="asset-baseline" { "Its baseline edges" } }
     }
     .into_string()
 }
@@ -591,6 +603,98 @@ pub fn map(state: &ConsoleState, snap: &Snapshot) -> String {
             tbody { @for ((from, to), (n, policy)) in &pairs { tr {
                 td { (from) } td { (to) } td.num { a href={"/alerts?zone=" (from)} { (n) } }
                 td { @if *policy { span.bad { "violation" } } @else { "—" } }
+            } } }
+        }
+    }
+    .into_string()
+}
+
+fn state_name(s: otsensor_baselines::baseline::State) -> &'static str {
+    use otsensor_baselines::baseline::State;
+    match s {
+        State::Learning => "learning",
+        State::Approved => "approved",
+        State::Suppressed => "suppressed",
+    }
+}
+
+/// Approve and Suppress buttons for a selector (operators only).
+fn curate_buttons(s: &Session, selector: &str) -> Markup {
+    html! {
+        @if s.role == ConsoleRole::Operator {
+            @for (verb, label) in [("approve", "Approve"), ("suppress", "Suppress")] {
+                form.inline method="post" action={"/baseline/" (verb)} {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="selector" value=(selector);
+                    button type="submit" class=(verb) { (label) }
+                }
+            }
+        }
+    }
+}
+
+/// Rows of baseline entries shown at most per table.
+const MAX_BASELINE_ROWS: usize = 500;
+
+/// The running baseline: what changed against its file, its assets and edges, with the
+/// approve and suppress actions of `otsensor baseline approve|suppress`.
+pub fn baseline(state: &ConsoleState, s: &Session, req: &Req) -> String {
+    let running = state.shared.learner.to_baseline();
+    let file = state.baseline_file.as_deref();
+    let on_disk = file
+        .filter(|f| f.exists())
+        .map(otsensor_baselines::baseline::Baseline::load);
+    let diff = match &on_disk {
+        Some(Ok(b)) => Some(crate::curate::diff(b, &running)),
+        _ => None,
+    };
+    let mode = match state.shared.mode {
+        otsensor_baselines::detector::Mode::Learn => "learning",
+        _ => "detecting",
+    };
+    let only = req.q("asset");
+    let edges: Vec<&otsensor_baselines::baseline::EdgeEntry> = running
+        .edges
+        .iter()
+        .filter(|e| only.is_empty() || e.src.to_string() == only || e.dst.to_string() == only)
+        .collect();
+    html! {
+        h1 { "Baseline" }
+        p { "The sensor is " strong { (mode) } "; "
+            (running.assets.len()) " assets, " (running.edges.len()) " edges, "
+            (running.conversations.len()) " conversations. "
+            @match file { Some(f) => { "File " code { (f.display()) } " (saved " @if mode == "learning" { "as it learns" } @else { "when a decision changes it" } ")." }
+                          None => { span.muted { "No --baseline file: changes last until the sensor stops." } } } }
+        @if let Some(n) = req.q("changed").parse::<u64>().ok() { p.note id="changed" { (n) " entries changed." } }
+        h2 { "Changes against the file" }
+        @match (&diff, &on_disk) {
+            (Some(d), _) if d.trim().is_empty() => p.muted id="diff" { "None: the running baseline is the file's." },
+            (Some(d), _) => pre.diff id="diff" { @for l in d.lines().take(MAX_BASELINE_ROWS) {
+                span class=(match l.chars().next() { Some('+') => "add", Some('-') => "del", _ => "chg" }) { (l) } "\n"
+            } },
+            (None, Some(Err(e))) => p.muted id="diff" { "The file cannot be read: " (e.to_string()) },
+            _ => p.muted id="diff" { "No file to compare with." },
+        }
+        h2 { "Edges" @if !only.is_empty() { " of " (only) " " a href="/baseline" { "(all)" } } }
+        table id="baseline-edges" {
+            thead { tr { th { "Client" } th { "Server" } th { "Protocol" } th { "Zones" } th { "Operations" } th.num { "Seen" } th { "Last seen" } th { "State" } th {} } }
+            tbody { @for e in edges.iter().take(MAX_BASELINE_ROWS) { tr {
+                td { a href={"/assets/" (e.src)} { (e.src) } } td { a href={"/assets/" (e.dst)} { (e.dst) } } td { (e.protocol) }
+                td { (e.src_zone) " → " (e.dst_zone) }
+                td { (e.operations.keys().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")) }
+                td.num { (e.seen.count) } td.time { (short_time(&e.seen.last_seen.to_string())) }
+                td.state { (state_name(e.state)) }
+                td { (curate_buttons(s, &format!("edge={}>{}/{}", e.src, e.dst, e.protocol))) }
+            } } }
+        }
+        @if edges.len() > MAX_BASELINE_ROWS { p.muted { "The first " (MAX_BASELINE_ROWS) " of " (edges.len()) " (GET /api/baseline has all)." } }
+        h2 { "Assets" }
+        table id="baseline-assets" {
+            thead { tr { th { "Asset" } th { "Zone" } th.num { "Seen" } th { "Last seen" } th { "State" } th {} } }
+            tbody { @for (ip, a) in running.assets.iter().filter(|(ip, _)| only.is_empty() || ip.to_string() == only).take(MAX_BASELINE_ROWS) { tr {
+                td { a href={"/assets/" (ip)} { (ip) } } td { (a.zone) } td.num { (a.seen.count) }
+                td.time { (short_time(&a.seen.last_seen.to_string())) } td.state { (state_name(a.state)) }
+                td { (curate_buttons(s, &format!("asset={ip}"))) }
             } } }
         }
     }

@@ -77,6 +77,10 @@ pub struct ConsoleState {
     pub layout: Layout,
     /// Where evidence pcaps are written, if anywhere.
     pub evidence_dir: Option<std::path::PathBuf>,
+    /// The detector's shared state (the running baseline).
+    pub shared: Arc<otsensor_baselines::detector::Shared>,
+    /// The baseline file (`--baseline`), if any.
+    pub baseline_file: Option<std::path::PathBuf>,
     snapshot: RwLock<Arc<Snapshot>>,
     decisions: crossbeam_channel::Sender<DecisionMsg>,
     audit: Mutex<Option<std::fs::File>>,
@@ -105,6 +109,10 @@ impl ConsoleState {
         registry: Arc<Registry>,
         layout: Layout,
         evidence_dir: Option<std::path::PathBuf>,
+        (shared, baseline_file): (
+            Arc<otsensor_baselines::detector::Shared>,
+            Option<std::path::PathBuf>,
+        ),
         decisions: crossbeam_channel::Sender<DecisionMsg>,
         audit: Option<&std::path::Path>,
     ) -> std::io::Result<ConsoleState> {
@@ -125,6 +133,8 @@ impl ConsoleState {
             registry,
             layout,
             evidence_dir,
+            shared,
+            baseline_file,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             decisions,
             audit: Mutex::new(audit),
@@ -178,7 +188,7 @@ impl ConsoleState {
             alert.rule,
             alert.key
         );
-        let line = serde_json::json!({
+        self.audit(serde_json::json!({
             "ts": otsensor_baselines::time::Timestamp::now(),
             "user": user,
             "role": role,
@@ -187,7 +197,39 @@ impl ConsoleState {
             "rule": alert.rule,
             "key": alert.key,
             "decision": verb,
-        });
+        }));
+        Ok(())
+    }
+
+    /// Approves or suppresses the running baseline's entries `selector` names (as
+    /// `otsensor baseline approve|suppress` does on a file), and records it in the audit log.
+    /// How many entries changed.
+    pub fn curate(
+        &self,
+        selector: &str,
+        state: otsensor_baselines::baseline::State,
+        user: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<usize, String> {
+        let sel = otsensor_baselines::baseline::Selector::parse(selector)?;
+        let n = self.shared.learner.set_state(&sel, state);
+        let verb = match state {
+            otsensor_baselines::baseline::State::Suppressed => "suppress",
+            _ => "approve",
+        };
+        tracing::info!("Console: {user} asked to {verb} {selector} ({n} entries).");
+        self.audit(serde_json::json!({
+            "ts": otsensor_baselines::time::Timestamp::now(),
+            "user": user,
+            "from": from.map(|a| a.to_string()),
+            "selector": selector,
+            "decision": verb,
+            "entries": n,
+        }));
+        Ok(n)
+    }
+
+    fn audit(&self, line: serde_json::Value) {
         let mut audit = self
             .audit
             .lock()
@@ -197,7 +239,6 @@ impl ConsoleState {
                 tracing::warn!("Console audit log: {e}");
             }
         }
-        Ok(())
     }
 }
 
