@@ -102,6 +102,7 @@ def main():
             d.get(base + "map")
             done["map_zones"] = len(d.find_elements(By.CSS_SELECTOR, "#zone-map g.zone"))
             done["map_violations"] = len(d.find_elements(By.CSS_SELECTOR, "#zone-map line.violation"))
+            done["map_observed"] = len(d.find_elements(By.CSS_SELECTOR, "#zone-map line.observed"))
             d.save_screenshot(f"{shots}/map.png")
 
             d.get(base + "alerts?status=active&rule=policy.operation_not_allowed")

@@ -21,7 +21,7 @@ fn plant1() -> std::path::PathBuf {
 const OPERATOR: (&str, &str) = ("olga", "correct horse battery");
 const VIEWER: (&str, &str) = ("vic", "viewer-only");
 
-fn hash(password: &str) -> String {
+pub fn hash(password: &str) -> String {
     let mut c = Command::new(bin())
         .args(["console", "hash-password"])
         .stdin(Stdio::piped())
@@ -429,6 +429,8 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
         assert!(done["assets"].as_u64() >= Some(10), "{done}");
         assert!(done["map_zones"].as_u64() >= Some(5), "{done}");
         assert!(done["map_violations"].as_u64() >= Some(1), "{done}");
+        // scada -> cell-a is allowed and seen: drawn as traffic, not as an alert.
+        assert!(done["map_observed"].as_u64() >= Some(1), "{done}");
         assert!(
             done["attack_links"].as_array().unwrap().iter().all(|l| l
                 .as_str()

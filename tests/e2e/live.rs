@@ -284,3 +284,106 @@ fn forged_goose_is_caught_while_capturing() {
     assert_eq!(s["l2_flows"]["goose_pdus"], 452, "{s}");
     assert_eq!(s["l2_flows"]["malformed"], 0);
 }
+
+/// `curl -s ARGS` inside namespace `ns`: its standard output.
+fn curl_in(ns: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "curl", "-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_capture_serves_its_console_while_it_runs() {
+    let Some(lab) = lab("c", "10.79.0.0/24") else {
+        return;
+    };
+    let cfg = lab.scratch.path("sensor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[console]\nlisten = \"127.0.0.1:0\"\n[[console.users]]\nname = \"op\"\npassword_hash = \"{}\"\nrole = \"operator\"\n",
+            crate::console::hash("pw")
+        ),
+    )
+    .unwrap();
+    let mut sensor = lab.sensor(&["-c".as_ref(), cfg.as_os_str()]);
+    assert!(
+        sensor.wait_log("console at http://", Duration::from_secs(10)),
+        "{:?}",
+        sensor.log
+    );
+    let url = sensor
+        .log
+        .iter()
+        .find_map(|l| l.split("console at ").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    let jar = lab.scratch.path("jar");
+    let jar = jar.to_str().unwrap();
+    // Before logging in: 401.
+    let code = curl_in(
+        &lab.span,
+        &[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{url}api/overview"),
+        ],
+    );
+    assert_eq!(code, "401");
+    let login = curl_in(
+        &lab.span,
+        &[
+            "-c",
+            jar,
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            r#"{"name":"op","password":"pw"}"#,
+            &format!("{url}api/login"),
+        ],
+    );
+    assert!(login.contains("\"csrf\""), "{login}");
+    netns::replay_into(&lab.plant, &lab.v_plant, &lab.rewritten, &["--pps=5000"]);
+    // The running capture's counters and assets reach the console.
+    let overview = |k: &str| -> serde_json::Value {
+        let o = curl_in(&lab.span, &["-b", jar, &format!("{url}api/overview")]);
+        serde_json::from_str::<serde_json::Value>(&o).unwrap_or_default()[k].clone()
+    };
+    let t = std::time::Instant::now();
+    while overview("assets").as_u64().unwrap_or(0) < 14
+        || overview("packets").as_u64().unwrap_or(0) == 0
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the console did not see the capture: {:?}",
+            sensor.log
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let ifaces = overview("interfaces");
+    assert_eq!(ifaces[0]["name"], lab.v_span.as_str(), "{ifaces}");
+    assert_eq!(ifaces[0]["up"], true, "{ifaces}");
+    let page = curl_in(&lab.span, &["-b", jar, &url]);
+    assert!(
+        page.contains(&lab.v_span) && page.contains("Overview"),
+        "{page}"
+    );
+    let assets = curl_in(&lab.span, &["-b", jar, &format!("{url}api/assets")]);
+    let assets: serde_json::Value = serde_json::from_str(&assets).unwrap();
+    assert!(
+        assets
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["ip"].as_str().unwrap().starts_with("10.79.0.")),
+        "{assets}"
+    );
+    let (code, log) = sensor.stop();
+    assert_eq!(code, Some(0), "{log:?}");
+}

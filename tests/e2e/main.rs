@@ -7,7 +7,7 @@
 mod bacnet;
 mod baseline;
 mod config;
-mod console;
+pub mod console;
 mod detections;
 mod dnp3;
 mod enip;

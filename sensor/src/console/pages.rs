@@ -523,16 +523,17 @@ pub fn alert(s: &Session, a: &Alert, evidence: bool, queued: &str) -> String {
 pub fn map(state: &ConsoleState, snap: &Snapshot) -> String {
     let l = &state.layout;
     let mut zones: Vec<(String, Option<f64>, String)> = l.zones.clone();
-    // Zones seen in alerts but not configured (the default zone).
-    for a in &snap.alerts {
-        for z in [&a.src, &a.dst]
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.zone.as_deref())
-        {
-            if !zones.iter().any(|(n, _, _)| n == z) {
-                zones.push((z.to_string(), None, String::new()));
-            }
+    // Zones seen in alerts or assets but not configured (the default zone).
+    let seen = snap
+        .alerts
+        .iter()
+        .flat_map(|a| [&a.src, &a.dst])
+        .flatten()
+        .filter_map(|e| e.zone.as_deref())
+        .chain(snap.assets.iter().filter_map(|a| a["zone"].as_str()));
+    for z in seen {
+        if !zones.iter().any(|(n, _, _)| n == z) {
+            zones.push((z.to_string(), None, String::new()));
         }
     }
     // Zones without a level on top.
@@ -552,36 +553,22 @@ pub fn map(state: &ConsoleState, snap: &Snapshot) -> String {
             pos.insert(name.clone(), (x, y));
         }
     }
-    // Zone pairs in alerts: (from, to) -> (alerts, any policy alert).
-    let mut pairs = std::collections::BTreeMap::<(String, String), (usize, bool)>::new();
-    for a in &snap.alerts {
-        let (Some(s), Some(d)) = (&a.src, &a.dst) else {
-            continue;
-        };
-        let (Some(sz), Some(dz)) = (&s.zone, &d.zone) else {
-            continue;
-        };
-        if sz == dz {
-            continue;
-        }
-        let e = pairs.entry((sz.to_string(), dz.to_string())).or_default();
-        e.0 += 1;
-        e.1 |= a.rule.starts_with("policy.");
-    }
+    let pairs = zone_pairs(snap);
     html! {
         h1 { "Zone map" }
-        p.muted { "Zones by Purdue level; grey: conduits allowed by the config; red: zone pairs with policy violations; orange: other alerts between zones. Click a line for its alerts." }
+        p.muted { "Zones by Purdue level. Grey: conduits the config allows. Blue: traffic seen between zones (clients in one zone opened flows to servers in the other). Orange: alerts between zones. Red: policy violations. Click a zone or a line for its alerts." }
         svg id="zone-map" xmlns="http://www.w3.org/2000/svg" viewBox={"0 0 " (w) " " (h)} width="100%" {
             @for (from, to, protos) in &l.conduits {
                 @if let (Some((x1, y1)), Some((x2, y2))) = (pos.get(from), pos.get(to)) {
                     line.conduit x1=(x1) y1=(y1) x2=(x2) y2=(y2) { title { "conduit " (from) " → " (to) ": " (protos.join(", ")) } }
                 }
             }
-            @for ((from, to), (n, policy)) in &pairs {
+            @for ((from, to), p) in &pairs {
                 @if let (Some((x1, y1)), Some((x2, y2))) = (pos.get(from), pos.get(to)) {
+                    @let class = if p.policy { "violation" } else if p.alerts > 0 { "alerted" } else { "observed" };
                     a href={"/alerts?zone=" (from)} {
-                        line class=(if *policy { "violation" } else { "observed" }) x1=(x1) y1=(y1 + 6.0) x2=(x2) y2=(y2 + 6.0) {
-                            title { (from) " → " (to) ": " (n) " alerts" }
+                        line class=(class) x1=(x1) y1=(y1 + 6.0) x2=(x2) y2=(y2 + 6.0) {
+                            title { (from) " → " (to) ": " (p.servers) " servers reached, " (p.alerts) " alerts" }
                         }
                     }
                 }
@@ -599,14 +586,58 @@ pub fn map(state: &ConsoleState, snap: &Snapshot) -> String {
             }
         }
         h2 { "Between zones" }
-        table { thead { tr { th { "From" } th { "To" } th.num { "Alerts" } th { "Policy" } } }
-            tbody { @for ((from, to), (n, policy)) in &pairs { tr {
-                td { (from) } td { (to) } td.num { a href={"/alerts?zone=" (from)} { (n) } }
-                td { @if *policy { span.bad { "violation" } } @else { "—" } }
+        table id="zone-pairs" { thead { tr { th { "From" } th { "To" } th.num { "Servers reached" } th.num { "Alerts" } th { "Policy" } } }
+            tbody { @for ((from, to), p) in &pairs { tr {
+                td { (from) } td { (to) } td.num { (p.servers) } td.num { a href={"/alerts?zone=" (from)} { (p.alerts) } }
+                td { @if p.policy { span.bad { "violation" } } @else { "—" } }
             } } }
         }
     }
     .into_string()
+}
+
+/// What is known of traffic from one zone to another.
+#[derive(Default)]
+struct ZonePair {
+    /// Servers in the second zone that clients of the first opened flows to.
+    servers: usize,
+    /// Alerts from the first zone to the second.
+    alerts: usize,
+    /// Whether one of them is a policy violation.
+    policy: bool,
+}
+
+/// Zone pairs: from the assets' exposure (`peer_zones`) and from the alerts.
+fn zone_pairs(snap: &Snapshot) -> std::collections::BTreeMap<(String, String), ZonePair> {
+    let mut pairs = std::collections::BTreeMap::<(String, String), ZonePair>::new();
+    for a in &snap.assets {
+        let Some(zone) = a["zone"].as_str() else {
+            continue;
+        };
+        for from in a["peer_zones"].as_array().into_iter().flatten() {
+            if let Some(from) = from.as_str().filter(|f| *f != zone) {
+                pairs
+                    .entry((from.to_string(), zone.to_string()))
+                    .or_default()
+                    .servers += 1;
+            }
+        }
+    }
+    for a in &snap.alerts {
+        let (Some(s), Some(d)) = (&a.src, &a.dst) else {
+            continue;
+        };
+        let (Some(sz), Some(dz)) = (&s.zone, &d.zone) else {
+            continue;
+        };
+        if sz == dz {
+            continue;
+        }
+        let e = pairs.entry((sz.to_string(), dz.to_string())).or_default();
+        e.alerts += 1;
+        e.policy |= a.rule.starts_with("policy.");
+    }
+    pairs
 }
 
 fn state_name(s: otsensor_baselines::baseline::State) -> &'static str {
