@@ -489,11 +489,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
     pb.finish_and_clear();
     if let Some(c) = &session.console {
         if !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            eprintln!(
-                "otsensor: the input has ended; the console stays at {} until interrupted (Ctrl-C).",
-                c.url
+            session.pipeline.linger_until(
+                stop.clone(),
+                format!(
+                    "otsensor: the input has ended; the console stays at {} until interrupted (Ctrl-C).",
+                    c.url
+                ),
             );
-            session.pipeline.linger_until(stop.clone());
         }
     }
     let errors: Vec<String> = inputs.iter().filter_map(|i| i.error.clone()).collect();

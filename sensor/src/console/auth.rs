@@ -93,7 +93,9 @@ pub enum LoginError {
 pub struct Auth {
     users: Vec<ConsoleUser>,
     ttl: Duration,
-    dummy: String,
+    /// A hash verified for unknown names (made at the first such login: making it costs
+    /// as much as a login).
+    dummy: std::sync::OnceLock<String>,
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
@@ -104,7 +106,7 @@ impl Auth {
         Auth {
             users,
             ttl,
-            dummy: hash_password(&token()).unwrap_or_default(),
+            dummy: std::sync::OnceLock::new(),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
@@ -133,7 +135,14 @@ impl Auth {
         let user = self.users.iter().find(|u| u.name == name);
         let ok = verify(
             password,
-            user.map_or(self.dummy.as_str(), |u| u.password_hash.as_str()),
+            user.map_or_else(
+                || {
+                    self.dummy
+                        .get_or_init(|| hash_password(&token()).unwrap_or_default())
+                        .as_str()
+                },
+                |u| u.password_hash.as_str(),
+            ),
         );
         let Some(user) = user.filter(|_| ok) else {
             let mut f = lock(&self.failures);

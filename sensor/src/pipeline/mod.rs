@@ -65,7 +65,7 @@ pub struct Pipeline {
     output: JoinHandle<(OutputReport, AlertOutput)>,
     worker_count: usize,
     shared: Arc<Shared>,
-    linger: Option<Arc<std::sync::atomic::AtomicBool>>,
+    linger: Option<(Arc<std::sync::atomic::AtomicBool>, String)>,
 }
 
 /// Where the pipeline's threads publish their counters while running: the service's
@@ -199,10 +199,11 @@ impl Pipeline {
         &self.dispatcher
     }
 
-    /// At [`Pipeline::finish`], once the input is over: keep the alerts open (for the
-    /// console's decisions) until `stop` is raised.
-    pub fn linger_until(&mut self, stop: Arc<std::sync::atomic::AtomicBool>) {
-        self.linger = Some(stop);
+    /// At [`Pipeline::finish`], once the input is over and every packet processed: say
+    /// `message`, and keep the alerts open (for the console's decisions) until `stop` is
+    /// raised.
+    pub fn linger_until(&mut self, stop: Arc<std::sync::atomic::AtomicBool>, message: String) {
+        self.linger = Some((stop, message));
     }
 
     /// Ends the input, waits for workers and output to drain, and returns the counters.
@@ -234,7 +235,8 @@ impl Pipeline {
         for o in self.shared.stopped_polls(now) {
             alerts.observe(o);
         }
-        if let Some(stop) = &self.linger {
+        if let Some((stop, message)) = &self.linger {
+            eprintln!("{message}");
             alerts.linger(stop);
         }
         alerts.finish();
