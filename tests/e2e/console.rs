@@ -622,6 +622,8 @@ fn tls_console_sets_secure_cookies() {
             "2",
             "-subj",
             "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
         ])
         .arg("-keyout")
         .arg(&key)
@@ -632,6 +634,12 @@ fn tls_console_sets_secure_cookies() {
         skip("openssl cannot make a certificate here");
         return;
     }
+    serves_https_with(&cert, &key);
+}
+
+/// A replay's console over TLS with this pair: HTTPS, a `Secure` cookie, HSTS.
+pub fn serves_https_with(cert: &Path, key: &Path) {
+    let dir = Scratch::new("console-https");
     let cfg = console_config(&dir, &format!("tls_cert = {cert:?}\ntls_key = {key:?}\n"));
     let served = Served::start(&cfg, &dir.path("alerts.jsonl"), &[]);
     assert!(
@@ -640,8 +648,10 @@ fn tls_console_sets_secure_cookies() {
         served.url
     );
     let out = Command::new("curl")
+        .arg("--cacert")
+        .arg(cert)
         .args([
-            "-sk",
+            "-s",
             "-D",
             "-",
             "-o",

@@ -103,6 +103,10 @@ fn debian_package_and_systemd_unit() {
         !postinst.contains("#DEBHELPER#"),
         "the systemd snippets were not inserted"
     );
+    assert!(
+        postinst.contains("/usr/share/otsensor/make-console-cert /etc/otsensor otsensor"),
+        "{postinst}"
+    );
     let fields = output(
         Command::new("dpkg-deb")
             .arg("-f")
@@ -122,6 +126,20 @@ fn debian_package_and_systemd_unit() {
         std::fs::read_to_string(root().join("config/example.toml")).unwrap()
     );
     output(Command::new(bin()).args(["config", "check"]).arg(&etc));
+    // The console's TLS pair as postinst makes it (into a scratch directory, group root),
+    // once: a second run keeps it. The console serves HTTPS with it.
+    let make = root_dir.join("usr/share/otsensor/make-console-cert");
+    let tls = scratch.path("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    for _ in 0..2 {
+        output(Command::new(&make).arg(&tls).arg("root"));
+    }
+    let meta = |f: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(tls.join(f)).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!((meta("console.key"), meta("console.crt")), (0o640, 0o644));
+    crate::console::serves_https_with(&tls.join("console.crt"), &tls.join("console.key"));
     // The unit as installed: hardening and capabilities, and systemd's own verdict.
     let unit_path = root_dir.join(unit.trim_start_matches("./"));
     let text = std::fs::read_to_string(&unit_path).unwrap();
