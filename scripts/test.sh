@@ -45,7 +45,10 @@ fi
 echo "test inputs required: ${OTSENSOR_REQUIRE_TEST_INPUTS:-0}; shared corpus: ${OTSENSOR_SHARED_PCAPS:-../shared/pcaps}"
 
 # cargo-deb builds the Debian package that tests/e2e/package.rs checks (built once).
-command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version 3.8.0 --locked --quiet
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "installing cargo-deb 3.8.0 from crates.io (a few minutes, once)"
+  cargo install cargo-deb --version 3.8.0 --locked --quiet
+fi
 
 # A real Kafka-protocol broker (scripts/kafka.sh); the outage test starts its own as well.
 tansu_install
@@ -55,4 +58,13 @@ tansu_start
 # compiling against the code they drive.
 (cd fuzz && CARGO_TARGET_DIR=../target cargo check -q --bins)
 
-cargo test --workspace --no-fail-fast
+# Tests that skip (an input or tool missing, outside CI) say so here: cargo hides their output.
+OTSENSOR_SKIP_LOG=$(mktemp)
+export OTSENSOR_SKIP_LOG
+status=0
+cargo test --workspace --no-fail-fast || status=$?
+skipped=$(sort -u "$OTSENSOR_SKIP_LOG" | grep -c . || true)
+echo "tests skipped: $skipped"
+sort -u "$OTSENSOR_SKIP_LOG" | sed 's/^/  skipped: /'
+rm -f "$OTSENSOR_SKIP_LOG"
+exit "$status"

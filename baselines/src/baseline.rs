@@ -578,8 +578,9 @@ impl Baseline {
 }
 
 /// Which baseline entries an approval or suppression names: `all`, `asset=IP` (the asset,
-/// its edges and conversations) or `edge=SRC>DST[/PROTOCOL]` (`*` for any address; also the
-/// conversations from SRC to DST, PROTOCOL their application label).
+/// its edges and conversations) or `edge=SRC,DST[/PROTOCOL]` (also `SRC>DST`, as in alert
+/// keys; `*` for any address; also the conversations from SRC to DST, PROTOCOL their
+/// application label).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
     /// Everything.
@@ -613,9 +614,12 @@ impl Selector {
             let (pair, proto) = spec
                 .split_once('/')
                 .map_or((spec, None), |(a, b)| (a, Some(b)));
+            // `SRC,DST` needs no quoting in a shell (a `>` anywhere in a word is a
+            // redirection); `SRC>DST` is the alert key's form.
             let (s, d) = pair
-                .split_once('>')
-                .ok_or_else(|| format!("expected SRC>DST in {selector:?}"))?;
+                .split_once(',')
+                .or_else(|| pair.split_once('>'))
+                .ok_or_else(|| format!("expected SRC,DST or SRC>DST in {selector:?}"))?;
             let parse = |x: &str| -> Result<Option<IpAddr>, String> {
                 if x == "*" {
                     Ok(None)
@@ -1571,6 +1575,19 @@ mod tests {
         assert_eq!(b.edges[0].state, State::Approved);
         assert_eq!(b.edges[1].functions[&3].state, State::Suppressed);
         assert!(b.set_state("bogus", State::Approved).is_err());
+        // The comma form needs no quoting in a shell and names the same edge.
+        assert_eq!(
+            Selector::parse("edge=10.0.0.1,10.0.0.3/modbus"),
+            Selector::parse("edge=10.0.0.1>10.0.0.3/modbus")
+        );
+        assert_eq!(
+            Selector::parse("edge=*,10.0.0.2").unwrap(),
+            Selector::Edge {
+                src: None,
+                dst: "10.0.0.2".parse().ok(),
+                protocol: None
+            }
+        );
         // The running learner takes the same selectors, and marks itself to be saved.
         assert!(!l.has_changes_to_save());
         let sel = Selector::parse("edge=10.0.0.1>10.0.0.3/modbus").unwrap();

@@ -23,6 +23,21 @@ fn corpus() -> Option<PathBuf> {
         p.display()
     );
     eprintln!("skipped: the shared corpus is not at {}", p.display());
+    // Counted by the test script (cargo hides a passing test's output).
+    if let Some(log) = std::env::var_os("OTSENSOR_SKIP_LOG").filter(|v| !v.is_empty()) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(
+                f,
+                "forged_goose: the shared corpus is not at {}",
+                p.display()
+            );
+        }
+    }
     None
 }
 

@@ -69,6 +69,8 @@ pub struct Parser {
 pub struct Descriptor {
     /// Name in events, alerts, stats, baselines and config (`modbus`, `dnp3`, ...).
     pub name: &'static str,
+    /// What is parsed, in a line (`otsensor protocols`).
+    pub summary: &'static str,
     /// TCP ports the protocol owns (empty for a protocol carried inside another).
     pub tcp_ports: &'static [u16],
     /// UDP ports the protocol owns.

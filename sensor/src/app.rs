@@ -49,6 +49,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Baseline(cmd) => crate::curate::run(cmd).map(|()| Outcome::Clean),
+        Command::Protocols { config } => {
+            let cfg = match config {
+                Some(p) => Config::load(&p).map_err(|e| BadInput(e.to_string()))?,
+                None => Config::default(),
+            };
+            let registry = Registry::configured(&cfg.protocols);
+            crate::curate::emit(&crate::curate::protocols_table(&registry))?;
+            Ok(Outcome::Clean)
+        }
         Command::Console(ConsoleCommand::HashPassword) => {
             let mut password = String::new();
             std::io::stdin()
@@ -208,14 +217,16 @@ fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
                 };
                 BadInput(format!("{key} (kafka): {e}"))
             })?,
-            SinkConfig::Stdout(_) => Sink::writer("stdout", Box::new(std::io::stdout()), format),
+            SinkConfig::Stdout(_) => {
+                Sink::writer("stdout", Box::new(crate::output::Stdout), format)
+            }
         });
     }
     match &common.alerts {
         Some(p) if p.as_os_str() == "-" => {
             sinks.push(Sink::writer(
                 "stdout",
-                Box::new(std::io::stdout()),
+                Box::new(crate::output::Stdout),
                 default_format,
             ));
         }
@@ -225,7 +236,7 @@ fn alert_sinks(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Vec<Sink>> {
         None if sinks.is_empty() => {
             sinks.push(Sink::writer(
                 "stdout",
-                Box::new(std::io::stdout()),
+                Box::new(crate::output::Stdout),
                 default_format,
             ));
         }
@@ -482,7 +493,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<Outcome> {
             &opts,
             &mut pacer,
         ));
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) || crate::output::stdout_closed() {
             break;
         }
     }
@@ -797,7 +808,13 @@ fn capture(args: CaptureArgs) -> anyhow::Result<Outcome> {
         &ifaces,
         session.pipeline.shared_dispatcher(),
         &stop,
-        &mut || periodic.tick(),
+        &mut || {
+            // Nobody reads standard output any more: stop as on SIGTERM.
+            if crate::output::stdout_closed() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            periodic.tick();
+        },
     );
     drop(periodic);
     let stats = session.finish(&args.common, reports);

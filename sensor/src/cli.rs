@@ -28,6 +28,14 @@ pub enum Command {
     /// Review and curate learned baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// List the protocol names (for conduits, Sigma rules' `service`, `[protocols.NAME]`):
+    /// what the sensor does with each, and its ports; with a config, under its
+    /// `[protocols]` settings.
+    Protocols {
+        /// Config file (TOML) whose `[protocols.NAME]` settings apply.
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// The console in the browser.
     #[command(subcommand)]
     Console(ConsoleCommand),
@@ -60,7 +68,8 @@ pub enum BaselineCommand {
         /// The baseline file.
         file: PathBuf,
     },
-    /// Mark entries approved: SELECTOR is `all`, `asset=IP` or `edge=SRC>DST[/PROTOCOL]`.
+    /// Mark entries approved: SELECTOR is `all`, `asset=IP` or `edge=SRC,DST[/PROTOCOL]`
+    /// (`SRC>DST`, as in alert keys, works too: quote it from the shell).
     Approve {
         /// The baseline file (rewritten in place).
         file: PathBuf,

@@ -608,34 +608,170 @@ pub fn graph(b: &Baseline) -> String {
     s
 }
 
-/// `otsensor rules`: the rule catalog as a table: the built-in rules, then `more` (a config's Sigma rules).
-pub fn rules_table(more: &[&'static otsensor_baselines::alert::Rule]) -> String {
+/// A plain-text table: columns as wide as their widest cell (the last one unpadded), the
+/// columns in `right` aligned right.
+pub fn text_table(head: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<34} {:<12} {:>8}  {:<36} title",
-        "id", "engine", "severity", "att&ck (v19 where changed)"
-    );
-    for r in rules::all().iter().chain(more) {
-        let techniques: Vec<String> = r
-            .techniques
-            .iter()
-            .map(|t| match t.v19 {
-                Some((v19, _)) => format!("{}({v19})", t.id),
-                None => t.id.to_string(),
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "{:<34} {:<12} {:>8}  {:<36} {}",
-            r.id,
-            format!("{:?}", r.engine).to_lowercase(),
-            r.severity,
-            techniques.join(","),
-            r.title
-        );
+    let head: Vec<String> = head.iter().map(|h| h.to_string()).collect();
+    for r in std::iter::once(&head).chain(rows) {
+        let last = r.len().saturating_sub(1);
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if i == last {
+                line.push_str(c);
+            } else if right.contains(&i) {
+                let _ = write!(line, "{c:>w$}");
+            } else {
+                let _ = write!(line, "{c:<w$}");
+            }
+        }
+        let _ = writeln!(s, "{}", line.trim_end());
     }
     s
+}
+
+/// The rule catalog of `otsensor rules`: the built-in rules, then `more` (a config's Sigma
+/// rules).
+pub fn rules_table(more: &[&'static otsensor_baselines::alert::Rule]) -> String {
+    let rows: Vec<Vec<String>> = rules::all()
+        .iter()
+        .chain(more)
+        .map(|r| {
+            let techniques: Vec<String> = r
+                .techniques
+                .iter()
+                .map(|t| match t.v19 {
+                    Some((v19, _)) => format!("{}({v19})", t.id),
+                    None => t.id.to_string(),
+                })
+                .collect();
+            vec![
+                r.id.to_string(),
+                format!("{:?}", r.engine).to_lowercase(),
+                r.severity.to_string(),
+                techniques.join(","),
+                r.title.to_string(),
+            ]
+        })
+        .collect();
+    text_table(
+        &[
+            "id",
+            "engine",
+            "severity",
+            "att&ck (v19 where changed)",
+            "title",
+        ],
+        &rows,
+        &[2],
+    )
+}
+
+/// What `otsensor protocols` lists: every name a conduit, a Sigma rule's `service` or
+/// `[protocols.NAME]` takes, what the sensor does with it, and its ports.
+pub fn protocols_table(registry: &crate::registry::Registry) -> String {
+    use otsensor_protocols::applabel::App;
+    let ports = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let mut rows = Vec::new();
+    for d in otsensor_protocols::PROTOCOLS {
+        let spec = registry.protocols().iter().find(|p| p.name == d.name);
+        let (kind, content) = match (d.parser.is_some(), spec) {
+            (true, Some(p)) => ("parsed", if p.by_content { "yes" } else { "no" }),
+            (true, None) => ("switched off", "-"),
+            (false, _) => ("parsed (inside another)", "-"),
+        };
+        let mut tcp = d.tcp_ports.to_vec();
+        let mut udp = d.udp_ports.to_vec();
+        if let Some(p) = spec {
+            tcp.extend(&p.extra_ports);
+            udp.extend(&p.extra_ports);
+        }
+        rows.push(vec![
+            d.name.to_string(),
+            kind.to_string(),
+            ports(&tcp),
+            ports(&udp),
+            content.to_string(),
+            d.summary.to_string(),
+        ]);
+    }
+    for (name, what) in [
+        (
+            "goose",
+            "IEC 61850 GOOSE (EtherType 0x88b8): APDU, dataset, stNum/sqNum, values",
+        ),
+        (
+            "sv",
+            "IEC 61850 Sampled Values (EtherType 0x88ba): ASDUs, smpCnt, confRev",
+        ),
+        (
+            "pn_dcp",
+            "PROFINET DCP (EtherType 0x8892): identify, get and set with station names",
+        ),
+        (
+            "pn_rt",
+            "PROFINET RT (EtherType 0x8892): cyclic frames counted, alarms",
+        ),
+    ] {
+        rows.push(vec![
+            name.into(),
+            "layer 2".into(),
+            String::new(),
+            String::new(),
+            "-".into(),
+            what.into(),
+        ]);
+    }
+    for a in App::ALL {
+        let (tcp, udp) = a.ports();
+        rows.push(vec![
+            a.as_str().into(),
+            "labelled".into(),
+            ports(tcp),
+            ports(udp),
+            "-".into(),
+            "application label (by port, or by content where it has a signature): flow records, conversations, zone policy".into(),
+        ]);
+    }
+    for (name, what) in [
+        ("icmp", "ICMP: flow records, zone policy"),
+        ("icmpv6", "ICMPv6: flow records, zone policy"),
+        ("ip", "other IP protocols: flow records, zone policy"),
+        (
+            "unknown",
+            "TCP or UDP no parser or label recognised: flow records, zone policy",
+        ),
+    ] {
+        rows.push(vec![
+            name.into(),
+            "other".into(),
+            String::new(),
+            String::new(),
+            "-".into(),
+            what.into(),
+        ]);
+    }
+    text_table(
+        &[
+            "name",
+            "kind",
+            "tcp ports",
+            "udp ports",
+            "by content",
+            "what",
+        ],
+        &rows,
+        &[],
+    )
 }
 
 /// Writes command output to stdout; a closed pipe (`| head`) ends the output quietly.

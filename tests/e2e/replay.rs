@@ -466,6 +466,44 @@ fn compressed_captures_are_read_as_the_plain_file() {
         let (code, _, err) = replay(&[p.as_os_str(), "--stats".as_ref(), stats.as_os_str()]);
         assert_eq!(code, 0, "{name}: {err}");
         assert_eq!(packets(&stats), packets(&file_stats), "{name}");
+        // The same on standard input (`gzip -c X.pcap | otsensor replay -`) and from a FIFO.
+        let piped = s.path(&format!("{name}.stdin.json"));
+        let mut child = std::process::Command::new(bin())
+            .args(["replay", "-", "--stats"])
+            .arg(&piped)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name} on stdin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(packets(&piped), packets(&file_stats), "{name} on stdin");
+        let fifo = s.path(&format!("{name}.fifo"));
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let writer = {
+            let (fifo, bytes) = (fifo.clone(), bytes.clone());
+            std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+        };
+        let fifo_stats = s.path(&format!("{name}.fifo.json"));
+        let (code, _, err) =
+            replay(&[fifo.as_os_str(), "--stats".as_ref(), fifo_stats.as_os_str()]);
+        assert_eq!(code, 0, "{name} from a FIFO: {err}");
+        writer.join().unwrap();
+        assert_eq!(
+            packets(&fifo_stats),
+            packets(&file_stats),
+            "{name} from a FIFO"
+        );
     }
     let cut = s.path("cut.pcap.gz");
     std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
@@ -727,4 +765,36 @@ fn every_event_follows_the_schema() {
     );
     let n: usize = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap();
     assert!(n > 40_000, "only {n} events validated");
+}
+
+/// `otsensor replay ... --events - | head -1`: once nobody reads standard output the run
+/// ends quietly with exit 0 (no "Broken pipe"), without reading the rest of the input.
+#[test]
+fn a_closed_standard_output_ends_the_run_quietly() {
+    use std::io::BufRead;
+    let cap = own_pcaps().join("modbus/iti-modbustcp/ModbusTCP.pcap");
+    for out in ["--events", "--alerts"] {
+        let mut child = std::process::Command::new(bin())
+            .args(["replay", "-c"])
+            .arg(root().join("config/plant1-zones.toml"))
+            .args([out, "-"])
+            .arg(&cap)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        {
+            let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+            r.read_line(&mut first).unwrap();
+        } // `head -1` exits: the pipe's read end closes.
+        let out_ = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out_.stderr);
+        assert_eq!(out_.status.code(), Some(0), "{out}: {err}");
+        assert!(
+            !err.contains("Broken pipe") && err.trim().is_empty(),
+            "{out}: {err}"
+        );
+        assert!(first.starts_with('{'), "{out}: {first}");
+    }
 }

@@ -175,3 +175,75 @@ fn max_outstanding_caps_the_requests_a_flow_keeps() {
         0
     );
 }
+
+/// `otsensor protocols` lists every name a conduit takes (each accepted by `config check`),
+/// with the config's settings: a protocol switched off, an extra port, content detection off.
+#[test]
+fn otsensor_protocols_lists_every_name_a_conduit_takes() {
+    let dir = Scratch::new("protocols-list");
+    let list = |cfg: Option<&Path>| {
+        let mut c = Command::new(bin());
+        c.arg("protocols");
+        if let Some(p) = cfg {
+            c.arg("-c").arg(p);
+        }
+        let out = run_with_timeout(&mut c, std::time::Duration::from_secs(30));
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = list(None);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split("  ")
+                .filter(|c| !c.trim().is_empty())
+                .map(str::trim)
+                .collect()
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    for want in [
+        "modbus", "dnp3", "s7comm", "goose", "pn_dcp", "rdp", "smb", "icmp", "unknown",
+    ] {
+        assert!(names.contains(&want), "{want} missing:\n{text}");
+    }
+    let modbus = rows.iter().find(|r| r[0] == "modbus").unwrap();
+    assert_eq!(&modbus[1..4], ["parsed", "502", "502"], "{text}");
+    // Every name listed is one a conduit takes.
+    let cfg = dir.path("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/24\"]\n[[zones]]\nname = \"b\"\ncidrs = [\"10.0.1.0/24\"]\n\
+             [[conduits]]\nfrom = \"a\"\nto = \"b\"\nprotocols = {:?}\n",
+            names
+        ),
+    )
+    .unwrap();
+    let out = config_check(&cfg);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Under a config's settings.
+    std::fs::write(
+        &cfg,
+        "[protocols.dnp3]\nenabled = false\n[protocols.modbus]\nports = [15020]\ndetect_by_content = false\n",
+    )
+    .unwrap();
+    let text = list(Some(&cfg));
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row("dnp3").contains("switched off"), "{text}");
+    let modbus = row("modbus");
+    assert!(
+        modbus.contains("502,15020") && modbus.contains(" no "),
+        "{modbus}"
+    );
+}

@@ -12,6 +12,7 @@ use crate::rule::{Engine, Rule, DEVICE_RESTART_RULE};
 /// BACnet/IP.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "bacnet",
+    summary: "BACnet/IP (ASHRAE 135 Annex J): BVLC, NPDU routing, confirmed and unconfirmed services, object identifiers and properties, Who-Is/I-Am device identity",
     tcp_ports: &[],
     udp_ports: &[super::PORT],
     parser: Some(Parser {

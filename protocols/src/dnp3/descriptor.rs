@@ -9,6 +9,7 @@ use crate::rule::{Engine, Rule};
 /// The descriptor.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "dnp3",
+    summary: "DNP3 (IEEE 1815) over TCP and UDP: link, transport and application layers, function codes, object groups and variations with points and values, IIN, select-before-operate",
     tcp_ports: &[20000],
     udp_ports: &[20000],
     parser: Some(Parser {

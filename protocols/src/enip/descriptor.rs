@@ -20,6 +20,7 @@ const ROLES: Roles = Roles {
 /// EtherNet/IP encapsulation.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "enip",
+    summary: "EtherNet/IP encapsulation over TCP and UDP: commands, sessions, ListIdentity device identity, CPF items",
     tcp_ports: &[44818],
     udp_ports: &[44818, super::state::IO_PORT],
     parser: Some(Parser {
@@ -51,6 +52,7 @@ pub static FLAGS: &[(&str, FlagKind)] = &[
 /// the class of the object it addresses.
 pub static CIP_DESCRIPTOR: Descriptor = Descriptor {
     name: "cip",
+    summary: "CIP inside EtherNet/IP: services, class/instance/attribute paths, connected messaging, PCCC, Forward Open",
     tcp_ports: &[],
     udp_ports: &[],
     parser: None,

@@ -10,6 +10,7 @@ use crate::rule::{Engine, Rule};
 /// IEC 104.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "iec104",
+    summary: "IEC 60870-5-104: APCI frames (I/S/U), ASDU type ids, causes of transmission, common addresses, information objects with values",
     tcp_ports: &[2404],
     udp_ports: &[],
     parser: Some(Parser {

@@ -9,6 +9,7 @@ use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
 /// MMS.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "mms",
+    summary: "IEC 61850 MMS (ISO 9506) over ISO-on-TCP: session, presentation, ACSE, all confirmed services by name, object names, written and read values, information reports, identify",
     tcp_ports: &[],
     udp_ports: &[],
     parser: None,

@@ -10,6 +10,7 @@ use crate::rule::{Engine, Rule, PLC_START, PLC_STOP};
 /// The descriptor.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "modbus",
+    summary: "Modbus/TCP: function codes, unit ids, coil and register addresses and values, exceptions, MEI device identification; requests paired with responses",
     tcp_ports: &[502],
     udp_ports: &[502],
     parser: Some(Parser {

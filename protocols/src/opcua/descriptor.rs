@@ -10,6 +10,7 @@ use crate::rule::{Engine, Rule};
 /// OPC UA.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "opcua",
+    summary: "OPC UA binary (OPC 10000-6): hello/ack, secure channels and security policy, session services, read/write/call/browse with node ids",
     tcp_ports: &[super::PORT],
     udp_ports: &[],
     parser: Some(Parser {

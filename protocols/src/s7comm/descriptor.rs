@@ -17,6 +17,7 @@ const ROLES: Roles = Roles {
 /// S7comm.
 pub static DESCRIPTOR: Descriptor = Descriptor {
     name: "s7comm",
+    summary: "S7comm over ISO-on-TCP (TPKT/COTP): jobs and ack-data, read/write variables with areas and addresses, PLC control (start/stop), block up/download, SZL reads, CPU identity",
     tcp_ports: &[102],
     udp_ports: &[],
     parser: Some(Parser {
@@ -46,6 +47,7 @@ pub static FLAGS: &[(&str, FlagKind)] = &[
 /// S7comm-plus (parsed by the S7comm parser, in the same connections).
 pub static PLUS_DESCRIPTOR: Descriptor = Descriptor {
     name: "s7comm_plus",
+    summary: "S7comm-plus (S7-1200/1500): recognised in S7comm's connections, opcodes and functions, no values",
     tcp_ports: &[],
     udp_ports: &[],
     parser: None,

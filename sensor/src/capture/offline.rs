@@ -2,6 +2,7 @@
 //! FIFO), read packet by packet by [`CaptureReader`] (not libpcap, which refuses pcapng
 //! files with several link types).
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -30,26 +31,58 @@ type Feeder = std::thread::JoinHandle<Result<(), String>>;
 /// last packet, the reader dropped, for a decompression error).
 fn open_streaming(path: &Path) -> Result<(CaptureReader, Option<Feeder>), String> {
     let unreadable = |e: String| format!("cannot read {}: {e}", path.display());
-    if path.as_os_str() == "-" {
-        return CaptureReader::new(std::io::stdin())
-            .map(|r| (r, None))
-            .map_err(unreadable);
+    let source: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+        )
+    };
+    // The first bytes tell a compressed capture; a stream (standard input, a FIFO) cannot
+    // be read twice, so they are put back in front of the rest.
+    let (head, source) = peek(source).map_err(|e| unreadable(e.to_string()))?;
+    let source: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head.clone()).chain(source));
+    if let Some(c) = magic(&head) {
+        // Decompressed by a thread into a pipe (no temporary file).
+        let (reader, feeder) = decompressing(source, c).map_err(|e| unreadable(e.to_string()))?;
+        return CaptureReader::new(reader)
+            .map(|r| (r, Some(feeder)))
+            .map_err(|e| format!("cannot read {} ({c:?}): {e}", path.display()));
     }
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if !is_stream(path) {
-        if let Some(c) = compression_of(path) {
-            drop(file);
-            // Decompressed by a thread into a pipe (no temporary file).
-            let (reader, feeder) = decompressing(path, c)?;
-            return CaptureReader::new(reader)
-                .map(|r| (r, Some(feeder)))
-                .map_err(|e| format!("cannot read {} ({c:?}): {e}", path.display()));
-        }
-    }
-    CaptureReader::new(file)
+    CaptureReader::new(source)
         .map(|r| (r, None))
         .map_err(unreadable)
+}
+
+/// Bytes read ahead: enough for a compression's magic and for the capture's header (the
+/// capture reader takes its header from one read), few enough that a slow stream starts soon.
+const PEEK_LEN: usize = 4096;
+
+/// The first [`PEEK_LEN`] bytes of `r` (fewer at its end), and `r` after them.
+fn peek<R: Read>(mut r: R) -> std::io::Result<(Vec<u8>, R)> {
+    let mut head = vec![0u8; PEEK_LEN];
+    let mut n = 0;
+    while n < PEEK_LEN {
+        match r.read(head.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    Ok((head, r))
+}
+
+/// The compression whose magic `head` starts with.
+fn magic(head: &[u8]) -> Option<Compression> {
+    match head {
+        [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Some(Compression::Xz),
+        _ => None,
+    }
 }
 
 /// Compressions a capture file may come in, recognised by their magic bytes.
@@ -65,24 +98,18 @@ pub enum Compression {
 
 /// The compression of a regular file, from its first bytes.
 pub fn compression_of(path: &Path) -> Option<Compression> {
-    use std::io::Read;
-    let mut head = [0u8; 6];
-    let mut f = std::fs::File::open(path).ok()?;
-    let n = f.read(&mut head).ok()?;
-    match head.get(..n)? {
-        [0x1f, 0x8b, ..] => Some(Compression::Gzip),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Some(Compression::Xz),
-        _ => None,
-    }
+    let (head, _) = peek(std::fs::File::open(path).ok()?).ok()?;
+    magic(&head)
 }
 
-/// Starts a thread that decompresses `path` into a pipe; returns the pipe's read end and the
-/// thread. A decompression error ends the stream there; the thread returns it.
-fn decompressing(path: &Path, c: Compression) -> Result<(std::io::PipeReader, Feeder), String> {
-    let err = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let file = std::io::BufReader::new(std::fs::File::open(path).map_err(err)?);
-    let (reader, mut writer) = std::io::pipe().map_err(err)?;
+/// Starts a thread that decompresses `source` into a pipe; returns the pipe's read end and
+/// the thread. A decompression error ends the stream there; the thread returns it.
+fn decompressing(
+    source: Box<dyn Read + Send>,
+    c: Compression,
+) -> std::io::Result<(std::io::PipeReader, Feeder)> {
+    let file = std::io::BufReader::new(source);
+    let (reader, mut writer) = std::io::pipe()?;
     let feeder = std::thread::Builder::new()
         .name("otsensor-decompress".into())
         .spawn(move || {
@@ -106,8 +133,7 @@ fn decompressing(path: &Path, c: Compression) -> Result<(std::io::PipeReader, Fe
                 }
                 _ => Ok(()),
             }
-        })
-        .map_err(err)?;
+        })?;
     Ok((reader, feeder))
 }
 
@@ -186,7 +212,8 @@ pub fn replay_file(
     pacer.reset();
     let mut done_bytes = 0u64;
     loop {
-        if opts.stop.load(Ordering::Relaxed) {
+        // Interrupted, or nobody reads standard output any more.
+        if opts.stop.load(Ordering::Relaxed) || crate::output::stdout_closed() {
             break;
         }
         let mut len = 0u64;

@@ -191,7 +191,7 @@ pub const KEYS: &[Key] = &[
         "conduits[].protocols",
         "list of strings",
         "—",
-        "parsed protocols (`modbus`, `dnp3`, ...) and flow labels (`http`, `tls`, `ssh`, `rdp`, `smb`, `dns`, ..., `icmp`, `unknown`); with `ports`, at least one of the two",
+        "the names `otsensor protocols` lists: parsed protocols (`modbus`, `dnp3`, ...), layer 2 (`goose`, ...) and flow labels (`http`, `tls`, `rdp`, ..., `icmp`, `unknown`); with `ports`, at least one of the two",
     ),
     text(
         "conduits[].ports",

@@ -74,13 +74,51 @@ use otsensor_baselines::clues::L2Asset;
 /// Opens `path` for writing (`-` is stdout), buffered.
 pub fn open_writer(path: &Path) -> anyhow::Result<Box<dyn Write + Send>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        )));
+        return Ok(Box::new(BufWriter::with_capacity(1 << 16, Stdout)));
     }
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(Box::new(BufWriter::with_capacity(1 << 16, f)))
+}
+
+/// Set once standard output's reader has gone (`otsensor replay ... --alerts - | head -1`):
+/// the input is then read no further, and the run ends quietly with exit 0, as Unix tools do.
+pub static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether standard output's reader has gone.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Standard output for alerts, events and flow records: once its reader has gone, writes
+/// are dropped (and [`STDOUT_CLOSED`] set) instead of failing the run.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        match std::io::stdout().write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        match std::io::stdout().flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            r => r,
+        }
+    }
 }
 
 /// Asset inventory formats.
