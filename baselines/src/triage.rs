@@ -264,30 +264,7 @@ fn learn_deviation(l: &Learner, r: &Record) -> Result<String, String> {
             l.approve_asset(ip);
             return Ok(format!("asset {ip} learned"));
         }
-        "baseline.new_conversation" => {
-            let port = obs
-                .get("port")
-                .and_then(Value::as_u64)
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or("new_conversation without its port")?;
-            let text = |k: &str| obs.get(k).and_then(Value::as_str).map(str::to_string);
-            let (Some(transport), Some(label)) = (text("transport"), text("label")) else {
-                return Err("new_conversation without its transport and label".into());
-            };
-            let c = crate::conversations::Conversation {
-                client: src,
-                server: dst,
-                port,
-                transport: transport.into(),
-                label: label.into(),
-            }
-            .normalized();
-            l.approve_conversation(&c, r.ts);
-            return Ok(format!(
-                "conversation {src}>{dst}:{}/{}/{} learned",
-                c.transport, c.port, c.label
-            ));
-        }
+        "baseline.new_conversation" => return learn_conversation(l, r, src, dst),
         "baseline.new_edge" | "baseline.new_operation" => {
             format!("{} on {}", lesson.operation, edge.label())
         }
@@ -329,46 +306,76 @@ fn learn_deviation(l: &Learner, r: &Record) -> Result<String, String> {
         }
         "baseline.timing_deviation" | "baseline.rate_spike" | "baseline.poll_stopped" => {
             let code = code_from_key().ok_or("no function code in the alert's key")?;
-            let n = |k: &str| obs.get(k).and_then(Value::as_u64);
-            let rule = r.rule.as_str();
-            let label = edge.label();
-            return l
-                .with_function_mut(&edge, code, |f| {
-                    f.state = State::Approved;
-                    match (rule, f.timing.as_mut()) {
-                        ("baseline.timing_deviation", Some(t)) => {
-                            let ms =
-                                n("interval_ms").ok_or("timing_deviation without its interval")?;
-                            t.min_ms = t.min_ms.min(ms);
-                            t.max_ms = t.max_ms.max(ms);
-                            Ok(format!(
-                                "intervals of function {code} on {label} now {}..={} ms",
-                                t.min_ms, t.max_ms
-                            ))
-                        }
-                        ("baseline.rate_spike", _) => {
-                            let per = n("per_minute").ok_or("rate_spike without its rate")?;
-                            f.peak_per_minute = f.peak_per_minute.max(per);
-                            Ok(format!(
-                                "peak of function {code} on {label} now {per} a minute"
-                            ))
-                        }
-                        _ => {
-                            // A poll that stopped: its period is no longer expected.
-                            f.timing = None;
-                            Ok(format!("function {code} on {label} no longer polled"))
-                        }
-                    }
-                })
-                .unwrap_or_else(|| {
-                    Err(format!("function {code} of {label} is not in the baseline"))
-                });
+            return learn_timing(l, r, &edge, code);
         }
         other => return Err(format!("{other} cannot be learned; mute it")),
     };
     l.learn(&lesson);
     l.approve_edge(&edge);
     Ok(format!("{what} learned"))
+}
+
+/// `baseline.new_conversation`: the conversation approved.
+fn learn_conversation(l: &Learner, r: &Record, src: IpAddr, dst: IpAddr) -> Result<String, String> {
+    let obs = &r.observed;
+    let port = obs
+        .get("port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or("new_conversation without its port")?;
+    let text = |k: &str| obs.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(transport), Some(label)) = (text("transport"), text("label")) else {
+        return Err("new_conversation without its transport and label".into());
+    };
+    let c = crate::conversations::Conversation {
+        client: src,
+        server: dst,
+        port,
+        transport: transport.into(),
+        label: label.into(),
+    }
+    .normalized();
+    l.approve_conversation(&c, r.ts);
+    Ok(format!(
+        "conversation {src}>{dst}:{}/{}/{} learned",
+        c.transport, c.port, c.label
+    ))
+}
+
+/// `baseline.timing_deviation`, `rate_spike`, `poll_stopped`: function `code`'s timing
+/// widened, its peak raised, or its poll no longer expected.
+fn learn_timing(l: &Learner, r: &Record, edge: &EdgeKey, code: u16) -> Result<String, String> {
+    let obs = &r.observed;
+    let n = |k: &str| obs.get(k).and_then(Value::as_u64);
+    let rule = r.rule.as_str();
+    let label = edge.label();
+    l.with_function_mut(edge, code, |f| {
+        f.state = State::Approved;
+        match (rule, f.timing.as_mut()) {
+            ("baseline.timing_deviation", Some(t)) => {
+                let ms = n("interval_ms").ok_or("timing_deviation without its interval")?;
+                t.min_ms = t.min_ms.min(ms);
+                t.max_ms = t.max_ms.max(ms);
+                Ok(format!(
+                    "intervals of function {code} on {label} now {}..={} ms",
+                    t.min_ms, t.max_ms
+                ))
+            }
+            ("baseline.rate_spike", _) => {
+                let per = n("per_minute").ok_or("rate_spike without its rate")?;
+                f.peak_per_minute = f.peak_per_minute.max(per);
+                Ok(format!(
+                    "peak of function {code} on {label} now {per} a minute"
+                ))
+            }
+            _ => {
+                // A poll that stopped: its period is no longer expected.
+                f.timing = None;
+                Ok(format!("function {code} on {label} no longer polled"))
+            }
+        }
+    })
+    .unwrap_or_else(|| Err(format!("function {code} of {label} is not in the baseline")))
 }
 
 #[cfg(test)]

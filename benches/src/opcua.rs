@@ -474,6 +474,43 @@ pub fn learn() -> Vec<Frame> {
     f
 }
 
+/// An AddNodes request adding the variable `Line1.Bypass` under `Line1`, and its answer.
+fn add_bypass_node() -> (Enc, Enc) {
+    let mut add = Enc::default();
+    // VariableAttributes: specified, display name, description, write masks, value (a
+    // boolean), data type, value rank, dimensions, access levels, sampling, historizing.
+    let mut attrs = Enc::default();
+    attrs
+        .u32(0)
+        .u8(2)
+        .string(Some("Bypass"))
+        .u8(0)
+        .u32(0)
+        .u32(0)
+        .u8(1)
+        .u8(0)
+        .numeric(0, 1)
+        .u32(u32::MAX)
+        .u32(u32::MAX)
+        .u8(3)
+        .u8(3)
+        .f64(0.0)
+        .u8(0);
+    add.u32(1)
+        .named(2, "Line1")
+        .numeric(0, 47)
+        .u8(0)
+        .u8(0)
+        .u16(2)
+        .string(Some("Bypass"))
+        .u32(2)
+        .extension(357, &attrs.0)
+        .numeric(0, 63);
+    let mut added = Enc::default();
+    added.u32(1).u32(0).named(2, "Line1.Bypass").u32(u32::MAX);
+    (add, added)
+}
+
 /// The next day: the MES and the SCADA server again, the laptop, and the SCADA server writing.
 pub fn attack() -> Vec<Frame> {
     let mut out = Out { frames: Vec::new() };
@@ -550,38 +587,7 @@ pub fn attack() -> Vec<Frame> {
     called.u32(1).u32(0).u32(0).u32(0).u32(0).u32(u32::MAX);
     ex.push(one(ch.call(712, &call.0, &called.0)));
     // AddNodes: a variable under Line1; DeleteNodes: Line1.Alarm.
-    let mut add = Enc::default();
-    // VariableAttributes: specified, display name, description, write masks, value (a
-    // boolean), data type, value rank, dimensions, access levels, sampling, historizing.
-    let mut attrs = Enc::default();
-    attrs
-        .u32(0)
-        .u8(2)
-        .string(Some("Bypass"))
-        .u8(0)
-        .u32(0)
-        .u32(0)
-        .u8(1)
-        .u8(0)
-        .numeric(0, 1)
-        .u32(u32::MAX)
-        .u32(u32::MAX)
-        .u8(3)
-        .u8(3)
-        .f64(0.0)
-        .u8(0);
-    add.u32(1)
-        .named(2, "Line1")
-        .numeric(0, 47)
-        .u8(0)
-        .u8(0)
-        .u16(2)
-        .string(Some("Bypass"))
-        .u32(2)
-        .extension(357, &attrs.0)
-        .numeric(0, 63);
-    let mut added = Enc::default();
-    added.u32(1).u32(0).named(2, "Line1.Bypass").u32(u32::MAX);
+    let (add, added) = add_bypass_node();
     ex.push(one(ch.call(488, &add.0, &added.0)));
     let mut del = Enc::default();
     del.u32(1).named(2, "Line1.Alarm").u8(1);

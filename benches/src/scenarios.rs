@@ -309,6 +309,277 @@ fn hosts(frames: &[Frame]) -> (HashMap<[u8; 4], Mac>, HashSet<[u8; 4]>) {
     }
     (macs, modbus)
 }
+/// A scenario's generator: it writes its packets into the test half from time `t`.
+type ScenarioFn = fn(&Net, &mut Out, &mut Noise, u64) -> Scenario;
+
+/// Command and control over TLS to a new port on the internet, beaconing every 2 s.
+fn c2_tls_new_port(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let mut c = Tcp::new((EWS, 52_100), (C2_TLS, 8443), 4242);
+    let mut e = c.open(net, test, t);
+    e = c.exchange(
+        net,
+        test,
+        e,
+        &tls_client_hello("cdn-update.example.com", noise),
+        &tls_server_hello(noise),
+    );
+    for _ in 0..4 {
+        e = c.exchange(
+            net,
+            test,
+            e + 2_000_000,
+            &tls_app_data(120, noise),
+            &tls_app_data(48, noise),
+        );
+    }
+    let end = c.close(net, test, e);
+    Scenario {
+        name: "c2-tls-new-port",
+        benign: false,
+        what: "engineering station beacons over TLS to an internet host on tcp/8443",
+        start: t,
+        end,
+        pairs: vec![(EWS, C2_TLS)],
+        expected: vec![
+            ("policy.internet_access", EWS, Some(C2_TLS)),
+            ("baseline.new_conversation", EWS, Some(C2_TLS)),
+        ],
+    }
+}
+
+/// Command and control already running when the sensor starts: no handshake seen.
+fn c2_midstream(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let mut c = Tcp::new((SCADA, 49_733), (C2_RAW, 4444), 777);
+    let mut e = t;
+    for _ in 0..5 {
+        e = c.send(net, test, e, false, &noise.bytes(64));
+        e = c.send(net, test, e + 30_000, true, &noise.bytes(700));
+        e += 1_500_000;
+    }
+    Scenario {
+        name: "c2-midstream",
+        benign: false,
+        what: "SCADA server in a raw TCP session to an internet host on tcp/4444, \
+               open before the sensor started",
+        start: t,
+        end: e,
+        pairs: vec![(SCADA, C2_RAW)],
+        expected: vec![
+            ("policy.internet_access", SCADA, Some(C2_RAW)),
+            ("baseline.new_conversation", SCADA, Some(C2_RAW)),
+        ],
+    }
+}
+
+/// The engineer's coil write, as learned: no alert.
+fn benign_coil_write(net: &Net, test: &mut Out, _noise: &mut Noise, t: u64) -> Scenario {
+    let end = coil_write(net, test, t, 9);
+    Scenario {
+        name: "benign-coil-write",
+        benign: true,
+        what: "engineering station writes a coil on a PLC, as it does while learning",
+        start: t,
+        end,
+        pairs: vec![(EWS, PLC_COIL)],
+        expected: vec![],
+    }
+}
+
+/// Lateral movement over SMB inside the supervisory zone.
+fn lateral_smb(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let mut c = Tcp::new((EWS, 52_300), (SCADA, 445), 4545);
+    let mut e = c.open(net, test, t);
+    for (mid, cmd) in [(0u64, 0u16), (1, 1), (2, 1), (3, 3), (4, 5), (5, 9)] {
+        let req = smb2(cmd, false, mid, noise);
+        let resp = smb2(cmd, true, mid, noise);
+        e = c.exchange(net, test, e, &req, &resp);
+    }
+    let end = c.close(net, test, e);
+    Scenario {
+        name: "lateral-smb",
+        benign: false,
+        what: "engineering station opens an SMB2 session and writes a file on the SCADA server",
+        start: t,
+        end,
+        pairs: vec![(EWS, SCADA)],
+        expected: vec![("baseline.new_conversation", EWS, Some(SCADA))],
+    }
+}
+
+/// Remote access from the office straight into the supervisory zone, past the jump host.
+fn lateral_rdp_from_office(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let end = rdp_session(net, test, (OFFICE_PC, 50_123), t, 1, noise);
+    Scenario {
+        name: "lateral-rdp-from-office",
+        benign: false,
+        what:
+            "an office PC opens RDP to the engineering station (no conduit, not via the jump host)",
+        start: t,
+        end,
+        pairs: vec![(OFFICE_PC, EWS)],
+        expected: vec![
+            ("policy.remote_access", OFFICE_PC, Some(EWS)),
+            ("baseline.new_conversation", OFFICE_PC, Some(EWS)),
+        ],
+    }
+}
+
+/// File transfer: FTP upload with a passive data connection to a file server.
+fn file_transfer(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let data_port = 50_042u16;
+    let mut c = Tcp::new((SCADA, 53_001), (FILE_SERVER, 21), 2121);
+    let mut e = c.open(net, test, t);
+    e = c.send(
+        net,
+        test,
+        e,
+        false,
+        b"220 ProFTPD 1.3.5 Server (files) [141.81.1.25]\r\n",
+    );
+    for (req, resp) in [
+        (
+            &b"USER backup\r\n"[..],
+            &b"331 Password required for backup\r\n"[..],
+        ),
+        (b"PASS s3cret\r\n", b"230 User backup logged in\r\n"),
+        (b"TYPE I\r\n", b"200 Type set to I\r\n"),
+        (
+            b"PASV\r\n",
+            b"227 Entering Passive Mode (141,81,1,25,195,122).\r\n",
+        ),
+    ] {
+        e = c.exchange(net, test, e, req, resp);
+    }
+    e = c.send(net, test, e, true, b"STOR plc-project.zip\r\n");
+    let mut d = Tcp::new((SCADA, 53_002), (FILE_SERVER, data_port), 2020);
+    let mut de = d.open(net, test, e);
+    e = c.send(
+        net,
+        test,
+        de,
+        false,
+        b"150 Opening BINARY mode data connection\r\n",
+    );
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend(noise.bytes(1200));
+    for _ in 0..8 {
+        de = d.send(net, test, de.max(e), true, &zip);
+    }
+    de = d.close(net, test, de);
+    e = c.send(net, test, de, false, b"226 Transfer complete\r\n");
+    e = c.exchange(net, test, e, b"QUIT\r\n", b"221 Goodbye.\r\n");
+    let end = c.close(net, test, e);
+    Scenario {
+        name: "file-transfer",
+        benign: false,
+        what: "SCADA server uploads a file over FTP (control and passive data connection) \
+               to a file server in the operations zone",
+        start: t,
+        end,
+        pairs: vec![(SCADA, FILE_SERVER)],
+        expected: vec![
+            ("policy.protocol_not_allowed", SCADA, Some(FILE_SERVER)),
+            ("baseline.new_conversation", SCADA, Some(FILE_SERVER)),
+        ],
+    }
+}
+
+/// A laptop on the control network sweeps it for Modbus and probes one PLC's ports.
+fn scan(net: &Net, test: &mut Out, _noise: &mut Noise, t: u64) -> Scenario {
+    let mut e = t;
+    let (mut pairs, mut expected) = (Vec::new(), Vec::new());
+    // A connect scan: a Modbus server answers and the scanner resets; other plant hosts
+    // refuse; addresses in use by nobody stay silent.
+    let probe = |e: u64, c: &mut Tcp, open: bool, out: &mut Out| {
+        out.push(e, c.seg(net, true, "S", &[]));
+        c.cseq = c.cseq.wrapping_add(1);
+        if open {
+            out.push(e + 400, c.seg(net, false, "S", &[]));
+            c.sseq = c.sseq.wrapping_add(1);
+            out.push(e + 600, c.seg(net, true, "R", &[]));
+        } else if net.macs.contains_key(&c.server.0) {
+            out.push(e + 300, c.seg(net, false, "R", &[]));
+        }
+    };
+    for h in 1..=60u8 {
+        let dst = [141, 81, 0, h];
+        let mut c = Tcp::new(
+            (LAPTOP, 41_000 + u16::from(h)),
+            (dst, 502),
+            31 * u32::from(h),
+        );
+        let open = net.modbus_servers.contains(&dst);
+        probe(e, &mut c, open, test);
+        if open {
+            expected.push(("baseline.new_conversation", LAPTOP, Some(dst)));
+        }
+        pairs.push((LAPTOP, dst));
+        e += 5_000;
+    }
+    for (k, port) in [
+        21u16, 22, 23, 25, 53, 80, 81, 88, 102, 110, 111, 135, 139, 143,
+    ]
+    .into_iter()
+    .chain([
+        161, 443, 445, 502, 1089, 1433, 2222, 2404, 3389, 4840, 5900, 8080,
+    ])
+    .enumerate()
+    {
+        let mut c = Tcp::new((LAPTOP, 42_000 + k as u16), (PLC_COIL, port), 7 + k as u32);
+        probe(e, &mut c, port == 502, test);
+        e += 5_000;
+    }
+    expected.push(("anomaly.host_scan", LAPTOP, None));
+    expected.push(("anomaly.port_scan", LAPTOP, Some(PLC_COIL)));
+    Scenario {
+        name: "scan",
+        benign: false,
+        what: "a laptop on the control network sweeps 60 addresses for Modbus/TCP (a connect \
+               scan: each open port is a new conversation) and 26 ports of one PLC",
+        start: t,
+        end: e,
+        pairs,
+        expected,
+    }
+}
+
+/// A rogue Modbus write from the engineering station to a PLC it never talks to.
+fn rogue_write(net: &Net, test: &mut Out, _noise: &mut Noise, t: u64) -> Scenario {
+    let mut c = Tcp::new((EWS, 52_600), (PLC_ROGUE, 502), 6060);
+    let mut e = c.open(net, test, t);
+    for (k, reg) in [100u16, 101, 102].into_iter().enumerate() {
+        let r = reg.to_be_bytes();
+        let req = modbus(k as u16 + 1, 6, &[r[0], r[1], 0x27, 0x0f]);
+        e = c.exchange(net, test, e, &req, &req);
+    }
+    let end = c.close(net, test, e);
+    Scenario {
+        name: "rogue-write",
+        benign: false,
+        what: "engineering station writes three holding registers on a PLC it never wrote to",
+        start: t,
+        end,
+        pairs: vec![(EWS, PLC_ROGUE)],
+        expected: vec![
+            ("baseline.new_edge", EWS, Some(PLC_ROGUE)),
+            ("anomaly.new_master_write", EWS, Some(PLC_ROGUE)),
+        ],
+    }
+}
+
+/// The operator's RDP session through the jump host, as learned: no alert.
+fn benign_rdp_via_jump_host(net: &Net, test: &mut Out, noise: &mut Noise, t: u64) -> Scenario {
+    let end = rdp_session(net, test, (JUMP_HOST, 49_800), t, 2, noise);
+    Scenario {
+        name: "benign-rdp-via-jump-host",
+        benign: true,
+        what: "operator's RDP session from the jump host to the engineering station, as while learning",
+        start: t,
+        end,
+        pairs: vec![(JUMP_HOST, EWS)],
+        expected: vec![],
+    }
+}
 
 /// Builds the set from the plant's frames (time-ordered, Ethernet).
 pub fn build(plant: Vec<Frame>) -> Set {
@@ -345,273 +616,20 @@ pub fn build(plant: Vec<Frame>) -> Set {
     everyday(&net, &mut test, mid, last, silenced, 2);
     let mut sc = Vec::new();
 
-    // Command and control over TLS to a new port on the internet, beaconing every 2 s.
-    {
-        let t = s(3.0);
-        let mut c = Tcp::new((EWS, 52_100), (C2_TLS, 8443), 4242);
-        let mut e = c.open(&net, &mut test, t);
-        e = c.exchange(
-            &net,
-            &mut test,
-            e,
-            &tls_client_hello("cdn-update.example.com", &mut noise),
-            &tls_server_hello(&mut noise),
-        );
-        for _ in 0..4 {
-            e = c.exchange(
-                &net,
-                &mut test,
-                e + 2_000_000,
-                &tls_app_data(120, &mut noise),
-                &tls_app_data(48, &mut noise),
-            );
-        }
-        let end = c.close(&net, &mut test, e);
-        sc.push(Scenario {
-            name: "c2-tls-new-port",
-            benign: false,
-            what: "engineering station beacons over TLS to an internet host on tcp/8443",
-            start: t,
-            end,
-            pairs: vec![(EWS, C2_TLS)],
-            expected: vec![
-                ("policy.internet_access", EWS, Some(C2_TLS)),
-                ("baseline.new_conversation", EWS, Some(C2_TLS)),
-            ],
-        });
-    }
-    // Command and control already running when the sensor starts: no handshake seen.
-    {
-        let t = s(0.2);
-        let mut c = Tcp::new((SCADA, 49_733), (C2_RAW, 4444), 777);
-        let mut e = t;
-        for _ in 0..5 {
-            e = c.send(&net, &mut test, e, false, &noise.bytes(64));
-            e = c.send(&net, &mut test, e + 30_000, true, &noise.bytes(700));
-            e += 1_500_000;
-        }
-        sc.push(Scenario {
-            name: "c2-midstream",
-            benign: false,
-            what: "SCADA server in a raw TCP session to an internet host on tcp/4444, \
-                   open before the sensor started",
-            start: t,
-            end: e,
-            pairs: vec![(SCADA, C2_RAW)],
-            expected: vec![
-                ("policy.internet_access", SCADA, Some(C2_RAW)),
-                ("baseline.new_conversation", SCADA, Some(C2_RAW)),
-            ],
-        });
-    }
-    // The engineer's coil write, as learned: no alert.
-    {
-        let t = s(5.0);
-        let end = coil_write(&net, &mut test, t, 9);
-        sc.push(Scenario {
-            name: "benign-coil-write",
-            benign: true,
-            what: "engineering station writes a coil on a PLC, as it does while learning",
-            start: t,
-            end,
-            pairs: vec![(EWS, PLC_COIL)],
-            expected: vec![],
-        });
-    }
-    // Lateral movement over SMB inside the supervisory zone.
-    {
-        let t = s(8.0);
-        let mut c = Tcp::new((EWS, 52_300), (SCADA, 445), 4545);
-        let mut e = c.open(&net, &mut test, t);
-        for (mid, cmd) in [(0u64, 0u16), (1, 1), (2, 1), (3, 3), (4, 5), (5, 9)] {
-            let req = smb2(cmd, false, mid, &mut noise);
-            let resp = smb2(cmd, true, mid, &mut noise);
-            e = c.exchange(&net, &mut test, e, &req, &resp);
-        }
-        let end = c.close(&net, &mut test, e);
-        sc.push(Scenario {
-            name: "lateral-smb",
-            benign: false,
-            what: "engineering station opens an SMB2 session and writes a file on the SCADA server",
-            start: t,
-            end,
-            pairs: vec![(EWS, SCADA)],
-            expected: vec![("baseline.new_conversation", EWS, Some(SCADA))],
-        });
-    }
-    // Remote access from the office straight into the supervisory zone, past the jump host.
-    {
-        let t = s(11.0);
-        let end = rdp_session(&net, &mut test, (OFFICE_PC, 50_123), t, 1, &mut noise);
-        sc.push(Scenario {
-            name: "lateral-rdp-from-office",
-            benign: false,
-            what: "an office PC opens RDP to the engineering station (no conduit, not via the jump host)",
-            start: t,
-            end,
-            pairs: vec![(OFFICE_PC, EWS)],
-            expected: vec![
-                ("policy.remote_access", OFFICE_PC, Some(EWS)),
-                ("baseline.new_conversation", OFFICE_PC, Some(EWS)),
-            ],
-        });
-    }
-    // File transfer: FTP upload with a passive data connection to a file server.
-    {
-        let t = s(14.0);
-        let data_port = 50_042u16;
-        let mut c = Tcp::new((SCADA, 53_001), (FILE_SERVER, 21), 2121);
-        let mut e = c.open(&net, &mut test, t);
-        e = c.send(
-            &net,
-            &mut test,
-            e,
-            false,
-            b"220 ProFTPD 1.3.5 Server (files) [141.81.1.25]\r\n",
-        );
-        for (req, resp) in [
-            (
-                &b"USER backup\r\n"[..],
-                &b"331 Password required for backup\r\n"[..],
-            ),
-            (b"PASS s3cret\r\n", b"230 User backup logged in\r\n"),
-            (b"TYPE I\r\n", b"200 Type set to I\r\n"),
-            (
-                b"PASV\r\n",
-                b"227 Entering Passive Mode (141,81,1,25,195,122).\r\n",
-            ),
-        ] {
-            e = c.exchange(&net, &mut test, e, req, resp);
-        }
-        e = c.send(&net, &mut test, e, true, b"STOR plc-project.zip\r\n");
-        let mut d = Tcp::new((SCADA, 53_002), (FILE_SERVER, data_port), 2020);
-        let mut de = d.open(&net, &mut test, e);
-        e = c.send(
-            &net,
-            &mut test,
-            de,
-            false,
-            b"150 Opening BINARY mode data connection\r\n",
-        );
-        let mut zip = b"PK\x03\x04".to_vec();
-        zip.extend(noise.bytes(1200));
-        for _ in 0..8 {
-            de = d.send(&net, &mut test, de.max(e), true, &zip);
-        }
-        de = d.close(&net, &mut test, de);
-        e = c.send(&net, &mut test, de, false, b"226 Transfer complete\r\n");
-        e = c.exchange(&net, &mut test, e, b"QUIT\r\n", b"221 Goodbye.\r\n");
-        let end = c.close(&net, &mut test, e);
-        sc.push(Scenario {
-            name: "file-transfer",
-            benign: false,
-            what: "SCADA server uploads a file over FTP (control and passive data connection) \
-                   to a file server in the operations zone",
-            start: t,
-            end,
-            pairs: vec![(SCADA, FILE_SERVER)],
-            expected: vec![
-                ("policy.protocol_not_allowed", SCADA, Some(FILE_SERVER)),
-                ("baseline.new_conversation", SCADA, Some(FILE_SERVER)),
-            ],
-        });
-    }
-    // A laptop on the control network sweeps it for Modbus and probes one PLC's ports.
-    {
-        let t = s(18.0);
-        let mut e = t;
-        let (mut pairs, mut expected) = (Vec::new(), Vec::new());
-        // A connect scan: a Modbus server answers and the scanner resets; other plant hosts
-        // refuse; addresses in use by nobody stay silent.
-        let probe = |e: u64, c: &mut Tcp, open: bool, out: &mut Out| {
-            out.push(e, c.seg(&net, true, "S", &[]));
-            c.cseq = c.cseq.wrapping_add(1);
-            if open {
-                out.push(e + 400, c.seg(&net, false, "S", &[]));
-                c.sseq = c.sseq.wrapping_add(1);
-                out.push(e + 600, c.seg(&net, true, "R", &[]));
-            } else if net.macs.contains_key(&c.server.0) {
-                out.push(e + 300, c.seg(&net, false, "R", &[]));
-            }
-        };
-        for h in 1..=60u8 {
-            let dst = [141, 81, 0, h];
-            let mut c = Tcp::new(
-                (LAPTOP, 41_000 + u16::from(h)),
-                (dst, 502),
-                31 * u32::from(h),
-            );
-            let open = net.modbus_servers.contains(&dst);
-            probe(e, &mut c, open, &mut test);
-            if open {
-                expected.push(("baseline.new_conversation", LAPTOP, Some(dst)));
-            }
-            pairs.push((LAPTOP, dst));
-            e += 5_000;
-        }
-        for (k, port) in [
-            21u16, 22, 23, 25, 53, 80, 81, 88, 102, 110, 111, 135, 139, 143,
-        ]
-        .into_iter()
-        .chain([
-            161, 443, 445, 502, 1089, 1433, 2222, 2404, 3389, 4840, 5900, 8080,
-        ])
-        .enumerate()
-        {
-            let mut c = Tcp::new((LAPTOP, 42_000 + k as u16), (PLC_COIL, port), 7 + k as u32);
-            probe(e, &mut c, port == 502, &mut test);
-            e += 5_000;
-        }
-        expected.push(("anomaly.host_scan", LAPTOP, None));
-        expected.push(("anomaly.port_scan", LAPTOP, Some(PLC_COIL)));
-        sc.push(Scenario {
-            name: "scan",
-            benign: false,
-            what: "a laptop on the control network sweeps 60 addresses for Modbus/TCP (a connect \
-                   scan: each open port is a new conversation) and 26 ports of one PLC",
-            start: t,
-            end: e,
-            pairs,
-            expected,
-        });
-    }
-    // A rogue Modbus write from the engineering station to a PLC it never talks to.
-    {
-        let t = s(22.0);
-        let mut c = Tcp::new((EWS, 52_600), (PLC_ROGUE, 502), 6060);
-        let mut e = c.open(&net, &mut test, t);
-        for (k, reg) in [100u16, 101, 102].into_iter().enumerate() {
-            let r = reg.to_be_bytes();
-            let req = modbus(k as u16 + 1, 6, &[r[0], r[1], 0x27, 0x0f]);
-            e = c.exchange(&net, &mut test, e, &req, &req);
-        }
-        let end = c.close(&net, &mut test, e);
-        sc.push(Scenario {
-            name: "rogue-write",
-            benign: false,
-            what: "engineering station writes three holding registers on a PLC it never wrote to",
-            start: t,
-            end,
-            pairs: vec![(EWS, PLC_ROGUE)],
-            expected: vec![
-                ("baseline.new_edge", EWS, Some(PLC_ROGUE)),
-                ("anomaly.new_master_write", EWS, Some(PLC_ROGUE)),
-            ],
-        });
-    }
-    // The operator's RDP session through the jump host, as learned: no alert.
-    {
-        let t = s(25.0);
-        let end = rdp_session(&net, &mut test, (JUMP_HOST, 49_800), t, 2, &mut noise);
-        sc.push(Scenario {
-            name: "benign-rdp-via-jump-host",
-            benign: true,
-            what: "operator's RDP session from the jump host to the engineering station, as while learning",
-            start: t,
-            end,
-            pairs: vec![(JUMP_HOST, EWS)],
-            expected: vec![],
-        });
+    // The scenarios, in order (they draw on the same noise), each at its second of the test half.
+    let scenarios: [(ScenarioFn, f64); 9] = [
+        (c2_tls_new_port, 3.0),
+        (c2_midstream, 0.2),
+        (benign_coil_write, 5.0),
+        (lateral_smb, 8.0),
+        (lateral_rdp_from_office, 11.0),
+        (file_transfer, 14.0),
+        (scan, 18.0),
+        (rogue_write, 22.0),
+        (benign_rdp_via_jump_host, 25.0),
+    ];
+    for (scenario, at) in scenarios {
+        sc.push(scenario(&net, &mut test, &mut noise, s(at)));
     }
     // The gateway stops answering: its one-connection-per-poll master falls silent.
     sc.push(Scenario {

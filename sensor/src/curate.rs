@@ -165,6 +165,15 @@ pub fn show(b: &Baseline) -> String {
         );
         let _ = writeln!(s, "{}", line.trim_end());
     }
+    show_edges(b, &mut s);
+    show_conversations(b, &mut s);
+    show_streams(b, &mut s);
+    show_learned(b, &mut s);
+    s
+}
+
+/// `show`'s edges, with their functions, units and address ranges.
+fn show_edges(b: &Baseline, s: &mut String) {
     let _ = writeln!(s, "\nEDGES");
     for e in &b.edges {
         let _ = writeln!(
@@ -205,6 +214,10 @@ pub fn show(b: &Baseline) -> String {
             let _ = writeln!(s, "    {area}: {}", ranges(iv.as_slice()));
         }
     }
+}
+
+/// `show`'s conversations.
+fn show_conversations(b: &Baseline, s: &mut String) {
     if !b.conversations.is_empty() {
         let _ = writeln!(
             s,
@@ -225,6 +238,10 @@ pub fn show(b: &Baseline) -> String {
             );
         }
     }
+}
+
+/// `show`'s GOOSE and Sampled Values streams.
+fn show_streams(b: &Baseline, s: &mut String) {
     if !b.streams.is_empty() {
         let _ = writeln!(
             s,
@@ -257,6 +274,10 @@ pub fn show(b: &Baseline) -> String {
             }
         }
     }
+}
+
+/// `show`'s learned alerts and decisions.
+fn show_learned(b: &Baseline, s: &mut String) {
     if !b.alerts.is_empty() {
         let _ = writeln!(s, "\nLEARNED ALERTS (not raised again when detecting)");
         for a in &b.alerts {
@@ -276,7 +297,6 @@ pub fn show(b: &Baseline) -> String {
             let _ = writeln!(s, "{}", decision_line(d));
         }
     }
-    s
 }
 
 /// One decision, for `show` and `diff`.
@@ -447,77 +467,94 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
         let _ = writeln!(s, "- edge {k}");
     }
     for (k, x) in &eb {
-        let Some(y) = ea.get(k) else {
-            let _ = writeln!(s, "+ edge {k} [{}]", ops(x));
-            continue;
-        };
-        if y.state != x.state {
-            let _ = writeln!(
-                s,
-                "~ edge {k} state {} -> {}",
-                state(y.state),
-                state(x.state)
-            );
-        }
-        for op in x
-            .operations
-            .keys()
-            .filter(|o| !y.operations.contains_key(o))
-        {
-            let _ = writeln!(s, "+ edge {k} operation {op}");
-        }
-        for op in y
-            .operations
-            .keys()
-            .filter(|o| !x.operations.contains_key(o))
-        {
-            let _ = writeln!(s, "- edge {k} operation {op}");
-        }
-        for (c, f) in x
-            .functions
-            .iter()
-            .filter(|(c, _)| !y.functions.contains_key(c))
-        {
-            let _ = writeln!(s, "+ edge {k} function {c} {}", f.name);
-        }
-        for c in y.functions.keys().filter(|c| !x.functions.contains_key(c)) {
-            let _ = writeln!(s, "- edge {k} function {c}");
-        }
-        for (c, f) in &x.functions {
-            if let (Some(t1), Some(t0)) = (
-                f.timing.as_ref(),
-                y.functions.get(c).and_then(|g| g.timing.as_ref()),
-            ) {
-                if period_changed(t0.period_ms, t1.period_ms) {
-                    let _ = writeln!(
-                        s,
-                        "~ edge {k} function {c} period {} -> {} ms",
-                        t0.period_ms, t1.period_ms
-                    );
-                }
+        match ea.get(k) {
+            Some(y) => edge_diff(k, y, x, &mut s),
+            None => {
+                let _ = writeln!(s, "+ edge {k} [{}]", ops(x));
             }
         }
-        if x.units != y.units {
-            let _ = writeln!(
-                s,
-                "~ edge {k} units {} -> {}",
-                units(&y.units),
-                units(&x.units)
-            );
-        }
-        let areas: BTreeSet<_> = x.ranges.keys().chain(y.ranges.keys()).collect();
-        for area in areas {
-            let (old, new) = (y.ranges.get(area), x.ranges.get(area));
-            if old != new {
+    }
+    conversation_diff(a, b, &mut s);
+    stream_diff(a, b, &mut s);
+    learned_diff(a, b, &mut s);
+    if s.is_empty() {
+        s.push_str("no differences\n");
+    }
+    s
+}
+
+/// What changed on one edge `k` from `y` (old) to `x` (new).
+fn edge_diff(k: &str, y: &EdgeEntry, x: &EdgeEntry, s: &mut String) {
+    if y.state != x.state {
+        let _ = writeln!(
+            s,
+            "~ edge {k} state {} -> {}",
+            state(y.state),
+            state(x.state)
+        );
+    }
+    for op in x
+        .operations
+        .keys()
+        .filter(|o| !y.operations.contains_key(o))
+    {
+        let _ = writeln!(s, "+ edge {k} operation {op}");
+    }
+    for op in y
+        .operations
+        .keys()
+        .filter(|o| !x.operations.contains_key(o))
+    {
+        let _ = writeln!(s, "- edge {k} operation {op}");
+    }
+    for (c, f) in x
+        .functions
+        .iter()
+        .filter(|(c, _)| !y.functions.contains_key(c))
+    {
+        let _ = writeln!(s, "+ edge {k} function {c} {}", f.name);
+    }
+    for c in y.functions.keys().filter(|c| !x.functions.contains_key(c)) {
+        let _ = writeln!(s, "- edge {k} function {c}");
+    }
+    for (c, f) in &x.functions {
+        if let (Some(t1), Some(t0)) = (
+            f.timing.as_ref(),
+            y.functions.get(c).and_then(|g| g.timing.as_ref()),
+        ) {
+            if period_changed(t0.period_ms, t1.period_ms) {
                 let _ = writeln!(
                     s,
-                    "~ edge {k} {area} {} -> {}",
-                    ranges(old.map(|r| r.as_slice()).unwrap_or_default()),
-                    ranges(new.map(|r| r.as_slice()).unwrap_or_default())
+                    "~ edge {k} function {c} period {} -> {} ms",
+                    t0.period_ms, t1.period_ms
                 );
             }
         }
     }
+    if x.units != y.units {
+        let _ = writeln!(
+            s,
+            "~ edge {k} units {} -> {}",
+            units(&y.units),
+            units(&x.units)
+        );
+    }
+    let areas: BTreeSet<_> = x.ranges.keys().chain(y.ranges.keys()).collect();
+    for area in areas {
+        let (old, new) = (y.ranges.get(area), x.ranges.get(area));
+        if old != new {
+            let _ = writeln!(
+                s,
+                "~ edge {k} {area} {} -> {}",
+                ranges(old.map(|r| r.as_slice()).unwrap_or_default()),
+                ranges(new.map(|r| r.as_slice()).unwrap_or_default())
+            );
+        }
+    }
+}
+
+/// Conversations added, removed, or whose state changed.
+fn conversation_diff(a: &Baseline, b: &Baseline, s: &mut String) {
     let (ca, cb) = (conversation_map(a), conversation_map(b));
     for k in ca.keys().filter(|k| !cb.contains_key(*k)) {
         let _ = writeln!(s, "- conversation {k}");
@@ -538,7 +575,10 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
             _ => {}
         }
     }
-    stream_diff(a, b, &mut s);
+}
+
+/// Learned alerts and decisions added or removed.
+fn learned_diff(a: &Baseline, b: &Baseline, s: &mut String) {
     let alerts = |b: &Baseline| -> BTreeSet<(String, String)> {
         b.alerts
             .iter()
@@ -558,10 +598,6 @@ pub fn diff(a: &Baseline, b: &Baseline) -> String {
     for d in a.decisions.iter().filter(|d| !b.decisions.contains(d)) {
         let _ = writeln!(s, "- decision {}", decision_line(d));
     }
-    if s.is_empty() {
-        s.push_str("no differences\n");
-    }
-    s
 }
 
 fn dot_id(s: &str) -> String {
@@ -781,5 +817,18 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.map_err(Into::into),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_book_lists_every_rule() {
+        let book = include_str!("../../docs/src/detections.md");
+        let table = super::rules_table(&[]);
+        assert!(
+            book.contains(&table),
+            "docs/src/detections.md's rule table differs from `otsensor rules`:\n{table}"
+        );
     }
 }

@@ -1021,42 +1021,8 @@ impl Worker {
         {
             flow.reorient();
         }
-        let dir = if src_is_lo == flow.client_is_lo {
-            Direction::Request
-        } else {
-            Direction::Response
-        };
-        let d = dir.index();
-        flow.packets[d] += 1;
-        flow.bytes[d] += u64::from(p.wire_len);
-        if p.ts > flow.last_ts {
-            flow.last_ts = p.ts;
-        }
-        let sender = match dir {
-            Direction::Request => &mut flow.info.client,
-            Direction::Response => &mut flow.info.server,
-        };
-        if sender.mac.is_none() {
-            sender.mac = s.src_mac;
-        }
+        let dir = count_packet(flow, p, src_is_lo, payload.len(), is_new);
         let observations = sink.observations;
-        match s.proto {
-            ipproto::TCP => {
-                if dir == Direction::Response
-                    && (flow.probe.midstream() || s.flags & tcpflags::SYN != 0)
-                {
-                    flow.probe.set(ANSWERED, true);
-                }
-                if let Some(r) = flow.probe.record.as_deref_mut() {
-                    r.tcp(dir, s.flags, payload.len());
-                }
-            }
-            _ if dir == Direction::Response => flow.probe.set(ANSWERED, true),
-            _ => {}
-        }
-        if is_new && flow.probe.midstream() {
-            flow.probe.set(UNREPORTED, true);
-        }
         if (is_new && !flow.probe.midstream()) || (flow.probe.unreported() && !payload.is_empty()) {
             // The asset inventory hears of the flow once its first packet (midstream: its
             // first payload) is counted: a flow that sees nothing more (a scan's SYN) needs
@@ -1106,30 +1072,7 @@ impl Worker {
             _ => {}
         }
         // Names and software the packet gives away (its label decided above, at the latest).
-        if let Some(r) = flow.probe.reader.filter(|_| !payload.is_empty()) {
-            if r.every_packet() || !flow.probe.has(READ[d]) {
-                flow.probe.set(READ[d], true);
-                let sender = match dir {
-                    Direction::Request => flow.info.client.ip,
-                    Direction::Response => flow.info.server.ip,
-                };
-                if let Some(lease) = r.read(dir == Direction::Request, payload, sightings) {
-                    assets.observe_lease(&lease);
-                }
-                for s in sightings.drain(..) {
-                    assets.observe_sighting(sender, &s, p.ts);
-                    let ip = match s.who {
-                        Who::Sender => Some(sender),
-                        Who::Addr(ip) | Who::Device(ip, _) => Some(ip),
-                        Who::Mac(_) => None,
-                    };
-                    if let Some(ip) = ip {
-                        detector.sighting(&flow.info.view(), ip, &s, p.ts, sink.alert_scratch());
-                        sink.commit_alerts(p.index, flow.info.id);
-                    }
-                }
-            }
-        }
+        read_names(flow, dir, payload, p, sightings, assets, detector, sink);
         if let Some(rec) = flow.probe.record.as_deref_mut() {
             let raised = sink.observations - observations;
             rec.alerts = rec
@@ -1258,6 +1201,93 @@ impl Worker {
                 &observation(&flow, app_protocol, zones, false),
                 flow.assets_held,
             );
+        }
+    }
+}
+/// Counts a packet on its flow (packets, bytes, last time, the sender's MAC, whether the
+/// server answered); returns its direction.
+fn count_packet(
+    flow: &mut Flow,
+    p: &Pkt,
+    src_is_lo: bool,
+    payload_len: usize,
+    is_new: bool,
+) -> Direction {
+    let s = &p.sum;
+    let dir = if src_is_lo == flow.client_is_lo {
+        Direction::Request
+    } else {
+        Direction::Response
+    };
+    let d = dir.index();
+    flow.packets[d] += 1;
+    flow.bytes[d] += u64::from(p.wire_len);
+    if p.ts > flow.last_ts {
+        flow.last_ts = p.ts;
+    }
+    let sender = match dir {
+        Direction::Request => &mut flow.info.client,
+        Direction::Response => &mut flow.info.server,
+    };
+    if sender.mac.is_none() {
+        sender.mac = s.src_mac;
+    }
+    match s.proto {
+        ipproto::TCP => {
+            if dir == Direction::Response
+                && (flow.probe.midstream() || s.flags & tcpflags::SYN != 0)
+            {
+                flow.probe.set(ANSWERED, true);
+            }
+            if let Some(r) = flow.probe.record.as_deref_mut() {
+                r.tcp(dir, s.flags, payload_len);
+            }
+        }
+        _ if dir == Direction::Response => flow.probe.set(ANSWERED, true),
+        _ => {}
+    }
+    if is_new && flow.probe.midstream() {
+        flow.probe.set(UNREPORTED, true);
+    }
+    dir
+}
+
+/// The names and software a packet gives away about its devices, to the asset inventory
+/// and the detector.
+#[allow(clippy::too_many_arguments)]
+fn read_names(
+    flow: &mut Flow,
+    dir: Direction,
+    payload: &[u8],
+    p: &Pkt,
+    sightings: &mut Vec<Sighting>,
+    assets: &AssetInventory,
+    detector: &mut Detector,
+    sink: &mut EventSink,
+) {
+    let d = dir.index();
+    if let Some(r) = flow.probe.reader.filter(|_| !payload.is_empty()) {
+        if r.every_packet() || !flow.probe.has(READ[d]) {
+            flow.probe.set(READ[d], true);
+            let sender = match dir {
+                Direction::Request => flow.info.client.ip,
+                Direction::Response => flow.info.server.ip,
+            };
+            if let Some(lease) = r.read(dir == Direction::Request, payload, sightings) {
+                assets.observe_lease(&lease);
+            }
+            for s in sightings.drain(..) {
+                assets.observe_sighting(sender, &s, p.ts);
+                let ip = match s.who {
+                    Who::Sender => Some(sender),
+                    Who::Addr(ip) | Who::Device(ip, _) => Some(ip),
+                    Who::Mac(_) => None,
+                };
+                if let Some(ip) = ip {
+                    detector.sighting(&flow.info.view(), ip, &s, p.ts, sink.alert_scratch());
+                    sink.commit_alerts(p.index, flow.info.id);
+                }
+            }
         }
     }
 }
