@@ -54,9 +54,21 @@ fi
 tansu_install
 tansu_start
 
+# No function of the product over 120 lines (clippy.toml's threshold; tests may be longer).
+cargo clippy -q --workspace --lib --bins -- -D warnings -W clippy::too_many_lines
+
 # The fuzz targets (their own workspace, run by scripts/fuzz.sh on nightly) must keep
 # compiling against the code they drive.
 (cd fuzz && CARGO_TARGET_DIR=../target cargo check -q --bins)
+
+# The book (docs/): built with mdbook, its links (and the README's) checked; the tables it
+# shares with the binary (config keys, rules) are compared by the unit tests.
+if ! command -v mdbook >/dev/null 2>&1; then
+  echo "installing mdbook 0.4.52 from crates.io (a few minutes, once)"
+  cargo install mdbook --version 0.4.52 --locked --no-default-features --features search --quiet
+fi
+mdbook build docs
+python3 scripts/check-links.py
 
 # Tests that skip (an input or tool missing, outside CI) say so here: cargo hides their output.
 OTSENSOR_SKIP_LOG=$(mktemp)

@@ -4,7 +4,7 @@
 //! python3-selenium (`tests/console/browser.py`), logs in, walks the pages, mutes an alert
 //! (the alerts file gets its record with status `muted`) and checks that a viewer has no
 //! triage buttons and that no page asked another host for anything. Its screenshots are the
-//! README's (`docs/console/`, refreshed with `OTSENSOR_UPDATE_SCREENSHOTS=1`).
+//! book's and the README's (`docs/src/console/`, refreshed with `OTSENSOR_UPDATE_SCREENSHOTS=1`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -412,7 +412,7 @@ fn the_console_serves_a_replay_securely_and_a_browser_mutes_an_alert() {
 
     // The browser.
     let shots = if std::env::var_os("OTSENSOR_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
-        root().join("docs/console")
+        root().join("docs/src/console")
     } else {
         dir.path("shots")
     };

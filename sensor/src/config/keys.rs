@@ -1,7 +1,7 @@
 //! Every key of the configuration file, with its type, default and allowed range: the one
 //! table that `config check` and the start of every run check values against (before the
 //! file is read into [`super::Config`], so a value out of range is refused with its key and
-//! never allocates), and that README's key table is printed from (`otsensor config keys`).
+//! never allocates), and that the book's key table is printed from (`otsensor config keys`).
 //!
 //! A key's path is dotted; `name[]` is every entry of an array of tables, `name[kind]` the
 //! entries whose `type` is `kind` (sinks). A list of numbers has each element checked.
@@ -565,7 +565,7 @@ fn human(n: i64) -> String {
     n.to_string()
 }
 
-/// The README's table of keys (`otsensor config keys`).
+/// The book's table of keys (`docs/src/configuration.md`; `otsensor config keys`).
 pub fn markdown() -> String {
     let mut out = String::from("| key | type | default | allowed |\n|---|---|---|---|\n");
     for k in KEYS {
@@ -854,11 +854,11 @@ mod tests {
     }
 
     #[test]
-    fn readme_lists_every_key() {
-        let readme = include_str!("../../../README.md");
+    fn the_book_lists_every_key() {
+        let book = include_str!("../../../docs/src/configuration.md");
         assert!(
-            readme.contains(&markdown()),
-            "README's key table differs from `otsensor config keys`:\n{}",
+            book.contains(&markdown()),
+            "docs/src/configuration.md's key table differs from `otsensor config keys`:\n{}",
             markdown()
         );
     }
