@@ -396,7 +396,7 @@ pub struct Baseline {
     pub alerts: Vec<LearnedAlert>,
     /// Decisions taken on alerts (learn, mute): who, when, why, which alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub decisions: Vec<crate::triage::Decision>,
+    pub decisions: Vec<crate::decision::Decision>,
     /// Conversations (client, server, server port, transport, application label) of every
     /// flow, sorted. (Schema 3; absent in older files.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -722,7 +722,7 @@ pub struct Learner {
     /// Alert ids muted by a decision (decisions arrive while the sensor runs).
     muted: std::sync::RwLock<std::collections::HashSet<u64>>,
     /// The decisions' audit trail, the file's and those taken since.
-    decisions: std::sync::Mutex<Vec<crate::triage::Decision>>,
+    decisions: std::sync::Mutex<Vec<crate::decision::Decision>>,
     /// How many of them came with the file.
     decisions_loaded: usize,
     caps: Caps,
@@ -763,7 +763,7 @@ impl Learner {
         let l = Learner {
             caps,
             decisions_loaded: decisions.len(),
-            muted: crate::triage::muted(&decisions).into(),
+            muted: crate::decision::muted(&decisions).into(),
             decisions: decisions.into(),
             base: b,
             ..Learner::default()
@@ -836,7 +836,7 @@ impl Learner {
     }
 
     /// Records a decision (the audit trail) and mutes or unmutes its alert.
-    pub fn decide(&self, d: crate::triage::Decision) {
+    pub fn decide(&self, d: crate::decision::Decision) {
         if let Ok(mut m) = self.muted.write() {
             d.apply_to_muted(&mut m);
         }

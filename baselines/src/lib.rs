@@ -34,6 +34,7 @@ pub mod baseline;
 pub mod clues;
 pub mod community_id;
 pub mod conversations;
+pub mod decision;
 pub mod detector;
 pub mod device_type;
 pub mod intervals;

@@ -22,8 +22,8 @@ use crate::cli::{
     CaptureArgs, Cli, Command, CommonArgs, ConfigCommand, ConsoleCommand, ReplayArgs,
 };
 use crate::config::{Config, HealthConfig, SinkConfig};
-use crate::output::alerts::AlertOutput;
 use crate::output::alerts::Control;
+use crate::output::alerts::{AlertOutput, AlertSettings, Capturing};
 use crate::output::sink::Sink;
 use crate::output::{open_writer, write_assets, write_json, write_json_atomic};
 use crate::pipeline::Pipeline;
@@ -275,8 +275,23 @@ impl Session {
         }
         let shared = detector_shared(&cfg, common)?;
         telemetry.set_shared(shared.clone());
-        let mut alerts = AlertOutput::new(
-            AlertStore::with_cap(
+        let registry = Arc::new(Registry::configured(&cfg.protocols));
+        let mut decisions = decision_consumers(&cfg, common)?;
+        let console = start_console(
+            &cfg,
+            (&telemetry, &registry, &shared),
+            common.baseline.clone(),
+            &mut decisions,
+        )?;
+        let evidence = match &cfg.evidence.dir {
+            Some(dir) => Some(
+                crate::output::evidence::EvidenceWriter::open(dir, cfg.evidence.max_bytes)
+                    .map_err(|e| BadInput(format!("evidence.dir: {}: {e}", dir.display())))?,
+            ),
+            None => None,
+        };
+        let alerts = AlertOutput::new(AlertSettings {
+            store: AlertStore::with_cap(
                 SensorInfo {
                     id: cfg.sensor.id.clone(),
                     site: cfg.sensor.site.clone(),
@@ -284,30 +299,19 @@ impl Session {
                 cfg.alerts.update_interval_secs,
                 cfg.alerts.max_alerts,
             ),
-            AnomalyEngine::new(cfg.detection),
-            shared.clone(),
-            alert_sinks(&cfg, common)?,
-        );
-        alerts.sensor = cfg.sensor.id.clone();
-        alerts.decisions = decision_consumers(&cfg, common)?;
-        if control.is_some() {
-            // Capturing.
-            alerts.latency = Some(telemetry.latency.clone());
-            alerts.poll_checks = true;
-        }
-        alerts.control = control;
-        if let Some(dir) = &cfg.evidence.dir {
-            let w = crate::output::evidence::EvidenceWriter::open(dir, cfg.evidence.max_bytes)
-                .map_err(|e| BadInput(format!("evidence.dir: {}: {e}", dir.display())))?;
-            alerts.evidence = Some(w);
-        }
-        let registry = Arc::new(Registry::configured(&cfg.protocols));
-        let console = start_console(
-            &cfg,
-            (&telemetry, &registry, &shared),
-            common.baseline.clone(),
-            &mut alerts,
-        )?;
+            anomaly: AnomalyEngine::new(cfg.detection),
+            shared: shared.clone(),
+            sinks: alert_sinks(&cfg, common)?,
+            sensor: cfg.sensor.id.clone(),
+            decisions,
+            capturing: control.map(|control| Capturing {
+                control,
+                latency: telemetry.latency.clone(),
+            }),
+            evidence,
+            console: console.as_ref().map(|(_, state)| state.clone()),
+        });
+        let console = console.map(|(c, _)| c);
         let pipeline = Pipeline::start(
             &cfg,
             workers,
@@ -389,8 +393,8 @@ fn start_console(
     cfg: &Config,
     (telemetry, registry, shared): (&Arc<Telemetry>, &Arc<Registry>, &Arc<Shared>),
     baseline_file: Option<std::path::PathBuf>,
-    alerts: &mut AlertOutput,
-) -> anyhow::Result<Option<crate::console::Console>> {
+    decisions: &mut crate::output::triage::Decisions,
+) -> anyhow::Result<Option<(crate::console::Console, Arc<crate::console::ConsoleState>)>> {
     use crate::console::state::{Layout, PENDING};
     if cfg.console.listen.is_none() {
         return Ok(None);
@@ -412,10 +416,9 @@ fn start_console(
     let state = Arc::new(state);
     let console = crate::console::Console::start(&cfg.console, state.clone())
         .map_err(|e| BadInput(format!("{e:#}")))?;
-    alerts.decisions.with_console(rx);
-    alerts.console = Some(state);
+    decisions.with_console(rx);
     eprintln!("otsensor: console at {}", console.url);
-    Ok(Some(console))
+    Ok(Some((console, state)))
 }
 
 /// Fails early (exit 2) when an output path cannot be created, rather than after a long run.

@@ -122,21 +122,21 @@ pub struct AlertOutput {
     /// baseline knows it while detecting.
     pub(crate) repeats: otsensor_baselines::lru::Lru<u64, RepeatOf>,
     /// Health signals and reloads from other threads (live capture).
-    pub control: Option<crossbeam_channel::Receiver<Control>>,
+    control: Option<crossbeam_channel::Receiver<Control>>,
     /// Packet-to-alert latency, observed at an alert's first write (live capture).
-    pub latency: Option<prometheus_client::metrics::histogram::Histogram>,
+    latency: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Writes the packets behind alerts, with `[evidence]` on.
-    pub evidence: Option<crate::output::evidence::EvidenceWriter>,
+    evidence: Option<crate::output::evidence::EvidenceWriter>,
     /// With evidence on: where to ask each worker for a capture of one of its flows.
     pub capture_requests: Vec<crossbeam_channel::Sender<crate::events::CaptureRequest>>,
     /// The SOC's decisions on alerts (Kafka `decisions_topic`), and what became of them.
     pub decisions: crate::output::triage::Decisions,
     /// While capturing: stopped polls are judged every [`POLL_CHECK_EVERY_SECS`] of capture
     /// time (a replay judges them once, at its end), next at this time.
-    pub poll_checks: bool,
+    poll_checks: bool,
     next_poll_check: Option<Timestamp>,
     /// The console, when one is configured: the alerts and assets are published to it.
-    pub console: Option<Arc<crate::console::ConsoleState>>,
+    console: Option<Arc<crate::console::ConsoleState>>,
     console_published: Option<std::time::Instant>,
     console_written: u64,
     input_done: bool,
@@ -150,6 +150,60 @@ const CONSOLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest: the asset counters move even when no alert does.
 const CONSOLE_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What an [`AlertOutput`] is made of: built once by the session.
+pub struct AlertSettings {
+    /// Aggregation.
+    pub store: AlertStore,
+    /// Cross-flow anomaly rules.
+    pub anomaly: AnomalyEngine,
+    /// Mode, baseline and rule switches.
+    pub shared: Arc<Shared>,
+    /// Destinations.
+    pub sinks: Vec<Sink>,
+    /// Sensor id, stamped on asset records.
+    pub sensor: String,
+    /// The SOC's decisions (Kafka decisions topics, the console).
+    pub decisions: crate::output::triage::Decisions,
+    /// While capturing live.
+    pub capturing: Option<Capturing>,
+    /// Writes the packets behind alerts, with `[evidence]` on.
+    pub evidence: Option<crate::output::evidence::EvidenceWriter>,
+    /// The console, when one is configured.
+    pub console: Option<Arc<crate::console::ConsoleState>>,
+}
+
+impl AlertSettings {
+    /// An output to `sinks` and nothing else (a replay without decisions, evidence or
+    /// console).
+    pub fn new(
+        store: AlertStore,
+        anomaly: AnomalyEngine,
+        shared: Arc<Shared>,
+        sinks: Vec<Sink>,
+    ) -> AlertSettings {
+        AlertSettings {
+            store,
+            anomaly,
+            shared,
+            sinks,
+            sensor: String::new(),
+            decisions: Default::default(),
+            capturing: None,
+            evidence: None,
+            console: None,
+        }
+    }
+}
+
+/// What a live capture adds: health signals and reloads from other threads, and the
+/// packet-to-alert latency histogram.
+pub struct Capturing {
+    /// Health signals and reloads.
+    pub control: crossbeam_channel::Receiver<Control>,
+    /// Observed at an alert's first write.
+    pub latency: prometheus_client::metrics::histogram::Histogram,
+}
+
 /// Capture time between two judgements of stopped polls while capturing.
 pub const POLL_CHECK_EVERY_SECS: i64 = 5;
 
@@ -162,39 +216,39 @@ pub(crate) enum RepeatOf {
 const ASSETS_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AlertOutput {
-    /// A new output.
-    pub fn new(
-        store: AlertStore,
-        anomaly: AnomalyEngine,
-        shared: Arc<Shared>,
-        sinks: Vec<Sink>,
-    ) -> AlertOutput {
+    /// An output made of its settings.
+    pub fn new(s: AlertSettings) -> AlertOutput {
+        let (control, latency) = match s.capturing {
+            Some(c) => (Some(c.control), Some(c.latency)),
+            None => (None, None),
+        };
         AlertOutput {
-            store,
-            anomaly,
+            store: s.store,
+            anomaly: s.anomaly,
             polls: Default::default(),
-            shared,
-            sinks,
+            shared: s.shared,
+            sinks: s.sinks,
             written: 0,
             error: None,
             learned: 0,
             known: 0,
             muted: 0,
             kafka: Vec::new(),
-            sensor: String::new(),
+            sensor: s.sensor,
             assets_published: std::time::Instant::now(),
             scratch: Vec::new(),
             repeats: otsensor_baselines::lru::Lru::new(
                 otsensor_baselines::alert::DEFAULT_MAX_ALERTS,
             ),
-            control: None,
-            latency: None,
-            evidence: None,
+            // While capturing, stopped polls are judged as the capture goes.
+            poll_checks: control.is_some(),
+            control,
+            latency,
+            evidence: s.evidence,
             capture_requests: Vec::new(),
-            decisions: Default::default(),
-            poll_checks: false,
+            decisions: s.decisions,
             next_poll_check: None,
-            console: None,
+            console: s.console,
             console_published: None,
             console_written: 0,
             input_done: false,
@@ -212,9 +266,27 @@ impl AlertOutput {
             now.as_nanos()
                 .saturating_add(POLL_CHECK_EVERY_SECS * 1_000_000_000),
         ));
-        for o in self.shared.stopped_polls_while_capturing(now) {
+        self.judge_polls(now, false);
+    }
+
+    /// The one judge of stopped polls: periodically while capturing ([`AlertOutput::clock`],
+    /// allowing for the connections' publication delay), and once when the input has ended
+    /// ([`AlertOutput::input_ended`]).
+    fn judge_polls(&mut self, now: Timestamp, ended: bool) {
+        let stopped = if ended {
+            self.shared.stopped_polls(now)
+        } else {
+            self.shared.stopped_polls_while_capturing(now)
+        };
+        for o in stopped {
             self.observe(o);
         }
+    }
+
+    /// The input has ended at capture time `now`: polls that stopped are judged (a replay
+    /// judges them only then).
+    pub fn input_ended(&mut self, now: Timestamp) {
+        self.judge_polls(now, true);
     }
 
     /// Asks worker `worker` for an evidence capture of flow `flow_id` for a new alert.
@@ -465,6 +537,29 @@ impl AlertOutput {
         }
     }
 
+    /// Applies one decision of the SOC (Kafka decisions topic, console): to the running
+    /// baseline ([`crate::output::triage::Decisions::apply`]), then acknowledged on the alert
+    /// stream as the alert's next record, with its new status.
+    pub fn decide(&mut self, d: crate::output::kafka::decisions::DecisionMsg) {
+        use otsensor_baselines::triage::Action;
+        let Some((id, action)) = self.decisions.apply(&d, &self.store, &self.shared.learner) else {
+            return;
+        };
+        let status = match action {
+            Action::Learn => {
+                // Repeats from flows that raised it already are known from now on.
+                self.repeats.insert(id, RepeatOf::Known, i64::MAX);
+                "learned"
+            }
+            Action::Mute => "muted",
+            Action::Unmute => "active",
+        };
+        self.store.set_status(id, Some(status));
+        if let Some(a) = self.store.get(id).cloned() {
+            self.write(&a);
+        }
+    }
+
     /// Writes one alert record to every sink.
     pub fn write(&mut self, a: &Alert) {
         self.written += 1;
@@ -678,14 +773,19 @@ mod tests {
             Box::new(Buf(buf.clone())),
             crate::output::format::AlertFormat::Json,
         );
-        let mut out = AlertOutput::new(
-            AlertStore::new(SensorInfo::default(), 60),
-            AnomalyEngine::new(AnomalyConfig::default()),
-            Arc::new(Shared::default()),
-            vec![sink],
-        );
         let (tx, rx) = crossbeam_channel::unbounded();
-        out.control = Some(rx);
+        let out = AlertOutput::new(AlertSettings {
+            capturing: Some(Capturing {
+                control: rx,
+                latency: prometheus_client::metrics::histogram::Histogram::new([0.1]),
+            }),
+            ..AlertSettings::new(
+                AlertStore::new(SensorInfo::default(), 60),
+                AnomalyEngine::new(AnomalyConfig::default()),
+                Arc::new(Shared::default()),
+                vec![sink],
+            )
+        });
         (out, tx, buf)
     }
 

@@ -1,4 +1,5 @@
-//! Decisions of the SOC on alerts while the sensor runs (the Kafka sink's `decisions_topic`):
+//! Decisions of the SOC on alerts while the sensor runs (the Kafka sink's `decisions_topic`,
+//! the console):
 //! each is applied to the running baseline — detection reads it at once, so the next
 //! occurrence of a learned or muted alert is not raised — recorded in the baseline's audit
 //! trail (saved with the next baseline save), and acknowledged on the alert stream as an
@@ -6,11 +7,11 @@
 //! Unknown alert ids and decisions the baseline cannot take are counted and logged, never
 //! applied.
 
-use otsensor_baselines::alert::Alert;
+use otsensor_baselines::alert::{Alert, AlertStore};
+use otsensor_baselines::baseline::Learner;
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::triage::{self, Action, AlertRef};
 
-use crate::output::alerts::{AlertOutput, RepeatOf};
 use crate::output::kafka::decisions::{DecisionConsumer, DecisionMsg};
 
 /// The consumers of decisions topics and the channel they feed.
@@ -91,36 +92,45 @@ impl Decisions {
     }
 }
 
-impl AlertOutput {
-    /// Applies one decision of the SOC (see the module doc).
-    pub fn decide(&mut self, d: DecisionMsg) {
+impl Decisions {
+    /// Applies one decision of the SOC to the baseline (see the module doc): the alert's id
+    /// and the action when it was applied; counted and logged either way.
+    pub fn apply(
+        &mut self,
+        d: &DecisionMsg,
+        store: &AlertStore,
+        learner: &Learner,
+    ) -> Option<(u64, Action)> {
         let Ok(id) = u64::from_str_radix(&d.alert_id, 16) else {
-            self.decisions.unknown += 1;
-            return;
+            self.unknown += 1;
+            return None;
         };
-        let Some(alert) = self.store.get(id).cloned() else {
-            self.decisions.unknown += 1;
+        let Some(alert) = store.get(id) else {
+            self.unknown += 1;
             tracing::warn!(
                 "Decision by {} on alert {}: this sensor holds no such alert (not applied).",
                 d.by,
                 d.alert_id
             );
-            return;
+            return None;
         };
-        let applied = alert_ref(&alert).and_then(|a| {
-            triage::apply_to(
-                &self.shared.learner,
-                &a,
-                d.action,
-                &d.by,
-                &d.reason,
-                Timestamp::now(),
-            )
+        let applied = alert_ref(alert).and_then(|a| {
+            triage::apply_to(learner, &a, d.action, &d.by, &d.reason, Timestamp::now())
         });
-        let what = match applied {
-            Ok(what) => what,
+        match applied {
+            Ok(what) => {
+                self.applied += 1;
+                tracing::info!(
+                    "Decision by {} on alert {} ({} {}): {what}.",
+                    d.by,
+                    d.alert_id,
+                    alert.rule,
+                    alert.key
+                );
+                Some((id, d.action))
+            }
             Err(e) => {
-                self.decisions.refused += 1;
+                self.refused += 1;
                 tracing::warn!(
                     "Decision by {} to {:?} alert {} ({} {}): {e} (not applied).",
                     d.by,
@@ -129,29 +139,8 @@ impl AlertOutput {
                     alert.rule,
                     alert.key
                 );
-                return;
+                None
             }
-        };
-        self.decisions.applied += 1;
-        tracing::info!(
-            "Decision by {} on alert {} ({} {}): {what}.",
-            d.by,
-            d.alert_id,
-            alert.rule,
-            alert.key
-        );
-        let status = match d.action {
-            Action::Learn => {
-                // Repeats from flows that raised it already are known from now on.
-                self.repeats.insert(id, RepeatOf::Known, i64::MAX);
-                "learned"
-            }
-            Action::Mute => "muted",
-            Action::Unmute => "active",
-        };
-        self.store.set_status(id, Some(status));
-        if let Some(a) = self.store.get(id).cloned() {
-            self.write(&a);
         }
     }
 }

@@ -279,12 +279,12 @@ mod tests {
         tx1.send(batch(u64::MAX, &[(u64::MAX, 2)])).unwrap();
         drop((tx0, tx1));
         let out = Shared::default();
-        let mut alerts = AlertOutput::new(
+        let mut alerts = AlertOutput::new(crate::output::alerts::AlertSettings::new(
             otsensor_baselines::alert::AlertStore::new(Default::default(), 60),
             otsensor_baselines::anomaly::AnomalyEngine::new(Default::default()),
             Arc::new(otsensor_baselines::detector::Shared::default()),
             Vec::new(),
-        );
+        ));
         let rep = merge_rounds(
             vec![rx0, rx1],
             vec![r0, r1],

@@ -64,7 +64,6 @@ pub struct Pipeline {
     workers: Vec<JoinHandle<WorkerStats>>,
     output: JoinHandle<(OutputReport, AlertOutput)>,
     worker_count: usize,
-    shared: Arc<Shared>,
     linger: Option<(Arc<std::sync::atomic::AtomicBool>, String)>,
 }
 
@@ -182,7 +181,6 @@ impl Pipeline {
             workers: handles,
             output,
             worker_count: n,
-            shared,
             linger: None,
         })
     }
@@ -232,9 +230,7 @@ impl Pipeline {
         }
         // Polls that stopped can only be judged once the input is over.
         let now = dispatch.last_ts.unwrap_or(Timestamp::from_nanos(0));
-        for o in self.shared.stopped_polls(now) {
-            alerts.observe(o);
-        }
+        alerts.input_ended(now);
         if let Some((stop, message)) = &self.linger {
             eprintln!("{message}");
             alerts.linger(stop);

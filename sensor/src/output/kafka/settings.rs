@@ -274,6 +274,64 @@ impl Secrets for PlaceholderSecrets {
     }
 }
 
+/// The sink's settings as `config check` sees them (here, beside the options they make, so
+/// that the config types depend on nothing).
+impl KafkaSinkConfig {
+    /// Checks the sink's settings; an error names its key (under `sinks.`).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.topic.is_empty() {
+            return Err(("sinks.topic", "a kafka sink needs a topic".into()));
+        }
+        if self.event_hubs.is_none() && self.brokers.as_deref().is_none_or(str::is_empty) {
+            return Err((
+                "sinks.brokers",
+                "a kafka sink needs brokers (or the event_hubs preset)".into(),
+            ));
+        }
+        validate(self).map_err(|e| {
+            let key = if e.starts_with("security") {
+                "sinks.security"
+            } else if e.starts_with("event_hubs") {
+                "sinks.event_hubs"
+            } else {
+                "sinks.librdkafka"
+            };
+            (key, e)
+        })?;
+        self.check_secrets()
+    }
+
+    /// The secrets the run will read are there: `config check` finds a variable that is not
+    /// set or a file that cannot be read, not the start of the service.
+    fn check_secrets(&self) -> Result<(), (&'static str, String)> {
+        let env = |key: &'static str, var: &Option<String>| match var {
+            Some(v) if SystemSecrets.env(v).is_none() => {
+                Err((key, format!("environment variable {v} is not set")))
+            }
+            _ => Ok(()),
+        };
+        let file = |key: &'static str, path: &Option<std::path::PathBuf>| match path {
+            Some(p) => SystemSecrets.file(p).map(|_| ()).map_err(|e| (key, e)),
+            None => Ok(()),
+        };
+        if let Some(sec) = &self.security {
+            env("sinks.security.password_env", &sec.password_env)?;
+            file("sinks.security.password_file", &sec.password_file)?;
+        }
+        if let Some(eh) = &self.event_hubs {
+            env(
+                "sinks.event_hubs.connection_string_env",
+                &eh.connection_string_env,
+            )?;
+            file(
+                "sinks.event_hubs.connection_string_file",
+                &eh.connection_string_file,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
