@@ -13,10 +13,12 @@
 //! Batches and event buffers are recycled through return channels, so the steady state
 //! allocates nothing per packet.
 
+mod application;
 pub mod batch;
 pub mod dispatch;
 pub mod evidence;
 pub mod flowrec;
+mod flowstate;
 pub mod merge;
 pub mod substation;
 pub mod worker;
