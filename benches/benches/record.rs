@@ -10,7 +10,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use otsensor_protocols::flow::{FlowEnds, Handler, ProtoCounters, Sink, StreamEvent};
+use otsensor_protocols::flow::{FlowEnds, Handler, ProtoCounters, Reporter, StreamEvent};
 use otsensor_protocols::message::{Message, Peer};
 use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::time::Timestamp;
@@ -38,7 +38,7 @@ struct Bench {
     folded: u128,
 }
 
-impl Sink for Bench {
+impl Reporter for Bench {
     fn flow(&self) -> FlowEnds<'_> {
         FlowEnds {
             id: 1,

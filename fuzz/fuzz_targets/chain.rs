@@ -8,7 +8,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use otsensor::config::Config;
 use otsensor::decode::{decode, LinkType};
-use otsensor::output::alerts::AlertOutput;
+use otsensor::output::alerts::{AlertOutput, AlertSettings};
 use otsensor::output::format::AlertFormat;
 use otsensor::output::sink::Sink;
 use otsensor::pipeline::batch::Batch;
@@ -79,7 +79,12 @@ fuzz_target!(|data: &[u8]| {
         .map(|f| Sink::writer("fuzz", Box::new(std::io::sink()), f))
         .collect();
     let store = AlertStore::new(SensorInfo { id: "fuzz".into(), site: String::new() }, 300);
-    let mut alerts = AlertOutput::new(store, AnomalyEngine::new(AnomalyConfig::default()), shared, sinks);
+    let mut alerts = AlertOutput::new(AlertSettings::new(
+        store,
+        AnomalyEngine::new(AnomalyConfig::default()),
+        shared,
+        sinks,
+    ));
     for (_, s) in out.alerts {
         alerts.signal(s);
     }

@@ -5,7 +5,7 @@
 //! protocol after all) and an [`Adapter`] that turns the parser's events into normalized
 //! [`Message`]s, event lines and counters. One generic [`Driver`] runs every protocol: it is
 //! the [`Handler`] the sensor creates per flow (through the protocol's
-//! [`Descriptor`](crate::descriptor::Descriptor)), and it reports into a [`Sink`] the sensor
+//! [`Descriptor`](crate::descriptor::Descriptor)), and it reports into a [`Reporter`] the sensor
 //! implements (the flow, the packet's time and index, the detector, the event stream and the
 //! protocol's counters).
 
@@ -236,7 +236,7 @@ pub struct FlowEnds<'a> {
 }
 
 /// Where a protocol's handler reports, for the packet being handled.
-pub trait Sink {
+pub trait Reporter {
     /// The flow.
     fn flow(&self) -> FlowEnds<'_>;
     /// Capture time of the packet that carried this data (or of the flow's end).
@@ -274,7 +274,7 @@ pub trait Event: Serialize {
 }
 
 /// Appends `ev` as an event line, if event lines are wanted.
-pub fn emit<T: Event>(sink: &mut dyn Sink, ev: &T) {
+pub fn emit<T: Event>(sink: &mut dyn Reporter, ev: &T) {
     if sink.events_for(ev.message().protocol) {
         sink.event(&EventRecord {
             msg: ev.message(),
@@ -340,7 +340,7 @@ pub fn endpoints(flow: &FlowEnds<'_>, dir: Direction) -> (Peer, Peer) {
 /// A message skeleton of `protocol` with the flow's fields filled in.
 pub fn message(
     protocol: &'static str,
-    sink: &dyn Sink,
+    sink: &dyn Reporter,
     dir: Direction,
     operation: Operation,
 ) -> Message {
@@ -373,13 +373,18 @@ pub fn message(
 /// A protocol's per-flow handler, as the sensor drives it.
 pub trait Handler: Send {
     /// The next bytes of one direction of a TCP stream, or a gap in it.
-    fn on_stream(&mut self, sink: &mut dyn Sink, dir: Direction, ev: StreamEvent<'_>) -> Verdict;
+    fn on_stream(
+        &mut self,
+        sink: &mut dyn Reporter,
+        dir: Direction,
+        ev: StreamEvent<'_>,
+    ) -> Verdict;
 
     /// One UDP datagram.
-    fn on_datagram(&mut self, sink: &mut dyn Sink, dir: Direction, payload: &[u8]) -> Verdict;
+    fn on_datagram(&mut self, sink: &mut dyn Reporter, dir: Direction, payload: &[u8]) -> Verdict;
 
     /// The flow ended (FIN/RST, idle timeout, eviction or end of input).
-    fn on_end(&mut self, _sink: &mut dyn Sink) {}
+    fn on_end(&mut self, _sink: &mut dyn Reporter) {}
 }
 
 /// A protocol's side of [`Driver`]: how its parser's events become messages, event lines and
@@ -396,7 +401,7 @@ pub trait Adapter: 'static {
 
     /// One event of the parser, from data travelling in `dir`.
     fn handle(
-        sink: &mut dyn Sink,
+        sink: &mut dyn Reporter,
         dir: Direction,
         c: Self::Context,
         e: <Self::Parser as FlowParser>::Event<'_>,
@@ -427,7 +432,7 @@ impl<A: Adapter> Driver<A> {
     }
 
     /// Gives the parser the configured limits, once.
-    fn limit(&mut self, sink: &dyn Sink) {
+    fn limit(&mut self, sink: &dyn Reporter) {
         if !self.limited {
             self.limited = true;
             let l = sink.limits();
@@ -439,7 +444,7 @@ impl<A: Adapter> Driver<A> {
     }
 
     /// Counts what the running totals grew by since the last report.
-    fn report(&mut self, sink: &mut dyn Sink) {
+    fn report(&mut self, sink: &mut dyn Reporter) {
         let mut k = 0;
         let reported = &mut self.reported;
         self.parser.tallies(&mut |name, n| {
@@ -456,7 +461,12 @@ impl<A: Adapter> Driver<A> {
 }
 
 impl<A: Adapter> Handler for Driver<A> {
-    fn on_stream(&mut self, sink: &mut dyn Sink, dir: Direction, ev: StreamEvent<'_>) -> Verdict {
+    fn on_stream(
+        &mut self,
+        sink: &mut dyn Reporter,
+        dir: Direction,
+        ev: StreamEvent<'_>,
+    ) -> Verdict {
         self.limit(sink);
         match ev {
             StreamEvent::Gap(_) => self.parser.gap(dir),
@@ -474,7 +484,7 @@ impl<A: Adapter> Handler for Driver<A> {
         }
     }
 
-    fn on_datagram(&mut self, sink: &mut dyn Sink, dir: Direction, payload: &[u8]) -> Verdict {
+    fn on_datagram(&mut self, sink: &mut dyn Reporter, dir: Direction, payload: &[u8]) -> Verdict {
         self.limit(sink);
         let now = sink.ts().as_nanos();
         let c = A::context(&self.parser);
@@ -490,7 +500,7 @@ impl<A: Adapter> Handler for Driver<A> {
         }
     }
 
-    fn on_end(&mut self, sink: &mut dyn Sink) {
+    fn on_end(&mut self, sink: &mut dyn Reporter) {
         self.parser.finish();
         self.report(sink);
     }

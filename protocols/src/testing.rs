@@ -1,9 +1,9 @@
-//! Test helpers: a [`Sink`] that records what a protocol's adapter reports, and a runner that
+//! Test helpers: a [`Reporter`] that records what a protocol's adapter reports, and a runner that
 //! drives a protocol's handler (from its descriptor) over the two directions of a stream.
 
 use serde_json::Value;
 
-use crate::flow::{FlowEnds, ProtoCounters, Sink, StreamEvent};
+use crate::flow::{FlowEnds, ProtoCounters, Reporter, StreamEvent};
 use crate::message::{Message, Peer};
 use crate::time::Timestamp;
 use crate::Direction;
@@ -24,7 +24,7 @@ pub struct Recorder {
     packet: u64,
 }
 
-impl Sink for Recorder {
+impl Reporter for Recorder {
     fn flow(&self) -> FlowEnds<'_> {
         FlowEnds {
             id: 1,

@@ -172,7 +172,7 @@ fn detector_shared(cfg: &Config, common: &CommonArgs) -> anyhow::Result<Arc<Shar
 fn decision_consumers(
     cfg: &Config,
     common: &CommonArgs,
-) -> anyhow::Result<crate::output::triage::Decisions> {
+) -> anyhow::Result<crate::output::decisions::Decisions> {
     use crate::output::kafka::decisions::{DecisionConsumer, PENDING_DECISIONS};
     // Bounded: a flood on the topic waits in Kafka, not in the sensor's memory.
     let (tx, rx) = crossbeam_channel::bounded(PENDING_DECISIONS);
@@ -195,7 +195,7 @@ fn decision_consumers(
             "A decisions_topic is read but no --baseline is given: decisions apply until the sensor stops, and are not saved."
         );
     }
-    Ok(crate::output::triage::Decisions::new(rx, consumers))
+    Ok(crate::output::decisions::Decisions::new(rx, consumers))
 }
 
 /// The configured alert sinks, plus `--alerts`; standard output when there are none.
@@ -393,7 +393,7 @@ fn start_console(
     cfg: &Config,
     (telemetry, registry, shared): (&Arc<Telemetry>, &Arc<Registry>, &Arc<Shared>),
     baseline_file: Option<std::path::PathBuf>,
-    decisions: &mut crate::output::triage::Decisions,
+    decisions: &mut crate::output::decisions::Decisions,
 ) -> anyhow::Result<Option<(crate::console::Console, Arc<crate::console::ConsoleState>)>> {
     use crate::console::state::{Layout, PENDING};
     if cfg.console.listen.is_none() {

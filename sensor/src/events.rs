@@ -131,7 +131,7 @@ fn push_line(
 
 /// Handlers write events here. When `--events` is off, `emit` does nothing.
 #[derive(Debug, Default)]
-pub struct EventSink {
+pub struct EventBuffer {
     enabled: bool,
     seq: u64,
     batch: OutBatch,
@@ -149,12 +149,12 @@ pub struct EventSink {
     pub observations: u64,
 }
 
-impl EventSink {
+impl EventBuffer {
     /// A sink that records events only if `enabled`.
-    pub fn new(enabled: bool) -> EventSink {
-        EventSink {
+    pub fn new(enabled: bool) -> EventBuffer {
+        EventBuffer {
             enabled,
-            ..EventSink::default()
+            ..EventBuffer::default()
         }
     }
 
@@ -224,7 +224,7 @@ impl EventSink {
         }
     }
 
-    /// A buffer the detector fills; see [`EventSink::commit_alerts`].
+    /// A buffer the detector fills; see [`EventBuffer::commit_alerts`].
     pub fn alert_scratch(&mut self) -> &mut Vec<Signal> {
         &mut self.scratch
     }
@@ -260,7 +260,7 @@ impl EventSink {
         self.full = Some(Vec::new());
     }
 
-    /// The full observations committed since the last call (see [`EventSink::want_evidence`]).
+    /// The full observations committed since the last call (see [`EventBuffer::want_evidence`]).
     pub fn take_full(&mut self) -> Vec<(u64, u64, &'static str)> {
         self.full.as_mut().map(std::mem::take).unwrap_or_default()
     }
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn disabled_sink_records_nothing() {
-        let mut s = EventSink::new(false);
+        let mut s = EventBuffer::new(false);
         s.emit(1, 1, &serde_json::json!({"a": 1}));
         assert_eq!(s.emitted, 0);
         assert!(s
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn lines_and_marks_agree() {
-        let mut s = EventSink::new(true);
+        let mut s = EventBuffer::new(true);
         s.emit(5, 2, &serde_json::json!({"a": 1}));
         s.emit(6, 2, &serde_json::json!({"b": 2}));
         let b = s.take(3, Default::default(), OutBatch::default());

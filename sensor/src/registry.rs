@@ -9,19 +9,19 @@
 //!
 //! Handlers receive reassembled TCP streams ([`StreamEvent`]s, gaps included) or UDP
 //! datagrams, with an [`AppCtx`] that carries the flow, the packet's time and index, the
-//! event sink and the protocol's counters.
+//! event buffer and the protocol's counters.
 
 use otsensor_baselines::detector::{Detector, FlowView};
 use otsensor_baselines::message::{Message, Peer};
 use otsensor_baselines::time::Timestamp;
 use otsensor_baselines::zones::ZoneId;
 pub use otsensor_protocols::flow::{
-    FlowEnds, Handler, Limits, Probe, ProbeMode, ProtoCounters, Sink, Transport, Verdict,
+    FlowEnds, Handler, Limits, Probe, ProbeMode, ProtoCounters, Reporter, Transport, Verdict,
 };
 use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::Direction;
 
-use crate::events::EventSink;
+use crate::events::EventBuffer;
 
 /// One end of a flow: address, port (0 when the transport has none) and the Ethernet source
 /// address of this end's frames, when known.
@@ -62,7 +62,7 @@ pub struct AppCtx<'a> {
     /// Index of that packet in the input (orders events deterministically).
     pub pkt_index: u64,
     /// Where events go (`--events`).
-    pub events: &'a mut EventSink,
+    pub events: &'a mut EventBuffer,
     /// This protocol's counters.
     pub counters: &'a mut ProtoCounters,
     /// Policy and baseline checks.
@@ -89,7 +89,7 @@ impl FlowInfo {
     }
 }
 
-impl Sink for AppCtx<'_> {
+impl Reporter for AppCtx<'_> {
     fn flow(&self) -> FlowEnds<'_> {
         FlowEnds {
             id: self.flow.id,
@@ -447,7 +447,7 @@ pub(crate) mod testing {
     impl Handler for Recorder {
         fn on_stream(
             &mut self,
-            ctx: &mut dyn Sink,
+            ctx: &mut dyn Reporter,
             dir: Direction,
             ev: StreamEvent<'_>,
         ) -> Verdict {
@@ -465,14 +465,19 @@ pub(crate) mod testing {
             Verdict::Continue
         }
 
-        fn on_datagram(&mut self, ctx: &mut dyn Sink, dir: Direction, payload: &[u8]) -> Verdict {
+        fn on_datagram(
+            &mut self,
+            ctx: &mut dyn Reporter,
+            dir: Direction,
+            payload: &[u8],
+        ) -> Verdict {
             self.flow = ctx.flow().id;
             self.seen.datagrams.push((dir, payload.to_vec()));
             ctx.counters().pdus += 1;
             Verdict::Continue
         }
 
-        fn on_end(&mut self, ctx: &mut dyn Sink) {
+        fn on_end(&mut self, ctx: &mut dyn Reporter) {
             self.seen.ended.push(ctx.flow().id);
             let seen = std::mem::take(&mut self.seen);
             SEEN.with(|s| s.borrow_mut().push((ctx.flow().id, seen)));

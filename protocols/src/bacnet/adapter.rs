@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{codes, Apdu, Malformed, Pdu, PduType};
-use crate::flow::{emit, message, Adapter, FlowParser, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, FlowParser, Probe, ProbeMode, Reporter, Transport};
 use crate::message::{AddressRange, Identity, Message};
 use crate::{Direction, Operation};
 
@@ -88,7 +88,7 @@ impl Adapter for Bacnet {
 
     fn context(_: &BacnetFlow) {}
 
-    fn handle(ctx: &mut dyn Sink, dir: Direction, (): (), e: Result<Pdu, Malformed>) {
+    fn handle(ctx: &mut dyn Reporter, dir: Direction, (): (), e: Result<Pdu, Malformed>) {
         match e {
             Ok(p) => pdu(ctx, dir, &p),
             Err(err) => {
@@ -117,7 +117,7 @@ fn operation(p: &Pdu) -> Operation {
     }
 }
 
-fn pdu(ctx: &mut dyn Sink, dir: Direction, p: &Pdu) {
+fn pdu(ctx: &mut dyn Reporter, dir: Direction, p: &Pdu) {
     ctx.counters().pdus += 1;
     let mut m = message(BACNET, ctx, dir, operation(p));
     if p.bvlc.length_mismatch {

@@ -10,7 +10,7 @@ use crate::message::{AddressRange, Message, RequestRef};
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
 
-use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Reporter, Transport};
 
 /// Most points written into one event line.
 pub const MAX_EVENT_POINTS: usize = 64;
@@ -38,7 +38,7 @@ impl Adapter for Dnp3 {
 
     fn context(_: &Dnp3Flow) {}
 
-    fn handle(ctx: &mut dyn Sink, dir: Direction, (): (), e: Event<'_>) {
+    fn handle(ctx: &mut dyn Reporter, dir: Direction, (): (), e: Event<'_>) {
         handle(ctx, dir, e);
     }
 }
@@ -50,7 +50,7 @@ const PARSE_ERROR_FLAGS: [Flags; 4] = [
     Flags::UNKNOWN_OBJECT,
 ];
 
-fn count_flags(ctx: &mut dyn Sink, flags: Flags) {
+fn count_flags(ctx: &mut dyn Reporter, flags: Flags) {
     for (f, name) in [
         (Flags::BAD_BLOCK_CRC, "crc_errors"),
         (Flags::FRAGMENT_TOO_LONG, "fragments_too_long"),
@@ -66,7 +66,7 @@ fn count_flags(ctx: &mut dyn Sink, flags: Flags) {
     }
 }
 
-fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
+fn handle(ctx: &mut dyn Reporter, flow_dir: Direction, e: Event<'_>) {
     match e {
         Event::Fragment(rec) => {
             ctx.counters().pdus += 1;
@@ -129,14 +129,14 @@ fn handle(ctx: &mut dyn Sink, flow_dir: Direction, e: Event<'_>) {
 }
 
 /// A message skeleton: src/dst follow the TCP/UDP direction the bytes travelled.
-fn base(ctx: &dyn Sink, flow_dir: Direction, direction: Direction, op: Operation) -> Message {
+fn base(ctx: &dyn Reporter, flow_dir: Direction, direction: Direction, op: Operation) -> Message {
     let mut m = message("dnp3", ctx, flow_dir, op);
     m.direction = direction;
     m
 }
 
 fn link_message(
-    ctx: &dyn Sink,
+    ctx: &dyn Reporter,
     flow_dir: Direction,
     direction: Direction,
     h: &LinkHeader,
@@ -149,7 +149,11 @@ fn link_message(
 }
 
 /// The normalized message of one application fragment.
-pub fn fragment_message(ctx: &dyn Sink, flow_dir: Direction, rec: &FragmentRecord<'_>) -> Message {
+pub fn fragment_message(
+    ctx: &dyn Reporter,
+    flow_dir: Direction,
+    rec: &FragmentRecord<'_>,
+) -> Message {
     let f = &rec.fragment;
     let mut m = base(ctx, flow_dir, rec.direction, rec.operation());
     m.function_code = Some(u16::from(f.function));

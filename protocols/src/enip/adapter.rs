@@ -13,7 +13,7 @@ use super::codes;
 use super::parser::{Cip, Connection, Flags, Identity as CipIdentity, Path};
 use super::pccc::{self, Pccc};
 use super::state::{CipRecord, EncapRecord, EnipFlow, Event};
-use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Reporter, Transport};
 use crate::message::{AddressRange, Identity, IoLink, Message, RequestRef};
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
@@ -49,7 +49,7 @@ impl Adapter for Enip {
 
     fn context(_: &EnipFlow) {}
 
-    fn handle(ctx: &mut dyn Sink, _dir: Direction, (): (), e: Event<'_>) {
+    fn handle(ctx: &mut dyn Reporter, _dir: Direction, (): (), e: Event<'_>) {
         match e {
             Event::Encap(rec) => encap(ctx, &rec),
             Event::Cip(rec) => cip(ctx, &rec),
@@ -102,7 +102,7 @@ fn identity(id: &CipIdentity) -> Identity {
     }
 }
 
-fn encap(ctx: &mut dyn Sink, rec: &EncapRecord) {
+fn encap(ctx: &mut dyn Reporter, rec: &EncapRecord) {
     let h = &rec.header;
     ctx.counters().pdus += 1;
     if rec.flags.contains(Flags::TRUNCATED) {
@@ -167,7 +167,7 @@ fn addresses(path: &Path) -> Vec<AddressRange> {
     }
 }
 
-fn cip(ctx: &mut dyn Sink, rec: &CipRecord<'_>) {
+fn cip(ctx: &mut dyn Reporter, rec: &CipRecord<'_>) {
     ctx.counters().bump("cip_messages");
     if rec.flags.contains(Flags::TRUNCATED) || rec.flags.contains(Flags::BAD_PATH) {
         ctx.counters().parse_errors += 1;

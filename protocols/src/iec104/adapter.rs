@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::codes;
 use super::parser::{Control, Flags, Value};
 use super::state::{Event, Iec104Flow, Record};
-use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Reporter, Transport};
 use crate::message::{AddressRange, Message, RequestRef};
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
@@ -39,7 +39,7 @@ impl Adapter for Iec104 {
 
     fn context(_: &Iec104Flow) {}
 
-    fn handle(ctx: &mut dyn Sink, _dir: Direction, (): (), e: Event) {
+    fn handle(ctx: &mut dyn Reporter, _dir: Direction, (): (), e: Event) {
         match e {
             Event::Apdu(rec) => apdu(ctx, &rec),
             Event::Malformed(_, err) => {
@@ -53,7 +53,7 @@ impl Adapter for Iec104 {
     }
 }
 
-fn apdu(ctx: &mut dyn Sink, rec: &Record) {
+fn apdu(ctx: &mut dyn Reporter, rec: &Record) {
     ctx.counters().pdus += 1;
     if rec.flags.contains(Flags::TRUNCATED) {
         ctx.counters().parse_errors += 1;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::flow::{message, Sink};
+use crate::flow::{message, Reporter};
 use crate::message::{Identity, Message, RequestRef};
 use crate::s7comm::state::MmsRecord;
 use crate::time::Timestamp;
@@ -12,7 +12,7 @@ use crate::Direction;
 use super::{codes, Kind};
 
 /// The normalized message of one MMS connection's SPDU.
-pub fn message_of(ctx: &dyn Sink, flow_dir: Direction, rec: &MmsRecord) -> Message {
+pub fn message_of(ctx: &dyn Reporter, flow_dir: Direction, rec: &MmsRecord) -> Message {
     let mut m = message("mms", ctx, flow_dir, rec.operation);
     m.direction = rec.direction;
     let Some(p) = &rec.pdu else {

@@ -9,7 +9,7 @@ use crate::modbus::{self, bits, codes, registers, Body, Event, Flags, ModbusFlow
 use crate::time::Timestamp;
 use crate::Direction;
 
-use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Reporter, Transport};
 
 /// Most values written into one event line (a read of 2000 coils stays one line).
 pub const MAX_EVENT_VALUES: usize = 256;
@@ -31,12 +31,12 @@ impl Adapter for Modbus {
 
     fn context(_: &ModbusFlow) {}
 
-    fn handle(ctx: &mut dyn Sink, _dir: Direction, (): (), e: Event<'_>) {
+    fn handle(ctx: &mut dyn Reporter, _dir: Direction, (): (), e: Event<'_>) {
         handle(ctx, e);
     }
 }
 
-fn handle(ctx: &mut dyn Sink, e: Event<'_>) {
+fn handle(ctx: &mut dyn Reporter, e: Event<'_>) {
     match e {
         Event::Pdu(rec) => {
             ctx.counters().pdus += 1;
@@ -99,7 +99,7 @@ fn range(area: Table, start: u16, count: u16) -> AddressRange {
 }
 
 /// The normalized message of one Modbus PDU.
-pub fn to_message(ctx: &dyn Sink, rec: &Record<'_>) -> Message {
+pub fn to_message(ctx: &dyn Reporter, rec: &Record<'_>) -> Message {
     let mut m = message("modbus", ctx, rec.direction, rec.operation());
     let f = rec.pdu.function;
     m.function_code = Some(u16::from(f.raw));

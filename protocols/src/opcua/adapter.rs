@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{codes, Chunk, Pairing};
-use crate::flow::{emit, message, Adapter, FlowParser, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, FlowParser, Probe, ProbeMode, Reporter, Transport};
 use crate::framing::{Framer, Frames, Problem, Rules, Step};
 use crate::message::{Identity, Message, RequestRef};
 use crate::time::Timestamp;
@@ -318,7 +318,7 @@ impl Adapter for Opcua {
 
     fn context(_: &OpcuaFlow) {}
 
-    fn handle(ctx: &mut dyn Sink, dir: Direction, (): (), e: Event) {
+    fn handle(ctx: &mut dyn Reporter, dir: Direction, (): (), e: Event) {
         match e {
             Event::Chunk(c, sent) => chunk(ctx, dir, &c, sent),
             Event::Malformed => {
@@ -332,7 +332,7 @@ impl Adapter for Opcua {
     }
 }
 
-fn chunk(ctx: &mut dyn Sink, dir: Direction, c: &Chunk, sent: Option<i64>) {
+fn chunk(ctx: &mut dyn Reporter, dir: Direction, c: &Chunk, sent: Option<i64>) {
     ctx.counters().pdus += 1;
     if c.encrypted {
         ctx.counters().bump("encrypted_chunks");

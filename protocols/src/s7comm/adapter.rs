@@ -10,7 +10,7 @@ use crate::s7comm::{self, codes, Cotp, Event, Flags, Param, PlusPdu, Record, S7F
 use crate::time::Timestamp;
 use crate::{Direction, Operation};
 
-use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Sink, Transport};
+use crate::flow::{emit, message, Adapter, Probe, ProbeMode, Reporter, Transport};
 
 /// Most data items and variables written into one event line.
 pub const MAX_EVENT_ITEMS: usize = 64;
@@ -41,12 +41,12 @@ impl Adapter for S7 {
         flow.rack_slot
     }
 
-    fn handle(ctx: &mut dyn Sink, dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
+    fn handle(ctx: &mut dyn Reporter, dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
         handle(ctx, dir, rack_slot, e);
     }
 }
 
-fn handle(ctx: &mut dyn Sink, flow_dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
+fn handle(ctx: &mut dyn Reporter, flow_dir: Direction, rack_slot: Option<(u8, u8)>, e: Event<'_>) {
     match e {
         Event::S7(rec) => {
             ctx.counters().pdus += 1;
@@ -121,7 +121,7 @@ fn unit(rack_slot: Option<(u8, u8)>) -> Option<u32> {
 
 /// The normalized message of one S7comm PDU.
 pub fn s7_message(
-    ctx: &dyn Sink,
+    ctx: &dyn Reporter,
     flow_dir: Direction,
     rack_slot: Option<(u8, u8)>,
     rec: &Record<'_>,
@@ -215,7 +215,7 @@ pub fn s7_message(
 
 /// The normalized message of one S7comm-plus PDU.
 pub fn plus_message(
-    ctx: &dyn Sink,
+    ctx: &dyn Reporter,
     flow_dir: Direction,
     direction: Direction,
     rack_slot: Option<(u8, u8)>,

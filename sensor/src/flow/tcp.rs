@@ -354,12 +354,12 @@ mod tests {
     use proptest::prelude::*;
 
     #[derive(Debug, Default)]
-    struct Sink {
+    struct Collected {
         bytes: Vec<u8>,
         gaps: Vec<Gap>,
     }
 
-    impl Sink {
+    impl Collected {
         fn push(&mut self, ev: StreamEvent<'_>) {
             match ev {
                 StreamEvent::Data(d) => self.bytes.extend_from_slice(d),
@@ -372,7 +372,7 @@ mod tests {
         s: TcpStream,
         c: TcpCounters,
         cfg: ReassemblyConfig,
-        out: Sink,
+        out: Collected,
     }
 
     impl Harness {
@@ -381,7 +381,7 @@ mod tests {
                 s: TcpStream::default(),
                 c: TcpCounters::default(),
                 cfg: ReassemblyConfig::default(),
-                out: Sink::default(),
+                out: Collected::default(),
             }
         }
         fn seg(&mut self, seq: u32, flags: u8, data: &[u8]) {

@@ -72,7 +72,7 @@ pub struct AlertsReport {
     pub muted: u64,
     /// Decisions of the SOC read from Kafka (`decisions_topic`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decisions: Option<crate::output::triage::DecisionsReport>,
+    pub decisions: Option<crate::output::decisions::DecisionsReport>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -130,7 +130,7 @@ pub struct AlertOutput {
     /// With evidence on: where to ask each worker for a capture of one of its flows.
     pub capture_requests: Vec<crossbeam_channel::Sender<crate::events::CaptureRequest>>,
     /// The SOC's decisions on alerts (Kafka `decisions_topic`), and what became of them.
-    pub decisions: crate::output::triage::Decisions,
+    pub decisions: crate::output::decisions::Decisions,
     /// While capturing: stopped polls are judged every [`POLL_CHECK_EVERY_SECS`] of capture
     /// time (a replay judges them once, at its end), next at this time.
     poll_checks: bool,
@@ -163,7 +163,7 @@ pub struct AlertSettings {
     /// Sensor id, stamped on asset records.
     pub sensor: String,
     /// The SOC's decisions (Kafka decisions topics, the console).
-    pub decisions: crate::output::triage::Decisions,
+    pub decisions: crate::output::decisions::Decisions,
     /// While capturing live.
     pub capturing: Option<Capturing>,
     /// Writes the packets behind alerts, with `[evidence]` on.
@@ -538,7 +538,7 @@ impl AlertOutput {
     }
 
     /// Applies one decision of the SOC (Kafka decisions topic, console): to the running
-    /// baseline ([`crate::output::triage::Decisions::apply`]), then acknowledged on the alert
+    /// baseline ([`crate::output::decisions::Decisions::apply`]), then acknowledged on the alert
     /// stream as the alert's next record, with its new status.
     pub fn decide(&mut self, d: crate::output::kafka::decisions::DecisionMsg) {
         use otsensor_baselines::triage::Action;

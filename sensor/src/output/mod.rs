@@ -2,12 +2,12 @@
 //! asset inventory and stats.
 
 pub mod alerts;
+pub mod decisions;
 pub mod evidence;
 pub mod format;
 pub mod kafka;
 pub mod risk;
 pub mod sink;
-pub mod triage;
 
 /// One alert sink's delivery state.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]

@@ -8,7 +8,7 @@ use otsensor_baselines::time::Timestamp;
 use otsensor_protocols::identity::Reader;
 use otsensor_protocols::Direction;
 
-use crate::events::EventSink;
+use crate::events::EventBuffer;
 use crate::flow::{Gap, StreamEvent};
 use crate::pipeline::flowrec::{FlowLabel, LabelBy};
 use crate::registry::{AppCtx, FlowInfo, Identified, ProtoCounters, Registry, Transport, Verdict};
@@ -53,7 +53,7 @@ impl AppStats {
 /// from the table) and these can be borrowed at once.
 pub(super) struct AppEnv<'a> {
     pub(super) registry: &'a Registry,
-    pub(super) sink: &'a mut EventSink,
+    pub(super) outbuf: &'a mut EventBuffer,
     pub(super) detector: &'a mut Detector,
     pub(super) stats: &'a mut AppStats,
     pub(super) ts: Timestamp,
@@ -74,7 +74,7 @@ impl AppEnv<'_> {
             det,
             ts: self.ts,
             pkt_index: self.pkt_index,
-            events: self.sink,
+            events: self.outbuf,
             counters: self.stats.protocols.get_mut(index)?,
             detector: self.detector,
             sigma,
@@ -113,9 +113,9 @@ impl AppEnv<'_> {
                     self.ts,
                     spec.name,
                     on_its_port,
-                    self.sink.alert_scratch(),
+                    self.outbuf.alert_scratch(),
                 );
-                self.sink.commit_alerts(self.pkt_index, info.id);
+                self.outbuf.commit_alerts(self.pkt_index, info.id);
                 let by = if on_its_port {
                     LabelBy::Port
                 } else {
@@ -162,9 +162,9 @@ impl AppEnv<'_> {
                         &info.view(),
                         self.ts,
                         spec.name,
-                        self.sink.alert_scratch(),
+                        self.outbuf.alert_scratch(),
                     );
-                    self.sink.commit_alerts(self.pkt_index, info.id);
+                    self.outbuf.commit_alerts(self.pkt_index, info.id);
                 }
                 let label = match found {
                     Some(f) => FlowLabel::content(f),
@@ -189,9 +189,9 @@ impl AppEnv<'_> {
             &info.view(),
             self.ts,
             label.judged(info.transport, probe.midstream()),
-            self.sink.alert_scratch(),
+            self.outbuf.alert_scratch(),
         );
-        self.sink.commit_alerts(self.pkt_index, info.id);
+        self.outbuf.commit_alerts(self.pkt_index, info.id);
         if let Some(r) = probe.record.as_deref_mut() {
             r.label = Some(label);
         }
@@ -216,8 +216,8 @@ impl AppEnv<'_> {
             // No more messages: the detector's state of the flow is published now.
             if let AppState::Active { det, .. } = std::mem::replace(app, AppState::Done) {
                 self.detector
-                    .end_flow(&info.view(), *det, self.sink.alert_scratch());
-                self.sink.commit_alerts(self.pkt_index, info.id);
+                    .end_flow(&info.view(), *det, self.outbuf.alert_scratch());
+                self.outbuf.commit_alerts(self.pkt_index, info.id);
             }
         }
     }

@@ -211,7 +211,7 @@ pub fn merge_rounds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventSink;
+    use crate::events::EventBuffer;
     use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
 
@@ -257,7 +257,7 @@ mod tests {
     }
 
     fn batch(round: u64, events: &[(u64, u64)]) -> OutBatch {
-        let mut s = EventSink::new(true);
+        let mut s = EventBuffer::new(true);
         for (pkt, flow) in events {
             s.emit(*pkt, *flow, &serde_json::json!({ "p": pkt }));
         }

@@ -25,7 +25,7 @@ use otsensor_protocols::mms::data::Value;
 use otsensor_protocols::profinet::{self, FrameKind};
 use otsensor_protocols::record::Serialized;
 
-use crate::events::EventSink;
+use crate::events::EventBuffer;
 use crate::pipeline::batch::L2Pkt;
 
 /// What the layer-2 flows of a worker counted.
@@ -220,12 +220,12 @@ struct SvEvent<'a> {
     other_publisher: Option<MacAddr>,
 }
 
-/// Where a frame's judgements go: the worker's detector and event sink.
+/// Where a frame's judgements go: the worker's detector and event buffer.
 pub struct L2Ctx<'a> {
     /// The worker's detector.
     pub detector: &'a mut Detector,
     /// The worker's events and signals.
-    pub sink: &'a mut EventSink,
+    pub outbuf: &'a mut EventBuffer,
     /// Capture interfaces by index (zones by interface).
     pub interfaces: &'a [String],
 }
@@ -321,10 +321,10 @@ impl L2Flows {
             let Some(flow) = self.flows.touch(&key, ts_ns) else {
                 return;
             };
-            let scratch = cx.sink.alert_scratch();
+            let scratch = cx.outbuf.alert_scratch();
             cx.detector
                 .l2_started(&flow.view, p.ts, &mut flow.sent, scratch);
-            cx.sink.commit_alerts(p.index, flow.view.id);
+            cx.outbuf.commit_alerts(p.index, flow.view.id);
         }
         let Some(flow) = self.flows.touch(&key, ts_ns) else {
             return;
@@ -369,9 +369,9 @@ impl L2Flows {
         self.stats.flows_idle += self.flows.drop_idle(now_ns.saturating_sub(self.idle_ns)) as u64;
         self.goose.silent(now_ns, &mut self.silences);
         for s in self.silences.drain(..) {
-            let scratch = cx.sink.alert_scratch();
+            let scratch = cx.outbuf.alert_scratch();
             cx.detector.goose_silence(&s, now, scratch);
-            cx.sink.commit_alerts(upto, 0);
+            cx.outbuf.commit_alerts(upto, 0);
         }
         for done in self.sv.due(now_ns) {
             self.summary_of_stream(&done, upto, cx);
@@ -475,7 +475,7 @@ fn profinet_frame(
                     alarm: a,
                 },
             );
-            cx.sink.commit_alerts(p.index, flow.view.id);
+            cx.outbuf.commit_alerts(p.index, flow.view.id);
         }
         FrameKind::Dcp => {
             let Some(d) = profinet::dcp(id, rest) else {
@@ -483,7 +483,7 @@ fn profinet_frame(
                 return;
             };
             stats.pn_dcp_pdus += 1;
-            if cx.sink.enabled() || cx.detector.sigma_wants("pn_dcp") {
+            if cx.outbuf.enabled() || cx.detector.sigma_wants("pn_dcp") {
                 let (src, dst) = ends(h);
                 let response = d.is_response();
                 l2_event(
@@ -519,10 +519,10 @@ fn profinet_frame(
                     },
                 );
             }
-            let scratch = cx.sink.alert_scratch();
+            let scratch = cx.outbuf.alert_scratch();
             cx.detector
                 .pn_dcp(&flow.view, p.ts, &d, &mut flow.sent, scratch);
-            cx.sink.commit_alerts(p.index, flow.view.id);
+            cx.outbuf.commit_alerts(p.index, flow.view.id);
         }
     }
 }
@@ -550,7 +550,7 @@ l2_record!(GooseEvent<'_>, DcpEvent<'_>, AlarmEvent, SvEvent<'_>);
 
 /// A layer-2 record of the flow `view`, keyed at packet `at`: written when events are
 /// recorded, and tried against the Sigma rules of its protocol (their alerts wait in the
-/// sink's scratch for the caller to commit).
+/// event buffer's scratch for the caller to commit).
 fn l2_event<T: L2Record>(
     cx: &mut L2Ctx<'_>,
     at: u64,
@@ -559,11 +559,11 @@ fn l2_event<T: L2Record>(
     sent: &mut Vec<u64>,
     ev: &T,
 ) {
-    cx.sink.emit(at, ev.flow_id(), ev);
+    cx.outbuf.emit(at, ev.flow_id(), ev);
     let service = ev.protocol();
     if cx.detector.sigma_wants(service) {
         let rec = Serialized { service, value: ev };
-        let scratch = cx.sink.alert_scratch();
+        let scratch = cx.outbuf.alert_scratch();
         cx.detector.sigma_l2(&rec, view, ts, sent, scratch);
     }
 }
@@ -578,7 +578,7 @@ fn goose_pdu(
     findings: &mut Vec<Finding>,
     cx: &mut L2Ctx<'_>,
 ) {
-    if cx.sink.enabled() || cx.detector.sigma_wants("goose") {
+    if cx.outbuf.enabled() || cx.detector.sigma_wants("goose") {
         l2_event(
             cx,
             p.index,
@@ -614,7 +614,7 @@ fn goose_pdu(
         );
     }
     let repeat_ms = watch.frame(p.ts.as_nanos(), h, g, findings);
-    let scratch = cx.sink.alert_scratch();
+    let scratch = cx.outbuf.alert_scratch();
     for f in findings.drain(..) {
         cx.detector
             .goose_finding(&flow.view, p.ts, &g.gocb_ref, &f, &mut flow.sent, scratch);
@@ -632,7 +632,7 @@ fn goose_pdu(
     };
     cx.detector
         .l2_stream(&flow.view, p.ts, &sample, &mut flow.sent, scratch);
-    cx.sink.commit_alerts(p.index, flow.view.id);
+    cx.outbuf.commit_alerts(p.index, flow.view.id);
 }
 
 /// One second of an SV stream: its event and its judgement, keyed at packet `at`; with
@@ -647,7 +647,7 @@ fn sv_summary(
     cx: &mut L2Ctx<'_>,
 ) {
     let ts = Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000));
-    if cx.sink.enabled() || cx.detector.sigma_wants("sv") {
+    if cx.outbuf.enabled() || cx.detector.sigma_wants("sv") {
         l2_event(
             cx,
             at,
@@ -675,7 +675,7 @@ fn sv_summary(
             },
         );
     }
-    let scratch = cx.sink.alert_scratch();
+    let scratch = cx.outbuf.alert_scratch();
     cx.detector.sv_second(view, ts, s, sent, scratch);
     if known_flow {
         let h = &view.header;
@@ -692,7 +692,7 @@ fn sv_summary(
         };
         cx.detector.l2_stream(view, ts, &sample, sent, scratch);
     }
-    cx.sink.commit_alerts(at, s.flow_id);
+    cx.outbuf.commit_alerts(at, s.flow_id);
 }
 
 #[cfg(test)]
@@ -751,11 +751,11 @@ mod tests {
     #[test]
     fn simulation_confrev_and_silence_reach_their_rules() {
         let mut det = Detector::new(Arc::new(Shared::default()));
-        let mut sink = EventSink::new(true);
+        let mut outbuf = EventBuffer::new(true);
         let mut l2 = L2Flows::new(16, 60 * NS);
         let mut cx = L2Ctx {
             detector: &mut det,
-            sink: &mut sink,
+            outbuf: &mut outbuf,
             interfaces: &[],
         };
         let frames = [
@@ -773,7 +773,7 @@ mod tests {
             l2.frame(&p, f, &mut cx);
         }
         l2.sweep(Timestamp::from_nanos(2 * NS), 2, &mut cx);
-        let b = cx.sink.take(0, Timestamp::default(), OutBatch::default());
+        let b = cx.outbuf.take(0, Timestamp::default(), OutBatch::default());
         assert_eq!(b.marks.len(), 2, "one event per PDU");
         assert_eq!(
             rules(&b),
@@ -783,7 +783,7 @@ mod tests {
             ]
         );
         l2.sweep(Timestamp::from_nanos(3 * NS), 2, &mut cx);
-        let b = cx.sink.take(1, Timestamp::default(), OutBatch::default());
+        let b = cx.outbuf.take(1, Timestamp::default(), OutBatch::default());
         assert_eq!(rules(&b), ["protocol.goose_silent"]);
         l2.sweep(Timestamp::from_nanos(100 * NS), 2, &mut cx);
         let s = l2.stats();

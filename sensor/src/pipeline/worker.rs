@@ -15,7 +15,7 @@ use otsensor_protocols::record::Serialized;
 use otsensor_protocols::{applabel, Direction};
 
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
-use crate::events::{CaptureRequest, EventSink, EvidenceCapture, OutBatch};
+use crate::events::{CaptureRequest, EventBuffer, EvidenceCapture, OutBatch};
 use crate::flow::table::{Class, FlowId, Limits};
 use crate::flow::{FlowKey, FlowTable, ReassemblyConfig, TcpCounters};
 use crate::pipeline::batch::{Batch, Pkt};
@@ -215,7 +215,7 @@ pub struct Worker {
     registry: Arc<Registry>,
     assets: Arc<AssetInventory>,
     table: FlowTable<Flow>,
-    sink: EventSink,
+    outbuf: EventBuffer,
     stats: WorkerStats,
     ended: Vec<(FlowKey, Flow)>,
     now: Timestamp,
@@ -236,17 +236,17 @@ impl Worker {
     pub fn new(cfg: WorkerConfig, registry: Arc<Registry>, shared: Arc<Shared>) -> Worker {
         let n = registry.protocols().len();
         let assets = Arc::clone(&shared.assets);
-        let mut sink = EventSink::new(cfg.events);
+        let mut outbuf = EventBuffer::new(cfg.events);
         if cfg.evidence.is_some() {
-            sink.want_evidence();
+            outbuf.want_evidence();
         }
         if cfg.flows {
-            sink.want_flows();
+            outbuf.want_flows();
         }
         Worker {
             detector: Detector::new(shared),
             table: FlowTable::new(cfg.limits),
-            sink,
+            outbuf,
             stats: WorkerStats {
                 app: AppStats {
                     protocols: vec![ProtoCounters::default(); n],
@@ -304,7 +304,7 @@ impl Worker {
             &mut self.l2,
             super::substation::L2Ctx {
                 detector: &mut self.detector,
-                sink: &mut self.sink,
+                outbuf: &mut self.outbuf,
                 interfaces: &self.cfg.interfaces,
             },
         )
@@ -329,15 +329,15 @@ impl Worker {
     pub fn snapshot(&self) -> (WorkerStats, usize) {
         let mut s = self.stats.clone();
         s.evidence_refused = self.rings.as_ref().map(|r| r.refused);
-        s.events = self.sink.emitted;
-        s.event_errors = self.sink.failed;
+        s.events = self.outbuf.emitted;
+        s.event_errors = self.outbuf.failed;
         s.l2 = self.l2.stats();
         (s, self.table.len() + self.l2.len())
     }
 
     /// Hands over the events of the round.
     pub fn take_events(&mut self, round: u64, now: Timestamp, recycled: OutBatch) -> OutBatch {
-        self.sink.take(round, now, recycled)
+        self.outbuf.take(round, now, recycled)
     }
 
     /// Ends every flow (end of input) and returns the final counters.
@@ -351,8 +351,8 @@ impl Worker {
         let (l2, mut cx) = self.l2_ctx();
         l2.finish(idx, &mut cx);
         self.stats.l2 = self.l2.stats();
-        self.stats.events = self.sink.emitted;
-        self.stats.event_errors = self.sink.failed;
+        self.stats.events = self.outbuf.emitted;
+        self.stats.event_errors = self.outbuf.failed;
         self.stats.evidence_refused = self.rings.as_ref().map(|r| r.refused);
         self.stats.clone()
     }
@@ -497,9 +497,9 @@ impl Worker {
             p.ts,
             s.proto,
             opened,
-            self.sink.alert_scratch(),
+            self.outbuf.alert_scratch(),
         );
-        self.sink.commit_alerts(p.index, flow.info.id);
+        self.outbuf.commit_alerts(p.index, flow.info.id);
         let class = Worker::class_of_new(&flow, opened);
         let (id, evicted) = self.table.insert(key, flow, p.clock.as_nanos(), class);
         if let Some((_, old)) = evicted {
@@ -532,7 +532,7 @@ impl Worker {
             return;
         };
         for r in reqs {
-            let (captures, sink, upto) = (&mut self.captures, &mut self.sink, self.upto);
+            let (captures, outbuf, upto) = (&mut self.captures, &mut self.outbuf, self.upto);
             self.table.for_each_mut(|f| {
                 if f.info.id != r.flow_id {
                     return;
@@ -540,7 +540,7 @@ impl Worker {
                 if let Some(fr) = f.evidence.as_deref_mut() {
                     rings.arm(fr, r.alert_id, r.rule, captures);
                     for c in captures.drain(..) {
-                        sink.evidence(upto, f.info.id, c);
+                        outbuf.evidence(upto, f.info.id, c);
                     }
                 }
             });
@@ -549,7 +549,7 @@ impl Worker {
 
     /// An alert first raised on the flow by this packet starts an evidence capture.
     fn arm_evidence(&mut self, fid: FlowId, pkt_index: u64) {
-        let full = self.sink.take_full();
+        let full = self.outbuf.take_full();
         let (Some(rings), flow) = (self.rings.as_mut(), self.table.value_mut(fid)) else {
             return;
         };
@@ -561,7 +561,7 @@ impl Worker {
             }
         }
         for c in self.captures.drain(..) {
-            self.sink.evidence(pkt_index, flow.info.id, c);
+            self.outbuf.evidence(pkt_index, flow.info.id, c);
         }
     }
 
@@ -593,7 +593,7 @@ impl Worker {
         let Worker {
             table,
             registry,
-            sink,
+            outbuf,
             stats,
             cfg,
             detector,
@@ -607,7 +607,7 @@ impl Worker {
         if let (Some(r), Some(fr)) = (rings.as_mut(), flow.evidence.as_deref_mut()) {
             r.packet(fr, p.ts, p.wire_len, p.dlt, frame, captures);
             for c in captures.drain(..) {
-                sink.evidence(p.index, flow.info.id, c);
+                outbuf.evidence(p.index, flow.info.id, c);
             }
         }
         // A connection picked up midstream: its first payload may say which side is the
@@ -620,7 +620,7 @@ impl Worker {
             flow.reorient();
         }
         let dir = count_packet(flow, p, src_is_lo, payload.len(), is_new);
-        let observations = sink.observations;
+        let observations = outbuf.observations;
         if (is_new && !flow.probe.midstream()) || (flow.probe.unreported() && !payload.is_empty()) {
             // The asset inventory hears of the flow once its first packet (midstream: its
             // first payload) is counted: a flow that sees nothing more (a scan's SYN) needs
@@ -632,7 +632,7 @@ impl Worker {
         }
         let mut env = AppEnv {
             registry,
-            sink: &mut *sink,
+            outbuf: &mut *outbuf,
             detector: &mut *detector,
             stats: &mut stats.app,
             ts: p.ts,
@@ -670,16 +670,16 @@ impl Worker {
             _ => {}
         }
         // Names and software the packet gives away (its label decided above, at the latest).
-        read_names(flow, dir, payload, p, sightings, assets, detector, sink);
+        read_names(flow, dir, payload, p, sightings, assets, detector, outbuf);
         if let Some(rec) = flow.probe.record.as_deref_mut() {
-            let raised = sink.observations - observations;
+            let raised = outbuf.observations - observations;
             rec.alerts = rec
                 .alerts
                 .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
             if p.ts.as_nanos() - rec.last_record.max(flow.first_ts.as_nanos()) >= cfg.interim_ns {
                 rec.last_record = p.ts.as_nanos();
                 rec.interims += 1;
-                write_record(sink, &cfg.sensor_id, flow, None, detector, p.index);
+                write_record(outbuf, &cfg.sensor_id, flow, None, detector, p.index);
             }
         }
         if closed_now {
@@ -699,17 +699,17 @@ impl Worker {
         if let Some(i) = EndReason::ALL.iter().position(|r| *r == reason) {
             self.stats.flows_ended[i] += 1;
         }
-        let observations = self.sink.observations;
+        let observations = self.outbuf.observations;
         let Worker {
             registry,
-            sink,
+            outbuf,
             stats,
             detector,
             ..
         } = self;
         let mut env = AppEnv {
             registry,
-            sink,
+            outbuf,
             detector,
             stats: &mut stats.app,
             ts,
@@ -755,31 +755,31 @@ impl Worker {
         }
         if let AppState::Active { det, .. } = std::mem::replace(&mut flow.app, AppState::Done) {
             self.detector
-                .end_flow(&flow.info.view(), *det, self.sink.alert_scratch());
-            self.sink.commit_alerts(pkt_index, flow.info.id);
+                .end_flow(&flow.info.view(), *det, self.outbuf.alert_scratch());
+            self.outbuf.commit_alerts(pkt_index, flow.info.id);
         }
         if let (Some(rings), Some(fr)) = (self.rings.as_mut(), flow.evidence.take()) {
             // Alerts raised at its end start captures of what the ring holds; every capture
             // in progress is complete now.
             let mut fr = *fr;
-            for (flow_id, id, rule) in self.sink.take_full() {
+            for (flow_id, id, rule) in self.outbuf.take_full() {
                 if flow_id == flow.info.id {
                     rings.arm(&mut fr, id, rule, &mut self.captures);
                 }
             }
             rings.end(fr, &mut self.captures);
             for c in self.captures.drain(..) {
-                self.sink.evidence(pkt_index, flow.info.id, c);
+                self.outbuf.evidence(pkt_index, flow.info.id, c);
             }
         }
-        let raised = self.sink.observations - observations;
+        let raised = self.outbuf.observations - observations;
         if let Some(rec) = flow.probe.record.as_deref_mut() {
             rec.alerts = rec
                 .alerts
                 .saturating_add(u32::try_from(raised).unwrap_or(u32::MAX));
             let sensor = &self.cfg.sensor_id;
             write_record(
-                &mut self.sink,
+                &mut self.outbuf,
                 sensor,
                 &flow,
                 Some(reason),
@@ -861,7 +861,7 @@ fn read_names(
     sightings: &mut Vec<Sighting>,
     assets: &AssetInventory,
     detector: &mut Detector,
-    sink: &mut EventSink,
+    outbuf: &mut EventBuffer,
 ) {
     let d = dir.index();
     if let Some(r) = flow.probe.reader.filter(|_| !payload.is_empty()) {
@@ -882,8 +882,8 @@ fn read_names(
                     Who::Mac(_) => None,
                 };
                 if let Some(ip) = ip {
-                    detector.sighting(&flow.info.view(), ip, &s, p.ts, sink.alert_scratch());
-                    sink.commit_alerts(p.index, flow.info.id);
+                    detector.sighting(&flow.info.view(), ip, &s, p.ts, outbuf.alert_scratch());
+                    outbuf.commit_alerts(p.index, flow.info.id);
                 }
             }
         }
@@ -939,7 +939,7 @@ fn tcp_segment(
 
 /// Writes `flow`'s record: its final one when it ended for `reason`, else an interim one.
 fn write_record(
-    sink: &mut EventSink,
+    outbuf: &mut EventBuffer,
     sensor: &str,
     flow: &Flow,
     reason: Option<EndReason>,
@@ -996,15 +996,21 @@ fn write_record(
         alerts: state.alerts,
         sensor,
     };
-    sink.flow_record(pkt_index, info.id, &rec);
+    outbuf.flow_record(pkt_index, info.id, &rec);
     let service = otsensor_baselines::sigma::FLOW;
     if detector.sigma_wants(service) {
         let rec = Serialized {
             service,
             value: &rec,
         };
-        detector.sigma(&rec, &info.view(), None, flow.last_ts, sink.alert_scratch());
-        sink.commit_alerts(pkt_index, info.id);
+        detector.sigma(
+            &rec,
+            &info.view(),
+            None,
+            flow.last_ts,
+            outbuf.alert_scratch(),
+        );
+        outbuf.commit_alerts(pkt_index, info.id);
     }
 }
 
