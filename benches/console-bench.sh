@@ -10,17 +10,7 @@
 # Usage: [RUNS=10] benches/console-bench.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p otsensor -p otsensor-benches
-work=${1:-$(mktemp -d)}
-mkdir -p "$work"
-bin=target/release/otsensor
-plant=${OTSENSOR_SHARED_PCAPS:-../shared/pcaps}/mixed/plant1__modbus+s7comm-merged.pcap
-[ -f "$plant" ] || { echo "needs $plant (the shared corpus)" >&2; exit 2; }
-cap=$work/plant20.pcap
-[ -f "$cap" ] || target/release/gen-replicate "$plant" "$cap" 20 >/dev/null
-[ -f "$work/base.json" ] ||
-  "$bin" replay -c config/plant1-zones.toml --learn --baseline "$work/base.json" "$cap" >/dev/null 2>&1
-cat "$cap" >/dev/null
+. benches/plant20.sh "${1:-}"
 cp config/plant1-zones.toml "$work/off.toml"
 hash=$(echo bench | "$bin" console hash-password)
 { cat config/plant1-zones.toml; printf '\n[console]\nlisten = "127.0.0.1:%s"\n' "${CONSOLE_PORT:-18443}"; printf '[[console.users]]\nname = "b"\npassword_hash = "%s"\n' "$hash"; } >"$work/on.toml"

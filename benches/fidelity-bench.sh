@@ -8,17 +8,7 @@
 # Usage: [RUNS=3] benches/fidelity-bench.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p otsensor -p otsensor-benches
-work=${1:-$(mktemp -d)}
-mkdir -p "$work"
-bin=target/release/otsensor
-plant=../shared/pcaps/mixed/plant1__modbus+s7comm-merged.pcap
-[ -f "$plant" ] || { echo "needs $plant (the shared corpus)" >&2; exit 2; }
-cap=$work/plant20.pcap
-target/release/gen-replicate "$plant" "$cap" 20 >/dev/null
-rm -f "$work/base.json"
-"$bin" replay -c config/plant1-zones.toml --learn --baseline "$work/base.json" "$cap" >/dev/null 2>&1
-cat "$cap" >/dev/null
+. benches/plant20.sh "${1:-}"
 best() { # command... → best wall seconds of RUNS
   local b=999999 t0 t1
   for _ in $(seq "${RUNS:-3}"); do

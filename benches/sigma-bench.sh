@@ -8,17 +8,8 @@
 # Usage: [RUNS=5] benches/sigma-bench.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p otsensor -p otsensor-benches
-work=${1:-$(mktemp -d)}
+. benches/plant20.sh "${1:-}"
 mkdir -p "$work/other" "$work/own"
-bin=target/release/otsensor
-plant=${OTSENSOR_SHARED_PCAPS:-../shared/pcaps}/mixed/plant1__modbus+s7comm-merged.pcap
-[ -f "$plant" ] || { echo "needs $plant (the shared corpus)" >&2; exit 2; }
-cap=$work/plant20.pcap
-[ -f "$cap" ] || target/release/gen-replicate "$plant" "$cap" 20 >/dev/null
-rm -f "$work/base.json"
-"$bin" replay -c config/plant1-zones.toml --learn --baseline "$work/base.json" "$cap" >/dev/null 2>&1
-cat "$cap" >/dev/null
 
 rule() { # file id service selection-lines
   cat >"$1" <<RULE

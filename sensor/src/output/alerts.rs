@@ -142,8 +142,8 @@ pub struct AlertOutput {
     input_done: bool,
 }
 
-/// A record's Kafka key and its JSON.
-type KeyedRecord = (String, String);
+/// An asset record and its key (the asset's IP or MAC address).
+type Keyed<T> = (String, T);
 
 /// Shortest time between two publications to the console.
 const CONSOLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -619,12 +619,11 @@ impl AlertOutput {
         self.console_written = self.written;
         let mut alerts: Vec<Alert> = self.store.all().into_iter().cloned().collect();
         alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
-        let (ip, mac) = self.asset_records();
-        let values = |v: Vec<KeyedRecord>| -> Vec<serde_json::Value> {
-            v.iter()
-                .filter_map(|(_, json)| serde_json::from_str(json).ok())
-                .collect()
-        };
+        let (ip, mac) = self.asset_records(
+            |r| serde_json::to_value(r).ok(),
+            |r| serde_json::to_value(r).ok(),
+        );
+        let values = |v: Vec<Keyed<serde_json::Value>>| v.into_iter().map(|(_, v)| v).collect();
         console.publish(crate::console::state::Snapshot {
             alerts,
             assets: values(ip),
@@ -678,7 +677,10 @@ impl AlertOutput {
         if !self.sinks.iter().any(Sink::wants_assets) {
             return;
         }
-        let (ip, mac) = self.asset_records();
+        let (ip, mac) = self.asset_records(
+            |r| serde_json::to_string(r).ok(),
+            |r| serde_json::to_string(r).ok(),
+        );
         for s in self.sinks.iter_mut().filter(|s| s.wants_assets()) {
             for (key, json) in ip.iter().chain(&mac) {
                 s.publish_asset(key, json);
@@ -687,8 +689,13 @@ impl AlertOutput {
     }
 
     /// Every asset record with its risk score (keyed by IP address), and the devices known
-    /// only by MAC address (keyed by it), as JSON.
-    fn asset_records(&self) -> (Vec<KeyedRecord>, Vec<KeyedRecord>) {
+    /// only by MAC address (keyed by it), each made into `T` by `ip` and `mac` (a JSON line
+    /// for the sinks, a JSON value for the console); a record they refuse is left out.
+    fn asset_records<T>(
+        &self,
+        ip: fn(&crate::output::risk::AssetRecord<'_>) -> Option<T>,
+        mac: fn(&crate::output::risk::L2AssetRecord<'_>) -> Option<T>,
+    ) -> (Vec<Keyed<T>>, Vec<Keyed<T>>) {
         let (assets, l2) = self.shared.assets.inventory();
         let alerts = self.store.all();
         let risks = crate::output::risk::score(&assets, &alerts);
@@ -702,8 +709,8 @@ impl AlertOutput {
                 risk,
                 sensor: &self.sensor,
             };
-            if let Ok(json) = serde_json::to_string(&record) {
-                records.push((asset.ip.to_string(), json));
+            if let Some(r) = ip(&record) {
+                records.push((asset.ip.to_string(), r));
             }
         }
         // Devices known only by MAC address, keyed by it.
@@ -713,8 +720,8 @@ impl AlertOutput {
                 device,
                 sensor: &self.sensor,
             };
-            if let Ok(json) = serde_json::to_string(&record) {
-                l2_records.push((device.mac.to_string(), json));
+            if let Some(r) = mac(&record) {
+                l2_records.push((device.mac.to_string(), r));
             }
         }
         (records, l2_records)
