@@ -1,6 +1,9 @@
 //! A decision on an alert (learn, mute, unmute) as the baseline records it in its audit
-//! trail, and the alert ids the decisions leave muted. What a decision does to the baseline
+//! trail, and the [`Ledger`] of a baseline's decisions (the alert ids they leave muted). What a decision does to the baseline
 //! is [`crate::triage`]'s.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,18 +43,63 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// The alert ids muted by `decisions` (in order: an unmute undoes an earlier mute).
-pub fn muted(decisions: &[Decision]) -> std::collections::HashSet<u64> {
-    let mut m = std::collections::HashSet::new();
-    for d in decisions {
-        d.apply_to_muted(&mut m);
+/// A baseline's decisions: its audit trail (the file's, then those taken while the sensor
+/// runs) and the alert ids they leave muted. The output thread asks it whether an alert is
+/// muted; the decisions topic and the console record into it; the baseline file keeps it.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Alert ids muted by the decisions (in order: an unmute undoes an earlier mute).
+    muted: RwLock<HashSet<u64>>,
+    /// The audit trail.
+    trail: Mutex<Vec<Decision>>,
+    /// How many of them came with the file.
+    loaded: usize,
+}
+
+impl Ledger {
+    /// The ledger of a baseline file's decisions.
+    pub fn new(decisions: Vec<Decision>) -> Ledger {
+        let mut muted = HashSet::new();
+        for d in &decisions {
+            d.apply_to_muted(&mut muted);
+        }
+        Ledger {
+            muted: muted.into(),
+            loaded: decisions.len(),
+            trail: decisions.into(),
+        }
     }
-    m
+
+    /// Whether a decision muted the alert with hash `id`.
+    pub fn is_muted(&self, id: u64) -> bool {
+        self.muted.read().is_ok_and(|m| m.contains(&id))
+    }
+
+    /// Records a decision (the audit trail) and mutes or unmutes its alert.
+    pub fn record(&self, d: Decision) {
+        if let Ok(mut m) = self.muted.write() {
+            d.apply_to_muted(&mut m);
+        }
+        if let Ok(mut v) = self.trail.lock() {
+            v.push(d);
+        }
+    }
+
+    /// Whether decisions were taken since the file was loaded (it needs saving, also when
+    /// detecting).
+    pub fn has_new(&self) -> bool {
+        self.trail.lock().is_ok_and(|d| d.len() > self.loaded)
+    }
+
+    /// The audit trail as it stands.
+    pub fn trail(&self) -> Vec<Decision> {
+        self.trail.lock().map(|d| d.clone()).unwrap_or_default()
+    }
 }
 
 impl Decision {
     /// Mutes or unmutes its alert in `muted` (a learn changes nothing there).
-    pub fn apply_to_muted(&self, muted: &mut std::collections::HashSet<u64>) {
+    fn apply_to_muted(&self, muted: &mut HashSet<u64>) {
         let Ok(id) = u64::from_str_radix(&self.alert_id, 16) else {
             return;
         };

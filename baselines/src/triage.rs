@@ -17,7 +17,7 @@ use crate::baseline::{Baseline, Caps, EdgeKey, Learner, Lesson, State};
 use crate::message::AddressRange;
 use crate::time::Timestamp;
 
-pub use crate::decision::{muted, Action, Decision};
+pub use crate::decision::{Action, Decision, Ledger};
 
 /// The parts of an alert record a decision needs.
 #[derive(Debug, Clone)]
@@ -132,7 +132,7 @@ pub fn apply_to(
         (Action::Learn, Some(r)) => learn(l, r)?,
     };
     let rec = alert.record.as_ref();
-    l.decide(Decision {
+    l.decisions().record(Decision {
         alert_id: alert.id.clone(),
         action,
         rule: rec.map(|r| r.rule.clone()).unwrap_or_default(),
@@ -402,15 +402,15 @@ mod tests {
         )
         .unwrap();
         let expected = u64::from_str_radix(v["id"].as_str().unwrap(), 16).unwrap();
-        assert!(muted(&b.decisions).contains(&expected));
+        assert!(Ledger::new(b.decisions.clone()).is_muted(expected));
         let l = Learner::from_baseline(b, Caps::default());
-        assert!(l.is_muted(expected));
+        assert!(l.decisions().is_muted(expected));
         // Live (the running sensor's learner): an unmute undoes it, and both are recorded.
         apply_to(&l, &id, Action::Unmute, "t", "", Timestamp::from_nanos(1)).unwrap();
-        assert!(!l.is_muted(expected));
+        assert!(!l.decisions().is_muted(expected));
         let b = l.to_baseline();
         assert_eq!(b.decisions.len(), 2);
-        assert!(!muted(&b.decisions).contains(&expected));
+        assert!(!Ledger::new(b.decisions.clone()).is_muted(expected));
     }
 
     #[test]

@@ -444,7 +444,9 @@ impl AlertOutput {
                 // Known alerts (raised, or learned) need no details: only the first is kept.
                 let learner = &self.shared.learner;
                 let known = |id: u64| {
-                    store.contains(id) || repeats.get(&id).is_some() || learner.is_muted(id)
+                    store.contains(id)
+                        || repeats.get(&id).is_some()
+                        || learner.decisions().is_muted(id)
                 };
                 let shed = self.anomaly.evicted;
                 self.anomaly.observe(&f, &mut found, &known);
@@ -482,7 +484,7 @@ impl AlertOutput {
     /// not raise them again. (Policy alerts come from configuration and are never learned.)
     pub fn observe(&mut self, o: Observation) {
         let id = alert_hash(o.rule.id, &[&o.key]);
-        if self.shared.learner.is_muted(id) {
+        if self.shared.learner.decisions().is_muted(id) {
             // A decision muted it (learn mode included: muted means never raised).
             self.muted += 1;
             return;
@@ -515,7 +517,7 @@ impl AlertOutput {
 
     /// One more sighting of an alert whose full observation came earlier from the same flow.
     fn repeat(&mut self, r: Repeat) {
-        if self.shared.learner.is_muted(r.id) {
+        if self.shared.learner.decisions().is_muted(r.id) {
             self.muted += 1;
             return;
         }
