@@ -57,9 +57,9 @@ pub struct AlertEndpoint {
     pub asset: Option<std::borrow::Cow<'static, str>>,
 }
 
-/// Observed vs expected.
+/// What a rule compared: observed vs expected (the first part of an alert's [`Evidence`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Evidence {
+pub struct Comparison {
     /// What was seen.
     pub observed: serde_json::Value,
     /// What the policy or baseline expected.
@@ -67,13 +67,14 @@ pub struct Evidence {
     pub expected: serde_json::Value,
 }
 
-/// An alert's evidence: what its first observation saw and expected, and the capture file of
-/// the packets behind it (`evidence.dir`), once written, with its SHA-256.
+/// An alert's evidence (its record's `evidence`): what its first observation compared, and
+/// the evidence capture, the file of the packets behind it (`[evidence] dir`), once written,
+/// with its SHA-256.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlertEvidence {
+pub struct Evidence {
     /// Observed and expected.
     #[serde(flatten)]
-    pub found: Evidence,
+    pub comparison: Comparison,
     /// File name of the evidence capture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap: Option<String>,
@@ -106,7 +107,7 @@ pub struct Observation {
     /// Human-readable details.
     pub details: String,
     /// Observed vs expected.
-    pub evidence: Evidence,
+    pub comparison: Comparison,
     /// Severity override (from config); `None` uses the rule's.
     pub severity: Option<u8>,
     /// Community ID of the flow it was seen on.
@@ -320,8 +321,9 @@ pub struct Alert {
     pub function: Option<String>,
     /// Details.
     pub details: String,
-    /// Evidence (of the first observation), and the packets behind the alert once written.
-    pub evidence: AlertEvidence,
+    /// Evidence: the first observation's comparison, and the packets behind the alert once
+    /// written.
+    pub evidence: Evidence,
     /// ATT&CK mapping.
     pub attack: Attack,
     /// Community ID of the flow of its first observation (joins with Zeek, Suricata and
@@ -468,8 +470,8 @@ impl AlertStore {
             operation: o.operation,
             function: o.function,
             details: o.details,
-            evidence: AlertEvidence {
-                found: o.evidence,
+            evidence: Evidence {
+                comparison: o.comparison,
                 pcap: None,
                 sha256: None,
             },
@@ -528,7 +530,7 @@ impl AlertStore {
         id: u64,
         ts: Timestamp,
         details: String,
-        evidence: Evidence,
+        comparison: Comparison,
         status: Option<&'static str>,
     ) -> Option<Alert> {
         let e = self.alerts.touch(&id, ts.as_nanos())?;
@@ -538,7 +540,7 @@ impl AlertStore {
         a.last_seen = a.last_seen.max(ts);
         a.ts = a.last_seen;
         a.details = details;
-        a.evidence.found = evidence;
+        a.evidence.comparison = comparison;
         a.status = status;
         e.last_emit = a.last_seen;
         e.dirty = false;
@@ -642,7 +644,7 @@ mod tests {
             operation: None,
             function: None,
             details: String::new(),
-            evidence: Evidence {
+            comparison: Comparison {
                 observed: serde_json::Value::Null,
                 expected: serde_json::Value::Null,
             },

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use crate::alert::{
-    alert_hash, AlertEndpoint, Evidence, Fact, FactKind, Observation, Repeat, Rule, Signal,
+    alert_hash, AlertEndpoint, Comparison, Fact, FactKind, Observation, Repeat, Rule, Signal,
 };
 use crate::lru::Lru;
 use crate::rules;
@@ -1004,7 +1004,7 @@ impl Fire<'_> {
             operation: None,
             function: None,
             details,
-            evidence: Evidence { observed, expected },
+            comparison: Comparison { observed, expected },
             severity: None,
             community_id: None,
         })));
@@ -1096,7 +1096,7 @@ mod tests {
         assert_eq!(full(&out).len(), 1);
         assert_eq!(full(&out)[0].rule.id, "anomaly.port_scan");
         assert_eq!(
-            full(&out)[0].evidence.observed["sample"],
+            full(&out)[0].comparison.observed["sample"],
             json!([21, 22, 23])
         );
         // Midstream pickups never count.
@@ -1131,7 +1131,7 @@ mod tests {
         assert_eq!(e.pairs.len(), 1);
         let ids: Vec<_> = full(&out).iter().map(|s| s.rule.id).collect();
         assert_eq!(ids, ["anomaly.port_scan", "anomaly.excessive_sessions"]);
-        assert_eq!(full(&out)[0].evidence.observed["sample"], json!([21, 22]));
+        assert_eq!(full(&out)[0].comparison.observed["sample"], json!([21, 22]));
         // A second flow to another server makes both pairs.
         let mut e = AnomalyEngine::new(cfg);
         e.observe(&start(0, 9, 21), &mut out, &|_| false);
@@ -1197,8 +1197,8 @@ mod tests {
         assert!(hits
             .iter()
             .all(|o| o.rule.id == "anomaly.io_producer_mismatch"));
-        assert_eq!(hits[0].evidence.expected["producer"], json!(scanner));
-        assert_eq!(hits[1].evidence.expected["producer"], json!(adapter));
+        assert_eq!(hits[0].comparison.expected["producer"], json!(scanner));
+        assert_eq!(hits[1].comparison.expected["producer"], json!(adapter));
         assert_eq!(
             e.io_pairing,
             IoPairing {
@@ -1228,7 +1228,7 @@ mod tests {
         let got = full(&out);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].rule.id, "anomaly.new_time_master");
-        assert_eq!(got[0].evidence.expected["time_master"], json!("10.0.0.1"));
+        assert_eq!(got[0].comparison.expected["time_master"], json!("10.0.0.1"));
     }
 
     #[test]
@@ -1243,7 +1243,10 @@ mod tests {
         f.client = ep([10, 0, 0, 66], 40000);
         e.observe(&f, &mut out, &|_| false);
         assert_eq!(full(&out).len(), 1);
-        assert_eq!(full(&out)[0].evidence.expected["master"], json!("10.0.0.1"));
+        assert_eq!(
+            full(&out)[0].comparison.expected["master"],
+            json!("10.0.0.1")
+        );
     }
 
     #[test]
@@ -1367,7 +1370,7 @@ mod tests {
             .find(|o| o.rule.id == "anomaly.syn_flood")
             .unwrap();
         assert_eq!(syn.key, "10.0.1.1:502");
-        assert_eq!(syn.evidence.observed["attempts"], json!(100));
+        assert_eq!(syn.comparison.observed["attempts"], json!(100));
     }
 
     #[test]
@@ -1390,7 +1393,7 @@ mod tests {
             full(&out)
                 .into_iter()
                 .filter(|o| o.rule.id == "anomaly.distributed_scan")
-                .map(|o| (o.key.clone(), o.evidence.observed.clone()))
+                .map(|o| (o.key.clone(), o.comparison.observed.clone()))
                 .collect::<Vec<_>>()
         };
         // 200 sources, one host each, over 50 hosts of port 502: fires at 20 and 20 (every

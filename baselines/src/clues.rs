@@ -19,7 +19,7 @@ pub const MAX_PER_KIND: usize = 8;
 /// Most devices with sightings waiting for the inventory to hold them.
 pub const MAX_PENDING: usize = 65_536;
 
-/// One value with its evidence.
+/// One value and where it was learned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clue {
     /// The name or product string.
@@ -224,7 +224,7 @@ pub struct L2Asset {
     pub clues: Clues,
     /// `switch`, `router` or `unknown`, from its capabilities and description.
     pub device_type: String,
-    /// The evidence.
+    /// Why: the reasons, strongest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_type_reasons: Vec<String>,
 }

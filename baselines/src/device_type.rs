@@ -14,7 +14,7 @@ pub struct DeviceType {
     /// `plc`, `ied`, `hmi`, `engineering_workstation`, `switch`, `router`, `printer`,
     /// `server`, `workstation` or `unknown`.
     pub device_type: String,
-    /// The evidence, strongest first.
+    /// Why: the reasons, strongest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_type_reasons: Vec<String>,
     /// Addresses behind the asset's MAC when it is a router's (the asset is reached through

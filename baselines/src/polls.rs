@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::alert::{Evidence, Fact, FactKind, Observation};
+use crate::alert::{Comparison, Fact, FactKind, Observation};
 use crate::baseline::{interval_deviates, EdgeKey, State};
 use crate::detector::{Mode, Shared};
 use crate::lru::Lru;
@@ -115,7 +115,7 @@ fn deviation(sh: &Shared, f: &Fact, edge: &EdgeKey, code: u16, ms: u64) -> Optio
             "{name} after {ms} ms on {label} (one connection per poll); learned intervals {}..={} ms (period {} ms), factor {}",
             t.min_ms, t.max_ms, t.period_ms, th.timing_factor
         ),
-        evidence: Evidence {
+        comparison: Comparison {
             observed: json!({ "interval_ms": ms, "across_connections": true }),
             expected: json!({
                 "min_ms": t.min_ms,

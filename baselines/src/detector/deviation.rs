@@ -6,7 +6,7 @@ use serde_json::json;
 
 use otsensor_protocols::{Direction, Operation};
 
-use crate::alert::Evidence;
+use crate::alert::Comparison;
 use crate::baseline::{interval_deviates, EdgeEntry, EdgeKey, State, MAX_ASSET_MACS};
 use crate::rules;
 
@@ -40,7 +40,7 @@ pub(super) fn check(
                 let zn = cx.pol.zones.name(z);
                 (
                     format!("{} (zone {zn}) is not in the baseline", p.ip),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "ip": p.ip, "mac": p.mac, "protocol": m.protocol }),
                         expected: json!({ "assets": "learned" }),
                     },
@@ -77,7 +77,7 @@ pub(super) fn check(
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                        Evidence {
+                        Comparison {
                             observed: json!({ "ip": p.ip, "mac": mac }),
                             expected: json!({ "macs": learned }),
                         },
@@ -95,7 +95,7 @@ pub(super) fn check(
                     "{} from {} to {} was never seen while learning",
                     m.protocol, f.client.ip, f.server.ip
                 ),
-                Evidence {
+                Comparison {
                     observed: json!({ "protocol": m.protocol, "operation": m.operation }),
                     expected: json!({ "edges": "learned" }),
                 },
@@ -145,7 +145,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
                         m.operation,
                         join(e.operations.keys())
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!(m.operation),
                         expected: json!(e.operations.keys().collect::<Vec<_>>()),
                     },
@@ -168,7 +168,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
                                 "function {c} ({}) on {label}",
                                 m.function.as_deref().unwrap_or("?")
                             ),
-                            Evidence {
+                            Comparison {
                                 observed: json!(c),
                                 expected: json!(e.functions.keys().collect::<Vec<_>>()),
                             },
@@ -195,7 +195,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
                 || {
                     (
                         format!("unit {u} on {label}"),
-                        Evidence {
+                        Comparison {
                             observed: json!(u),
                             expected: json!(e.units),
                         },
@@ -222,7 +222,7 @@ fn on_known_edge(cx: &Ctx<'_>, e: &EdgeEntry, request: Request<'_>, fx: &mut Fin
                             "{} {}..={end} on {label} is outside the learned ranges",
                             a.area, a.start
                         ),
-                        Evidence {
+                        Comparison {
                             observed: json!({ "area": a.area, "start": a.start, "end": end }),
                             expected: json!({ "ranges": known }),
                         },
@@ -264,7 +264,7 @@ fn function_rules(
                         "{} after {ms} ms on {label}; learned intervals {min_ms}..={max_ms} ms (period {period_ms} ms), factor {}",
                         name(), cfg.timing_factor
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "interval_ms": ms }),
                         expected: json!({
                             "min_ms": min_ms,
@@ -293,7 +293,7 @@ fn function_rules(
                     "{n} {} requests in a minute on one connection of {label}; learned peak {peak}",
                     name()
                 ),
-                Evidence {
+                Comparison {
                     observed: json!({ "per_minute": n }),
                     expected: json!({ "peak_per_minute": peak }),
                 },

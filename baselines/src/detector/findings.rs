@@ -2,7 +2,7 @@
 //! go ([`Findings`]), which sends an alert's full record only the first time a flow raises it
 //! and builds its details and evidence only then.
 
-use crate::alert::{alert_hash, Evidence, FactKind, Observation, Repeat, Rule, Signal};
+use crate::alert::{alert_hash, Comparison, FactKind, Observation, Repeat, Rule, Signal};
 use crate::message::Message;
 use crate::time::Timestamp;
 
@@ -41,11 +41,11 @@ impl Findings<'_> {
         cx: &Ctx<'_>,
         rule: &'static Rule,
         key: &[&str],
-        full: impl FnOnce() -> (String, Evidence),
+        full: impl FnOnce() -> (String, Comparison),
     ) {
         let (m, f, pol) = (cx.m, cx.f, cx.pol);
         self.send(pol, rule, key, m.ts, || {
-            let (details, evidence) = full();
+            let (details, comparison) = full();
             Observation {
                 rule,
                 key: String::new(),
@@ -57,7 +57,7 @@ impl Findings<'_> {
                 operation: Some(m.operation),
                 function: m.function.as_ref().map(|s| s.to_string()),
                 details,
-                evidence,
+                comparison,
                 severity: None,
                 community_id: f.community_id(),
             }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use otsensor_protocols::applabel::{App, Category};
 
-use crate::alert::{Evidence, Observation, Rule, Signal};
+use crate::alert::{Comparison, Observation, Rule, Signal};
 use crate::conversations::Conversation;
 use crate::rules;
 use crate::time::Timestamp;
@@ -142,7 +142,7 @@ impl Detector {
                         "new conversation: {} to {} on {t}/{port} ({name}){guessed}",
                         f.client.ip, f.server.ip
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "client": f.client.ip, "server": f.server.ip,
                             "port": port, "transport": t, "label": name,
                             "client_guessed": label.guessed_client }),
@@ -216,7 +216,7 @@ impl Detector {
             label.name,
             key,
             what,
-            Evidence {
+            Comparison {
                 observed: json!({ "from": czn, "to": szn, "protocol": label.name,
                     "transport": f.transport, "port": port }),
                 expected: json!({ "conduit": expected }),
@@ -235,7 +235,7 @@ impl Detector {
         protocol: &'static str,
         key: String,
         details: String,
-        evidence: Evidence,
+        comparison: Comparison,
         severity: Option<u8>,
         out: &mut Vec<Signal>,
     ) {
@@ -254,7 +254,7 @@ impl Detector {
             operation: None,
             function: None,
             details,
-            evidence,
+            comparison,
             severity: pol.severity_override(rule).or(severity),
             community_id: f.community_id(),
         })));

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use otsensor_protocols::Direction;
 
-use crate::alert::{AlertEndpoint, Evidence, Fact, FactKind, Observation, Rule, Signal};
+use crate::alert::{AlertEndpoint, Comparison, Fact, FactKind, Observation, Rule, Signal};
 use crate::assets::{is_engineering, message_ends, AssetInventory};
 use crate::baseline::{EdgeKey, Learner};
 use crate::message::{Message, Peer};
@@ -457,7 +457,7 @@ impl Detector {
             &rules::NONSTANDARD_PORT,
             Some(protocol),
             format!("{protocol} on port {port}"),
-            Evidence {
+            Comparison {
                 observed: json!({ "protocol": protocol, "port": port }),
                 expected: json!({ "port": "the protocol's registered port" }),
             },
@@ -480,7 +480,7 @@ impl Detector {
             &rules::NON_OT_ON_OT_PORT,
             None,
             format!("traffic on {owner}'s port {port} is not {owner}"),
-            Evidence {
+            Comparison {
                 observed: json!({ "port": port, "protocol": "unidentified" }),
                 expected: json!({ "protocol": owner }),
             },
@@ -511,7 +511,7 @@ impl Detector {
         rule: &'static Rule,
         protocol: Option<&'static str>,
         details: String,
-        evidence: Evidence,
+        comparison: Comparison,
         out: &mut Vec<Signal>,
     ) {
         let sh = &*self.policy;
@@ -533,7 +533,7 @@ impl Detector {
             operation: None,
             function: None,
             details,
-            evidence,
+            comparison,
             severity: sh.severity_override(rule),
             community_id: f.community_id(),
         })));
@@ -610,7 +610,7 @@ fn firmware(cx: &findings::Ctx<'_>, sh: &Shared, fw: &str, fx: &mut findings::Fi
                 || {
                     (
                         format!("{ip} reports firmware {fw}; while learning it reported {learned}"),
-                        Evidence {
+                        Comparison {
                             observed: json!({ "ip": ip, "firmware": fw }),
                             expected: json!({ "firmware": learned }),
                         },

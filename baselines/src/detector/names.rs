@@ -9,7 +9,7 @@ use serde_json::json;
 
 use otsensor_protocols::identity::{Kind, Sighting};
 
-use crate::alert::{Evidence, Signal};
+use crate::alert::{Comparison, Signal};
 use crate::rules;
 use crate::time::Timestamp;
 
@@ -59,7 +59,7 @@ impl Detector {
                         s.source,
                         learned.join(", ")
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "ip": ip, "hostname": name, "source": s.source }),
                         expected: json!({ "hostnames": learned }),
                     },

@@ -8,15 +8,15 @@ use serde_json::json;
 use otsensor_protocols::descriptor::{Dangerous, FlagKind, Request};
 use otsensor_protocols::{Direction, Operation};
 
-use crate::alert::{Evidence, Rule};
+use crate::alert::{Comparison, Rule};
 use crate::message::Message;
 use crate::rules;
 
 use super::findings::{Ctx, Findings};
 
 /// What the message carried, for the evidence.
-fn observed(m: &Message) -> Evidence {
-    Evidence {
+fn observed(m: &Message) -> Comparison {
+    Comparison {
         observed: json!({
             "protocol": m.protocol,
             "function_code": m.function_code,

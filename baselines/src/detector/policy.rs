@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::alert::Evidence;
+use crate::alert::Comparison;
 use crate::rules;
 use crate::zones::Violation;
 
@@ -24,7 +24,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
         let (cz, sz) = (zones.name(f.client_zone), zones.name(f.server_zone));
         (
             format!("{} {} from zone {cz} to zone {sz}", m.protocol, m.operation),
-            Evidence {
+            Comparison {
                 observed: json!({ "from": cz, "to": sz, "protocol": m.protocol, "operation": m.operation }),
                 expected: json!({ "conduit": v_text(v) }),
             },

@@ -7,7 +7,7 @@ use serde_json::json;
 use otsensor_protocols::descriptor::FlagKind;
 use otsensor_protocols::Direction;
 
-use crate::alert::{Evidence, FactKind};
+use crate::alert::{Comparison, FactKind};
 use crate::message::Message;
 use crate::rules;
 
@@ -62,7 +62,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             let code = m.function_code.map_or(-1, i64::from);
             (
                 format!("{} function {code} ({}): {f}", m.protocol, function()),
-                Evidence {
+                Comparison {
                     observed: json!({
                         "function_code": m.function_code,
                         "sub_function": m.sub_function,
@@ -77,7 +77,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
         fx.raise(cx, &rules::OVERSIZED, &[cx.label], || {
             (
                 format!("{} {} {f}", m.protocol, function()),
-                Evidence {
+                Comparison {
                     observed: json!({ "flag": f, "packet": m.packet }),
                     expected: json!({ "within": "the protocol's size limits" }),
                 },
@@ -88,7 +88,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
         fx.raise(cx, &rules::REQUEST_FLOOD, &[cx.label], || {
             (
                 format!("{} requests left unanswered in bulk", m.protocol),
-                Evidence {
+                Comparison {
                     observed: json!({ "flag": f }),
                     expected: json!({ "outstanding": "answered in turn" }),
                 },
@@ -102,7 +102,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
                     "{} frame with a bad CRC ({f})",
                     m.protocol.to_ascii_uppercase()
                 ),
-                Evidence {
+                Comparison {
                     observed: json!({ "flag": f, "packet": m.packet }),
                     expected: serde_json::Value::Null,
                 },
@@ -122,7 +122,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
                 };
                 (
                     format!("{} {} {what}", m.protocol, function()),
-                    Evidence {
+                    Comparison {
                         observed: json!({
                             "flag": f,
                             "function_code": m.function_code,
@@ -148,7 +148,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
                         "repeated"
                     }
                 ),
-                Evidence {
+                Comparison {
                     observed: json!({ "flag": f, "packet": m.packet }),
                     expected: json!({ "sequence": "each frame numbered one after the last" }),
                 },
@@ -166,7 +166,7 @@ pub(super) fn check(cx: &Ctx<'_>, fx: &mut Findings<'_>) {
             };
             (
                 format!("{} exception {shown} ({name}) to {}", m.protocol, function()),
-                Evidence {
+                Comparison {
                     observed: json!({ "exception_code": code, "exception": name, "function": function() }),
                     expected: serde_json::Value::Null,
                 },

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use otsensor_protocols::record::{Fields, Picked, Record};
 use otsensor_protocols::Operation;
 
-use crate::alert::{Evidence, Observation, Signal};
+use crate::alert::{Comparison, Observation, Signal};
 use crate::sigma::{Service, SigmaRule, FLOW};
 use crate::time::Timestamp;
 
@@ -72,11 +72,11 @@ impl Detector {
                 let observed: serde_json::Value =
                     serde_json::from_slice(&line(rec)).unwrap_or(serde_json::Value::Null);
                 let details = format!("{} ({service} from {src} to {dst})", r.rule.title);
-                let evidence = Evidence {
+                let comparison = Comparison {
                     observed,
                     expected: serde_json::Value::Null,
                 };
-                pol.l2_observation(r.rule, ts, v, v.header.src, details, evidence)
+                pol.l2_observation(r.rule, ts, v, v.header.src, details, comparison)
             });
         }
     }
@@ -139,7 +139,7 @@ impl Detector {
                         "{} ({what} from {} to {})",
                         r.rule.title, f.client.ip, f.server.ip
                     ),
-                    evidence: Evidence {
+                    comparison: Comparison {
                         observed,
                         expected: serde_json::Value::Null,
                     },

@@ -8,7 +8,7 @@ use serde_json::json;
 use otsensor_protocols::goose::summary::SvSecond;
 use otsensor_protocols::goose::Header;
 
-use crate::alert::{AlertEndpoint, Evidence, Observation, Rule, Signal};
+use crate::alert::{AlertEndpoint, Comparison, Observation, Rule, Signal};
 use crate::mac::MacAddr;
 use crate::rules;
 use crate::streams::{Change, StreamSample};
@@ -76,7 +76,7 @@ impl Policy {
         v: &L2View,
         src: [u8; 6],
         details: String,
-        evidence: Evidence,
+        comparison: Comparison,
     ) -> Observation {
         let src_zone = if src == v.header.src {
             v.src_zone
@@ -95,7 +95,7 @@ impl Policy {
             operation: None,
             function: None,
             details,
-            evidence,
+            comparison,
             severity: None,
             community_id: None,
         }
@@ -140,7 +140,7 @@ impl Detector {
                 v,
                 v.header.src,
                 format!("{} publisher {src} in zone {sz} sends to {dst} in zone {dz}", v.protocol),
-                Evidence {
+                Comparison {
                     observed: json!({ "from": sz, "to": dz, "protocol": v.protocol, "appid": v.header.appid }),
                     expected: json!({ "conduit": match violation {
                         Violation::NoConduit => "none between these zones",
@@ -227,7 +227,7 @@ impl Detector {
         };
         let mut fx = Findings { out, sent };
         fx.send(pol, rule, key, ts, || {
-            pol.l2_observation(rule, ts, v, src, details, Evidence { observed, expected })
+            pol.l2_observation(rule, ts, v, src, details, Comparison { observed, expected })
         });
     }
 
@@ -324,7 +324,7 @@ impl Detector {
                     v,
                     s.publisher.0,
                     details,
-                    Evidence { observed, expected },
+                    Comparison { observed, expected },
                 )
             });
         }
@@ -361,7 +361,7 @@ impl Detector {
                     v,
                     v.header.src,
                     format!("{src} set {} on {} over DCP", what.join(", "), mac(v.header.dst)),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "service": "set", "xid": p.xid, "name_of_station": p.name_of_station, "ip": p.ip, "control": p.control }),
                         expected: json!({ "setter": "the engineering station the baseline learned" }),
                     },
@@ -378,7 +378,7 @@ impl Detector {
                     v,
                     v.header.src,
                     format!("{src} asked every PROFINET station to identify itself"),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "service": "identify", "filter": "all", "xid": p.xid }),
                         expected: json!({ "asking": "the engineering station the baseline learned" }),
                     },
@@ -427,7 +427,7 @@ impl Detector {
                         s.sv_id,
                         mac(s.publisher)
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "sv_id": s.sv_id, "publisher": o }),
                         expected: json!({ "publisher": mac(s.publisher) }),
                     },
@@ -447,7 +447,7 @@ impl Detector {
                         "svID {}: {} samples lost, {} repeated, {} out of order in one second ({} heard)",
                         s.sv_id, s.lost, s.repeated, s.out_of_order, s.samples
                     ),
-                    Evidence {
+                    Comparison {
                         observed: json!({ "sv_id": s.sv_id, "samples": s.samples, "lost": s.lost, "repeated": s.repeated, "out_of_order": s.out_of_order }),
                         expected: json!({ "discontinuities_at_most": MAX_SV_DISCONTINUITIES }),
                     },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::alert::{AlertEndpoint, Evidence, Observation};
+use crate::alert::{AlertEndpoint, Comparison, Observation};
 use crate::baseline::{EdgeKey, State};
 use crate::message::Message;
 use crate::rules;
@@ -254,7 +254,7 @@ impl Shared {
                         timing.period_ms,
                         silent_ms
                     ),
-                    evidence: Evidence {
+                    comparison: Comparison {
                         observed: json!({ "last_request": last, "silent_ms": silent_ms }),
                         expected: json!({ "period_ms": timing.period_ms, "jitter_ms": timing.jitter_ms }),
                     },

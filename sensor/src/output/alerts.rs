@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use otsensor_baselines::alert::{
-    alert_hash, Alert, AlertStore, Evidence, Observation, Repeat, Signal,
+    alert_hash, Alert, AlertStore, Comparison, Observation, Repeat, Signal,
 };
 use otsensor_baselines::anomaly::{AnomalyConfig, AnomalyEngine};
 use otsensor_baselines::detector::{Mode, Shared};
@@ -377,7 +377,7 @@ impl AlertOutput {
             return;
         }
         let id = alert_hash(h.rule.id, &[&h.subject]);
-        let evidence = Evidence {
+        let comparison = Comparison {
             observed: h.observed,
             expected: h.expected,
         };
@@ -396,7 +396,7 @@ impl AlertOutput {
                     operation: None,
                     function: None,
                     details: h.details,
-                    evidence,
+                    comparison,
                     severity: policy.severity_override(h.rule),
                     community_id: None,
                 };
@@ -410,7 +410,7 @@ impl AlertOutput {
             Some(Some(s)) if s == status => None,
             Some(_) => self
                 .store
-                .update(id, h.ts, h.details, evidence, Some(status)),
+                .update(id, h.ts, h.details, comparison, Some(status)),
         };
         if let Some(a) = out {
             self.write(&a);

@@ -435,7 +435,7 @@ pub fn ocsf(a: &Alert) -> Value {
         _ => ((2, "Update"), (1, "New")),
     };
     let (severity_id, severity) = ocsf_severity(a.severity.score);
-    let mut evidence = json!({ "data": a.evidence.found.observed });
+    let mut evidence = json!({ "data": a.evidence.comparison.observed });
     if let Some(s) = &a.src {
         evidence["src_endpoint"] = ocsf_endpoint(s);
     }
@@ -461,7 +461,7 @@ pub fn ocsf(a: &Alert) -> Value {
     let mut unmapped = json!({
         "rule": a.rule,
         "engine": engine(a),
-        "expected": a.evidence.found.expected,
+        "expected": a.evidence.comparison.expected,
         "attack_framework": a.attack.framework,
     });
     if let Some(p) = a.protocol {
