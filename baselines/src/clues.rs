@@ -46,6 +46,10 @@ pub struct Clues {
     /// client, so of its operating system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp_fingerprint: Option<Clue>,
+    /// The other fingerprints it sent (at most [`MAX_PER_KIND`]), each with its times: the
+    /// one sent last is the fingerprint, whichever worker reports first.
+    #[serde(skip)]
+    dhcp_earlier: Vec<Clue>,
     /// Its operating system: as it states it (NTLMSSP version, SMB native OS) or as its
     /// software names it (User-Agent platform, SSH banner, system description, DHCP vendor
     /// class).
@@ -72,11 +76,7 @@ impl Clues {
             Kind::Port => &mut self.l2_ports,
             Kind::Capability => &mut self.capabilities,
             Kind::DhcpFingerprint => {
-                match &mut self.dhcp_fingerprint {
-                    Some(c) if c.value == value => c.last_seen = c.last_seen.max(ts),
-                    // A changed fingerprint replaces the old one (the device's stack changed).
-                    slot => *slot = Some(clue(value, source, ts)),
-                }
+                self.note_fingerprint(value, source, ts, ts);
                 return;
             }
         };
@@ -108,8 +108,54 @@ impl Clues {
                 self.note(kind, &c.value, c.source, c.last_seen);
             }
         }
-        if let Some(c) = other.dhcp_fingerprint {
-            self.note(Kind::DhcpFingerprint, &c.value, c.source, c.last_seen);
+        for c in other.dhcp_fingerprint.into_iter().chain(other.dhcp_earlier) {
+            self.note_fingerprint(&c.value, c.source, c.first_seen, c.last_seen);
+        }
+    }
+
+    /// Notes a DHCP fingerprint sent from `first` to `last`. A changed fingerprint takes over
+    /// (the device's stack changed): the one sent last (then the greater) is the device's,
+    /// so the result does not depend on the order workers report in.
+    fn note_fingerprint(
+        &mut self,
+        value: &str,
+        source: Cow<'static, str>,
+        first: Timestamp,
+        last: Timestamp,
+    ) {
+        let known = self
+            .dhcp_fingerprint
+            .iter_mut()
+            .chain(self.dhcp_earlier.iter_mut())
+            .find(|c| c.value == value);
+        match known {
+            Some(c) => {
+                c.first_seen = c.first_seen.min(first);
+                c.last_seen = c.last_seen.max(last);
+            }
+            None => {
+                let c = Clue {
+                    last_seen: last,
+                    ..clue(value, source, first)
+                };
+                match &self.dhcp_fingerprint {
+                    None => self.dhcp_fingerprint = Some(c),
+                    Some(_) if self.dhcp_earlier.len() < MAX_PER_KIND => self.dhcp_earlier.push(c),
+                    Some(_) => {}
+                }
+            }
+        }
+        let Some(cur) = self.dhcp_fingerprint.as_mut() else {
+            return;
+        };
+        let latest = self
+            .dhcp_earlier
+            .iter_mut()
+            .max_by(|a, b| (a.last_seen, &a.value).cmp(&(b.last_seen, &b.value)));
+        if let Some(e) = latest {
+            if (e.last_seen, &e.value) > (cur.last_seen, &cur.value) {
+                std::mem::swap(cur, e);
+            }
         }
     }
 
@@ -283,6 +329,42 @@ mod tests {
         c.note(Kind::DhcpFingerprint, "1,3,6", "dhcp.prl".into(), ts(1));
         c.note(Kind::DhcpFingerprint, "1,3,6,15", "dhcp.prl".into(), ts(2));
         assert_eq!(c.dhcp_fingerprint.as_ref().unwrap().value, "1,3,6,15");
+    }
+
+    proptest::proptest! {
+        /// Two workers report a device's DHCP fingerprints in any interleaving, or each into
+        /// its own record that is then absorbed: the one sent last is the device's, with the
+        /// times of that fingerprint's own packets.
+        #[test]
+        fn the_fingerprint_does_not_depend_on_report_order(
+            sent in proptest::collection::vec((0u8..3, 0i64..50), 1..12),
+            order in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 12),
+            split in 0usize..12,
+        ) {
+            let name = |v: u8| format!("1,3,{v}");
+            let (mut a, mut b) = (Clues::default(), Clues::default());
+            let mut shuffled = sent.clone();
+            for (i, ix) in order.iter().enumerate().take(shuffled.len()) {
+                let j = ix.index(shuffled.len());
+                shuffled.swap(i, j);
+            }
+            for (i, (v, t)) in shuffled.iter().enumerate() {
+                let c = if i < split { &mut a } else { &mut b };
+                c.note(Kind::DhcpFingerprint, &name(*v), "dhcp.prl".into(), ts(*t));
+            }
+            let mut one = Clues::default();
+            for (v, t) in &shuffled {
+                one.note(Kind::DhcpFingerprint, &name(*v), "dhcp.prl".into(), ts(*t));
+            }
+            a.absorb(b);
+            let (v, t) = sent.iter().copied().max_by_key(|&(v, t)| (t, name(v))).unwrap();
+            let first = sent.iter().filter(|s| s.0 == v).map(|s| s.1).min().unwrap();
+            for c in [&a, &one] {
+                let f = c.dhcp_fingerprint.as_ref().unwrap();
+                proptest::prop_assert_eq!(&f.value, &name(v));
+                proptest::prop_assert_eq!((f.first_seen, f.last_seen), (ts(first), ts(t)));
+            }
+        }
     }
 
     #[test]
