@@ -57,6 +57,7 @@ fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], sh: Arc<S
     let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), sh);
     let mut clock = Timestamp::default();
     let mut i = 0u64;
+    let hasher = otsensor::flow::FlowHasher::fixed();
     for (chunk, batch) in frames.chunks(512).zip(batches.iter_mut()) {
         batch.clear();
         for f in chunk {
@@ -65,7 +66,9 @@ fn run_worker(link: LinkType, frames: &[Frame], batches: &mut [Batch], sh: Arc<S
             if let Ok(sum) = decode(link, &f.data) {
                 let start = sum.payload_off as usize;
                 let payload = &f.data[start..start + sum.payload_len as usize];
-                batch.push(i, 0, ts, clock, f.data.len() as u32, sum, payload);
+                // As the dispatcher does: the flow key hashed once.
+                let hash = hasher.packet(&sum);
+                batch.push(i, 0, ts, clock, f.data.len() as u32, (sum, hash), payload);
             }
             i += 1;
         }

@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.flows = true;
     let mut w = Worker::new(cfg, Arc::new(Registry::builtin()), shared.clone());
     let mut batch = Batch::default();
+    let hasher = otsensor::flow::FlowHasher::fixed();
     let (mut rest, mut i) = (data, 0u64);
     while let [a, b, tail @ ..] = rest {
         let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
@@ -65,7 +66,8 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(sum) = decode(LinkType::Ethernet, frame) {
             let start = sum.payload_off as usize;
             let payload = &frame[start..start + sum.payload_len as usize];
-            batch.push(i, 0, ts, ts, frame.len() as u32, sum, payload);
+            let hash = hasher.packet(&sum);
+            batch.push(i, 0, ts, ts, frame.len() as u32, (sum, hash), payload);
         }
         batch.now = ts;
         i += 1;

@@ -1,9 +1,7 @@
-//! Flow keys: the canonical (direction-independent) 5-tuple plus VLAN, and the symmetric
-//! hash that sends both directions of a flow to the same worker.
+//! Flow keys: the canonical (direction-independent) 5-tuple plus VLAN, and their hash, which
+//! sends both directions of a flow to the same worker and indexes the worker's flow table.
 
-use std::hash::{Hash, Hasher};
-
-use rustc_hash::FxHasher;
+use std::hash::Hash;
 
 use crate::decode::{Ip, Summary};
 
@@ -45,23 +43,70 @@ impl FlowKey {
             src_is_lo,
         )
     }
+}
 
-    /// A hash that is the same for both directions of the flow.
-    pub fn symmetric_hash(&self) -> u64 {
-        let mut h = FxHasher::default();
-        self.hash(&mut h);
-        // FxHash's low bits are weak; fold the high half in.
-        let v = h.finish();
-        v ^ (v >> 29) ^ (v >> 47)
+/// A flow key with its hash, computed once per packet (by the dispatcher, which picks the
+/// flow's worker from it) and carried with the packet to the worker's flow table, which
+/// indexes flows by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hashed {
+    /// The key.
+    pub key: FlowKey,
+    /// Its hash by the run's [`FlowHasher`].
+    pub hash: u64,
+}
+
+/// The hash of flow keys. Keyed (aHash): flow keys come from the network, and a keyed hash
+/// resists chosen collisions. Live capture draws its keys at random, so nobody can compute
+/// colliding flows for the sensor's tables; replay uses fixed keys, so a file gives the same
+/// output every run (which worker owns a flow decides what a flood evicts at that worker's
+/// cap). Keys are canonical, so the hash is the same for both directions of a flow.
+#[derive(Debug, Clone)]
+pub struct FlowHasher(ahash::RandomState);
+
+impl FlowHasher {
+    /// Random keys (live capture).
+    pub fn random() -> FlowHasher {
+        FlowHasher(ahash::RandomState::new())
     }
 
-    /// The worker (of `n`) that owns this flow.
-    pub fn worker(&self, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
+    /// Fixed keys (replay): the same hashes in every run of this build.
+    pub fn fixed() -> FlowHasher {
+        FlowHasher(ahash::RandomState::with_seeds(
+            0x6f74_7365_6e73_6f72,
+            0x243f_6a88_85a3_08d3,
+            0x1319_8a2e_0370_7344,
+            0xa409_3822_299f_31d0,
+        ))
+    }
+
+    /// The key with its hash.
+    pub fn hashed(&self, key: FlowKey) -> Hashed {
+        Hashed {
+            key,
+            hash: self.0.hash_one(key),
         }
-        ((u128::from(self.symmetric_hash()) * n as u128) >> 64) as usize
     }
+
+    /// The hash of a packet's flow key.
+    pub fn packet(&self, s: &Summary) -> u64 {
+        self.hashed(FlowKey::of(s).0).hash
+    }
+
+    /// The hash of any other value by the same keys (e.g. a substation stream's id).
+    pub fn hash_one(&self, x: impl Hash) -> u64 {
+        self.0.hash_one(x)
+    }
+}
+
+/// The worker (of `n`) that owns the flow of hash `hash`: from bits 24-55, which the flow
+/// table's bucket index (the low bits) and control tags (the top 7) leave alone, so the flows
+/// of one worker still spread over its whole table.
+pub fn worker_of(hash: u64, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    ((((hash >> 24) & 0xffff_ffff) * n as u64) >> 32) as usize
 }
 
 #[cfg(test)]
@@ -96,19 +141,42 @@ mod tests {
         let (kb, fb) = FlowKey::of(&b);
         assert_eq!(ka, kb);
         assert_ne!(fa, fb);
-        for n in 1..9 {
-            assert_eq!(ka.worker(n), kb.worker(n));
-            assert!(ka.worker(n) < n);
+        for h in [FlowHasher::fixed(), FlowHasher::random()] {
+            let (ha, hb) = (h.hashed(ka), h.hashed(kb));
+            assert_eq!(ha, hb);
+            for n in 1..9 {
+                assert!(worker_of(ha.hash, n) < n);
+            }
         }
+        // Replay's keys are the same in every run; live capture's differ.
+        assert_eq!(
+            FlowHasher::fixed().hashed(ka),
+            FlowHasher::fixed().hashed(ka)
+        );
+        assert_ne!(
+            FlowHasher::random().hashed(ka),
+            FlowHasher::random().hashed(ka)
+        );
     }
 
     #[test]
-    fn hash_spreads_flows_over_workers() {
-        let mut counts = [0usize; 4];
-        for port in 0..4000u16 {
-            let (k, _) = FlowKey::of(&summary([10, 0, 0, 1], 1024 + port, [10, 0, 0, 2], 502));
-            counts[k.worker(4)] += 1;
+    fn hash_spreads_flows_over_workers_and_buckets() {
+        for h in [FlowHasher::fixed(), FlowHasher::random()] {
+            let mut counts = [0usize; 4];
+            // The flows of one worker still use every bucket of a 1,024-bucket table.
+            let mut buckets = vec![0usize; 1024];
+            for port in 0..8000u16 {
+                let (k, _) = FlowKey::of(&summary([10, 0, 0, 1], 1024 + port, [10, 0, 0, 2], 502));
+                let x = h.hashed(k).hash;
+                let w = worker_of(x, 4);
+                counts[w] += 1;
+                if w == 0 {
+                    buckets[(x & 1023) as usize] += 1;
+                }
+            }
+            assert!(counts.iter().all(|&c| c > 1700), "{counts:?}");
+            let used = buckets.iter().filter(|&&b| b > 0).count();
+            assert!(used > 800, "{used} of 1024 buckets");
         }
-        assert!(counts.iter().all(|&c| c > 700), "{counts:?}");
     }
 }

@@ -5,6 +5,6 @@ pub mod key;
 pub mod table;
 pub mod tcp;
 
-pub use key::FlowKey;
+pub use key::{worker_of, FlowHasher, FlowKey, Hashed};
 pub use table::{FlowId, FlowTable};
 pub use tcp::{Gap, ReassemblyConfig, StreamEvent, TcpCounters, TcpStream};

@@ -17,7 +17,7 @@
 
 use hashbrown::HashTable;
 
-use super::key::FlowKey;
+use super::key::{FlowHasher, FlowKey, Hashed};
 
 const NIL: u32 = u32::MAX;
 
@@ -77,7 +77,8 @@ impl Limits {
 
 #[derive(Debug)]
 struct Slot<V> {
-    /// The key (its hash is computed again when the index needs it: 8 bytes a flow saved).
+    /// The key (its hash is computed again when the index grows or the flow is removed,
+    /// never per packet: 8 bytes a flow saved).
     key: FlowKey,
     value: Option<V>,
     last_seen: i64,
@@ -104,8 +105,9 @@ const EMPTY: List = List {
 pub struct FlowTable<V> {
     /// Slot numbers by key hash (4 bytes a flow, so the index stays in cache).
     map: HashTable<FlowId>,
-    /// Flow keys come from the network: a keyed hash (aHash) resists chosen collisions.
-    hasher: ahash::RandomState,
+    /// The run's flow hasher, the dispatcher's: a packet comes with its key's hash, and the
+    /// table hashes a key itself only when it grows and when a flow leaves.
+    hasher: FlowHasher,
     slots: Vec<Slot<V>>,
     free: Vec<FlowId>,
     lists: [List; CLASSES],
@@ -116,13 +118,13 @@ pub struct FlowTable<V> {
 }
 
 impl<V> FlowTable<V> {
-    /// An empty table within `limits` (caps of at least one).
-    pub fn new(mut limits: Limits) -> Self {
+    /// An empty table within `limits` (caps of at least one), indexing by `hasher`'s hashes.
+    pub fn new(mut limits: Limits, hasher: FlowHasher) -> Self {
         limits.max_flows = limits.max_flows.max(1);
         limits.max_half_open = limits.max_half_open.clamp(1, limits.max_flows);
         FlowTable {
             map: HashTable::new(),
-            hasher: ahash::RandomState::new(),
+            hasher,
             slots: Vec::new(),
             free: Vec::new(),
             lists: [EMPTY; CLASSES],
@@ -153,11 +155,11 @@ impl<V> FlowTable<V> {
     }
 
     /// The flow with this key.
-    pub fn get(&self, key: &FlowKey) -> Option<FlowId> {
+    pub fn get(&self, key: &Hashed) -> Option<FlowId> {
         let slots = &self.slots;
         self.map
-            .find(self.hasher.hash_one(key), |&id| {
-                slots.get(id as usize).is_some_and(|s| s.key == *key)
+            .find(key.hash, |&id| {
+                slots.get(id as usize).is_some_and(|s| s.key == key.key)
             })
             .copied()
     }
@@ -191,7 +193,7 @@ impl<V> FlowTable<V> {
     /// expendable class is removed first and returned.
     pub fn insert(
         &mut self,
-        key: FlowKey,
+        key: Hashed,
         value: V,
         now: i64,
         class: Class,
@@ -210,9 +212,9 @@ impl<V> FlowTable<V> {
             NIL
         };
         let evicted = (victim != NIL).then(|| self.remove(victim));
-        let hash = self.hasher.hash_one(key);
+        debug_assert_eq!(self.hasher.hashed(key.key), key, "hashed by another hasher");
         let slot = Slot {
-            key,
+            key: key.key,
             value: Some(value),
             last_seen: now,
             class,
@@ -231,8 +233,10 @@ impl<V> FlowTable<V> {
         };
         self.link_front(id);
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.map.insert_unique(hash, id, |&j| {
-            slots.get(j as usize).map_or(0, |s| hasher.hash_one(s.key))
+        self.map.insert_unique(key.hash, id, |&j| {
+            slots
+                .get(j as usize)
+                .map_or(0, |s| hasher.hashed(s.key).hash)
         });
         self.update_emergency();
         (id, evicted)
@@ -300,7 +304,10 @@ impl<V> FlowTable<V> {
         };
         let key = s.key;
         // Found by hash and slot number, without comparing keys.
-        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(key), |&j| j == id) {
+        if let Ok(e) = self
+            .map
+            .find_entry(self.hasher.hashed(key).hash, |&j| j == id)
+        {
             e.remove();
         }
         self.free.push(id);
@@ -384,25 +391,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn key(n: u16) -> FlowKey {
-        FlowKey {
+    fn key(n: u16) -> Hashed {
+        super::super::FlowHasher::fixed().hashed(FlowKey {
             lo_ip: [0; 16],
             hi_ip: [1; 16],
             lo_port: n,
             hi_port: 502,
             proto: 6,
             vlan: 0,
-        }
+        })
     }
 
     #[test]
     fn evicts_least_recently_seen_at_cap() {
-        let mut t = FlowTable::new(Limits::uniform(2, 100));
+        let mut t = FlowTable::new(Limits::uniform(2, 100), FlowHasher::fixed());
         let (a, _) = t.insert(key(1), "a", 0, Class::Open);
         t.insert(key(2), "b", 1, Class::Open);
         t.touch(a, 2);
         let (_, ev) = t.insert(key(3), "c", 3, Class::Open);
-        assert_eq!(ev, Some((key(2), "b")));
+        assert_eq!(ev, Some((key(2).key, "b")));
         assert_eq!(t.len(), 2);
         assert!(t.get(&key(1)).is_some() && t.get(&key(3)).is_some());
     }
@@ -418,7 +425,7 @@ mod tests {
 
     #[test]
     fn expires_by_each_class_timeout() {
-        let mut t = FlowTable::new(limits());
+        let mut t = FlowTable::new(limits(), FlowHasher::fixed());
         t.insert(key(1), 1, 0, Class::HalfOpen);
         t.insert(key(2), 2, 0, Class::Open);
         t.insert(key(3), 3, 90, Class::HalfOpen);
@@ -432,7 +439,7 @@ mod tests {
 
     #[test]
     fn floods_evict_half_open_and_closed_before_established() {
-        let mut t = FlowTable::new(limits());
+        let mut t = FlowTable::new(limits(), FlowHasher::fixed());
         // Two established polling connections, seen long ago.
         t.insert(key(100), 100, 0, Class::Open);
         t.insert(key(101), 101, 1, Class::Open);
@@ -466,7 +473,7 @@ mod tests {
         #[test]
         fn agrees_with_reference_model(ops in proptest::collection::vec((0u16..12, 0u8..3), 0..200)) {
             let cap = 5;
-            let mut t = FlowTable::new(Limits::uniform(cap, 1_000_000));
+            let mut t = FlowTable::new(Limits::uniform(cap, 1_000_000), FlowHasher::fixed());
             let mut model: Vec<u16> = Vec::new(); // most recent last
             let mut now = 0i64;
             for (k, op) in ops {

@@ -18,6 +18,8 @@ pub struct Pkt {
     pub clock: Timestamp,
     /// Length on the wire.
     pub wire_len: u32,
+    /// Its flow key's hash ([`crate::flow::FlowHasher`]), computed by the dispatcher.
+    pub hash: u64,
     /// Decoded headers; the payload is `data[payload_off..payload_off + payload_len]`.
     pub sum: Summary,
     /// With evidence on: the whole frame is `frames[frame.0..frame.0 + frame.1]`.
@@ -111,7 +113,7 @@ impl Batch {
         ts: Timestamp,
         clock: Timestamp,
         wire_len: u32,
-        mut sum: Summary,
+        (mut sum, hash): (Summary, u64),
         payload: &[u8],
     ) {
         sum.payload_off = self.data.len() as u32;
@@ -123,6 +125,7 @@ impl Batch {
             ts,
             clock,
             wire_len,
+            hash,
             sum,
             frame: (0, 0),
             dlt: 0,

@@ -1,5 +1,6 @@
 //! The dispatcher: runs on the reader thread. Decodes each frame once (L2–L4), picks the
-//! worker that owns its flow by symmetric hash, and appends it to that worker's batch. After
+//! worker that owns its flow by its flow key's hash (computed once: the worker's flow
+//! table indexes by it too), and appends it to that worker's batch. After
 //! `batch_packets` packets (or on a timer when capturing live) the round ends and every
 //! worker gets its batch, empty or not: round boundaries depend only on the input, so the
 //! output is the same for any number of workers.
@@ -13,7 +14,7 @@ use otsensor_baselines::time::Timestamp;
 
 use crate::config::OnFull;
 use crate::decode::{decode, ipproto, LinkType, NotFlow, Undecodable, L3};
-use crate::flow::FlowKey;
+use crate::flow::{worker_of, FlowHasher};
 use crate::pipeline::batch::Batch;
 use otsensor_protocols::goose;
 
@@ -60,6 +61,8 @@ pub struct Dispatcher {
     workers: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
+    /// The flow key hash: the worker is picked from it, and the worker's table indexes by it.
+    hasher: FlowHasher,
     on_full: OnFull,
     batch_packets: usize,
     round: u64,
@@ -108,12 +111,14 @@ impl Dispatcher {
         pool: Receiver<Batch>,
         on_full: OnFull,
         batch_packets: usize,
+        hasher: FlowHasher,
     ) -> Dispatcher {
         let pending = workers.iter().map(|_| Batch::default()).collect();
         Dispatcher {
             workers,
             pending,
             pool,
+            hasher,
             on_full,
             batch_packets: batch_packets.max(1),
             round: 0,
@@ -202,14 +207,14 @@ impl Dispatcher {
                     ipproto::ICMPV6 => self.stats.icmpv6 += 1,
                     _ => self.stats.other_ip += 1,
                 }
-                let (key, _) = FlowKey::of(&sum);
-                let w = key.worker(self.workers.len());
+                let hash = self.hasher.packet(&sum);
+                let w = worker_of(hash, self.workers.len());
                 let start = sum.payload_off as usize;
                 let payload = data
                     .get(start..start + sum.payload_len as usize)
                     .unwrap_or_default();
                 if let Some(b) = self.pending.get_mut(w) {
-                    b.push(index, iface, ts, self.now, wire_len, sum, payload);
+                    b.push(index, iface, ts, self.now, wire_len, (sum, hash), payload);
                     if self.keep_frames {
                         b.attach_frame(data, link.dlt());
                     }
@@ -269,20 +274,17 @@ impl Dispatcher {
         data: &[u8],
         wire_len: u32,
     ) {
-        use std::hash::{Hash, Hasher};
-        // A fixed hasher: the same stream goes to the same worker in every run.
-        let mut hasher = std::hash::DefaultHasher::new();
-        if let Some((h, pdu)) = goose::header(data) {
+        let hash = if let Some((h, pdu)) = goose::header(data) {
             match goose::stream_id(&h, pdu) {
-                Some(id) => id.hash(&mut hasher),
-                None => (h.dst, h.appid).hash(&mut hasher),
+                Some(id) => self.hasher.hash_one(id),
+                None => self.hasher.hash_one((h.dst, h.appid)),
             }
         } else if let Some((h, _, _)) = otsensor_protocols::profinet::header(data) {
-            (h.src.min(h.dst), h.src.max(h.dst)).hash(&mut hasher);
+            self.hasher.hash_one((h.src.min(h.dst), h.src.max(h.dst)))
         } else {
             return;
-        }
-        let w = (hasher.finish() % self.workers.len().max(1) as u64) as usize;
+        };
+        let w = worker_of(hash, self.workers.len());
         if let Some(b) = self.pending.get_mut(w) {
             b.push_l2(index, iface, ts, wire_len, data);
         }

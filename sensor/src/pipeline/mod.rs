@@ -109,6 +109,14 @@ impl Pipeline {
         let mut wcfg = WorkerConfig::from_config(cfg, n, writers.events.is_some());
         // Flow records are made for `--flows` and for the Kafka sinks with a flows topic.
         wcfg.flows = writers.flows.is_some() || alerts.wants_flows();
+        // Live capture (interfaces named) hashes flow keys with random keys, replay with
+        // fixed ones (the same output every run); the dispatcher and the workers' tables alike.
+        let hasher = if interfaces.is_empty() {
+            crate::flow::FlowHasher::fixed()
+        } else {
+            crate::flow::FlowHasher::random()
+        };
+        wcfg.hasher = hasher.clone();
         wcfg.interfaces = interfaces;
         let (pool_tx, pool_rx) = unbounded::<Batch>();
         let mut in_txs = Vec::with_capacity(n);
@@ -173,6 +181,7 @@ impl Pipeline {
                     pool_rx,
                     cfg.pipeline.on_full,
                     cfg.pipeline.batch_packets,
+                    hasher,
                 );
                 if cfg.evidence.dir.is_some() {
                     d.keep_frames();

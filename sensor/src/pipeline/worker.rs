@@ -1,4 +1,4 @@
-//! A worker: owns a share of the flows (by symmetric hash), runs TCP reassembly and hands
+//! A worker: owns a share of the flows (by the hash of their keys), runs TCP reassembly and hands
 //! streams and datagrams to the protocol handlers. No locks on the packet path; the only
 //! shared structure it touches is the asset inventory, once when a flow starts and once when
 //! it ends.
@@ -17,7 +17,7 @@ use otsensor_protocols::{applabel, Direction};
 use crate::decode::{ip_to_std, ipproto, tcpflags, Summary};
 use crate::events::{CaptureRequest, EventBuffer, EvidenceCapture, OutBatch};
 use crate::flow::table::{Class, FlowId, Limits};
-use crate::flow::{FlowKey, FlowTable, ReassemblyConfig, TcpCounters};
+use crate::flow::{FlowKey, FlowTable, Hashed, ReassemblyConfig, TcpCounters};
 use crate::pipeline::batch::{Batch, Pkt};
 use crate::pipeline::evidence::Rings;
 use crate::pipeline::flowrec::FlowLabel;
@@ -53,6 +53,8 @@ pub struct WorkerConfig {
     pub max_l2_flows: usize,
     /// Idle timeout of layer-2 flows, ns.
     pub l2_idle_ns: i64,
+    /// The run's flow key hasher: the dispatcher's (packets come hashed by it).
+    pub hasher: crate::flow::FlowHasher,
 }
 
 impl WorkerConfig {
@@ -89,6 +91,7 @@ impl WorkerConfig {
             l2_idle_ns: secs(f.l2_idle_timeout_secs),
             sensor_id: cfg.sensor.id.clone(),
             interfaces: Vec::new(),
+            hasher: crate::flow::FlowHasher::fixed(),
             evidence: cfg
                 .evidence
                 .dir
@@ -245,7 +248,7 @@ impl Worker {
         }
         Worker {
             detector: Detector::new(shared),
-            table: FlowTable::new(cfg.limits),
+            table: FlowTable::new(cfg.limits, cfg.hasher.clone()),
             outbuf,
             stats: WorkerStats {
                 app: AppStats {
@@ -406,7 +409,7 @@ impl Worker {
         }
     }
 
-    fn new_flow(&mut self, key: FlowKey, src_is_lo: bool, p: &Pkt, payload: &[u8]) -> u32 {
+    fn new_flow(&mut self, key: Hashed, src_is_lo: bool, p: &Pkt, payload: &[u8]) -> u32 {
         let s = &p.sum;
         let client_is_src = self.client_is_src(s);
         let src = EndpointInfo {
@@ -569,6 +572,8 @@ impl Worker {
     fn flow_packet(&mut self, p: &Pkt, payload: &[u8], frame: &[u8]) -> FlowId {
         let s = &p.sum;
         let (key, src_is_lo) = FlowKey::of(s);
+        // Hashed once, by the dispatcher.
+        let key = Hashed { key, hash: p.hash };
         let now = p.clock.as_nanos();
         let is_syn = s.is_syn();
         let mut id = self.table.get(&key);
@@ -1142,8 +1147,9 @@ mod tests {
             let payload = &f[sum.payload_off as usize..][..sum.payload_len as usize];
             self.ts += NS / 100;
             let ts = Timestamp::from_nanos(self.ts);
+            let hash = crate::flow::FlowHasher::fixed().packet(&sum);
             self.batch
-                .push(self.index, 0, ts, ts, f.len() as u32, sum, payload);
+                .push(self.index, 0, ts, ts, f.len() as u32, (sum, hash), payload);
             self.index += 1;
         }
 
