@@ -186,7 +186,7 @@ pub fn network_device(c: &Clues, reasons: &mut Vec<String>) -> Option<&'static s
 }
 
 /// Infers the type of `a`; `behind` is how many addresses share its MAC when that MAC is
-/// a router's (see [`router_macs`]).
+/// a router's (see [`mac_view`]).
 pub fn infer(a: &Asset, behind: Option<usize>) -> DeviceType {
     let mut reasons = Vec::new();
     let role = |r: &str| a.roles.contains(r);

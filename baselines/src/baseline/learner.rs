@@ -11,10 +11,10 @@ use dashmap::DashMap;
 
 use otsensor_protocols::Operation;
 
+use super::selector::set_edge;
 use super::{
-    merge_edge, set_edge, AssetEntry, Baseline, Caps, EdgeEntry, EdgeKey, FunctionEntry,
-    LearnedAlert, Seen, Selector, State, CONVERSATIONS_SINCE, MAX_ASSET_MACS, SCHEMA_VERSION,
-    STREAMS_SINCE,
+    AssetEntry, Baseline, Caps, EdgeEntry, EdgeKey, FunctionEntry, LearnedAlert, Seen, Selector,
+    State, Timing, CONVERSATIONS_SINCE, MAX_ASSET_MACS, SCHEMA_VERSION, STREAMS_SINCE,
 };
 use crate::decision::Ledger;
 use crate::mac::MacAddr;
@@ -684,5 +684,58 @@ impl Learner {
     /// Number of learned alerts.
     pub fn alert_count(&self) -> usize {
         self.alerts.len()
+    }
+}
+
+impl Baseline {
+    /// Adds everything of `other` (several sensors, or several learning runs), within `caps`.
+    /// Returns how many entries of `other` the caps left out.
+    pub fn merge(&mut self, other: &Baseline, caps: &Caps) -> u64 {
+        let learner = Learner::from_baseline(self.clone(), *caps);
+        learner.absorb(other);
+        *self = learner.to_baseline();
+        learner.capped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn merge_edge(x: &mut EdgeEntry, e: &EdgeEntry, caps: &Caps) {
+    x.seen.merge(&e.seen);
+    x.state = x.state.merge(e.state);
+    for (op, n) in &e.operations {
+        *x.operations.entry(*op).or_default() += n;
+    }
+    for (code, f) in &e.functions {
+        let room = x.functions.len() < caps.max_functions;
+        match x.functions.get_mut(code) {
+            Some(g) => {
+                if (f.seen.first_seen, f.operation) < (g.seen.first_seen, g.operation) {
+                    g.operation = f.operation;
+                }
+                g.seen.merge(&f.seen);
+                g.state = g.state.merge(f.state);
+                g.peak_per_minute = g.peak_per_minute.max(f.peak_per_minute);
+                if let Some(h) = f.timing.as_ref().and_then(Timing::to_histogram) {
+                    let _ = g.hist_mut().add(&h);
+                    g.finalize();
+                }
+            }
+            None if room => {
+                x.functions.insert(*code, f.clone());
+            }
+            None => {}
+        }
+    }
+    for u in &e.units {
+        if x.units.len() < caps.max_units {
+            x.units.insert(*u);
+        }
+    }
+    for (area, iv) in &e.ranges {
+        if x.ranges.len() < caps.max_areas || x.ranges.contains_key(area) {
+            x.ranges
+                .entry(area.clone())
+                .or_default()
+                .merge(iv, caps.max_ranges);
+        }
     }
 }

@@ -3,14 +3,15 @@
 //! provenance. Plain data a person can read, diff and commit (JSON, stable ordering, schema
 //! version), written atomically.
 //!
-//! [`Learner`] (in `learner`) is the baseline being learned or used while the sensor runs;
-//! [`Selector`] (in `selector`) names the entries a person approves or suppresses.
+//! This file is the format; [`Learner`] (in `learner`) is the baseline being learned or used
+//! while the sensor runs (and merges files: [`Baseline::merge`]); [`Selector`] (in `selector`)
+//! names the entries a person approves or suppresses ([`Baseline::set_state`]). The format
+//! depends on neither.
 
 mod learner;
 mod selector;
 
 pub use learner::{Keyed, Learner, Lesson, MAX_NAMED_HOSTS};
-use selector::set_edge;
 pub use selector::Selector;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -541,86 +542,6 @@ impl Baseline {
             .binary_search_by(|e| (e.src, e.dst, &*e.protocol).cmp(&(k.src, k.dst, &*k.protocol)))
             .ok()
             .and_then(|i| self.edges.get(i))
-    }
-
-    /// Adds everything of `other` (several sensors, or several learning runs), within `caps`.
-    /// Returns how many entries of `other` the caps left out.
-    pub fn merge(&mut self, other: &Baseline, caps: &Caps) -> u64 {
-        let learner = Learner::from_baseline(self.clone(), *caps);
-        learner.absorb(other);
-        *self = learner.to_baseline();
-        learner.capped.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Sets the state of entries matching `selector` (see [`Selector`]): edges and the
-    /// conversations from SRC to DST (of that application label). Returns how many entries
-    /// changed.
-    pub fn set_state(&mut self, selector: &str, state: State) -> Result<usize, String> {
-        let sel = Selector::parse(selector)?;
-        let mut n = 0;
-        for (_, a) in self.assets.iter_mut().filter(|(ip, _)| sel.asset(ip)) {
-            a.state = state;
-            n += 1;
-        }
-        for e in self
-            .edges
-            .iter_mut()
-            .filter(|e| sel.edge(e.src, e.dst, &e.protocol))
-        {
-            set_edge(e, state);
-            n += 1;
-        }
-        for c in self
-            .conversations
-            .iter_mut()
-            .filter(|c| sel.edge(c.client, c.server, &c.label))
-        {
-            c.state = state;
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-fn merge_edge(x: &mut EdgeEntry, e: &EdgeEntry, caps: &Caps) {
-    x.seen.merge(&e.seen);
-    x.state = x.state.merge(e.state);
-    for (op, n) in &e.operations {
-        *x.operations.entry(*op).or_default() += n;
-    }
-    for (code, f) in &e.functions {
-        let room = x.functions.len() < caps.max_functions;
-        match x.functions.get_mut(code) {
-            Some(g) => {
-                if (f.seen.first_seen, f.operation) < (g.seen.first_seen, g.operation) {
-                    g.operation = f.operation;
-                }
-                g.seen.merge(&f.seen);
-                g.state = g.state.merge(f.state);
-                g.peak_per_minute = g.peak_per_minute.max(f.peak_per_minute);
-                if let Some(h) = f.timing.as_ref().and_then(Timing::to_histogram) {
-                    let _ = g.hist_mut().add(&h);
-                    g.finalize();
-                }
-            }
-            None if room => {
-                x.functions.insert(*code, f.clone());
-            }
-            None => {}
-        }
-    }
-    for u in &e.units {
-        if x.units.len() < caps.max_units {
-            x.units.insert(*u);
-        }
-    }
-    for (area, iv) in &e.ranges {
-        if x.ranges.len() < caps.max_areas || x.ranges.contains_key(area) {
-            x.ranges
-                .entry(area.clone())
-                .or_default()
-                .merge(iv, caps.max_ranges);
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{EdgeEntry, State};
+use super::{Baseline, EdgeEntry, State};
 
 /// Which baseline entries an approval or suppression names: `all`, `asset=IP` (the asset,
 /// its edges and conversations) or `edge=SRC,DST[/PROTOCOL]` (also `SRC>DST`, as in alert
@@ -99,5 +99,36 @@ pub(super) fn set_edge(e: &mut EdgeEntry, state: State) {
     e.state = state;
     for f in e.functions.values_mut() {
         f.state = state;
+    }
+}
+
+impl Baseline {
+    /// Sets the state of entries matching `selector` (see [`Selector`]): edges and the
+    /// conversations from SRC to DST (of that application label). Returns how many entries
+    /// changed.
+    pub fn set_state(&mut self, selector: &str, state: State) -> Result<usize, String> {
+        let sel = Selector::parse(selector)?;
+        let mut n = 0;
+        for (_, a) in self.assets.iter_mut().filter(|(ip, _)| sel.asset(ip)) {
+            a.state = state;
+            n += 1;
+        }
+        for e in self
+            .edges
+            .iter_mut()
+            .filter(|e| sel.edge(e.src, e.dst, &e.protocol))
+        {
+            set_edge(e, state);
+            n += 1;
+        }
+        for c in self
+            .conversations
+            .iter_mut()
+            .filter(|c| sel.edge(c.client, c.server, &c.label))
+        {
+            c.state = state;
+            n += 1;
+        }
+        Ok(n)
     }
 }
