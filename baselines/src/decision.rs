@@ -1,6 +1,6 @@
 //! A decision on an alert (learn, mute, unmute) as the baseline records it in its audit
-//! trail, and the [`Ledger`] of a baseline's decisions (the alert ids they leave muted). What a decision does to the baseline
-//! is [`crate::triage`]'s.
+//! trail, and the [`Ledger`] of a baseline's decisions (the alert ids they leave muted).
+//! What a decision does to the baseline is [`crate::triage`]'s.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, RwLock};
